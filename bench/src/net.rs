@@ -1,0 +1,386 @@
+//! Single-threaded, edge-triggered mio event loop over many client sockets.
+//!
+//! Every connection has one contiguous read buffer (read in big chunks,
+//! frames decoded in place) and one write buffer that is flushed with as few
+//! `write` calls as the kernel allows.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::proto::{decode, Decode, Packet};
+
+/// Read buffer size for connections that carry traffic.
+pub const BIG_BUF: usize = 1 << 20;
+/// Read buffer size for mostly idle connections.
+pub const SMALL_BUF: usize = 4096;
+
+/// One client connection.
+pub struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    connected: bool,
+    blocked: bool,
+    dirty: bool,
+    /// Set once the peer closed the connection or an I/O error happened.
+    pub closed: Option<String>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, rbuf: usize) -> Conn {
+        Conn {
+            stream,
+            rbuf: vec![0; rbuf],
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::new(),
+            wpos: 0,
+            connected: false,
+            blocked: false,
+            dirty: false,
+            closed: None,
+        }
+    }
+
+    /// Bytes queued but not yet accepted by the kernel.
+    pub fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Whether the TCP handshake completed.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.closed.is_none() {
+            self.closed = Some(why);
+        }
+    }
+
+    fn check_connected(&mut self) {
+        if self.connected || self.closed.is_some() {
+            return;
+        }
+        match self.stream.take_error() {
+            Ok(Some(e)) | Err(e) => return self.fail(format!("connect: {e}")),
+            Ok(None) => {}
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => self.connected = true,
+            Err(e) if e.kind() == ErrorKind::NotConnected => {}
+            Err(e) => self.fail(format!("connect: {e}")),
+        }
+    }
+
+    /// Writes as much of the write buffer as the socket accepts.
+    pub fn flush(&mut self) {
+        if !self.connected || self.blocked || self.closed.is_some() {
+            return;
+        }
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return self.fail("write returned 0".into()),
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.blocked = true;
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(format!("write: {e}")),
+            }
+        }
+        if self.wpos == self.wbuf.len() {
+            self.wbuf.clear();
+            self.wpos = 0;
+        } else if self.wpos > (1 << 20) && self.wpos * 2 > self.wbuf.len() {
+            self.wbuf.drain(..self.wpos);
+            self.wpos = 0;
+        }
+    }
+
+    /// Reads everything available and calls `f` for every complete frame
+    /// (decoded packet, raw frame bytes, this connection's write buffer for
+    /// replies).
+    pub fn read_with<F>(&mut self, mut f: F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
+        if self.closed.is_some() {
+            return;
+        }
+        loop {
+            if self.rend == self.rbuf.len() {
+                // Make room: compact, or grow for a frame bigger than the buffer.
+                if self.rstart > 0 {
+                    self.rbuf.copy_within(self.rstart..self.rend, 0);
+                    self.rend -= self.rstart;
+                    self.rstart = 0;
+                } else {
+                    let n = self.rbuf.len() * 2;
+                    self.rbuf.resize(n, 0);
+                }
+            }
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => {
+                    self.parse(&mut f);
+                    return self.fail("connection closed by peer".into());
+                }
+                Ok(n) => {
+                    self.rend += n;
+                    self.parse(&mut f);
+                    if self.closed.is_some() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(format!("read: {e}")),
+            }
+        }
+    }
+
+    fn parse<F>(&mut self, f: &mut F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
+        let before = self.wbuf.len();
+        loop {
+            match decode(&self.rbuf[self.rstart..self.rend]) {
+                Decode::Frame(pkt, n) => {
+                    f(pkt, &self.rbuf[self.rstart..self.rstart + n], &mut self.wbuf);
+                    self.rstart += n;
+                }
+                Decode::Incomplete(need) => {
+                    if let Some(need) = need {
+                        if need > self.rbuf.len() {
+                            let n = need.next_power_of_two();
+                            self.rbuf.resize(n, 0);
+                        }
+                    }
+                    break;
+                }
+                Decode::Invalid(why) => {
+                    self.fail(format!("protocol error: {why}"));
+                    break;
+                }
+            }
+        }
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        }
+        if self.wbuf.len() != before {
+            self.dirty = true;
+        }
+    }
+}
+
+/// A poll instance with its connections (token = index in `conns`).
+pub struct Net {
+    poll: Poll,
+    events: Events,
+    /// All connections, indexed by their token.
+    pub conns: Vec<Conn>,
+    dirty: Vec<usize>,
+    listener: Option<TcpListener>,
+    free: Vec<usize>,
+}
+
+const LISTENER: Token = Token(usize::MAX);
+
+impl Net {
+    /// Creates an empty event loop.
+    pub fn new() -> io::Result<Net> {
+        Ok(Net {
+            poll: Poll::new()?,
+            events: Events::with_capacity(4096),
+            conns: Vec::new(),
+            dirty: Vec::new(),
+            listener: None,
+            free: Vec::new(),
+        })
+    }
+
+    /// Listens on `addr`; accepted connections are added by [`Net::poll`].
+    pub fn listen(&mut self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let mut l = TcpListener::bind(addr)?;
+        self.poll
+            .registry()
+            .register(&mut l, LISTENER, Interest::READABLE)?;
+        let local = l.local_addr()?;
+        self.listener = Some(l);
+        Ok(local)
+    }
+
+    /// Releases a closed connection's slot (its socket is closed when the
+    /// slot is reused) and its buffers.
+    pub fn recycle(&mut self, id: usize) {
+        let c = &mut self.conns[id];
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        c.rbuf = Vec::new();
+        c.wbuf = Vec::new();
+        c.rstart = 0;
+        c.rend = 0;
+        c.wpos = 0;
+        self.free.push(id);
+    }
+
+    fn accept(&mut self) -> io::Result<()> {
+        loop {
+            let Some(l) = self.listener.as_ref() else {
+                return Ok(());
+            };
+            let mut stream = match l.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            stream.set_nodelay(true)?;
+            let id = match self.free.pop() {
+                Some(id) => id,
+                None => self.conns.len(),
+            };
+            self.poll
+                .registry()
+                .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)?;
+            let mut c = Conn::new(stream, BIG_BUF);
+            c.connected = true;
+            if id == self.conns.len() {
+                self.conns.push(c);
+            } else {
+                self.conns[id] = c;
+            }
+        }
+    }
+
+    /// Starts a non-blocking connection (TCP_NODELAY set); returns its index.
+    pub fn connect(&mut self, addr: SocketAddr, rbuf: usize) -> io::Result<usize> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let id = self.conns.len();
+        self.poll
+            .registry()
+            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)?;
+        self.conns.push(Conn::new(stream, rbuf));
+        Ok(id)
+    }
+
+    /// The write buffer of connection `id` (marks it for the next flush).
+    #[inline]
+    pub fn out(&mut self, id: usize) -> &mut Vec<u8> {
+        self.mark(id);
+        &mut self.conns[id].wbuf
+    }
+
+    #[inline]
+    fn mark(&mut self, id: usize) {
+        let c = &mut self.conns[id];
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Reads and decodes everything available on `id`.
+    pub fn read<F>(&mut self, id: usize, f: F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
+        let c = &mut self.conns[id];
+        let was = c.dirty;
+        c.read_with(f);
+        if c.dirty && !was {
+            self.dirty.push(id);
+        }
+    }
+
+    /// Flushes every connection with queued output.
+    pub fn flush(&mut self) {
+        let mut i = 0;
+        while i < self.dirty.len() {
+            let id = self.dirty[i];
+            let c = &mut self.conns[id];
+            c.flush();
+            if c.pending() == 0 || c.closed.is_some() || !c.connected || c.blocked {
+                // Blocked or unconnected connections are flushed again from
+                // their writable event.
+                c.dirty = false;
+                self.dirty.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Waits for events (at most `timeout`), handles writability itself and
+    /// appends the indices of readable connections to `ready`.
+    pub fn poll(&mut self, timeout: Option<Duration>, ready: &mut Vec<usize>) -> io::Result<()> {
+        ready.clear();
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let mut accept = false;
+        for ev in self.events.iter() {
+            if ev.token() == LISTENER {
+                accept = true;
+                continue;
+            }
+            let id = ev.token().0;
+            let c = &mut self.conns[id];
+            if ev.is_writable() || ev.is_error() {
+                c.check_connected();
+                c.blocked = false;
+                c.flush();
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                ready.push(id);
+            }
+        }
+        if accept {
+            self.accept()?;
+        }
+        Ok(())
+    }
+
+    /// Deregisters and closes every connection (after a best-effort flush of
+    /// anything already queued, e.g. DISCONNECT).
+    pub fn close_all(&mut self) {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut ready = Vec::new();
+        loop {
+            self.flush();
+            let pending = self
+                .conns
+                .iter()
+                .any(|c| c.closed.is_none() && c.connected && c.pending() > 0);
+            if !pending || Instant::now() >= deadline {
+                break;
+            }
+            if self.poll(Some(Duration::from_millis(10)), &mut ready).is_err() {
+                break;
+            }
+        }
+        for c in &mut self.conns {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+        self.conns.clear();
+        self.dirty.clear();
+    }
+}
+
+/// Current monotonic time in nanoseconds since `base`.
+#[inline]
+pub fn nanos_since(base: Instant) -> u64 {
+    base.elapsed().as_nanos() as u64
+}

@@ -1,0 +1,368 @@
+//! Bytes to packets.
+//!
+//! [`decode`] validates everything the MQTT 3.1.1 standard says about the
+//! byte format. What it leaves to the broker (it depends on state or policy,
+//! not on bytes): topic name / filter syntax (wildcards, empty filters),
+//! client identifier rules, and which packets a peer may send when.
+
+use super::reader::Reader;
+use super::varint::read_remaining_length;
+use super::{
+    ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Protocol, Publish, QoS, SubAck,
+    SubAckCode, Subscribe, Unsubscribe, Will,
+};
+
+/// Decodes one packet from the start of `buf`.
+///
+/// - `Ok(None)`: `buf` holds only the beginning of a packet (possibly not
+///   even its whole remaining length); read more bytes and call again.
+/// - `Ok(Some((packet, consumed)))`: the first `consumed` bytes of `buf` are
+///   `packet`, which borrows from `buf`.
+/// - `Err(_)`: the peer sent a malformed packet; close the connection (after
+///   CONNACK 0x01 for [`DecodeError::UnsupportedProtocolLevel`]).
+///
+/// The first byte (packet type and flags) is checked as soon as it arrives,
+/// and the declared total size (fixed header + remaining length) is checked
+/// against `max_packet_size` as soon as the remaining length is complete,
+/// before the body has arrived: an error is returned rather than `Ok(None)`,
+/// so a peer cannot make the caller buffer an oversized packet.
+///
+/// Never panics, whatever the bytes; allocates only the filter list of
+/// SUBSCRIBE / UNSUBSCRIBE and the code list of SUBACK.
+pub fn decode(
+    buf: &[u8],
+    max_packet_size: usize,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    let Some((&first, after_first)) = buf.split_first() else {
+        return Ok(None);
+    };
+    let packet_type = first >> 4;
+    let flags = first & 0x0f;
+    check_fixed_header(packet_type, flags)?;
+    let Some((remaining, len_bytes)) = read_remaining_length(after_first)? else {
+        return Ok(None);
+    };
+    let header = 1 + len_bytes;
+    let size = header + remaining;
+    if size > max_packet_size {
+        return Err(DecodeError::PacketTooLarge {
+            size,
+            max: max_packet_size,
+        });
+    }
+    let Some(body) = buf.get(header..size) else {
+        return Ok(None);
+    };
+    let packet = decode_body(packet_type, flags, body)?;
+    Ok(Some((packet, size)))
+}
+
+/// Checks the packet type and its reserved flags [MQTT-2.2.2-1],
+/// [MQTT-2.2.2-2], and PUBLISH's QoS [MQTT-3.3.1-4] and DUP [MQTT-3.3.1-2].
+fn check_fixed_header(packet_type: u8, flags: u8) -> Result<(), DecodeError> {
+    let ok = match packet_type {
+        0 | 15 => return Err(DecodeError::InvalidPacketType(packet_type)),
+        3 => {
+            let qos = (flags >> 1) & 0b11;
+            if qos == 3 {
+                return Err(DecodeError::InvalidQoS(qos));
+            }
+            // DUP must be 0 for QoS 0.
+            !(qos == 0 && flags & 0b1000 != 0)
+        }
+        // PUBREL, SUBSCRIBE, UNSUBSCRIBE.
+        6 | 8 | 10 => flags == 0b0010,
+        _ => flags == 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DecodeError::InvalidFlags { packet_type, flags })
+    }
+}
+
+/// Decodes the body (variable header + payload) of a packet whose fixed
+/// header has been checked.
+fn decode_body(packet_type: u8, flags: u8, body: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    let mut r = Reader::new(body);
+    let packet = match packet_type {
+        1 => Packet::Connect(connect(&mut r)?),
+        2 => Packet::ConnAck(connack(&mut r)?),
+        3 => Packet::Publish(publish(flags, &mut r)?),
+        4 => Packet::PubAck(r.packet_id()?),
+        5 => Packet::PubRec(r.packet_id()?),
+        6 => Packet::PubRel(r.packet_id()?),
+        7 => Packet::PubComp(r.packet_id()?),
+        8 => Packet::Subscribe(subscribe(&mut r)?),
+        9 => Packet::SubAck(suback(&mut r)?),
+        10 => Packet::Unsubscribe(unsubscribe(&mut r)?),
+        11 => Packet::UnsubAck(r.packet_id()?),
+        12 => Packet::PingReq,
+        13 => Packet::PingResp,
+        14 => Packet::Disconnect,
+        _ => return Err(DecodeError::InvalidPacketType(packet_type)),
+    };
+    r.finish()?;
+    Ok(packet)
+}
+
+const CONNECT_RESERVED: u8 = 0x01;
+const CONNECT_CLEAN_SESSION: u8 = 0x02;
+const CONNECT_WILL: u8 = 0x04;
+const CONNECT_WILL_RETAIN: u8 = 0x20;
+const CONNECT_PASSWORD: u8 = 0x40;
+const CONNECT_USERNAME: u8 = 0x80;
+
+/// CONNECT (MQTT 3.1.1 §3.1). The protocol level is checked right after the
+/// name, before anything else, so that a client of another version gets
+/// [`DecodeError::UnsupportedProtocolLevel`] whatever follows.
+fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
+    let protocol = match r.binary()? {
+        b"MQTT" => Protocol::V311,
+        b"MQIsdp" => Protocol::V31,
+        _ => return Err(DecodeError::InvalidProtocolName),
+    };
+    let level = r.u8()?;
+    if level != protocol.level() {
+        return Err(DecodeError::UnsupportedProtocolLevel(level));
+    }
+    let flags = r.u8()?;
+    let bad_flags = DecodeError::InvalidConnectFlags(flags);
+    let will_flag = flags & CONNECT_WILL != 0;
+    let will_retain = flags & CONNECT_WILL_RETAIN != 0;
+    let will_qos_bits = (flags >> 3) & 0b11;
+    let has_username = flags & CONNECT_USERNAME != 0;
+    let has_password = flags & CONNECT_PASSWORD != 0;
+    if flags & CONNECT_RESERVED != 0 // [MQTT-3.1.2-3]
+        || (!will_flag && (will_qos_bits != 0 || will_retain)) // [MQTT-3.1.2-13], [MQTT-3.1.2-15]
+        || (has_password && !has_username)
+    // [MQTT-3.1.2-22]
+    {
+        return Err(bad_flags);
+    }
+    // [MQTT-3.1.2-14]
+    let will_qos = QoS::from_u8(will_qos_bits).ok_or(bad_flags)?;
+    let keep_alive = r.u16()?;
+    // Payload fields, in this order when present [MQTT-3.1.3-1].
+    let client_id = r.string()?;
+    let will = if will_flag {
+        let topic = r.string()?;
+        let payload = r.binary()?;
+        Some(Will {
+            topic,
+            payload,
+            qos: will_qos,
+            retain: will_retain,
+        })
+    } else {
+        None
+    };
+    let username = if has_username {
+        Some(r.string()?)
+    } else {
+        None
+    };
+    let password = if has_password {
+        Some(r.binary()?)
+    } else {
+        None
+    };
+    Ok(Connect {
+        protocol,
+        clean_session: flags & CONNECT_CLEAN_SESSION != 0,
+        keep_alive,
+        client_id,
+        will,
+        username,
+        password,
+    })
+}
+
+/// CONNACK (§3.2): acknowledge flags, return code.
+fn connack(r: &mut Reader<'_>) -> Result<ConnAck, DecodeError> {
+    let flags = r.u8()?;
+    let code_byte = r.u8()?;
+    if flags & 0xfe != 0 {
+        return Err(DecodeError::InvalidConnAckFlags(flags));
+    }
+    let code = ConnectReturnCode::from_u8(code_byte)
+        .ok_or(DecodeError::InvalidConnectReturnCode(code_byte))?;
+    let session_present = flags & 0x01 != 0;
+    if session_present && code != ConnectReturnCode::Accepted {
+        // [MQTT-3.2.2-4]
+        return Err(DecodeError::InvalidConnAckFlags(flags));
+    }
+    Ok(ConnAck {
+        session_present,
+        code,
+    })
+}
+
+/// PUBLISH (§3.3): topic, packet identifier when QoS > 0, payload (the rest,
+/// possibly empty).
+fn publish<'a>(flags: u8, r: &mut Reader<'a>) -> Result<Publish<'a>, DecodeError> {
+    let qos_bits = (flags >> 1) & 0b11;
+    let qos = QoS::from_u8(qos_bits).ok_or(DecodeError::InvalidQoS(qos_bits))?;
+    let topic = r.string()?;
+    let packet_id = match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id()?),
+    };
+    Ok(Publish {
+        dup: flags & 0b1000 != 0,
+        qos,
+        retain: flags & 0b0001 != 0,
+        topic,
+        packet_id,
+        payload: r.rest(),
+    })
+}
+
+/// SUBSCRIBE (§3.8): packet identifier, then one or more (filter, QoS byte).
+/// An empty filter string is decoded; the broker refuses it with 0x80.
+fn subscribe<'a>(r: &mut Reader<'a>) -> Result<Subscribe<'a>, DecodeError> {
+    let packet_id = r.packet_id()?;
+    let mut filters = Vec::new();
+    while !r.is_empty() {
+        let filter = r.string()?;
+        let byte = r.u8()?;
+        // Reserved bits 7-2 must be 0 and QoS 3 is invalid [MQTT-3-8.3-4].
+        let qos = if byte & 0xfc == 0 {
+            QoS::from_u8(byte)
+        } else {
+            None
+        };
+        let qos = qos.ok_or(DecodeError::InvalidQoS(byte))?;
+        filters.push((filter, qos));
+    }
+    if filters.is_empty() {
+        return Err(DecodeError::EmptySubscription); // [MQTT-3.8.3-3]
+    }
+    Ok(Subscribe { packet_id, filters })
+}
+
+/// SUBACK (§3.9): packet identifier, one or more return codes.
+fn suback(r: &mut Reader<'_>) -> Result<SubAck, DecodeError> {
+    let packet_id = r.packet_id()?;
+    let codes = r
+        .rest()
+        .iter()
+        .map(|&byte| match byte {
+            0x80 => Ok(SubAckCode::Failure),
+            _ => QoS::from_u8(byte)
+                .map(SubAckCode::Granted)
+                .ok_or(DecodeError::InvalidSubAckCode(byte)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if codes.is_empty() {
+        return Err(DecodeError::EmptySubAck);
+    }
+    Ok(SubAck { packet_id, codes })
+}
+
+/// UNSUBSCRIBE (§3.10): packet identifier, then one or more filters.
+fn unsubscribe<'a>(r: &mut Reader<'a>) -> Result<Unsubscribe<'a>, DecodeError> {
+    let packet_id = r.packet_id()?;
+    let mut filters = Vec::new();
+    while !r.is_empty() {
+        filters.push(r.string()?);
+    }
+    if filters.is_empty() {
+        return Err(DecodeError::EmptyUnsubscription); // [MQTT-3.10.3-2]
+    }
+    Ok(Unsubscribe { packet_id, filters })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 1 << 20;
+
+    fn err(bytes: &[u8]) -> DecodeError {
+        match decode(bytes, MAX) {
+            Err(e) => e,
+            other => panic!("expected an error for {bytes:02x?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fixed_header_checked_on_first_byte() {
+        assert_eq!(decode(&[], MAX), Ok(None));
+        assert_eq!(err(&[0x00]), DecodeError::InvalidPacketType(0));
+        assert_eq!(err(&[0xf0]), DecodeError::InvalidPacketType(15));
+        assert_eq!(
+            err(&[0x60]),
+            DecodeError::InvalidFlags {
+                packet_type: 6,
+                flags: 0
+            }
+        );
+        assert_eq!(err(&[0x36]), DecodeError::InvalidQoS(3));
+        assert_eq!(
+            err(&[0x38]),
+            DecodeError::InvalidFlags {
+                packet_type: 3,
+                flags: 8
+            }
+        );
+        assert_eq!(decode(&[0x62], MAX), Ok(None));
+        assert_eq!(decode(&[0x3d], MAX), Ok(None));
+    }
+
+    #[test]
+    fn simple_packets() {
+        assert_eq!(decode(&[0xc0, 0x00], MAX), Ok(Some((Packet::PingReq, 2))));
+        assert_eq!(
+            decode(&[0xd0, 0x00, 0xff], MAX),
+            Ok(Some((Packet::PingResp, 2)))
+        );
+        assert_eq!(
+            decode(&[0xe0, 0x80, 0x00], MAX),
+            Ok(Some((Packet::Disconnect, 3)))
+        );
+        assert_eq!(err(&[0xe0, 0x01, 0x00]), DecodeError::TrailingBytes);
+        assert_eq!(
+            decode(&[0x62, 0x02, 0x12, 0x34], MAX),
+            Ok(Some((Packet::PubRel(0x1234), 4)))
+        );
+        assert_eq!(err(&[0x40, 0x02, 0x00, 0x00]), DecodeError::ZeroPacketId);
+        assert_eq!(err(&[0x40, 0x01, 0x01]), DecodeError::Truncated);
+        assert_eq!(
+            err(&[0x40, 0x03, 0x00, 0x01, 0x00]),
+            DecodeError::TrailingBytes
+        );
+    }
+
+    #[test]
+    fn too_large_before_body() {
+        // Remaining length 200 → 203 bytes in all; nothing of the body yet.
+        assert_eq!(
+            decode(&[0x30, 0xc8, 0x01], 202),
+            Err(DecodeError::PacketTooLarge {
+                size: 203,
+                max: 202
+            })
+        );
+        assert_eq!(decode(&[0x30, 0xc8, 0x01], 203), Ok(None));
+    }
+
+    #[test]
+    fn publish_payload_may_be_empty() {
+        let bytes = [0x31, 0x03, 0x00, 0x01, b'a'];
+        let Ok(Some((Packet::Publish(p), 5))) = decode(&bytes, MAX) else {
+            panic!("not decoded");
+        };
+        assert!(p.retain && !p.dup);
+        assert_eq!((p.topic, p.packet_id, p.payload), ("a", None, &[][..]));
+    }
+
+    #[test]
+    fn connect_level_before_rest() {
+        // MQTT 5 CONNECT: level 5, the rest is not parsed.
+        let bytes = [0x10, 0x08, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0xff];
+        assert_eq!(err(&bytes), DecodeError::UnsupportedProtocolLevel(5));
+        let bytes = [0x10, 0x07, 0x00, 0x04, b'M', b'Q', b'T', b'X', 0x04];
+        assert_eq!(err(&bytes), DecodeError::InvalidProtocolName);
+    }
+}

@@ -1,0 +1,127 @@
+//! Broker configuration: a plain struct with documented defaults.
+//!
+//! Every field has a default (see [`Config::default`]); the `mqlite` binary
+//! reads the same fields from a TOML file (`-c FILE`), with the same names.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a [`crate::Broker`] can be told.
+///
+/// Build it with `Config::default()` and change the fields you need, or use
+/// the chained setters. Durations are whole seconds in the TOML file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// TCP addresses to listen on. Port 0 picks a free port; read the bound
+    /// addresses back with [`crate::Broker::local_addrs`].
+    /// Default: `127.0.0.1:1883`.
+    pub listeners: Vec<SocketAddr>,
+    /// Most simultaneous network connections; further ones are accepted and
+    /// closed at once. Default: 100 000.
+    pub max_connections: usize,
+    /// Largest packet accepted, in bytes, counting the fixed header. A larger
+    /// packet closes its connection. Default: 16 MiB (the protocol allows
+    /// 256 MiB).
+    pub max_packet_size: usize,
+    /// Most outbound QoS 1/2 messages awaiting acknowledgement per client;
+    /// more are queued in order. Default: 20.
+    pub max_inflight: u16,
+    /// Most QoS 1/2 messages queued per client beyond the in-flight window,
+    /// online or offline. When full, new messages for that client are dropped
+    /// (and counted), as mosquitto does. Default: 1000.
+    pub max_queued_messages: usize,
+    /// Most payload+topic bytes queued per client, same policy as
+    /// `max_queued_messages`. Default: 64 MiB.
+    pub max_queued_bytes: usize,
+    /// Bytes of unwritten output a connection may hold before its QoS 0
+    /// messages are dropped and its QoS 1/2 messages wait in its queue, so a
+    /// subscriber that stops reading costs bounded memory and never slows
+    /// anyone else. Default: 1 MiB.
+    pub max_pending_output: usize,
+    /// A socket that sends no complete CONNECT within this time is closed.
+    /// Default: 10 s.
+    pub connect_timeout: Duration,
+    /// How long a disconnected persistent session (clean session 0) is kept;
+    /// `None` keeps it forever, like mosquitto's default. Default: `None`.
+    pub session_expiry: Option<Duration>,
+    /// Whether a client may connect with an empty client id and clean
+    /// session 1 (it is then given a generated id). Default: true.
+    pub allow_zero_length_client_id: bool,
+    /// Prefix of generated client ids. Default: `"mqlite-"`.
+    pub auto_id_prefix: String,
+    /// SQLite file for persistent sessions and retained messages; `None`
+    /// keeps everything in memory only. Default: `None` for the library.
+    pub persistence: Option<PathBuf>,
+    /// How often `$SYS/broker/...` statistics are published; `None` turns
+    /// them off. Default: 10 s.
+    pub sys_interval: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listeners: vec![SocketAddr::from(([127, 0, 0, 1], 1883))],
+            max_connections: 100_000,
+            max_packet_size: 16 * 1024 * 1024,
+            max_inflight: 20,
+            max_queued_messages: 1000,
+            max_queued_bytes: 64 * 1024 * 1024,
+            max_pending_output: 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            session_expiry: None,
+            allow_zero_length_client_id: true,
+            auto_id_prefix: "mqlite-".to_string(),
+            persistence: None,
+            sys_interval: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Config {
+    /// A default config listening on `addr` only.
+    pub fn with_listener(addr: SocketAddr) -> Self {
+        Config {
+            listeners: vec![addr],
+            ..Config::default()
+        }
+    }
+
+    /// Checks values that cannot work together; the message names the field.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |field: &'static str, reason: String| {
+            Err(crate::Error::Config {
+                field: field.to_string(),
+                reason,
+            })
+        };
+        if self.listeners.is_empty() {
+            return bad("listeners", "at least one listener is needed".into());
+        }
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1".into());
+        }
+        if self.max_packet_size < 2 {
+            return bad("max_packet_size", "must be at least 2 bytes".into());
+        }
+        if self.max_packet_size > 268_435_460 {
+            return bad(
+                "max_packet_size",
+                "must be at most 268435460 bytes (the protocol's limit)".into(),
+            );
+        }
+        if self.max_inflight == 0 {
+            return bad("max_inflight", "must be at least 1".into());
+        }
+        if self.max_pending_output < 1024 {
+            return bad("max_pending_output", "must be at least 1024 bytes".into());
+        }
+        if self.connect_timeout.is_zero() {
+            return bad("connect_timeout", "must be more than 0".into());
+        }
+        if matches!(self.sys_interval, Some(d) if d.is_zero()) {
+            return bad("sys_interval", "must be more than 0 (or absent)".into());
+        }
+        Ok(())
+    }
+}

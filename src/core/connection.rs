@@ -1,0 +1,108 @@
+//! A network connection as the core sees it: protocol state and the bytes
+//! waiting to be parsed or written. No socket: the reactor owns that.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::message::Message;
+use super::SessionKey;
+use crate::codec::Protocol;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnState {
+    /// Accepted; the first packet must be CONNECT.
+    AwaitingConnect,
+    /// CONNACK 0 sent; attached to a session.
+    Connected(SessionKey),
+    /// The core is done with it; the reactor flushes what is left and
+    /// releases it. Input is ignored.
+    Closing,
+}
+
+/// Why a connection ended, as reported to hooks and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client sent DISCONNECT.
+    Disconnect,
+    /// No packet within 1.5 × keepalive.
+    KeepaliveTimeout,
+    /// No CONNECT within the connect timeout.
+    ConnectTimeout,
+    /// The client broke the protocol (malformed or unexpected packet).
+    ProtocolError,
+    /// Another connection took over its client id.
+    Takeover,
+    /// The socket closed or failed.
+    Network,
+    /// CONNECT was refused (CONNACK with a non-zero code).
+    Refused,
+    /// The host kicked the client.
+    Kicked,
+    /// The broker is stopping.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Whether the will message is published for this ending: every ending
+    /// but a DISCONNECT, a refused CONNECT and a broker stop.
+    pub fn publishes_will(self) -> bool {
+        !matches!(
+            self,
+            CloseReason::Disconnect | CloseReason::Refused | CloseReason::Shutdown
+        )
+    }
+}
+
+/// Per-connection state. Kept small: an idle connection holds no buffer.
+pub(crate) struct Conn {
+    pub(crate) state: ConnState,
+    /// Distinguishes this connection from earlier ones in the same slot.
+    pub(crate) generation: u32,
+    pub(crate) peer: SocketAddr,
+    pub(crate) protocol: Protocol,
+    /// Keepalive window (1.5 × the client's keepalive); zero means none.
+    pub(crate) keepalive: Duration,
+    pub(crate) last_packet_at: Instant,
+    /// The will to publish unless the client sends DISCONNECT.
+    pub(crate) will: Option<Box<Message>>,
+    /// The unparsed tail of a partly received packet (empty when idle).
+    pub(crate) input: Vec<u8>,
+    /// Encoded bytes not yet written; `output[output_pos..]` is pending.
+    pub(crate) output: Vec<u8>,
+    pub(crate) output_pos: usize,
+    /// Whether the connection is in the core's list of connections with
+    /// fresh output.
+    pub(crate) in_dirty_list: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(peer: SocketAddr, generation: u32, now: Instant) -> Conn {
+        Conn {
+            state: ConnState::AwaitingConnect,
+            generation,
+            peer,
+            protocol: Protocol::V311,
+            keepalive: Duration::ZERO,
+            last_packet_at: now,
+            will: None,
+            input: Vec::new(),
+            output: Vec::new(),
+            output_pos: 0,
+            in_dirty_list: false,
+        }
+    }
+
+    /// Bytes encoded and not yet written.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.output.len() - self.output_pos
+    }
+
+    /// The session it is attached to, if connected.
+    pub(crate) fn session(&self) -> Option<SessionKey> {
+        match self.state {
+            ConnState::Connected(key) => Some(key),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Routing one message to its subscribers, and the outbound flow control:
+//! the in-flight window, the queue behind it, and the pending-output limit.
+
+use std::time::Instant;
+
+use super::connection::Conn;
+use super::session::{Inflight, InflightState};
+use super::{ConnId, Core, Message, SessionKey, Subscriber};
+use crate::codec::{self, QoS};
+
+impl Core {
+    /// Stores or clears the retained copy, then delivers `message` once to
+    /// every session with a matching subscription, at the highest QoS among
+    /// that session's matching filters (capped by the message's QoS).
+    pub(super) fn route(&mut self, _now: Instant, message: &Message) {
+        if message.retain() {
+            if message.payload().is_empty() {
+                self.retained.remove(message.topic());
+            } else {
+                self.retained.insert(message.topic(), message.clone());
+            }
+        }
+
+        self.match_stamp += 1;
+        let stamp = self.match_stamp;
+        let mut matches = std::mem::take(&mut self.matches);
+        matches.clear();
+        let sessions = &mut self.sessions;
+        self.subscriptions
+            .for_each_match(message.topic(), |subscriber, qos| match subscriber {
+                Subscriber::Session(key) => {
+                    let Some(session) = sessions.get_mut(key.0 as usize) else {
+                        return;
+                    };
+                    if session.match_stamp == stamp {
+                        if let Some(entry) = matches.get_mut(session.match_slot as usize) {
+                            entry.1 = entry.1.max(qos);
+                        }
+                    } else {
+                        session.match_stamp = stamp;
+                        session.match_slot = matches.len() as u32;
+                        matches.push((key, qos));
+                    }
+                }
+            });
+        for &(key, granted) in &matches {
+            // Forwarded to an existing subscription: retain is 0 [MQTT-3.3.1-9].
+            self.deliver(key, message, message.qos().min(granted), false);
+        }
+        self.matches = matches;
+    }
+
+    /// Sends the retained messages matching `filter` to a session that just
+    /// subscribed with `granted`, with the retain flag set [MQTT-3.3.1-8].
+    pub(super) fn deliver_retained(&mut self, key: SessionKey, filter: &str, granted: QoS) {
+        let mut found = Vec::new();
+        self.retained
+            .for_each_match(filter, |_, message: &Message| found.push(message.clone()));
+        for message in found {
+            let qos = message.qos().min(granted);
+            if qos == QoS::AtMostOnce {
+                // Retained QoS 0 messages go out even past the pending-output
+                // limit: the burst is bounded by the retained store.
+                self.send_now(key, &message.with_flags(qos, true));
+            } else {
+                self.deliver(key, &message, qos, true);
+            }
+        }
+    }
+
+    /// Delivers one message to one session at `qos`: straight to the
+    /// connection's output when the window and output allow, else into the
+    /// session's queue; dropped (and counted) when that is full, or when it
+    /// is QoS 0 and the client is offline or not reading.
+    pub(super) fn deliver(&mut self, key: SessionKey, message: &Message, qos: QoS, retain: bool) {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            return;
+        };
+        let delivered = if message.qos() == qos && message.retain() == retain {
+            message.clone()
+        } else {
+            message.with_flags(qos, retain)
+        };
+        let conn = session
+            .conn
+            .and_then(|id| self.conns.get_mut(id.0).map(|conn| (id, conn)));
+        let Some((id, conn)) = conn else {
+            if qos == QoS::AtMostOnce || session.clean {
+                self.stats.messages_dropped += 1;
+                return;
+            }
+            if session
+                .enqueue(
+                    delivered,
+                    self.config.max_queued_messages,
+                    self.config.max_queued_bytes,
+                )
+                .is_err()
+            {
+                self.stats.messages_dropped += 1;
+            }
+            return;
+        };
+        let output_full = conn.pending_output() >= self.config.max_pending_output;
+        if qos == QoS::AtMostOnce {
+            if output_full {
+                self.stats.messages_dropped += 1;
+                return;
+            }
+            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, 0);
+            self.stats.messages_sent += 1;
+            return;
+        }
+        if session.queue.is_empty()
+            && session.inflight.len() < usize::from(self.config.max_inflight)
+            && !output_full
+        {
+            let packet_id = session.next_packet_id();
+            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, packet_id);
+            session.inflight.push_back(Inflight {
+                packet_id,
+                message: delivered,
+                state: InflightState::AwaitingAck,
+            });
+            self.stats.messages_sent += 1;
+        } else if session
+            .enqueue(
+                delivered,
+                self.config.max_queued_messages,
+                self.config.max_queued_bytes,
+            )
+            .is_err()
+        {
+            self.stats.messages_dropped += 1;
+        }
+    }
+
+    /// Writes a QoS 0 message to a session's connection regardless of the
+    /// pending-output limit (a no-op when it is offline).
+    fn send_now(&mut self, key: SessionKey, message: &Message) {
+        let Some(id) = self.sessions.get(key.0 as usize).and_then(|s| s.conn) else {
+            return;
+        };
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, message, false, 0);
+            self.stats.messages_sent += 1;
+        }
+    }
+
+    /// Moves queued messages into the in-flight window while it and the
+    /// connection's output have room.
+    pub(super) fn refill(&mut self, key: SessionKey) {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            return;
+        };
+        let Some(id) = session.conn else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        let window = usize::from(self.config.max_inflight);
+        while session.inflight.len() < window
+            && conn.pending_output() < self.config.max_pending_output
+        {
+            let Some(queued) = session.dequeue() else {
+                break;
+            };
+            let message = queued.message;
+            let packet_id = session.next_packet_id();
+            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &message, false, packet_id);
+            self.stats.messages_sent += 1;
+            session.inflight.push_back(Inflight {
+                packet_id,
+                message,
+                state: InflightState::AwaitingAck,
+            });
+        }
+    }
+
+    /// Appends bytes to a connection's output through `encode`.
+    pub(super) fn write_to(&mut self, id: ConnId, encode: impl FnOnce(&mut Vec<u8>)) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.output.capacity() == 0 {
+            if let Some(buffer) = self.buffer_pool.pop() {
+                conn.output = buffer;
+            }
+        }
+        encode(&mut conn.output);
+        if !conn.in_dirty_list {
+            conn.in_dirty_list = true;
+            self.dirty.push(id);
+        }
+    }
+}
+
+/// Encodes a PUBLISH of `message` (with its own QoS and retain flag) into
+/// the connection's output and lists the connection as dirty.
+fn write_publish(
+    conn: &mut Conn,
+    pool: &mut Vec<Vec<u8>>,
+    dirty: &mut Vec<ConnId>,
+    id: ConnId,
+    message: &Message,
+    dup: bool,
+    packet_id: u16,
+) {
+    if conn.output.capacity() == 0 {
+        if let Some(buffer) = pool.pop() {
+            conn.output = buffer;
+        }
+    }
+    codec::encode_publish(
+        &mut conn.output,
+        dup,
+        message.qos(),
+        message.retain(),
+        message.topic(),
+        packet_id,
+        message.payload(),
+    );
+    if !conn.in_dirty_list {
+        conn.in_dirty_list = true;
+        dirty.push(id);
+    }
+}

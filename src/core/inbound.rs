@@ -1,0 +1,347 @@
+//! What the core does with each packet a client sends.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::connection::{CloseReason, ConnState};
+use super::session::{InflightState, Session};
+use super::timers::Timer;
+use super::{keepalive_window, ConnId, Core, Message, SessionKey, Subscriber};
+use crate::codec::{
+    self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, PacketId, Protocol, Publish,
+    QoS, SubAckCode, Subscribe, Unsubscribe,
+};
+use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
+
+impl Core {
+    /// Decodes and handles every complete packet at the front of `bytes`;
+    /// returns how many bytes were used. Stops early when the connection
+    /// closes.
+    pub(super) fn process_input(&mut self, now: Instant, id: ConnId, bytes: &[u8]) -> usize {
+        let max = self.config.max_packet_size;
+        let mut pos = 0;
+        while pos < bytes.len() {
+            match codec::decode(&bytes[pos..], max) {
+                Ok(None) => break,
+                Ok(Some((packet, used))) => {
+                    pos += used;
+                    self.handle_packet(now, id, packet);
+                }
+                Err(error) => {
+                    self.handle_decode_error(now, id, error);
+                }
+            }
+            if self.live_conn(id).is_none() {
+                break;
+            }
+        }
+        pos
+    }
+
+    fn handle_decode_error(&mut self, now: Instant, id: ConnId, error: DecodeError) {
+        let Some(conn) = self.live_conn(id) else {
+            return;
+        };
+        log::debug!("malformed input from {}: {error}", conn.peer);
+        if conn.state == ConnState::AwaitingConnect {
+            if let DecodeError::UnsupportedProtocolLevel(_) = error {
+                self.send_connack(id, false, ConnectReturnCode::UnacceptableProtocolVersion);
+                self.close(now, id, CloseReason::Refused);
+                return;
+            }
+        }
+        self.close(now, id, CloseReason::ProtocolError);
+    }
+
+    fn handle_packet(&mut self, now: Instant, id: ConnId, packet: Packet<'_>) {
+        let Some(conn) = self.live_conn(id) else {
+            return;
+        };
+        conn.last_packet_at = now;
+        let key = match conn.state {
+            ConnState::AwaitingConnect => {
+                match packet {
+                    Packet::Connect(connect) => self.handle_connect(now, id, connect),
+                    other => {
+                        log::debug!("first packet was {}, not CONNECT", other.name());
+                        self.close(now, id, CloseReason::ProtocolError);
+                    }
+                }
+                return;
+            }
+            ConnState::Connected(key) => key,
+            ConnState::Closing => return,
+        };
+        match packet {
+            Packet::Publish(publish) => self.handle_publish(now, id, key, publish),
+            Packet::PubAck(packet_id) => self.handle_puback(key, packet_id),
+            Packet::PubRec(packet_id) => self.handle_pubrec(id, key, packet_id),
+            Packet::PubRel(packet_id) => self.handle_pubrel(id, key, packet_id),
+            Packet::PubComp(packet_id) => self.handle_pubcomp(key, packet_id),
+            Packet::Subscribe(subscribe) => self.handle_subscribe(id, key, subscribe),
+            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(id, key, unsubscribe),
+            Packet::PingReq => self.write_to(id, |out| out.extend_from_slice(&[0xD0, 0x00])),
+            Packet::Disconnect => self.close(now, id, CloseReason::Disconnect),
+            other => {
+                // CONNECT again [MQTT-3.1.0-2], or a server-to-client packet.
+                log::debug!("unexpected {} from a connected client", other.name());
+                self.close(now, id, CloseReason::ProtocolError);
+            }
+        }
+    }
+
+    fn handle_connect(&mut self, now: Instant, id: ConnId, connect: Connect<'_>) {
+        if let Some(conn) = self.live_conn(id) {
+            conn.protocol = connect.protocol;
+        }
+        let mut client_id = connect.client_id.to_string();
+        if client_id.is_empty() {
+            let allowed = connect.clean_session
+                && connect.protocol == Protocol::V311
+                && self.config.allow_zero_length_client_id;
+            if !allowed {
+                self.send_connack(id, false, ConnectReturnCode::IdentifierRejected);
+                self.close(now, id, CloseReason::Refused);
+                return;
+            }
+            client_id = self.generate_client_id();
+        }
+        let will = match &connect.will {
+            Some(will) => {
+                if !is_valid_topic_name(will.topic) {
+                    log::debug!("will topic {:?} is not a valid topic name", will.topic);
+                    self.close(now, id, CloseReason::ProtocolError);
+                    return;
+                }
+                Message::new(will.topic, will.payload, will.qos, will.retain).map(Box::new)
+            }
+            None => None,
+        };
+
+        // Take over: the old connection of this client id ends first, with
+        // its will, as if the network had dropped it.
+        let existing = self.sessions_by_id.get(client_id.as_str()).copied();
+        if let Some(key) = existing {
+            if let Some(old) = self.sessions.get(key.0 as usize).and_then(|s| s.conn) {
+                log::debug!("client {client_id} taken over by a new connection");
+                self.close(now, old, CloseReason::Takeover);
+            }
+        }
+        // The old connection's close may have discarded a clean session.
+        let existing = self.sessions_by_id.get(client_id.as_str()).copied();
+        let (key, session_present) = match existing {
+            Some(key) if !connect.clean_session => {
+                if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+                    session.conn = Some(id);
+                    session.clean = false;
+                    session.expires_at = None;
+                    session.generation = session.generation.wrapping_add(1);
+                }
+                (key, true)
+            }
+            _ => {
+                if let Some(key) = existing {
+                    self.remove_session(key);
+                }
+                let client_id: Arc<str> = Arc::from(client_id);
+                let session = Session::new(client_id.clone(), connect.clean_session, id);
+                let key = SessionKey(self.sessions.insert(session) as u32);
+                self.sessions_by_id.insert(client_id, key);
+                (key, false)
+            }
+        };
+
+        let keepalive = keepalive_window(connect.keep_alive);
+        let Some(conn) = self.live_conn(id) else {
+            return;
+        };
+        conn.state = ConnState::Connected(key);
+        conn.keepalive = keepalive;
+        conn.will = will;
+        let generation = conn.generation;
+        if !keepalive.is_zero() {
+            self.timers
+                .push(now + keepalive, Timer::Keepalive(id, generation));
+        }
+        self.stats.clients_connected += 1;
+        self.send_connack(id, session_present, ConnectReturnCode::Accepted);
+        if session_present {
+            self.resend_inflight(id, key);
+        }
+        self.refill(key);
+    }
+
+    fn send_connack(&mut self, id: ConnId, session_present: bool, code: ConnectReturnCode) {
+        // The flags byte is reserved in MQTT 3.1.
+        let v31 = matches!(self.conns.get(id.0), Some(conn) if conn.protocol == Protocol::V31);
+        let session_present = session_present && !v31;
+        let ack = ConnAck {
+            session_present,
+            code,
+        };
+        self.write_to(id, |out| {
+            // A CONNACK always encodes; nothing in it can be too long.
+            let _ = codec::encode(&Packet::ConnAck(ack), out);
+        });
+    }
+
+    /// Sends again, in their original order, the messages a resumed session
+    /// left unacknowledged: PUBLISH with DUP, or PUBREL [MQTT-4.4.0-1].
+    fn resend_inflight(&mut self, id: ConnId, key: SessionKey) {
+        let Some(session) = self.sessions.get(key.0 as usize) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        let mut sent = 0;
+        for inflight in &session.inflight {
+            let message = &inflight.message;
+            match inflight.state {
+                InflightState::AwaitingAck => {
+                    codec::encode_publish(
+                        &mut conn.output,
+                        true,
+                        message.qos(),
+                        message.retain(),
+                        message.topic(),
+                        inflight.packet_id,
+                        message.payload(),
+                    );
+                    sent += 1;
+                }
+                InflightState::AwaitingComp => {
+                    codec::encode_ack(&mut conn.output, codec::AckKind::PubRel, inflight.packet_id)
+                }
+            }
+        }
+        self.stats.messages_sent += sent;
+        self.mark_dirty(id);
+    }
+
+    fn handle_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: Publish<'_>) {
+        if !is_valid_topic_name(publish.topic) {
+            // A wildcard (or empty) topic name in PUBLISH is a protocol
+            // violation [MQTT-3.3.2-2].
+            log::debug!("PUBLISH to invalid topic {:?}", publish.topic);
+            self.close(now, id, CloseReason::ProtocolError);
+            return;
+        }
+        self.stats.messages_received += 1;
+        let packet_id = publish.packet_id.unwrap_or(0);
+        if publish.qos == QoS::ExactlyOnce {
+            let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+                return;
+            };
+            // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
+            // delivered: only acknowledge it again.
+            if !session.inbound_qos2.contains(&packet_id) {
+                session.inbound_qos2.push(packet_id);
+                self.route_publish(now, &publish);
+            }
+            self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRec, packet_id));
+            return;
+        }
+        self.route_publish(now, &publish);
+        if publish.qos == QoS::AtLeastOnce {
+            self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubAck, packet_id));
+        }
+    }
+
+    fn route_publish(&mut self, now: Instant, publish: &Publish<'_>) {
+        if let Some(message) =
+            Message::new(publish.topic, publish.payload, publish.qos, publish.retain)
+        {
+            self.route(now, &message);
+        }
+    }
+
+    fn handle_puback(&mut self, key: SessionKey, packet_id: PacketId) {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            return;
+        };
+        if let Some(index) = session.inflight_position(packet_id) {
+            if session.inflight[index].message.qos() == QoS::AtLeastOnce {
+                session.inflight.remove(index);
+                self.refill(key);
+            }
+        }
+    }
+
+    fn handle_pubrec(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            return;
+        };
+        if let Some(index) = session.inflight_position(packet_id) {
+            let inflight = &mut session.inflight[index];
+            if inflight.message.qos() == QoS::ExactlyOnce {
+                inflight.state = InflightState::AwaitingComp;
+            }
+        }
+        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRel, packet_id));
+    }
+
+    fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
+        if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+            if let Some(index) = session.inbound_qos2.iter().position(|&p| p == packet_id) {
+                session.inbound_qos2.swap_remove(index);
+            }
+        }
+        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubComp, packet_id));
+    }
+
+    fn handle_pubcomp(&mut self, key: SessionKey, packet_id: PacketId) {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            return;
+        };
+        if let Some(index) = session.inflight_position(packet_id) {
+            if session.inflight[index].state == InflightState::AwaitingComp {
+                session.inflight.remove(index);
+                self.refill(key);
+            }
+        }
+    }
+
+    fn handle_subscribe(&mut self, id: ConnId, key: SessionKey, subscribe: Subscribe<'_>) {
+        let mut codes = Vec::with_capacity(subscribe.filters.len());
+        let mut granted = Vec::with_capacity(subscribe.filters.len());
+        for &(filter, qos) in &subscribe.filters {
+            if !is_valid_topic_filter(filter) {
+                codes.push(SubAckCode::Failure);
+                continue;
+            }
+            self.subscriptions
+                .subscribe(filter, Subscriber::Session(key), qos);
+            if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+                session.add_subscription(filter, qos);
+            }
+            codes.push(SubAckCode::Granted(qos));
+            granted.push((filter, qos));
+        }
+        let suback = codec::SubAck {
+            packet_id: subscribe.packet_id,
+            codes,
+        };
+        self.write_to(id, |out| {
+            // At most 65 535-byte SUBACK: the SUBSCRIBE it answers was larger.
+            let _ = codec::encode(&Packet::SubAck(suback), out);
+        });
+        // Retained messages follow the SUBACK, also when a subscription is
+        // replaced [MQTT-3.8.4-3].
+        for (filter, qos) in granted {
+            self.deliver_retained(key, filter, qos);
+        }
+    }
+
+    fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
+        for filter in &unsubscribe.filters {
+            self.subscriptions
+                .unsubscribe(filter, Subscriber::Session(key));
+            if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+                session.remove_subscription(filter);
+            }
+        }
+        let packet_id = unsubscribe.packet_id;
+        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::UnsubAck, packet_id));
+    }
+}

@@ -1,0 +1,485 @@
+//! The sans-IO broker: connections, sessions, routing, retained messages,
+//! wills and timers. It never touches a socket, a file, a thread or the
+//! clock: every input carries `now`, and every output is something the
+//! driver (the reactor, or a test) picks up.
+//!
+//! # How a driver uses it
+//!
+//! Inputs:
+//! - [`Core::accept`] when a socket is accepted (gives its [`ConnId`]),
+//! - [`Core::handle_read`] with bytes read from it,
+//! - [`Core::handle_closed`] when it hits end-of-file or an error,
+//! - [`Core::handle_timeout`] whenever [`Core::next_deadline`] has passed,
+//! - [`Core::publish`] for messages from the host program.
+//!
+//! Outputs, to collect after the inputs of one pass:
+//! - [`Core::take_dirty`]: connections with new bytes to write; write
+//!   [`Core::output`] and report progress with [`Core::consume_output`],
+//! - [`Core::take_closing`]: connections the core is done with; flush what
+//!   output is left if possible, drop the socket, then [`Core::release`],
+//! - [`Core::next_deadline`]: when to call [`Core::handle_timeout`].
+
+mod connection;
+mod delivery;
+mod inbound;
+mod message;
+mod session;
+mod stats;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+pub use connection::CloseReason;
+pub use message::Message;
+pub use stats::Stats;
+
+use crate::codec::QoS;
+use crate::topic::{RetainedTree, SubscriptionTree};
+use crate::Config;
+use connection::{Conn, ConnState};
+use session::Session;
+use timers::{Timer, Timers};
+
+/// Identifies a network connection inside one core. Slots are reused after
+/// [`Core::release`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub usize);
+
+/// Identifies a session inside one core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SessionKey(pub(crate) u32);
+
+/// Who holds a subscription in the trie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Subscriber {
+    /// A client session.
+    Session(SessionKey),
+}
+
+/// Output buffers kept for reuse, so a busy connection does not allocate
+/// per pass and an idle one holds none.
+const BUFFER_POOL_SIZE: usize = 64;
+/// Larger buffers are freed instead of pooled.
+const POOLED_BUFFER_MAX: usize = 64 * 1024;
+
+/// The broker's state machine. See the module documentation for the call
+/// order.
+pub struct Core {
+    config: Config,
+    conns: Slab<Conn>,
+    /// Counter giving each accepted connection a distinct generation.
+    conn_generation: u32,
+    sessions: Slab<Session>,
+    sessions_by_id: HashMap<Arc<str>, SessionKey>,
+    subscriptions: SubscriptionTree<Subscriber>,
+    retained: RetainedTree<Message>,
+    timers: Timers,
+    /// Connections with output added since the last `take_dirty`.
+    dirty: Vec<ConnId>,
+    /// Connections closed by the core, awaiting `release`.
+    closing: Vec<ConnId>,
+    /// Reusable output buffers.
+    buffer_pool: Vec<Vec<u8>>,
+    /// Routing scratch: one entry per matched session of the current publish.
+    matches: Vec<(SessionKey, QoS)>,
+    match_stamp: u64,
+    /// Counter for generated client ids.
+    next_auto_id: u64,
+    stats: Stats,
+}
+
+impl Core {
+    /// A core with nothing in it. `config` is taken as given (the broker
+    /// validates it first).
+    pub fn new(config: Config, now: Instant) -> Core {
+        let mut timers = Timers::default();
+        if let Some(interval) = config.sys_interval {
+            timers.push(now + interval, Timer::Sys);
+        }
+        Core {
+            config,
+            conns: Slab::new(),
+            conn_generation: 0,
+            sessions: Slab::new(),
+            sessions_by_id: HashMap::new(),
+            subscriptions: SubscriptionTree::new(),
+            retained: RetainedTree::new(),
+            timers,
+            dirty: Vec::new(),
+            closing: Vec::new(),
+            buffer_pool: Vec::new(),
+            matches: Vec::new(),
+            match_stamp: 0,
+            next_auto_id: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Registers a new network connection. `None` when `max_connections` is
+    /// reached: the driver closes the socket at once.
+    pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> Option<ConnId> {
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.connections_refused += 1;
+            return None;
+        }
+        self.conn_generation = self.conn_generation.wrapping_add(1);
+        let generation = self.conn_generation;
+        let id = ConnId(self.conns.insert(Conn::new(peer, generation, now)));
+        self.timers.push(
+            now + self.config.connect_timeout,
+            Timer::ConnectTimeout(id, generation),
+        );
+        self.stats.connections += 1;
+        self.stats.connections_total += 1;
+        Some(id)
+    }
+
+    /// Feeds bytes read from a connection's socket.
+    pub fn handle_read(&mut self, now: Instant, id: ConnId, bytes: &[u8]) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.state == ConnState::Closing {
+            return;
+        }
+        self.stats.bytes_received += bytes.len() as u64;
+        if conn.input.is_empty() {
+            let consumed = self.process_input(now, id, bytes);
+            if let Some(conn) = self.live_conn(id) {
+                if consumed < bytes.len() {
+                    conn.input.extend_from_slice(&bytes[consumed..]);
+                }
+            }
+        } else {
+            let mut input = std::mem::take(&mut conn.input);
+            input.extend_from_slice(bytes);
+            let consumed = self.process_input(now, id, &input);
+            if let Some(conn) = self.live_conn(id) {
+                input.drain(..consumed);
+                if !input.is_empty() {
+                    conn.input = input;
+                }
+            }
+        }
+    }
+
+    /// The socket of `id` reached end-of-file or failed. The connection is
+    /// closed as by the network (its will is published) and appears in
+    /// [`Core::take_closing`].
+    pub fn handle_closed(&mut self, now: Instant, id: ConnId) {
+        self.close(now, id, CloseReason::Network);
+    }
+
+    /// Closes a connection for `reason` (used by the host to kick a client
+    /// and by the reactor at shutdown).
+    pub fn close_connection(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
+        self.close(now, id, reason);
+    }
+
+    /// Closes the connection of `client_id`, if it is connected. Returns
+    /// whether one was.
+    pub fn kick(&mut self, now: Instant, client_id: &str) -> bool {
+        let conn = self
+            .sessions_by_id
+            .get(client_id)
+            .and_then(|key| self.sessions.get(key.0 as usize))
+            .and_then(|session| session.conn);
+        match conn {
+            Some(id) => {
+                self.close(now, id, CloseReason::Kicked);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Runs every timer due at `now`: connect timeouts, keepalive expiry,
+    /// session expiry.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            match timer {
+                Timer::ConnectTimeout(id, generation) => {
+                    if let Some(conn) = self.conns.get(id.0) {
+                        if conn.generation == generation
+                            && conn.state == ConnState::AwaitingConnect
+                        {
+                            self.close(now, id, CloseReason::ConnectTimeout);
+                        }
+                    }
+                }
+                Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
+                Timer::SessionExpiry(key, generation) => {
+                    self.expire_session(now, key, generation)
+                }
+                Timer::Sys => {
+                    if let Some(interval) = self.config.sys_interval {
+                        self.timers.push(now + interval, Timer::Sys);
+                    }
+                }
+            }
+        }
+    }
+
+    /// When [`Core::handle_timeout`] should next be called.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Publishes a message from the host program, as if a client had sent
+    /// it (retained handling and fan-out included).
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), crate::Error> {
+        if !crate::topic::is_valid_topic_name(topic) {
+            return Err(crate::Error::InvalidTopic(topic.to_string()));
+        }
+        let message = Message::new(topic, payload, qos, retain)
+            .ok_or_else(|| crate::Error::InvalidTopic(topic.to_string()))?;
+        self.stats.messages_received += 1;
+        self.route(now, &message);
+        Ok(())
+    }
+
+    /// Moves the connections with fresh output into `into` (cleared first).
+    pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dirty);
+        for id in into.iter() {
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                conn.in_dirty_list = false;
+            }
+        }
+    }
+
+    /// Puts a connection back in the dirty list (the reactor does this when
+    /// its socket becomes writable again and output is pending).
+    pub fn mark_dirty(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            if conn.pending_output() > 0 && !conn.in_dirty_list {
+                conn.in_dirty_list = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// The bytes waiting to be written to `id`.
+    pub fn output(&self, id: ConnId) -> &[u8] {
+        match self.conns.get(id.0) {
+            Some(conn) => &conn.output[conn.output_pos..],
+            None => &[],
+        }
+    }
+
+    /// Reports that `written` bytes of [`Core::output`] went out. When the
+    /// output empties, queued messages may be encoded (the connection then
+    /// shows up in the dirty list again).
+    pub fn consume_output(&mut self, now: Instant, id: ConnId, written: usize) {
+        let _ = now;
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        self.stats.bytes_sent += written as u64;
+        conn.output_pos = (conn.output_pos + written).min(conn.output.len());
+        if conn.output_pos == conn.output.len() {
+            let buffer = std::mem::take(&mut conn.output);
+            conn.output_pos = 0;
+            let session = conn.session();
+            self.recycle_buffer(buffer);
+            if let Some(key) = session {
+                self.refill(key);
+            }
+        }
+    }
+
+    /// Moves the connections the core has closed into `into` (cleared
+    /// first). For each: write what [`Core::output`] still holds if the
+    /// socket allows, drop the socket, then call [`Core::release`].
+    pub fn take_closing(&mut self, into: &mut Vec<ConnId>) {
+        into.clear();
+        std::mem::swap(into, &mut self.closing);
+    }
+
+    /// Frees a closed connection's slot. Ignored unless the core closed it.
+    pub fn release(&mut self, id: ConnId) {
+        if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
+            let conn = self.conns.remove(id.0);
+            self.recycle_buffer(conn.output);
+        }
+    }
+
+    /// Closes every connection (for a broker stop). Sessions stay.
+    pub fn shutdown(&mut self, now: Instant) {
+        let ids: Vec<ConnId> = self.conns.iter().map(|(index, _)| ConnId(index)).collect();
+        for id in ids {
+            self.close(now, id, CloseReason::Shutdown);
+        }
+    }
+
+    /// The counters as they are now.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.stats.clone();
+        stats.sessions = self.sessions.len() as u64;
+        stats.subscriptions = self.subscriptions.len() as u64;
+        stats.retained_messages = self.retained.len() as u64;
+        stats
+    }
+
+    /// The client ids connected now.
+    pub fn connected_clients(&self) -> Vec<String> {
+        self.sessions
+            .iter()
+            .filter(|(_, session)| session.conn.is_some())
+            .map(|(_, session)| session.client_id.to_string())
+            .collect()
+    }
+
+    /// Whether the core still has this connection open (not closing).
+    pub fn is_open(&self, id: ConnId) -> bool {
+        matches!(self.conns.get(id.0), Some(conn) if conn.state != ConnState::Closing)
+    }
+
+    /// The connection, unless it is gone or closing.
+    fn live_conn(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns
+            .get_mut(id.0)
+            .filter(|conn| conn.state != ConnState::Closing)
+    }
+
+    fn recycle_buffer(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0
+            && buffer.capacity() <= POOLED_BUFFER_MAX
+            && self.buffer_pool.len() < BUFFER_POOL_SIZE
+        {
+            buffer.clear();
+            self.buffer_pool.push(buffer);
+        }
+    }
+
+    fn check_keepalive(&mut self, now: Instant, id: ConnId, generation: u32) {
+        let Some(conn) = self.conns.get(id.0) else {
+            return;
+        };
+        if conn.generation != generation
+            || conn.state == ConnState::Closing
+            || conn.keepalive.is_zero()
+        {
+            return;
+        }
+        let deadline = conn.last_packet_at + conn.keepalive;
+        if deadline <= now {
+            log::debug!("keepalive expired for {}", conn.peer);
+            self.close(now, id, CloseReason::KeepaliveTimeout);
+        } else {
+            self.timers
+                .push(deadline, Timer::Keepalive(id, generation));
+        }
+    }
+
+    fn expire_session(&mut self, now: Instant, key: SessionKey, generation: u32) {
+        let Some(session) = self.sessions.get(key.0 as usize) else {
+            return;
+        };
+        if session.generation != generation || session.conn.is_some() {
+            return;
+        }
+        if matches!(session.expires_at, Some(at) if at <= now) {
+            log::debug!("session {} expired", session.client_id);
+            self.remove_session(key);
+        }
+    }
+
+    /// Ends a connection: detaches or discards its session, publishes its
+    /// will when `reason` calls for it, and queues it for release.
+    fn close(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        if conn.state == ConnState::Closing {
+            return;
+        }
+        let previous = conn.state;
+        conn.state = ConnState::Closing;
+        conn.input = Vec::new();
+        let will = conn.will.take();
+        let peer = conn.peer;
+        self.closing.push(id);
+        self.stats.connections = self.stats.connections.saturating_sub(1);
+        let ConnState::Connected(key) = previous else {
+            log::debug!("connection from {peer} closed before CONNECT completed: {reason:?}");
+            return;
+        };
+        self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
+        if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+            log::debug!("client {} disconnected: {reason:?}", session.client_id);
+            if session.conn == Some(id) {
+                session.conn = None;
+                if session.clean {
+                    self.remove_session(key);
+                } else {
+                    session.generation = session.generation.wrapping_add(1);
+                    if let Some(expiry) = self.config.session_expiry {
+                        let at = now + expiry;
+                        session.expires_at = Some(at);
+                        self.timers
+                            .push(at, Timer::SessionExpiry(key, session.generation));
+                    }
+                }
+            }
+        }
+        if reason.publishes_will() {
+            if let Some(will) = will {
+                self.stats.messages_received += 1;
+                self.route(now, &will);
+            }
+        }
+    }
+
+    /// Drops a session and all its subscriptions.
+    fn remove_session(&mut self, key: SessionKey) {
+        if !self.sessions.contains(key.0 as usize) {
+            return;
+        }
+        let session = self.sessions.remove(key.0 as usize);
+        for (filter, _) in &session.subscriptions {
+            self.subscriptions
+                .unsubscribe(filter, Subscriber::Session(key));
+        }
+        if self.sessions_by_id.get(&session.client_id) == Some(&key) {
+            self.sessions_by_id.remove(&session.client_id);
+        }
+    }
+
+    /// A client id not in use, for clients that connect with an empty one.
+    fn generate_client_id(&mut self) -> String {
+        loop {
+            self.next_auto_id += 1;
+            let id = format!("{}{:x}", self.config.auto_id_prefix, self.next_auto_id);
+            if !self.sessions_by_id.contains_key(id.as_str()) {
+                return id;
+            }
+        }
+    }
+}
+
+/// How long a connection may stay silent: 1.5 × its keepalive.
+fn keepalive_window(keep_alive_secs: u16) -> Duration {
+    Duration::from_millis(u64::from(keep_alive_secs) * 1500)
+}

@@ -1,0 +1,194 @@
+//! A client's session: what outlives a network connection when clean
+//! session is 0 — subscriptions, the outbound in-flight window and queue,
+//! and the inbound QoS 2 packet ids awaiting PUBREL.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::message::Message;
+use super::ConnId;
+use crate::codec::{PacketId, QoS};
+
+/// Where an outbound QoS 1/2 message is in its acknowledgement flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflightState {
+    /// PUBLISH sent, waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitingAck,
+    /// QoS 2: PUBREL sent, waiting for PUBCOMP.
+    AwaitingComp,
+}
+
+/// An outbound message sent and not yet fully acknowledged.
+#[derive(Clone, Debug)]
+pub(crate) struct Inflight {
+    pub(crate) packet_id: PacketId,
+    /// The message; its QoS is the delivered QoS (1 or 2).
+    pub(crate) message: Message,
+    pub(crate) state: InflightState,
+}
+
+/// A message waiting for room in the in-flight window.
+#[derive(Clone, Debug)]
+pub(crate) struct Queued {
+    /// The message with its delivered QoS and retain flag.
+    pub(crate) message: Message,
+}
+
+/// Why a message could not be queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct QueueFull;
+
+/// One client's session.
+pub(crate) struct Session {
+    pub(crate) client_id: Arc<str>,
+    /// Clean session 1: discarded when the connection ends.
+    pub(crate) clean: bool,
+    /// The connection currently attached, if online.
+    pub(crate) conn: Option<ConnId>,
+    /// The filters this session holds, with their granted QoS (the trie holds
+    /// the routing copy; this one lets the session be torn down or saved).
+    pub(crate) subscriptions: Vec<(Box<str>, QoS)>,
+    /// Outbound messages sent and awaiting acknowledgement, in send order.
+    pub(crate) inflight: VecDeque<Inflight>,
+    /// Outbound QoS 1/2 messages waiting for the window, in order.
+    pub(crate) queue: VecDeque<Queued>,
+    /// Sum of `Message::size` over `queue`.
+    pub(crate) queued_bytes: usize,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
+    pub(crate) inbound_qos2: Vec<PacketId>,
+    /// Last packet id handed out.
+    last_packet_id: PacketId,
+    /// Bumped whenever the session is reused or detached, so stale expiry
+    /// timers can tell.
+    pub(crate) generation: u32,
+    /// When a detached persistent session is removed.
+    pub(crate) expires_at: Option<Instant>,
+    /// Routing scratch: the publish number that last matched this session
+    /// and where in the match list it was put, to merge overlapping
+    /// subscriptions into one delivery without a hash set.
+    pub(crate) match_stamp: u64,
+    pub(crate) match_slot: u32,
+}
+
+impl Session {
+    pub(crate) fn new(client_id: Arc<str>, clean: bool, conn: ConnId) -> Session {
+        Session {
+            client_id,
+            clean,
+            conn: Some(conn),
+            subscriptions: Vec::new(),
+            inflight: VecDeque::new(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            inbound_qos2: Vec::new(),
+            last_packet_id: 0,
+            generation: 0,
+            expires_at: None,
+            match_stamp: 0,
+            match_slot: 0,
+        }
+    }
+
+    /// A packet id not used by any in-flight message. The window is far
+    /// smaller than 65 535, so one is always found.
+    pub(crate) fn next_packet_id(&mut self) -> PacketId {
+        loop {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1);
+            if self.last_packet_id == 0 {
+                self.last_packet_id = 1;
+            }
+            let id = self.last_packet_id;
+            if !self.inflight.iter().any(|m| m.packet_id == id) {
+                return id;
+            }
+        }
+    }
+
+    /// Appends to the queue unless it is at its count or byte limit.
+    pub(crate) fn enqueue(
+        &mut self,
+        message: Message,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<(), QueueFull> {
+        let size = message.size();
+        if self.queue.len() >= max_messages || self.queued_bytes + size > max_bytes {
+            return Err(QueueFull);
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(Queued { message });
+        Ok(())
+    }
+
+    /// Takes the oldest queued message.
+    pub(crate) fn dequeue(&mut self) -> Option<Queued> {
+        let queued = self.queue.pop_front()?;
+        self.queued_bytes -= queued.message.size();
+        Some(queued)
+    }
+
+    /// Position of an in-flight message by packet id.
+    pub(crate) fn inflight_position(&self, packet_id: PacketId) -> Option<usize> {
+        self.inflight.iter().position(|m| m.packet_id == packet_id)
+    }
+
+    /// Records the granted QoS of a filter; true if it was new.
+    pub(crate) fn add_subscription(&mut self, filter: &str, qos: QoS) -> bool {
+        match self.subscriptions.iter_mut().find(|(f, _)| &**f == filter) {
+            Some(entry) => {
+                entry.1 = qos;
+                false
+            }
+            None => {
+                self.subscriptions.push((filter.into(), qos));
+                true
+            }
+        }
+    }
+
+    /// Forgets a filter; true if it was there.
+    pub(crate) fn remove_subscription(&mut self, filter: &str) -> bool {
+        match self.subscriptions.iter().position(|(f, _)| &**f == filter) {
+            Some(index) => {
+                self.subscriptions.swap_remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(payload: &[u8]) -> Message {
+        Message::new("t", payload, QoS::AtLeastOnce, false).unwrap()
+    }
+
+    #[test]
+    fn packet_ids_skip_zero_and_inflight() {
+        let mut s = Session::new("c".into(), false, ConnId(0));
+        s.last_packet_id = u16::MAX - 1;
+        assert_eq!(s.next_packet_id(), u16::MAX);
+        s.inflight.push_back(Inflight {
+            packet_id: 1,
+            message: msg(b""),
+            state: InflightState::AwaitingAck,
+        });
+        assert_eq!(s.next_packet_id(), 2);
+    }
+
+    #[test]
+    fn queue_limits_count_and_bytes() {
+        let mut s = Session::new("c".into(), false, ConnId(0));
+        assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
+        assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
+        assert_eq!(s.enqueue(msg(b"1"), 2, 100), Err(QueueFull));
+        assert_eq!(s.queued_bytes, 10);
+        assert!(s.dequeue().is_some());
+        assert_eq!(s.queued_bytes, 5);
+        assert_eq!(s.enqueue(msg(b"123456"), 10, 11), Err(QueueFull));
+    }
+}

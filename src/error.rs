@@ -1,0 +1,33 @@
+//! The crate's error type.
+
+use std::io;
+
+/// Errors returned by the public API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is unusable.
+    #[error("invalid config `{field}`: {reason}")]
+    Config {
+        /// The field (or command-line option) at fault.
+        field: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address that could not be bound.
+        addr: std::net::SocketAddr,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// An I/O error of the reactor (poll, waker).
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// A topic name or filter is not valid MQTT.
+    #[error("invalid topic `{0}`")]
+    InvalidTopic(String),
+    /// The broker has stopped; the handle can no longer reach it.
+    #[error("the broker has stopped")]
+    Stopped,
+}

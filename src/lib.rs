@@ -1,0 +1,39 @@
+//! mqlite: an MQTT 3.1 / 3.1.1 broker that is a library.
+//!
+//! The layers, from the bytes up (see `docs/ARCHITECTURE.md`):
+//!
+//! - [`codec`]: packets to bytes and back, no I/O.
+//! - [`topic`]: topic validation, the subscription trie and the retained tree.
+//! - [`core`]: the sans-IO broker: connections, sessions, routing, timers. It
+//!   takes bytes and `now`, and gives bytes, closes and the next deadline.
+//! - `reactor`: the thin mio loop that drives the core in the caller's thread.
+//! - [`Broker`] / [`BrokerHandle`]: the embedding API.
+//!
+//! ```no_run
+//! let mut config = mqlite::Config::default();
+//! config.listeners = vec!["127.0.0.1:0".parse().unwrap()];
+//! let mut broker = mqlite::Broker::new(config).unwrap();
+//! let handle = broker.handle();
+//! std::thread::spawn(move || {
+//!     handle.publish("greeting", b"hello", mqlite::QoS::AtMostOnce, true).ok();
+//!     handle.stop();
+//! });
+//! broker.run().unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod broker;
+pub mod codec;
+mod config;
+mod config_file;
+pub mod core;
+mod error;
+mod reactor;
+pub mod topic;
+
+pub use broker::{Broker, BrokerHandle};
+pub use codec::QoS;
+pub use config::Config;
+pub use config_file::CONFIG_FILE_KEYS;
+pub use error::Error;

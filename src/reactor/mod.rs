@@ -1,0 +1,417 @@
+//! The thin mio driver around the core: the only code that does I/O or
+//! reads the clock.
+//!
+//! One pass ([`Reactor::run_once`]) is:
+//! 1. poll, with the core's next deadline as the timeout;
+//! 2. accept new sockets, and read each readable socket until `WouldBlock`
+//!    (or its per-pass budget), feeding the bytes to the core;
+//! 3. drain the command channel (host publishes, stop, kick, stats);
+//! 4. fire due timers;
+//! 5. write every connection with output, one batched write per socket;
+//! 6. close what the core has finished with.
+//!
+//! Store operations will be flushed between 4 and 5, so no acknowledgement
+//! leaves before what it acknowledges is saved.
+
+mod command;
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+pub(crate) use command::Command;
+
+use crate::core::{ConnId, Core};
+use crate::{Config, Error};
+
+const WAKER: Token = Token(0);
+/// Listener tokens start here; connection tokens follow the listeners.
+const FIRST_LISTENER: usize = 1;
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from one socket per pass before others get their turn.
+const READ_BUDGET: usize = 256 * 1024;
+/// Connections accepted per pass before reading gets its turn.
+const ACCEPT_BUDGET: usize = 512;
+
+/// What the handle shares with the reactor.
+pub(crate) struct Shared {
+    pub(crate) waker: Waker,
+    /// Set by the first sender after the reactor last drained the channel,
+    /// so a burst of commands costs one wake-up system call, not one each.
+    pub(crate) wake_pending: AtomicBool,
+    /// Set once the broker has stopped.
+    pub(crate) stopped: AtomicBool,
+}
+
+impl Shared {
+    /// Wakes the reactor unless a wake-up is already on its way.
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Err(error) = self.waker.wake() {
+                log::warn!("cannot wake the broker: {error}");
+            }
+        }
+    }
+}
+
+/// Owns the poll, the sockets and the core.
+pub(crate) struct Reactor {
+    poll: Poll,
+    events: Events,
+    listeners: Vec<TcpListener>,
+    /// Token of connection 0: the tokens below belong to the waker and the
+    /// listeners.
+    conn_base: usize,
+    local_addrs: Vec<SocketAddr>,
+    /// Sockets by connection id.
+    sockets: Vec<Option<TcpStream>>,
+    core: Core,
+    commands: Receiver<Command>,
+    shared: Arc<Shared>,
+    read_buf: Vec<u8>,
+    /// Connections that still had bytes when their read budget ran out.
+    read_backlog: Vec<ConnId>,
+    /// Listeners may still hold connections after the accept budget.
+    accept_backlog: bool,
+    /// Reused list of ready tokens and of connection ids.
+    ready: Vec<(Token, bool, bool)>,
+    scratch_ids: Vec<ConnId>,
+    stopping: bool,
+    stopped: bool,
+}
+
+impl Reactor {
+    /// Binds the listeners and sets up the poll.
+    pub(crate) fn new(
+        config: Config,
+        commands: Receiver<Command>,
+    ) -> Result<(Reactor, Arc<Shared>), Error> {
+        config.validate()?;
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for (index, &addr) in config.listeners.iter().enumerate() {
+            let mut listener =
+                TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+            local_addrs.push(listener.local_addr()?);
+            poll.registry().register(
+                &mut listener,
+                Token(FIRST_LISTENER + index),
+                Interest::READABLE,
+            )?;
+            listeners.push(listener);
+        }
+        let shared = Arc::new(Shared {
+            waker,
+            wake_pending: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        });
+        let reactor = Reactor {
+            poll,
+            events: Events::with_capacity(1024),
+            conn_base: FIRST_LISTENER + listeners.len(),
+            listeners,
+            local_addrs,
+            sockets: Vec::new(),
+            core: Core::new(config, Instant::now()),
+            commands,
+            shared: Arc::clone(&shared),
+            read_buf: vec![0; READ_CHUNK],
+            read_backlog: Vec::new(),
+            accept_backlog: false,
+            ready: Vec::new(),
+            scratch_ids: Vec::new(),
+            stopping: false,
+            stopped: false,
+        };
+        Ok((reactor, shared))
+    }
+
+    /// The addresses the listeners are bound to.
+    pub(crate) fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The poll's file descriptor, readable when a pass has work.
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::unix::io::RawFd {
+        use std::os::unix::io::AsRawFd;
+        self.poll.as_raw_fd()
+    }
+
+    /// When the core next needs a pass even if no socket is ready.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if !self.read_backlog.is_empty() || self.accept_backlog {
+            return Some(Instant::now());
+        }
+        self.core.next_deadline()
+    }
+
+    /// The core, for tests and introspection.
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Whether the broker has stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// One pass. Returns `Ok(false)` once the broker has stopped.
+    pub(crate) fn run_once(&mut self, timeout: Option<Duration>) -> Result<bool, Error> {
+        if self.stopped {
+            return Ok(false);
+        }
+        let mut timeout = timeout;
+        if let Some(deadline) = self.next_deadline() {
+            let until = deadline.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error.into()),
+        }
+        let now = Instant::now();
+
+        self.ready.clear();
+        for event in self.events.iter() {
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.ready
+                .push((event.token(), readable, event.is_writable()));
+        }
+        let ready = std::mem::take(&mut self.ready);
+        let mut accept = self.accept_backlog;
+        for &(token, readable, writable) in &ready {
+            match token.0 {
+                0 => {}
+                n if n < self.conn_base => accept = true,
+                n => {
+                    let id = ConnId(n - self.conn_base);
+                    if writable {
+                        self.core.mark_dirty(id);
+                    }
+                    if readable {
+                        self.read(now, id);
+                    }
+                }
+            }
+        }
+        self.ready = ready;
+        if accept {
+            self.accept(now);
+        }
+        if !self.read_backlog.is_empty() {
+            let backlog = std::mem::take(&mut self.read_backlog);
+            for &id in &backlog {
+                self.read(now, id);
+            }
+            self.scratch_ids = backlog;
+            self.scratch_ids.clear();
+        }
+        self.drain_commands(now);
+        self.core.handle_timeout(now);
+        self.flush(now);
+        if self.stopping {
+            self.finish_stop(now);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn accept(&mut self, now: Instant) {
+        self.accept_backlog = false;
+        let mut accepted = 0;
+        for index in 0..self.listeners.len() {
+            loop {
+                if accepted >= ACCEPT_BUDGET {
+                    self.accept_backlog = true;
+                    return;
+                }
+                let (mut stream, peer) = match self.listeners[index].accept() {
+                    Ok(pair) => pair,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        // Out of descriptors and the like: try again next pass.
+                        log::warn!("accept failed: {error}");
+                        self.accept_backlog = true;
+                        break;
+                    }
+                };
+                accepted += 1;
+                let Some(id) = self.core.accept(now, peer) else {
+                    log::warn!("refusing {peer}: max_connections reached");
+                    continue;
+                };
+                let token = Token(id.0 + self.conn_base);
+                if let Err(error) = stream.set_nodelay(true) {
+                    log::debug!("TCP_NODELAY failed for {peer}: {error}");
+                }
+                if let Err(error) = self.poll.registry().register(
+                    &mut stream,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    log::warn!("cannot register {peer}: {error}");
+                    self.core.handle_closed(now, id);
+                    continue;
+                }
+                if self.sockets.len() <= id.0 {
+                    self.sockets.resize_with(id.0 + 1, || None);
+                }
+                self.sockets[id.0] = Some(stream);
+                log::debug!("accepted {peer}");
+            }
+        }
+    }
+
+    /// Reads one socket until `WouldBlock`, end-of-file, or its budget.
+    fn read(&mut self, now: Instant, id: ConnId) {
+        let mut total = 0;
+        loop {
+            if !self.core.is_open(id) {
+                return;
+            }
+            let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
+                return;
+            };
+            if total >= READ_BUDGET {
+                self.read_backlog.push(id);
+                return;
+            }
+            match socket.read(&mut self.read_buf) {
+                Ok(0) => {
+                    self.core.handle_closed(now, id);
+                    return;
+                }
+                Ok(n) => {
+                    total += n;
+                    self.core.handle_read(now, id, &self.read_buf[..n]);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    log::debug!("read error: {error}");
+                    self.core.handle_closed(now, id);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn drain_commands(&mut self, now: Instant) {
+        self.shared.wake_pending.store(false, Ordering::Release);
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Publish(message) => {
+                    if let Err(error) = self.core.publish(
+                        now,
+                        message.topic(),
+                        message.payload(),
+                        message.qos(),
+                        message.retain(),
+                    ) {
+                        log::warn!("host publish refused: {error}");
+                    }
+                }
+                Command::Kick(client_id) => {
+                    self.core.kick(now, &client_id);
+                }
+                Command::Stats(reply) => {
+                    let _ = reply.send(self.core.stats());
+                }
+                Command::Clients(reply) => {
+                    let _ = reply.send(self.core.connected_clients());
+                }
+                Command::Stop => self.stopping = true,
+            }
+        }
+    }
+
+    /// Writes all pending output and closes what the core closed, until
+    /// neither produces more work (a close can publish a will, a write can
+    /// fail and close).
+    fn flush(&mut self, now: Instant) {
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        loop {
+            self.core.take_dirty(&mut ids);
+            let wrote = !ids.is_empty();
+            for &id in &ids {
+                self.write(now, id);
+            }
+            self.core.take_closing(&mut ids);
+            let closed = !ids.is_empty();
+            for &id in &ids {
+                self.close_socket(id);
+            }
+            if !wrote && !closed {
+                break;
+            }
+        }
+        ids.clear();
+        self.scratch_ids = ids;
+    }
+
+    fn write(&mut self, now: Instant, id: ConnId) {
+        loop {
+            let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
+                return;
+            };
+            let output = self.core.output(id);
+            if output.is_empty() {
+                return;
+            }
+            match socket.write(output) {
+                Ok(0) => {
+                    self.core.handle_closed(now, id);
+                    return;
+                }
+                Ok(n) => self.core.consume_output(now, id, n),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    log::debug!("write error: {error}");
+                    self.core.handle_closed(now, id);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drops a socket the core closed, after one last try at its output.
+    fn close_socket(&mut self, id: ConnId) {
+        if let Some(slot) = self.sockets.get_mut(id.0) {
+            if let Some(mut socket) = slot.take() {
+                let output = self.core.output(id);
+                if !output.is_empty() {
+                    let _ = socket.write(output);
+                }
+                let _ = self.poll.registry().deregister(&mut socket);
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        self.core.release(id);
+    }
+
+    /// Stops accepting, closes every client, flushes, and marks the broker
+    /// stopped.
+    fn finish_stop(&mut self, now: Instant) {
+        for mut listener in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        self.core.shutdown(now);
+        self.flush(now);
+        self.stopped = true;
+        self.shared.stopped.store(true, Ordering::Release);
+        log::info!("broker stopped");
+    }
+}

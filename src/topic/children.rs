@@ -1,0 +1,231 @@
+//! The children of one trie node, keyed by topic level.
+//!
+//! Most nodes have few children (often one: `device/<id>/temp`), a few have
+//! very many (`device/<id>` with 100 000 ids). Small fan-out is a sorted,
+//! exactly-sized `Vec` searched by binary search: no hashing and no spare
+//! buckets. Past [`SMALL_MAX`] children it becomes a boxed `HashMap`, so
+//! lookups stay O(1) however wide the level is. Removal shrinks storage
+//! back, so memory returns when subscriptions or retained messages go.
+
+use std::collections::{hash_map, HashMap};
+
+/// Most children kept in the sorted vector before switching to a map.
+const SMALL_MAX: usize = 16;
+/// A map shrinking to this many children switches back to a vector.
+const SMALL_AGAIN: usize = SMALL_MAX / 2;
+
+/// Child nodes of type `N`, keyed by their level text.
+#[derive(Debug)]
+pub(crate) enum Children<N> {
+    /// Sorted by key, capacity kept equal to length.
+    Small(Vec<(Box<str>, N)>),
+    /// Boxed so that leaf nodes stay small.
+    Large(Box<HashMap<Box<str>, N>>),
+}
+
+impl<N> Default for Children<N> {
+    fn default() -> Self {
+        Children::Small(Vec::new())
+    }
+}
+
+impl<N> Children<N> {
+    /// Number of children.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Children::Small(v) => v.len(),
+            Children::Large(m) => m.len(),
+        }
+    }
+
+    /// Whether there are no children.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The child at `level`.
+    pub(crate) fn get(&self, level: &str) -> Option<&N> {
+        match self {
+            Children::Small(v) => match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
+                Ok(i) => v.get(i).map(|(_, n)| n),
+                Err(_) => None,
+            },
+            Children::Large(m) => m.get(level),
+        }
+    }
+
+    /// The child at `level`, mutably.
+    pub(crate) fn get_mut(&mut self, level: &str) -> Option<&mut N> {
+        match self {
+            Children::Small(v) => match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
+                Ok(i) => v.get_mut(i).map(|(_, n)| n),
+                Err(_) => None,
+            },
+            Children::Large(m) => m.get_mut(level),
+        }
+    }
+
+    /// The child at `level`, created with `make` if missing.
+    pub(crate) fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
+        if let Children::Small(v) = self {
+            if v.len() >= SMALL_MAX && v.binary_search_by(|(k, _)| (**k).cmp(level)).is_err() {
+                let mut map = HashMap::with_capacity(v.len() + 1);
+                map.extend(std::mem::take(v));
+                *self = Children::Large(Box::new(map));
+            }
+        }
+        match self {
+            Children::Small(v) => {
+                let i = match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        v.reserve_exact(1);
+                        v.insert(i, (level.into(), make()));
+                        i
+                    }
+                };
+                &mut v[i].1
+            }
+            Children::Large(m) => m.entry(level.into()).or_insert_with(make),
+        }
+    }
+
+    /// Removes and returns the child at `level`, giving back spare storage.
+    pub(crate) fn remove(&mut self, level: &str) -> Option<N> {
+        let removed = match self {
+            Children::Small(v) => {
+                let i = v.binary_search_by(|(k, _)| (**k).cmp(level)).ok()?;
+                let (_, node) = v.remove(i);
+                v.shrink_to_fit();
+                return Some(node);
+            }
+            Children::Large(m) => {
+                let node = m.remove(level)?;
+                if m.len() * 4 < m.capacity() {
+                    m.shrink_to_fit();
+                }
+                node
+            }
+        };
+        if self.len() <= SMALL_AGAIN {
+            let mut small: Vec<(Box<str>, N)> = match std::mem::take(self) {
+                Children::Large(m) => m.into_iter().collect(),
+                Children::Small(v) => v,
+            };
+            small.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            small.shrink_to_fit();
+            *self = Children::Small(small);
+        }
+        Some(removed)
+    }
+
+    /// Iterates over `(level, child)` in no particular order.
+    pub(crate) fn iter(&self) -> Iter<'_, N> {
+        match self {
+            Children::Small(v) => Iter::Small(v.iter()),
+            Children::Large(m) => Iter::Large(m.iter()),
+        }
+    }
+}
+
+/// An iterator over `(level, child)` pairs: all the children of a node, or
+/// just one (or none) found by an exact lookup.
+pub(crate) enum Iter<'a, N> {
+    /// Over a small node's vector.
+    Small(std::slice::Iter<'a, (Box<str>, N)>),
+    /// Over a large node's map.
+    Large(hash_map::Iter<'a, Box<str>, N>),
+    /// At most one pair, then done.
+    One(Option<(&'a str, &'a N)>),
+}
+
+impl<'a, N> Iterator for Iter<'a, N> {
+    type Item = (&'a str, &'a N);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next().map(|(k, n)| (&**k, n)),
+            Iter::Large(it) => it.next().map(|(k, n)| (&**k, n)),
+            Iter::One(one) => one.take(),
+        }
+    }
+}
+
+/// An owning iterator over child nodes, used to tear trees down.
+pub(crate) enum IntoNodes<N> {
+    /// A small node's children.
+    Small(std::vec::IntoIter<(Box<str>, N)>),
+    /// A large node's children.
+    Large(hash_map::IntoValues<Box<str>, N>),
+    /// A single node (a `+` child), then done.
+    One(Option<N>),
+}
+
+impl<N> Iterator for IntoNodes<N> {
+    type Item = N;
+
+    fn next(&mut self) -> Option<N> {
+        match self {
+            IntoNodes::Small(it) => it.next().map(|(_, n)| n),
+            IntoNodes::Large(it) => it.next(),
+            IntoNodes::One(one) => one.take(),
+        }
+    }
+}
+
+impl<N> Children<N> {
+    /// Moves the children out, leaving none and no storage.
+    pub(crate) fn take_nodes(&mut self) -> IntoNodes<N> {
+        match std::mem::take(self) {
+            Children::Small(v) => IntoNodes::Small(v.into_iter()),
+            Children::Large(m) => IntoNodes::Large(m.into_values()),
+        }
+    }
+}
+
+/// Drops a subtree without recursion, whatever its depth.
+///
+/// `first` holds the nodes to drop. `edges` moves one node's own children
+/// out (as an iterator, or `None` when it has none) so that the node itself
+/// then drops shallowly; the frames kept here grow with the depth of the
+/// tree, not its width.
+pub(crate) fn dismantle<N>(first: IntoNodes<N>, mut edges: impl FnMut(&mut N) -> [Option<IntoNodes<N>>; 2]) {
+    let mut frames = vec![first];
+    while let Some(top) = frames.last_mut() {
+        match top.next() {
+            None => {
+                frames.pop();
+            }
+            Some(mut node) => frames.extend(edges(&mut node).into_iter().flatten()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_into_a_map_and_back() {
+        let mut c: Children<u32> = Children::default();
+        for i in 0..100u32 {
+            *c.get_or_insert_with(&i.to_string(), || 0) += i;
+            assert_eq!(c.len(), i as usize + 1);
+        }
+        assert!(matches!(c, Children::Large(_)));
+        for i in 0..100u32 {
+            assert_eq!(c.get(&i.to_string()), Some(&i));
+        }
+        assert_eq!(c.iter().count(), 100);
+        for i in 0..95u32 {
+            assert_eq!(c.remove(&i.to_string()), Some(i));
+            assert_eq!(c.remove(&i.to_string()), None);
+        }
+        assert!(matches!(&c, Children::Small(v) if v.len() == 5 && v.capacity() == 5));
+        assert_eq!(c.get("97"), Some(&97));
+        *c.get_mut("97").unwrap() = 1;
+        assert_eq!(c.get("97"), Some(&1));
+        assert_eq!(c.take_nodes().count(), 5);
+        assert!(c.is_empty());
+    }
+}

@@ -1,0 +1,16 @@
+//! Topic names and filters: validation, the subscription trie, the retained tree.
+//!
+//! Implements MQTT 3.1.1 section 4.7. [`matches`] is the plain definition of
+//! filter matching; [`SubscriptionTree`] (filters to subscribers, for routing
+//! PUBLISH) and [`RetainedTree`] (topic names to retained messages, for
+//! SUBSCRIBE) implement the same rules as tries of topic levels.
+
+mod children;
+mod retained;
+mod stack;
+mod subscriptions;
+mod validate;
+
+pub use retained::RetainedTree;
+pub use subscriptions::SubscriptionTree;
+pub use validate::{is_valid_topic_filter, is_valid_topic_name, matches, MAX_TOPIC_LEN};

@@ -1,0 +1,383 @@
+//! The subscription trie: which subscribers' filters match a topic name.
+//!
+//! One node per filter level. A node holds its literal children (see
+//! [`Children`]), a separate `+` child and two subscriber lists: `subs` for
+//! filters ending at this node and `hash` for filters ending in `/#` right
+//! below it. Routing a PUBLISH walks the topic's levels, following at each
+//! level the literal child and the `+` child and reporting `hash` lists on
+//! the way, so its cost grows with the depth of the topic and the number of
+//! matches, not with the number of subscriptions.
+//!
+//! Walks are loops over an explicit stack, never recursion: a 65 535-byte
+//! filter can have 32 768 levels.
+
+use std::hash::Hash;
+
+use super::children::{dismantle, Children, IntoNodes};
+use super::stack::InlineStack;
+use super::validate::is_valid_topic_filter;
+use crate::codec::QoS;
+
+/// One filter level.
+struct Node<K> {
+    /// Literal children by level text.
+    children: Children<Node<K>>,
+    /// The `+` child.
+    plus: Option<Box<Node<K>>>,
+    /// Subscribers of the filter ending in `#` right below this node.
+    hash: Vec<(K, QoS)>,
+    /// Subscribers of the filter ending at this node.
+    subs: Vec<(K, QoS)>,
+}
+
+impl<K> Node<K> {
+    fn new() -> Self {
+        Node {
+            children: Children::default(),
+            plus: None,
+            hash: Vec::new(),
+            subs: Vec::new(),
+        }
+    }
+
+    /// Number of child nodes, `+` included.
+    fn edges(&self) -> usize {
+        self.children.len() + usize::from(self.plus.is_some())
+    }
+
+    /// Moves the child nodes out, so that this node drops shallowly.
+    fn take_edges(&mut self) -> [Option<IntoNodes<Node<K>>>; 2] {
+        let children = (!self.children.is_empty()).then(|| self.children.take_nodes());
+        let plus = self.plus.take().map(|p| IntoNodes::One(Some(*p)));
+        [children, plus]
+    }
+}
+
+impl<K> Drop for Node<K> {
+    fn drop(&mut self) {
+        if self.edges() > 0 {
+            let [children, plus] = self.take_edges();
+            for first in [children, plus].into_iter().flatten() {
+                dismantle(first, Node::take_edges);
+            }
+        }
+    }
+}
+
+/// Adds `(key, qos)` to a subscriber list, or updates the QoS of `key`.
+/// Returns whether it was added.
+fn upsert<K: Eq>(list: &mut Vec<(K, QoS)>, key: K, qos: QoS) -> bool {
+    if let Some(entry) = list.iter_mut().find(|(k, _)| *k == key) {
+        entry.1 = qos;
+        return false;
+    }
+    // Most lists hold one or two subscribers: size those exactly.
+    if list.len() == list.capacity() && list.len() < 4 {
+        list.reserve_exact(1);
+    }
+    list.push((key, qos));
+    true
+}
+
+/// Removes `key` from a subscriber list, giving back spare storage.
+/// Returns whether it was there.
+fn remove_key<K: Eq>(list: &mut Vec<(K, QoS)>, key: K) -> bool {
+    let Some(i) = list.iter().position(|(k, _)| *k == key) else {
+        return false;
+    };
+    list.swap_remove(i);
+    if list.is_empty() {
+        *list = Vec::new();
+    } else if list.len() * 4 < list.capacity() {
+        list.shrink_to(list.len() * 2);
+    }
+    true
+}
+
+/// A filter split into the path of levels to its node and whether it ends
+/// in `#` (whose subscribers live in that node's `hash` list).
+fn split_filter(filter: &str) -> (Option<&str>, bool) {
+    if filter == "#" {
+        (None, true)
+    } else if let Some(path) = filter.strip_suffix("/#") {
+        (Some(path), true)
+    } else {
+        (Some(filter), false)
+    }
+}
+
+/// The level of `topic` starting at byte `start`, and where the next level
+/// starts (`None` after the last level).
+fn level_at(topic: &str, start: usize) -> (&str, Option<usize>) {
+    let rest = topic.get(start..).unwrap_or("");
+    match rest.find('/') {
+        Some(i) => (&rest[..i], Some(start + i + 1)),
+        None => (rest, None),
+    }
+}
+
+/// Topic filters and their subscribers, as a trie of filter levels.
+///
+/// `K` identifies a subscriber (the broker uses a small session id). Each
+/// `(filter, key)` pair holds one QoS. Filters are stored by level, so
+/// matching a topic never scans unrelated subscriptions, and memory is given
+/// back as subscriptions go.
+pub struct SubscriptionTree<K> {
+    root: Node<K>,
+    len: usize,
+}
+
+impl<K: Copy + Eq + Hash> Default for SubscriptionTree<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
+    /// An empty tree; allocates nothing.
+    pub fn new() -> Self {
+        SubscriptionTree {
+            root: Node::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of `(filter, key)` pairs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no subscriptions.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Subscribes `key` to `filter` with `qos`.
+    ///
+    /// Returns `true` if the pair is new, `false` if `key` already had this
+    /// filter (its QoS is now `qos`) or if `filter` is not a valid topic
+    /// filter (then nothing is stored; the broker validates first).
+    /// Filters are compared byte for byte, never normalized.
+    pub fn subscribe(&mut self, filter: &str, key: K, qos: QoS) -> bool {
+        if !is_valid_topic_filter(filter) {
+            return false;
+        }
+        let (path, multi) = split_filter(filter);
+        let mut node = &mut self.root;
+        for level in path.into_iter().flat_map(|p| p.split('/')) {
+            node = if level == "+" {
+                node.plus.get_or_insert_with(|| Box::new(Node::new()))
+            } else {
+                node.children.get_or_insert_with(level, Node::new)
+            };
+        }
+        let list = if multi { &mut node.hash } else { &mut node.subs };
+        let added = upsert(list, key, qos);
+        self.len += usize::from(added);
+        added
+    }
+
+    /// Removes the subscription of `key` to `filter`. Returns whether there
+    /// was one. Nodes left empty are removed, so memory returns.
+    pub fn unsubscribe(&mut self, filter: &str, key: K) -> bool {
+        if !is_valid_topic_filter(filter) {
+            return false;
+        }
+        let (path, multi) = split_filter(filter);
+        let levels = || path.into_iter().flat_map(|p| p.split('/'));
+
+        // First pass, read-only: find the node, check the key is there, and
+        // find the shallowest node that removing the key would leave empty.
+        // `keep` is the depth of its parent, which survives.
+        let mut node = &self.root;
+        let mut depth = 0;
+        let mut keep = 0;
+        for level in levels() {
+            if !node.subs.is_empty() || !node.hash.is_empty() || node.edges() > 1 {
+                keep = depth;
+            }
+            let next = if level == "+" {
+                node.plus.as_deref()
+            } else {
+                node.children.get(level)
+            };
+            let Some(next) = next else {
+                return false;
+            };
+            node = next;
+            depth += 1;
+        }
+        let (list, other) = if multi {
+            (&node.hash, &node.subs)
+        } else {
+            (&node.subs, &node.hash)
+        };
+        if !list.iter().any(|(k, _)| *k == key) {
+            return false;
+        }
+        let prune = depth > 0 && list.len() == 1 && other.is_empty() && node.edges() == 0;
+
+        // Second pass: cut the emptied branch below `keep`, or just remove
+        // the key from its list.
+        let mut node = &mut self.root;
+        for (i, level) in levels().enumerate() {
+            if prune && i == keep {
+                if level == "+" {
+                    node.plus = None;
+                } else {
+                    node.children.remove(level);
+                }
+                self.len -= 1;
+                return true;
+            }
+            let next = if level == "+" {
+                node.plus.as_deref_mut()
+            } else {
+                node.children.get_mut(level)
+            };
+            let Some(next) = next else {
+                return false;
+            };
+            node = next;
+        }
+        let list = if multi { &mut node.hash } else { &mut node.subs };
+        let removed = remove_key(list, key);
+        self.len -= usize::from(removed);
+        removed
+    }
+
+    /// Calls `f(key, qos)` once for every `(filter, key)` pair whose filter
+    /// matches the topic name `topic`, in no particular order.
+    ///
+    /// A key subscribed with two matching filters (`a/+` and `a/#`) is
+    /// reported twice; the caller keeps the highest QoS per key. Filters
+    /// starting with a wildcard do not match topics starting with `$`
+    /// [MQTT-4.7.2-1]. `topic` should be a valid topic name: a `+` or `#`
+    /// in it only ever matches wildcards, never a literal level.
+    ///
+    /// Does not allocate unless more than 16 `+` branches are pending at
+    /// once.
+    pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(K, QoS)) {
+        let report = |list: &[(K, QoS)], f: &mut dyn FnMut(K, QoS)| {
+            for &(k, q) in list {
+                f(k, q);
+            }
+        };
+        // Pending branches: a node and where its next topic level starts.
+        let mut pending: InlineStack<(&Node<K>, Option<usize>), 16> = InlineStack::new();
+        pending.push((&self.root, Some(0)));
+        let mut at_root = true;
+        let dollar = topic.starts_with('$');
+        while let Some((mut node, mut start)) = pending.pop() {
+            loop {
+                let Some(at) = start else {
+                    // Topic consumed: filters ending here, and `x/#`
+                    // matching its parent level `x`.
+                    report(&node.subs, &mut f);
+                    report(&node.hash, &mut f);
+                    break;
+                };
+                let wild = !(at_root && dollar);
+                at_root = false;
+                let (level, next) = level_at(topic, at);
+                if wild {
+                    report(&node.hash, &mut f);
+                    if let Some(plus) = node.plus.as_deref() {
+                        pending.push((plus, next));
+                    }
+                }
+                match node.children.get(level) {
+                    Some(child) => {
+                        node = child;
+                        start = next;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Number of nodes below the root (for tests: 0 once every subscription
+    /// is gone).
+    #[doc(hidden)]
+    pub fn node_count(&self) -> usize {
+        let mut count = 0;
+        let mut stack = vec![&self.root];
+        while let Some(node) = stack.pop() {
+            stack.extend(node.children.iter().map(|(_, n)| n));
+            stack.extend(node.plus.as_deref());
+            count += 1;
+        }
+        count - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matched(tree: &SubscriptionTree<u32>, topic: &str) -> Vec<(u32, QoS)> {
+        let mut out = Vec::new();
+        tree.for_each_match(topic, |k, q| out.push((k, q)));
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn subscribe_replace_unsubscribe() {
+        let mut t = SubscriptionTree::new();
+        assert!(t.subscribe("a/+/c", 1, QoS::AtMostOnce));
+        assert!(!t.subscribe("a/+/c", 1, QoS::ExactlyOnce));
+        assert!(t.subscribe("a/#", 1, QoS::AtLeastOnce));
+        assert!(t.subscribe("#", 2, QoS::AtMostOnce));
+        assert!(!t.subscribe("a/#/c", 3, QoS::AtMostOnce));
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            matched(&t, "a/b/c"),
+            vec![(1, QoS::AtLeastOnce), (1, QoS::ExactlyOnce), (2, QoS::AtMostOnce)]
+        );
+        assert_eq!(matched(&t, "a"), vec![(1, QoS::AtLeastOnce), (2, QoS::AtMostOnce)]);
+        assert!(matched(&t, "$SYS/a").is_empty());
+        assert!(!t.unsubscribe("a/+/c", 2));
+        assert!(!t.unsubscribe("a/+", 1));
+        assert!(t.unsubscribe("a/+/c", 1));
+        assert!(!t.unsubscribe("a/+/c", 1));
+        assert_eq!(t.node_count(), 1);
+        assert!(t.unsubscribe("a/#", 1));
+        assert!(t.unsubscribe("#", 2));
+        assert!(t.is_empty());
+        assert_eq!(t.node_count(), 0);
+    }
+
+    #[test]
+    fn prunes_only_the_emptied_branch() {
+        let mut t = SubscriptionTree::new();
+        t.subscribe("a/b/c/d", 1, QoS::AtMostOnce);
+        t.subscribe("a/b", 2, QoS::AtMostOnce);
+        t.subscribe("a/+/x", 3, QoS::AtMostOnce);
+        assert_eq!(t.node_count(), 6);
+        assert!(t.unsubscribe("a/b/c/d", 1));
+        assert_eq!(t.node_count(), 4);
+        assert_eq!(matched(&t, "a/b"), vec![(2, QoS::AtMostOnce)]);
+        assert!(t.unsubscribe("a/b", 2));
+        assert_eq!(t.node_count(), 3);
+        assert_eq!(matched(&t, "a/q/x"), vec![(3, QoS::AtMostOnce)]);
+    }
+
+    #[test]
+    fn deep_filters_do_not_recurse() {
+        let filter = "+/".repeat(32_767) + "#";
+        let topic = "x/".repeat(32_767) + "y";
+        let run = move || {
+            let mut t = SubscriptionTree::new();
+            assert!(t.subscribe(&filter, 1u32, QoS::AtMostOnce));
+            assert!(t.subscribe(&topic, 2, QoS::AtMostOnce));
+            assert_eq!(matched(&t, &topic).len(), 2);
+            assert!(t.unsubscribe(&filter, 1));
+            drop(t);
+        };
+        // A small stack: recursion over 32 768 levels would overflow it.
+        let handle = std::thread::Builder::new().stack_size(256 * 1024).spawn(run);
+        assert!(handle.map(|h| h.join().is_ok()).unwrap_or(false));
+    }
+}
