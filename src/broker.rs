@@ -2,13 +2,16 @@
 //! [`BrokerHandle`], usable from any thread.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::core::{Message, Stats};
+use crate::core::{LocalSink, LocalSubscription, Message, Stats};
+use crate::hooks::{
+    AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
+};
 use crate::reactor::{Command, Reactor, Shared};
 use crate::{Config, Error, QoS};
 
@@ -107,6 +110,80 @@ impl Broker {
     pub fn is_stopped(&self) -> bool {
         self.reactor.is_stopped()
     }
+
+    /// Sets the authentication hook, called on the broker thread for every
+    /// CONNECT (after protocol checks, before the session is touched) with
+    /// what the client presented. Without one, every client is accepted.
+    ///
+    /// It must answer quickly; for a slow check answer
+    /// [`AuthDecision::Pending`] and call [`BrokerHandle::complete_auth`]
+    /// with [`ConnectInfo::token`] from any thread. A panic refuses the
+    /// client (0x05).
+    pub fn set_auth_hook(
+        &mut self,
+        hook: impl FnMut(&ConnectInfo<'_>) -> AuthDecision + Send + 'static,
+    ) {
+        self.reactor.core_mut().hooks.auth = Some(Box::new(hook));
+    }
+
+    /// Sets the ACL hook, called on the broker thread for each PUBLISH a
+    /// client sends ([`AclAccess::Publish`], topic name), each filter it
+    /// subscribes to ([`AclAccess::Subscribe`]), and each message about to
+    /// be delivered to it ([`AclAccess::Receive`], topic name). `false`
+    /// drops the PUBLISH (still acknowledged), refuses the filter (SUBACK
+    /// 0x80) or skips the delivery. It runs once per delivery, so keep it
+    /// cheap. A panic counts as `false`.
+    pub fn set_acl_hook(
+        &mut self,
+        hook: impl FnMut(&ClientInfo<'_>, AclAccess, &str) -> bool + Send + 'static,
+    ) {
+        self.reactor.core_mut().hooks.acl = Some(Box::new(hook));
+    }
+
+    /// Sets the message hook, called on the broker thread for every accepted
+    /// PUBLISH — from clients (with who sent it), wills, and the host
+    /// (`None`) — before the retained store and fan-out. It may pass, drop
+    /// or rewrite the message. A panic drops the message.
+    pub fn set_message_hook(
+        &mut self,
+        hook: impl FnMut(Option<&ClientInfo<'_>>, &Message) -> MessageDecision + Send + 'static,
+    ) {
+        self.reactor.core_mut().hooks.message = Some(Box::new(hook));
+    }
+
+    /// Sets the event hook, called on the broker thread when a client
+    /// connects, disconnects (with the reason), subscribes or unsubscribes.
+    /// A panic is logged and ignored.
+    pub fn set_event_hook(&mut self, hook: impl FnMut(&Event<'_>) + Send + 'static) {
+        self.reactor.core_mut().hooks.event = Some(Box::new(hook));
+    }
+
+    /// Subscribes the host to `filter`: `callback` runs on the broker
+    /// thread for each matching message (retained ones first, with the
+    /// retain flag), at QoS min(message, `qos`). It must not block.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid filter.
+    pub fn subscribe_local(
+        &mut self,
+        filter: &str,
+        qos: QoS,
+        callback: impl FnMut(&Message) + Send + 'static,
+    ) -> Result<LocalSubscription, Error> {
+        let id = self.handle.next_local_id();
+        self.reactor.core_mut().subscribe_local(
+            id,
+            filter,
+            qos,
+            LocalSink::Callback(Box::new(callback)),
+        )?;
+        Ok(LocalSubscription(id))
+    }
+
+    /// Ends a local subscription; false if it was not there.
+    pub fn unsubscribe_local(&mut self, subscription: LocalSubscription) -> bool {
+        self.reactor.core_mut().unsubscribe_local(subscription.0)
+    }
 }
 
 /// A thread-safe handle to a [`Broker`]: publish, stop, kick, query.
@@ -179,6 +256,99 @@ impl BrokerHandle {
         self.shared.stopped.load(Ordering::Acquire)
     }
 
+    /// Decides an authentication the hook left [`AuthDecision::Pending`].
+    /// Harmless if the client has gone or the decision timed out.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] once the broker has stopped.
+    pub fn complete_auth(&self, token: AuthToken, decision: AuthDecision) -> Result<(), Error> {
+        self.send(Command::CompleteAuth(token, decision))
+    }
+
+    /// Subscribes the host to `filter` from any thread: `callback` runs on
+    /// the broker thread for each matching message, from the broker's next
+    /// pass on. See [`Broker::subscribe_local`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid filter, [`Error::Stopped`].
+    pub fn subscribe_local(
+        &self,
+        filter: &str,
+        qos: QoS,
+        callback: impl FnMut(&Message) + Send + 'static,
+    ) -> Result<LocalSubscription, Error> {
+        self.subscribe_sink(filter, qos, LocalSink::Callback(Box::new(callback)))
+    }
+
+    /// Subscribes the host to `filter` through a channel of `capacity`
+    /// messages, read on the caller's own thread with the returned
+    /// [`LocalReceiver`]. When the channel is full, QoS 0 messages are
+    /// dropped and QoS 1/2 ones wait in the broker (up to
+    /// `max_queued_messages`) until the receiver makes room. Dropping the
+    /// receiver ends the subscription.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid filter, [`Error::Config`] for
+    /// a zero capacity, [`Error::Stopped`].
+    pub fn subscribe_channel(
+        &self,
+        filter: &str,
+        qos: QoS,
+        capacity: usize,
+    ) -> Result<LocalReceiver, Error> {
+        if capacity == 0 {
+            return Err(Error::Config {
+                field: "capacity".to_string(),
+                reason: "a local channel needs room for at least one message".to_string(),
+            });
+        }
+        let (sender, receiver) = crossbeam_channel::bounded(capacity);
+        let overflow = Arc::new(AtomicBool::new(false));
+        let sink = LocalSink::Channel {
+            sender,
+            overflow: Default::default(),
+            overflow_flag: Arc::clone(&overflow),
+        };
+        let subscription = self.subscribe_sink(filter, qos, sink)?;
+        Ok(LocalReceiver {
+            receiver,
+            overflow,
+            shared: Arc::clone(&self.shared),
+            subscription,
+        })
+    }
+
+    /// Ends a local subscription (at the broker's next pass).
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] once the broker has stopped.
+    pub fn unsubscribe_local(&self, subscription: LocalSubscription) -> Result<(), Error> {
+        self.send(Command::UnsubscribeLocal(subscription.0))
+    }
+
+    fn subscribe_sink(
+        &self,
+        filter: &str,
+        qos: QoS,
+        sink: LocalSink,
+    ) -> Result<LocalSubscription, Error> {
+        if !crate::topic::is_valid_topic_filter(filter) {
+            return Err(Error::InvalidTopic(filter.to_string()));
+        }
+        let id = self.next_local_id();
+        self.send(Command::SubscribeLocal {
+            id,
+            filter: filter.to_string(),
+            qos,
+            sink,
+        })?;
+        Ok(LocalSubscription(id))
+    }
+
+    fn next_local_id(&self) -> u64 {
+        self.shared.next_local_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     fn send(&self, command: Command) -> Result<(), Error> {
         if self.is_stopped() {
             return Err(Error::Stopped);
@@ -186,5 +356,60 @@ impl BrokerHandle {
         self.sender.send(command).map_err(|_| Error::Stopped)?;
         self.shared.wake();
         Ok(())
+    }
+}
+
+/// The receiving end of [`BrokerHandle::subscribe_channel`], for the host's
+/// own thread. A message counts as delivered once taken from here.
+pub struct LocalReceiver {
+    receiver: crossbeam_channel::Receiver<Message>,
+    overflow: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    subscription: LocalSubscription,
+}
+
+impl LocalReceiver {
+    /// Waits for the next message; `None` once the broker has stopped and
+    /// the channel is empty.
+    pub fn recv(&self) -> Option<Message> {
+        let message = self.receiver.recv().ok();
+        self.made_room();
+        message
+    }
+
+    /// Waits up to `timeout` for the next message.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Message> {
+        let message = self.receiver.recv_timeout(timeout).ok();
+        self.made_room();
+        message
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&self) -> Option<Message> {
+        let message = self.receiver.try_recv().ok();
+        self.made_room();
+        message
+    }
+
+    /// Messages waiting in the channel now.
+    pub fn len(&self) -> usize {
+        self.receiver.len()
+    }
+
+    /// Whether no message is waiting in the channel now.
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
+    }
+
+    /// The subscription, for [`BrokerHandle::unsubscribe_local`].
+    pub fn subscription(&self) -> LocalSubscription {
+        self.subscription
+    }
+
+    /// Wakes the broker if messages are waiting for room in the channel.
+    fn made_room(&self) {
+        if self.overflow.load(Ordering::Acquire) {
+            self.shared.wake();
+        }
     }
 }

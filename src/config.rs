@@ -42,6 +42,10 @@ pub struct Config {
     /// A socket that sends no complete CONNECT within this time is closed.
     /// Default: 10 s.
     pub connect_timeout: Duration,
+    /// How long a CONNECT may wait for a pending authentication decision
+    /// (see [`crate::hooks::AuthDecision::Pending`]) before it is refused
+    /// with CONNACK 0x05. Default: 30 s.
+    pub auth_timeout: Duration,
     /// How long a disconnected persistent session (clean session 0) is kept;
     /// `None` keeps it forever, like mosquitto's default. Default: `None`.
     pub session_expiry: Option<Duration>,
@@ -69,6 +73,7 @@ impl Default for Config {
             max_queued_bytes: 64 * 1024 * 1024,
             max_pending_output: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(30),
             session_expiry: None,
             allow_zero_length_client_id: true,
             auto_id_prefix: "mqlite-".to_string(),
@@ -118,6 +123,9 @@ impl Config {
         }
         if self.connect_timeout.is_zero() {
             return bad("connect_timeout", "must be more than 0".into());
+        }
+        if self.auth_timeout.is_zero() {
+            return bad("auth_timeout", "must be more than 0".into());
         }
         if matches!(self.sys_interval, Some(d) if d.is_zero()) {
             return bad("sys_interval", "must be more than 0 (or absent)".into());

@@ -33,6 +33,7 @@ struct FileConfig {
     max_queued_bytes: Option<usize>,
     max_pending_output: Option<usize>,
     connect_timeout: Option<u64>,
+    auth_timeout: Option<u64>,
     session_expiry: Option<u64>,
     allow_zero_length_client_id: Option<bool>,
     auto_id_prefix: Option<String>,
@@ -52,6 +53,7 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("max_queued_bytes", "67108864  per client"),
     ("max_pending_output", "1048576  unwritten bytes per connection"),
     ("connect_timeout", "10  seconds to send CONNECT"),
+    ("auth_timeout", "30  seconds a pending authentication may take"),
     ("session_expiry", "0  seconds a disconnected persistent session is kept (0: forever)"),
     ("allow_zero_length_client_id", "true"),
     ("auto_id_prefix", "\"mqlite-\""),
@@ -147,6 +149,9 @@ impl FileConfig {
         }
         if let Some(value) = self.connect_timeout {
             config.connect_timeout = Duration::from_secs(value);
+        }
+        if let Some(value) = self.auth_timeout {
+            config.auth_timeout = Duration::from_secs(value);
         }
         if let Some(value) = self.session_expiry {
             config.session_expiry = (value > 0).then(|| Duration::from_secs(value));

@@ -27,6 +27,14 @@ pub enum Error {
     /// A topic name or filter is not valid MQTT.
     #[error("invalid topic `{0}`")]
     InvalidTopic(String),
+    /// The persistence file cannot be opened, read or written.
+    #[error("persistence file {path}: {reason}")]
+    Store {
+        /// The SQLite file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The broker has stopped; the handle can no longer reach it.
     #[error("the broker has stopped")]
     Stopped,

@@ -29,11 +29,15 @@ mod config;
 mod config_file;
 pub mod core;
 mod error;
+pub mod hooks;
 mod reactor;
+pub mod store;
 pub mod topic;
 
-pub use broker::{Broker, BrokerHandle};
+pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use codec::QoS;
+pub use core::{CloseReason, LocalSubscription, Message, Stats};
+pub use hooks::{AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision};
 pub use config::Config;
 pub use config_file::CONFIG_FILE_KEYS;
 pub use error::Error;

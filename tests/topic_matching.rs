@@ -16,21 +16,33 @@ fn all_agree(filter: &str, topic: &str) -> bool {
     subs.subscribe(filter, 7u32, QoS::AtLeastOnce);
     let mut hits = Vec::new();
     subs.for_each_match(topic, |k, q| hits.push((k, q)));
-    let expected = if plain { vec![(7, QoS::AtLeastOnce)] } else { vec![] };
+    let expected = if plain {
+        vec![(7, QoS::AtLeastOnce)]
+    } else {
+        vec![]
+    };
     assert_eq!(hits, expected, "SubscriptionTree: {filter:?} vs {topic:?}");
 
     let mut retained = RetainedTree::new();
     retained.insert(topic, 1u8);
     let mut seen = Vec::new();
     retained.for_each_match(filter, |t, _| seen.push(t.to_string()));
-    let expected: Vec<String> = if plain { vec![topic.to_string()] } else { vec![] };
+    let expected: Vec<String> = if plain {
+        vec![topic.to_string()]
+    } else {
+        vec![]
+    };
     assert_eq!(seen, expected, "RetainedTree: {filter:?} vs {topic:?}");
     plain
 }
 
 #[test]
 fn spec_multi_level_wildcard() {
-    for topic in ["sport/tennis/player1", "sport/tennis/player1/ranking", "sport/tennis/player1/score/wimbledon"] {
+    for topic in [
+        "sport/tennis/player1",
+        "sport/tennis/player1/ranking",
+        "sport/tennis/player1/score/wimbledon",
+    ] {
         assert!(all_agree("sport/tennis/player1/#", topic), "{topic}");
     }
     assert!(all_agree("sport/#", "sport"), "# includes the parent level");
@@ -67,7 +79,10 @@ fn spec_empty_levels_and_separators() {
     assert!(all_agree("a//b", "a//b"));
     assert!(!all_agree("a/b", "a//b"));
     assert!(all_agree("a/+/b", "a//b"));
-    assert!(all_agree("a/", "a/"), "a trailing / is a distinct empty level");
+    assert!(
+        all_agree("a/", "a/"),
+        "a trailing / is a distinct empty level"
+    );
     assert!(!all_agree("a", "a/"));
     assert!(!all_agree("a/", "a"));
     assert!(all_agree("/", "/"));
@@ -75,8 +90,14 @@ fn spec_empty_levels_and_separators() {
     assert!(all_agree("/finance", "/finance"));
     assert!(!all_agree("finance", "/finance"));
     assert!(!all_agree("ACCOUNTS", "Accounts"), "case sensitive");
-    assert!(all_agree("Accounts payable", "Accounts payable"), "spaces allowed");
-    assert!(!all_agree("caf\u{e9}", "cafe\u{301}"), "no normalization [MQTT-4.7.3-4]");
+    assert!(
+        all_agree("Accounts payable", "Accounts payable"),
+        "spaces allowed"
+    );
+    assert!(
+        !all_agree("caf\u{e9}", "cafe\u{301}"),
+        "no normalization [MQTT-4.7.3-4]"
+    );
 }
 
 #[test]
@@ -92,17 +113,41 @@ fn spec_dollar_topics() {
     assert!(all_agree("$SYS/monitor/+", "$SYS/monitor/Clients"));
     assert!(all_agree("$SYS/+/Clients", "$SYS/monitor/Clients"));
     assert!(all_agree("$", "$"));
-    assert!(all_agree("a/+", "a/$x"), "the $ rule applies to the first level only");
+    assert!(
+        all_agree("a/+", "a/$x"),
+        "the $ rule applies to the first level only"
+    );
     assert!(all_agree("a/#", "a/$x"));
     assert!(all_agree("#", "x$"));
 }
 
 #[test]
 fn validation() {
-    for bad in ["sport/tennis#", "sport/#/ranking", "sport+", "", "#/", "a/b#", "+a", "a/+b/c", "a\0"] {
+    for bad in [
+        "sport/tennis#",
+        "sport/#/ranking",
+        "sport+",
+        "",
+        "#/",
+        "a/b#",
+        "+a",
+        "a/+b/c",
+        "a\0",
+    ] {
         assert!(!is_valid_topic_filter(bad), "{bad:?}");
     }
-    for ok in ["+", "#", "/", "+/tennis/#", "sport/#", "//", "+/+", "/+", "$SYS/#", "a b/c"] {
+    for ok in [
+        "+",
+        "#",
+        "/",
+        "+/tennis/#",
+        "sport/#",
+        "//",
+        "+/+",
+        "/+",
+        "$SYS/#",
+        "a b/c",
+    ] {
         assert!(is_valid_topic_filter(ok), "{ok:?}");
     }
     for bad in ["", "a/+", "a/#", "+", "#", "a+b", "a\0b"] {
@@ -154,7 +199,10 @@ const LEVELS: &[&str] = &["", "a", "b", "$SYS", "$", "c d", "a$"];
 fn random_topic(rng: &mut Rng) -> String {
     loop {
         let depth = 1 + rng.below(4);
-        let topic = (0..depth).map(|_| rng.pick(LEVELS)).collect::<Vec<_>>().join("/");
+        let topic = (0..depth)
+            .map(|_| rng.pick(LEVELS))
+            .collect::<Vec<_>>()
+            .join("/");
         if !topic.is_empty() {
             return topic;
         }
@@ -165,7 +213,13 @@ fn random_topic(rng: &mut Rng) -> String {
 fn random_filter(rng: &mut Rng) -> String {
     let depth = 1 + rng.below(4);
     let mut levels: Vec<&str> = (0..depth)
-        .map(|_| if rng.below(3) == 0 { "+" } else { rng.pick(LEVELS) })
+        .map(|_| {
+            if rng.below(3) == 0 {
+                "+"
+            } else {
+                rng.pick(LEVELS)
+            }
+        })
         .collect();
     if rng.below(3) == 0 {
         levels.push("#");
@@ -191,11 +245,19 @@ fn subscription_tree_agrees_with_matches() {
         let key = rng.below(8) as u32;
         if rng.below(3) == 0 {
             let was = model.remove(&(filter.clone(), key)).is_some();
-            assert_eq!(tree.unsubscribe(&filter, key), was, "unsubscribe {filter:?} {key}");
+            assert_eq!(
+                tree.unsubscribe(&filter, key),
+                was,
+                "unsubscribe {filter:?} {key}"
+            );
         } else {
             let q = qos[rng.below(3)];
             let new = model.insert((filter.clone(), key), q).is_none();
-            assert_eq!(tree.subscribe(&filter, key, q), new, "subscribe {filter:?} {key}");
+            assert_eq!(
+                tree.subscribe(&filter, key, q),
+                new,
+                "subscribe {filter:?} {key}"
+            );
         }
         assert_eq!(tree.len(), model.len());
         if round % 5 == 0 {
@@ -242,7 +304,10 @@ fn same_filter_many_keys_and_overlaps() {
     });
     assert_eq!(count, 5_002, "one call per matching (filter, key) pair");
     for_three.sort();
-    assert_eq!(for_three, vec![QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]);
+    assert_eq!(
+        for_three,
+        vec![QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+    );
     for key in (0..5_000u32).rev() {
         assert!(tree.unsubscribe("big/filter", key));
     }
@@ -259,9 +324,16 @@ fn retained_tree_agrees_with_a_map() {
     for round in 0..3_000u32 {
         let topic = random_topic(&mut rng);
         match rng.below(4) {
-            0 => assert_eq!(tree.remove(&topic), model.remove(&topic), "remove {topic:?}"),
+            0 => assert_eq!(
+                tree.remove(&topic),
+                model.remove(&topic),
+                "remove {topic:?}"
+            ),
             1 => assert_eq!(tree.get(&topic), model.get(&topic), "get {topic:?}"),
-            _ => assert_eq!(tree.insert(&topic, round), model.insert(topic.clone(), round)),
+            _ => assert_eq!(
+                tree.insert(&topic, round),
+                model.insert(topic.clone(), round)
+            ),
         }
         assert_eq!(tree.len(), model.len());
         if round % 5 == 0 {

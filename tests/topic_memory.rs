@@ -13,11 +13,16 @@ use mqlite::QoS;
 thread_local! {
     /// Bytes currently allocated by this thread (net of frees).
     static NET: Cell<isize> = const { Cell::new(0) };
+    /// Allocations (and reallocations) made by this thread.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count(delta: isize) {
     // During thread teardown the slot may be gone: skip counting then.
     let _ = NET.try_with(|n| n.set(n.get() + delta));
+    if delta > 0 {
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+    }
 }
 
 struct Counting;
@@ -96,27 +101,64 @@ fn subscriptions_are_compact_and_memory_returns() {
 }
 
 #[test]
+fn matching_does_not_allocate() {
+    let mut tree = SubscriptionTree::new();
+    let filters = [
+        "a/b/c", "a/+/c", "a/#", "#", "+/+/+", "+/b/#", "$SYS/#", "a//c",
+    ];
+    for (i, f) in filters.iter().enumerate() {
+        tree.subscribe(f, Sid(i as u32), QoS::AtMostOnce);
+    }
+    let topics = ["a/b/c", "a//c", "$SYS/x", "x/y/z/w", "a", "/"];
+    let mut hits = 0;
+    let before = ALLOCS.with(|n| n.get());
+    for t in topics {
+        tree.for_each_match(t, |_, _| hits += 1);
+    }
+    assert_eq!(ALLOCS.with(|n| n.get()), before, "for_each_match allocated");
+    let expected = topics
+        .iter()
+        .map(|t| {
+            filters
+                .iter()
+                .filter(|f| mqlite::topic::matches(f, t))
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(hits, expected);
+}
+
+#[test]
 fn retained_memory_returns() {
     let (_, left) = retained_bytes(20_000, |i| format!("dev/{}/{i}", i % 100));
     assert_eq!(left, 0, "heap left after removing everything");
 }
 
+/// A named way to make the i-th filter or topic.
+type Shape = (&'static str, fn(u32) -> String);
+
 #[test]
 #[ignore = "measurement; run in release with --nocapture"]
 fn report_memory() {
     let n = 100_000;
-    let shapes: [(&str, fn(u32) -> String); 4] = [
+    let shapes: [Shape; 4] = [
         ("bench/sub/<i>", |i| format!("bench/sub/{i}")),
         ("dev/<i>/temp", |i| format!("dev/{i}/temp")),
-        ("site/<i%100>/dev/<i>", |i| format!("site/{}/dev/{i}", i % 100)),
+        ("site/<i%100>/dev/<i>", |i| {
+            format!("site/{}/dev/{i}", i % 100)
+        }),
         ("+/<i>/#", |i| format!("+/{i}/#")),
     ];
     for (name, shape) in shapes {
         let (per_sub, left) = subscription_bytes(n, shape);
-        println!("subscriptions {name:<22} x{n}: {per_sub:.1} bytes each, {left} left after removal");
+        println!(
+            "subscriptions {name:<22} x{n}: {per_sub:.1} bytes each, {left} left after removal"
+        );
     }
     for (name, shape) in shapes.into_iter().take(3) {
         let (per_topic, left) = retained_bytes(n, shape);
-        println!("retained (u64) {name:<22} x{n}: {per_topic:.1} bytes each, {left} left after removal");
+        println!(
+            "retained (u64) {name:<22} x{n}: {per_topic:.1} bytes each, {left} left after removal"
+        );
     }
 }

@@ -67,7 +67,10 @@ fn report_routing() {
     for (i, f) in filters.iter().enumerate() {
         tree.unsubscribe(f, Sid(i as u32));
     }
-    println!("subscribe 100 000: {sub:?}, unsubscribe them: {:?}", t.elapsed());
+    println!(
+        "subscribe 100 000: {sub:?}, unsubscribe them: {:?}",
+        t.elapsed()
+    );
 
     let t = Instant::now();
     for i in 0..10_000u32 {
@@ -77,7 +80,10 @@ fn report_routing() {
     let mut n = 0;
     let t = Instant::now();
     tree.for_each_match("one/filter", |_, _| n += 1);
-    println!("10 000 keys on one filter: subscribe all {one:?}, route to all {:?} ({n})", t.elapsed());
+    println!(
+        "10 000 keys on one filter: subscribe all {one:?}, route to all {:?} ({n})",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -89,7 +95,14 @@ fn report_retained() {
         tree.insert(&format!("bench/ret/{i}"), i);
     }
     let insert = t.elapsed();
-    for q in ["#", "bench/ret/+", "bench/#", "#", "bench/ret/77777", "+/+/77777"] {
+    for q in [
+        "#",
+        "bench/ret/+",
+        "bench/#",
+        "#",
+        "bench/ret/77777",
+        "+/+/77777",
+    ] {
         let mut n = 0u32;
         let d = best_of(5, || {
             n = 0;

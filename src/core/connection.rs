@@ -13,6 +13,9 @@ use crate::codec::Protocol;
 pub(crate) enum ConnState {
     /// Accepted; the first packet must be CONNECT.
     AwaitingConnect,
+    /// CONNECT received; the authentication hook answered "pending".
+    /// Further input waits unparsed.
+    AuthPending,
     /// CONNACK 0 sent; attached to a session.
     Connected(SessionKey),
     /// The core is done with it; the reactor flushes what is left and
@@ -54,6 +57,15 @@ impl CloseReason {
     }
 }
 
+/// What the core keeps of a CONNECT while its authentication is pending.
+pub(crate) struct PendingConnect {
+    pub(crate) client_id: String,
+    pub(crate) username: Option<Box<str>>,
+    pub(crate) clean_session: bool,
+    pub(crate) keep_alive: u16,
+    pub(crate) will: Option<Box<Message>>,
+}
+
 /// Per-connection state. Kept small: an idle connection holds no buffer.
 pub(crate) struct Conn {
     pub(crate) state: ConnState,
@@ -66,6 +78,8 @@ pub(crate) struct Conn {
     pub(crate) last_packet_at: Instant,
     /// The will to publish unless the client sends DISCONNECT.
     pub(crate) will: Option<Box<Message>>,
+    /// The CONNECT being authenticated, while `AuthPending`.
+    pub(crate) pending: Option<Box<PendingConnect>>,
     /// The unparsed tail of a partly received packet (empty when idle).
     pub(crate) input: Vec<u8>,
     /// Encoded bytes not yet written; `output[output_pos..]` is pending.
@@ -86,6 +100,7 @@ impl Conn {
             keepalive: Duration::ZERO,
             last_packet_at: now,
             will: None,
+            pending: None,
             input: Vec::new(),
             output: Vec::new(),
             output_pos: 0,

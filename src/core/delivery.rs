@@ -1,18 +1,42 @@
 //! Routing one message to its subscribers, and the outbound flow control:
 //! the in-flight window, the queue behind it, and the pending-output limit.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::connection::Conn;
 use super::session::{Inflight, InflightState};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::{self, QoS};
+use crate::hooks::{AclAccess, Identity, MessageDecision};
+use crate::topic::is_valid_topic_name;
 
 impl Core {
-    /// Stores or clears the retained copy, then delivers `message` once to
-    /// every session with a matching subscription, at the highest QoS among
-    /// that session's matching filters (capped by the message's QoS).
-    pub(super) fn route(&mut self, _now: Instant, message: &Message) {
+    /// Runs the message hook, stores or clears the retained copy, then
+    /// delivers the message once to every session with a matching
+    /// subscription, at the highest QoS among that session's matching
+    /// filters (capped by the message's QoS), and to every matching local
+    /// subscription. `origin` is the publishing client (`None`: the host).
+    pub(super) fn route(&mut self, _now: Instant, message: Message, origin: Option<&Identity>) {
+        let message = if self.hooks.has_message() {
+            match self.hooks.filter_message(origin, &message) {
+                MessageDecision::Pass => message,
+                MessageDecision::Drop => {
+                    self.stats.messages_dropped += 1;
+                    return;
+                }
+                MessageDecision::Rewrite(rewritten) => {
+                    if !is_valid_topic_name(rewritten.topic()) {
+                        log::warn!("message hook gave invalid topic {:?}", rewritten.topic());
+                        self.stats.messages_dropped += 1;
+                        return;
+                    }
+                    rewritten
+                }
+            }
+        } else {
+            message
+        };
         if message.retain() {
             if message.payload().is_empty() {
                 self.retained.remove(message.topic());
@@ -24,7 +48,9 @@ impl Core {
         self.match_stamp += 1;
         let stamp = self.match_stamp;
         let mut matches = std::mem::take(&mut self.matches);
+        let mut local_matches = std::mem::take(&mut self.local_matches);
         matches.clear();
+        local_matches.clear();
         let sessions = &mut self.sessions;
         self.subscriptions
             .for_each_match(message.topic(), |subscriber, qos| match subscriber {
@@ -42,12 +68,37 @@ impl Core {
                         matches.push((key, qos));
                     }
                 }
+                Subscriber::Local(key) => local_matches.push((key, qos)),
             });
+        let check_acl = self.hooks.has_acl();
         for &(key, granted) in &matches {
+            if check_acl && !self.may_receive(key, message.topic()) {
+                continue;
+            }
             // Forwarded to an existing subscription: retain is 0 [MQTT-3.3.1-9].
-            self.deliver(key, message, message.qos().min(granted), false);
+            self.deliver(key, &message, message.qos().min(granted), false);
+        }
+        for &(key, granted) in &local_matches {
+            let qos = message.qos().min(granted);
+            self.deliver_local(key, &message.with_flags(qos, false));
         }
         self.matches = matches;
+        self.local_matches = local_matches;
+    }
+
+    /// Whether the ACL hook lets the session's client receive on `topic`.
+    fn may_receive(&mut self, key: SessionKey, topic: &str) -> bool {
+        let peer = self
+            .sessions
+            .get(key.0 as usize)
+            .and_then(|session| session.conn)
+            .and_then(|id| self.conns.get(id.0))
+            .map(|conn| conn.peer)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        match self.identity(key, peer) {
+            Some(identity) => self.hooks.authorize(&identity, AclAccess::Receive, topic),
+            None => false,
+        }
     }
 
     /// Sends the retained messages matching `filter` to a session that just
@@ -56,7 +107,11 @@ impl Core {
         let mut found = Vec::new();
         self.retained
             .for_each_match(filter, |_, message: &Message| found.push(message.clone()));
+        let check_acl = self.hooks.has_acl();
         for message in found {
+            if check_acl && !self.may_receive(key, message.topic()) {
+                continue;
+            }
             let qos = message.qos().min(granted);
             if qos == QoS::AtMostOnce {
                 // Retained QoS 0 messages go out even past the pending-output

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::connection::{CloseReason, ConnState};
+use super::connection::{CloseReason, ConnState, PendingConnect};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
 use super::{keepalive_window, ConnId, Core, Message, SessionKey, Subscriber};
@@ -11,7 +11,17 @@ use crate::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, PacketId, Protocol, Publish,
     QoS, SubAckCode, Subscribe, Unsubscribe,
 };
+use crate::hooks::{AclAccess, AuthDecision, AuthToken, ConnectInfo, Event};
 use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
+
+/// A token naming a connection slot and its generation.
+fn auth_token(id: ConnId, generation: u32) -> AuthToken {
+    AuthToken(((id.0 as u64) << 32) | u64::from(generation))
+}
+
+fn split_auth_token(token: AuthToken) -> (usize, u32) {
+    ((token.0 >> 32) as usize, token.0 as u32)
+}
 
 impl Core {
     /// Decodes and handles every complete packet at the front of `bytes`;
@@ -21,6 +31,9 @@ impl Core {
         let max = self.config.max_packet_size;
         let mut pos = 0;
         while pos < bytes.len() {
+            if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::AuthPending) {
+                break;
+            }
             match codec::decode(&bytes[pos..], max) {
                 Ok(None) => break,
                 Ok(Some((packet, used))) => {
@@ -70,7 +83,7 @@ impl Core {
                 return;
             }
             ConnState::Connected(key) => key,
-            ConnState::Closing => return,
+            ConnState::AuthPending | ConnState::Closing => return,
         };
         match packet {
             Packet::Publish(publish) => self.handle_publish(now, id, key, publish),
@@ -100,8 +113,7 @@ impl Core {
                 && connect.protocol == Protocol::V311
                 && self.config.allow_zero_length_client_id;
             if !allowed {
-                self.send_connack(id, false, ConnectReturnCode::IdentifierRejected);
-                self.close(now, id, CloseReason::Refused);
+                self.refuse(now, id, ConnectReturnCode::IdentifierRejected);
                 return;
             }
             client_id = self.generate_client_id();
@@ -117,7 +129,105 @@ impl Core {
             }
             None => None,
         };
+        let Some(conn) = self.live_conn(id) else {
+            return;
+        };
+        let (peer, generation) = (conn.peer, conn.generation);
+        let pending = PendingConnect {
+            client_id,
+            username: connect.username.map(Box::from),
+            clean_session: connect.clean_session,
+            keep_alive: connect.keep_alive,
+            will,
+        };
+        let decision = self.hooks.authenticate(&ConnectInfo {
+            client_id: &pending.client_id,
+            username: connect.username,
+            password: connect.password,
+            protocol: connect.protocol,
+            clean_session: connect.clean_session,
+            peer,
+            token: auth_token(id, generation),
+        });
+        match decision {
+            AuthDecision::Accept => self.finish_connect(now, id, pending),
+            AuthDecision::BadCredentials => {
+                log::info!("client {} refused: bad credentials", pending.client_id);
+                self.refuse(now, id, ConnectReturnCode::BadUsernameOrPassword);
+            }
+            AuthDecision::NotAuthorized => {
+                log::info!("client {} refused: not authorized", pending.client_id);
+                self.refuse(now, id, ConnectReturnCode::NotAuthorized);
+            }
+            AuthDecision::Pending => {
+                if let Some(conn) = self.live_conn(id) {
+                    conn.state = ConnState::AuthPending;
+                    conn.pending = Some(Box::new(pending));
+                }
+                self.timers.push(
+                    now + self.config.auth_timeout,
+                    Timer::AuthTimeout(id, generation),
+                );
+            }
+        }
+    }
 
+    /// Carries out the host's decision on a pending authentication. False if
+    /// the token names no pending connection (it closed, timed out, or was
+    /// already decided).
+    pub fn complete_auth(&mut self, now: Instant, token: AuthToken, decision: AuthDecision) -> bool {
+        let (index, generation) = split_auth_token(token);
+        let id = ConnId(index);
+        let Some(conn) = self.conns.get_mut(index) else {
+            return false;
+        };
+        if conn.generation != generation || conn.state != ConnState::AuthPending {
+            return false;
+        }
+        let Some(pending) = conn.pending.take() else {
+            return false;
+        };
+        conn.state = ConnState::AwaitingConnect;
+        match decision {
+            AuthDecision::Accept => {
+                self.finish_connect(now, id, *pending);
+                // Packets that arrived while waiting.
+                if let Some(conn) = self.live_conn(id) {
+                    let input = std::mem::take(&mut conn.input);
+                    if !input.is_empty() {
+                        let consumed = self.process_input(now, id, &input);
+                        if let Some(conn) = self.live_conn(id) {
+                            conn.input = input[consumed..].to_vec();
+                        }
+                    }
+                }
+            }
+            AuthDecision::BadCredentials => {
+                self.refuse(now, id, ConnectReturnCode::BadUsernameOrPassword)
+            }
+            AuthDecision::NotAuthorized | AuthDecision::Pending => {
+                self.refuse(now, id, ConnectReturnCode::NotAuthorized)
+            }
+        }
+        true
+    }
+
+    /// Sends a refusing CONNACK and closes.
+    pub(super) fn refuse(&mut self, now: Instant, id: ConnId, code: ConnectReturnCode) {
+        self.send_connack(id, false, code);
+        self.close(now, id, CloseReason::Refused);
+    }
+
+    /// Attaches an authenticated connection to its session and sends
+    /// CONNACK 0.
+    fn finish_connect(&mut self, now: Instant, id: ConnId, pending: PendingConnect) {
+        let PendingConnect {
+            client_id,
+            username,
+            clean_session,
+            keep_alive,
+            will,
+        } = pending;
         // Take over: the old connection of this client id ends first, with
         // its will, as if the network had dropped it.
         let existing = self.sessions_by_id.get(client_id.as_str()).copied();
@@ -129,12 +239,14 @@ impl Core {
         }
         // The old connection's close may have discarded a clean session.
         let existing = self.sessions_by_id.get(client_id.as_str()).copied();
+        let username: Option<Arc<str>> = username.map(Arc::from);
         let (key, session_present) = match existing {
-            Some(key) if !connect.clean_session => {
+            Some(key) if !clean_session => {
                 if let Some(session) = self.sessions.get_mut(key.0 as usize) {
                     session.conn = Some(id);
                     session.clean = false;
                     session.expires_at = None;
+                    session.username = username;
                     session.generation = session.generation.wrapping_add(1);
                 }
                 (key, true)
@@ -144,27 +256,38 @@ impl Core {
                     self.remove_session(key);
                 }
                 let client_id: Arc<str> = Arc::from(client_id);
-                let session = Session::new(client_id.clone(), connect.clean_session, id);
+                let mut session = Session::new(client_id.clone(), clean_session, id);
+                session.username = username;
                 let key = SessionKey(self.sessions.insert(session) as u32);
                 self.sessions_by_id.insert(client_id, key);
                 (key, false)
             }
         };
 
-        let keepalive = keepalive_window(connect.keep_alive);
+        let keepalive = keepalive_window(keep_alive);
         let Some(conn) = self.live_conn(id) else {
             return;
         };
         conn.state = ConnState::Connected(key);
         conn.keepalive = keepalive;
         conn.will = will;
-        let generation = conn.generation;
+        let (generation, peer, protocol) = (conn.generation, conn.peer, conn.protocol);
         if !keepalive.is_zero() {
             self.timers
                 .push(now + keepalive, Timer::Keepalive(id, generation));
         }
         self.stats.clients_connected += 1;
         self.send_connack(id, session_present, ConnectReturnCode::Accepted);
+        if self.hooks.has_event() {
+            if let Some(identity) = self.identity(key, peer) {
+                self.hooks.event(&Event::Connected {
+                    client: identity.info(),
+                    protocol,
+                    clean_session,
+                    session_present,
+                });
+            }
+        }
         if session_present {
             self.resend_inflight(id, key);
         }
@@ -237,23 +360,40 @@ impl Core {
             // delivered: only acknowledge it again.
             if !session.inbound_qos2.contains(&packet_id) {
                 session.inbound_qos2.push(packet_id);
-                self.route_publish(now, &publish);
+                self.route_publish(now, id, key, &publish);
             }
             self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRec, packet_id));
             return;
         }
-        self.route_publish(now, &publish);
+        self.route_publish(now, id, key, &publish);
         if publish.qos == QoS::AtLeastOnce {
             self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubAck, packet_id));
         }
     }
 
-    fn route_publish(&mut self, now: Instant, publish: &Publish<'_>) {
-        if let Some(message) =
+    /// Routes a client's PUBLISH unless the ACL hook refuses it (a refused
+    /// message is dropped silently; its acknowledgement still goes out, as
+    /// mosquitto does for 3.1.1).
+    fn route_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: &Publish<'_>) {
+        let Some(message) =
             Message::new(publish.topic, publish.payload, publish.qos, publish.retain)
-        {
-            self.route(now, &message);
+        else {
+            return;
+        };
+        if !self.hooks.has_acl() && !self.hooks.has_message() {
+            self.route(now, message, None);
+            return;
         }
+        let peer = self.conns.get(id.0).map(|conn| conn.peer);
+        let identity = peer.and_then(|peer| self.identity(key, peer));
+        if let Some(identity) = &identity {
+            if !self.hooks.authorize(identity, AclAccess::Publish, publish.topic) {
+                log::debug!("{} may not publish to {}", identity.client_id, publish.topic);
+                self.stats.messages_dropped += 1;
+                return;
+            }
+        }
+        self.route(now, message, identity.as_ref());
     }
 
     fn handle_puback(&mut self, key: SessionKey, packet_id: PacketId) {
@@ -305,10 +445,28 @@ impl Core {
     fn handle_subscribe(&mut self, id: ConnId, key: SessionKey, subscribe: Subscribe<'_>) {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
+        let identity = if self.hooks.has_acl() || self.hooks.has_event() {
+            let peer = self.conns.get(id.0).map(|conn| conn.peer);
+            peer.and_then(|peer| self.identity(key, peer))
+        } else {
+            None
+        };
         for &(filter, qos) in &subscribe.filters {
             if !is_valid_topic_filter(filter) {
                 codes.push(SubAckCode::Failure);
                 continue;
+            }
+            if let Some(identity) = &identity {
+                if !self.hooks.authorize(identity, AclAccess::Subscribe, filter) {
+                    log::debug!("{} may not subscribe to {filter}", identity.client_id);
+                    codes.push(SubAckCode::Failure);
+                    continue;
+                }
+                self.hooks.event(&Event::Subscribed {
+                    client: identity.info(),
+                    filter,
+                    qos,
+                });
             }
             self.subscriptions
                 .subscribe(filter, Subscriber::Session(key), qos);
@@ -334,11 +492,24 @@ impl Core {
     }
 
     fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
+        let identity = if self.hooks.has_event() {
+            let peer = self.conns.get(id.0).map(|conn| conn.peer);
+            peer.and_then(|peer| self.identity(key, peer))
+        } else {
+            None
+        };
         for filter in &unsubscribe.filters {
             self.subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
-            if let Some(session) = self.sessions.get_mut(key.0 as usize) {
-                session.remove_subscription(filter);
+            let removed = match self.sessions.get_mut(key.0 as usize) {
+                Some(session) => session.remove_subscription(filter),
+                None => false,
+            };
+            if let (true, Some(identity)) = (removed, &identity) {
+                self.hooks.event(&Event::Unsubscribed {
+                    client: identity.info(),
+                    filter,
+                });
             }
         }
         let packet_id = unsubscribe.packet_id;

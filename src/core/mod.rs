@@ -22,9 +22,11 @@
 mod connection;
 mod delivery;
 mod inbound;
+mod local;
 mod message;
 mod session;
 mod stats;
+mod sys;
 mod timers;
 
 #[cfg(test)]
@@ -42,9 +44,13 @@ pub use message::Message;
 pub use stats::Stats;
 
 use crate::codec::QoS;
+use crate::hooks::{Hooks, Identity};
 use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
 use connection::{Conn, ConnState};
+pub(crate) use local::LocalSink;
+pub use local::LocalSubscription;
+use local::{LocalKey, LocalSub};
 use session::Session;
 use timers::{Timer, Timers};
 
@@ -62,6 +68,8 @@ pub(crate) struct SessionKey(pub(crate) u32);
 pub(crate) enum Subscriber {
     /// A client session.
     Session(SessionKey),
+    /// A subscription of the host program.
+    Local(LocalKey),
 }
 
 /// Output buffers kept for reuse, so a busy connection does not allocate
@@ -90,10 +98,22 @@ pub struct Core {
     buffer_pool: Vec<Vec<u8>>,
     /// Routing scratch: one entry per matched session of the current publish.
     matches: Vec<(SessionKey, QoS)>,
+    local_matches: Vec<(LocalKey, QoS)>,
     match_stamp: u64,
     /// Counter for generated client ids.
     next_auto_id: u64,
     stats: Stats,
+    /// The host's callbacks.
+    pub(crate) hooks: Hooks,
+    /// The host's local subscriptions.
+    locals: Slab<LocalSub>,
+    locals_by_id: HashMap<u64, LocalKey>,
+    /// How many channel subscriptions hold overflowed messages.
+    locals_with_overflow: usize,
+    /// Some channel subscription lost its receiver.
+    locals_dead: bool,
+    /// When the core was made, for `$SYS/broker/uptime`.
+    started: Instant,
 }
 
 impl Core {
@@ -117,9 +137,16 @@ impl Core {
             closing: Vec::new(),
             buffer_pool: Vec::new(),
             matches: Vec::new(),
+            local_matches: Vec::new(),
             match_stamp: 0,
             next_auto_id: 0,
             stats: Stats::default(),
+            hooks: Hooks::default(),
+            locals: Slab::new(),
+            locals_by_id: HashMap::new(),
+            locals_with_overflow: 0,
+            locals_dead: false,
+            started: now,
         }
     }
 
@@ -221,6 +248,14 @@ impl Core {
                     }
                 }
                 Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
+                Timer::AuthTimeout(id, generation) => {
+                    if let Some(conn) = self.conns.get(id.0) {
+                        if conn.generation == generation && conn.state == ConnState::AuthPending {
+                            log::info!("authentication of {} timed out", conn.peer);
+                            self.refuse(now, id, crate::codec::ConnectReturnCode::NotAuthorized);
+                        }
+                    }
+                }
                 Timer::SessionExpiry(key, generation) => {
                     self.expire_session(now, key, generation)
                 }
@@ -228,6 +263,7 @@ impl Core {
                     if let Some(interval) = self.config.sys_interval {
                         self.timers.push(now + interval, Timer::Sys);
                     }
+                    self.publish_sys(now);
                 }
             }
         }
@@ -254,7 +290,7 @@ impl Core {
         let message = Message::new(topic, payload, qos, retain)
             .ok_or_else(|| crate::Error::InvalidTopic(topic.to_string()))?;
         self.stats.messages_received += 1;
-        self.route(now, &message);
+        self.route(now, message, None);
         Ok(())
     }
 
@@ -418,6 +454,7 @@ impl Core {
         let previous = conn.state;
         conn.state = ConnState::Closing;
         conn.input = Vec::new();
+        conn.pending = None;
         let will = conn.will.take();
         let peer = conn.peer;
         self.closing.push(id);
@@ -427,6 +464,7 @@ impl Core {
             return;
         };
         self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
+        let identity = self.identity(key, peer);
         if let Some(session) = self.sessions.get_mut(key.0 as usize) {
             log::debug!("client {} disconnected: {reason:?}", session.client_id);
             if session.conn == Some(id) {
@@ -444,12 +482,30 @@ impl Core {
                 }
             }
         }
+        if let Some(identity) = &identity {
+            if self.hooks.has_event() {
+                self.hooks.event(&crate::hooks::Event::Disconnected {
+                    client: identity.info(),
+                    reason,
+                });
+            }
+        }
         if reason.publishes_will() {
             if let Some(will) = will {
                 self.stats.messages_received += 1;
-                self.route(now, &will);
+                self.route(now, *will, identity.as_ref());
             }
         }
+    }
+
+    /// Who the client of a session is (`peer` being its connection's
+    /// address).
+    pub(crate) fn identity(&self, key: SessionKey, peer: SocketAddr) -> Option<Identity> {
+        self.sessions.get(key.0 as usize).map(|session| Identity {
+            client_id: Arc::clone(&session.client_id),
+            username: session.username.clone(),
+            peer,
+        })
     }
 
     /// Drops a session and all its subscriptions.

@@ -42,6 +42,8 @@ pub(crate) struct QueueFull;
 /// One client's session.
 pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
+    /// The user name of the latest connection, for ACL checks.
+    pub(crate) username: Option<Arc<str>>,
     /// Clean session 1: discarded when the connection ends.
     pub(crate) clean: bool,
     /// The connection currently attached, if online.
@@ -75,6 +77,7 @@ impl Session {
     pub(crate) fn new(client_id: Arc<str>, clean: bool, conn: ConnId) -> Session {
         Session {
             client_id,
+            username: None,
             clean,
             conn: Some(conn),
             subscriptions: Vec::new(),

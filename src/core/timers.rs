@@ -19,6 +19,8 @@ pub(crate) enum Timer {
     ConnectTimeout(ConnId, u32),
     /// A connection must have sent some packet by now (1.5 × keepalive).
     Keepalive(ConnId, u32),
+    /// A pending authentication must be decided by now.
+    AuthTimeout(ConnId, u32),
     /// A disconnected persistent session expires.
     SessionExpiry(SessionKey, u32),
     /// Time to publish `$SYS` statistics.

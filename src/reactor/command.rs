@@ -2,7 +2,9 @@
 
 use crossbeam_channel::Sender;
 
-use crate::core::{Message, Stats};
+use crate::codec::QoS;
+use crate::core::{LocalSink, Message, Stats};
+use crate::hooks::{AuthDecision, AuthToken};
 
 /// One request to the broker thread.
 pub(crate) enum Command {
@@ -14,6 +16,17 @@ pub(crate) enum Command {
     Stats(Sender<Stats>),
     /// Reply with the connected client ids.
     Clients(Sender<Vec<String>>),
+    /// Decide a pending authentication.
+    CompleteAuth(AuthToken, AuthDecision),
+    /// Add a local subscription with this id.
+    SubscribeLocal {
+        id: u64,
+        filter: String,
+        qos: QoS,
+        sink: LocalSink,
+    },
+    /// Remove a local subscription.
+    UnsubscribeLocal(u64),
     /// Stop the broker: close listeners and clients, then return from `run`.
     Stop,
 }

@@ -17,7 +17,7 @@ mod command;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) wake_pending: AtomicBool,
     /// Set once the broker has stopped.
     pub(crate) stopped: AtomicBool,
+    /// Source of local subscription ids.
+    pub(crate) next_local_id: AtomicU64,
 }
 
 impl Shared {
@@ -113,6 +115,7 @@ impl Reactor {
             waker,
             wake_pending: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            next_local_id: AtomicU64::new(1),
         });
         let reactor = Reactor {
             poll,
@@ -155,9 +158,14 @@ impl Reactor {
         self.core.next_deadline()
     }
 
-    /// The core, for tests and introspection.
+    /// The core, for introspection.
     pub(crate) fn core(&self) -> &Core {
         &self.core
+    }
+
+    /// The core, to set hooks and local subscriptions on the broker thread.
+    pub(crate) fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
     }
 
     /// Whether the broker has stopped.
@@ -219,6 +227,7 @@ impl Reactor {
         }
         self.drain_commands(now);
         self.core.handle_timeout(now);
+        self.core.flush_local();
         self.flush(now);
         if self.stopping {
             self.finish_stop(now);
@@ -331,6 +340,24 @@ impl Reactor {
                 }
                 Command::Clients(reply) => {
                     let _ = reply.send(self.core.connected_clients());
+                }
+                Command::CompleteAuth(token, decision) => {
+                    if !self.core.complete_auth(now, token, decision) {
+                        log::debug!("auth decision for a connection no longer pending");
+                    }
+                }
+                Command::SubscribeLocal {
+                    id,
+                    filter,
+                    qos,
+                    sink,
+                } => {
+                    if let Err(error) = self.core.subscribe_local(id, &filter, qos, sink) {
+                        log::warn!("local subscription refused: {error}");
+                    }
+                }
+                Command::UnsubscribeLocal(id) => {
+                    self.core.unsubscribe_local(id);
                 }
                 Command::Stop => self.stopping = true,
             }

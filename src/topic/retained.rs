@@ -26,7 +26,10 @@ impl<V> Node<V> {
 
     /// Moves the child nodes out, so that this node drops shallowly.
     fn take_edges(&mut self) -> [Option<IntoNodes<Node<V>>>; 2] {
-        [(!self.children.is_empty()).then(|| self.children.take_nodes()), None]
+        [
+            (!self.children.is_empty()).then(|| self.children.take_nodes()),
+            None,
+        ]
     }
 }
 
@@ -122,14 +125,12 @@ impl<V> RetainedTree<V> {
         // First pass, read-only: find the node and the depth of the deepest
         // node on the path that survives once the topic's node is gone.
         let mut node = &self.root;
-        let mut depth = 0;
         let mut keep = 0;
-        for level in topic.split('/') {
+        for (depth, level) in topic.split('/').enumerate() {
             if node.value.is_some() || node.children.len() > 1 {
                 keep = depth;
             }
             node = node.children.get(level)?;
-            depth += 1;
         }
         node.value.as_ref()?;
         let prune = node.children.is_empty();
@@ -183,50 +184,51 @@ impl<V> RetainedTree<V> {
         let mut topic = String::new();
         let mut frames: Vec<Frame<'a, V>> = Vec::new();
         // Enters `node`, whose topic is in `topic`, with `rest` to match.
-        let mut enter = |node: &'a Node<V>, rest: Rest, root: bool, topic: &str| -> Option<Frame<'a, V>> {
-            let frame = |children, skip_dollar, rest| Frame {
-                children,
-                prefix: topic.len(),
-                first: root,
-                skip_dollar,
-                rest,
-            };
-            let at = match rest {
-                Rest::Done => {
-                    if let Some(v) = &node.value {
-                        f(topic, v);
+        let mut enter =
+            |node: &'a Node<V>, rest: Rest, root: bool, topic: &str| -> Option<Frame<'a, V>> {
+                let frame = |children, skip_dollar, rest| Frame {
+                    children,
+                    prefix: topic.len(),
+                    first: root,
+                    skip_dollar,
+                    rest,
+                };
+                let at = match rest {
+                    Rest::Done => {
+                        if let Some(v) = &node.value {
+                            f(topic, v);
+                        }
+                        return None;
                     }
-                    return None;
-                }
-                Rest::All => {
-                    if let Some(v) = &node.value {
-                        f(topic, v);
+                    Rest::All => {
+                        if let Some(v) = &node.value {
+                            f(topic, v);
+                        }
+                        return (!node.children.is_empty())
+                            .then(|| frame(node.children.iter(), false, Rest::All));
                     }
-                    return (!node.children.is_empty())
-                        .then(|| frame(node.children.iter(), false, Rest::All));
-                }
-                Rest::At(at) => at,
-            };
-            let level_text = filter.get(at..).unwrap_or("");
-            let (level, next) = match level_text.find('/') {
-                Some(i) => (&level_text[..i], Rest::At(at + i + 1)),
-                None => (level_text, Rest::Done),
-            };
-            match level {
-                "#" => {
-                    // `a/#` matches `a` itself; the root never has a value.
-                    if let Some(v) = &node.value {
-                        f(topic, v);
+                    Rest::At(at) => at,
+                };
+                let level_text = filter.get(at..).unwrap_or("");
+                let (level, next) = match level_text.find('/') {
+                    Some(i) => (&level_text[..i], Rest::At(at + i + 1)),
+                    None => (level_text, Rest::Done),
+                };
+                match level {
+                    "#" => {
+                        // `a/#` matches `a` itself; the root never has a value.
+                        if let Some(v) = &node.value {
+                            f(topic, v);
+                        }
+                        Some(frame(node.children.iter(), root, Rest::All))
                     }
-                    Some(frame(node.children.iter(), root, Rest::All))
+                    "+" => Some(frame(node.children.iter(), root, next)),
+                    _ => {
+                        let child = node.children.get(level).map(|c| (level, c));
+                        Some(frame(Iter::One(child), false, next))
+                    }
                 }
-                "+" => Some(frame(node.children.iter(), root, next)),
-                _ => {
-                    let child = node.children.get(level).map(|c| (level, c));
-                    Some(frame(Iter::One(child), false, next))
-                }
-            }
-        };
+            };
         frames.extend(enter(&self.root, rest, true, &topic));
         while let Some(frame) = frames.last_mut() {
             let Some((level, child)) = frame.children.next() else {
@@ -274,7 +276,10 @@ mod tests {
         assert_eq!(t.len(), 5);
         assert_eq!(t.get("a/b"), Some(&2));
         assert_eq!(t.get("a/"), None);
-        assert_eq!(found(&t, "a/#"), pairs(&[("a", 3), ("a//c/", 6), ("a/b", 2)]));
+        assert_eq!(
+            found(&t, "a/#"),
+            pairs(&[("a", 3), ("a//c/", 6), ("a/b", 2)])
+        );
         assert_eq!(found(&t, "+/+"), pairs(&[("/x", 4), ("a/b", 2)]));
         assert_eq!(found(&t, "#").len(), 4);
         assert_eq!(found(&t, "$SYS/#"), pairs(&[("$SYS/up", 5)]));
@@ -305,7 +310,9 @@ mod tests {
             assert_eq!(t.remove("x"), Some(2));
             drop(t);
         };
-        let handle = std::thread::Builder::new().stack_size(256 * 1024).spawn(run);
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run);
         assert!(handle.map(|h| h.join().is_ok()).unwrap_or(false));
     }
 }

@@ -94,6 +94,13 @@ fn remove_key<K: Eq>(list: &mut Vec<(K, QoS)>, key: K) -> bool {
     true
 }
 
+/// Calls `f` for every subscriber in `list`.
+fn report_all<K: Copy>(list: &[(K, QoS)], f: &mut impl FnMut(K, QoS)) {
+    for &(k, q) in list {
+        f(k, q);
+    }
+}
+
 /// A filter split into the path of levels to its node and whether it ends
 /// in `#` (whose subscribers live in that node's `hash` list).
 fn split_filter(filter: &str) -> (Option<&str>, bool) {
@@ -171,7 +178,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 node.children.get_or_insert_with(level, Node::new)
             };
         }
-        let list = if multi { &mut node.hash } else { &mut node.subs };
+        let list = if multi {
+            &mut node.hash
+        } else {
+            &mut node.subs
+        };
         let added = upsert(list, key, qos);
         self.len += usize::from(added);
         added
@@ -240,7 +251,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             };
             node = next;
         }
-        let list = if multi { &mut node.hash } else { &mut node.subs };
+        let list = if multi {
+            &mut node.hash
+        } else {
+            &mut node.subs
+        };
         let removed = remove_key(list, key);
         self.len -= usize::from(removed);
         removed
@@ -258,11 +273,6 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     /// Does not allocate unless more than 16 `+` branches are pending at
     /// once.
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(K, QoS)) {
-        let report = |list: &[(K, QoS)], f: &mut dyn FnMut(K, QoS)| {
-            for &(k, q) in list {
-                f(k, q);
-            }
-        };
         // Pending branches: a node and where its next topic level starts.
         let mut pending: InlineStack<(&Node<K>, Option<usize>), 16> = InlineStack::new();
         pending.push((&self.root, Some(0)));
@@ -273,15 +283,15 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 let Some(at) = start else {
                     // Topic consumed: filters ending here, and `x/#`
                     // matching its parent level `x`.
-                    report(&node.subs, &mut f);
-                    report(&node.hash, &mut f);
+                    report_all(&node.subs, &mut f);
+                    report_all(&node.hash, &mut f);
                     break;
                 };
                 let wild = !(at_root && dollar);
                 at_root = false;
                 let (level, next) = level_at(topic, at);
                 if wild {
-                    report(&node.hash, &mut f);
+                    report_all(&node.hash, &mut f);
                     if let Some(plus) = node.plus.as_deref() {
                         pending.push((plus, next));
                     }
@@ -334,9 +344,16 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert_eq!(
             matched(&t, "a/b/c"),
-            vec![(1, QoS::AtLeastOnce), (1, QoS::ExactlyOnce), (2, QoS::AtMostOnce)]
+            vec![
+                (1, QoS::AtLeastOnce),
+                (1, QoS::ExactlyOnce),
+                (2, QoS::AtMostOnce)
+            ]
         );
-        assert_eq!(matched(&t, "a"), vec![(1, QoS::AtLeastOnce), (2, QoS::AtMostOnce)]);
+        assert_eq!(
+            matched(&t, "a"),
+            vec![(1, QoS::AtLeastOnce), (2, QoS::AtMostOnce)]
+        );
         assert!(matched(&t, "$SYS/a").is_empty());
         assert!(!t.unsubscribe("a/+/c", 2));
         assert!(!t.unsubscribe("a/+", 1));
@@ -377,7 +394,9 @@ mod tests {
             drop(t);
         };
         // A small stack: recursion over 32 768 levels would overflow it.
-        let handle = std::thread::Builder::new().stack_size(256 * 1024).spawn(run);
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run);
         assert!(handle.map(|h| h.join().is_ok()).unwrap_or(false));
     }
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need
+# (Debian's mosquitto-clients, PyPI's paho-mqtt and pytest), then runs the
+# checks, the Rust tests, the Python tests and the examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "== installing ${need_apt[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if ! python3 -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
+    echo "== installing paho-mqtt and pytest"
+    python3 -m pip install -q paho-mqtt pytest
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
+echo "== cargo build --release"
+cargo build --release --workspace -q
+echo "== cargo test"
+cargo test --workspace
+if [ -d tests/python ]; then
+    echo "== pytest"
+    MQLITE_BIN="$PWD/target/release/mqlite" python3 -m pytest -q tests/python
+fi
+echo "== all tests passed"

@@ -1,0 +1,251 @@
+//! What the host program can plug into the broker: authentication, access
+//! control, a message hook, and event callbacks.
+//!
+//! Every hook runs **on the broker thread**, inside a reactor pass, in this
+//! order for a PUBLISH: authentication (at CONNECT) → ACL (publish) →
+//! message hook → retained store and fan-out (ACL again per receiver) →
+//! acknowledgement. Hooks must not block: while one runs, no other client is
+//! served. A hook that needs slow work (asking a server) answers
+//! [`AuthDecision::Pending`] and completes later through
+//! [`crate::BrokerHandle::complete_auth`]. A hook may publish through a
+//! [`crate::BrokerHandle`]; that message is handled at the start of the next
+//! pass, never re-entrantly.
+//!
+//! A hook that panics does not take the broker down: the panic is caught,
+//! logged, and treated as a refusal (auth: not authorized; ACL: denied;
+//! message hook: dropped).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::codec::{Protocol, QoS};
+use crate::core::{CloseReason, Message};
+
+/// The answer of the authentication hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthDecision {
+    /// Let the client in (CONNACK 0x00).
+    Accept,
+    /// Refuse with CONNACK 0x04 (bad user name or password).
+    BadCredentials,
+    /// Refuse with CONNACK 0x05 (not authorized).
+    NotAuthorized,
+    /// Decide later with [`crate::BrokerHandle::complete_auth`] and the
+    /// [`ConnectInfo::token`]. The client waits without blocking anyone;
+    /// with no decision within `Config::auth_timeout` it is refused (0x05).
+    Pending,
+}
+
+/// Names a connection whose authentication is pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuthToken(pub(crate) u64);
+
+impl AuthToken {
+    /// The token as a number (for hosts that pass it through C or Python).
+    pub fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// A token from [`AuthToken::to_u64`].
+    pub fn from_u64(value: u64) -> AuthToken {
+        AuthToken(value)
+    }
+}
+
+/// What a client presented in CONNECT, for the authentication hook.
+/// Borrowed: valid only during the call.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectInfo<'a> {
+    /// Client identifier (a generated one if the client sent none).
+    pub client_id: &'a str,
+    /// User name, if given.
+    pub username: Option<&'a str>,
+    /// Password bytes, if given.
+    pub password: Option<&'a [u8]>,
+    /// MQTT 3.1 or 3.1.1.
+    pub protocol: Protocol,
+    /// The Clean Session flag.
+    pub clean_session: bool,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Completes a [`AuthDecision::Pending`] answer later.
+    pub token: AuthToken,
+}
+
+/// Who a connected client is, for ACL and message hooks. Borrowed: valid
+/// only during the call.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientInfo<'a> {
+    /// Client identifier.
+    pub client_id: &'a str,
+    /// User name it connected with, if any.
+    pub username: Option<&'a str>,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// What a client wants to do, for the ACL hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclAccess {
+    /// Publish to the topic name given.
+    Publish,
+    /// Subscribe with the topic filter given (refused: SUBACK 0x80).
+    Subscribe,
+    /// Receive a message on the topic name given (checked at each delivery,
+    /// so a wildcard subscription never leaks a topic the client may not
+    /// read).
+    Receive,
+}
+
+/// The answer of the message hook.
+#[derive(Clone, Debug)]
+pub enum MessageDecision {
+    /// Deliver the message as it is.
+    Pass,
+    /// Drop it (a QoS 1/2 publisher is still acknowledged).
+    Drop,
+    /// Deliver this message instead (topic, payload, QoS, retain may all
+    /// change; an invalid topic drops the message).
+    Rewrite(Message),
+}
+
+/// Something that happened to a client, for the event hook.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A client was accepted (CONNACK 0 sent).
+    Connected {
+        /// Who.
+        client: ClientInfo<'a>,
+        /// MQTT 3.1 or 3.1.1.
+        protocol: Protocol,
+        /// The Clean Session flag.
+        clean_session: bool,
+        /// Whether an existing session was resumed.
+        session_present: bool,
+    },
+    /// A connected client's connection ended.
+    Disconnected {
+        /// Who.
+        client: ClientInfo<'a>,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A client subscribed (SUBACK granted).
+    Subscribed {
+        /// Who.
+        client: ClientInfo<'a>,
+        /// The filter.
+        filter: &'a str,
+        /// The granted QoS.
+        qos: QoS,
+    },
+    /// A client unsubscribed.
+    Unsubscribed {
+        /// Who.
+        client: ClientInfo<'a>,
+        /// The filter.
+        filter: &'a str,
+    },
+}
+
+/// Authentication hook: see [`crate::Broker::set_auth_hook`].
+pub type AuthHook = Box<dyn FnMut(&ConnectInfo<'_>) -> AuthDecision + Send>;
+/// ACL hook: see [`crate::Broker::set_acl_hook`].
+pub type AclHook = Box<dyn FnMut(&ClientInfo<'_>, AclAccess, &str) -> bool + Send>;
+/// Message hook: see [`crate::Broker::set_message_hook`].
+pub type MessageHook = Box<dyn FnMut(Option<&ClientInfo<'_>>, &Message) -> MessageDecision + Send>;
+/// Event hook: see [`crate::Broker::set_event_hook`].
+pub type EventHook = Box<dyn FnMut(&Event<'_>) + Send>;
+/// Callback of a local subscription: see [`crate::Broker::subscribe_local`].
+pub type LocalCallback = Box<dyn FnMut(&Message) + Send>;
+
+/// The hooks a core holds. Each is optional; an absent hook costs nothing.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) auth: Option<AuthHook>,
+    pub(crate) acl: Option<AclHook>,
+    pub(crate) message: Option<MessageHook>,
+    pub(crate) event: Option<EventHook>,
+}
+
+/// An owned identity, cheap to clone, from which [`ClientInfo`] is lent.
+#[derive(Clone, Debug)]
+pub(crate) struct Identity {
+    pub(crate) client_id: Arc<str>,
+    pub(crate) username: Option<Arc<str>>,
+    pub(crate) peer: SocketAddr,
+}
+
+impl Identity {
+    pub(crate) fn info(&self) -> ClientInfo<'_> {
+        ClientInfo {
+            client_id: &self.client_id,
+            username: self.username.as_deref(),
+            peer: self.peer,
+        }
+    }
+}
+
+/// Runs `call`, turning a panic into `refusal` (and a log line).
+pub(crate) fn guarded<T>(hook: &str, refusal: T, call: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(value) => value,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            log::error!("{hook} hook panicked ({text}); treated as a refusal");
+            refusal
+        }
+    }
+}
+
+impl Hooks {
+    pub(crate) fn authenticate(&mut self, info: &ConnectInfo<'_>) -> AuthDecision {
+        match &mut self.auth {
+            Some(hook) => guarded("authentication", AuthDecision::NotAuthorized, || hook(info)),
+            None => AuthDecision::Accept,
+        }
+    }
+
+    pub(crate) fn authorize(&mut self, client: &Identity, access: AclAccess, topic: &str) -> bool {
+        match &mut self.acl {
+            Some(hook) => guarded("ACL", false, || hook(&client.info(), access, topic)),
+            None => true,
+        }
+    }
+
+    pub(crate) fn has_acl(&self) -> bool {
+        self.acl.is_some()
+    }
+
+    pub(crate) fn filter_message(
+        &mut self,
+        origin: Option<&Identity>,
+        message: &Message,
+    ) -> MessageDecision {
+        match &mut self.message {
+            Some(hook) => guarded("message", MessageDecision::Drop, || {
+                let info = origin.map(Identity::info);
+                hook(info.as_ref(), message)
+            }),
+            None => MessageDecision::Pass,
+        }
+    }
+
+    pub(crate) fn has_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    pub(crate) fn has_event(&self) -> bool {
+        self.event.is_some()
+    }
+
+    pub(crate) fn event(&mut self, event: &Event<'_>) {
+        if let Some(hook) = &mut self.event {
+            guarded("event", (), || hook(event));
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Persistence of sessions, queued messages and retained messages.
+//!
+//! The core never touches a file: while it runs it emits [`StoreOp`]s, and
+//! the reactor hands all the operations of one pass to
+//! [`SessionStore::apply`] in one transaction, *before* it writes to any
+//! socket. So no PUBACK / PUBREC leaves before what it acknowledges is on
+//! disk. At start, [`SessionStore::load`] gives the [`Snapshot`] the core
+//! is rebuilt from.
+//!
+//! Only persistent sessions (clean session 0) and retained messages are
+//! stored; clean sessions live and die in memory.
+
+mod sqlite;
+
+use crate::codec::{PacketId, QoS};
+use crate::core::Message;
+
+pub use sqlite::SqliteStore;
+
+/// One change to persistent state, in the order the core made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    /// A persistent session was created (or reset by a clean-session-0
+    /// CONNECT after a clean-session-1 one): any stored state of this client
+    /// id is replaced by an empty session.
+    SessionCreate {
+        /// The client identifier.
+        client_id: String,
+    },
+    /// A session and everything it holds is gone.
+    SessionDelete {
+        /// The client identifier.
+        client_id: String,
+    },
+    /// A subscription was added or its QoS changed.
+    Subscribe {
+        /// The client identifier.
+        client_id: String,
+        /// The topic filter.
+        filter: String,
+        /// The granted QoS.
+        qos: QoS,
+    },
+    /// A subscription was removed.
+    Unsubscribe {
+        /// The client identifier.
+        client_id: String,
+        /// The topic filter.
+        filter: String,
+    },
+    /// A message body, stored once however many sessions hold it. `id` is
+    /// unique for the life of the store (the core continues from
+    /// [`Snapshot::next_message_id`]).
+    MessageStore {
+        /// The message's store id.
+        id: u64,
+        /// Topic, payload, and the QoS / retain flag as published.
+        message: Message,
+    },
+    /// A message was added to a session's outbound queue at position `seq`
+    /// (increasing per session: the delivery order).
+    SessionMessageAdd {
+        /// The client identifier.
+        client_id: String,
+        /// Position in the session's outbound order.
+        seq: u64,
+        /// The stored body (see [`StoreOp::MessageStore`]).
+        message_id: u64,
+        /// Delivered QoS (1 or 2).
+        qos: QoS,
+        /// Delivered retain flag.
+        retain: bool,
+    },
+    /// The message at `seq` was sent with `packet_id` and awaits PUBACK /
+    /// PUBREC.
+    SessionMessageSent {
+        /// The client identifier.
+        client_id: String,
+        /// The message's position.
+        seq: u64,
+        /// Its packet id.
+        packet_id: PacketId,
+    },
+    /// The QoS 2 message at `seq` got PUBREC; PUBREL was sent, PUBCOMP is
+    /// awaited. Its body is no longer needed.
+    SessionMessageReleased {
+        /// The client identifier.
+        client_id: String,
+        /// The message's position.
+        seq: u64,
+    },
+    /// The message at `seq` was acknowledged (PUBACK / PUBCOMP) or dropped.
+    /// A body no session refers to any more may be deleted.
+    SessionMessageDelete {
+        /// The client identifier.
+        client_id: String,
+        /// The message's position.
+        seq: u64,
+    },
+    /// An inbound QoS 2 packet id now awaits PUBREL.
+    InboundQos2Add {
+        /// The client identifier.
+        client_id: String,
+        /// The publisher's packet id.
+        packet_id: PacketId,
+    },
+    /// An inbound QoS 2 packet id was released by PUBREL.
+    InboundQos2Remove {
+        /// The client identifier.
+        client_id: String,
+        /// The publisher's packet id.
+        packet_id: PacketId,
+    },
+    /// The retained message of a topic was set (replacing any other).
+    RetainSet {
+        /// The message; its topic is the key.
+        message: Message,
+    },
+    /// The retained message of a topic was cleared.
+    RetainDelete {
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// Where a stored outbound message is in its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredState {
+    /// Not sent yet (queued).
+    Queued,
+    /// Sent with this packet id, awaiting PUBACK / PUBREC.
+    Sent(PacketId),
+    /// QoS 2, PUBREL sent with this packet id, awaiting PUBCOMP.
+    Released(PacketId),
+}
+
+/// One outbound message of a stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Position in the session's order.
+    pub seq: u64,
+    /// Store id of the body.
+    pub message_id: u64,
+    /// The message with its delivered QoS and retain flag. For
+    /// [`StoredState::Released`] the body may be empty.
+    pub message: Message,
+    /// Where it is in its flow.
+    pub state: StoredState,
+}
+
+/// One stored persistent session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSession {
+    /// The client identifier.
+    pub client_id: String,
+    /// Its subscriptions.
+    pub subscriptions: Vec<(String, QoS)>,
+    /// Its outbound messages, in `seq` order.
+    pub messages: Vec<StoredMessage>,
+    /// Inbound QoS 2 packet ids awaiting PUBREL.
+    pub inbound_qos2: Vec<PacketId>,
+}
+
+/// Everything a store holds, as loaded at start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The persistent sessions.
+    pub sessions: Vec<StoredSession>,
+    /// The retained messages.
+    pub retained: Vec<Message>,
+    /// The next unused message store id.
+    pub next_message_id: u64,
+}
+
+/// A place to keep persistent state.
+pub trait SessionStore {
+    /// Reads everything stored.
+    ///
+    /// # Errors
+    /// When the store cannot be read; the message names the file.
+    fn load(&mut self) -> Result<Snapshot, crate::Error>;
+
+    /// Applies `ops` in order, atomically and durably: when this returns
+    /// `Ok`, all of them survive a crash or power cut; when it fails, none
+    /// of them were applied.
+    ///
+    /// # Errors
+    /// When the store cannot be written (disk full, I/O error).
+    fn apply(&mut self, ops: &[StoreOp]) -> Result<(), crate::Error>;
+}
