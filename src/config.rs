@@ -54,9 +54,15 @@ pub struct Config {
     pub allow_zero_length_client_id: bool,
     /// Prefix of generated client ids. Default: `"mqlite-"`.
     pub auto_id_prefix: String,
-    /// SQLite file for persistent sessions and retained messages; `None`
-    /// keeps everything in memory only. Default: `None` for the library.
+    /// SQLite file for persistent sessions, their queued messages and
+    /// retained messages; `None` keeps everything in memory only (lost at
+    /// exit). Default: `None` for the library (the `mqlite` binary uses
+    /// `mqlite.db`).
     pub persistence: Option<PathBuf>,
+    /// Start with an empty store, moving an existing `persistence` file
+    /// aside (to `<file>.bak-<seconds>`) instead of loading it. Default:
+    /// false.
+    pub reset_persistence: bool,
     /// How often `$SYS/broker/...` statistics are published; `None` turns
     /// them off. Default: 10 s.
     pub sys_interval: Option<Duration>,
@@ -78,6 +84,7 @@ impl Default for Config {
             allow_zero_length_client_id: true,
             auto_id_prefix: "mqlite-".to_string(),
             persistence: None,
+            reset_persistence: false,
             sys_interval: Some(Duration::from_secs(10)),
         }
     }

@@ -38,6 +38,7 @@ struct FileConfig {
     allow_zero_length_client_id: Option<bool>,
     auto_id_prefix: Option<String>,
     persistence: Option<PathBuf>,
+    reset_persistence: Option<bool>,
     sys_interval: Option<u64>,
 }
 
@@ -57,7 +58,8 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("session_expiry", "0  seconds a disconnected persistent session is kept (0: forever)"),
     ("allow_zero_length_client_id", "true"),
     ("auto_id_prefix", "\"mqlite-\""),
-    ("persistence", "none  SQLite file (not yet used)"),
+    ("persistence", "\"mqlite.db\"  SQLite file (the library's default: none)"),
+    ("reset_persistence", "false  move the file aside and start empty"),
     ("sys_interval", "10  seconds between $SYS updates (0: off)"),
 ];
 
@@ -164,6 +166,9 @@ impl FileConfig {
         }
         if let Some(value) = self.persistence {
             config.persistence = Some(value);
+        }
+        if let Some(value) = self.reset_persistence {
+            config.reset_persistence = value;
         }
         if let Some(value) = self.sys_interval {
             config.sys_interval = (value > 0).then(|| Duration::from_secs(value));

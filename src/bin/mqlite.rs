@@ -19,6 +19,9 @@ Options:
   -p, --port PORT      port to listen on                     [default: 1883]
       --bind ADDR      address to listen on                  [default: 127.0.0.1]
   -c, --config FILE    TOML file with any of the keys below  [default: none]
+      --db PATH        SQLite file for sessions and retained  [default: mqlite.db]
+      --no-persist     keep everything in memory only         [default: off]
+      --fresh-db       move an existing --db file aside and start empty
   -v, --verbose        log every connection and packet error [default: off]
   -h, --help           print this help
   -V, --version        print the version
@@ -34,6 +37,9 @@ struct Options {
     config_file: Option<PathBuf>,
     port: Option<u16>,
     bind: Option<IpAddr>,
+    db: Option<PathBuf>,
+    no_persist: bool,
+    fresh_db: bool,
     verbose: bool,
 }
 
@@ -47,6 +53,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         config_file: None,
         port: None,
         bind: None,
+        db: None,
+        no_persist: false,
+        fresh_db: false,
         verbose: false,
     };
     let mut args = args.peekable();
@@ -87,6 +96,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                         .map_err(|_| format!("invalid --bind `{text}`: expected an IP address"))?,
                 );
             }
+            "--db" => options.db = Some(PathBuf::from(value("--db")?)),
+            "--no-persist" => options.no_persist = true,
+            "--fresh-db" => options.fresh_db = true,
             "-c" | "--config" => options.config_file = Some(PathBuf::from(value("--config")?)),
             other => return Err(format!("unknown option `{other}` (see --help)")),
         }
@@ -99,6 +111,23 @@ fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
         Some(path) => Config::from_toml_file(path)?,
         None => Config::default(),
     };
+    // The standalone broker is durable by default.
+    if config.persistence.is_none() {
+        config.persistence = Some(PathBuf::from("mqlite.db"));
+    }
+    if let Some(db) = &options.db {
+        config.persistence = Some(db.clone());
+    }
+    if options.no_persist {
+        if options.db.is_some() || options.fresh_db {
+            return Err(mqlite::Error::Config {
+                field: "--no-persist".to_string(),
+                reason: "cannot be combined with --db or --fresh-db".to_string(),
+            });
+        }
+        config.persistence = None;
+    }
+    config.reset_persistence |= options.fresh_db;
     if options.port.is_some() || options.bind.is_some() {
         let current = config.listeners.first().copied();
         let ip = options
@@ -218,6 +247,11 @@ mod tests {
         assert!(options.verbose);
         let config = build_config(&options).unwrap();
         assert_eq!(config.listeners, vec!["0.0.0.0:1999".parse().unwrap()]);
+        assert_eq!(config.persistence, Some(PathBuf::from("mqlite.db")));
+        let Ok(Parsed::Run(options)) = parse(&["--no-persist"]) else {
+            panic!()
+        };
+        assert_eq!(build_config(&options).unwrap().persistence, None);
     }
 
     #[test]

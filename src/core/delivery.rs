@@ -9,6 +9,7 @@ use super::session::{Inflight, InflightState};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::{self, QoS};
 use crate::hooks::{AclAccess, Identity, MessageDecision};
+use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
 
 impl Core {
@@ -38,12 +39,9 @@ impl Core {
             message
         };
         if message.retain() {
-            if message.payload().is_empty() {
-                self.retained.remove(message.topic());
-            } else {
-                self.retained.insert(message.topic(), message.clone());
-            }
+            self.update_retained(&message);
         }
+        self.current_message_id = None;
 
         self.match_stamp += 1;
         let stamp = self.match_stamp;
@@ -112,6 +110,7 @@ impl Core {
             if check_acl && !self.may_receive(key, message.topic()) {
                 continue;
             }
+            self.current_message_id = None;
             let qos = message.qos().min(granted);
             if qos == QoS::AtMostOnce {
                 // Retained QoS 0 messages go out even past the pending-output
@@ -126,7 +125,8 @@ impl Core {
     /// Delivers one message to one session at `qos`: straight to the
     /// connection's output when the window and output allow, else into the
     /// session's queue; dropped (and counted) when that is full, or when it
-    /// is QoS 0 and the client is offline or not reading.
+    /// is QoS 0 and the client is offline or not reading. QoS 1/2 messages
+    /// of persistent sessions are recorded for the store.
     pub(super) fn deliver(&mut self, key: SessionKey, message: &Message, qos: QoS, retain: bool) {
         let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
@@ -136,57 +136,98 @@ impl Core {
         } else {
             message.with_flags(qos, retain)
         };
+        let persistent = self.persistent && !session.clean;
         let conn = session
             .conn
             .and_then(|id| self.conns.get_mut(id.0).map(|conn| (id, conn)));
-        let Some((id, conn)) = conn else {
-            if qos == QoS::AtMostOnce || session.clean {
-                self.stats.messages_dropped += 1;
-                return;
+        let send_now = match &conn {
+            Some((_, conn)) => {
+                let output_full = conn.pending_output() >= self.config.max_pending_output;
+                if qos == QoS::AtMostOnce {
+                    if output_full {
+                        self.stats.messages_dropped += 1;
+                        return;
+                    }
+                    true
+                } else {
+                    session.queue.is_empty()
+                        && session.inflight.len() < usize::from(self.config.max_inflight)
+                        && !output_full
+                }
             }
-            if session
-                .enqueue(
-                    delivered,
-                    self.config.max_queued_messages,
-                    self.config.max_queued_bytes,
-                )
-                .is_err()
-            {
-                self.stats.messages_dropped += 1;
+            None => {
+                if qos == QoS::AtMostOnce || session.clean {
+                    self.stats.messages_dropped += 1;
+                    return;
+                }
+                false
             }
-            return;
         };
-        let output_full = conn.pending_output() >= self.config.max_pending_output;
-        if qos == QoS::AtMostOnce {
-            if output_full {
-                self.stats.messages_dropped += 1;
+        if send_now {
+            let Some((id, conn)) = conn else {
+                return;
+            };
+            if qos == QoS::AtMostOnce {
+                write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, 0);
+                self.stats.messages_sent += 1;
                 return;
             }
-            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, 0);
-            self.stats.messages_sent += 1;
-            return;
-        }
-        if session.queue.is_empty()
-            && session.inflight.len() < usize::from(self.config.max_inflight)
-            && !output_full
-        {
             let packet_id = session.next_packet_id();
+            let seq = session.take_seq();
             write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, packet_id);
+            if persistent {
+                let message_id = record_body(
+                    &mut self.store_ops,
+                    &mut self.next_message_id,
+                    &mut self.current_message_id,
+                    message,
+                );
+                let client_id = session.client_id.to_string();
+                self.store_ops.push(StoreOp::SessionMessageAdd {
+                    client_id: client_id.clone(),
+                    seq,
+                    message_id,
+                    qos,
+                    retain,
+                });
+                self.store_ops.push(StoreOp::SessionMessageSent {
+                    client_id,
+                    seq,
+                    packet_id,
+                });
+            }
             session.inflight.push_back(Inflight {
+                seq,
                 packet_id,
                 message: delivered,
                 state: InflightState::AwaitingAck,
             });
             self.stats.messages_sent += 1;
-        } else if session
-            .enqueue(
-                delivered,
-                self.config.max_queued_messages,
-                self.config.max_queued_bytes,
-            )
-            .is_err()
-        {
-            self.stats.messages_dropped += 1;
+            return;
+        }
+        match session.enqueue(
+            delivered,
+            self.config.max_queued_messages,
+            self.config.max_queued_bytes,
+        ) {
+            Ok(seq) => {
+                if persistent {
+                    let message_id = record_body(
+                        &mut self.store_ops,
+                        &mut self.next_message_id,
+                        &mut self.current_message_id,
+                        message,
+                    );
+                    self.store_ops.push(StoreOp::SessionMessageAdd {
+                        client_id: session.client_id.to_string(),
+                        seq,
+                        message_id,
+                        qos,
+                        retain,
+                    });
+                }
+            }
+            Err(_) => self.stats.messages_dropped += 1,
         }
     }
 
@@ -225,7 +266,15 @@ impl Core {
             let packet_id = session.next_packet_id();
             write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &message, false, packet_id);
             self.stats.messages_sent += 1;
+            if self.persistent && !session.clean {
+                self.store_ops.push(StoreOp::SessionMessageSent {
+                    client_id: session.client_id.to_string(),
+                    seq: queued.seq,
+                    packet_id,
+                });
+            }
             session.inflight.push_back(Inflight {
+                seq: queued.seq,
                 packet_id,
                 message,
                 state: InflightState::AwaitingAck,
@@ -280,4 +329,25 @@ fn write_publish(
         conn.in_dirty_list = true;
         dirty.push(id);
     }
+}
+
+/// Records a message body for the store once per routed message, and gives
+/// its store id.
+fn record_body(
+    ops: &mut Vec<StoreOp>,
+    next_id: &mut u64,
+    current: &mut Option<u64>,
+    message: &Message,
+) -> u64 {
+    if let Some(id) = *current {
+        return id;
+    }
+    let id = *next_id;
+    *next_id += 1;
+    *current = Some(id);
+    ops.push(StoreOp::MessageStore {
+        id,
+        message: message.clone(),
+    });
+    id
 }

@@ -11,6 +11,7 @@ use crate::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, PacketId, Protocol, Publish,
     QoS, SubAckCode, Subscribe, Unsubscribe,
 };
+use crate::store::StoreOp;
 use crate::hooks::{AclAccess, AuthDecision, AuthToken, ConnectInfo, Event};
 use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
 
@@ -260,6 +261,7 @@ impl Core {
                 session.username = username;
                 let key = SessionKey(self.sessions.insert(session) as u32);
                 self.sessions_by_id.insert(client_id, key);
+                self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
                 (key, false)
             }
         };
@@ -360,6 +362,7 @@ impl Core {
             // delivered: only acknowledge it again.
             if !session.inbound_qos2.contains(&packet_id) {
                 session.inbound_qos2.push(packet_id);
+                self.record_inbound_qos2(key, packet_id, true);
                 self.route_publish(now, id, key, &publish);
             }
             self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRec, packet_id));
@@ -402,7 +405,9 @@ impl Core {
         };
         if let Some(index) = session.inflight_position(packet_id) {
             if session.inflight[index].message.qos() == QoS::AtLeastOnce {
-                session.inflight.remove(index);
+                if let Some(done) = session.inflight.remove(index) {
+                    self.record_acknowledged(key, done.seq);
+                }
                 self.refill(key);
             }
         }
@@ -414,8 +419,12 @@ impl Core {
         };
         if let Some(index) = session.inflight_position(packet_id) {
             let inflight = &mut session.inflight[index];
-            if inflight.message.qos() == QoS::ExactlyOnce {
+            if inflight.message.qos() == QoS::ExactlyOnce
+                && inflight.state == InflightState::AwaitingAck
+            {
                 inflight.state = InflightState::AwaitingComp;
+                let seq = inflight.seq;
+                self.record_released(key, seq);
             }
         }
         self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRel, packet_id));
@@ -425,6 +434,7 @@ impl Core {
         if let Some(session) = self.sessions.get_mut(key.0 as usize) {
             if let Some(index) = session.inbound_qos2.iter().position(|&p| p == packet_id) {
                 session.inbound_qos2.swap_remove(index);
+                self.record_inbound_qos2(key, packet_id, false);
             }
         }
         self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubComp, packet_id));
@@ -436,7 +446,9 @@ impl Core {
         };
         if let Some(index) = session.inflight_position(packet_id) {
             if session.inflight[index].state == InflightState::AwaitingComp {
-                session.inflight.remove(index);
+                if let Some(done) = session.inflight.remove(index) {
+                    self.record_acknowledged(key, done.seq);
+                }
                 self.refill(key);
             }
         }
@@ -473,6 +485,11 @@ impl Core {
             if let Some(session) = self.sessions.get_mut(key.0 as usize) {
                 session.add_subscription(filter, qos);
             }
+            self.record_session_op(key, |client_id| StoreOp::Subscribe {
+                client_id,
+                filter: filter.to_string(),
+                qos,
+            });
             codes.push(SubAckCode::Granted(qos));
             granted.push((filter, qos));
         }
@@ -505,6 +522,12 @@ impl Core {
                 Some(session) => session.remove_subscription(filter),
                 None => false,
             };
+            if removed {
+                self.record_session_op(key, |client_id| StoreOp::Unsubscribe {
+                    client_id,
+                    filter: filter.to_string(),
+                });
+            }
             if let (true, Some(identity)) = (removed, &identity) {
                 self.hooks.event(&Event::Unsubscribed {
                     client: identity.info(),

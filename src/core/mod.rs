@@ -24,6 +24,7 @@ mod delivery;
 mod inbound;
 mod local;
 mod message;
+mod persist;
 mod session;
 mod stats;
 mod sys;
@@ -114,6 +115,14 @@ pub struct Core {
     locals_dead: bool,
     /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
+    /// Whether store operations are recorded.
+    persistent: bool,
+    /// Store operations since the last `take_store_ops`.
+    store_ops: Vec<crate::store::StoreOp>,
+    /// Next store id for a message body.
+    next_message_id: u64,
+    /// Store id of the body of the message being routed, once recorded.
+    current_message_id: Option<u64>,
 }
 
 impl Core {
@@ -147,6 +156,10 @@ impl Core {
             locals_with_overflow: 0,
             locals_dead: false,
             started: now,
+            persistent: false,
+            store_ops: Vec::new(),
+            next_message_id: 1,
+            current_message_id: None,
         }
     }
 
@@ -514,6 +527,11 @@ impl Core {
             return;
         }
         let session = self.sessions.remove(key.0 as usize);
+        if self.persistent && !session.clean {
+            self.store_ops.push(crate::store::StoreOp::SessionDelete {
+                client_id: session.client_id.to_string(),
+            });
+        }
         for (filter, _) in &session.subscriptions {
             self.subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));

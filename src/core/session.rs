@@ -22,6 +22,8 @@ pub(crate) enum InflightState {
 /// An outbound message sent and not yet fully acknowledged.
 #[derive(Clone, Debug)]
 pub(crate) struct Inflight {
+    /// Position in the session's delivery order (the store's key).
+    pub(crate) seq: u64,
     pub(crate) packet_id: PacketId,
     /// The message; its QoS is the delivered QoS (1 or 2).
     pub(crate) message: Message,
@@ -31,6 +33,8 @@ pub(crate) struct Inflight {
 /// A message waiting for room in the in-flight window.
 #[derive(Clone, Debug)]
 pub(crate) struct Queued {
+    /// Position in the session's delivery order (the store's key).
+    pub(crate) seq: u64,
     /// The message with its delivered QoS and retain flag.
     pub(crate) message: Message,
 }
@@ -61,6 +65,8 @@ pub(crate) struct Session {
     pub(crate) inbound_qos2: Vec<PacketId>,
     /// Last packet id handed out.
     last_packet_id: PacketId,
+    /// The `seq` the next outbound QoS 1/2 message gets.
+    pub(crate) next_seq: u64,
     /// Bumped whenever the session is reused or detached, so stale expiry
     /// timers can tell.
     pub(crate) generation: u32,
@@ -86,6 +92,7 @@ impl Session {
             queued_bytes: 0,
             inbound_qos2: Vec::new(),
             last_packet_id: 0,
+            next_seq: 1,
             generation: 0,
             expires_at: None,
             match_stamp: 0,
@@ -108,20 +115,29 @@ impl Session {
         }
     }
 
-    /// Appends to the queue unless it is at its count or byte limit.
+    /// Appends to the queue unless it is at its count or byte limit;
+    /// returns the message's `seq`.
     pub(crate) fn enqueue(
         &mut self,
         message: Message,
         max_messages: usize,
         max_bytes: usize,
-    ) -> Result<(), QueueFull> {
+    ) -> Result<u64, QueueFull> {
         let size = message.size();
         if self.queue.len() >= max_messages || self.queued_bytes + size > max_bytes {
             return Err(QueueFull);
         }
+        let seq = self.take_seq();
         self.queued_bytes += size;
-        self.queue.push_back(Queued { message });
-        Ok(())
+        self.queue.push_back(Queued { seq, message });
+        Ok(seq)
+    }
+
+    /// The next delivery-order position.
+    pub(crate) fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 
     /// Takes the oldest queued message.
@@ -176,6 +192,7 @@ mod tests {
         s.last_packet_id = u16::MAX - 1;
         assert_eq!(s.next_packet_id(), u16::MAX);
         s.inflight.push_back(Inflight {
+            seq: 1,
             packet_id: 1,
             message: msg(b""),
             state: InflightState::AwaitingAck,
@@ -189,6 +206,7 @@ mod tests {
         assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
         assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
         assert_eq!(s.enqueue(msg(b"1"), 2, 100), Err(QueueFull));
+        assert_eq!(s.queue.back().map(|q| q.seq), Some(2));
         assert_eq!(s.queued_bytes, 10);
         assert!(s.dequeue().is_some());
         assert_eq!(s.queued_bytes, 5);

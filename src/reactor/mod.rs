@@ -10,8 +10,10 @@
 //! 5. write every connection with output, one batched write per socket;
 //! 6. close what the core has finished with.
 //!
-//! Store operations will be flushed between 4 and 5, so no acknowledgement
-//! leaves before what it acknowledges is saved.
+//! Between 4 and 5 the store operations of the pass are applied in one
+//! transaction, so no acknowledgement leaves before what it acknowledges is
+//! saved (and 5/6 repeat, saving first, while writes or closes make more
+//! work).
 
 mod command;
 
@@ -28,6 +30,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 pub(crate) use command::Command;
 
 use crate::core::{ConnId, Core};
+use crate::store::{SessionStore, SqliteStore, StoreOp};
 use crate::{Config, Error};
 
 const WAKER: Token = Token(0);
@@ -85,6 +88,9 @@ pub(crate) struct Reactor {
     /// Reused list of ready tokens and of connection ids.
     ready: Vec<(Token, bool, bool)>,
     scratch_ids: Vec<ConnId>,
+    /// The persistence store, if any, and its reusable batch.
+    store: Option<Box<dyn SessionStore + Send>>,
+    store_ops: Vec<StoreOp>,
     stopping: bool,
     stopped: bool,
 }
@@ -117,6 +123,28 @@ impl Reactor {
             stopped: AtomicBool::new(false),
             next_local_id: AtomicU64::new(1),
         });
+        let now = Instant::now();
+        let mut core = Core::new(config.clone(), now);
+        let store: Option<Box<dyn SessionStore + Send>> = match &config.persistence {
+            Some(path) => {
+                let mut store = if config.reset_persistence {
+                    SqliteStore::open_fresh(path)?
+                } else {
+                    SqliteStore::open(path)?
+                };
+                let snapshot = store.load()?;
+                log::info!(
+                    "restored {} sessions and {} retained messages from {}",
+                    snapshot.sessions.len(),
+                    snapshot.retained.len(),
+                    path.display()
+                );
+                core.restore(now, snapshot);
+                core.enable_persistence();
+                Some(Box::new(store))
+            }
+            None => None,
+        };
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -124,7 +152,7 @@ impl Reactor {
             listeners,
             local_addrs,
             sockets: Vec::new(),
-            core: Core::new(config, Instant::now()),
+            core,
             commands,
             shared: Arc::clone(&shared),
             read_buf: vec![0; READ_CHUNK],
@@ -132,6 +160,8 @@ impl Reactor {
             accept_backlog: false,
             ready: Vec::new(),
             scratch_ids: Vec::new(),
+            store,
+            store_ops: Vec::new(),
             stopping: false,
             stopped: false,
         };
@@ -228,9 +258,9 @@ impl Reactor {
         self.drain_commands(now);
         self.core.handle_timeout(now);
         self.core.flush_local();
-        self.flush(now);
+        self.flush(now)?;
         if self.stopping {
-            self.finish_stop(now);
+            self.finish_stop(now)?;
             return Ok(false);
         }
         Ok(true)
@@ -364,16 +394,24 @@ impl Reactor {
         }
     }
 
-    /// Writes all pending output and closes what the core closed, until
-    /// neither produces more work (a close can publish a will, a write can
-    /// fail and close).
-    fn flush(&mut self, now: Instant) {
+    /// Saves what the core recorded, writes all pending output, and closes
+    /// what the core closed, until none of these produces more work (a
+    /// close can publish a will, a write can fail and close, a write can
+    /// make room for queued messages). Store operations are always applied
+    /// before the bytes that depend on them are written.
+    fn flush(&mut self, now: Instant) -> Result<(), Error> {
         let mut ids = std::mem::take(&mut self.scratch_ids);
-        loop {
+        let result = loop {
+            if let Err(error) = self.save() {
+                break Err(error);
+            }
             self.core.take_dirty(&mut ids);
             let wrote = !ids.is_empty();
             for &id in &ids {
                 self.write(now, id);
+            }
+            if let Err(error) = self.save() {
+                break Err(error);
             }
             self.core.take_closing(&mut ids);
             let closed = !ids.is_empty();
@@ -381,11 +419,32 @@ impl Reactor {
                 self.close_socket(id);
             }
             if !wrote && !closed {
-                break;
+                break Ok(());
             }
-        }
+        };
         ids.clear();
         self.scratch_ids = ids;
+        result
+    }
+
+    /// Applies the core's store operations in one transaction. A failure
+    /// stops the broker: it must not acknowledge what it cannot keep.
+    fn save(&mut self) -> Result<(), Error> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        if !self.core.has_store_ops() {
+            return Ok(());
+        }
+        self.core.take_store_ops(&mut self.store_ops);
+        let result = store.apply(&self.store_ops);
+        self.store_ops.clear();
+        if let Err(error) = &result {
+            log::error!("cannot save state, stopping: {error}");
+            self.stopped = true;
+            self.shared.stopped.store(true, Ordering::Release);
+        }
+        result
     }
 
     fn write(&mut self, now: Instant, id: ConnId) {
@@ -402,7 +461,15 @@ impl Reactor {
                     self.core.handle_closed(now, id);
                     return;
                 }
-                Ok(n) => self.core.consume_output(now, id, n),
+                Ok(n) => {
+                    self.core.consume_output(now, id, n);
+                    // Room made for queued messages: they are recorded as
+                    // sent, which must be saved before they go out.
+                    if self.store.is_some() && self.core.has_store_ops() {
+                        self.core.mark_dirty(id);
+                        return;
+                    }
+                }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -431,14 +498,15 @@ impl Reactor {
 
     /// Stops accepting, closes every client, flushes, and marks the broker
     /// stopped.
-    fn finish_stop(&mut self, now: Instant) {
+    fn finish_stop(&mut self, now: Instant) -> Result<(), Error> {
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.core.shutdown(now);
-        self.flush(now);
+        let result = self.flush(now);
         self.stopped = true;
         self.shared.stopped.store(true, Ordering::Release);
         log::info!("broker stopped");
+        result
     }
 }

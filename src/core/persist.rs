@@ -1,0 +1,168 @@
+//! The core's side of persistence: recording [`StoreOp`]s as state changes,
+//! and rebuilding state from a [`Snapshot`] at start.
+//!
+//! Only persistent sessions (clean session 0) and retained messages are
+//! recorded, and only when the core was told it is persistent; an
+//! in-memory broker pays nothing here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::session::{Inflight, InflightState, Queued, Session};
+use super::timers::Timer;
+use super::{Core, Message, SessionKey, Subscriber};
+use crate::codec::PacketId;
+use crate::store::{Snapshot, StoreOp, StoredState};
+
+impl Core {
+    /// Makes the core record store operations from now on.
+    pub fn enable_persistence(&mut self) {
+        self.persistent = true;
+    }
+
+    /// Moves the store operations recorded since the last call into `into`
+    /// (cleared first). The driver applies them durably before writing any
+    /// output, so no acknowledgement leaves before what it acknowledges is
+    /// stored.
+    pub fn take_store_ops(&mut self, into: &mut Vec<StoreOp>) {
+        into.clear();
+        std::mem::swap(into, &mut self.store_ops);
+    }
+
+    /// Whether store operations are waiting for [`Core::take_store_ops`].
+    pub fn has_store_ops(&self) -> bool {
+        !self.store_ops.is_empty()
+    }
+
+    /// Rebuilds sessions, their queues and subscriptions, and retained
+    /// messages from a snapshot. Call once, before any connection. Every
+    /// restored session is offline; its expiry (if configured) counts from
+    /// `now`.
+    pub fn restore(&mut self, now: Instant, snapshot: Snapshot) {
+        self.next_message_id = self.next_message_id.max(snapshot.next_message_id);
+        for message in snapshot.retained {
+            let topic = message.topic().to_string();
+            self.retained.insert(&topic, message);
+        }
+        for stored in snapshot.sessions {
+            let client_id: Arc<str> = Arc::from(stored.client_id.as_str());
+            let mut session = Session::new(Arc::clone(&client_id), false, super::ConnId(0));
+            session.conn = None;
+            let key = SessionKey(self.sessions.vacant_key() as u32);
+            for (filter, qos) in &stored.subscriptions {
+                if crate::topic::is_valid_topic_filter(filter) {
+                    self.subscriptions
+                        .subscribe(filter, Subscriber::Session(key), *qos);
+                    session.add_subscription(filter, *qos);
+                }
+            }
+            let mut last_seq = 0;
+            for message in stored.messages {
+                last_seq = last_seq.max(message.seq);
+                match message.state {
+                    StoredState::Queued => {
+                        session.queued_bytes += message.message.size();
+                        session.queue.push_back(Queued {
+                            seq: message.seq,
+                            message: message.message,
+                        });
+                    }
+                    StoredState::Sent(packet_id) => session.inflight.push_back(Inflight {
+                        seq: message.seq,
+                        packet_id,
+                        message: message.message,
+                        state: InflightState::AwaitingAck,
+                    }),
+                    StoredState::Released(packet_id) => session.inflight.push_back(Inflight {
+                        seq: message.seq,
+                        packet_id,
+                        message: message.message,
+                        state: InflightState::AwaitingComp,
+                    }),
+                }
+            }
+            session.next_seq = last_seq + 1;
+            session.inbound_qos2 = stored.inbound_qos2;
+            if let Some(expiry) = self.config.session_expiry {
+                session.expires_at = Some(now + expiry);
+                self.timers
+                    .push(now + expiry, Timer::SessionExpiry(key, session.generation));
+            }
+            let inserted = SessionKey(self.sessions.insert(session) as u32);
+            debug_assert_eq!(inserted, key);
+            self.sessions_by_id.insert(client_id, inserted);
+        }
+    }
+
+    /// Sets or clears the retained message of a topic, recording it.
+    pub(super) fn update_retained(&mut self, message: &Message) {
+        let topic = message.topic();
+        if message.payload().is_empty() {
+            let removed = self.retained.remove(topic).is_some();
+            if removed && self.persists_retained(topic) {
+                self.store_ops.push(StoreOp::RetainDelete {
+                    topic: topic.to_string(),
+                });
+            }
+        } else {
+            self.retained.insert(topic, message.clone());
+            if self.persists_retained(topic) {
+                self.store_ops.push(StoreOp::RetainSet {
+                    message: message.clone(),
+                });
+            }
+        }
+    }
+
+    /// `$SYS` topics are rebuilt every interval: not worth a disk write.
+    fn persists_retained(&self, topic: &str) -> bool {
+        self.persistent && !topic.starts_with("$SYS/")
+    }
+
+    /// Records a store operation about a session if it is persistent.
+    pub(super) fn record_session_op(
+        &mut self,
+        key: SessionKey,
+        op: impl FnOnce(String) -> StoreOp,
+    ) {
+        if !self.persistent {
+            return;
+        }
+        if let Some(session) = self.sessions.get(key.0 as usize) {
+            if !session.clean {
+                let op = op(session.client_id.to_string());
+                self.store_ops.push(op);
+            }
+        }
+    }
+
+    /// Records that an outbound message left the in-flight window.
+    pub(super) fn record_acknowledged(&mut self, key: SessionKey, seq: u64) {
+        self.record_session_op(key, |client_id| StoreOp::SessionMessageDelete { client_id, seq });
+    }
+
+    /// Records a QoS 2 message moving to the PUBREL stage.
+    pub(super) fn record_released(&mut self, key: SessionKey, seq: u64) {
+        self.record_session_op(key, |client_id| StoreOp::SessionMessageReleased {
+            client_id,
+            seq,
+        });
+    }
+
+    /// Records an inbound QoS 2 packet id awaiting PUBREL (or released).
+    pub(super) fn record_inbound_qos2(&mut self, key: SessionKey, packet_id: PacketId, add: bool) {
+        self.record_session_op(key, |client_id| {
+            if add {
+                StoreOp::InboundQos2Add {
+                    client_id,
+                    packet_id,
+                }
+            } else {
+                StoreOp::InboundQos2Remove {
+                    client_id,
+                    packet_id,
+                }
+            }
+        });
+    }
+}
