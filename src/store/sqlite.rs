@@ -271,7 +271,7 @@ impl SqliteStore {
     /// [`Error::Store`] naming the file when it is in use by another store
     /// (this process or another), is not a SQLite database, is corrupt, was
     /// written by a newer mqlite, belongs to another program, or cannot be
-    /// created. Nothing is modified in these cases.
+    /// created. The file is not modified in these cases.
     pub fn open(path: &Path) -> Result<SqliteStore, Error> {
         let lock = LockFile::acquire(path)?;
         SqliteStore::open_locked(path, lock, None)
@@ -321,14 +321,13 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sql_error(path, "cannot open", &e))?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
             moved_aside,
             _lock: lock,
         };
         store.configure_and_check()?;
-        let mut store = store;
         store.migrate()?;
         store.prepare_statements()?;
         if created {
@@ -359,12 +358,12 @@ impl SqliteStore {
         let problems = {
             let mut stmt = conn
                 .prepare("PRAGMA quick_check(5)")
-                .map_err(|e| self.err("cannot check the file", &e))?;
+                .map_err(|e| self.err("cannot read it", &e))?;
             let rows = stmt
                 .query_map([], |row| row.get::<_, String>(0))
-                .map_err(|e| self.err("cannot check the file", &e))?;
+                .map_err(|e| self.err("cannot read it", &e))?;
             rows.collect::<Result<Vec<String>, _>>()
-                .map_err(|e| self.err("cannot check the file", &e))?
+                .map_err(|e| self.err("cannot read it", &e))?
         };
         if problems != ["ok"] {
             return Err(store_error(

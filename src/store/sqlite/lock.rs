@@ -45,7 +45,6 @@ impl LockFile {
             .create(true)
             .truncate(false)
             .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| {
                 super::store_error(db, format!("cannot open lock file {}: {e}", path.display()))
