@@ -31,16 +31,25 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Validates `config` and binds its listeners. Port 0 picks a free port
+    /// Validates `config`, loads its password and ACL files (installing them
+    /// as the authentication and ACL hooks, which `set_auth_hook` /
+    /// `set_acl_hook` replace), opens its persistence file and restores
+    /// what it holds, and binds its listeners. Port 0 picks a free port
     /// (read it back with [`Broker::local_addrs`]).
     ///
     /// # Errors
-    /// [`Error::Config`] for an unusable value, [`Error::Bind`] when an
-    /// address cannot be bound, [`Error::Io`] when the poll cannot be made.
+    /// [`Error::Config`] for an unusable value or a bad password / ACL file
+    /// (naming the file and line), [`Error::Store`] for a persistence file
+    /// that is corrupt, newer, or in use, [`Error::Bind`] when an address
+    /// cannot be bound, [`Error::Io`] when the poll cannot be made.
     pub fn new(config: Config) -> Result<Broker, Error> {
         let (sender, receiver): (Sender<Command>, Receiver<Command>) =
             crossbeam_channel::unbounded();
-        let (reactor, shared) = Reactor::new(config, receiver)?;
+        let file_hooks = crate::auth::files::load(&config)?;
+        let (mut reactor, shared) = Reactor::new(config, receiver)?;
+        let hooks = &mut reactor.core_mut().hooks;
+        hooks.auth = file_hooks.auth;
+        hooks.acl = file_hooks.acl;
         for addr in reactor.local_addrs() {
             log::info!("listening on {addr}");
         }
@@ -206,7 +215,13 @@ impl BrokerHandle {
     /// [`Error::InvalidTopic`] for a topic that is empty, has wildcards or
     /// is longer than 65 535 bytes; [`Error::Stopped`] once the broker has
     /// stopped.
-    pub fn publish(&self, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<(), Error> {
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), Error> {
         if !crate::topic::is_valid_topic_name(topic) {
             return Err(Error::InvalidTopic(topic.to_string()));
         }

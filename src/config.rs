@@ -63,6 +63,16 @@ pub struct Config {
     /// aside (to `<file>.bak-<seconds>`) instead of loading it. Default:
     /// false.
     pub reset_persistence: bool,
+    /// A password file in `mosquitto_passwd` format (`$7$` / `$6$` hashes):
+    /// clients giving a user name must match it. Default: none.
+    pub password_file: Option<PathBuf>,
+    /// An ACL file in mosquitto's format (`user`, `topic`, `pattern` with
+    /// `%c` / `%u`): when given, anything it does not grant is refused.
+    /// Default: none.
+    pub acl_file: Option<PathBuf>,
+    /// Whether clients without a user name may connect. `None`: yes unless
+    /// a `password_file` is given. Default: `None`.
+    pub allow_anonymous: Option<bool>,
     /// How often `$SYS/broker/...` statistics are published; `None` turns
     /// them off. Default: 10 s.
     pub sys_interval: Option<Duration>,
@@ -85,6 +95,9 @@ impl Default for Config {
             auto_id_prefix: "mqlite-".to_string(),
             persistence: None,
             reset_persistence: false,
+            password_file: None,
+            acl_file: None,
+            allow_anonymous: None,
             sys_interval: Some(Duration::from_secs(10)),
         }
     }

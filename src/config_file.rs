@@ -39,6 +39,9 @@ struct FileConfig {
     auto_id_prefix: Option<String>,
     persistence: Option<PathBuf>,
     reset_persistence: Option<bool>,
+    password_file: Option<PathBuf>,
+    acl_file: Option<PathBuf>,
+    allow_anonymous: Option<bool>,
     sys_interval: Option<u64>,
 }
 
@@ -49,17 +52,41 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("bind", "\"127.0.0.1\"  address of the single listener"),
     ("max_connections", "100000"),
     ("max_packet_size", "16777216  bytes"),
-    ("max_inflight", "20  unacknowledged QoS 1/2 messages per client"),
-    ("max_queued_messages", "1000  per client, beyond the in-flight window"),
+    (
+        "max_inflight",
+        "20  unacknowledged QoS 1/2 messages per client",
+    ),
+    (
+        "max_queued_messages",
+        "1000  per client, beyond the in-flight window",
+    ),
     ("max_queued_bytes", "67108864  per client"),
-    ("max_pending_output", "1048576  unwritten bytes per connection"),
+    (
+        "max_pending_output",
+        "1048576  unwritten bytes per connection",
+    ),
     ("connect_timeout", "10  seconds to send CONNECT"),
-    ("auth_timeout", "30  seconds a pending authentication may take"),
-    ("session_expiry", "0  seconds a disconnected persistent session is kept (0: forever)"),
+    (
+        "auth_timeout",
+        "30  seconds a pending authentication may take",
+    ),
+    (
+        "session_expiry",
+        "0  seconds a disconnected persistent session is kept (0: forever)",
+    ),
     ("allow_zero_length_client_id", "true"),
     ("auto_id_prefix", "\"mqlite-\""),
-    ("persistence", "\"mqlite.db\"  SQLite file (the library's default: none)"),
-    ("reset_persistence", "false  move the file aside and start empty"),
+    (
+        "persistence",
+        "\"mqlite.db\"  SQLite file (the library's default: none)",
+    ),
+    (
+        "reset_persistence",
+        "false  move the file aside and start empty",
+    ),
+    ("password_file", "none  mosquitto_passwd file"),
+    ("acl_file", "none  mosquitto ACL file"),
+    ("allow_anonymous", "true unless password_file is given"),
     ("sys_interval", "10  seconds between $SYS updates (0: off)"),
 ];
 
@@ -111,13 +138,19 @@ impl FileConfig {
     fn apply(self, config: &mut Config) -> Result<(), Error> {
         if let Some(listeners) = self.listeners {
             if self.port.is_some() || self.bind.is_some() {
-                return Err(invalid("listeners", "give either `listeners` or `port`/`bind`, not both"));
+                return Err(invalid(
+                    "listeners",
+                    "give either `listeners` or `port`/`bind`, not both",
+                ));
             }
             config.listeners = listeners
                 .iter()
                 .map(|text| {
                     text.parse::<SocketAddr>().map_err(|_| {
-                        invalid("listeners", format!("`{text}` is not an address like 127.0.0.1:1883"))
+                        invalid(
+                            "listeners",
+                            format!("`{text}` is not an address like 127.0.0.1:1883"),
+                        )
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -170,6 +203,15 @@ impl FileConfig {
         if let Some(value) = self.reset_persistence {
             config.reset_persistence = value;
         }
+        if let Some(value) = self.password_file {
+            config.password_file = Some(value);
+        }
+        if let Some(value) = self.acl_file {
+            config.acl_file = Some(value);
+        }
+        if let Some(value) = self.allow_anonymous {
+            config.allow_anonymous = Some(value);
+        }
         if let Some(value) = self.sys_interval {
             config.sys_interval = (value > 0).then(|| Duration::from_secs(value));
         }
@@ -200,13 +242,24 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let error = Config::from_toml("max_inflight = 0").unwrap_err().to_string();
+        let error = Config::from_toml("max_inflight = 0")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("max_inflight"), "{error}");
-        let error = Config::from_toml("max_inflght = 3").unwrap_err().to_string();
+        let error = Config::from_toml("max_inflght = 3")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("max_inflght"), "{error}");
-        let error = Config::from_toml("listeners = [\"nope\"]").unwrap_err().to_string();
-        assert!(error.contains("listeners") && error.contains("nope"), "{error}");
-        let error = Config::from_toml("max_inflight = \"x\"").unwrap_err().to_string();
+        let error = Config::from_toml("listeners = [\"nope\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("listeners") && error.contains("nope"),
+            "{error}"
+        );
+        let error = Config::from_toml("max_inflight = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("max_inflight"), "{error}");
     }
 }

@@ -23,12 +23,15 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 mod broker;
 pub mod codec;
 mod config;
 mod config_file;
 pub mod core;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 pub mod hooks;
 mod reactor;
 pub mod store;
@@ -36,8 +39,10 @@ pub mod topic;
 
 pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use codec::QoS;
-pub use core::{CloseReason, LocalSubscription, Message, Stats};
-pub use hooks::{AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision};
 pub use config::Config;
 pub use config_file::CONFIG_FILE_KEYS;
+pub use core::{CloseReason, LocalSubscription, Message, Stats};
 pub use error::Error;
+pub use hooks::{
+    AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
+};

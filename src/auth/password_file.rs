@@ -1,26 +1,5 @@
-//! Password files in the format written by `mosquitto_passwd`.
-//!
-//! One `username:hash` entry per line. Two hash formats are understood, the
-//! ones mosquitto 2.0 reads (`src/security_default.c`, `pw__digest` and
-//! `unpwd__decode_passwords`):
-//!
-//! - `$7$<iterations>$<salt>$<hash>`: PBKDF2-HMAC-SHA512 of the password with
-//!   the salt, `iterations` rounds, 64 bytes of output. Written by
-//!   `mosquitto_passwd` 2.0 by default, with 101 iterations (`-I` changes it).
-//! - `$6$<salt>$<hash>`: SHA-512 of the password bytes followed by the salt
-//!   bytes, `SHA512(password ‖ salt)`, one round. Written by mosquitto 1.x and
-//!   by `mosquitto_passwd -H sha512`.
-//!
-//! The salt is 12 bytes and the hash 64 bytes, both base64 with the standard
-//! alphabet and `=` padding; mosquitto refuses other lengths, and so does
-//! this module.
-//!
-//! Lines are handled like mosquitto does: the username and the hash are
-//! trimmed of surrounding whitespace, lines starting with `#` and blank lines
-//! are skipped, and if a username appears twice the last line wins. Unlike
-//! mosquitto, which logs and drops entries it cannot decode (and silently
-//! skips lines without a `:`), any malformed line is an error naming the file
-//! and line, so a typo cannot lock a user out unnoticed.
+//! Password files in the format written by `mosquitto_passwd`: see
+//! [`PasswordFile`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -91,6 +70,28 @@ impl PasswordHash {
 ///
 /// Build one with [`PasswordFile::load`] or [`PasswordFile::parse`], then
 /// authenticate CONNECTs with [`PasswordFile::check`].
+///
+/// One `username:hash` entry per line. Two hash formats are understood, the
+/// ones mosquitto 2.0 reads (`src/security_default.c`, `pw__digest` and
+/// `unpwd__decode_passwords`):
+///
+/// - `$7$<iterations>$<salt>$<hash>`: PBKDF2-HMAC-SHA512 of the password with
+///   the salt, `iterations` rounds, 64 bytes of output. Written by
+///   `mosquitto_passwd` 2.0 by default, with 101 iterations (`-I` changes it).
+/// - `$6$<salt>$<hash>`: SHA-512 of the password bytes followed by the salt
+///   bytes, `SHA512(password ‖ salt)`, one round. Written by mosquitto 1.x and
+///   by `mosquitto_passwd -H sha512`.
+///
+/// The salt is 12 bytes and the hash 64 bytes, both base64 with the standard
+/// alphabet and `=` padding; mosquitto refuses other lengths, and so does
+/// this type.
+///
+/// Lines are handled like mosquitto does: the username and the hash are
+/// trimmed of surrounding whitespace, lines starting with `#` and blank lines
+/// are skipped, and if a username appears twice the last line wins. Unlike
+/// mosquitto, which logs and drops entries it cannot decode (and silently
+/// skips lines without a `:`), any malformed line is an error naming the file
+/// and line, so a typo cannot lock a user out unnoticed.
 #[derive(Clone, Default)]
 pub struct PasswordFile {
     users: HashMap<String, PasswordHash>,
@@ -101,7 +102,9 @@ impl fmt::Debug for PasswordFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&str> = self.users.keys().map(String::as_str).collect();
         names.sort_unstable();
-        f.debug_struct("PasswordFile").field("users", &names).finish()
+        f.debug_struct("PasswordFile")
+            .field("users", &names)
+            .finish()
     }
 }
 
@@ -155,6 +158,9 @@ impl PasswordFile {
                     "username longer than {MAX_USERNAME_LEN} bytes"
                 )));
             }
+            if hash.contains(':') {
+                return Err(fail("unexpected `:` after the password hash".to_string()));
+            }
             let decoded = decode_hash(hash).map_err(fail)?;
             // mosquitto keeps every line in a hash table and finds the one
             // added last: the last line for a username wins.
@@ -171,10 +177,11 @@ impl PasswordFile {
     /// [`DEFAULT_ITERATIONS`]), so its refusal takes about as long as a wrong
     /// password's.
     ///
-    /// All bytes of `password` are hashed. (mosquitto hashes the password as
-    /// a C string, so it ignores anything from the first NUL byte on; a
-    /// password containing NUL is refused here unless the file was made from
-    /// the same bytes.)
+    /// All bytes of `password` are hashed: MQTT passwords are binary data.
+    /// (mosquitto hashes the password as a C string, ignoring anything from
+    /// the first NUL byte on; here a password with a NUL byte followed by
+    /// more bytes only matches a hash of those same bytes. As with any
+    /// HMAC-based KDF, trailing NUL bytes do not change a `$7$` hash.)
     pub fn check(&self, username: &str, password: &[u8]) -> bool {
         match self.users.get(username) {
             Some(hash) => hash.verify(password),
@@ -278,8 +285,7 @@ fn decode_fixed<const N: usize>(text: &str, what: &str) -> Result<[u8; N], Strin
         .decode(text)
         .map_err(|e| format!("invalid base64 in the {what}: {e}"))?;
     let len = bytes.len();
-    <[u8; N]>::try_from(bytes)
-        .map_err(|_| format!("the {what} is {len} bytes long, expected {N}"))
+    <[u8; N]>::try_from(bytes).map_err(|_| format!("the {what} is {len} bytes long, expected {N}"))
 }
 
 /// Trims what C's `isspace` calls whitespace, as mosquitto's

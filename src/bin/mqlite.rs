@@ -22,6 +22,9 @@ Options:
       --db PATH        SQLite file for sessions and retained  [default: mqlite.db]
       --no-persist     keep everything in memory only         [default: off]
       --fresh-db       move an existing --db file aside and start empty
+      --password-file FILE   mosquitto_passwd file               [default: none]
+      --acl-file FILE        mosquitto ACL file                  [default: none]
+      --allow-anonymous true|false  clients without a user name  [default: true without a password file]
   -v, --verbose        log every connection and packet error [default: off]
   -h, --help           print this help
   -V, --version        print the version
@@ -40,6 +43,9 @@ struct Options {
     db: Option<PathBuf>,
     no_persist: bool,
     fresh_db: bool,
+    password_file: Option<PathBuf>,
+    acl_file: Option<PathBuf>,
+    allow_anonymous: Option<bool>,
     verbose: bool,
 }
 
@@ -56,12 +62,17 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
         db: None,
         no_persist: false,
         fresh_db: false,
+        password_file: None,
+        acl_file: None,
+        allow_anonymous: None,
         verbose: false,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value.to_string())),
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_string(), Some(value.to_string()))
+            }
             _ => (arg.clone(), None),
         };
         let mut value = |option: &str| -> Result<String, String> {
@@ -79,15 +90,18 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                 return Ok(Parsed::Exit(text));
             }
             "-V" | "--version" => {
-                return Ok(Parsed::Exit(format!("mqlite {}\n", env!("CARGO_PKG_VERSION"))))
+                return Ok(Parsed::Exit(format!(
+                    "mqlite {}\n",
+                    env!("CARGO_PKG_VERSION")
+                )))
             }
             "-v" | "--verbose" => options.verbose = true,
             "-p" | "--port" => {
                 let text = value("--port")?;
-                options.port = Some(
-                    text.parse()
-                        .map_err(|_| format!("invalid --port `{text}`: expected a number 0-65535"))?,
-                );
+                options.port =
+                    Some(text.parse().map_err(|_| {
+                        format!("invalid --port `{text}`: expected a number 0-65535")
+                    })?);
             }
             "--bind" => {
                 let text = value("--bind")?;
@@ -99,6 +113,22 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "--db" => options.db = Some(PathBuf::from(value("--db")?)),
             "--no-persist" => options.no_persist = true,
             "--fresh-db" => options.fresh_db = true,
+            "--password-file" => {
+                options.password_file = Some(PathBuf::from(value("--password-file")?))
+            }
+            "--acl-file" => options.acl_file = Some(PathBuf::from(value("--acl-file")?)),
+            "--allow-anonymous" => {
+                let text = value("--allow-anonymous")?;
+                options.allow_anonymous = Some(match text.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(format!(
+                            "invalid --allow-anonymous `{text}`: expected true or false"
+                        ))
+                    }
+                });
+            }
             "-c" | "--config" => options.config_file = Some(PathBuf::from(value("--config")?)),
             other => return Err(format!("unknown option `{other}` (see --help)")),
         }
@@ -128,13 +158,25 @@ fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
         config.persistence = None;
     }
     config.reset_persistence |= options.fresh_db;
+    if let Some(path) = &options.password_file {
+        config.password_file = Some(path.clone());
+    }
+    if let Some(path) = &options.acl_file {
+        config.acl_file = Some(path.clone());
+    }
+    if options.allow_anonymous.is_some() {
+        config.allow_anonymous = options.allow_anonymous;
+    }
     if options.port.is_some() || options.bind.is_some() {
         let current = config.listeners.first().copied();
         let ip = options
             .bind
             .or(current.map(|addr| addr.ip()))
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let port = options.port.or(current.map(|addr| addr.port())).unwrap_or(1883);
+        let port = options
+            .port
+            .or(current.map(|addr| addr.port()))
+            .unwrap_or(1883);
         config.listeners = vec![SocketAddr::new(ip, port)];
     }
     config.validate()?;
@@ -158,7 +200,12 @@ impl log::Log for StderrLogger {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let _ = writeln!(std::io::stderr(), "{seconds}: {} {}", record.level(), record.args());
+            let _ = writeln!(
+                std::io::stderr(),
+                "{seconds}: {} {}",
+                record.level(),
+                record.args()
+            );
         }
     }
 
@@ -203,7 +250,10 @@ fn main() -> ExitCode {
     };
 
     let handle = broker.handle();
-    match signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]) {
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
                 let mut received = 0;
@@ -256,11 +306,17 @@ mod tests {
 
     #[test]
     fn bad_options_are_named() {
-        let Err(message) = parse(&["--port", "http"]) else { panic!() };
+        let Err(message) = parse(&["--port", "http"]) else {
+            panic!()
+        };
         assert!(message.contains("--port"));
-        let Err(message) = parse(&["--frobnicate"]) else { panic!() };
+        let Err(message) = parse(&["--frobnicate"]) else {
+            panic!()
+        };
         assert!(message.contains("--frobnicate"));
-        let Err(message) = parse(&["-p"]) else { panic!() };
+        let Err(message) = parse(&["-p"]) else {
+            panic!()
+        };
         assert!(message.contains("needs a value"));
     }
 }

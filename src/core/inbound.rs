@@ -11,8 +11,8 @@ use crate::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, PacketId, Protocol, Publish,
     QoS, SubAckCode, Subscribe, Unsubscribe,
 };
-use crate::store::StoreOp;
 use crate::hooks::{AclAccess, AuthDecision, AuthToken, ConnectInfo, Event};
+use crate::store::StoreOp;
 use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
 
 /// A token naming a connection slot and its generation.
@@ -176,7 +176,12 @@ impl Core {
     /// Carries out the host's decision on a pending authentication. False if
     /// the token names no pending connection (it closed, timed out, or was
     /// already decided).
-    pub fn complete_auth(&mut self, now: Instant, token: AuthToken, decision: AuthDecision) -> bool {
+    pub fn complete_auth(
+        &mut self,
+        now: Instant,
+        token: AuthToken,
+        decision: AuthDecision,
+    ) -> bool {
         let (index, generation) = split_auth_token(token);
         let id = ConnId(index);
         let Some(conn) = self.conns.get_mut(index) else {
@@ -365,12 +370,16 @@ impl Core {
                 self.record_inbound_qos2(key, packet_id, true);
                 self.route_publish(now, id, key, &publish);
             }
-            self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRec, packet_id));
+            self.write_to(id, |out| {
+                codec::encode_ack(out, codec::AckKind::PubRec, packet_id)
+            });
             return;
         }
         self.route_publish(now, id, key, &publish);
         if publish.qos == QoS::AtLeastOnce {
-            self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubAck, packet_id));
+            self.write_to(id, |out| {
+                codec::encode_ack(out, codec::AckKind::PubAck, packet_id)
+            });
         }
     }
 
@@ -378,6 +387,13 @@ impl Core {
     /// message is dropped silently; its acknowledgement still goes out, as
     /// mosquitto does for 3.1.1).
     fn route_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: &Publish<'_>) {
+        // `$SYS` belongs to the broker: clients may not publish there (as in
+        // mosquitto); the message is dropped but still acknowledged.
+        if publish.topic.starts_with("$SYS/") || publish.topic == "$SYS" {
+            log::debug!("client publish to {} dropped", publish.topic);
+            self.stats.messages_dropped += 1;
+            return;
+        }
         let Some(message) =
             Message::new(publish.topic, publish.payload, publish.qos, publish.retain)
         else {
@@ -390,8 +406,15 @@ impl Core {
         let peer = self.conns.get(id.0).map(|conn| conn.peer);
         let identity = peer.and_then(|peer| self.identity(key, peer));
         if let Some(identity) = &identity {
-            if !self.hooks.authorize(identity, AclAccess::Publish, publish.topic) {
-                log::debug!("{} may not publish to {}", identity.client_id, publish.topic);
+            if !self
+                .hooks
+                .authorize(identity, AclAccess::Publish, publish.topic)
+            {
+                log::debug!(
+                    "{} may not publish to {}",
+                    identity.client_id,
+                    publish.topic
+                );
                 self.stats.messages_dropped += 1;
                 return;
             }
@@ -427,7 +450,9 @@ impl Core {
                 self.record_released(key, seq);
             }
         }
-        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubRel, packet_id));
+        self.write_to(id, |out| {
+            codec::encode_ack(out, codec::AckKind::PubRel, packet_id)
+        });
     }
 
     fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
@@ -437,7 +462,9 @@ impl Core {
                 self.record_inbound_qos2(key, packet_id, false);
             }
         }
-        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::PubComp, packet_id));
+        self.write_to(id, |out| {
+            codec::encode_ack(out, codec::AckKind::PubComp, packet_id)
+        });
     }
 
     fn handle_pubcomp(&mut self, key: SessionKey, packet_id: PacketId) {
@@ -536,6 +563,8 @@ impl Core {
             }
         }
         let packet_id = unsubscribe.packet_id;
-        self.write_to(id, |out| codec::encode_ack(out, codec::AckKind::UnsubAck, packet_id));
+        self.write_to(id, |out| {
+            codec::encode_ack(out, codec::AckKind::UnsubAck, packet_id)
+        });
     }
 }
