@@ -120,6 +120,20 @@ impl Broker {
         self.reactor.is_stopped()
     }
 
+    /// Publishes a message as the host, right now on the broker's own
+    /// thread (no channel, no wake-up): retained handling and fan-out to
+    /// clients and local subscribers happen before this returns; the bytes
+    /// go out at the next pass. For other threads use
+    /// [`BrokerHandle::publish`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid topic name.
+    pub fn publish(&mut self, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<(), Error> {
+        self.reactor
+            .core_mut()
+            .publish(Instant::now(), topic, payload, qos, retain)
+    }
+
     /// Sets the authentication hook, called on the broker thread for every
     /// CONNECT (after protocol checks, before the session is touched) with
     /// what the client presented. Without one, every client is accepted.
@@ -245,7 +259,8 @@ impl BrokerHandle {
     }
 
     /// The broker's counters, waiting up to `timeout` for the broker thread
-    /// to answer.
+    /// to answer. Do not call it from a hook or between `run_once` passes
+    /// on the broker's own thread: nobody would answer until `timeout`.
     ///
     /// # Errors
     /// [`Error::Stopped`] when the broker has stopped or does not answer in
@@ -329,6 +344,7 @@ impl BrokerHandle {
             receiver,
             overflow,
             shared: Arc::clone(&self.shared),
+            sender: self.sender.clone(),
             subscription,
         })
     }
@@ -380,7 +396,22 @@ pub struct LocalReceiver {
     receiver: crossbeam_channel::Receiver<Message>,
     overflow: Arc<AtomicBool>,
     shared: Arc<Shared>,
+    /// To end the subscription when the receiver is dropped.
+    sender: Sender<Command>,
     subscription: LocalSubscription,
+}
+
+impl Drop for LocalReceiver {
+    fn drop(&mut self) {
+        if !self.shared.stopped.load(Ordering::Acquire)
+            && self
+                .sender
+                .send(Command::UnsubscribeLocal(self.subscription.0))
+                .is_ok()
+        {
+            self.shared.wake();
+        }
+    }
 }
 
 impl LocalReceiver {

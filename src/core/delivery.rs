@@ -168,13 +168,29 @@ impl Core {
                 return;
             };
             if qos == QoS::AtMostOnce {
-                write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, 0);
+                write_publish(
+                    conn,
+                    &mut self.buffer_pool,
+                    &mut self.dirty,
+                    id,
+                    &delivered,
+                    false,
+                    0,
+                );
                 self.stats.messages_sent += 1;
                 return;
             }
             let packet_id = session.next_packet_id();
             let seq = session.take_seq();
-            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &delivered, false, packet_id);
+            write_publish(
+                conn,
+                &mut self.buffer_pool,
+                &mut self.dirty,
+                id,
+                &delivered,
+                false,
+                packet_id,
+            );
             if persistent {
                 let message_id = record_body(
                     &mut self.store_ops,
@@ -238,7 +254,15 @@ impl Core {
             return;
         };
         if let Some(conn) = self.conns.get_mut(id.0) {
-            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, message, false, 0);
+            write_publish(
+                conn,
+                &mut self.buffer_pool,
+                &mut self.dirty,
+                id,
+                message,
+                false,
+                0,
+            );
             self.stats.messages_sent += 1;
         }
     }
@@ -264,7 +288,15 @@ impl Core {
             };
             let message = queued.message;
             let packet_id = session.next_packet_id();
-            write_publish(conn, &mut self.buffer_pool, &mut self.dirty, id, &message, false, packet_id);
+            write_publish(
+                conn,
+                &mut self.buffer_pool,
+                &mut self.dirty,
+                id,
+                &message,
+                false,
+                packet_id,
+            );
             self.stats.messages_sent += 1;
             if self.persistent && !session.clean {
                 self.store_ops.push(StoreOp::SessionMessageSent {

@@ -25,11 +25,10 @@ impl Message {
     /// validated it as a topic name); a longer one is cut to `None`.
     pub fn new(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Option<Message> {
         let topic_len = u16::try_from(topic.len()).ok()?;
-        let mut body = Vec::with_capacity(topic.len() + payload.len());
-        body.extend_from_slice(topic.as_bytes());
-        body.extend_from_slice(payload);
+        // One allocation: the iterator knows its exact length.
+        let body: Arc<[u8]> = topic.as_bytes().iter().chain(payload).copied().collect();
         Some(Message {
-            body: Arc::from(body),
+            body,
             topic_len,
             qos,
             retain,

@@ -253,8 +253,7 @@ impl Core {
             match timer {
                 Timer::ConnectTimeout(id, generation) => {
                     if let Some(conn) = self.conns.get(id.0) {
-                        if conn.generation == generation
-                            && conn.state == ConnState::AwaitingConnect
+                        if conn.generation == generation && conn.state == ConnState::AwaitingConnect
                         {
                             self.close(now, id, CloseReason::ConnectTimeout);
                         }
@@ -269,9 +268,7 @@ impl Core {
                         }
                     }
                 }
-                Timer::SessionExpiry(key, generation) => {
-                    self.expire_session(now, key, generation)
-                }
+                Timer::SessionExpiry(key, generation) => self.expire_session(now, key, generation),
                 Timer::Sys => {
                     if let Some(interval) = self.config.sys_interval {
                         self.timers.push(now + interval, Timer::Sys);
@@ -302,9 +299,15 @@ impl Core {
         }
         let message = Message::new(topic, payload, qos, retain)
             .ok_or_else(|| crate::Error::InvalidTopic(topic.to_string()))?;
+        self.publish_message(now, message);
+        Ok(())
+    }
+
+    /// Publishes a message from the host whose topic the caller already
+    /// validated (the handle does, before queueing it).
+    pub(crate) fn publish_message(&mut self, now: Instant, message: Message) {
         self.stats.messages_received += 1;
         self.route(now, message, None);
-        Ok(())
     }
 
     /// Moves the connections with fresh output into `into` (cleared first).
@@ -374,11 +377,16 @@ impl Core {
         }
     }
 
-    /// Closes every connection (for a broker stop). Sessions stay.
+    /// Closes every connection and ends every local subscription (for a
+    /// broker stop: channel receivers then see the end). Sessions stay.
     pub fn shutdown(&mut self, now: Instant) {
         let ids: Vec<ConnId> = self.conns.iter().map(|(index, _)| ConnId(index)).collect();
         for id in ids {
             self.close(now, id, CloseReason::Shutdown);
+        }
+        let locals: Vec<u64> = self.locals.iter().map(|(_, local)| local.id).collect();
+        for id in locals {
+            self.unsubscribe_local(id);
         }
     }
 
@@ -437,8 +445,7 @@ impl Core {
             log::debug!("keepalive expired for {}", conn.peer);
             self.close(now, id, CloseReason::KeepaliveTimeout);
         } else {
-            self.timers
-                .push(deadline, Timer::Keepalive(id, generation));
+            self.timers.push(deadline, Timer::Keepalive(id, generation));
         }
     }
 
@@ -505,8 +512,21 @@ impl Core {
         }
         if reason.publishes_will() {
             if let Some(will) = will {
-                self.stats.messages_received += 1;
-                self.route(now, *will, identity.as_ref());
+                // The will is a publish by the client: the same ACL applies.
+                let allowed = match &identity {
+                    Some(identity) => self.hooks.authorize(
+                        identity,
+                        crate::hooks::AclAccess::Publish,
+                        will.topic(),
+                    ),
+                    None => true,
+                };
+                if allowed && !will.topic().starts_with("$SYS/") {
+                    self.stats.messages_received += 1;
+                    self.route(now, *will, identity.as_ref());
+                } else {
+                    self.stats.messages_dropped += 1;
+                }
             }
         }
     }

@@ -138,7 +138,10 @@ impl Core {
 
     /// Records that an outbound message left the in-flight window.
     pub(super) fn record_acknowledged(&mut self, key: SessionKey, seq: u64) {
-        self.record_session_op(key, |client_id| StoreOp::SessionMessageDelete { client_id, seq });
+        self.record_session_op(key, |client_id| StoreOp::SessionMessageDelete {
+            client_id,
+            seq,
+        });
     }
 
     /// Records a QoS 2 message moving to the PUBREL stage.

@@ -13,7 +13,10 @@ impl Core {
         let uptime = now.saturating_duration_since(self.started).as_secs();
         let disconnected = stats.sessions.saturating_sub(stats.clients_connected);
         let entries: [(&str, String); 14] = [
-            ("version", format!("mqlite version {}", env!("CARGO_PKG_VERSION"))),
+            (
+                "version",
+                format!("mqlite version {}", env!("CARGO_PKG_VERSION")),
+            ),
             ("uptime", format!("{uptime} seconds")),
             ("clients/connected", stats.clients_connected.to_string()),
             ("clients/active", stats.clients_connected.to_string()),
@@ -22,11 +25,17 @@ impl Core {
             ("clients/total", stats.sessions.to_string()),
             ("messages/received", stats.messages_received.to_string()),
             ("messages/sent", stats.messages_sent.to_string()),
-            ("publish/messages/dropped", stats.messages_dropped.to_string()),
+            (
+                "publish/messages/dropped",
+                stats.messages_dropped.to_string(),
+            ),
             ("bytes/received", stats.bytes_received.to_string()),
             ("bytes/sent", stats.bytes_sent.to_string()),
             ("subscriptions/count", stats.subscriptions.to_string()),
-            ("retained messages/count", stats.retained_messages.to_string()),
+            (
+                "retained messages/count",
+                stats.retained_messages.to_string(),
+            ),
         ];
         for (name, value) in entries {
             let topic = format!("$SYS/broker/{name}");

@@ -156,7 +156,10 @@ impl Sim {
 
     fn connect(&mut self, client_id: &str, clean: bool) -> ConnId {
         let (id, got) = self.connect_with(connect(client_id, clean));
-        assert!(matches!(got[0], Got::ConnAck(_, ConnectReturnCode::Accepted)));
+        assert!(matches!(
+            got[0],
+            Got::ConnAck(_, ConnectReturnCode::Accepted)
+        ));
         id
     }
 
@@ -171,7 +174,15 @@ impl Sim {
         self.recv(id)
     }
 
-    fn publish(&mut self, id: ConnId, topic: &str, payload: &[u8], qos: QoS, retain: bool, pid: u16) {
+    fn publish(
+        &mut self,
+        id: ConnId,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        pid: u16,
+    ) {
         self.send(
             id,
             Packet::Publish(Publish {
@@ -198,7 +209,12 @@ fn connect(client_id: &str, clean: bool) -> Connect<'_> {
     }
 }
 
-fn publish_got(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> (String, Vec<u8>, QoS, bool) {
+fn publish_got(
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+) -> (String, Vec<u8>, QoS, bool) {
     (topic.to_string(), payload.to_vec(), qos, retain)
 }
 
@@ -233,10 +249,18 @@ fn unsupported_level_gets_connack_1() {
     let mut sim = Sim::new();
     let id = sim.accept();
     // CONNECT, protocol MQTT level 5 (not spoken yet), clean session.
-    sim.send_raw(id, &[0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 1, b'x']);
+    sim.send_raw(
+        id,
+        &[
+            0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 1, b'x',
+        ],
+    );
     assert_eq!(
         sim.recv(id),
-        vec![Got::ConnAck(false, ConnectReturnCode::UnacceptableProtocolVersion)]
+        vec![Got::ConnAck(
+            false,
+            ConnectReturnCode::UnacceptableProtocolVersion
+        )]
     );
     assert!(!sim.is_open(id));
 }
@@ -258,9 +282,15 @@ fn empty_client_id_rules() {
     assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
     let (b, got) = sim.connect_with(connect("", true));
     assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
-    assert!(sim.is_open(a) && sim.is_open(b), "generated ids are distinct");
+    assert!(
+        sim.is_open(a) && sim.is_open(b),
+        "generated ids are distinct"
+    );
     let (c, got) = sim.connect_with(connect("", false));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::IdentifierRejected)]);
+    assert_eq!(
+        got,
+        vec![Got::ConnAck(false, ConnectReturnCode::IdentifierRejected)]
+    );
     assert!(!sim.is_open(c));
 }
 
@@ -268,7 +298,10 @@ fn empty_client_id_rules() {
 fn connect_timeout_closes_silent_sockets() {
     let mut sim = Sim::new();
     let id = sim.accept();
-    assert_eq!(sim.core.next_deadline(), Some(sim.now + Duration::from_secs(10)));
+    assert_eq!(
+        sim.core.next_deadline(),
+        Some(sim.now + Duration::from_secs(10))
+    );
     sim.advance(Duration::from_millis(9_999));
     assert!(sim.is_open(id));
     sim.advance(Duration::from_millis(1));
@@ -280,15 +313,22 @@ fn qos0_pub_sub_and_downgrade() {
     let mut sim = Sim::new();
     let sub = sim.connect("sub", true);
     let got = sim.subscribe(sub, "a/+", QoS::AtLeastOnce);
-    assert_eq!(got, vec![Got::SubAck(1, vec![SubAckCode::Granted(QoS::AtLeastOnce)])]);
+    assert_eq!(
+        got,
+        vec![Got::SubAck(1, vec![SubAckCode::Granted(QoS::AtLeastOnce)])]
+    );
     let publisher = sim.connect("pub", true);
     sim.publish(publisher, "a/b", b"zero", QoS::AtMostOnce, false, 0);
     sim.publish(publisher, "a/b", b"two", QoS::ExactlyOnce, false, 7);
     assert_eq!(sim.recv(publisher), vec![Got::PubRec(7)]);
     let got = sim.recv(sub);
     assert_eq!(got.len(), 2);
-    assert!(matches!(&got[0], Got::Publish { qos: QoS::AtMostOnce, payload, .. } if payload == b"zero"));
-    assert!(matches!(&got[1], Got::Publish { qos: QoS::AtLeastOnce, payload, .. } if payload == b"two"));
+    assert!(
+        matches!(&got[0], Got::Publish { qos: QoS::AtMostOnce, payload, .. } if payload == b"zero")
+    );
+    assert!(
+        matches!(&got[1], Got::Publish { qos: QoS::AtLeastOnce, payload, .. } if payload == b"two")
+    );
 }
 
 #[test]
@@ -312,14 +352,22 @@ fn invalid_filter_gets_0x80_and_wildcard_publish_closes() {
         id,
         Packet::Subscribe(Subscribe {
             packet_id: 3,
-            filters: vec![("a/#/b", QoS::AtMostOnce), ("ok", QoS::ExactlyOnce), ("", QoS::AtMostOnce)],
+            filters: vec![
+                ("a/#/b", QoS::AtMostOnce),
+                ("ok", QoS::ExactlyOnce),
+                ("", QoS::AtMostOnce),
+            ],
         }),
     );
     assert_eq!(
         sim.recv(id),
         vec![Got::SubAck(
             3,
-            vec![SubAckCode::Failure, SubAckCode::Granted(QoS::ExactlyOnce), SubAckCode::Failure]
+            vec![
+                SubAckCode::Failure,
+                SubAckCode::Granted(QoS::ExactlyOnce),
+                SubAckCode::Failure
+            ]
         )]
     );
     sim.publish(id, "a/+", b"", QoS::AtMostOnce, false, 0);
@@ -353,7 +401,9 @@ fn unsubscribe_stops_delivery() {
         }),
     );
     assert_eq!(sim.recv(id), vec![Got::UnsubAck(9)]);
-    sim.core.publish(sim.now, "t", b"x", QoS::AtMostOnce, false).unwrap();
+    sim.core
+        .publish(sim.now, "t", b"x", QoS::AtMostOnce, false)
+        .unwrap();
     assert!(sim.recv(id).is_empty());
     assert_eq!(sim.core.stats().subscriptions, 0);
 }
@@ -367,7 +417,9 @@ fn qos1_window_queues_in_order() {
     let sub = sim.connect("sub", true);
     sim.subscribe(sub, "t", QoS::AtLeastOnce);
     for n in 0..5u8 {
-        sim.core.publish(sim.now, "t", &[n], QoS::AtLeastOnce, false).unwrap();
+        sim.core
+            .publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
+            .unwrap();
     }
     let got = sim.recv(sub);
     let ids: Vec<u16> = got
@@ -406,7 +458,9 @@ fn qos2_outbound_flow() {
     let mut sim = Sim::new();
     let sub = sim.connect("sub", true);
     sim.subscribe(sub, "t", QoS::ExactlyOnce);
-    sim.core.publish(sim.now, "t", b"x", QoS::ExactlyOnce, false).unwrap();
+    sim.core
+        .publish(sim.now, "t", b"x", QoS::ExactlyOnce, false)
+        .unwrap();
     let got = sim.recv(sub);
     let Got::Publish { packet_id, qos, .. } = got[0] else {
         panic!("{got:?}")
@@ -416,7 +470,13 @@ fn qos2_outbound_flow() {
     assert_eq!(sim.recv(sub), vec![Got::PubRel(packet_id)]);
     sim.send(sub, Packet::PubComp(packet_id));
     assert!(sim.recv(sub).is_empty());
-    let session = sim.core.sessions.iter().find(|(_, s)| &*s.client_id == "sub").unwrap().1;
+    let session = sim
+        .core
+        .sessions
+        .iter()
+        .find(|(_, s)| &*s.client_id == "sub")
+        .unwrap()
+        .1;
     assert!(session.inflight.is_empty());
 }
 
@@ -437,7 +497,13 @@ fn retained_messages() {
     let mut retained: Vec<_> = got[1..]
         .iter()
         .map(|g| match g {
-            Got::Publish { topic, payload, qos, retain, .. } => (topic.clone(), payload.clone(), *qos, *retain),
+            Got::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                ..
+            } => (topic.clone(), payload.clone(), *qos, *retain),
             _ => panic!("{g:?}"),
         })
         .collect();
@@ -478,7 +544,10 @@ fn will_on_network_close_not_after_disconnect() {
 
     let (dying, _) = sim.connect_with(will_connect("dying", 0));
     sim.core.handle_closed(sim.now, dying);
-    assert_eq!(sim.publishes(watcher), vec![publish_got("wills", b"gone", QoS::AtLeastOnce, false)]);
+    assert_eq!(
+        sim.publishes(watcher),
+        vec![publish_got("wills", b"gone", QoS::AtLeastOnce, false)]
+    );
 
     let (polite, _) = sim.connect_with(will_connect("polite", 0));
     sim.send(polite, Packet::Disconnect);
@@ -524,19 +593,33 @@ fn persistent_session_queues_offline_and_resends_in_order() {
     let mut sim = Sim::new();
     let sub = sim.connect("dev", false);
     sim.subscribe(sub, "q/#", QoS::ExactlyOnce);
-    sim.core.publish(sim.now, "q/1", b"first", QoS::AtLeastOnce, false).unwrap();
-    sim.core.publish(sim.now, "q/2", b"second", QoS::ExactlyOnce, false).unwrap();
+    sim.core
+        .publish(sim.now, "q/1", b"first", QoS::AtLeastOnce, false)
+        .unwrap();
+    sim.core
+        .publish(sim.now, "q/2", b"second", QoS::ExactlyOnce, false)
+        .unwrap();
     let got = sim.recv(sub);
     assert_eq!(got.len(), 2);
-    let Got::Publish { packet_id: second_id, .. } = got[1] else { panic!() };
+    let Got::Publish {
+        packet_id: second_id,
+        ..
+    } = got[1]
+    else {
+        panic!()
+    };
     // Acknowledge the QoS 2 one as far as PUBREC, then drop the network.
     sim.send(sub, Packet::PubRec(second_id));
     assert_eq!(sim.recv(sub), vec![Got::PubRel(second_id)]);
     sim.core.handle_closed(sim.now, sub);
     sim.reap();
     // Offline: QoS 1 is queued, QoS 0 is not.
-    sim.core.publish(sim.now, "q/3", b"third", QoS::AtLeastOnce, false).unwrap();
-    sim.core.publish(sim.now, "q/4", b"lost", QoS::AtMostOnce, false).unwrap();
+    sim.core
+        .publish(sim.now, "q/3", b"third", QoS::AtLeastOnce, false)
+        .unwrap();
+    sim.core
+        .publish(sim.now, "q/4", b"lost", QoS::AtMostOnce, false)
+        .unwrap();
 
     let (back, got) = sim.connect_with(connect("dev", false));
     assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
@@ -546,7 +629,9 @@ fn persistent_session_queues_offline_and_resends_in_order() {
     assert!(matches!(&rest[2], Got::Publish { dup: false, payload, .. } if payload == b"third"));
     assert_eq!(rest.len(), 3);
     // Subscriptions survived.
-    sim.core.publish(sim.now, "q/5", b"live", QoS::AtMostOnce, false).unwrap();
+    sim.core
+        .publish(sim.now, "q/5", b"live", QoS::AtMostOnce, false)
+        .unwrap();
     assert_eq!(sim.publishes(back).len(), 1);
 }
 
@@ -571,7 +656,9 @@ fn offline_queue_is_bounded() {
     sim.subscribe(sub, "t", QoS::AtLeastOnce);
     sim.core.handle_closed(sim.now, sub);
     for n in 0..10u8 {
-        sim.core.publish(sim.now, "t", &[n], QoS::AtLeastOnce, false).unwrap();
+        sim.core
+            .publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
+            .unwrap();
     }
     assert_eq!(sim.core.stats().messages_dropped, 7);
     let (_, got) = sim.connect_with(connect("dev", false));
@@ -607,8 +694,12 @@ fn slow_subscriber_memory_is_bounded() {
     sim.subscribe(fast, "t", QoS::AtMostOnce);
     let payload = [7u8; 1000];
     for _ in 0..100 {
-        sim.core.publish(sim.now, "t", &payload, QoS::AtMostOnce, false).unwrap();
-        sim.core.publish(sim.now, "t", &payload, QoS::AtLeastOnce, false).unwrap();
+        sim.core
+            .publish(sim.now, "t", &payload, QoS::AtMostOnce, false)
+            .unwrap();
+        sim.core
+            .publish(sim.now, "t", &payload, QoS::AtLeastOnce, false)
+            .unwrap();
         // The fast one reads everything.
         sim.recv(fast);
     }
@@ -628,7 +719,10 @@ fn split_packets_are_reassembled() {
     }
     assert_eq!(
         sim.recv(id),
-        vec![Got::ConnAck(false, ConnectReturnCode::Accepted), Got::PingResp]
+        vec![
+            Got::ConnAck(false, ConnectReturnCode::Accepted),
+            Got::PingResp
+        ]
     );
 }
 

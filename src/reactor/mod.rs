@@ -40,6 +40,9 @@ const FIRST_LISTENER: usize = 1;
 const READ_CHUNK: usize = 64 * 1024;
 /// Bytes read from one socket per pass before others get their turn.
 const READ_BUDGET: usize = 256 * 1024;
+/// Times the reactor checks for more commands before sleeping after a pass
+/// that handled some (a few microseconds).
+const SPIN_CHECKS: u32 = 2000;
 /// Connections accepted per pass before reading gets its turn.
 const ACCEPT_BUDGET: usize = 512;
 
@@ -58,7 +61,11 @@ pub(crate) struct Shared {
 impl Shared {
     /// Wakes the reactor unless a wake-up is already on its way.
     pub(crate) fn wake(&self) {
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+        // The plain load keeps the common case (reactor awake) free of a
+        // write to the shared cache line.
+        if !self.wake_pending.load(Ordering::SeqCst)
+            && !self.wake_pending.swap(true, Ordering::SeqCst)
+        {
             if let Err(error) = self.waker.wake() {
                 log::warn!("cannot wake the broker: {error}");
             }
@@ -91,6 +98,10 @@ pub(crate) struct Reactor {
     /// The persistence store, if any, and its reusable batch.
     store: Option<Box<dyn SessionStore + Send>>,
     store_ops: Vec<StoreOp>,
+    /// The last pass handled commands (see `prepare_to_sleep`).
+    drained_commands: bool,
+    /// Commands arrived after the last drain: the next pass is due now.
+    commands_pending: bool,
     stopping: bool,
     stopped: bool,
 }
@@ -162,6 +173,8 @@ impl Reactor {
             scratch_ids: Vec::new(),
             store,
             store_ops: Vec::new(),
+            drained_commands: false,
+            commands_pending: false,
             stopping: false,
             stopped: false,
         };
@@ -182,7 +195,7 @@ impl Reactor {
 
     /// When the core next needs a pass even if no socket is ready.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        if !self.read_backlog.is_empty() || self.accept_backlog {
+        if !self.read_backlog.is_empty() || self.accept_backlog || self.commands_pending {
             return Some(Instant::now());
         }
         self.core.next_deadline()
@@ -263,6 +276,7 @@ impl Reactor {
             self.finish_stop(now)?;
             return Ok(false);
         }
+        self.prepare_to_sleep();
         Ok(true)
     }
 
@@ -347,21 +361,33 @@ impl Reactor {
         }
     }
 
-    fn drain_commands(&mut self, now: Instant) {
-        self.shared.wake_pending.store(false, Ordering::Release);
-        while let Ok(command) = self.commands.try_recv() {
-            match command {
-                Command::Publish(message) => {
-                    if let Err(error) = self.core.publish(
-                        now,
-                        message.topic(),
-                        message.payload(),
-                        message.qos(),
-                        message.retain(),
-                    ) {
-                        log::warn!("host publish refused: {error}");
-                    }
+    /// Ends a pass: tells senders the reactor may sleep from now on (so the
+    /// next command wakes its descriptor), unless commands are already
+    /// waiting, in which case the next pass must come at once.
+    fn prepare_to_sleep(&mut self) {
+        // Right after a burst of commands, more usually follow within
+        // microseconds: a short bounded spin saves a sleep and a wake-up.
+        if std::mem::take(&mut self.drained_commands) {
+            for _ in 0..SPIN_CHECKS {
+                if !self.commands.is_empty() {
+                    self.commands_pending = true;
+                    return;
                 }
+                std::hint::spin_loop();
+            }
+        }
+        self.shared.wake_pending.store(false, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.commands_pending = !self.commands.is_empty();
+    }
+
+    fn drain_commands(&mut self, now: Instant) {
+        // Awake: senders need not wake us until we are about to sleep.
+        self.shared.wake_pending.store(true, Ordering::SeqCst);
+        while let Ok(command) = self.commands.try_recv() {
+            self.drained_commands = true;
+            match command {
+                Command::Publish(message) => self.core.publish_message(now, message),
                 Command::Kick(client_id) => {
                     self.core.kick(now, &client_id);
                 }

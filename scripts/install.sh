@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the C library: libmqlite.a, libmqlite.so, mqlite.h and a
+# pkg-config file, under PREFIX (default /usr/local).
+#
+#   scripts/install.sh [--no-build] [PREFIX]
+#
+# Then: cc app.c $(pkg-config --cflags --libs mqlite)          (shared)
+#       cc app.c $(pkg-config --static --cflags --libs mqlite) (static, if
+#       only libmqlite.a is installed or you pass the .a by path)
+# With a PREFIX outside the usual places, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
+# (and LD_LIBRARY_PATH=PREFIX/lib to run against the shared library).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=1
+if [ "${1:-}" = "--no-build" ]; then
+    build=0
+    shift
+fi
+prefix="${1:-/usr/local}"
+mkdir -p "$prefix"
+prefix="$(cd "$prefix" && pwd)"
+
+if [ "$build" -eq 1 ]; then
+    cargo build --release --lib -q
+fi
+for file in target/release/libmqlite.a target/release/libmqlite.so include/mqlite.h; do
+    [ -f "$file" ] || { echo "install.sh: $file is missing (run cargo build --release)" >&2; exit 1; }
+done
+
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+install -d "$prefix/lib/pkgconfig" "$prefix/include"
+install -m 0644 target/release/libmqlite.a "$prefix/lib/libmqlite.a"
+install -m 0755 target/release/libmqlite.so "$prefix/lib/libmqlite.so"
+install -m 0644 include/mqlite.h "$prefix/include/mqlite.h"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" mqlite.pc.in \
+    > "$prefix/lib/pkgconfig/mqlite.pc"
+echo "installed mqlite $version under $prefix"

@@ -1,0 +1,306 @@
+//! `mqlite_handle`: the thread-safe side of a broker.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use super::callbacks::{local_callback, mqlite_local_callback, UserData};
+use super::panic::{arg, boundary, bytes, c_str, guard, out};
+use super::result::{mqlite_result, Failure};
+use super::types::{
+    mqlite_auth_decision, mqlite_stats, qos_from_c, MQLITE_AUTH_ACCEPT,
+    MQLITE_AUTH_BAD_CREDENTIALS, MQLITE_AUTH_NOT_AUTHORIZED,
+};
+use crate::core::LocalSubscription;
+use crate::hooks::{AuthDecision, AuthToken};
+use crate::BrokerHandle;
+
+/// A handle to a broker, safe to use from any thread (and from the
+/// broker's own callbacks) at the same time. Opaque.
+///
+/// Requests are queued and carried out at the broker's next pass, never
+/// re-entrantly. Once the broker has stopped or been freed, calls answer
+/// `MQLITE_STOPPED`.
+pub struct mqlite_handle {
+    pub(crate) inner: BrokerHandle,
+}
+
+/// Frees a handle. The broker is not affected.
+///
+/// # Parameters
+/// - `handle`: from `mqlite_broker_handle()`, or NULL (nothing happens).
+///
+/// # Memory and lifetimes
+/// Takes ownership: the pointer must not be used (or freed) again, by any
+/// thread.
+///
+/// # Safety
+/// `handle` is NULL or a handle not yet freed, and no other thread is
+/// using it.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_free(handle: *mut mqlite_handle) {
+    guard((), || {
+        if !handle.is_null() {
+            // SAFETY: made by `Box::into_raw` in `mqlite_broker_handle`,
+            // and the caller gives up ownership here.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    })
+}
+
+/// Publishes a message as the host, to every matching subscriber (and to
+/// the retained store when `retain` is set: an empty retained payload
+/// clears the topic). The message also passes the message callback.
+///
+/// # Parameters
+/// - `topic`: NUL-terminated topic name (no wildcards).
+/// - `payload`, `payload_len`: the payload (NULL allowed when
+///   `payload_len` is 0).
+/// - `qos`: 0, 1 or 2. `retain`: the retain flag.
+///
+/// # Returns
+/// `MQLITE_OK` (queued); `MQLITE_NULL_PARAMETER`; `MQLITE_INVALID_UTF8`;
+/// `MQLITE_INVALID_TOPIC`; `MQLITE_INVALID_ARGUMENT` (QoS);
+/// `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// Topic and payload are copied before the call returns.
+///
+/// # Safety
+/// `handle` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
+/// is NULL or points to `payload_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_publish(
+    handle: *const mqlite_handle,
+    topic: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+) -> mqlite_result {
+    boundary("mqlite_handle_publish", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        // SAFETY: NULL or NUL-terminated.
+        let topic = unsafe { c_str(topic, "topic") }?;
+        // SAFETY: NULL or `payload_len` readable bytes.
+        let payload = unsafe { bytes(payload, payload_len, "payload") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        Ok(handle.inner.publish(topic, payload, qos, retain)?)
+    })
+}
+
+/// Subscribes the host to `filter` from any thread: `callback` runs on the
+/// broker thread for each matching message, from the broker's next pass
+/// on (retained ones first).
+///
+/// # Parameters
+/// - `filter`: NUL-terminated topic filter (wildcards allowed).
+/// - `qos`: 0, 1 or 2.
+/// - `callback`, `userdata`: the receiver.
+/// - `subscription_out`: receives the id for
+///   `mqlite_handle_unsubscribe_local()`.
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS),
+/// `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// `filter` is copied. `userdata` must stay alive, and usable from the
+/// broker thread, until the unsubscription has been carried out (the
+/// broker's next pass after `mqlite_handle_unsubscribe_local()`) or the
+/// broker is freed.
+///
+/// # Safety
+/// `handle` is NULL or live; `filter` is NULL or NUL-terminated;
+/// `callback` is NULL or a function of the right type;
+/// `subscription_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_subscribe_local(
+    handle: *const mqlite_handle,
+    filter: *const c_char,
+    qos: u8,
+    callback: mqlite_local_callback,
+    userdata: *mut c_void,
+    subscription_out: *mut u64,
+) -> mqlite_result {
+    boundary("mqlite_handle_subscribe_local", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        // SAFETY: NULL or NUL-terminated.
+        let filter = unsafe { c_str(filter, "filter") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
+        if subscription_out.is_null() {
+            return Err(Failure::null("subscription_out"));
+        }
+        let receiver = local_callback(callback, UserData::new(userdata));
+        let subscription = handle.inner.subscribe_local(filter, qos, receiver)?;
+        // SAFETY: checked not NULL; writable by the caller's contract.
+        unsafe { out(subscription_out, "subscription_out", subscription.0) }
+    })
+}
+
+/// Ends a local subscription at the broker's next pass (its callback may
+/// still run until then).
+///
+/// # Returns
+/// `MQLITE_OK` (queued; an unknown id is ignored), `MQLITE_NULL_PARAMETER`,
+/// `MQLITE_STOPPED`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_unsubscribe_local(
+    handle: *const mqlite_handle,
+    subscription: u64,
+) -> mqlite_result {
+    boundary("mqlite_handle_unsubscribe_local", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        Ok(handle
+            .inner
+            .unsubscribe_local(LocalSubscription(subscription))?)
+    })
+}
+
+/// Decides an authentication the callback left `MQLITE_AUTH_PENDING`.
+/// Harmless if the client has gone or the decision timed out.
+///
+/// # Parameters
+/// - `token`: the `token` of the `mqlite_connect_info`.
+/// - `decision`: `MQLITE_AUTH_ACCEPT`, `MQLITE_AUTH_BAD_CREDENTIALS` or
+///   `MQLITE_AUTH_NOT_AUTHORIZED`.
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (any
+/// other decision), `MQLITE_STOPPED`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_complete_auth(
+    handle: *const mqlite_handle,
+    token: u64,
+    decision: mqlite_auth_decision,
+) -> mqlite_result {
+    boundary("mqlite_handle_complete_auth", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        let decision = match decision {
+            MQLITE_AUTH_ACCEPT => AuthDecision::Accept,
+            MQLITE_AUTH_BAD_CREDENTIALS => AuthDecision::BadCredentials,
+            MQLITE_AUTH_NOT_AUTHORIZED => AuthDecision::NotAuthorized,
+            other => {
+                return Err(Failure::invalid(
+                    "decision",
+                    format!("{other} is not ACCEPT, BAD_CREDENTIALS or NOT_AUTHORIZED"),
+                ))
+            }
+        };
+        Ok(handle
+            .inner
+            .complete_auth(AuthToken::from_u64(token), decision)?)
+    })
+}
+
+/// Closes the connection of a client (its will is published).
+///
+/// # Parameters
+/// - `client_id`: NUL-terminated client identifier. Unknown ids are
+///   ignored.
+///
+/// # Returns
+/// `MQLITE_OK` (queued), `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+/// `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// `client_id` is copied.
+///
+/// # Safety
+/// `handle` is NULL or live; `client_id` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_kick(
+    handle: *const mqlite_handle,
+    client_id: *const c_char,
+) -> mqlite_result {
+    boundary("mqlite_handle_kick", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        // SAFETY: NULL or NUL-terminated.
+        let client_id = unsafe { c_str(client_id, "client_id") }?;
+        Ok(handle.inner.kick(client_id)?)
+    })
+}
+
+/// Reads the broker's counters, waiting up to `timeout_ms` for the broker
+/// thread to answer. Do not call it from a callback (the broker thread
+/// cannot answer while it runs your callback): it would wait the whole
+/// timeout and fail.
+///
+/// # Parameters
+/// - `timeout_ms`: how long to wait, in milliseconds.
+/// - `stats_out`: receives the counters.
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_STOPPED` (stopped, or no
+/// answer in time).
+///
+/// # Safety
+/// `handle` is NULL or live; `stats_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_stats(
+    handle: *const mqlite_handle,
+    timeout_ms: u64,
+    stats_out: *mut mqlite_stats,
+) -> mqlite_result {
+    boundary("mqlite_handle_stats", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        if stats_out.is_null() {
+            return Err(Failure::null("stats_out"));
+        }
+        let stats = handle.inner.stats(Duration::from_millis(timeout_ms))?;
+        // SAFETY: checked not NULL; writable by the caller's contract.
+        unsafe { out(stats_out, "stats_out", mqlite_stats::from(&stats)) }
+    })
+}
+
+/// Asks the broker to stop: it stops accepting, closes every client,
+/// flushes, and `mqlite_broker_run()` returns (`mqlite_broker_run_once()`
+/// reports it is no longer running). Harmless once stopped.
+///
+/// # Returns
+/// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_stop(handle: *const mqlite_handle) -> mqlite_result {
+    boundary("mqlite_handle_stop", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        handle.inner.stop();
+        Ok(())
+    })
+}
+
+/// Whether the broker has stopped.
+///
+/// # Returns
+/// true once the broker has stopped, and for a NULL handle. (A broker freed
+/// without a stop may still read as not stopped; calls through the handle
+/// then answer `MQLITE_STOPPED`.)
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_is_stopped(handle: *const mqlite_handle) -> bool {
+    guard(true, || {
+        // SAFETY: NULL or live.
+        match unsafe { handle.as_ref() } {
+            Some(handle) => handle.inner.is_stopped(),
+            None => true,
+        }
+    })
+}

@@ -1,0 +1,48 @@
+//! The C API: `libmqlite.a` / `libmqlite.so` with `include/mqlite.h`.
+//!
+//! Every item here is `extern "C"` and documented for C; `build.rs` runs
+//! cbindgen over this module (and only this module) to write the header,
+//! and a test checks that the committed `include/mqlite.h` is the generated
+//! one. `docs/C_API.md` is the guide; the conventions are those of
+//! rustls-ffi:
+//!
+//! - names are `mqlite_<type>_<verb>`; `mqlite_config`, `mqlite_broker`,
+//!   `mqlite_handle` and `mqlite_message_rewrite` are opaque;
+//! - `_new`/`_free` pairs; `_free(NULL)` does nothing; `_free` takes
+//!   ownership and the host must not use the pointer again (no
+//!   pointer-nulling variant: a double free is the host's error, as with
+//!   `free(3)`);
+//! - every fallible function returns an `mqlite_result` (0 or a code from
+//!   7001 up, never reused) and writes its out-parameters only on success;
+//! - NULL or non-UTF-8 arguments are refused with a code, never a crash;
+//! - every exported body runs inside a panic boundary (`panic.rs`): no
+//!   panic crosses into C;
+//! - callbacks are typed function pointers with a `void *userdata`, and get
+//!   borrowed views valid only during the call.
+//!
+//! The modules, one concept each: [`result`] (codes and their text),
+//! [`types`] (plain C structs and enumerations), [`callbacks`] (callback
+//! types and their adapters), [`config`], [`broker`], [`handle`], [`log_bridge`]
+//! (the `log` crate bridge), and `panic` (the boundary).
+
+#![allow(non_camel_case_types)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod result;
+
+pub mod types;
+
+pub mod callbacks;
+
+pub mod config;
+
+pub mod broker;
+
+pub mod handle;
+
+pub mod log_bridge;
+
+mod panic;
+
+#[cfg(test)]
+mod tests;

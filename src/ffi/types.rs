@@ -1,0 +1,329 @@
+//! Plain C values: enumerations (as integer types with `#define`d
+//! constants, so a value from C is never an invalid Rust enum) and the
+//! structs passed to callbacks or filled by the library.
+
+use std::ffi::c_char;
+use std::io::Write;
+use std::net::SocketAddr;
+
+use crate::codec::QoS;
+use crate::core::Message;
+use crate::hooks::ClientInfo;
+use crate::{CloseReason, Stats};
+
+/// The answer of an authentication callback, and the decision given to
+/// `mqlite_handle_complete_auth()`: one of the `MQLITE_AUTH_*` values.
+pub type mqlite_auth_decision = u32;
+/// Let the client in (CONNACK 0x00).
+pub const MQLITE_AUTH_ACCEPT: mqlite_auth_decision = 0;
+/// Refuse with CONNACK 0x04 (bad user name or password).
+pub const MQLITE_AUTH_BAD_CREDENTIALS: mqlite_auth_decision = 1;
+/// Refuse with CONNACK 0x05 (not authorized).
+pub const MQLITE_AUTH_NOT_AUTHORIZED: mqlite_auth_decision = 2;
+/// Decide later with `mqlite_handle_complete_auth()` and the token of the
+/// `mqlite_connect_info` (callback answer only). Without a decision within
+/// the auth timeout the client is refused (0x05).
+pub const MQLITE_AUTH_PENDING: mqlite_auth_decision = 3;
+
+/// What a client asks to do, for the ACL callback: one of the
+/// `MQLITE_ACL_*` values.
+pub type mqlite_acl_access = u32;
+/// Publish to the topic name given (refused: the PUBLISH is dropped but
+/// still acknowledged).
+pub const MQLITE_ACL_PUBLISH: mqlite_acl_access = 1;
+/// Subscribe with the topic filter given (refused: SUBACK 0x80).
+pub const MQLITE_ACL_SUBSCRIBE: mqlite_acl_access = 2;
+/// Receive a message on the topic name given (refused: that delivery is
+/// skipped). Checked at every delivery: keep the callback cheap.
+pub const MQLITE_ACL_RECEIVE: mqlite_acl_access = 3;
+
+/// The answer of a message callback: one of the `MQLITE_MESSAGE_*` values.
+pub type mqlite_message_decision = u32;
+/// Deliver the message as it is.
+pub const MQLITE_MESSAGE_PASS: mqlite_message_decision = 0;
+/// Drop it (a QoS 1/2 publisher is still acknowledged).
+pub const MQLITE_MESSAGE_DROP: mqlite_message_decision = 1;
+/// Deliver the message set with `mqlite_message_rewrite_set()` instead
+/// (dropped if the callback set none).
+pub const MQLITE_MESSAGE_REWRITE: mqlite_message_decision = 2;
+
+/// What happened, in an `mqlite_event`: one of the `MQLITE_EVENT_*` values.
+pub type mqlite_event_kind = u32;
+/// A client was accepted (CONNACK 0 sent).
+pub const MQLITE_EVENT_CONNECTED: mqlite_event_kind = 1;
+/// A connected client's connection ended (`reason` says why).
+pub const MQLITE_EVENT_DISCONNECTED: mqlite_event_kind = 2;
+/// A client subscribed (`filter`, granted `qos`).
+pub const MQLITE_EVENT_SUBSCRIBED: mqlite_event_kind = 3;
+/// A client unsubscribed (`filter`).
+pub const MQLITE_EVENT_UNSUBSCRIBED: mqlite_event_kind = 4;
+
+/// Why a connection ended, in an `mqlite_event`: one of the `MQLITE_CLOSE_*`
+/// values.
+pub type mqlite_close_reason = u32;
+/// Not a disconnection event.
+pub const MQLITE_CLOSE_NONE: mqlite_close_reason = 0;
+/// The client sent DISCONNECT.
+pub const MQLITE_CLOSE_DISCONNECT: mqlite_close_reason = 1;
+/// No packet within 1.5 times the keepalive.
+pub const MQLITE_CLOSE_KEEPALIVE_TIMEOUT: mqlite_close_reason = 2;
+/// No CONNECT within the connect timeout.
+pub const MQLITE_CLOSE_CONNECT_TIMEOUT: mqlite_close_reason = 3;
+/// The client broke the protocol.
+pub const MQLITE_CLOSE_PROTOCOL_ERROR: mqlite_close_reason = 4;
+/// Another connection took over its client id.
+pub const MQLITE_CLOSE_TAKEOVER: mqlite_close_reason = 5;
+/// The socket closed or failed.
+pub const MQLITE_CLOSE_NETWORK: mqlite_close_reason = 6;
+/// CONNECT was refused.
+pub const MQLITE_CLOSE_REFUSED: mqlite_close_reason = 7;
+/// The host kicked the client (`mqlite_handle_kick()`).
+pub const MQLITE_CLOSE_KICKED: mqlite_close_reason = 8;
+/// The broker is stopping.
+pub const MQLITE_CLOSE_SHUTDOWN: mqlite_close_reason = 9;
+/// A reason this version of the header does not name.
+pub const MQLITE_CLOSE_OTHER: mqlite_close_reason = 255;
+
+/// A message, as seen by a message callback or a local subscriber.
+///
+/// Memory and lifetimes: borrowed. The pointers are valid only during the
+/// callback; copy what you keep. `topic` is UTF-8 and NOT NUL-terminated
+/// (use `topic_len`); `payload` is `payload_len` bytes (not dereferenceable
+/// when `payload_len` is 0).
+#[repr(C)]
+pub struct mqlite_message {
+    /// The topic name (UTF-8, not NUL-terminated).
+    pub topic: *const c_char,
+    /// Bytes in `topic`.
+    pub topic_len: usize,
+    /// The payload.
+    pub payload: *const u8,
+    /// Bytes in `payload`.
+    pub payload_len: usize,
+    /// 0, 1 or 2.
+    pub qos: u8,
+    /// The retain flag (set for retained messages replayed to a new local
+    /// subscription).
+    pub retain: bool,
+}
+
+impl mqlite_message {
+    /// A view of `message`, borrowing it.
+    pub(crate) fn view(message: &Message) -> mqlite_message {
+        let topic = message.topic();
+        let payload = message.payload();
+        mqlite_message {
+            topic: topic.as_ptr().cast::<c_char>(),
+            topic_len: topic.len(),
+            payload: payload.as_ptr(),
+            payload_len: payload.len(),
+            qos: message.qos() as u8,
+            retain: message.retain(),
+        }
+    }
+}
+
+/// Who a connected client is, for ACL, message and event callbacks.
+///
+/// Memory and lifetimes: borrowed, valid only during the callback. Strings
+/// are UTF-8 and NOT NUL-terminated: use the `_len` fields. `username` is
+/// NULL when the client gave none (an empty one is non-NULL with length 0).
+#[repr(C)]
+pub struct mqlite_client_info {
+    /// The client identifier.
+    pub client_id: *const c_char,
+    /// Bytes in `client_id`.
+    pub client_id_len: usize,
+    /// The user name, or NULL.
+    pub username: *const c_char,
+    /// Bytes in `username` (0 when NULL).
+    pub username_len: usize,
+    /// The client's address as text, `IP:PORT` (`[IPv6]:PORT`).
+    pub peer: *const c_char,
+    /// Bytes in `peer`.
+    pub peer_len: usize,
+}
+
+/// What a client presented in CONNECT, for the authentication callback.
+///
+/// Memory and lifetimes: borrowed, valid only during the callback; strings
+/// are NOT NUL-terminated (use the `_len` fields). `username` and
+/// `password` are NULL when absent. `token` is a plain number: keep it to
+/// answer later with `mqlite_handle_complete_auth()`.
+#[repr(C)]
+pub struct mqlite_connect_info {
+    /// The client identifier (a generated one if the client sent none).
+    pub client_id: *const c_char,
+    /// Bytes in `client_id`.
+    pub client_id_len: usize,
+    /// The user name (UTF-8), or NULL.
+    pub username: *const c_char,
+    /// Bytes in `username` (0 when NULL).
+    pub username_len: usize,
+    /// The password bytes (any bytes, not a string), or NULL.
+    pub password: *const u8,
+    /// Bytes in `password` (0 when NULL).
+    pub password_len: usize,
+    /// The client's address as text, `IP:PORT`.
+    pub peer: *const c_char,
+    /// Bytes in `peer`.
+    pub peer_len: usize,
+    /// Names this connection for `mqlite_handle_complete_auth()` after an
+    /// `MQLITE_AUTH_PENDING` answer.
+    pub token: u64,
+    /// The protocol level: 3 (MQTT 3.1) or 4 (MQTT 3.1.1).
+    pub protocol_level: u8,
+    /// The Clean Session flag.
+    pub clean_session: bool,
+}
+
+/// Something that happened to a client, for the event callback. Fields
+/// that do not apply to `kind` are 0 / false / NULL.
+///
+/// Memory and lifetimes: borrowed, valid only during the callback; strings
+/// are NOT NUL-terminated.
+#[repr(C)]
+pub struct mqlite_event {
+    /// One of `MQLITE_EVENT_*`.
+    pub kind: mqlite_event_kind,
+    /// Who.
+    pub client: mqlite_client_info,
+    /// CONNECTED: the protocol level, 3 or 4.
+    pub protocol_level: u8,
+    /// CONNECTED: the Clean Session flag.
+    pub clean_session: bool,
+    /// CONNECTED: whether an existing session was resumed.
+    pub session_present: bool,
+    /// SUBSCRIBED: the granted QoS.
+    pub qos: u8,
+    /// DISCONNECTED: one of `MQLITE_CLOSE_*`.
+    pub reason: mqlite_close_reason,
+    /// SUBSCRIBED, UNSUBSCRIBED: the topic filter (not NUL-terminated).
+    pub filter: *const c_char,
+    /// Bytes in `filter`.
+    pub filter_len: usize,
+}
+
+/// A snapshot of the broker's counters (see `mqlite_handle_stats()`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct mqlite_stats {
+    /// Network connections open now (including ones not yet past CONNECT).
+    pub connections: u64,
+    /// Network connections accepted since start.
+    pub connections_total: u64,
+    /// Connections refused because max_connections was reached.
+    pub connections_refused: u64,
+    /// Clients connected now (past CONNACK 0).
+    pub clients_connected: u64,
+    /// Sessions held now, connected or not.
+    pub sessions: u64,
+    /// Subscriptions held now (filter, session pairs).
+    pub subscriptions: u64,
+    /// Retained messages held now.
+    pub retained_messages: u64,
+    /// PUBLISH packets received from clients and the host.
+    pub messages_received: u64,
+    /// PUBLISH packets sent to clients (deliveries, including resends).
+    pub messages_sent: u64,
+    /// Messages dropped (slow readers, full queues).
+    pub messages_dropped: u64,
+    /// Bytes read from sockets.
+    pub bytes_received: u64,
+    /// Bytes written to sockets.
+    pub bytes_sent: u64,
+}
+
+impl From<&Stats> for mqlite_stats {
+    fn from(stats: &Stats) -> mqlite_stats {
+        mqlite_stats {
+            connections: stats.connections,
+            connections_total: stats.connections_total,
+            connections_refused: stats.connections_refused,
+            clients_connected: stats.clients_connected,
+            sessions: stats.sessions,
+            subscriptions: stats.subscriptions,
+            retained_messages: stats.retained_messages,
+            messages_received: stats.messages_received,
+            messages_sent: stats.messages_sent,
+            messages_dropped: stats.messages_dropped,
+            bytes_received: stats.bytes_received,
+            bytes_sent: stats.bytes_sent,
+        }
+    }
+}
+
+/// A QoS from C: 0, 1 or 2.
+pub(crate) fn qos_from_c(qos: u8) -> Option<QoS> {
+    match qos {
+        0 => Some(QoS::AtMostOnce),
+        1 => Some(QoS::AtLeastOnce),
+        2 => Some(QoS::ExactlyOnce),
+        _ => None,
+    }
+}
+
+/// The C code of a close reason.
+pub(crate) fn close_reason_to_c(reason: CloseReason) -> mqlite_close_reason {
+    match reason {
+        CloseReason::Disconnect => MQLITE_CLOSE_DISCONNECT,
+        CloseReason::KeepaliveTimeout => MQLITE_CLOSE_KEEPALIVE_TIMEOUT,
+        CloseReason::ConnectTimeout => MQLITE_CLOSE_CONNECT_TIMEOUT,
+        CloseReason::ProtocolError => MQLITE_CLOSE_PROTOCOL_ERROR,
+        CloseReason::Takeover => MQLITE_CLOSE_TAKEOVER,
+        CloseReason::Network => MQLITE_CLOSE_NETWORK,
+        CloseReason::Refused => MQLITE_CLOSE_REFUSED,
+        CloseReason::Kicked => MQLITE_CLOSE_KICKED,
+        CloseReason::Shutdown => MQLITE_CLOSE_SHUTDOWN,
+        // A reason added later reads as "other" until it has a code.
+        #[allow(unreachable_patterns)]
+        _ => MQLITE_CLOSE_OTHER,
+    }
+}
+
+/// A socket address written as text on the stack (no allocation: the ACL
+/// callback runs once per delivery).
+pub(crate) struct PeerText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl PeerText {
+    pub(crate) fn new(addr: SocketAddr) -> PeerText {
+        let mut text = PeerText {
+            buf: [0; 64],
+            len: 0,
+        };
+        let mut cursor = &mut text.buf[..];
+        // The longest address, `[v6%scope]:port`, is under 64 bytes; if one
+        // ever were not, the text would be cut, not overflow.
+        let _ = write!(cursor, "{addr}");
+        text.len = 64 - cursor.len();
+        text
+    }
+
+    pub(crate) fn ptr(&self) -> *const c_char {
+        self.buf.as_ptr().cast::<c_char>()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// A C view of a client, borrowing `client` and `peer` (which must be
+/// `client.peer` as text).
+pub(crate) fn client_view(client: &ClientInfo<'_>, peer: &PeerText) -> mqlite_client_info {
+    let (username, username_len) = match client.username {
+        Some(name) => (name.as_ptr().cast::<c_char>(), name.len()),
+        None => (std::ptr::null(), 0),
+    };
+    mqlite_client_info {
+        client_id: client.client_id.as_ptr().cast::<c_char>(),
+        client_id_len: client.client_id.len(),
+        username,
+        username_len,
+        peer: peer.ptr(),
+        peer_len: peer.len(),
+    }
+}
