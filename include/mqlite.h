@@ -710,6 +710,9 @@ const char *mqlite_result_text(mqlite_result code);
 /**
  * The library's version, `MAJOR.MINOR.PATCH`.
  *
+ * # Parameters
+ * None.
+ *
  * # Returns
  * A NUL-terminated string equal to the header's `MQLITE_VERSION` when the
  * header and the library match.
@@ -783,6 +786,9 @@ mqlite_result mqlite_message_rewrite_set(struct mqlite_message_rewrite *rewrite,
  * 64 MiB queued bytes per client, 10 s connect timeout, 30 s auth timeout,
  * sessions kept forever, `$SYS` every 10 s, no persistence.
  *
+ * # Parameters
+ * None.
+ *
  * # Returns
  * A new config, or NULL if it could not be made (out of memory).
  *
@@ -796,6 +802,9 @@ struct mqlite_config *mqlite_config_new(void);
  *
  * # Parameters
  * - `config`: from `mqlite_config_new()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
  *
  * # Memory and lifetimes
  * Takes ownership: the pointer must not be used (or freed) again.
@@ -832,8 +841,15 @@ mqlite_result mqlite_config_add_listener(struct mqlite_config *config,
  * Sets the most simultaneous network connections (default 100 000; at
  * least 1). Further ones are accepted and closed at once.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_connections`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -846,8 +862,15 @@ mqlite_result mqlite_config_set_max_connections(struct mqlite_config *config,
  * (default 16 MiB; 2 to 268 435 460). A larger packet closes its
  * connection.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_packet_size`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -859,8 +882,15 @@ mqlite_result mqlite_config_set_max_packet_size(struct mqlite_config *config,
  * Sets the most outbound QoS 1/2 messages awaiting acknowledgement per
  * client (default 20; at least 1); more wait in the client's queue.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_inflight`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -873,8 +903,15 @@ mqlite_result mqlite_config_set_max_inflight(struct mqlite_config *config,
  * window (default 1000). When full, new messages for that client are
  * dropped and counted.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_queued_messages`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -886,8 +923,15 @@ mqlite_result mqlite_config_set_max_queued_messages(struct mqlite_config *config
  * Sets the most topic+payload bytes queued per client (default 64 MiB),
  * with the same policy as the message limit.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_queued_bytes`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -900,8 +944,15 @@ mqlite_result mqlite_config_set_max_queued_bytes(struct mqlite_config *config,
  * 0 messages are dropped and its QoS 1/2 ones wait in its queue (default
  * 1 MiB; at least 1024).
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `max_pending_output`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -913,8 +964,15 @@ mqlite_result mqlite_config_set_max_pending_output(struct mqlite_config *config,
  * Sets how long a socket may take to send a complete CONNECT, in
  * milliseconds (default 10 000; more than 0).
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `timeout_ms`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -927,8 +985,15 @@ mqlite_result mqlite_config_set_connect_timeout_ms(struct mqlite_config *config,
  * (`MQLITE_AUTH_PENDING`) before it is refused with CONNACK 0x05, in
  * milliseconds (default 30 000; more than 0).
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `timeout_ms`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -940,9 +1005,16 @@ mqlite_result mqlite_config_set_auth_timeout_ms(struct mqlite_config *config,
  * Sets how long a disconnected persistent session (clean session 0) is
  * kept, in seconds; -1 keeps it forever (the default).
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `expiry_s`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (below
  * -1).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -954,8 +1026,15 @@ mqlite_result mqlite_config_set_session_expiry_s(struct mqlite_config *config,
  * Sets how often `$SYS/broker/...` statistics are published, in seconds;
  * 0 turns them off (default 10).
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `interval_s`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -967,8 +1046,15 @@ mqlite_result mqlite_config_set_sys_interval_s(struct mqlite_config *config,
  * Sets whether a client may connect with an empty client id and clean
  * session 1 (it is then given a generated id). Default true.
  *
+ * # Parameters
+ * - `config`: the config.
+ * - `allow`: the new value (checked by `mqlite_broker_new()`).
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
  *
  * # Safety
  * `config` is NULL or a live config.
@@ -1030,6 +1116,9 @@ mqlite_result mqlite_broker_new(const struct mqlite_config *config,
  * # Parameters
  * - `broker`: from `mqlite_broker_new()`, or NULL (nothing happens).
  *
+ * # Returns
+ * Nothing.
+ *
  * # Memory and lifetimes
  * Takes ownership: the pointer must not be used or freed again (there is
  * no pointer-nulling variant; a double free is the host's error, as with
@@ -1054,6 +1143,9 @@ void mqlite_broker_free(struct mqlite_broker *broker);
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
  * listener), `MQLITE_BUSY`.
  *
+ * # Memory and lifetimes
+ * `*port_out` is written only on success.
+ *
  * # Safety
  * `broker` is NULL or live; `port_out` is NULL or writable.
  */
@@ -1066,9 +1158,16 @@ mqlite_result mqlite_broker_local_port(const struct mqlite_broker *broker,
  * callback or another thread). Callbacks run inside this call, on this
  * thread.
  *
+ * # Parameters
+ * - `broker`: the broker.
+ *
  * # Returns
  * `MQLITE_OK` once stopped (at once if it already was);
  * `MQLITE_NULL_PARAMETER`; `MQLITE_BUSY` (already running); `MQLITE_IO`.
+ *
+ * # Memory and lifetimes
+ * The broker stays the caller's; free it after this returns, never from a
+ * callback. Callbacks' views are valid only during each callback.
  *
  * # Safety
  * `broker` is NULL or live.
@@ -1091,6 +1190,10 @@ mqlite_result mqlite_broker_run(struct mqlite_broker *broker);
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (below
  * -1), `MQLITE_BUSY`, `MQLITE_IO`.
  *
+ * # Memory and lifetimes
+ * `*still_running_out` is written only on success. Callbacks' views are
+ * valid only during each callback.
+ *
  * # Safety
  * `broker` is NULL or live; `still_running_out` is NULL or writable.
  */
@@ -1104,6 +1207,10 @@ mqlite_result mqlite_broker_run_once(struct mqlite_broker *broker,
  * `epoll` beside your own descriptors, and call
  * `mqlite_broker_run_once(broker, 0, ...)` when it is readable or the
  * deadline from `mqlite_broker_next_deadline_ms()` has passed.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `fd_out`: receives the descriptor.
  *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
@@ -1128,6 +1235,9 @@ mqlite_result mqlite_broker_fd(const struct mqlite_broker *broker,
  *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `*ms_out` is written only on success.
  *
  * # Safety
  * `broker` is NULL or live; `ms_out` is NULL or writable.
@@ -1188,6 +1298,11 @@ mqlite_result mqlite_broker_set_auth_callback(struct mqlite_broker *broker,
  * delivered to it. Without one, everything is allowed. Replaces an earlier
  * one.
  *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `callback`: the callback (not NULL).
+ * - `userdata`: passed back to every call.
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
  *
@@ -1208,6 +1323,11 @@ mqlite_result mqlite_broker_set_acl_callback(struct mqlite_broker *broker,
  * and the fan-out: it may pass, drop or rewrite the message. Replaces an
  * earlier one.
  *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `callback`: the callback (not NULL).
+ * - `userdata`: passed back to every call.
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
  *
@@ -1227,6 +1347,11 @@ mqlite_result mqlite_broker_set_message_callback(struct mqlite_broker *broker,
  * connects, disconnects, subscribes or unsubscribes. Replaces an earlier
  * one.
  *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `callback`: the callback (not NULL).
+ * - `userdata`: passed back to every call.
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
  *
@@ -1240,6 +1365,38 @@ mqlite_result mqlite_broker_set_message_callback(struct mqlite_broker *broker,
 mqlite_result mqlite_broker_set_event_callback(struct mqlite_broker *broker,
                                                mqlite_event_callback callback,
                                                void *userdata);
+
+/**
+ * Publishes a message as the host, at once, on the calling thread (the
+ * one that runs the broker): the message callback, the retained store and
+ * the fan-out to clients and local subscribers happen before this returns;
+ * the bytes go out at the next pass. Other threads (and callbacks) use
+ * `mqlite_handle_publish()`.
+ *
+ * # Parameters
+ * - `topic`: NUL-terminated topic name (no wildcards).
+ * - `payload`, `payload_len`: the payload (NULL allowed when
+ *   `payload_len` is 0).
+ * - `qos`: 0, 1 or 2. `retain`: the retain flag (an empty retained payload
+ *   clears the topic).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS), `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * Topic and payload are copied before the call returns.
+ *
+ * # Safety
+ * `broker` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
+ * is NULL or points to `payload_len` readable bytes.
+ */
+mqlite_result mqlite_broker_publish(struct mqlite_broker *broker,
+                                    const char *topic,
+                                    const uint8_t *payload,
+                                    size_t payload_len,
+                                    uint8_t qos,
+                                    bool retain);
 
 /**
  * Subscribes the host to `filter`, at once: `callback` runs on the broker
@@ -1275,10 +1432,19 @@ mqlite_result mqlite_broker_subscribe_local(struct mqlite_broker *broker,
 /**
  * Ends a local subscription at once.
  *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `subscription`: the id from `mqlite_broker_subscribe_local()` or
+ *   `mqlite_handle_subscribe_local()`.
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
  * subscription, or not yet made: one made through a handle exists from
  * the broker's next pass on), `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * Once this returns `MQLITE_OK` the callback is not called again and its
+ * userdata may be freed.
  *
  * # Safety
  * `broker` is NULL or live.
@@ -1290,8 +1456,15 @@ mqlite_result mqlite_broker_unsubscribe_local(struct mqlite_broker *broker,
  * The broker's counters, read directly (on the thread that runs it, not
  * during a run; other threads use `mqlite_handle_stats()`).
  *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `stats_out`: receives the counters.
+ *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `*stats_out` (the caller's) is written only on success.
  *
  * # Safety
  * `broker` is NULL or live; `stats_out` is NULL or writable.
@@ -1304,6 +1477,9 @@ mqlite_result mqlite_broker_stats(const struct mqlite_broker *broker,
  *
  * # Parameters
  * - `handle`: from `mqlite_broker_handle()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
  *
  * # Memory and lifetimes
  * Takes ownership: the pointer must not be used (or freed) again, by any
@@ -1384,9 +1560,17 @@ mqlite_result mqlite_handle_subscribe_local(const struct mqlite_handle *handle,
  * Ends a local subscription at the broker's next pass (its callback may
  * still run until then).
  *
+ * # Parameters
+ * - `handle`: the handle.
+ * - `subscription`: the id from a `*_subscribe_local()` call.
+ *
  * # Returns
  * `MQLITE_OK` (queued; an unknown id is ignored), `MQLITE_NULL_PARAMETER`,
  * `MQLITE_STOPPED`.
+ *
+ * # Memory and lifetimes
+ * The callback's userdata may still be used until the broker's next pass
+ * has carried out the request; free it after that (or after the broker).
  *
  * # Safety
  * `handle` is NULL or live.
@@ -1406,6 +1590,9 @@ mqlite_result mqlite_handle_unsubscribe_local(const struct mqlite_handle *handle
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (any
  * other decision), `MQLITE_STOPPED`.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept but the decision.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -1448,6 +1635,9 @@ mqlite_result mqlite_handle_kick(const struct mqlite_handle *handle,
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_STOPPED` (stopped, or no
  * answer in time).
  *
+ * # Memory and lifetimes
+ * `*stats_out` (the caller's) is written only on success.
+ *
  * # Safety
  * `handle` is NULL or live; `stats_out` is NULL or writable.
  */
@@ -1460,8 +1650,15 @@ mqlite_result mqlite_handle_stats(const struct mqlite_handle *handle,
  * flushes, and `mqlite_broker_run()` returns (`mqlite_broker_run_once()`
  * reports it is no longer running). Harmless once stopped.
  *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ *
  * # Returns
  * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * The handle stays valid (free it with `mqlite_handle_free()`); the broker
+ * is freed by `mqlite_broker_free()` once its run has returned.
  *
  * # Safety
  * `handle` is NULL or live.
@@ -1471,10 +1668,16 @@ mqlite_result mqlite_handle_stop(const struct mqlite_handle *handle);
 /**
  * Whether the broker has stopped.
  *
+ * # Parameters
+ * - `handle`: a handle, or NULL.
+ *
  * # Returns
  * true once the broker has stopped, and for a NULL handle. (A broker freed
  * without a stop may still read as not stopped; calls through the handle
  * then answer `MQLITE_STOPPED`.)
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
  *
  * # Safety
  * `handle` is NULL or live.

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"
     SUDO=""
@@ -29,8 +32,14 @@ echo "== cargo build --release"
 cargo build --release --workspace -q
 echo "== cargo test"
 cargo test --workspace
-if [ -d tests/python ]; then
-    echo "== pytest"
-    MQLITE_BIN="$PWD/target/release/mqlite" python3 -m pytest -q tests/python
-fi
+echo "== Rust examples"
+for example in embedded_minimal gateway host_loop; do
+    cargo run -q --release --example "$example" >/dev/null
+    echo "example $example: ok"
+done
+echo "== C API: header, C tests under ASan/UBSan and valgrind, C examples"
+MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
+echo "== pytest (paho-mqtt against the binary, Python bindings)"
+MQLITE_BIN="$PWD/target/release/mqlite" MQLITE_LIB="$PWD/target/release/libmqlite.so" \
+    python3 -m pytest -q tests/python
 echo "== all tests passed"

@@ -128,7 +128,13 @@ impl Broker {
     ///
     /// # Errors
     /// [`Error::InvalidTopic`] for an invalid topic name.
-    pub fn publish(&mut self, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<(), Error> {
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), Error> {
         self.reactor
             .core_mut()
             .publish(Instant::now(), topic, payload, qos, retain)
@@ -206,6 +212,14 @@ impl Broker {
     /// Ends a local subscription; false if it was not there.
     pub fn unsubscribe_local(&mut self, subscription: LocalSubscription) -> bool {
         self.reactor.core_mut().unsubscribe_local(subscription.0)
+    }
+}
+
+impl Drop for Broker {
+    /// A broker dropped without a stop is stopped all the same: its handles
+    /// report it, and its sockets and store close with it.
+    fn drop(&mut self) {
+        self.handle.shared.stopped.store(true, Ordering::Release);
     }
 }
 
@@ -455,7 +469,7 @@ impl LocalReceiver {
     /// Wakes the broker if messages are waiting for room in the channel.
     fn made_room(&self) {
         if self.overflow.load(Ordering::Acquire) {
-            self.shared.wake();
+            self.shared.force_wake();
         }
     }
 }

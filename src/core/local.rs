@@ -25,6 +25,19 @@ use crate::topic::is_valid_topic_filter;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LocalSubscription(pub(crate) u64);
 
+impl LocalSubscription {
+    /// The subscription as a number (for hosts that pass it through C or
+    /// Python).
+    pub fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// A subscription from [`LocalSubscription::to_u64`].
+    pub fn from_u64(value: u64) -> LocalSubscription {
+        LocalSubscription(value)
+    }
+}
+
 /// Identifies a local subscription inside one core's slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct LocalKey(pub(crate) u32);

@@ -18,7 +18,7 @@ use super::callbacks::{
 };
 use super::config::mqlite_config;
 use super::handle::mqlite_handle;
-use super::panic::{arg, boundary, c_str, guard, out};
+use super::panic::{arg, boundary, bytes, c_str, guard, out};
 use super::result::{mqlite_result, Failure, MQLITE_NOT_FOUND};
 use super::types::{mqlite_stats, qos_from_c};
 use crate::core::LocalSubscription;
@@ -120,6 +120,9 @@ pub unsafe extern "C" fn mqlite_broker_new(
 /// # Parameters
 /// - `broker`: from `mqlite_broker_new()`, or NULL (nothing happens).
 ///
+/// # Returns
+/// Nothing.
+///
 /// # Memory and lifetimes
 /// Takes ownership: the pointer must not be used or freed again (there is
 /// no pointer-nulling variant; a double free is the host's error, as with
@@ -167,6 +170,9 @@ pub unsafe extern "C" fn mqlite_broker_free(broker: *mut mqlite_broker) {
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
 /// listener), `MQLITE_BUSY`.
 ///
+/// # Memory and lifetimes
+/// `*port_out` is written only on success.
+///
 /// # Safety
 /// `broker` is NULL or live; `port_out` is NULL or writable.
 #[no_mangle]
@@ -193,9 +199,16 @@ pub unsafe extern "C" fn mqlite_broker_local_port(
 /// callback or another thread). Callbacks run inside this call, on this
 /// thread.
 ///
+/// # Parameters
+/// - `broker`: the broker.
+///
 /// # Returns
 /// `MQLITE_OK` once stopped (at once if it already was);
 /// `MQLITE_NULL_PARAMETER`; `MQLITE_BUSY` (already running); `MQLITE_IO`.
+///
+/// # Memory and lifetimes
+/// The broker stays the caller's; free it after this returns, never from a
+/// callback. Callbacks' views are valid only during each callback.
 ///
 /// # Safety
 /// `broker` is NULL or live.
@@ -221,6 +234,10 @@ pub unsafe extern "C" fn mqlite_broker_run(broker: *mut mqlite_broker) -> mqlite
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (below
 /// -1), `MQLITE_BUSY`, `MQLITE_IO`.
+///
+/// # Memory and lifetimes
+/// `*still_running_out` is written only on success. Callbacks' views are
+/// valid only during each callback.
 ///
 /// # Safety
 /// `broker` is NULL or live; `still_running_out` is NULL or writable.
@@ -251,6 +268,10 @@ pub unsafe extern "C" fn mqlite_broker_run_once(
 /// `epoll` beside your own descriptors, and call
 /// `mqlite_broker_run_once(broker, 0, ...)` when it is readable or the
 /// deadline from `mqlite_broker_next_deadline_ms()` has passed.
+///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `fd_out`: receives the descriptor.
 ///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
@@ -283,6 +304,9 @@ pub unsafe extern "C" fn mqlite_broker_fd(
 ///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// `*ms_out` is written only on success.
 ///
 /// # Safety
 /// `broker` is NULL or live; `ms_out` is NULL or writable.
@@ -385,6 +409,11 @@ pub unsafe extern "C" fn mqlite_broker_set_auth_callback(
 /// delivered to it. Without one, everything is allowed. Replaces an earlier
 /// one.
 ///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `callback`: the callback (not NULL).
+/// - `userdata`: passed back to every call.
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
 ///
@@ -418,6 +447,11 @@ pub unsafe extern "C" fn mqlite_broker_set_acl_callback(
 /// and the fan-out: it may pass, drop or rewrite the message. Replaces an
 /// earlier one.
 ///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `callback`: the callback (not NULL).
+/// - `userdata`: passed back to every call.
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
 ///
@@ -450,6 +484,11 @@ pub unsafe extern "C" fn mqlite_broker_set_message_callback(
 /// connects, disconnects, subscribes or unsubscribes. Replaces an earlier
 /// one.
 ///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `callback`: the callback (not NULL).
+/// - `userdata`: passed back to every call.
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
 ///
@@ -473,6 +512,53 @@ pub unsafe extern "C" fn mqlite_broker_set_event_callback(
             with_broker(broker, |broker| {
                 broker.set_event_hook(hook);
                 Ok(())
+            })
+        }
+    })
+}
+
+/// Publishes a message as the host, at once, on the calling thread (the
+/// one that runs the broker): the message callback, the retained store and
+/// the fan-out to clients and local subscribers happen before this returns;
+/// the bytes go out at the next pass. Other threads (and callbacks) use
+/// `mqlite_handle_publish()`.
+///
+/// # Parameters
+/// - `topic`: NUL-terminated topic name (no wildcards).
+/// - `payload`, `payload_len`: the payload (NULL allowed when
+///   `payload_len` is 0).
+/// - `qos`: 0, 1 or 2. `retain`: the retain flag (an empty retained payload
+///   clears the topic).
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS), `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// Topic and payload are copied before the call returns.
+///
+/// # Safety
+/// `broker` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
+/// is NULL or points to `payload_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_broker_publish(
+    broker: *mut mqlite_broker,
+    topic: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+) -> mqlite_result {
+    boundary("mqlite_broker_publish", || {
+        // SAFETY: NULL or NUL-terminated.
+        let topic = unsafe { c_str(topic, "topic") }?;
+        // SAFETY: NULL or `payload_len` readable bytes.
+        let payload = unsafe { bytes(payload, payload_len, "payload") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        // SAFETY: NULL or live.
+        unsafe {
+            with_broker(broker, |broker| {
+                Ok(broker.publish(topic, payload, qos, retain)?)
             })
         }
     })
@@ -531,10 +617,19 @@ pub unsafe extern "C" fn mqlite_broker_subscribe_local(
 
 /// Ends a local subscription at once.
 ///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `subscription`: the id from `mqlite_broker_subscribe_local()` or
+///   `mqlite_handle_subscribe_local()`.
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
 /// subscription, or not yet made: one made through a handle exists from
 /// the broker's next pass on), `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// Once this returns `MQLITE_OK` the callback is not called again and its
+/// userdata may be freed.
 ///
 /// # Safety
 /// `broker` is NULL or live.
@@ -564,8 +659,15 @@ pub unsafe extern "C" fn mqlite_broker_unsubscribe_local(
 /// The broker's counters, read directly (on the thread that runs it, not
 /// during a run; other threads use `mqlite_handle_stats()`).
 ///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `stats_out`: receives the counters.
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// `*stats_out` (the caller's) is written only on success.
 ///
 /// # Safety
 /// `broker` is NULL or live; `stats_out` is NULL or writable.

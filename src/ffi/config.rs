@@ -40,6 +40,9 @@ fn with_config(
 /// 64 MiB queued bytes per client, 10 s connect timeout, 30 s auth timeout,
 /// sessions kept forever, `$SYS` every 10 s, no persistence.
 ///
+/// # Parameters
+/// None.
+///
 /// # Returns
 /// A new config, or NULL if it could not be made (out of memory).
 ///
@@ -59,6 +62,9 @@ pub extern "C" fn mqlite_config_new() -> *mut mqlite_config {
 ///
 /// # Parameters
 /// - `config`: from `mqlite_config_new()`, or NULL (nothing happens).
+///
+/// # Returns
+/// Nothing.
 ///
 /// # Memory and lifetimes
 /// Takes ownership: the pointer must not be used (or freed) again.
@@ -120,8 +126,15 @@ pub unsafe extern "C" fn mqlite_config_add_listener(
 /// Sets the most simultaneous network connections (default 100 000; at
 /// least 1). Further ones are accepted and closed at once.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_connections`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -140,8 +153,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_connections(
 /// (default 16 MiB; 2 to 268 435 460). A larger packet closes its
 /// connection.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_packet_size`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -159,8 +179,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_packet_size(
 /// Sets the most outbound QoS 1/2 messages awaiting acknowledgement per
 /// client (default 20; at least 1); more wait in the client's queue.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_inflight`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -179,8 +206,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_inflight(
 /// window (default 1000). When full, new messages for that client are
 /// dropped and counted.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_queued_messages`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -198,8 +232,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_queued_messages(
 /// Sets the most topic+payload bytes queued per client (default 64 MiB),
 /// with the same policy as the message limit.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_queued_bytes`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -218,8 +259,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_queued_bytes(
 /// 0 messages are dropped and its QoS 1/2 ones wait in its queue (default
 /// 1 MiB; at least 1024).
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `max_pending_output`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -237,8 +285,15 @@ pub unsafe extern "C" fn mqlite_config_set_max_pending_output(
 /// Sets how long a socket may take to send a complete CONNECT, in
 /// milliseconds (default 10 000; more than 0).
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `timeout_ms`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -257,8 +312,15 @@ pub unsafe extern "C" fn mqlite_config_set_connect_timeout_ms(
 /// (`MQLITE_AUTH_PENDING`) before it is refused with CONNACK 0x05, in
 /// milliseconds (default 30 000; more than 0).
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `timeout_ms`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -276,9 +338,16 @@ pub unsafe extern "C" fn mqlite_config_set_auth_timeout_ms(
 /// Sets how long a disconnected persistent session (clean session 0) is
 /// kept, in seconds; -1 keeps it forever (the default).
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `expiry_s`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (below
 /// -1).
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -300,8 +369,15 @@ pub unsafe extern "C" fn mqlite_config_set_session_expiry_s(
 /// Sets how often `$SYS/broker/...` statistics are published, in seconds;
 /// 0 turns them off (default 10).
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `interval_s`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.
@@ -322,8 +398,15 @@ pub unsafe extern "C" fn mqlite_config_set_sys_interval_s(
 /// Sets whether a client may connect with an empty client id and clean
 /// session 1 (it is then given a generated id). Default true.
 ///
+/// # Parameters
+/// - `config`: the config.
+/// - `allow`: the new value (checked by `mqlite_broker_new()`).
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// Only the value is stored; the config stays the caller's.
 ///
 /// # Safety
 /// `config` is NULL or a live config.

@@ -29,6 +29,9 @@ pub struct mqlite_handle {
 /// # Parameters
 /// - `handle`: from `mqlite_broker_handle()`, or NULL (nothing happens).
 ///
+/// # Returns
+/// Nothing.
+///
 /// # Memory and lifetimes
 /// Takes ownership: the pointer must not be used (or freed) again, by any
 /// thread.
@@ -144,9 +147,17 @@ pub unsafe extern "C" fn mqlite_handle_subscribe_local(
 /// Ends a local subscription at the broker's next pass (its callback may
 /// still run until then).
 ///
+/// # Parameters
+/// - `handle`: the handle.
+/// - `subscription`: the id from a `*_subscribe_local()` call.
+///
 /// # Returns
 /// `MQLITE_OK` (queued; an unknown id is ignored), `MQLITE_NULL_PARAMETER`,
 /// `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// The callback's userdata may still be used until the broker's next pass
+/// has carried out the request; free it after that (or after the broker).
 ///
 /// # Safety
 /// `handle` is NULL or live.
@@ -175,6 +186,9 @@ pub unsafe extern "C" fn mqlite_handle_unsubscribe_local(
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (any
 /// other decision), `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// Nothing is kept but the decision.
 ///
 /// # Safety
 /// `handle` is NULL or live.
@@ -246,6 +260,9 @@ pub unsafe extern "C" fn mqlite_handle_kick(
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_STOPPED` (stopped, or no
 /// answer in time).
 ///
+/// # Memory and lifetimes
+/// `*stats_out` (the caller's) is written only on success.
+///
 /// # Safety
 /// `handle` is NULL or live; `stats_out` is NULL or writable.
 #[no_mangle]
@@ -270,8 +287,15 @@ pub unsafe extern "C" fn mqlite_handle_stats(
 /// flushes, and `mqlite_broker_run()` returns (`mqlite_broker_run_once()`
 /// reports it is no longer running). Harmless once stopped.
 ///
+/// # Parameters
+/// - `handle`: a handle of the broker.
+///
 /// # Returns
 /// `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// The handle stays valid (free it with `mqlite_handle_free()`); the broker
+/// is freed by `mqlite_broker_free()` once its run has returned.
 ///
 /// # Safety
 /// `handle` is NULL or live.
@@ -287,10 +311,16 @@ pub unsafe extern "C" fn mqlite_handle_stop(handle: *const mqlite_handle) -> mql
 
 /// Whether the broker has stopped.
 ///
+/// # Parameters
+/// - `handle`: a handle, or NULL.
+///
 /// # Returns
 /// true once the broker has stopped, and for a NULL handle. (A broker freed
 /// without a stop may still read as not stopped; calls through the handle
 /// then answer `MQLITE_STOPPED`.)
+///
+/// # Memory and lifetimes
+/// Nothing is kept.
 ///
 /// # Safety
 /// `handle` is NULL or live.

@@ -92,6 +92,9 @@ pub extern "C" fn mqlite_result_text(code: mqlite_result) -> *const c_char {
 
 /// The library's version, `MAJOR.MINOR.PATCH`.
 ///
+/// # Parameters
+/// None.
+///
 /// # Returns
 /// A NUL-terminated string equal to the header's `MQLITE_VERSION` when the
 /// header and the library match.
@@ -100,7 +103,7 @@ pub extern "C" fn mqlite_result_text(code: mqlite_result) -> *const c_char {
 /// The string is static: do not free it.
 #[no_mangle]
 pub extern "C" fn mqlite_version() -> *const c_char {
-    cstr!(env!("CARGO_PKG_VERSION"))
+    crate::ffi::panic::guard(cstr!("unknown"), || cstr!(env!("CARGO_PKG_VERSION")))
 }
 
 thread_local! {
@@ -130,21 +133,26 @@ thread_local! {
 #[no_mangle]
 pub unsafe extern "C" fn mqlite_last_error_text(buf: *mut c_char, buf_len: usize) -> usize {
     crate::ffi::panic::guard(0, || {
-        LAST_ERROR.with(|last| {
-            let last = last.borrow();
-            let bytes = last.as_bytes();
-            if !buf.is_null() && buf_len > 0 {
-                let n = bytes.len().min(buf_len - 1);
-                // SAFETY: the caller gives `buf_len` writable bytes at
-                // `buf`; `n + 1 <= buf_len`, and `bytes` is our own string,
-                // so the two cannot overlap.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
-                    *buf.add(n) = 0;
+        // `try_with`: 0 instead of a panic during thread teardown.
+        LAST_ERROR
+            .try_with(|last| {
+                let Ok(last) = last.try_borrow() else {
+                    return 0;
+                };
+                let bytes = last.as_bytes();
+                if !buf.is_null() && buf_len > 0 {
+                    let n = bytes.len().min(buf_len - 1);
+                    // SAFETY: the caller gives `buf_len` writable bytes at
+                    // `buf`; `n + 1 <= buf_len`, and `bytes` is our own string,
+                    // so the two cannot overlap.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                        *buf.add(n) = 0;
+                    }
                 }
-            }
-            bytes.len()
-        })
+                bytes.len()
+            })
+            .unwrap_or(0)
     })
 }
 
@@ -186,7 +194,11 @@ impl Failure {
     /// Records the detail for this thread.
     pub(crate) fn remember(&self, function: &str) {
         let text = format!("{function}: {}", self.detail);
-        LAST_ERROR.with(|last| *last.borrow_mut() = text);
+        let _ = LAST_ERROR.try_with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = text;
+            }
+        });
     }
 }
 

@@ -64,6 +64,7 @@ fn every_code_has_its_own_text() {
         MQLITE_PANIC,
         MQLITE_ERROR,
     ];
+    // SAFETY: a static NUL-terminated string.
     let unknown = unsafe { CStr::from_ptr(mqlite_result_text(1)) };
     let mut texts = std::collections::HashSet::new();
     for code in codes {
@@ -76,6 +77,8 @@ fn every_code_has_its_own_text() {
 
 #[test]
 fn broker_through_the_c_api() {
+    // SAFETY: every pointer passed is NULL, a NUL-terminated literal, a
+    // local out-parameter, or an object made here and freed once.
     unsafe {
         let config = mqlite_config_new();
         assert_eq!(

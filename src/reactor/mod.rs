@@ -43,6 +43,8 @@ const READ_BUDGET: usize = 256 * 1024;
 /// Times the reactor checks for more commands before sleeping after a pass
 /// that handled some (a few microseconds).
 const SPIN_CHECKS: u32 = 2000;
+/// Wait before accepting again after an accept error.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Connections accepted per pass before reading gets its turn.
 const ACCEPT_BUDGET: usize = 512;
 
@@ -59,6 +61,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Wakes the reactor even if it is marked awake: for events the
+    /// reactor does not check for before sleeping (a local receiver making
+    /// room for overflowed messages).
+    pub(crate) fn force_wake(&self) {
+        self.wake_pending.store(true, Ordering::SeqCst);
+        if let Err(error) = self.waker.wake() {
+            log::warn!("cannot wake the broker: {error}");
+        }
+    }
+
     /// Wakes the reactor unless a wake-up is already on its way.
     pub(crate) fn wake(&self) {
         // The plain load keeps the common case (reactor awake) free of a
@@ -92,6 +104,11 @@ pub(crate) struct Reactor {
     read_backlog: Vec<ConnId>,
     /// Listeners may still hold connections after the accept budget.
     accept_backlog: bool,
+    /// After an accept error (out of descriptors), when to try again: a
+    /// retry at every pass would spin the CPU while the error lasts.
+    accept_retry_at: Option<Instant>,
+    /// When a refusal was last logged (refusals are logged once a second).
+    last_refusal_log: Option<Instant>,
     /// Reused list of ready tokens and of connection ids.
     ready: Vec<(Token, bool, bool)>,
     scratch_ids: Vec<ConnId>,
@@ -169,6 +186,8 @@ impl Reactor {
             read_buf: vec![0; READ_CHUNK],
             read_backlog: Vec::new(),
             accept_backlog: false,
+            accept_retry_at: None,
+            last_refusal_log: None,
             ready: Vec::new(),
             scratch_ids: Vec::new(),
             store,
@@ -198,7 +217,10 @@ impl Reactor {
         if !self.read_backlog.is_empty() || self.accept_backlog || self.commands_pending {
             return Some(Instant::now());
         }
-        self.core.next_deadline()
+        match (self.core.next_deadline(), self.accept_retry_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The core, for introspection.
@@ -241,6 +263,10 @@ impl Reactor {
         }
         let ready = std::mem::take(&mut self.ready);
         let mut accept = self.accept_backlog;
+        if matches!(self.accept_retry_at, Some(at) if at <= now) {
+            self.accept_retry_at = None;
+            accept = true;
+        }
         for &(token, readable, writable) in &ready {
             match token.0 {
                 0 => {}
@@ -294,15 +320,26 @@ impl Reactor {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => {
-                        // Out of descriptors and the like: try again next pass.
-                        log::warn!("accept failed: {error}");
-                        self.accept_backlog = true;
+                        // Out of descriptors and the like: the pending
+                        // connections wait in the kernel's backlog until a
+                        // retry a moment later.
+                        log::warn!("accept failed: {error}; retrying in {ACCEPT_RETRY:?}");
+                        self.accept_retry_at = Some(now + ACCEPT_RETRY);
                         break;
                     }
                 };
                 accepted += 1;
                 let Some(id) = self.core.accept(now, peer) else {
-                    log::warn!("refusing {peer}: max_connections reached");
+                    let quiet = matches!(self.last_refusal_log,
+                        Some(at) if now.saturating_duration_since(at) < Duration::from_secs(1));
+                    if !quiet {
+                        self.last_refusal_log = Some(now);
+                        log::warn!(
+                            "refusing {peer}: max_connections ({}) reached ({} refused so far)",
+                            self.core.config().max_connections,
+                            self.core.stats().connections_refused
+                        );
+                    }
                     continue;
                 };
                 let token = Token(id.0 + self.conn_base);

@@ -1,0 +1,269 @@
+"""Loading libmqlite.so and declaring its C API for ctypes.
+
+Everything here mirrors include/mqlite.h; keep the two in step. Pointers
+inside structs and callback arguments are declared ``c_void_p`` (not
+``c_char_p``) because the strings the library lends are pointer + length and
+NOT NUL-terminated: read them with :func:`view_bytes`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from typing import List, Optional, Tuple
+
+LIB_NAME = "libmqlite.so"
+
+
+class LibraryNotFound(OSError):
+    """libmqlite.so could not be loaded from any of the places tried.
+
+    ``tried`` lists ``(place, reason)`` pairs, in the order they were tried.
+    """
+
+    def __init__(self, tried: List[Tuple[str, str]]):
+        self.tried = tried
+        lines = "\n".join(f"  - {place}: {reason}" for place, reason in tried)
+        super().__init__(
+            "cannot load the mqlite C library (libmqlite.so); tried:\n"
+            f"{lines}\n"
+            "Build it with `cargo build --release` and set MQLITE_LIB to "
+            "target/release/libmqlite.so, or install it (scripts/install.sh)."
+        )
+
+
+# --- C structs -------------------------------------------------------------
+
+
+class ConnectInfoC(Structure):
+    _fields_ = [
+        ("client_id", c_void_p),
+        ("client_id_len", c_size_t),
+        ("username", c_void_p),
+        ("username_len", c_size_t),
+        ("password", c_void_p),
+        ("password_len", c_size_t),
+        ("peer", c_void_p),
+        ("peer_len", c_size_t),
+        ("token", c_uint64),
+        ("protocol_level", c_uint8),
+        ("clean_session", c_bool),
+    ]
+
+
+class ClientInfoC(Structure):
+    _fields_ = [
+        ("client_id", c_void_p),
+        ("client_id_len", c_size_t),
+        ("username", c_void_p),
+        ("username_len", c_size_t),
+        ("peer", c_void_p),
+        ("peer_len", c_size_t),
+    ]
+
+
+class MessageC(Structure):
+    _fields_ = [
+        ("topic", c_void_p),
+        ("topic_len", c_size_t),
+        ("payload", c_void_p),
+        ("payload_len", c_size_t),
+        ("qos", c_uint8),
+        ("retain", c_bool),
+    ]
+
+
+class EventC(Structure):
+    _fields_ = [
+        ("kind", c_uint32),
+        ("client", ClientInfoC),
+        ("protocol_level", c_uint8),
+        ("clean_session", c_bool),
+        ("session_present", c_bool),
+        ("qos", c_uint8),
+        ("reason", c_uint32),
+        ("filter", c_void_p),
+        ("filter_len", c_size_t),
+    ]
+
+
+STATS_FIELDS = (
+    "connections",
+    "connections_total",
+    "connections_refused",
+    "clients_connected",
+    "sessions",
+    "subscriptions",
+    "retained_messages",
+    "messages_received",
+    "messages_sent",
+    "messages_dropped",
+    "bytes_received",
+    "bytes_sent",
+)
+
+
+class StatsC(Structure):
+    _fields_ = [(name, c_uint64) for name in STATS_FIELDS]
+
+
+# --- callback types ----------------------------------------------------------
+
+AUTH_CALLBACK = CFUNCTYPE(c_uint32, c_void_p, POINTER(ConnectInfoC))
+ACL_CALLBACK = CFUNCTYPE(c_bool, c_void_p, POINTER(ClientInfoC), c_uint32, c_void_p, c_size_t)
+MESSAGE_CALLBACK = CFUNCTYPE(c_uint32, c_void_p, POINTER(ClientInfoC), POINTER(MessageC), c_void_p)
+EVENT_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(EventC))
+LOCAL_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(MessageC))
+LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_void_p, c_size_t, c_void_p, c_size_t)
+
+# --- constants (the header's #defines) ---------------------------------------
+
+MQLITE_OK = 0
+
+# name, argtypes, restype
+_R = c_uint32  # mqlite_result
+_P = c_void_p  # opaque pointers
+_SIGNATURES = [
+    ("mqlite_result_text", [c_uint32], c_char_p),
+    ("mqlite_version", [], c_char_p),
+    ("mqlite_last_error_text", [c_char_p, c_size_t], c_size_t),
+    ("mqlite_message_rewrite_set",
+     [_P, c_void_p, c_size_t, c_void_p, c_size_t, c_uint8, c_bool], _R),
+    ("mqlite_config_new", [], _P),
+    ("mqlite_config_free", [_P], None),
+    ("mqlite_config_add_listener", [_P, c_char_p], _R),
+    ("mqlite_config_set_max_connections", [_P, c_size_t], _R),
+    ("mqlite_config_set_max_packet_size", [_P, c_size_t], _R),
+    ("mqlite_config_set_max_inflight", [_P, c_uint16], _R),
+    ("mqlite_config_set_max_queued_messages", [_P, c_size_t], _R),
+    ("mqlite_config_set_max_queued_bytes", [_P, c_size_t], _R),
+    ("mqlite_config_set_max_pending_output", [_P, c_size_t], _R),
+    ("mqlite_config_set_connect_timeout_ms", [_P, c_uint64], _R),
+    ("mqlite_config_set_auth_timeout_ms", [_P, c_uint64], _R),
+    ("mqlite_config_set_session_expiry_s", [_P, c_int64], _R),
+    ("mqlite_config_set_sys_interval_s", [_P, c_uint64], _R),
+    ("mqlite_config_set_allow_zero_length_client_id", [_P, c_bool], _R),
+    ("mqlite_config_set_persistence_path", [_P, c_char_p], _R),
+    ("mqlite_broker_new", [_P, POINTER(c_void_p)], _R),
+    ("mqlite_broker_free", [_P], None),
+    ("mqlite_broker_local_port", [_P, c_size_t, POINTER(c_uint16)], _R),
+    ("mqlite_broker_run", [_P], _R),
+    ("mqlite_broker_run_once", [_P, c_int64, POINTER(c_bool)], _R),
+    ("mqlite_broker_fd", [_P, POINTER(c_int)], _R),
+    ("mqlite_broker_next_deadline_ms", [_P, POINTER(c_int64)], _R),
+    ("mqlite_broker_handle", [_P, POINTER(c_void_p)], _R),
+    ("mqlite_broker_set_auth_callback", [_P, AUTH_CALLBACK, c_void_p], _R),
+    ("mqlite_broker_set_acl_callback", [_P, ACL_CALLBACK, c_void_p], _R),
+    ("mqlite_broker_set_message_callback", [_P, MESSAGE_CALLBACK, c_void_p], _R),
+    ("mqlite_broker_set_event_callback", [_P, EVENT_CALLBACK, c_void_p], _R),
+    ("mqlite_broker_subscribe_local",
+     [_P, c_char_p, c_uint8, LOCAL_CALLBACK, c_void_p, POINTER(c_uint64)], _R),
+    ("mqlite_broker_unsubscribe_local", [_P, c_uint64], _R),
+    ("mqlite_broker_stats", [_P, POINTER(StatsC)], _R),
+    ("mqlite_broker_publish", [_P, c_char_p, c_char_p, c_size_t, c_uint8, c_bool], _R),
+    ("mqlite_handle_free", [_P], None),
+    ("mqlite_handle_publish", [_P, c_char_p, c_char_p, c_size_t, c_uint8, c_bool], _R),
+    ("mqlite_handle_subscribe_local",
+     [_P, c_char_p, c_uint8, LOCAL_CALLBACK, c_void_p, POINTER(c_uint64)], _R),
+    ("mqlite_handle_unsubscribe_local", [_P, c_uint64], _R),
+    ("mqlite_handle_complete_auth", [_P, c_uint64, c_uint32], _R),
+    ("mqlite_handle_kick", [_P, c_char_p], _R),
+    ("mqlite_handle_stats", [_P, c_uint64, POINTER(StatsC)], _R),
+    ("mqlite_handle_stop", [_P], _R),
+    ("mqlite_handle_is_stopped", [_P], c_bool),
+    ("mqlite_set_log_callback", [LOG_CALLBACK, c_void_p, c_uint32], _R),
+]
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    for name, argtypes, restype in _SIGNATURES:
+        function = getattr(lib, name)  # AttributeError: not an mqlite library
+        function.argtypes = argtypes
+        function.restype = restype
+    return lib
+
+
+def _candidates() -> List[Tuple[str, str]]:
+    """(place description, path or name to load), in search order."""
+    explicit = os.environ.get("MQLITE_LIB")
+    if explicit:
+        return [(f"MQLITE_LIB={explicit}", explicit)]
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
+    places = [(f"next to the package: {here}", here)]
+    found = ctypes.util.find_library("mqlite")
+    if found:
+        places.append((f"system library path (find_library): {found}", found))
+    else:
+        places.append(("system library path (find_library('mqlite'))", ""))
+    places.append((f"system library path (dlopen {LIB_NAME!r})", LIB_NAME))
+    return places
+
+
+_lock = threading.Lock()
+_lib: Optional[ctypes.CDLL] = None
+
+
+def load() -> ctypes.CDLL:
+    """The loaded library (loaded on first use)."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        tried: List[Tuple[str, str]] = []
+        for place, target in _candidates():
+            if not target:
+                tried.append((place, "not found"))
+                continue
+            if os.sep in target and not os.path.exists(target):
+                tried.append((place, "no such file"))
+                continue
+            try:
+                lib = ctypes.CDLL(target)
+            except OSError as error:
+                tried.append((place, str(error)))
+                continue
+            try:
+                _lib = _declare(lib)
+            except AttributeError as error:
+                tried.append((place, f"not the mqlite library ({error})"))
+                continue
+            return _lib
+        raise LibraryNotFound(tried)
+
+
+def view_bytes(pointer: Optional[int], length: int) -> bytes:
+    """Copies ``length`` bytes lent by the library (b"" for none)."""
+    if not pointer or length == 0:
+        return b""
+    return ctypes.string_at(pointer, length)
+
+
+def view_str(pointer: Optional[int], length: int) -> str:
+    """Copies a UTF-8 string lent by the library."""
+    return view_bytes(pointer, length).decode("utf-8", errors="replace")
+
+
+def view_optional_str(pointer: Optional[int], length: int) -> Optional[str]:
+    """Like :func:`view_str`, but None for a NULL pointer."""
+    if not pointer:
+        return None
+    return view_str(pointer, length)

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The C API's tests: the header as C99 and C++, the C tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer (leak checking on) and
+# under valgrind, the examples, and an install + pkg-config build.
+#
+#   bash tests/c/run.sh            (builds the release library first)
+#   MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
+#
+# Everything is built under target/c-tests. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+out="$root/target/c-tests"
+mkdir -p "$out"
+
+if [ -z "${MQLITE_SKIP_BUILD:-}" ]; then
+    echo "== cargo build --release --lib"
+    cargo build --release --lib -q || exit 1
+fi
+lib="$root/target/release/libmqlite.a"
+[ -f "$lib" ] || { echo "run.sh: $lib missing"; exit 1; }
+
+CC="${CC:-gcc}"
+CXX="${CXX:-g++}"
+WARN=(-Wall -Wextra -Wpedantic -Werror)
+INC=(-I"$root/include" -I"$root/examples/c")
+SYSLIBS=(-lpthread -ldl -lm)
+SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
+passed=0
+failed=0
+failures=()
+step() { # step NAME COMMAND...
+    local name="$1"
+    shift
+    if "$@" >"$out/$name.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok    $name"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "FAIL  $name (log: target/c-tests/$name.log)"
+        tail -n 20 "$out/$name.log" | sed 's/^/      /'
+    fi
+}
+
+# The header alone, strictly, as C99 and C++ (both compilers, both modes).
+printf '#include "mqlite.h"\nint main(void) { return mqlite_version() == 0; }\n' >"$out/header.c"
+cp "$out/header.c" "$out/header.cpp"
+step header-c99 "$CC" -std=c99 "${WARN[@]}" -Wstrict-prototypes -I"$root/include" -c "$out/header.c" -o "$out/header-c.o"
+step header-c11 "$CC" -std=c11 "${WARN[@]}" -I"$root/include" -c "$out/header.c" -o "$out/header-c11.o"
+step header-cxx11 "$CXX" -std=c++11 "${WARN[@]}" -I"$root/include" -c "$out/header.cpp" -o "$out/header-cxx.o"
+step header-cxx17 "$CXX" -std=c++17 "${WARN[@]}" -I"$root/include" -c "$out/header.cpp" -o "$out/header-cxx17.o"
+
+tests=(test_null test_callbacks test_threads test_stop test_lifecycle)
+
+# Under ASan + UBSan.
+for t in "${tests[@]}"; do
+    step "build-asan-$t" "$CC" -std=c99 "${WARN[@]}" -g -O1 "${SAN[@]}" "${INC[@]}" \
+        -o "$out/$t-asan" "$root/tests/c/$t.c" "$lib" "${SYSLIBS[@]}"
+    [ -x "$out/$t-asan" ] && step "asan-$t" timeout 300 "$out/$t-asan"
+done
+
+# Under valgrind (memcheck, leaks), without sanitizers.
+if command -v valgrind >/dev/null 2>&1; then
+    for t in "${tests[@]}"; do
+        step "build-$t" "$CC" -std=c99 "${WARN[@]}" -g -O1 "${INC[@]}" \
+            -o "$out/$t" "$root/tests/c/$t.c" "$lib" "${SYSLIBS[@]}"
+        [ -x "$out/$t" ] && step "valgrind-$t" timeout 600 valgrind -q --error-exitcode=1 \
+            --leak-check=full --errors-for-leak-kinds=definite,indirect "$out/$t"
+    done
+else
+    echo "note: valgrind not installed; skipping the valgrind runs"
+fi
+
+# The examples, built by their Makefile, each checking its own behaviour.
+step build-examples make -s -C "$root/examples/c" OUT="$out" ROOT="$root"
+for example in hello hostloop gateway; do
+    [ -x "$out/$example" ] && step "example-$example" timeout 120 "$out/$example"
+done
+
+# Install into a temporary prefix; build against it with pkg-config, both
+# shared (run with LD_LIBRARY_PATH) and static.
+prefix="$out/prefix"
+rm -rf "$prefix"
+step install bash "$root/scripts/install.sh" --no-build "$prefix"
+if command -v pkg-config >/dev/null 2>&1 && [ -f "$prefix/lib/pkgconfig/mqlite.pc" ]; then
+    export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+    step pkgconfig-version test "$(pkg-config --modversion mqlite)" = \
+        "$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1)"
+    # shellcheck disable=SC2046
+    step build-pkgconfig-shared "$CC" -std=c99 "${WARN[@]}" -I"$root/examples/c" \
+        -o "$out/gateway-shared" "$root/examples/c/gateway.c" $(pkg-config --cflags --libs mqlite) -lpthread
+    [ -x "$out/gateway-shared" ] && step pkgconfig-shared-gateway env LD_LIBRARY_PATH="$prefix/lib" \
+        timeout 120 "$out/gateway-shared"
+    # shellcheck disable=SC2046
+    step build-pkgconfig-static "$CXX" -std=c++11 "${WARN[@]}" -o "$out/hello-static" \
+        "$root/examples/c/hello.cpp" $(pkg-config --cflags mqlite) "$prefix/lib/libmqlite.a" \
+        $(pkg-config --static --libs-only-l mqlite | sed 's/-lmqlite//')
+    [ -x "$out/hello-static" ] && step pkgconfig-static-hello timeout 120 "$out/hello-static"
+fi
+
+# The CMake snippet of docs/C_API.md, when cmake is installed.
+if command -v cmake >/dev/null 2>&1; then
+    rm -rf "$out/cmake"
+    step cmake-configure cmake -S "$root/tests/c/cmake" -B "$out/cmake" -DMQLITE_ROOT="$root"
+    step cmake-build cmake --build "$out/cmake"
+    [ -x "$out/cmake/gateway" ] && step cmake-gateway timeout 120 "$out/cmake/gateway"
+else
+    echo "note: cmake not installed; skipping the CMake build"
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+    echo "failed: ${failures[*]}"
+fi
+echo "c: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

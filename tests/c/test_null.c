@@ -1,0 +1,295 @@
+/*
+ * Every function refuses NULL where a pointer is required, invalid UTF-8,
+ * and out-of-range values with an error code (never a crash), and leaves
+ * its out-parameters alone on error.
+ */
+#define _DEFAULT_SOURCE
+#include "check.h"
+
+static void on_local(void *userdata, const mqlite_message *message) {
+    (void)userdata;
+    (void)message;
+}
+
+static mqlite_auth_decision on_auth(void *userdata, const mqlite_connect_info *info) {
+    (void)userdata;
+    (void)info;
+    return MQLITE_AUTH_ACCEPT;
+}
+
+static bool on_acl(void *userdata, const mqlite_client_info *client, mqlite_acl_access access,
+                   const char *topic, size_t topic_len) {
+    (void)userdata;
+    (void)client;
+    (void)access;
+    (void)topic;
+    (void)topic_len;
+    return true;
+}
+
+static mqlite_message_decision on_message(void *userdata, const mqlite_client_info *origin,
+                                          const mqlite_message *message,
+                                          mqlite_message_rewrite *rewrite) {
+    (void)userdata;
+    (void)origin;
+    (void)message;
+    (void)rewrite;
+    return MQLITE_MESSAGE_PASS;
+}
+
+static void on_event(void *userdata, const mqlite_event *event) {
+    (void)userdata;
+    (void)event;
+}
+
+static const char BAD_UTF8[] = {'a', '/', (char)0xff, (char)0xfe, 0};
+
+static void texts(void) {
+    CHECK(strcmp(mqlite_version(), MQLITE_VERSION) == 0);
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", MQLITE_VERSION_MAJOR, MQLITE_VERSION_MINOR,
+             MQLITE_VERSION_PATCH);
+    CHECK(strcmp(version, MQLITE_VERSION) == 0);
+    CHECK(strcmp(mqlite_result_text(MQLITE_OK), "success") == 0);
+    CHECK(mqlite_result_text(12345) != NULL);
+    CHECK(strcmp(mqlite_result_text(12345), "unknown result code") == 0);
+    CHECK(strcmp(mqlite_result_text(MQLITE_NULL_PARAMETER), mqlite_result_text(12345)) != 0);
+    CHECK(strcmp(mqlite_result_text(MQLITE_PANIC), mqlite_result_text(12345)) != 0);
+    for (mqlite_result code = 7001; code <= 7015; code++) {
+        CHECK(strcmp(mqlite_result_text(code), mqlite_result_text(12345)) != 0);
+    }
+}
+
+static void config_nulls(void) {
+    mqlite_config_free(NULL);
+    CHECK_RC(mqlite_config_add_listener(NULL, "127.0.0.1:0"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_connections(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_packet_size(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_inflight(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_queued_messages(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_queued_bytes(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_max_pending_output(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_connect_timeout_ms(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_auth_timeout_ms(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_session_expiry_s(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_sys_interval_s(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_allow_zero_length_client_id(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_set_persistence_path(NULL, "/tmp/x.db"), MQLITE_NULL_PARAMETER);
+
+    mqlite_config *config = mqlite_config_new();
+    CHECK(config != NULL);
+    CHECK_RC(mqlite_config_add_listener(config, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_add_listener(config, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_config_add_listener(config, "localhost:1883"), MQLITE_INVALID_ADDRESS);
+    CHECK_RC(mqlite_config_add_listener(config, "127.0.0.1"), MQLITE_INVALID_ADDRESS);
+    CHECK_RC(mqlite_config_add_listener(config, ""), MQLITE_INVALID_ADDRESS);
+    CHECK_RC(mqlite_config_set_session_expiry_s(config, -2), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_config_set_session_expiry_s(config, -1), MQLITE_OK);
+    CHECK_RC(mqlite_config_set_persistence_path(config, NULL), MQLITE_OK);
+
+    /* The detail of the last failure, cut to fit and NUL-terminated. */
+    CHECK_RC(mqlite_config_add_listener(config, "nonsense"), MQLITE_INVALID_ADDRESS);
+    size_t full = mqlite_last_error_text(NULL, 0);
+    char detail[512];
+    CHECK(mqlite_last_error_text(detail, sizeof detail) == full);
+    CHECK(strstr(detail, "nonsense") != NULL);
+    CHECK(strstr(detail, "mqlite_config_add_listener") != NULL);
+    char tiny[4] = {'x', 'x', 'x', 'x'};
+    CHECK(mqlite_last_error_text(tiny, sizeof tiny) == full);
+    CHECK(tiny[3] == '\0' && strlen(tiny) == 3);
+    CHECK(mqlite_last_error_text(tiny, 0) == full);
+
+    /* An unusable value is refused by mqlite_broker_new, naming the field;
+     * the out-parameter is untouched. */
+    mqlite_broker *sentinel = (mqlite_broker *)&tiny;
+    mqlite_broker *broker = sentinel;
+    CHECK_RC(mqlite_config_add_listener(config, "127.0.0.1:0"), MQLITE_OK);
+    CHECK_RC(mqlite_config_set_max_inflight(config, 0), MQLITE_OK);
+    CHECK_RC(mqlite_broker_new(config, &broker), MQLITE_INVALID_CONFIG);
+    CHECK(broker == sentinel);
+    mqlite_last_error_text(detail, sizeof detail);
+    CHECK(strstr(detail, "max_inflight") != NULL);
+    CHECK_RC(mqlite_config_set_max_inflight(config, 20), MQLITE_OK);
+    CHECK_RC(mqlite_config_set_connect_timeout_ms(config, 0), MQLITE_OK);
+    CHECK_RC(mqlite_broker_new(config, &broker), MQLITE_INVALID_CONFIG);
+    CHECK_RC(mqlite_config_set_connect_timeout_ms(config, 5000), MQLITE_OK);
+
+    CHECK_RC(mqlite_broker_new(NULL, &broker), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_new(config, NULL), MQLITE_NULL_PARAMETER);
+    CHECK(broker == sentinel);
+    mqlite_config_free(config);
+}
+
+static void bind_failure(void) {
+    uint16_t port = 0;
+    mqlite_broker *first = test_broker(&port);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%u", port);
+    mqlite_config *config = mqlite_config_new();
+    CHECK_RC(mqlite_config_add_listener(config, address), MQLITE_OK);
+    mqlite_broker *second = NULL;
+    CHECK_RC(mqlite_broker_new(config, &second), MQLITE_BIND_FAILED);
+    CHECK(second == NULL);
+    mqlite_config_free(config);
+    mqlite_broker_free(first);
+}
+
+static void broker_nulls(void) {
+    uint16_t port = 0;
+    bool running = false;
+    int fd = -7;
+    int64_t ms = -7;
+    uint64_t id = 77;
+    mqlite_stats stats;
+    mqlite_handle *handle = NULL;
+    memset(&stats, 0xab, sizeof stats);
+
+    CHECK_RC(mqlite_broker_local_port(NULL, 0, &port), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_run(NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_run_once(NULL, 0, &running), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_fd(NULL, &fd), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_next_deadline_ms(NULL, &ms), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_handle(NULL, &handle), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_auth_callback(NULL, on_auth, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_acl_callback(NULL, on_acl, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_message_callback(NULL, on_message, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_event_callback(NULL, on_event, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_subscribe_local(NULL, "a", 0, on_local, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_unsubscribe_local(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_stats(NULL, &stats), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish(NULL, "a", NULL, 0, 0, false), MQLITE_NULL_PARAMETER);
+    mqlite_broker_free(NULL);
+    CHECK(port == 0 && fd == -7 && ms == -7 && id == 77 && handle == NULL);
+
+    mqlite_broker *broker = test_broker(&port);
+    CHECK(port != 0);
+    CHECK_RC(mqlite_broker_local_port(broker, 0, NULL), MQLITE_NULL_PARAMETER);
+    uint16_t other = 9;
+    CHECK_RC(mqlite_broker_local_port(broker, 1, &other), MQLITE_NOT_FOUND);
+    CHECK(other == 9);
+    CHECK_RC(mqlite_broker_run_once(broker, 0, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_run_once(broker, -2, &running), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_broker_fd(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_next_deadline_ms(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_handle(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_auth_callback(broker, NULL, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_acl_callback(broker, NULL, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_message_callback(broker, NULL, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_set_event_callback(broker, NULL, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, NULL, 0, on_local, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "a", 0, NULL, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "a", 0, on_local, NULL, NULL),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, BAD_UTF8, 0, on_local, NULL, &id),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "a/#/b", 0, on_local, NULL, &id),
+             MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "", 0, on_local, NULL, &id),
+             MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "a", 3, on_local, NULL, &id),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK(id == 77);
+    CHECK_RC(mqlite_broker_unsubscribe_local(broker, 123456), MQLITE_NOT_FOUND);
+    CHECK_RC(mqlite_broker_stats(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish(broker, NULL, NULL, 0, 0, false), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish(broker, "a", NULL, 2, 0, false), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish(broker, BAD_UTF8, NULL, 0, 0, false), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_publish(broker, "a/+", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_publish(broker, "a/#", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_publish(broker, "", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_publish(broker, "a", NULL, 0, 3, false), MQLITE_INVALID_ARGUMENT);
+
+    /* The valid forms work. */
+    CHECK_RC(mqlite_broker_subscribe_local(broker, "a/#", 2, on_local, NULL, &id), MQLITE_OK);
+    CHECK_RC(mqlite_broker_unsubscribe_local(broker, id), MQLITE_OK);
+    CHECK_RC(mqlite_broker_unsubscribe_local(broker, id), MQLITE_NOT_FOUND);
+    CHECK_RC(mqlite_broker_fd(broker, &fd), MQLITE_OK);
+    CHECK(fd >= 0);
+    CHECK_RC(mqlite_broker_next_deadline_ms(broker, &ms), MQLITE_OK);
+    CHECK(ms >= -1);
+    CHECK_RC(mqlite_broker_stats(broker, &stats), MQLITE_OK);
+    CHECK(stats.connections == 0);
+    CHECK_RC(mqlite_broker_run_once(broker, 0, &running), MQLITE_OK);
+    CHECK(running);
+    mqlite_broker_free(broker);
+}
+
+static void handle_nulls(void) {
+    mqlite_stats stats;
+    uint64_t id = 77;
+    CHECK_RC(mqlite_handle_publish(NULL, "a", (const uint8_t *)"x", 1, 0, false),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_subscribe_local(NULL, "a", 0, on_local, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_unsubscribe_local(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_complete_auth(NULL, 1, MQLITE_AUTH_ACCEPT), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_kick(NULL, "c"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_stats(NULL, 10, &stats), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_stop(NULL), MQLITE_NULL_PARAMETER);
+    CHECK(mqlite_handle_is_stopped(NULL));
+    mqlite_handle_free(NULL);
+    CHECK_RC(mqlite_message_rewrite_set(NULL, "a", 1, NULL, 0, 0, false), MQLITE_NULL_PARAMETER);
+
+    mqlite_broker *broker = test_broker(NULL);
+    mqlite_handle *handle = NULL;
+    CHECK_RC(mqlite_broker_handle(broker, &handle), MQLITE_OK);
+    CHECK_RC(mqlite_handle_publish(handle, NULL, NULL, 0, 0, false), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_publish(handle, "a", NULL, 5, 0, false), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_publish(handle, BAD_UTF8, NULL, 0, 0, false), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_publish(handle, "a/+", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_handle_publish(handle, "a/#", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_handle_publish(handle, "", NULL, 0, 0, false), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_handle_publish(handle, "a", NULL, 0, 3, false), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_publish(handle, "a", NULL, 0, 255, false), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_publish(handle, "a", NULL, 0, 1, true), MQLITE_OK);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, NULL, 0, on_local, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, "a", 0, NULL, NULL, &id),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, "a", 0, on_local, NULL, NULL),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, BAD_UTF8, 0, on_local, NULL, &id),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, "a/#/b", 0, on_local, NULL, &id),
+             MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, "a", 7, on_local, NULL, &id),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK(id == 77);
+    CHECK_RC(mqlite_handle_complete_auth(handle, 1, MQLITE_AUTH_PENDING),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_complete_auth(handle, 1, 99), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_complete_auth(handle, 1, MQLITE_AUTH_ACCEPT), MQLITE_OK);
+    CHECK_RC(mqlite_handle_kick(handle, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_kick(handle, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_kick(handle, "nobody"), MQLITE_OK);
+    CHECK_RC(mqlite_handle_stats(handle, 10, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_unsubscribe_local(handle, 999), MQLITE_OK);
+
+    /* Nothing runs the broker: the stats request times out. */
+    CHECK_RC(mqlite_handle_stats(handle, 10, &stats), MQLITE_STOPPED);
+
+    /* Log levels. */
+    CHECK_RC(mqlite_set_log_callback(NULL, NULL, 6), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_set_log_callback(NULL, NULL, MQLITE_LOG_OFF), MQLITE_OK);
+
+    /* After the broker is freed, the handle answers MQLITE_STOPPED. */
+    mqlite_broker_free(broker);
+    CHECK_RC(mqlite_handle_publish(handle, "a", NULL, 0, 0, false), MQLITE_STOPPED);
+    CHECK_RC(mqlite_handle_kick(handle, "c"), MQLITE_STOPPED);
+    CHECK_RC(mqlite_handle_stats(handle, 10, &stats), MQLITE_STOPPED);
+    CHECK_RC(mqlite_handle_subscribe_local(handle, "a", 0, on_local, NULL, &id), MQLITE_STOPPED);
+    CHECK_RC(mqlite_handle_stop(handle), MQLITE_OK);
+    mqlite_handle_free(handle);
+}
+
+int main(void) {
+    texts();
+    config_nulls();
+    bind_failure();
+    broker_nulls();
+    handle_nulls();
+    return test_done("test_null");
+}

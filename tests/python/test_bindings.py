@@ -1,0 +1,471 @@
+"""The Python bindings (bindings/python, ctypes over libmqlite.so), checked
+with paho-mqtt as the network client.
+
+The library is taken from MQLITE_LIB, else target/release/libmqlite.so of
+this repository; the package from an installed `mqlite`, else
+bindings/python. Every wait has a timeout.
+"""
+
+import logging
+import os
+import pathlib
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+if "MQLITE_LIB" not in os.environ and (ROOT / "target/release/libmqlite.so").exists():
+    os.environ["MQLITE_LIB"] = str(ROOT / "target/release/libmqlite.so")
+try:
+    import mqlite
+except ImportError:  # not installed: use the source tree
+    sys.path.insert(0, str(ROOT / "bindings/python"))
+    import mqlite
+
+TIMEOUT = 5.0
+QUIET = 0.3
+PAHO2 = hasattr(mqtt, "CallbackAPIVersion")
+# paho 2.x reports MQTT 3.1.1 CONNACK codes as MQTT 5 reason codes.
+CONNACK_V311 = {134: 4, 135: 5}
+
+
+def _value(code):
+    return getattr(code, "value", code)
+
+
+class Paho:
+    """A paho client with its loop in a thread and queue-based waits."""
+
+    def __init__(self, port, client_id, username=None, password=None):
+        kwargs = dict(client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
+        if PAHO2:
+            self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **kwargs)
+        else:
+            self.paho = mqtt.Client(**kwargs)
+        if username is not None:
+            self.paho.username_pw_set(username, password)
+        self.port = port
+        self.messages = queue.Queue()
+        self.connacks = queue.Queue()
+        self.subacks = queue.Queue()
+        self.disconnected = threading.Event()
+        self.paho.on_connect = lambda c, u, flags, rc, *rest: self.connacks.put(_value(rc))
+        self.paho.on_message = lambda c, u, message: self.messages.put(message)
+        self.paho.on_subscribe = lambda c, u, mid, codes, *rest: self.subacks.put(
+            [_value(code) for code in codes]
+        )
+        self.paho.on_disconnect = lambda c, u, *rest: self.disconnected.set()
+
+    def connect(self):
+        """Connects; returns the CONNACK code as MQTT 3.1.1 numbers it (0
+        accepted, 4 bad credentials, 5 not authorized)."""
+        self.paho.connect("127.0.0.1", self.port, 30)
+        self.paho.loop_start()
+        try:
+            code = self.connacks.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise AssertionError("no CONNACK within 5 s") from None
+        code = CONNACK_V311.get(code, code)
+        if code != 0:
+            self.paho.loop_stop()
+        return code
+
+    def subscribe(self, topic, qos=0):
+        self.paho.subscribe(topic, qos)
+        try:
+            return self.subacks.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise AssertionError(f"no SUBACK for {topic}") from None
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        info = self.paho.publish(topic, payload, qos=qos, retain=retain)
+        deadline = time.monotonic() + TIMEOUT
+        while not info.is_published():
+            assert time.monotonic() < deadline, f"publish to {topic} not completed"
+            time.sleep(0.005)
+
+    def expect_message(self, timeout=TIMEOUT):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no message within {timeout} s") from None
+
+    def expect_no_message(self, quiet=QUIET):
+        try:
+            message = self.messages.get(timeout=quiet)
+        except queue.Empty:
+            return
+        raise AssertionError(f"unexpected message on {message.topic}: {message.payload!r}")
+
+    def close(self):
+        try:
+            self.paho.disconnect()
+        finally:
+            self.paho.loop_stop()
+
+
+@pytest.fixture
+def mq():
+    """A started mqlite.Broker on a free port; closed at teardown."""
+    broker = mqlite.Broker(port=0, sys_interval_s=0)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+@pytest.fixture
+def paho_client(mq):
+    """A factory of paho clients for the `mq` broker; closed at teardown."""
+    made = []
+
+    def make(client_id, username=None, password=None):
+        client = Paho(mq.port, client_id, username, password)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        try:
+            client.close()
+        except Exception:
+            pass
+
+
+class Inbox:
+    """Collects messages from a local subscription (broker thread) for the
+    test thread."""
+
+    def __init__(self):
+        self.queue = queue.Queue()
+
+    def __call__(self, message):
+        self.queue.put(message)
+
+    def get(self, timeout=TIMEOUT):
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no local message within {timeout} s") from None
+
+    def empty_for(self, quiet=QUIET):
+        try:
+            message = self.queue.get(timeout=quiet)
+        except queue.Empty:
+            return True
+        raise AssertionError(f"unexpected local message {message}")
+
+
+def test_auth_accepted_and_refused(mq, paho_client):
+    seen = []
+
+    @mq.on_auth
+    def auth(info):
+        seen.append(info)
+        if info.username == "alice":
+            return info.password == b"wonderland"
+        if info.username == "mallory":
+            return mqlite.AuthDecision.BAD_CREDENTIALS
+        return False
+
+    assert paho_client("good", "alice", "wonderland").connect() == 0
+    assert paho_client("wrong-pw", "alice", "nope").connect() == 5
+    assert paho_client("bad-creds", "mallory", "x").connect() == 4
+    assert paho_client("anonymous").connect() == 5
+    first = seen[0]
+    assert isinstance(first, mqlite.ConnectInfo)
+    assert (first.client_id, first.username, first.password) == ("good", "alice", b"wonderland")
+    assert first.peer.startswith("127.0.0.1:")
+    assert first.protocol_level == 4 and first.clean_session
+    assert seen[3].username is None and seen[3].password is None
+
+
+def test_pending_auth_completed_from_another_thread(mq, paho_client):
+    tokens = queue.Queue()
+
+    @mq.on_auth
+    def auth(info):
+        tokens.put(info.token)
+        return mqlite.AuthDecision.PENDING
+
+    def approve():
+        mq.complete_auth(tokens.get(timeout=TIMEOUT), mqlite.AuthDecision.ACCEPT)
+
+    threading.Thread(target=approve).start()
+    assert paho_client("patient").connect() == 0
+    with pytest.raises(mqlite.MqliteError):
+        mq.complete_auth(1, mqlite.AuthDecision.PENDING)
+
+
+def test_acl(mq, paho_client):
+    checks = []
+
+    @mq.on_acl
+    def acl(client, access, topic):
+        checks.append((client.client_id, access, topic))
+        if access == mqlite.AclAccess.SUBSCRIBE:
+            return not topic.startswith("secret/")
+        if access == mqlite.AclAccess.PUBLISH:
+            return not topic.startswith("readonly/")
+        return not topic.startswith("hidden/")
+
+    inbox = Inbox()
+    mq.subscribe("#", inbox)
+    sub = paho_client("reader")
+    assert sub.connect() == 0
+    assert sub.subscribe("secret/#", 1) == [128]
+    assert sub.subscribe("#", 1) == [1]
+    pub = paho_client("writer")
+    assert pub.connect() == 0
+    pub.publish("readonly/x", b"refused", qos=1)
+    mq.publish("hidden/x", b"not for clients")
+    pub.publish("open/x", b"fine", qos=1)
+    assert inbox.get().topic == "hidden/x"  # local subscribers are not clients
+    assert inbox.get().topic == "open/x"
+    message = sub.expect_message()
+    assert (message.topic, message.payload) == ("open/x", b"fine")
+    sub.expect_no_message()
+    assert ("reader", mqlite.AclAccess.SUBSCRIBE, "secret/#") in checks
+    assert ("writer", mqlite.AclAccess.PUBLISH, "readonly/x") in checks
+    assert ("reader", mqlite.AclAccess.RECEIVE, "hidden/x") in checks
+
+
+def test_local_subscriber_receives_paho_publish(mq, paho_client):
+    inbox = Inbox()
+
+    @mq.subscribe("sensors/+/temp", qos=1)
+    def on_temp(message):
+        inbox(message)
+
+    assert isinstance(on_temp.subscription, int)
+    pub = paho_client("sensor")
+    assert pub.connect() == 0
+    pub.publish("sensors/kitchen/temp", b"21.5", qos=1)
+    pub.publish("sensors/kitchen/humidity", b"40", qos=1)
+    message = inbox.get()
+    assert message == mqlite.Message("sensors/kitchen/temp", b"21.5", 1, False)
+    assert inbox.empty_for()
+
+    mq.unsubscribe(on_temp.subscription)
+    pub.publish("sensors/kitchen/temp", b"22", qos=1)
+    assert inbox.empty_for()
+
+
+def test_host_publish_received_by_paho(mq, paho_client):
+    mq.publish("news/retained", "kept", qos=1, retain=True)
+    sub = paho_client("listener")
+    assert sub.connect() == 0
+    assert sub.subscribe("news/#", 2) == [2]
+    retained = sub.expect_message()
+    assert (retained.topic, retained.payload, retained.retain) == ("news/retained", b"kept", True)
+    mq.publish("news/live", bytes(range(256)), qos=2)
+    live = sub.expect_message()
+    assert (live.topic, live.payload, live.qos, live.retain) == (
+        "news/live",
+        bytes(range(256)),
+        2,
+        False,
+    )
+
+
+def test_message_hook_pass_drop_rewrite(mq, paho_client):
+    origins = []
+
+    @mq.on_message
+    def hook(client, message):
+        origins.append(client.client_id if client else None)
+        if message.topic == "drop/me":
+            return False
+        if message.topic.startswith("legacy/"):
+            return mqlite.Message("modern/" + message.topic[7:], message.payload.upper(), 0)
+        return None
+
+    sub = paho_client("sub")
+    assert sub.connect() == 0
+    sub.subscribe("#", 1)
+    pub = paho_client("pub")
+    assert pub.connect() == 0
+    pub.publish("drop/me", b"x", qos=1)
+    pub.publish("legacy/a", b"abc", qos=1)
+    mq.publish("plain", b"from host")
+    first = sub.expect_message()
+    assert (first.topic, first.payload, first.qos) == ("modern/a", b"ABC", 0)
+    second = sub.expect_message()
+    assert (second.topic, second.payload) == ("plain", b"from host")
+    sub.expect_no_message()
+    assert origins == ["pub", "pub", None]
+
+
+def test_events(mq, paho_client):
+    events = queue.Queue()
+    mq.on_event(events.put)
+    client = paho_client("evented")
+    assert client.connect() == 0
+    client.subscribe("e/#", 1)
+    connected = events.get(timeout=TIMEOUT)
+    assert connected.kind == mqlite.EventKind.CONNECTED
+    assert connected.client.client_id == "evented" and connected.protocol_level == 4
+    subscribed = events.get(timeout=TIMEOUT)
+    assert (subscribed.kind, subscribed.filter, subscribed.qos) == (
+        mqlite.EventKind.SUBSCRIBED,
+        "e/#",
+        1,
+    )
+    mq.kick("evented")
+    gone = events.get(timeout=TIMEOUT)
+    assert (gone.kind, gone.reason) == (mqlite.EventKind.DISCONNECTED, mqlite.CloseReason.KICKED)
+
+
+def test_clean_stop(paho_client, mq):
+    client = paho_client("stayer")
+    assert client.connect() == 0
+    stats = mq.stats()
+    assert stats.clients_connected == 1
+    mq.stop()
+    assert client.disconnected.wait(TIMEOUT), "the client was not disconnected"
+    assert mq.stopped and not mq.running
+    with pytest.raises(mqlite.MqliteError) as error:
+        mq.publish("late", b"x")
+    assert error.value.code == 7010 and "stopped" in error.value.text
+    mq.close()
+    mq.close()  # harmless twice
+
+
+def test_exception_in_callback_is_refusal(mq, paho_client, caplog):
+    caplog.set_level(logging.ERROR, logger="mqlite")
+
+    @mq.on_auth
+    def auth(info):
+        if info.client_id == "boom":
+            raise RuntimeError("auth exploded")
+        return True
+
+    @mq.on_acl
+    def acl(client, access, topic):
+        if topic.startswith("boom"):
+            raise ValueError("acl exploded")
+        return True
+
+    @mq.on_message
+    def hook(client, message):
+        if message.topic == "explode":
+            raise KeyError("message exploded")
+
+    @mq.subscribe("#")
+    def bad_subscriber(message):
+        raise ZeroDivisionError("subscriber exploded")
+
+    assert paho_client("boom").connect() == 5
+    client = paho_client("fine")
+    assert client.connect() == 0
+    assert client.subscribe("boom/#", 1) == [128]
+    assert client.subscribe("ok/#", 1) == [1]
+    assert client.subscribe("explode", 1) == [1]
+    client.publish("explode", b"x", qos=1)  # dropped, still acknowledged
+    client.publish("ok/1", b"y", qos=1)
+    message = client.expect_message()
+    assert message.topic == "ok/1"
+    client.expect_no_message()
+    text = caplog.text
+    for marker in ("auth exploded", "acl exploded", "message exploded", "subscriber exploded"):
+        assert marker in text
+    assert mq.running  # the broker carries on
+
+
+def test_hooks_set_and_removed_while_running(mq, paho_client):
+    # Installed while the broker thread is serving: takes effect at once.
+    mq.on_auth(lambda info: False)
+    assert paho_client("refused").connect() == 5
+    mq.on_auth(None)
+    assert paho_client("accepted").connect() == 0
+
+
+def test_run_in_foreground_and_stop_from_a_hook():
+    broker = mqlite.Broker(port=0, sys_interval_s=0)
+    done = threading.Event()
+
+    @broker.subscribe("control/stop")
+    def stop(message):
+        broker.stop()  # from the broker thread itself
+
+    def publisher():
+        broker.publish("control/stop", b"")
+
+    threading.Timer(0.1, publisher).start()
+    runner = threading.Thread(target=lambda: (broker.run(), done.set()))
+    runner.start()
+    assert done.wait(TIMEOUT), "run() did not return after stop()"
+    runner.join(TIMEOUT)
+    assert broker.stopped
+    broker.close()
+
+
+def test_errors():
+    with pytest.raises(TypeError, match="max_inflite"):
+        mqlite.Broker(max_inflite=3)
+    with pytest.raises(mqlite.MqliteError) as error:
+        mqlite.Broker(max_inflight=0)
+    assert error.value.code == 7006 and "max_inflight" in error.value.detail
+    with pytest.raises(mqlite.MqliteError) as error:
+        mqlite.Broker(host="not an address")
+    assert error.value.code == 7004
+    with mqlite.Broker(port=0) as broker:
+        with pytest.raises(mqlite.MqliteError) as error:
+            mqlite.Broker(port=broker.port)
+        assert error.value.code == 7007
+        with pytest.raises(mqlite.MqliteError) as error:
+            broker.publish("a/+", b"x")
+        assert error.value.code == 7005 and "topic" in error.value.text
+        with pytest.raises(mqlite.MqliteError):
+            broker.subscribe("a/#/b", lambda message: None)
+        with pytest.raises(ValueError):
+            broker.publish("a", b"x", qos=3)
+        with pytest.raises(TypeError):
+            broker.publish("a", 42)
+
+
+def test_persistence(tmp_path):
+    db = tmp_path / "mqlite.db"
+    with mqlite.Broker(port=0, db=db) as first:
+        first.publish("kept/topic", b"survives", qos=1, retain=True)
+        assert first.stats().retained_messages == 1
+    with mqlite.Broker(port=0, db=str(db)) as second:
+        inbox = Inbox()
+        second.subscribe("kept/#", inbox)
+        message = inbox.get()
+        assert (message.topic, message.payload, message.retain) == ("kept/topic", b"survives", True)
+
+
+def test_library_not_found_lists_places(tmp_path):
+    env = dict(os.environ, MQLITE_LIB=str(tmp_path / "missing.so"))
+    env["PYTHONPATH"] = str(ROOT / "bindings/python")
+    result = subprocess.run(
+        [sys.executable, "-c", "import mqlite; mqlite.Broker()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "LibraryNotFound" in result.stderr
+    assert "MQLITE_LIB=" + str(tmp_path / "missing.so") in result.stderr
+
+
+def test_log_bridge(caplog):
+    caplog.set_level(logging.INFO)
+    mqlite.enable_logging(logging.INFO)
+    try:
+        with mqlite.Broker(port=0) as broker:
+            port = broker.port
+    finally:
+        mqlite.disable_logging()
+    assert any(
+        record.name.startswith("mqlite.") and f"127.0.0.1:{port}" in record.getMessage()
+        for record in caplog.records
+    ), caplog.text
