@@ -466,10 +466,15 @@ impl LocalReceiver {
         self.subscription
     }
 
-    /// Wakes the broker if messages are waiting for room in the channel.
+    /// Wakes the broker if messages are waiting for room in the channel and
+    /// the channel is down to half: one wake-up per half channel, not one
+    /// per message.
     fn made_room(&self) {
         if self.overflow.load(Ordering::Acquire) {
-            self.shared.force_wake();
+            let half = self.receiver.capacity().unwrap_or(0) / 2;
+            if self.receiver.len() <= half {
+                self.shared.force_wake();
+            }
         }
     }
 }

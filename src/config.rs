@@ -37,7 +37,7 @@ pub struct Config {
     /// Bytes of unwritten output a connection may hold before its QoS 0
     /// messages are dropped and its QoS 1/2 messages wait in its queue, so a
     /// subscriber that stops reading costs bounded memory and never slows
-    /// anyone else. Default: 1 MiB.
+    /// anyone else. Default: 16 MiB.
     pub max_pending_output: usize,
     /// A socket that sends no complete CONNECT within this time is closed.
     /// Default: 10 s.
@@ -87,7 +87,7 @@ impl Default for Config {
             max_inflight: 20,
             max_queued_messages: 1000,
             max_queued_bytes: 64 * 1024 * 1024,
-            max_pending_output: 1024 * 1024,
+            max_pending_output: 16 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(30),
             session_expiry: None,

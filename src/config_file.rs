@@ -63,7 +63,7 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("max_queued_bytes", "67108864  per client"),
     (
         "max_pending_output",
-        "1048576  unwritten bytes per connection",
+        "16777216  unwritten bytes per connection",
     ),
     ("connect_timeout", "10  seconds to send CONNECT"),
     (

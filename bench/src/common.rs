@@ -19,7 +19,12 @@ pub fn client_id(role: &str, i: usize) -> String {
 /// One event-loop step: flush, wait up to `timeout`, decode everything
 /// readable and hand each packet to `on(connection, packet, reply buffer)`.
 /// A closed connection is an error.
-pub fn step<F>(net: &mut Net, ready: &mut Vec<usize>, timeout: Duration, mut on: F) -> Result<(), String>
+pub fn step<F>(
+    net: &mut Net,
+    ready: &mut Vec<usize>,
+    timeout: Duration,
+    mut on: F,
+) -> Result<(), String>
 where
     F: FnMut(usize, Packet<'_>, &mut Vec<u8>),
 {
@@ -60,7 +65,9 @@ pub fn connect_all(
     let mut ready = Vec::new();
     while acked < n {
         if Instant::now() >= deadline {
-            return Err(format!("{role}: only {acked}/{n} CONNACKs within {timeout:?}"));
+            return Err(format!(
+                "{role}: only {acked}/{n} CONNACKs within {timeout:?}"
+            ));
         }
         step(net, &mut ready, Duration::from_millis(20), |_, p, _| {
             if let Packet::ConnAck { code } = p {
@@ -79,7 +86,14 @@ pub fn connect_all(
 
 /// Sends `filters` on connection `id` in SUBSCRIBE packets of at most
 /// `per_packet` filters (all pipelined).
-pub fn send_subscribes<S: AsRef<[u8]>>(net: &mut Net, id: usize, filters: &[S], qos: u8, per_packet: usize, pid: &mut u16) -> usize {
+pub fn send_subscribes<S: AsRef<[u8]>>(
+    net: &mut Net,
+    id: usize,
+    filters: &[S],
+    qos: u8,
+    per_packet: usize,
+    pid: &mut u16,
+) -> usize {
     let mut packets = 0;
     for chunk in filters.chunks(per_packet) {
         *pid = pid.wrapping_add(1).max(1);
@@ -123,7 +137,10 @@ pub fn disconnect_all(net: &mut Net) {
 /// Raises RLIMIT_NOFILE so that `need` descriptors fit; returns the new soft
 /// limit.
 pub fn raise_nofile(need: u64) -> Result<u64, String> {
-    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit only writes into the struct we pass.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
         return Err(format!("getrlimit: {}", std::io::Error::last_os_error()));
@@ -140,7 +157,10 @@ pub fn raise_nofile(need: u64) -> Result<u64, String> {
         return Ok(want.rlim_cur);
     }
     // Not allowed to raise the hard limit: take what there is.
-    let soft = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+    let soft = libc::rlimit {
+        rlim_cur: r.rlim_max,
+        rlim_max: r.rlim_max,
+    };
     // SAFETY: as above.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } != 0 {
         return Err(format!("setrlimit: {}", std::io::Error::last_os_error()));
@@ -167,4 +187,17 @@ pub fn vm_rss(pid: u32) -> Result<u64, String> {
 /// Seconds as a [`Duration`] (negative and NaN become zero).
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.0 })
+}
+
+/// CPU time (user + system, seconds) this process used so far, including
+/// the in-process forwarder thread of `--ceiling` runs.
+pub fn own_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return f64::NAN;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }

@@ -94,6 +94,9 @@ impl Histogram {
             return 0;
         }
         let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        if rank == self.total {
+            return self.max;
+        }
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
@@ -112,7 +115,10 @@ mod tests {
     #[test]
     fn buckets_are_monotonic_and_precise() {
         let mut last = 0;
-        for v in (0..2_000_000u64).step_by(97).chain([u64::MAX / 2, u64::MAX]) {
+        for v in (0..2_000_000u64)
+            .step_by(97)
+            .chain([u64::MAX / 2, u64::MAX])
+        {
             let i = index(v);
             assert!(i >= last && i < BUCKETS);
             last = i;

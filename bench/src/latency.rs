@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{client_id, connect_all, disconnect_all, secs, send_subscribes, step, wait_subacks};
+use crate::common::{
+    client_id, connect_all, disconnect_all, secs, send_subscribes, step, wait_subacks,
+};
 use crate::histogram::Histogram;
 use crate::net::{nanos_since, Net, BIG_BUF};
 use crate::proto::{self, kind, read_stamp, Packet, PublishArena};
@@ -47,26 +49,40 @@ pub fn run(o: &Opts) -> Result<Report, String> {
                 lost += u64::from(!got);
                 break;
             }
-            step(&mut net, &mut ready, Duration::from_millis(100), |id, p, out| match p {
-                Packet::Publish { qos: q, pid, payload, .. } if id == sub => {
-                    match q {
-                        1 => proto::ack(out, kind::PUBACK, pid),
-                        2 => proto::ack(out, kind::PUBREC, pid),
-                        _ => {}
-                    }
-                    if let Some((ts, _, s)) = read_stamp(payload) {
-                        if s == seq && !got {
-                            got = true;
-                            hist.record(nanos_since(base).saturating_sub(ts));
+            step(
+                &mut net,
+                &mut ready,
+                Duration::from_millis(100),
+                |id, p, out| match p {
+                    Packet::Publish {
+                        qos: q,
+                        pid,
+                        payload,
+                        ..
+                    } if id == sub => {
+                        match q {
+                            1 => proto::ack(out, kind::PUBACK, pid),
+                            2 => proto::ack(out, kind::PUBREC, pid),
+                            _ => {}
+                        }
+                        if let Some((ts, _, s)) = read_stamp(payload) {
+                            if s == seq && !got {
+                                got = true;
+                                hist.record(nanos_since(base).saturating_sub(ts));
+                            }
                         }
                     }
-                }
-                Packet::Ack(kind::PUBREL, pid) if id == sub => proto::ack(out, kind::PUBCOMP, pid),
-                Packet::Ack(kind::PUBACK, _) if id == publisher => acked = true,
-                Packet::Ack(kind::PUBREC, pid) if id == publisher => proto::ack(out, kind::PUBREL, pid),
-                Packet::Ack(kind::PUBCOMP, _) if id == publisher => acked = true,
-                _ => {}
-            })?;
+                    Packet::Ack(kind::PUBREL, pid) if id == sub => {
+                        proto::ack(out, kind::PUBCOMP, pid)
+                    }
+                    Packet::Ack(kind::PUBACK, _) if id == publisher => acked = true,
+                    Packet::Ack(kind::PUBREC, pid) if id == publisher => {
+                        proto::ack(out, kind::PUBREL, pid)
+                    }
+                    Packet::Ack(kind::PUBCOMP, _) if id == publisher => acked = true,
+                    _ => {}
+                },
+            )?;
         }
     }
     let elapsed = t0.elapsed().as_secs_f64();

@@ -43,6 +43,10 @@ options:
   --hold SECS       keep idle connections open (1) --ceiling      run against in-process forwarder
   --label NAME      broker name in the result      --json         print JSON
   --bind ADDR       ceiling-server bind address (127.0.0.1)
+
+Flows send until --duration (10 s) or --messages (fanin/subscriptions 5000000,
+latency 20000) is reached, whichever comes first, then drain for up to 5 s.
+For connections and retained, --duration is the time limit of each phase.
 ";
 
 /// Command-line options shared by all scenarios. `None` means "use the
@@ -222,7 +226,11 @@ fn main() -> ExitCode {
                 eprintln!("mqlite-bench: {e}");
             }
             eprint!("{USAGE}");
-            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+            return if e.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     if o.scenario == "ceiling-server" {
@@ -236,7 +244,8 @@ fn main() -> ExitCode {
     }
     let json = o.json;
     match run(o) {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.float("gen_cpu_s", common::own_cpu_seconds());
             println!("{}", r.render(json));
             ExitCode::SUCCESS
         }

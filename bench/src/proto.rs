@@ -24,10 +24,6 @@ pub mod kind {
     pub const SUBSCRIBE: u8 = 8;
     /// SUBACK
     pub const SUBACK: u8 = 9;
-    /// UNSUBSCRIBE
-    pub const UNSUBSCRIBE: u8 = 10;
-    /// UNSUBACK
-    pub const UNSUBACK: u8 = 11;
     /// PINGREQ
     pub const PINGREQ: u8 = 12;
     /// PINGRESP
@@ -93,11 +89,6 @@ pub fn ack(out: &mut Vec<u8>, packet_kind: u8, pid: u16) {
     out.extend_from_slice(&[(packet_kind << 4) | flags, 2, p[0], p[1]]);
 }
 
-/// Appends a PINGREQ.
-pub fn pingreq(out: &mut Vec<u8>) {
-    out.extend_from_slice(&[kind::PINGREQ << 4, 0]);
-}
-
 /// Appends a DISCONNECT.
 pub fn disconnect(out: &mut Vec<u8>) {
     out.extend_from_slice(&[kind::DISCONNECT << 4, 0]);
@@ -126,8 +117,6 @@ pub enum Packet<'a> {
     },
     /// SUBACK with the granted QoS / failure codes.
     SubAck {
-        /// Packet identifier.
-        pid: u16,
         /// One code per filter, 0x80 = failure.
         codes: &'a [u8],
     },
@@ -242,11 +231,14 @@ pub fn decode(buf: &[u8]) -> Decode<'_> {
             None => return Decode::Invalid("short CONNACK"),
         },
         kind::SUBACK => match be16(body, 0) {
-            Some(pid) => Packet::SubAck { pid, codes: &body[2..] },
+            Some(_) => Packet::SubAck { codes: &body[2..] },
             None => return Decode::Invalid("short SUBACK"),
         },
         kind::SUBSCRIBE => match be16(body, 0) {
-            Some(pid) => Packet::Subscribe { pid, filters: &body[2..] },
+            Some(pid) => Packet::Subscribe {
+                pid,
+                filters: &body[2..],
+            },
             None => return Decode::Invalid("short SUBSCRIBE"),
         },
         other => Packet::Other(other),
@@ -317,13 +309,8 @@ impl PublishArena {
     }
 
     /// Number of topics.
-    pub fn len(&self) -> usize {
+    pub fn topics(&self) -> usize {
         self.offsets.len()
-    }
-
-    /// Whether no topic was added.
-    pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
     }
 
     /// Bytes one message for `topic` occupies on the wire.
@@ -339,7 +326,15 @@ impl PublishArena {
 
     /// Appends one message for `topic` with the given packet id and stamp.
     #[inline]
-    pub fn write(&self, out: &mut Vec<u8>, topic: usize, pid: u16, ts: u64, publisher: u32, seq: u32) {
+    pub fn write(
+        &self,
+        out: &mut Vec<u8>,
+        topic: usize,
+        pid: u16,
+        ts: u64,
+        publisher: u32,
+        seq: u32,
+    ) {
         let (s, e) = self.offsets[topic];
         out.extend_from_slice(&self.headers[s as usize..e as usize]);
         let end = out.len();
@@ -366,14 +361,29 @@ mod tests {
         a.write(&mut out, t, 77, 123_456, 3, 9);
         assert_eq!(out.len(), a.wire_len(t));
         match decode(&out) {
-            Decode::Frame(Packet::Publish { qos, retain, topic, pid, payload }, n) => {
-                assert_eq!((qos, retain, topic, pid, n), (1, true, &b"bench/3"[..], 77, out.len()));
+            Decode::Frame(
+                Packet::Publish {
+                    qos,
+                    retain,
+                    topic,
+                    pid,
+                    payload,
+                },
+                n,
+            ) => {
+                assert_eq!(
+                    (qos, retain, topic, pid, n),
+                    (1, true, &b"bench/3"[..], 77, out.len())
+                );
                 assert_eq!(read_stamp(payload), Some((123_456, 3, 9)));
                 assert_eq!(payload.len(), 20);
             }
             _ => panic!("not decoded"),
         }
-        assert!(matches!(decode(&out[..out.len() - 1]), Decode::Incomplete(Some(_))));
+        assert!(matches!(
+            decode(&out[..out.len() - 1]),
+            Decode::Incomplete(Some(_))
+        ));
     }
 
     #[test]

@@ -98,8 +98,10 @@ fn fmt_float(f: f64) -> String {
         format!("{f:.0}")
     } else if a >= 10.0 {
         format!("{f:.1}")
-    } else {
+    } else if a >= 0.01 || a == 0.0 {
         format!("{f:.3}")
+    } else {
+        format!("{f:.3e}")
     }
 }
 
@@ -125,11 +127,16 @@ mod tests {
     #[test]
     fn renders_both_forms() {
         let mut r = Report::new("fanin", "mo\"sq");
-        r.int("sent", 5).float("msg_per_s", 12345.6);
-        assert_eq!(r.render(false), "fanin label=mo\"sq sent=5 msg_per_s=12346");
+        r.int("sent", 5)
+            .float("msg_per_s", 12345.6)
+            .float("s", 0.000312);
+        assert_eq!(
+            r.render(false),
+            "fanin label=mo\"sq sent=5 msg_per_s=12346 s=3.120e-4"
+        );
         assert_eq!(
             r.render(true),
-            r#"{"scenario":"fanin","label":"mo\"sq","sent":5,"msg_per_s":12346}"#
+            r#"{"scenario":"fanin","label":"mo\"sq","sent":5,"msg_per_s":12346,"s":3.120e-4}"#
         );
     }
 }

@@ -168,7 +168,7 @@ impl Core {
                 return;
             };
             if qos == QoS::AtMostOnce {
-                write_publish(
+                let pending = write_publish(
                     conn,
                     &mut self.buffer_pool,
                     &mut self.dirty,
@@ -177,12 +177,15 @@ impl Core {
                     false,
                     0,
                 );
+                if pending >= self.pressure_threshold {
+                    self.output_pressure = true;
+                }
                 self.stats.messages_sent += 1;
                 return;
             }
             let packet_id = session.next_packet_id();
             let seq = session.take_seq();
-            write_publish(
+            let pending = write_publish(
                 conn,
                 &mut self.buffer_pool,
                 &mut self.dirty,
@@ -191,6 +194,9 @@ impl Core {
                 false,
                 packet_id,
             );
+            if pending >= self.pressure_threshold {
+                self.output_pressure = true;
+            }
             if persistent {
                 let message_id = record_body(
                     &mut self.store_ops,
@@ -254,7 +260,7 @@ impl Core {
             return;
         };
         if let Some(conn) = self.conns.get_mut(id.0) {
-            write_publish(
+            let pending = write_publish(
                 conn,
                 &mut self.buffer_pool,
                 &mut self.dirty,
@@ -263,6 +269,9 @@ impl Core {
                 false,
                 0,
             );
+            if pending >= self.pressure_threshold {
+                self.output_pressure = true;
+            }
             self.stats.messages_sent += 1;
         }
     }
@@ -288,7 +297,7 @@ impl Core {
             };
             let message = queued.message;
             let packet_id = session.next_packet_id();
-            write_publish(
+            let pending = write_publish(
                 conn,
                 &mut self.buffer_pool,
                 &mut self.dirty,
@@ -297,6 +306,9 @@ impl Core {
                 false,
                 packet_id,
             );
+            if pending >= self.pressure_threshold {
+                self.output_pressure = true;
+            }
             self.stats.messages_sent += 1;
             if self.persistent && !session.clean {
                 self.store_ops.push(StoreOp::SessionMessageSent {
@@ -333,7 +345,8 @@ impl Core {
 }
 
 /// Encodes a PUBLISH of `message` (with its own QoS and retain flag) into
-/// the connection's output and lists the connection as dirty.
+/// the connection's output and lists the connection as dirty; returns the
+/// connection's unwritten bytes.
 fn write_publish(
     conn: &mut Conn,
     pool: &mut Vec<Vec<u8>>,
@@ -342,7 +355,7 @@ fn write_publish(
     message: &Message,
     dup: bool,
     packet_id: u16,
-) {
+) -> usize {
     if conn.output.capacity() == 0 {
         if let Some(buffer) = pool.pop() {
             conn.output = buffer;
@@ -361,6 +374,7 @@ fn write_publish(
         conn.in_dirty_list = true;
         dirty.push(id);
     }
+    conn.pending_output()
 }
 
 /// Records a message body for the store once per routed message, and gives

@@ -123,12 +123,18 @@ pub struct Core {
     next_message_id: u64,
     /// Store id of the body of the message being routed, once recorded.
     current_message_id: Option<u64>,
+    /// Some connection's unwritten output passed `pressure_threshold`: the
+    /// driver should write now rather than at the end of its pass, so a
+    /// fast reader is not cut off by `max_pending_output` within one pass.
+    output_pressure: bool,
+    pressure_threshold: usize,
 }
 
 impl Core {
     /// A core with nothing in it. `config` is taken as given (the broker
     /// validates it first).
     pub fn new(config: Config, now: Instant) -> Core {
+        let pressure_threshold = config.max_pending_output / 2;
         let mut timers = Timers::default();
         if let Some(interval) = config.sys_interval {
             timers.push(now + interval, Timer::Sys);
@@ -160,6 +166,8 @@ impl Core {
             store_ops: Vec::new(),
             next_message_id: 1,
             current_message_id: None,
+            output_pressure: false,
+            pressure_threshold,
         }
     }
 
@@ -308,6 +316,13 @@ impl Core {
     pub(crate) fn publish_message(&mut self, now: Instant, message: Message) {
         self.stats.messages_received += 1;
         self.route(now, message, None);
+    }
+
+    /// Whether some connection's output grew past half of
+    /// `max_pending_output` since the last call: the driver should flush
+    /// before reading more (clears the flag).
+    pub fn take_output_pressure(&mut self) -> bool {
+        std::mem::take(&mut self.output_pressure)
     }
 
     /// Moves the connections with fresh output into `into` (cleared first).

@@ -257,7 +257,7 @@ pub unsafe extern "C" fn mqlite_config_set_max_queued_bytes(
 
 /// Sets the bytes of unwritten output a connection may hold before its QoS
 /// 0 messages are dropped and its QoS 1/2 ones wait in its queue (default
-/// 1 MiB; at least 1024).
+/// 16 MiB; at least 1024).
 ///
 /// # Parameters
 /// - `config`: the config.

@@ -277,7 +277,7 @@ impl Reactor {
                         self.core.mark_dirty(id);
                     }
                     if readable {
-                        self.read(now, id);
+                        self.read(now, id)?;
                     }
                 }
             }
@@ -289,7 +289,7 @@ impl Reactor {
         if !self.read_backlog.is_empty() {
             let backlog = std::mem::take(&mut self.read_backlog);
             for &id in &backlog {
-                self.read(now, id);
+                self.read(now, id)?;
             }
             self.scratch_ids = backlog;
             self.scratch_ids.clear();
@@ -365,34 +365,40 @@ impl Reactor {
     }
 
     /// Reads one socket until `WouldBlock`, end-of-file, or its budget.
-    fn read(&mut self, now: Instant, id: ConnId) {
+    /// When the bytes read fill some connection's output past half its
+    /// limit, everything is saved and written at once instead of at the end
+    /// of the pass.
+    fn read(&mut self, now: Instant, id: ConnId) -> Result<(), Error> {
         let mut total = 0;
         loop {
             if !self.core.is_open(id) {
-                return;
+                return Ok(());
             }
             let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
-                return;
+                return Ok(());
             };
             if total >= READ_BUDGET {
                 self.read_backlog.push(id);
-                return;
+                return Ok(());
             }
             match socket.read(&mut self.read_buf) {
                 Ok(0) => {
                     self.core.handle_closed(now, id);
-                    return;
+                    return Ok(());
                 }
                 Ok(n) => {
                     total += n;
                     self.core.handle_read(now, id, &self.read_buf[..n]);
+                    if self.core.take_output_pressure() {
+                        self.flush(now)?;
+                    }
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     log::debug!("read error: {error}");
                     self.core.handle_closed(now, id);
-                    return;
+                    return Ok(());
                 }
             }
         }
