@@ -1084,6 +1084,115 @@ mqlite_result mqlite_config_set_persistence_path(struct mqlite_config *config,
                                                  const char *path);
 
 /**
+ * Sets a password file in `mosquitto_passwd` format (`$7$` PBKDF2-SHA512
+ * or `$6$` SHA-512 hashes), or NULL for none (the default). Clients that
+ * give a user name must match it. The file is read by
+ * `mqlite_broker_new()`, which fails with `MQLITE_INVALID_CONFIG` naming
+ * the file and line when it is unreadable or malformed. A callback set
+ * with `mqlite_broker_set_auth_callback()` replaces it.
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (config only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_set_password_file(struct mqlite_config *config,
+                                              const char *path);
+
+/**
+ * Sets an ACL file in mosquitto's format (`user`, `topic [read|write|
+ * readwrite|deny]`, `pattern` with `%c` / `%u`), or NULL for none (the
+ * default: everything allowed). With a file, anything it does not grant is
+ * refused. Read by `mqlite_broker_new()` like the password file. A
+ * callback set with `mqlite_broker_set_acl_callback()` replaces it.
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (config only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_set_acl_file(struct mqlite_config *config,
+                                         const char *path);
+
+/**
+ * Sets whether clients without a user name may connect.
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `allow`: 1 yes, 0 no, -1 the default (yes unless a password file is
+ *   set).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, or `MQLITE_INVALID_ARGUMENT` for
+ * another value of `allow`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_allow_anonymous(struct mqlite_config *config,
+                                                int32_t allow);
+
+/**
+ * Sets the prefix of the client ids given to clients that connect with an
+ * empty one (default `"mqlite-"`).
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `prefix`: NUL-terminated UTF-8 text.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, or `MQLITE_INVALID_UTF8`.
+ *
+ * # Memory and lifetimes
+ * `prefix` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `prefix` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_set_auto_id_prefix(struct mqlite_config *config,
+                                               const char *prefix);
+
+/**
+ * Sets whether `mqlite_broker_new()` starts with an empty store, moving an
+ * existing persistence file aside (to `<file>.bak-<seconds>`) instead of
+ * loading it. Default false.
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `reset`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_reset_persistence(struct mqlite_config *config,
+                                                  bool reset);
+
+/**
  * Makes a broker from `config` and binds its listeners.
  *
  * # Parameters

@@ -22,7 +22,7 @@ pub struct mqlite_config {
 }
 
 /// Runs `body` on the config behind `config`, refusing NULL.
-fn with_config(
+pub(crate) fn with_config(
     function: &'static str,
     config: *mut mqlite_config,
     body: impl FnOnce(&mut mqlite_config) -> Result<(), Failure>,

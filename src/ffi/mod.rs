@@ -36,6 +36,8 @@ pub mod callbacks;
 
 pub mod config;
 
+pub mod config_access;
+
 pub mod broker;
 
 pub mod handle;
