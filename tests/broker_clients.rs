@@ -526,7 +526,7 @@ fn stop_from_another_thread_while_busy() {
             .is_ok()
         {
             sent += 1;
-            if sent % 1000 == 0 {
+            if sent.is_multiple_of(1000) {
                 std::thread::sleep(Duration::from_millis(1));
             }
             if sent > 5_000_000 {

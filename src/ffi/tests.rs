@@ -82,11 +82,11 @@ fn broker_through_the_c_api() {
     unsafe {
         let config = mqlite_config_new();
         assert_eq!(
-            mqlite_config_add_listener(config, b"127.0.0.1:0\0".as_ptr().cast()),
+            mqlite_config_add_listener(config, c"127.0.0.1:0".as_ptr()),
             MQLITE_OK
         );
         assert_eq!(
-            mqlite_config_add_listener(config, b"nope\0".as_ptr().cast()),
+            mqlite_config_add_listener(config, c"nope".as_ptr()),
             MQLITE_INVALID_ADDRESS
         );
         let mut broker = ptr::null_mut();
@@ -105,7 +105,7 @@ fn broker_through_the_c_api() {
         assert_eq!(mqlite_broker_run(broker), MQLITE_OK);
         assert!(mqlite_handle_is_stopped(handle));
         assert_eq!(
-            mqlite_handle_publish(handle, b"t\0".as_ptr().cast(), ptr::null(), 0, 0, false),
+            mqlite_handle_publish(handle, c"t".as_ptr(), ptr::null(), 0, 0, false),
             MQLITE_STOPPED
         );
         mqlite_broker_free(broker);

@@ -1,6 +1,6 @@
 //! Topic names and filters: validation, the subscription trie, the retained tree.
 //!
-//! Implements MQTT 3.1.1 section 4.7. [`matches`] is the plain definition of
+//! Implements MQTT 3.1.1 section 4.7. [`matches()`] is the plain definition of
 //! filter matching; [`SubscriptionTree`] (filters to subscribers, for routing
 //! PUBLISH) and [`RetainedTree`] (topic names to retained messages, for
 //! SUBSCRIBE) implement the same rules as tries of topic levels.

@@ -76,7 +76,7 @@ impl TestBroker {
 
     /// Whether the broker thread has finished.
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().map_or(true, |t| t.is_finished())
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// A TCP connection, no MQTT yet.

@@ -15,14 +15,18 @@ use mqlite::{Broker, Config, QoS};
 
 const PAYLOAD: [u8; 16] = [7; 16];
 
+/// One way of publishing and receiving, timed over `n` messages.
+type Case = fn(u64) -> Result<Duration, String>;
+
 fn broker() -> Result<Broker, mqlite::Error> {
-    let mut config = Config::default();
-    config.listeners = vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))];
-    config.sys_interval = None;
-    // The publisher outruns the channel reader at times: let QoS 1
-    // messages wait in the broker instead of being dropped.
-    config.max_queued_messages = usize::MAX;
-    Broker::new(config)
+    Broker::new(Config {
+        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+        sys_interval: None,
+        // The publisher outruns the channel reader at times: let QoS 1
+        // messages wait in the broker instead of being dropped.
+        max_queued_messages: usize::MAX,
+        ..Config::default()
+    })
 }
 
 /// Waits until `count` reaches `n` (bounded), returns the elapsed time.
@@ -30,7 +34,10 @@ fn wait_for(count: &AtomicU64, n: u64, start: Instant) -> Result<Duration, Strin
     let limit = start + Duration::from_secs(60);
     while count.load(Ordering::Relaxed) < n {
         if Instant::now() > limit {
-            return Err(format!("only {} of {n} delivered in 60 s", count.load(Ordering::Relaxed)));
+            return Err(format!(
+                "only {} of {n} delivered in 60 s",
+                count.load(Ordering::Relaxed)
+            ));
         }
         std::thread::sleep(Duration::from_micros(200));
     }
@@ -125,7 +132,7 @@ fn main() -> ExitCode {
             },
         }
     }
-    let cases: [(&str, fn(u64) -> Result<Duration, String>); 3] = [
+    let cases: [(&str, Case); 3] = [
         ("handle_to_callback", handle_to_callback),
         ("handle_to_channel", handle_to_channel),
         ("broker_thread_to_callback", broker_thread_to_callback),
