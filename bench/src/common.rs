@@ -51,12 +51,26 @@ pub fn connect_all(
     rbuf: usize,
     timeout: Duration,
 ) -> Result<Vec<usize>, String> {
+    connect_all_session(net, addr, role, n, rbuf, timeout, true)
+}
+
+/// [`connect_all`] with the Clean Session flag as given (false: persistent
+/// sessions, which a broker with persistence stores).
+pub fn connect_all_session(
+    net: &mut Net,
+    addr: SocketAddr,
+    role: &str,
+    n: usize,
+    rbuf: usize,
+    timeout: Duration,
+    clean: bool,
+) -> Result<Vec<usize>, String> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = net
             .connect(addr, rbuf)
             .map_err(|e| format!("connect to {addr}: {e}"))?;
-        proto::connect(net.out(id), &client_id(role, i), KEEP_ALIVE);
+        proto::connect_session(net.out(id), &client_id(role, i), KEEP_ALIVE, clean);
         ids.push(id);
     }
     let deadline = Instant::now() + timeout;

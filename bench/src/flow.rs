@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{connect_all, disconnect_all, secs, send_subscribes, step, wait_subacks};
+use crate::common::{
+    connect_all, connect_all_session, disconnect_all, secs, send_subscribes, step, wait_subacks,
+};
 use crate::histogram::Histogram;
 use crate::net::{nanos_since, Net, BIG_BUF};
 use crate::proto::{self, kind, read_stamp, Packet, PublishArena};
@@ -70,7 +72,15 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     let mut net = Net::new().map_err(|e| format!("poll: {e}"))?;
 
     // Subscribers and their filters.
-    let subs = connect_all(&mut net, addr, "sub", nsub, BIG_BUF, setup)?;
+    let subs = connect_all_session(
+        &mut net,
+        addr,
+        "sub",
+        nsub,
+        BIG_BUF,
+        setup,
+        !o.persistent_sub,
+    )?;
     let mut pid = 0u16;
     let mut packets = 0;
     let mut wildcards = 0usize;

@@ -42,6 +42,7 @@ options:
   --retained R      retained scenario (100000)     --broker-pid PID  for RSS per connection
   --hold SECS       keep idle connections open (1) --ceiling      run against in-process forwarder
   --label NAME      broker name in the result      --json         print JSON
+  --persistent-sub  subscribers use clean session 0 (persistent sessions)
   --bind ADDR       ceiling-server bind address (127.0.0.1)
 
 Flows send until --duration (10 s) or --messages (fanin/subscriptions 5000000,
@@ -74,6 +75,8 @@ pub struct Opts {
     pub window: Option<u32>,
     /// Print JSON instead of text.
     pub json: bool,
+    /// Subscribers connect with clean session 0 (persistent sessions).
+    pub persistent_sub: bool,
     /// Idle connections for `connections`.
     pub connections: usize,
     /// Filters for `subscriptions`.
@@ -122,6 +125,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         payload: 16,
         window: None,
         json: false,
+        persistent_sub: false,
         connections: 10_000,
         filters: 100_000,
         wildcard_pct: 10,
@@ -140,6 +144,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         };
         match key {
             "--json" => o.json = true,
+            "--persistent-sub" => o.persistent_sub = true,
             "--ceiling" => o.ceiling = true,
             "-h" | "--help" => return Err(String::new()),
             _ => {

@@ -83,6 +83,12 @@ const SESSION_MESSAGE_ADD: &str = "INSERT INTO session_messages
   (client_id, seq, message_id, qos, retain, state, packet_id)
   SELECT ?1, ?2, ?3, ?4, ?5, 0, NULL
   WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
+/// `SessionMessageAdd` directly followed by its `SessionMessageSent`
+/// (a message sent as soon as it is queued, the common case): one insert.
+const SESSION_MESSAGE_ADD_SENT: &str = "INSERT INTO session_messages
+  (client_id, seq, message_id, qos, retain, state, packet_id)
+  SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6
+  WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
 const SESSION_MESSAGE_SENT: &str = "UPDATE session_messages SET state = 1, packet_id = ?3
   WHERE client_id = ?1 AND seq = ?2 AND state < 2";
 const SESSION_MESSAGE_RELEASED: &str = "UPDATE session_messages SET state = 2
@@ -554,6 +560,35 @@ fn message(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> rusqlite::Res
     })
 }
 
+/// Applies `op` together with `next` when the pair has a one-statement
+/// form; returns whether it did (then both are done).
+fn apply_fused(conn: &Connection, op: &StoreOp, next: Option<&StoreOp>) -> rusqlite::Result<bool> {
+    if let (
+        StoreOp::SessionMessageAdd {
+            client_id,
+            seq,
+            message_id,
+            qos,
+            retain,
+        },
+        Some(StoreOp::SessionMessageSent {
+            client_id: sent_client,
+            seq: sent_seq,
+            packet_id,
+        }),
+    ) = (op, next)
+    {
+        if client_id == sent_client && seq == sent_seq {
+            conn.prepare_cached(SESSION_MESSAGE_ADD_SENT)?
+                .execute(params![
+                    client_id, seq, message_id, *qos as u8, retain, packet_id
+                ])?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Applies one op inside the transaction of `apply`. `max_id` collects the
 /// highest stored message id of the batch.
 fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqlite::Result<()> {
@@ -844,10 +879,18 @@ impl SessionStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
         let mut max_id = None;
-        for op in ops {
+        let mut index = 0;
+        while let Some(op) = ops.get(index) {
             // An early return drops `tx`, which rolls back.
-            apply_op(&tx, op, &mut max_id)
+            let used = apply_fused(&tx, op, ops.get(index + 1))
                 .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
+            if !used {
+                apply_op(&tx, op, &mut max_id)
+                    .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
+                index += 1;
+            } else {
+                index += 2;
+            }
         }
         if let Some(id) = max_id {
             tx.prepare_cached(BUMP_NEXT_ID)
