@@ -1,0 +1,787 @@
+//! The crash test: the `mqlite` binary is SIGKILLed at random moments while
+//! persistent clients publish and subscribe at QoS 1 and 2, and is started
+//! again on the same `--db` file each time. At the end nothing acknowledged
+//! may be missing, and no QoS 2 message may have been delivered twice.
+//!
+//! # Running it
+//!
+//! - Short form (CI, part of `cargo test`): 5 kills, a few seconds.
+//! - Long form: `MQLITE_CRASH_ROUNDS=100 cargo test --release --test
+//!   persistence_crash -- --nocapture` (or `scripts/crash_test.sh 100`).
+//! - `MQLITE_CRASH_SEED=<u64>` replays the kill delays of a failed run (the
+//!   seed is printed; the default is fixed). The delays are reproducible,
+//!   the interleaving with the clients is not.
+//!
+//! # What runs
+//!
+//! - Two persistent subscribers (raw sockets, clean session 0) on
+//!   `crash/#`: one at QoS 1, one at QoS 2. They subscribe once, before the
+//!   first kill, and never again: the subscriptions must survive. They
+//!   acknowledge what they receive as a real client does, and a message
+//!   counts as received when it arrives. The QoS 2 subscriber keeps its
+//!   inbound packet ids awaiting PUBREL across its reconnections (its state
+//!   lives in the test process, which does not crash), so a QoS 2 message
+//!   redelivered with DUP after a crash, under a packet id it already sent
+//!   PUBREC for, is recognized and not counted again.
+//! - Two persistent publishers (raw sockets, clean session 0): one QoS 1 on
+//!   `crash/q1`, one QoS 2 on `crash/q2`, with up to 20 messages in flight.
+//!   Payloads are `<publisher>:<sequence>`. A message counts as
+//!   acknowledged at PUBACK (QoS 1) or PUBREC (QoS 2). After each
+//!   reconnection they resend, in order, what is not acknowledged: PUBLISH
+//!   with DUP (QoS 1: same payload; QoS 2: same packet id and payload), and
+//!   PUBREL for QoS 2 messages past PUBREC but not yet PUBCOMP.
+//!   Publishers pause while a subscriber is more than 2000 messages behind
+//!   (the broker has no flow control from subscribers back to publishers).
+//! - The test kills the broker with SIGKILL after a seeded pseudo-random
+//!   50-300 ms, N times, restarting it at once on the same file and port.
+//!   It waits for the restarted port to accept TCP connections only, not
+//!   for the store to be loaded, so a kill may also land during start-up.
+//!
+//! # What is checked, with the broker up at the end
+//!
+//! Publishers finish their outstanding flows; subscribers drain. Then:
+//! every acknowledged message reached both subscribers at least once; every
+//! acknowledged QoS 2 message reached the QoS 2 subscriber exactly once
+//! (counting what it received before each crash too); each reconnection of
+//! a client after its first CONNACK found its session present; nothing
+//! arrived that was never published, at the wrong QoS, or under a packet id
+//! still in use; no broker run panicked; after a clean stop the file holds
+//! the four sessions and the two subscriptions, and no message, inbound
+//! QoS 2 packet id or retained message.
+//!
+//! The broker runs with `max_queued_messages = 1000000` (a TOML file via
+//! `-c`) so that a subscriber offline across a restart never has messages
+//! dropped by the queue limit, which would be a legitimate loss.
+
+mod persistence_support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mqlite::codec::{Packet, QoS, Subscribe};
+use mqlite::store::SessionStore;
+use persistence_support::{free_port, Mqlite, Pkt, Raw, TempDir, QUIET};
+
+/// Messages a publisher keeps in flight.
+const WINDOW: usize = 20;
+/// Most messages the slowest subscriber may be behind the publishers.
+const MAX_BACKLOG: u64 = 2000;
+/// Time allowed, after the last restart, for publishers to finish and
+/// subscribers to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+const DEFAULT_ROUNDS: u32 = 5;
+const DEFAULT_SEED: u64 = 0x6d71_6c69_7465_2121;
+
+/// splitmix64: small, seedable, good enough for delays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..=high`.
+    fn range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+/// What the test and its client threads share.
+struct Shared {
+    addr: SocketAddr,
+    /// Publishers stop making new messages (and finish the outstanding ones).
+    stop_publishing: AtomicBool,
+    /// Subscribers stop.
+    stop_subscribers: AtomicBool,
+    /// No client thread runs past this, whatever happens.
+    hard_deadline: Instant,
+    /// Messages made by all publishers.
+    created: AtomicU64,
+    /// Distinct messages received, per subscriber.
+    received: [AtomicU64; 2],
+}
+
+impl Shared {
+    /// Whether a publisher may make a new message: not while a subscriber
+    /// is [`MAX_BACKLOG`] messages behind (the broker does not slow
+    /// publishers down for slow subscribers; without this the queues, the
+    /// file and the restart time would grow for the whole run).
+    fn may_publish(&self) -> bool {
+        let slowest = self
+            .received
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(0);
+        self.created.load(Ordering::Relaxed) < slowest + MAX_BACKLOG
+    }
+}
+
+fn payload(tag: &str, seq: u64) -> Vec<u8> {
+    format!("{tag}:{seq}").into_bytes()
+}
+
+fn parse_payload(bytes: &[u8]) -> Option<(String, u64)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (tag, seq) = text.split_once(':')?;
+    Some((tag.to_string(), seq.parse().ok()?))
+}
+
+// ---------------------------------------------------------------------------
+// Publishers.
+
+struct Outstanding {
+    packet_id: u16,
+    seq: u64,
+    /// QoS 2: PUBREC received, PUBREL sent, PUBCOMP awaited.
+    released: bool,
+}
+
+#[derive(Default)]
+struct PublisherReport {
+    /// Messages made (sequence numbers 0..created).
+    created: u64,
+    /// Sequence numbers acknowledged (PUBACK / PUBREC), with how often.
+    acked: BTreeMap<u64, u32>,
+    connects: u32,
+    /// PUBLISH / PUBREL sent again after a reconnection.
+    resent: u64,
+    /// Protocol surprises and reconnections without the session.
+    problems: Vec<String>,
+}
+
+fn publisher(
+    shared: Arc<Shared>,
+    client_id: &'static str,
+    tag: &'static str,
+    qos: QoS,
+) -> PublisherReport {
+    let topic = format!("crash/{tag}");
+    let mut report = PublisherReport::default();
+    let mut outstanding: Vec<Outstanding> = Vec::new();
+    let mut conn: Option<Raw> = None;
+    let mut next_packet_id: u16 = 0;
+    loop {
+        if Instant::now() >= shared.hard_deadline {
+            report.problems.push(format!(
+                "{client_id}: gave up with {} messages outstanding",
+                outstanding.len()
+            ));
+            return report;
+        }
+        let stopping = shared.stop_publishing.load(Ordering::Acquire);
+        if stopping && outstanding.is_empty() {
+            if let Some(mut c) = conn.take() {
+                let _ = c.send(&Packet::Disconnect);
+            }
+            return report;
+        }
+        let Some(c) = conn.as_mut() else {
+            match Raw::try_connect(shared.addr, client_id, false) {
+                Ok((mut c, present)) => {
+                    if report.connects > 0 && !present {
+                        report.problems.push(format!(
+                            "{client_id}: reconnection {} found no session",
+                            report.connects
+                        ));
+                    }
+                    report.connects += 1;
+                    // Resend, in order, everything not yet complete.
+                    let mut ok = true;
+                    for out in &outstanding {
+                        let sent = if out.released {
+                            c.send(&Packet::PubRel(out.packet_id))
+                        } else {
+                            c.send_publish(
+                                &topic,
+                                &payload(tag, out.seq),
+                                qos,
+                                false,
+                                true,
+                                Some(out.packet_id),
+                            )
+                        };
+                        if sent.is_err() {
+                            ok = false;
+                            break;
+                        }
+                        report.resent += 1;
+                    }
+                    if ok {
+                        conn = Some(c);
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+            continue;
+        };
+
+        // Fill the window.
+        let mut failed = false;
+        while !stopping && outstanding.len() < WINDOW && shared.may_publish() {
+            let seq = report.created;
+            report.created += 1;
+            shared.created.fetch_add(1, Ordering::Relaxed);
+            let packet_id = loop {
+                next_packet_id = next_packet_id.wrapping_add(1).max(1);
+                if !outstanding.iter().any(|o| o.packet_id == next_packet_id) {
+                    break next_packet_id;
+                }
+            };
+            outstanding.push(Outstanding {
+                packet_id,
+                seq,
+                released: false,
+            });
+            let sent = c.send_publish(
+                &topic,
+                &payload(tag, seq),
+                qos,
+                false,
+                false,
+                Some(packet_id),
+            );
+            if sent.is_err() {
+                failed = true;
+                break;
+            }
+        }
+        if failed {
+            conn = None;
+            continue;
+        }
+
+        let pkt = match c.recv(Duration::from_millis(20)) {
+            Ok(Some(pkt)) => pkt,
+            Ok(None) => continue,
+            Err(_) => {
+                conn = None;
+                continue;
+            }
+        };
+        let position = |id: u16| outstanding.iter().position(|o| o.packet_id == id);
+        let result = match (qos, pkt) {
+            (QoS::AtLeastOnce, Pkt::PubAck(id)) => {
+                match position(id) {
+                    Some(index) => {
+                        let out = outstanding.remove(index);
+                        *report.acked.entry(out.seq).or_default() += 1;
+                    }
+                    None => report
+                        .problems
+                        .push(format!("{client_id}: PUBACK({id}) for nothing outstanding")),
+                }
+                Ok(())
+            }
+            (QoS::ExactlyOnce, Pkt::PubRec(id)) => match position(id) {
+                Some(index) => {
+                    let out = &mut outstanding[index];
+                    if !out.released {
+                        out.released = true;
+                        *report.acked.entry(out.seq).or_default() += 1;
+                    }
+                    c.send(&Packet::PubRel(id))
+                }
+                None => {
+                    report
+                        .problems
+                        .push(format!("{client_id}: PUBREC({id}) for nothing outstanding"));
+                    Ok(())
+                }
+            },
+            (QoS::ExactlyOnce, Pkt::PubComp(id)) => {
+                match position(id) {
+                    Some(index) if outstanding[index].released => {
+                        outstanding.remove(index);
+                    }
+                    _ => report.problems.push(format!(
+                        "{client_id}: PUBCOMP({id}) for no PUBREL outstanding"
+                    )),
+                }
+                Ok(())
+            }
+            (_, other) => {
+                report
+                    .problems
+                    .push(format!("{client_id}: unexpected {other:?}"));
+                Ok(())
+            }
+        };
+        if result.is_err() {
+            conn = None;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Subscribers.
+
+#[derive(Default)]
+struct SubscriberReport {
+    /// Every PUBLISH counted as received: (publisher tag, seq) -> the QoS of
+    /// each arrival.
+    received: HashMap<(String, u64), Vec<QoS>>,
+    /// QoS 2 redeliveries recognized by packet id (not counted above).
+    recognized_duplicates: u64,
+    /// Inbound QoS 2 packet ids awaiting PUBREL, with the payload.
+    awaiting_release: HashMap<u16, Vec<u8>>,
+    subscribed: bool,
+    connects: u32,
+    problems: Vec<String>,
+}
+
+impl SubscriberReport {
+    /// Counts one arrival.
+    fn count(&mut self, shared: &Shared, index: usize, key: (String, u64), qos: QoS) {
+        let arrivals = self.received.entry(key).or_default();
+        if arrivals.is_empty() {
+            shared.received[index].fetch_add(1, Ordering::Relaxed);
+        }
+        arrivals.push(qos);
+    }
+}
+
+/// A subscriber's id, QoS, shared report and thread.
+type SubscriberThread = (
+    &'static str,
+    QoS,
+    Arc<Mutex<SubscriberReport>>,
+    JoinHandle<()>,
+);
+
+fn subscriber(
+    shared: Arc<Shared>,
+    index: usize,
+    client_id: &'static str,
+    qos: QoS,
+    report: Arc<Mutex<SubscriberReport>>,
+) {
+    let mut conn: Option<Raw> = None;
+    loop {
+        if shared.stop_subscribers.load(Ordering::Acquire) {
+            if let Some(mut c) = conn.take() {
+                let _ = c.send(&Packet::Disconnect);
+            }
+            return;
+        }
+        if Instant::now() >= shared.hard_deadline {
+            report
+                .lock()
+                .unwrap()
+                .problems
+                .push(format!("{client_id}: still running at the hard deadline"));
+            return;
+        }
+        let Some(c) = conn.as_mut() else {
+            match Raw::try_connect(shared.addr, client_id, false) {
+                Ok((mut c, present)) => {
+                    let mut r = report.lock().unwrap();
+                    if r.connects > 0 && !present {
+                        let message =
+                            format!("{client_id}: reconnection {} found no session", r.connects);
+                        r.problems.push(message);
+                    }
+                    r.connects += 1;
+                    let subscribed = r.subscribed;
+                    drop(r);
+                    if subscribed
+                        || c.send(&Packet::Subscribe(Subscribe {
+                            packet_id: 1,
+                            filters: vec![("crash/#", qos)],
+                        }))
+                        .is_ok()
+                    {
+                        conn = Some(c);
+                    }
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+            continue;
+        };
+        let pkt = match c.recv(Duration::from_millis(20)) {
+            Ok(Some(pkt)) => pkt,
+            Ok(None) => continue,
+            Err(_) => {
+                conn = None;
+                continue;
+            }
+        };
+        let mut guard = report.lock().unwrap();
+        let r = &mut *guard;
+        let reply = match pkt {
+            Pkt::SubAck {
+                packet_id: 1,
+                codes,
+            } if codes == [qos as u8] => {
+                r.subscribed = true;
+                None
+            }
+            Pkt::Publish(msg) => {
+                let key = match parse_payload(&msg.payload) {
+                    Some(key) => key,
+                    None => {
+                        r.problems
+                            .push(format!("{client_id}: unknown payload {msg:?}"));
+                        (String::new(), u64::MAX)
+                    }
+                };
+                match (msg.qos, msg.packet_id) {
+                    (QoS::AtLeastOnce, Some(id)) => {
+                        if r.awaiting_release.contains_key(&id) {
+                            r.problems.push(format!(
+                                "{client_id}: QoS 1 PUBLISH under packet id {id}, still in a \
+                                 QoS 2 flow: {msg:?}"
+                            ));
+                        }
+                        r.count(&shared, index, key, msg.qos);
+                        Some(Packet::PubAck(id))
+                    }
+                    (QoS::ExactlyOnce, Some(id)) => {
+                        match r.awaiting_release.get(&id) {
+                            Some(known) if *known == msg.payload => {
+                                r.recognized_duplicates += 1;
+                                if !msg.dup {
+                                    r.problems.push(format!(
+                                        "{client_id}: QoS 2 message redelivered without DUP: \
+                                         {msg:?}"
+                                    ));
+                                }
+                            }
+                            Some(known) => {
+                                let known = String::from_utf8_lossy(known).into_owned();
+                                r.problems.push(format!(
+                                    "{client_id}: packet id {id} reused for {msg:?} while \
+                                     {known} awaits PUBREL"
+                                ));
+                            }
+                            None => {
+                                r.awaiting_release.insert(id, msg.payload.clone());
+                                r.count(&shared, index, key, msg.qos);
+                            }
+                        }
+                        Some(Packet::PubRec(id))
+                    }
+                    _ => {
+                        r.problems
+                            .push(format!("{client_id}: unexpected PUBLISH {msg:?}"));
+                        None
+                    }
+                }
+            }
+            Pkt::PubRel(id) => {
+                r.awaiting_release.remove(&id);
+                Some(Packet::PubComp(id))
+            }
+            other => {
+                r.problems
+                    .push(format!("{client_id}: unexpected {other:?}"));
+                None
+            }
+        };
+        drop(guard);
+        if let Some(packet) = reply {
+            if c.send(&packet).is_err() {
+                conn = None;
+            }
+        }
+    }
+}
+
+fn join<T>(thread: JoinHandle<T>, deadline: Instant, what: &str) -> T {
+    while !thread.is_finished() {
+        assert!(Instant::now() < deadline, "{what} did not finish in time");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match thread.join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Waits until `done` holds, polling; false at `deadline`.
+fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos2() {
+    let rounds: u32 = env_or("MQLITE_CRASH_ROUNDS", DEFAULT_ROUNDS);
+    let seed: u64 = env_or("MQLITE_CRASH_SEED", DEFAULT_SEED);
+    eprintln!("crash test: {rounds} rounds, MQLITE_CRASH_SEED={seed}");
+    let mut rng = Rng(seed);
+    let started = Instant::now();
+
+    let dir = TempDir::new("crash");
+    let db = dir.join("crash.db");
+    let config = dir.join("crash.toml");
+    std::fs::write(&config, "max_queued_messages = 1000000\nsys_interval = 0\n").unwrap();
+    let config_text = config.to_str().unwrap().to_string();
+    let extra = ["-c", config_text.as_str()];
+    let port = free_port();
+    let mut server = Mqlite::start(&db, port, &extra);
+
+    let shared = Arc::new(Shared {
+        addr: server.addr(),
+        stop_publishing: AtomicBool::new(false),
+        stop_subscribers: AtomicBool::new(false),
+        hard_deadline: Instant::now()
+            + Duration::from_secs(60)
+            + Duration::from_secs(u64::from(rounds)),
+        created: AtomicU64::new(0),
+        received: [AtomicU64::new(0), AtomicU64::new(0)],
+    });
+
+    // Subscribers first, subscribed before anything is published or killed.
+    let subscribers: Vec<SubscriberThread> = [
+        ("crash-sub-q1", QoS::AtLeastOnce),
+        ("crash-sub-q2", QoS::ExactlyOnce),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(index, (id, qos))| {
+        let report = Arc::new(Mutex::new(SubscriberReport::default()));
+        let (s, r) = (Arc::clone(&shared), Arc::clone(&report));
+        let thread = std::thread::spawn(move || subscriber(s, index, id, qos, r));
+        (id, qos, report, thread)
+    })
+    .collect();
+    assert!(
+        wait_until(Instant::now() + Duration::from_secs(5), || subscribers
+            .iter()
+            .all(|(_, _, r, _)| r.lock().unwrap().subscribed)),
+        "the subscribers did not get their SUBACK within 5 s"
+    );
+
+    let publishers: Vec<(&str, JoinHandle<PublisherReport>)> =
+        [("q1", QoS::AtLeastOnce), ("q2", QoS::ExactlyOnce)]
+            .into_iter()
+            .map(|(tag, qos)| {
+                let s = Arc::clone(&shared);
+                let id: &'static str = if tag == "q1" {
+                    "crash-pub-q1"
+                } else {
+                    "crash-pub-q2"
+                };
+                (tag, std::thread::spawn(move || publisher(s, id, tag, qos)))
+            })
+            .collect();
+
+    for _ in 0..rounds {
+        std::thread::sleep(Duration::from_millis(rng.range(50, 300)));
+        let log = server.kill();
+        assert!(!log.contains("panicked"), "mqlite panicked: {log}");
+        server = Mqlite::start_listening(&db, port, &extra);
+    }
+
+    // Publishers complete their outstanding flows and stop.
+    shared.stop_publishing.store(true, Ordering::Release);
+    let drain_deadline = Instant::now() + DRAIN_TIMEOUT;
+    let publisher_reports: BTreeMap<&str, PublisherReport> = publishers
+        .into_iter()
+        .map(|(tag, thread)| (tag, join(thread, drain_deadline, "a publisher")))
+        .collect();
+
+    // Subscribers drain: every acknowledged message arrived, no QoS 2 flow
+    // left open.
+    let all_arrived = |r: &SubscriberReport| {
+        r.awaiting_release.is_empty()
+            && publisher_reports.iter().all(|(tag, p)| {
+                p.acked
+                    .keys()
+                    .all(|&seq| r.received.contains_key(&(tag.to_string(), seq)))
+            })
+    };
+    let drained = wait_until(drain_deadline, || {
+        subscribers
+            .iter()
+            .all(|(_, _, r, _)| all_arrived(&r.lock().unwrap()))
+    });
+    // Late duplicates would show up now.
+    std::thread::sleep(QUIET);
+    shared.stop_subscribers.store(true, Ordering::Release);
+    let subscriber_reports: Vec<(&str, QoS, SubscriberReport)> = subscribers
+        .into_iter()
+        .map(|(id, qos, report, thread)| {
+            join(
+                thread,
+                Instant::now() + Duration::from_secs(5),
+                "a subscriber",
+            );
+            let report = std::mem::take(&mut *report.lock().unwrap());
+            (id, qos, report)
+        })
+        .collect();
+    server.stop();
+
+    // The verdict.
+    let mut problems = Vec::new();
+    let mut summary = format!(
+        "crash test: {rounds} SIGKILLs in {:.1} s, seed {seed}\n",
+        started.elapsed().as_secs_f64()
+    );
+    for (tag, p) in &publisher_reports {
+        summary.push_str(&format!(
+            "  publisher {tag}: {} messages, {} acknowledged, {} connections, {} resent\n",
+            p.created,
+            p.acked.len(),
+            p.connects,
+            p.resent
+        ));
+        problems.extend(p.problems.iter().cloned());
+        if p.acked.is_empty() {
+            problems.push(format!("publisher {tag}: nothing acknowledged at all"));
+        }
+        if p.acked.len() as u64 != p.created {
+            problems.push(format!(
+                "publisher {tag}: {} of {} messages never acknowledged",
+                p.created - p.acked.len() as u64,
+                p.created
+            ));
+        }
+    }
+    for (id, sub_qos, r) in &subscriber_reports {
+        let arrivals: usize = r.received.values().map(Vec::len).sum();
+        summary.push_str(&format!(
+            "  subscriber {id}: {arrivals} arrivals of {} messages, {} QoS 2 redeliveries \
+             recognized, {} connections\n",
+            r.received.len(),
+            r.recognized_duplicates,
+            r.connects
+        ));
+        problems.extend(r.problems.iter().cloned());
+        if !r.awaiting_release.is_empty() {
+            problems.push(format!(
+                "{id}: QoS 2 packet ids never released: {:?}",
+                r.awaiting_release.keys().collect::<Vec<_>>()
+            ));
+        }
+        for ((tag, seq), qoses) in &r.received {
+            let Some(p) = publisher_reports.get(tag.as_str()) else {
+                problems.push(format!("{id}: message from unknown publisher {tag}:{seq}"));
+                continue;
+            };
+            if *seq >= p.created {
+                problems.push(format!("{id}: {tag}:{seq} was never published"));
+            }
+            let published_qos = if tag == "q1" {
+                QoS::AtLeastOnce
+            } else {
+                QoS::ExactlyOnce
+            };
+            let want = published_qos.min(*sub_qos);
+            if qoses.iter().any(|&q| q != want) {
+                problems.push(format!(
+                    "{id}: {tag}:{seq} arrived at QoS {qoses:?}, not {want:?}"
+                ));
+            }
+            if want == QoS::ExactlyOnce && qoses.len() > 1 {
+                problems.push(format!(
+                    "{id}: QoS 2 message {tag}:{seq} delivered {} times",
+                    qoses.len()
+                ));
+            }
+        }
+        let mut missing = Vec::new();
+        for (tag, p) in &publisher_reports {
+            for &seq in p.acked.keys() {
+                if !r.received.contains_key(&(tag.to_string(), seq)) {
+                    missing.push(format!("{tag}:{seq}"));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            problems.push(format!(
+                "{id}: {} acknowledged messages never arrived (first: {:?})",
+                missing.len(),
+                &missing[..missing.len().min(10)]
+            ));
+        }
+    }
+    // Everything is acknowledged and complete: the file holds the four
+    // sessions, the two subscriptions, and nothing else.
+    match mqlite::store::SqliteStore::open(&db).and_then(|mut store| store.load()) {
+        Ok(snapshot) => {
+            let mut ids: Vec<&str> = snapshot
+                .sessions
+                .iter()
+                .map(|s| s.client_id.as_str())
+                .collect();
+            ids.sort_unstable();
+            if ids
+                != [
+                    "crash-pub-q1",
+                    "crash-pub-q2",
+                    "crash-sub-q1",
+                    "crash-sub-q2",
+                ]
+            {
+                problems.push(format!("the file holds the sessions {ids:?}"));
+            }
+            for session in &snapshot.sessions {
+                let want: Vec<(String, QoS)> = match session.client_id.as_str() {
+                    "crash-sub-q1" => vec![("crash/#".into(), QoS::AtLeastOnce)],
+                    "crash-sub-q2" => vec![("crash/#".into(), QoS::ExactlyOnce)],
+                    _ => vec![],
+                };
+                if session.subscriptions != want
+                    || !session.messages.is_empty()
+                    || !session.inbound_qos2.is_empty()
+                {
+                    problems.push(format!(
+                        "stale state left in the file for {}: subscriptions {:?}, {} messages, \
+                         inbound QoS 2 ids {:?}",
+                        session.client_id,
+                        session.subscriptions,
+                        session.messages.len(),
+                        session.inbound_qos2
+                    ));
+                }
+            }
+            if !snapshot.retained.is_empty() {
+                problems.push(format!(
+                    "{} retained messages in the file",
+                    snapshot.retained.len()
+                ));
+            }
+        }
+        Err(error) => problems.push(format!("cannot read the file at the end: {error}")),
+    }
+    if !drained {
+        problems.push(format!(
+            "the subscribers had not received everything {DRAIN_TIMEOUT:?} after the last restart"
+        ));
+    }
+    eprint!("{summary}");
+    assert!(
+        problems.is_empty(),
+        "{summary}{} problems (replay the kill delays with MQLITE_CRASH_SEED={seed}):\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
