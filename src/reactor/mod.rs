@@ -124,7 +124,8 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    /// Binds the listeners and sets up the poll.
+    /// Sets up the poll, opens and loads the store (if any), then binds the
+    /// listeners.
     pub(crate) fn new(
         config: Config,
         commands: Receiver<Command>,
@@ -132,25 +133,8 @@ impl Reactor {
         config.validate()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let mut listeners = Vec::new();
-        let mut local_addrs = Vec::new();
-        for (index, &addr) in config.listeners.iter().enumerate() {
-            let mut listener =
-                TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-            local_addrs.push(listener.local_addr()?);
-            poll.registry().register(
-                &mut listener,
-                Token(FIRST_LISTENER + index),
-                Interest::READABLE,
-            )?;
-            listeners.push(listener);
-        }
-        let shared = Arc::new(Shared {
-            waker,
-            wake_pending: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            next_local_id: AtomicU64::new(1),
-        });
+        // State first: no port opens before the store is loaded (or
+        // refused).
         let now = Instant::now();
         let mut core = Core::new(config.clone(), now);
         let store: Option<Box<dyn SessionStore + Send>> = match &config.persistence {
@@ -173,6 +157,25 @@ impl Reactor {
             }
             None => None,
         };
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for (index, &addr) in config.listeners.iter().enumerate() {
+            let mut listener =
+                TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+            local_addrs.push(listener.local_addr()?);
+            poll.registry().register(
+                &mut listener,
+                Token(FIRST_LISTENER + index),
+                Interest::READABLE,
+            )?;
+            listeners.push(listener);
+        }
+        let shared = Arc::new(Shared {
+            waker,
+            wake_pending: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            next_local_id: AtomicU64::new(1),
+        });
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
