@@ -2,7 +2,7 @@
 //! session is 0 — subscriptions, the outbound in-flight window and queue,
 //! and the inbound QoS 2 packet ids awaiting PUBREL.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,7 +54,7 @@ pub(crate) struct Session {
     pub(crate) conn: Option<ConnId>,
     /// The filters this session holds, with their granted QoS (the trie holds
     /// the routing copy; this one lets the session be torn down or saved).
-    pub(crate) subscriptions: Vec<(Box<str>, QoS)>,
+    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
     /// Outbound messages sent and awaiting acknowledgement, in send order.
     pub(crate) inflight: VecDeque<Inflight>,
     /// Outbound QoS 1/2 messages waiting for the window, in order.
@@ -86,7 +86,7 @@ impl Session {
             username: None,
             clean,
             conn: Some(conn),
-            subscriptions: Vec::new(),
+            subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -154,13 +154,13 @@ impl Session {
 
     /// Records the granted QoS of a filter; true if it was new.
     pub(crate) fn add_subscription(&mut self, filter: &str, qos: QoS) -> bool {
-        match self.subscriptions.iter_mut().find(|(f, _)| &**f == filter) {
-            Some(entry) => {
-                entry.1 = qos;
+        match self.subscriptions.get_mut(filter) {
+            Some(granted) => {
+                *granted = qos;
                 false
             }
             None => {
-                self.subscriptions.push((filter.into(), qos));
+                self.subscriptions.insert(filter.into(), qos);
                 true
             }
         }
@@ -168,13 +168,7 @@ impl Session {
 
     /// Forgets a filter; true if it was there.
     pub(crate) fn remove_subscription(&mut self, filter: &str) -> bool {
-        match self.subscriptions.iter().position(|(f, _)| &**f == filter) {
-            Some(index) => {
-                self.subscriptions.swap_remove(index);
-                true
-            }
-            None => false,
-        }
+        self.subscriptions.remove(filter).is_some()
     }
 }
 

@@ -9,6 +9,11 @@
 
 use std::collections::{hash_map, HashMap};
 
+/// The hasher of wide levels: foldhash is several times faster than the
+/// standard SipHash on short level strings, and randomly seeded per map,
+/// so clients cannot precompute colliding topics.
+type LevelHasher = foldhash::fast::RandomState;
+
 /// Most children kept in the sorted vector before switching to a map.
 const SMALL_MAX: usize = 16;
 /// A map shrinking to this many children switches back to a vector.
@@ -22,7 +27,7 @@ pub(crate) enum Children<N> {
     /// Boxed so that every node stays small: inline, the map's 48 bytes
     /// would grow each leaf by 24.
     #[allow(clippy::box_collection)]
-    Large(Box<HashMap<Box<str>, N>>),
+    Large(Box<HashMap<Box<str>, N, LevelHasher>>),
 }
 
 impl<N> Default for Children<N> {
@@ -71,7 +76,7 @@ impl<N> Children<N> {
     pub(crate) fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
         if let Children::Small(v) = self {
             if v.len() >= SMALL_MAX && v.binary_search_by(|(k, _)| (**k).cmp(level)).is_err() {
-                let mut map = HashMap::with_capacity(v.len() + 1);
+                let mut map = HashMap::with_capacity_and_hasher(v.len() + 1, LevelHasher::default());
                 map.extend(std::mem::take(v));
                 *self = Children::Large(Box::new(map));
             }
