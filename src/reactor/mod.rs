@@ -395,6 +395,12 @@ impl Reactor {
                     if self.core.take_output_pressure() {
                         self.flush(now)?;
                     }
+                    // A short read drained the socket: bytes arriving later
+                    // raise a new edge, so the `WouldBlock` read that would
+                    // follow is a wasted system call.
+                    if n < self.read_buf.len() {
+                        return Ok(());
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
