@@ -1067,7 +1067,7 @@ mod publish_qos_03 {
                 panic!("{pkt:?}")
             };
             let n = u32::from_be_bytes(msg.payload[..4].try_into().unwrap());
-            assert!(last.map_or(true, |l| n > l), "{n} after {last:?}");
+            assert!(last.is_none_or(|l| n > l), "{n} after {last:?}");
             last = Some(n);
             received += 1;
         }

@@ -145,7 +145,10 @@ impl Core {
                 let output_full = conn.pending_output() >= self.config.max_pending_output;
                 if qos == QoS::AtMostOnce {
                     if output_full {
-                        self.stats.messages_dropped += 1;
+                        self.stats.drop_message(
+                            &session.client_id,
+                            "QoS 0 while its unwritten output is over max_pending_output",
+                        );
                         return;
                     }
                     true
@@ -157,7 +160,8 @@ impl Core {
             }
             None => {
                 if qos == QoS::AtMostOnce || session.clean {
-                    self.stats.messages_dropped += 1;
+                    self.stats
+                        .drop_message(&session.client_id, "QoS 0 while offline (not queued)");
                     return;
                 }
                 false
@@ -249,7 +253,10 @@ impl Core {
                     });
                 }
             }
-            Err(_) => self.stats.messages_dropped += 1,
+            Err(_) => self.stats.drop_message(
+                &session.client_id,
+                "queue full (max_queued_messages / max_queued_bytes)",
+            ),
         }
     }
 

@@ -220,6 +220,9 @@ impl Core {
 
     /// Sends a refusing CONNACK and closes.
     pub(super) fn refuse(&mut self, now: Instant, id: ConnId, code: ConnectReturnCode) {
+        if let Some(conn) = self.conns.get(id.0) {
+            log::info!("CONNECT from {} refused: {code:?}", conn.peer);
+        }
         self.send_connack(id, false, code);
         self.close(now, id, CloseReason::Refused);
     }

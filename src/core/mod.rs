@@ -76,6 +76,9 @@ pub(crate) enum Subscriber {
 /// Output buffers kept for reuse, so a busy connection does not allocate
 /// per pass and an idle one holds none.
 const BUFFER_POOL_SIZE: usize = 64;
+/// Written bytes kept at the front of an output buffer before they are
+/// dropped (see `consume_output`).
+const COMPACT_AFTER: usize = 64 * 1024;
 /// Larger buffers are freed instead of pooled.
 const POOLED_BUFFER_MAX: usize = 64 * 1024;
 
@@ -365,6 +368,14 @@ impl Core {
         };
         self.stats.bytes_sent += written as u64;
         conn.output_pos = (conn.output_pos + written).min(conn.output.len());
+        // A reader that keeps up only partly never empties its output: drop
+        // the written prefix once it is half the buffer, or the buffer would
+        // grow with everything ever sent (the move is amortised: each byte
+        // moves at most once per doubling).
+        if conn.output_pos >= COMPACT_AFTER && conn.output_pos * 2 >= conn.output.len() {
+            conn.output.drain(..conn.output_pos);
+            conn.output_pos = 0;
+        }
         if conn.output_pos == conn.output.len() {
             let buffer = std::mem::take(&mut conn.output);
             conn.output_pos = 0;
@@ -567,7 +578,7 @@ impl Core {
                 client_id: session.client_id.to_string(),
             });
         }
-        for (filter, _) in &session.subscriptions {
+        for filter in session.subscriptions.keys() {
             self.subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
         }

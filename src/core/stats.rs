@@ -29,3 +29,23 @@ pub struct Stats {
     /// Bytes written to sockets.
     pub bytes_sent: u64,
 }
+
+impl Stats {
+    /// Counts a message dropped for `client_id` because of `why` (the limit
+    /// or rule), logging the 1st, 10th, 100th, ... drop so that a client
+    /// hitting a limit is visible in the log without flooding it.
+    pub(crate) fn drop_message(&mut self, client_id: &str, why: &str) {
+        self.messages_dropped += 1;
+        let n = self.messages_dropped;
+        if n == 1 || is_power_of_ten(n) {
+            log::warn!("message for {client_id} dropped: {why} ({n} dropped in all)");
+        }
+    }
+}
+
+fn is_power_of_ten(mut n: u64) -> bool {
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    n == 1
+}

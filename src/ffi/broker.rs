@@ -1,4 +1,8 @@
-//! `mqlite_broker`: the broker, used from the thread that runs it.
+//! `mqlite_broker`: the broker, used from the thread that runs it. This
+//! file has the type, its lifecycle and the ways to run it; the callback
+//! setters are in `broker_hooks.rs` and the direct publish, local
+//! subscriptions and counters in `broker_direct.rs`, re-exported here so
+//! that every `mqlite_broker_*` function is in this module.
 //!
 //! The Rust `Broker` needs `&mut` for everything, and a C host could call in
 //! from a callback while `run` holds it, or from two threads at once. So
@@ -7,21 +11,21 @@
 //! so no two `&mut Broker` ever exist at once.
 
 use std::cell::UnsafeCell;
-use std::ffi::c_char;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::callbacks::{
-    acl_hook, auth_hook, event_hook, local_callback, message_hook, mqlite_acl_callback,
-    mqlite_auth_callback, mqlite_event_callback, mqlite_local_callback, mqlite_message_callback,
-    UserData,
+pub use super::broker_direct::{
+    mqlite_broker_publish, mqlite_broker_stats, mqlite_broker_subscribe_local,
+    mqlite_broker_unsubscribe_local,
+};
+pub use super::broker_hooks::{
+    mqlite_broker_set_acl_callback, mqlite_broker_set_auth_callback,
+    mqlite_broker_set_event_callback, mqlite_broker_set_message_callback,
 };
 use super::config::mqlite_config;
 use super::handle::mqlite_handle;
-use super::panic::{arg, boundary, bytes, c_str, guard, out};
+use super::panic::{arg, boundary, guard, out};
 use super::result::{mqlite_result, Failure, MQLITE_NOT_FOUND};
-use super::types::{mqlite_stats, qos_from_c};
-use crate::core::LocalSubscription;
 use crate::Broker;
 
 /// A broker: its listeners are bound from `mqlite_broker_new()` on, and it
@@ -50,7 +54,7 @@ impl Drop for Claim<'_> {
 ///
 /// # Safety
 /// `broker` is NULL or a live broker from `mqlite_broker_new`.
-unsafe fn with_broker<T>(
+pub(super) unsafe fn with_broker<T>(
     broker: *const mqlite_broker,
     body: impl FnOnce(&mut Broker) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
@@ -362,324 +366,5 @@ pub unsafe extern "C" fn mqlite_broker_handle(
         let handle = Box::into_raw(Box::new(mqlite_handle { inner: handle }));
         // SAFETY: checked not NULL; writable by the caller's contract.
         unsafe { out(handle_out, "handle_out", handle) }
-    })
-}
-
-/// Sets the authentication callback, called on the broker thread for every
-/// CONNECT (after the protocol checks, before the session is touched).
-/// Without one, every client is accepted. Replaces an earlier one.
-///
-/// # Parameters
-/// - `callback`: the callback (not NULL).
-/// - `userdata`: passed back to every call.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY` (set it before
-/// running, or between `mqlite_broker_run_once()` calls).
-///
-/// # Memory and lifetimes
-/// `userdata` is not owned or freed by mqlite: keep it alive, and usable
-/// from the broker thread, until the broker is freed or the callback
-/// replaced.
-///
-/// # Safety
-/// `broker` is NULL or live; `callback` is NULL or a function of the right
-/// type.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_set_auth_callback(
-    broker: *mut mqlite_broker,
-    callback: mqlite_auth_callback,
-    userdata: *mut std::ffi::c_void,
-) -> mqlite_result {
-    boundary("mqlite_broker_set_auth_callback", || {
-        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        let hook = auth_hook(callback, UserData::new(userdata));
-        // SAFETY: NULL or live.
-        unsafe {
-            with_broker(broker, |broker| {
-                broker.set_auth_hook(hook);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Sets the ACL callback, called on the broker thread for each PUBLISH a
-/// client sends, each filter it subscribes to, and each message about to be
-/// delivered to it. Without one, everything is allowed. Replaces an earlier
-/// one.
-///
-/// # Parameters
-/// - `broker`: the broker.
-/// - `callback`: the callback (not NULL).
-/// - `userdata`: passed back to every call.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// As for `mqlite_broker_set_auth_callback()`.
-///
-/// # Safety
-/// `broker` is NULL or live; `callback` is NULL or a function of the right
-/// type.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_set_acl_callback(
-    broker: *mut mqlite_broker,
-    callback: mqlite_acl_callback,
-    userdata: *mut std::ffi::c_void,
-) -> mqlite_result {
-    boundary("mqlite_broker_set_acl_callback", || {
-        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        let hook = acl_hook(callback, UserData::new(userdata));
-        // SAFETY: NULL or live.
-        unsafe {
-            with_broker(broker, |broker| {
-                broker.set_acl_hook(hook);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Sets the message callback, called on the broker thread for every
-/// accepted PUBLISH (clients, wills, the host) before the retained store
-/// and the fan-out: it may pass, drop or rewrite the message. Replaces an
-/// earlier one.
-///
-/// # Parameters
-/// - `broker`: the broker.
-/// - `callback`: the callback (not NULL).
-/// - `userdata`: passed back to every call.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// As for `mqlite_broker_set_auth_callback()`.
-///
-/// # Safety
-/// `broker` is NULL or live; `callback` is NULL or a function of the right
-/// type.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_set_message_callback(
-    broker: *mut mqlite_broker,
-    callback: mqlite_message_callback,
-    userdata: *mut std::ffi::c_void,
-) -> mqlite_result {
-    boundary("mqlite_broker_set_message_callback", || {
-        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        let hook = message_hook(callback, UserData::new(userdata));
-        // SAFETY: NULL or live.
-        unsafe {
-            with_broker(broker, |broker| {
-                broker.set_message_hook(hook);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Sets the event callback, called on the broker thread when a client
-/// connects, disconnects, subscribes or unsubscribes. Replaces an earlier
-/// one.
-///
-/// # Parameters
-/// - `broker`: the broker.
-/// - `callback`: the callback (not NULL).
-/// - `userdata`: passed back to every call.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// As for `mqlite_broker_set_auth_callback()`.
-///
-/// # Safety
-/// `broker` is NULL or live; `callback` is NULL or a function of the right
-/// type.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_set_event_callback(
-    broker: *mut mqlite_broker,
-    callback: mqlite_event_callback,
-    userdata: *mut std::ffi::c_void,
-) -> mqlite_result {
-    boundary("mqlite_broker_set_event_callback", || {
-        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        let hook = event_hook(callback, UserData::new(userdata));
-        // SAFETY: NULL or live.
-        unsafe {
-            with_broker(broker, |broker| {
-                broker.set_event_hook(hook);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Publishes a message as the host, at once, on the calling thread (the
-/// one that runs the broker): the message callback, the retained store and
-/// the fan-out to clients and local subscribers happen before this returns;
-/// the bytes go out at the next pass. Other threads (and callbacks) use
-/// `mqlite_handle_publish()`.
-///
-/// # Parameters
-/// - `topic`: NUL-terminated topic name (no wildcards).
-/// - `payload`, `payload_len`: the payload (NULL allowed when
-///   `payload_len` is 0).
-/// - `qos`: 0, 1 or 2. `retain`: the retain flag (an empty retained payload
-///   clears the topic).
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
-/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS), `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// Topic and payload are copied before the call returns.
-///
-/// # Safety
-/// `broker` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
-/// is NULL or points to `payload_len` readable bytes.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_publish(
-    broker: *mut mqlite_broker,
-    topic: *const c_char,
-    payload: *const u8,
-    payload_len: usize,
-    qos: u8,
-    retain: bool,
-) -> mqlite_result {
-    boundary("mqlite_broker_publish", || {
-        // SAFETY: NULL or NUL-terminated.
-        let topic = unsafe { c_str(topic, "topic") }?;
-        // SAFETY: NULL or `payload_len` readable bytes.
-        let payload = unsafe { bytes(payload, payload_len, "payload") }?;
-        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
-        // SAFETY: NULL or live.
-        unsafe {
-            with_broker(broker, |broker| {
-                Ok(broker.publish(topic, payload, qos, retain)?)
-            })
-        }
-    })
-}
-
-/// Subscribes the host to `filter`, at once: `callback` runs on the broker
-/// thread for each matching message (retained ones first).
-///
-/// # Parameters
-/// - `filter`: NUL-terminated topic filter (wildcards allowed).
-/// - `qos`: 0, 1 or 2; messages come at the lower of theirs and this.
-/// - `callback`, `userdata`: the receiver.
-/// - `subscription_out`: receives the id for
-///   `mqlite_broker_unsubscribe_local()` / `mqlite_handle_unsubscribe_local()`.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
-/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS), `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// `filter` is copied. `userdata` must stay alive, and usable from the
-/// broker thread, until the subscription ends or the broker is freed.
-///
-/// # Safety
-/// `broker` is NULL or live; `filter` is NULL or NUL-terminated; `callback`
-/// is NULL or a function of the right type; `subscription_out` is NULL or
-/// writable.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_subscribe_local(
-    broker: *mut mqlite_broker,
-    filter: *const c_char,
-    qos: u8,
-    callback: mqlite_local_callback,
-    userdata: *mut std::ffi::c_void,
-    subscription_out: *mut u64,
-) -> mqlite_result {
-    boundary("mqlite_broker_subscribe_local", || {
-        // SAFETY: NULL or NUL-terminated.
-        let filter = unsafe { c_str(filter, "filter") }?;
-        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
-        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        if subscription_out.is_null() {
-            return Err(Failure::null("subscription_out"));
-        }
-        let receiver = local_callback(callback, UserData::new(userdata));
-        // SAFETY: NULL or live.
-        let subscription = unsafe {
-            with_broker(broker, |broker| {
-                Ok(broker.subscribe_local(filter, qos, receiver)?)
-            })
-        }?;
-        // SAFETY: checked not NULL; writable by the caller's contract.
-        unsafe { out(subscription_out, "subscription_out", subscription.0) }
-    })
-}
-
-/// Ends a local subscription at once.
-///
-/// # Parameters
-/// - `broker`: the broker.
-/// - `subscription`: the id from `mqlite_broker_subscribe_local()` or
-///   `mqlite_handle_subscribe_local()`.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
-/// subscription, or not yet made: one made through a handle exists from
-/// the broker's next pass on), `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// Once this returns `MQLITE_OK` the callback is not called again and its
-/// userdata may be freed.
-///
-/// # Safety
-/// `broker` is NULL or live.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_unsubscribe_local(
-    broker: *mut mqlite_broker,
-    subscription: u64,
-) -> mqlite_result {
-    boundary("mqlite_broker_unsubscribe_local", || {
-        // SAFETY: NULL or live.
-        let found = unsafe {
-            with_broker(broker, |broker| {
-                Ok(broker.unsubscribe_local(LocalSubscription(subscription)))
-            })
-        }?;
-        if found {
-            Ok(())
-        } else {
-            Err(Failure::new(
-                MQLITE_NOT_FOUND,
-                format!("no local subscription {subscription}"),
-            ))
-        }
-    })
-}
-
-/// The broker's counters, read directly (on the thread that runs it, not
-/// during a run; other threads use `mqlite_handle_stats()`).
-///
-/// # Parameters
-/// - `broker`: the broker.
-/// - `stats_out`: receives the counters.
-///
-/// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
-///
-/// # Memory and lifetimes
-/// `*stats_out` (the caller's) is written only on success.
-///
-/// # Safety
-/// `broker` is NULL or live; `stats_out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn mqlite_broker_stats(
-    broker: *const mqlite_broker,
-    stats_out: *mut mqlite_stats,
-) -> mqlite_result {
-    boundary("mqlite_broker_stats", || {
-        // SAFETY: NULL or live.
-        let stats = unsafe { with_broker(broker, |broker| Ok(broker.stats())) }?;
-        // SAFETY: NULL or writable.
-        unsafe { out(stats_out, "stats_out", mqlite_stats::from(&stats)) }
     })
 }

@@ -22,8 +22,10 @@
 //!
 //! The modules, one concept each: [`result`] (codes and their text),
 //! [`types`] (plain C structs and enumerations), [`callbacks`] (callback
-//! types and their adapters), [`config`], [`broker`], [`handle`], [`log_bridge`]
-//! (the `log` crate bridge), and `panic` (the boundary).
+//! types and their adapters), [`config`], [`broker`] (with its callback
+//! setters in `broker_hooks` and its direct calls in `broker_direct`),
+//! [`handle`], [`log_bridge`] (the `log` crate bridge), and `panic` (the
+//! boundary).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -39,6 +41,10 @@ pub mod config;
 pub mod config_access;
 
 pub mod broker;
+
+mod broker_hooks;
+
+mod broker_direct;
 
 pub mod handle;
 

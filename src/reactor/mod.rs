@@ -110,7 +110,7 @@ pub(crate) struct Reactor {
     /// When a refusal was last logged (refusals are logged once a second).
     last_refusal_log: Option<Instant>,
     /// Reused list of ready tokens and of connection ids.
-    ready: Vec<(Token, bool, bool)>,
+    ready: Vec<(Token, bool, bool, bool)>,
     scratch_ids: Vec<ConnId>,
     /// The persistence store, if any, and its reusable batch.
     store: Option<Box<dyn SessionStore + Send>>,
@@ -260,9 +260,13 @@ impl Reactor {
 
         self.ready.clear();
         for event in self.events.iter() {
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            // The peer's close (or an error) comes as part of an event that
+            // may also carry its last bytes: such a socket is read to the
+            // end, not just until a short read.
+            let closed = event.is_read_closed() || event.is_error();
+            let readable = event.is_readable() || closed;
             self.ready
-                .push((event.token(), readable, event.is_writable()));
+                .push((event.token(), readable, event.is_writable(), closed));
         }
         let ready = std::mem::take(&mut self.ready);
         let mut accept = self.accept_backlog;
@@ -270,7 +274,7 @@ impl Reactor {
             self.accept_retry_at = None;
             accept = true;
         }
-        for &(token, readable, writable) in &ready {
+        for &(token, readable, writable, closed) in &ready {
             match token.0 {
                 0 => {}
                 n if n < self.conn_base => accept = true,
@@ -280,7 +284,7 @@ impl Reactor {
                         self.core.mark_dirty(id);
                     }
                     if readable {
-                        self.read(now, id)?;
+                        self.read(now, id, closed)?;
                     }
                 }
             }
@@ -292,7 +296,7 @@ impl Reactor {
         if !self.read_backlog.is_empty() {
             let backlog = std::mem::take(&mut self.read_backlog);
             for &id in &backlog {
-                self.read(now, id)?;
+                self.read(now, id, true)?;
             }
             self.scratch_ids = backlog;
             self.scratch_ids.clear();
@@ -307,6 +311,17 @@ impl Reactor {
         }
         self.prepare_to_sleep();
         Ok(true)
+    }
+
+    /// Whether a repeated warning may be logged now (at most once a second,
+    /// so a flood of refusals or errors cannot flood the log).
+    fn log_allowed(&mut self, now: Instant) -> bool {
+        let quiet = matches!(self.last_refusal_log,
+            Some(at) if now.saturating_duration_since(at) < Duration::from_secs(1));
+        if !quiet {
+            self.last_refusal_log = Some(now);
+        }
+        !quiet
     }
 
     fn accept(&mut self, now: Instant) {
@@ -326,17 +341,16 @@ impl Reactor {
                         // Out of descriptors and the like: the pending
                         // connections wait in the kernel's backlog until a
                         // retry a moment later.
-                        log::warn!("accept failed: {error}; retrying in {ACCEPT_RETRY:?}");
+                        if self.log_allowed(now) {
+                            log::warn!("accept failed: {error}; retrying every {ACCEPT_RETRY:?}");
+                        }
                         self.accept_retry_at = Some(now + ACCEPT_RETRY);
                         break;
                     }
                 };
                 accepted += 1;
                 let Some(id) = self.core.accept(now, peer) else {
-                    let quiet = matches!(self.last_refusal_log,
-                        Some(at) if now.saturating_duration_since(at) < Duration::from_secs(1));
-                    if !quiet {
-                        self.last_refusal_log = Some(now);
+                    if self.log_allowed(now) {
                         log::warn!(
                             "refusing {peer}: max_connections ({}) reached ({} refused so far)",
                             self.core.config().max_connections,
@@ -367,11 +381,12 @@ impl Reactor {
         }
     }
 
-    /// Reads one socket until `WouldBlock`, end-of-file, or its budget.
-    /// When the bytes read fill some connection's output past half its
-    /// limit, everything is saved and written at once instead of at the end
-    /// of the pass.
-    fn read(&mut self, now: Instant, id: ConnId) -> Result<(), Error> {
+    /// Reads one socket until `WouldBlock`, end-of-file, or its budget;
+    /// unless `to_the_end`, a short read also ends it (the socket is then
+    /// drained, and later bytes raise a new edge). When the bytes read fill
+    /// some connection's output past half its limit, everything is saved
+    /// and written at once instead of at the end of the pass.
+    fn read(&mut self, now: Instant, id: ConnId, to_the_end: bool) -> Result<(), Error> {
         let mut total = 0;
         loop {
             if !self.core.is_open(id) {
@@ -398,7 +413,7 @@ impl Reactor {
                     // A short read drained the socket: bytes arriving later
                     // raise a new edge, so the `WouldBlock` read that would
                     // follow is a wasted system call.
-                    if n < self.read_buf.len() {
+                    if n < self.read_buf.len() && !to_the_end {
                         return Ok(());
                     }
                 }

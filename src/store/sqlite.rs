@@ -10,12 +10,13 @@
 //!
 //! # Exclusion
 //!
-//! A store holds two locks for its whole life: an `flock` on `<path>.lock`
-//! (refuses a second mqlite, in another process or this one, at once) and
-//! SQLite's own exclusive lock (`locking_mode = EXCLUSIVE`, refuses any other
-//! SQLite program; it also spares SQLite the shared-memory index and the
-//! lock / unlock calls of every transaction). The busy timeout is 0: a
-//! second opener fails at once instead of waiting.
+//! A store holds two locks for its whole life: a POSIX record lock on
+//! `<path>.lock` (refuses a second mqlite, in another process or this one,
+//! at once; see `lock.rs`) and SQLite's own exclusive lock
+//! (`locking_mode = EXCLUSIVE`, refuses any other SQLite program; it also
+//! spares SQLite the shared-memory index and the lock / unlock calls of
+//! every transaction). The busy timeout is 0: a second opener fails at once
+//! instead of waiting.
 //!
 //! # Refusals
 //!
@@ -25,22 +26,25 @@
 //! SQLite file of another program, and a file in use. To start over, use
 //! [`SqliteStore::open_fresh`], which moves the old file aside.
 
+mod apply;
+mod files;
 mod lock;
 mod schema;
+mod snapshot;
+mod statements;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use super::{SessionStore, Snapshot, StoreOp, StoredMessage, StoredSession, StoredState};
-use crate::codec::{PacketId, QoS};
-use crate::core::Message;
+use super::{SessionStore, Snapshot, StoreOp};
 use crate::Error;
 
+use files::{exists, move_aside, sync_parent_dir};
 use lock::LockFile;
 use schema::{APPLICATION_ID, CURRENT_VERSION, MIGRATIONS};
+use statements::APPLY_STATEMENTS;
 
 /// A [`SessionStore`] in one SQLite file (plus its `-wal` and a `.lock`
 /// file next to it).
@@ -55,108 +59,6 @@ pub struct SqliteStore {
     moved_aside: Option<PathBuf>,
     _lock: LockFile,
 }
-
-// Session message states, as stored.
-const QUEUED: i64 = 0;
-const SENT: i64 = 1;
-const RELEASED: i64 = 2;
-
-// The statements of `apply`, prepared (and cached) at open.
-const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (client_id) VALUES (?1)";
-const DELETE_SESSION: &str = "DELETE FROM sessions WHERE client_id = ?1";
-/// Deletes the bodies that only this session's queue holds.
-const DELETE_SESSION_BODIES: &str = "DELETE FROM messages WHERE id IN (
-    SELECT message_id FROM session_messages WHERE client_id = ?1 AND state < 2)
-  AND NOT EXISTS (SELECT 1 FROM session_messages AS o
-    WHERE o.message_id = messages.id AND o.state < 2 AND o.client_id <> ?1)";
-const DELETE_SESSION_MESSAGES: &str = "DELETE FROM session_messages WHERE client_id = ?1";
-const DELETE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE client_id = ?1";
-const DELETE_INBOUND: &str = "DELETE FROM inbound_qos2 WHERE client_id = ?1";
-const SUBSCRIBE: &str = "INSERT INTO subscriptions (client_id, filter, qos)
-  SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)
-  ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos";
-const UNSUBSCRIBE: &str = "DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2";
-const MESSAGE_STORE: &str =
-    "INSERT INTO messages (id, topic, payload, qos, retain) VALUES (?1, ?2, ?3, ?4, ?5)";
-const BUMP_NEXT_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'next_message_id'";
-const SESSION_MESSAGE_ADD: &str = "INSERT INTO session_messages
-  (client_id, seq, message_id, qos, retain, state, packet_id)
-  SELECT ?1, ?2, ?3, ?4, ?5, 0, NULL
-  WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
-/// `SessionMessageAdd` directly followed by its `SessionMessageSent`
-/// (a message sent as soon as it is queued, the common case): one insert.
-const SESSION_MESSAGE_ADD_SENT: &str = "INSERT INTO session_messages
-  (client_id, seq, message_id, qos, retain, state, packet_id)
-  SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6
-  WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
-const SESSION_MESSAGE_SENT: &str = "UPDATE session_messages SET state = 1, packet_id = ?3
-  WHERE client_id = ?1 AND seq = ?2 AND state < 2";
-const SESSION_MESSAGE_RELEASED: &str = "UPDATE session_messages SET state = 2
-  WHERE client_id = ?1 AND seq = ?2 AND state < 2 RETURNING message_id";
-const SESSION_MESSAGE_DELETE: &str =
-    "DELETE FROM session_messages WHERE client_id = ?1 AND seq = ?2 RETURNING message_id, state";
-/// Deletes a body if no queue holds it any more (one probe of
-/// `session_messages_by_body`).
-const DELETE_BODY_IF_UNUSED: &str = "DELETE FROM messages WHERE id = ?1
-  AND NOT EXISTS (SELECT 1 FROM session_messages WHERE message_id = ?1 AND state < 2)";
-const INBOUND_ADD: &str = "INSERT INTO inbound_qos2 (client_id, packet_id)
-  SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)
-  ON CONFLICT DO NOTHING";
-const INBOUND_REMOVE: &str = "DELETE FROM inbound_qos2 WHERE client_id = ?1 AND packet_id = ?2";
-const RETAIN_SET: &str = "INSERT INTO retained (topic, payload, qos) VALUES (?1, ?2, ?3)
-  ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos";
-const RETAIN_DELETE: &str = "DELETE FROM retained WHERE topic = ?1";
-
-const APPLY_STATEMENTS: &[&str] = &[
-    INSERT_SESSION,
-    DELETE_SESSION,
-    DELETE_SESSION_BODIES,
-    DELETE_SESSION_MESSAGES,
-    DELETE_SUBSCRIPTIONS,
-    DELETE_INBOUND,
-    SUBSCRIBE,
-    UNSUBSCRIBE,
-    MESSAGE_STORE,
-    BUMP_NEXT_ID,
-    SESSION_MESSAGE_ADD,
-    SESSION_MESSAGE_SENT,
-    SESSION_MESSAGE_RELEASED,
-    SESSION_MESSAGE_DELETE,
-    DELETE_BODY_IF_UNUSED,
-    INBOUND_ADD,
-    INBOUND_REMOVE,
-    RETAIN_SET,
-    RETAIN_DELETE,
-];
-
-/// Garbage collection at load: rows of sessions that do not exist, queue
-/// entries whose body is missing, and bodies no queue holds. None of these
-/// can be made by `apply` from a consistent op stream; this is the safety
-/// net that keeps the file from growing with leftovers.
-const LOAD_GC: &[(&str, &str)] = &[
-    (
-        "subscriptions of unknown sessions",
-        "DELETE FROM subscriptions WHERE client_id NOT IN (SELECT client_id FROM sessions)",
-    ),
-    (
-        "inbound QoS 2 ids of unknown sessions",
-        "DELETE FROM inbound_qos2 WHERE client_id NOT IN (SELECT client_id FROM sessions)",
-    ),
-    (
-        "queued messages of unknown sessions",
-        "DELETE FROM session_messages WHERE client_id NOT IN (SELECT client_id FROM sessions)",
-    ),
-    (
-        "queued messages whose body is missing",
-        "DELETE FROM session_messages WHERE state < 2
-           AND NOT EXISTS (SELECT 1 FROM messages WHERE id = session_messages.message_id)",
-    ),
-    (
-        "orphaned message bodies",
-        "DELETE FROM messages WHERE NOT EXISTS (SELECT 1 FROM session_messages
-           WHERE message_id = messages.id AND state < 2)",
-    ),
-];
 
 /// Builds an [`Error::Store`] for the file at `path`.
 fn store_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -193,82 +95,6 @@ fn sql_error(path: &Path, doing: &str, err: &rusqlite::Error) -> Error {
     };
     store_error(path, reason)
 }
-
-/// `path` with `suffix` appended to its file name (`x.db` + `-wal`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Makes the creation or renaming of entries of `path`'s directory durable.
-fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        Ok(())
-    }
-}
-
-/// The files that make up a SQLite database next to the main one. The main
-/// file (`""`) is last: see [`move_aside`].
-const COMPANIONS: [&str; 4] = ["-wal", "-shm", "-journal", ""];
-
-fn exists(path: &Path) -> bool {
-    path.symlink_metadata().is_ok()
-}
-
-/// Renames the database at `path` and its companions to
-/// `<path>.bak-<unix-seconds>` (plus `.1`, `.2`... if taken), keeping the
-/// `-wal` suffix convention so the backup opens as a database with its log.
-/// Returns the new name, or `None` if there was nothing to move.
-///
-/// The companions move first: if the process dies half way, the database is
-/// left without its log (older but consistent, and the log sits next to the
-/// backup name) rather than a new database next to a stale log (which
-/// SQLite would delete on open).
-fn move_aside(path: &Path) -> Result<Option<PathBuf>, Error> {
-    if !COMPANIONS.iter().any(|s| exists(&with_suffix(path, s))) {
-        return Ok(None);
-    }
-    if exists(path) && !path.is_file() {
-        return Err(store_error(path, "not a regular file; refusing to move it"));
-    }
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let backup = (0u32..)
-        .map(|n| match n {
-            0 => with_suffix(path, &format!(".bak-{secs}")),
-            n => with_suffix(path, &format!(".bak-{secs}.{n}")),
-        })
-        .find(|b| !COMPANIONS.iter().any(|s| exists(&with_suffix(b, s))))
-        .expect("some backup name is free");
-    for suffix in COMPANIONS {
-        let from = with_suffix(path, suffix);
-        if exists(&from) {
-            let to = with_suffix(&backup, suffix);
-            std::fs::rename(&from, &to).map_err(|e| {
-                store_error(
-                    path,
-                    format!("cannot move {} to {}: {e}", from.display(), to.display()),
-                )
-            })?;
-        }
-    }
-    sync_parent_dir(path).map_err(|e| store_error(path, format!("cannot sync directory: {e}")))?;
-    Ok(Some(backup))
-}
-
 impl SqliteStore {
     /// Opens the store at `path`, creating it if it does not exist and
     /// migrating an older schema.
@@ -519,324 +345,6 @@ impl SqliteStore {
     }
 }
 
-/// Reads a QoS column.
-fn qos_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<QoS> {
-    let value: i64 = row.get(index)?;
-    u8::try_from(value)
-        .ok()
-        .and_then(QoS::from_u8)
-        .ok_or_else(|| bad_value(index, format!("QoS {value}")))
-}
-
-/// Reads a packet id column.
-fn packet_id_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<PacketId> {
-    let value: Option<i64> = row.get(index)?;
-    let value = value.unwrap_or(0);
-    PacketId::try_from(value).map_err(|_| bad_value(index, format!("packet id {value}")))
-}
-
-/// Reads a sequence number or message id column.
-fn u64_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
-    let value: i64 = row.get(index)?;
-    u64::try_from(value).map_err(|_| bad_value(index, format!("{value}")))
-}
-
-fn bad_value(index: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        index,
-        rusqlite::types::Type::Integer,
-        format!("invalid value: {what}").into(),
-    )
-}
-
-/// Builds a message read from the file.
-fn message(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> rusqlite::Result<Message> {
-    Message::new(topic, payload, qos, retain).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("topic of {} bytes is too long", topic.len()).into(),
-        )
-    })
-}
-
-/// Applies `op` together with `next` when the pair has a one-statement
-/// form; returns whether it did (then both are done).
-fn apply_fused(conn: &Connection, op: &StoreOp, next: Option<&StoreOp>) -> rusqlite::Result<bool> {
-    if let (
-        StoreOp::SessionMessageAdd {
-            client_id,
-            seq,
-            message_id,
-            qos,
-            retain,
-        },
-        Some(StoreOp::SessionMessageSent {
-            client_id: sent_client,
-            seq: sent_seq,
-            packet_id,
-        }),
-    ) = (op, next)
-    {
-        if client_id == sent_client && seq == sent_seq {
-            conn.prepare_cached(SESSION_MESSAGE_ADD_SENT)?
-                .execute(params![
-                    client_id, seq, message_id, *qos as u8, retain, packet_id
-                ])?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Applies one op inside the transaction of `apply`. `max_id` collects the
-/// highest stored message id of the batch.
-fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqlite::Result<()> {
-    match op {
-        StoreOp::SessionCreate { client_id } => {
-            drop_session_state(conn, client_id)?;
-            conn.prepare_cached(INSERT_SESSION)?.execute([client_id])?;
-        }
-        StoreOp::SessionDelete { client_id } => {
-            drop_session_state(conn, client_id)?;
-            conn.prepare_cached(DELETE_SESSION)?.execute([client_id])?;
-        }
-        StoreOp::Subscribe {
-            client_id,
-            filter,
-            qos,
-        } => {
-            conn.prepare_cached(SUBSCRIBE)?
-                .execute(params![client_id, filter, *qos as u8])?;
-        }
-        StoreOp::Unsubscribe { client_id, filter } => {
-            conn.prepare_cached(UNSUBSCRIBE)?
-                .execute(params![client_id, filter])?;
-        }
-        StoreOp::MessageStore { id, message } => {
-            conn.prepare_cached(MESSAGE_STORE)?.execute(params![
-                id,
-                message.topic(),
-                message.payload(),
-                message.qos() as u8,
-                message.retain(),
-            ])?;
-            *max_id = Some(max_id.map_or(*id, |m| m.max(*id)));
-        }
-        StoreOp::SessionMessageAdd {
-            client_id,
-            seq,
-            message_id,
-            qos,
-            retain,
-        } => {
-            conn.prepare_cached(SESSION_MESSAGE_ADD)?
-                .execute(params![client_id, seq, message_id, *qos as u8, retain])?;
-        }
-        StoreOp::SessionMessageSent {
-            client_id,
-            seq,
-            packet_id,
-        } => {
-            conn.prepare_cached(SESSION_MESSAGE_SENT)?
-                .execute(params![client_id, seq, packet_id])?;
-        }
-        StoreOp::SessionMessageReleased { client_id, seq } => {
-            let body: Option<i64> = conn
-                .prepare_cached(SESSION_MESSAGE_RELEASED)?
-                .query_row(params![client_id, seq], |row| row.get(0))
-                .optional()?;
-            if let Some(body) = body {
-                conn.prepare_cached(DELETE_BODY_IF_UNUSED)?
-                    .execute([body])?;
-            }
-        }
-        StoreOp::SessionMessageDelete { client_id, seq } => {
-            let deleted: Option<(i64, i64)> = conn
-                .prepare_cached(SESSION_MESSAGE_DELETE)?
-                .query_row(params![client_id, seq], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?;
-            if let Some((body, state)) = deleted {
-                if state != RELEASED {
-                    conn.prepare_cached(DELETE_BODY_IF_UNUSED)?
-                        .execute([body])?;
-                }
-            }
-        }
-        StoreOp::InboundQos2Add {
-            client_id,
-            packet_id,
-        } => {
-            conn.prepare_cached(INBOUND_ADD)?
-                .execute(params![client_id, packet_id])?;
-        }
-        StoreOp::InboundQos2Remove {
-            client_id,
-            packet_id,
-        } => {
-            conn.prepare_cached(INBOUND_REMOVE)?
-                .execute(params![client_id, packet_id])?;
-        }
-        StoreOp::RetainSet { message } => {
-            conn.prepare_cached(RETAIN_SET)?.execute(params![
-                message.topic(),
-                message.payload(),
-                message.qos() as u8
-            ])?;
-        }
-        StoreOp::RetainDelete { topic } => {
-            conn.prepare_cached(RETAIN_DELETE)?.execute([topic])?;
-        }
-    }
-    Ok(())
-}
-
-/// Deletes everything a session holds (not the session row): bodies only it
-/// refers to, its queue, subscriptions and inbound QoS 2 ids.
-fn drop_session_state(conn: &Connection, client_id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(DELETE_SESSION_BODIES)?
-        .execute([client_id])?;
-    conn.prepare_cached(DELETE_SESSION_MESSAGES)?
-        .execute([client_id])?;
-    conn.prepare_cached(DELETE_SUBSCRIPTIONS)?
-        .execute([client_id])?;
-    conn.prepare_cached(DELETE_INBOUND)?.execute([client_id])?;
-    Ok(())
-}
-
-/// A short name of an op for error messages.
-fn op_name(op: &StoreOp) -> &'static str {
-    match op {
-        StoreOp::SessionCreate { .. } => "SessionCreate",
-        StoreOp::SessionDelete { .. } => "SessionDelete",
-        StoreOp::Subscribe { .. } => "Subscribe",
-        StoreOp::Unsubscribe { .. } => "Unsubscribe",
-        StoreOp::MessageStore { .. } => "MessageStore",
-        StoreOp::SessionMessageAdd { .. } => "SessionMessageAdd",
-        StoreOp::SessionMessageSent { .. } => "SessionMessageSent",
-        StoreOp::SessionMessageReleased { .. } => "SessionMessageReleased",
-        StoreOp::SessionMessageDelete { .. } => "SessionMessageDelete",
-        StoreOp::InboundQos2Add { .. } => "InboundQos2Add",
-        StoreOp::InboundQos2Remove { .. } => "InboundQos2Remove",
-        StoreOp::RetainSet { .. } => "RetainSet",
-        StoreOp::RetainDelete { .. } => "RetainDelete",
-    }
-}
-
-/// Reads the snapshot inside the transaction of `load`.
-fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
-    let mut sessions: Vec<StoredSession> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    {
-        let mut stmt = conn.prepare("SELECT client_id FROM sessions ORDER BY client_id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let client_id: String = row.get(0)?;
-            index.insert(client_id.clone(), sessions.len());
-            sessions.push(StoredSession {
-                client_id,
-                subscriptions: Vec::new(),
-                messages: Vec::new(),
-                inbound_qos2: Vec::new(),
-            });
-        }
-    }
-    {
-        let mut stmt = conn.prepare(
-            "SELECT client_id, filter, qos FROM subscriptions ORDER BY client_id, filter",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let client_id: String = row.get(0)?;
-            if let Some(&i) = index.get(&client_id) {
-                sessions[i]
-                    .subscriptions
-                    .push((row.get(1)?, qos_column(row, 2)?));
-            }
-        }
-    }
-    {
-        let mut stmt = conn.prepare(
-            "SELECT s.client_id, s.seq, s.message_id, s.qos, s.retain, s.state, s.packet_id,
-                    m.topic, m.payload
-             FROM session_messages AS s
-             LEFT JOIN messages AS m ON m.id = s.message_id AND s.state < 2
-             ORDER BY s.client_id, s.seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let client_id: String = row.get(0)?;
-            let Some(&i) = index.get(&client_id) else {
-                continue;
-            };
-            let qos = qos_column(row, 3)?;
-            let retain: bool = row.get(4)?;
-            let state_value: i64 = row.get(5)?;
-            let state = match state_value {
-                QUEUED => StoredState::Queued,
-                SENT => StoredState::Sent(packet_id_column(row, 6)?),
-                RELEASED => StoredState::Released(packet_id_column(row, 6)?),
-                other => return Err(bad_value(5, format!("state {other}"))),
-            };
-            let topic: Option<String> = row.get(7)?;
-            let payload: Option<Vec<u8>> = row.get(8)?;
-            let message = match (state, topic, payload) {
-                (StoredState::Released(_), _, _) => message("", b"", qos, false)?,
-                (_, Some(topic), Some(payload)) => message(&topic, &payload, qos, retain)?,
-                // Removed by the GC of `load` before this runs.
-                _ => continue,
-            };
-            sessions[i].messages.push(StoredMessage {
-                seq: u64_column(row, 1)?,
-                message_id: u64_column(row, 2)?,
-                message,
-                state,
-            });
-        }
-    }
-    {
-        let mut stmt = conn.prepare(
-            "SELECT client_id, packet_id FROM inbound_qos2 ORDER BY client_id, packet_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let client_id: String = row.get(0)?;
-            if let Some(&i) = index.get(&client_id) {
-                sessions[i].inbound_qos2.push(packet_id_column(row, 1)?);
-            }
-        }
-    }
-    let mut retained = Vec::new();
-    {
-        let mut stmt = conn.prepare("SELECT topic, payload, qos FROM retained ORDER BY topic")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let topic: String = row.get(0)?;
-            let payload: Vec<u8> = row.get(1)?;
-            retained.push(message(&topic, &payload, qos_column(row, 2)?, true)?);
-        }
-    }
-    let max_body: Option<i64> = conn.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
-    let high_water: Option<i64> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'next_message_id'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let next_message_id = max_body
-        .map_or(1, |m| m.saturating_add(1))
-        .max(high_water.unwrap_or(1))
-        .max(1);
-    Ok(Snapshot {
-        sessions,
-        retained,
-        next_message_id: u64::try_from(next_message_id).unwrap_or(1),
-    })
-}
-
 impl SessionStore for SqliteStore {
     /// Reads everything, after deleting leftovers no session refers to
     /// (orphaned bodies, rows of unknown sessions). A `Released` message
@@ -844,24 +352,7 @@ impl SessionStore for SqliteStore {
     /// its delivered QoS and its original `message_id`. Retained messages
     /// come with the retain flag set.
     fn load(&mut self) -> Result<Snapshot, Error> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql_error(&path, "cannot begin a transaction", &e))?;
-        for (what, sql) in LOAD_GC {
-            let n = tx
-                .execute(sql, [])
-                .map_err(|e| sql_error(&path, &format!("cannot delete {what}"), &e))?;
-            if n > 0 {
-                log::info!("persistence file {}: deleted {n} {what}", path.display());
-            }
-        }
-        let snapshot =
-            read_snapshot(&tx).map_err(|e| sql_error(&path, "cannot read the store", &e))?;
-        tx.commit()
-            .map_err(|e| sql_error(&path, "cannot commit", &e))?;
-        Ok(snapshot)
+        snapshot::load(&mut self.conn, &self.path)
     }
 
     /// Applies the whole slice in one transaction (nothing at all for an
@@ -870,35 +361,6 @@ impl SessionStore for SqliteStore {
     /// with a `seq` already used by that session, is an error (the batch
     /// is rolled back).
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let path = &self.path;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
-        let mut max_id = None;
-        let mut index = 0;
-        while let Some(op) = ops.get(index) {
-            // An early return drops `tx`, which rolls back.
-            let used = apply_fused(&tx, op, ops.get(index + 1))
-                .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
-            if !used {
-                apply_op(&tx, op, &mut max_id)
-                    .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
-                index += 1;
-            } else {
-                index += 2;
-            }
-        }
-        if let Some(id) = max_id {
-            tx.prepare_cached(BUMP_NEXT_ID)
-                .and_then(|mut stmt| stmt.execute([id.saturating_add(1)]))
-                .map_err(|e| sql_error(path, "cannot update the next message id", &e))?;
-        }
-        // A failed COMMIT drops `tx`, which rolls back what is left.
-        tx.commit()
-            .map_err(|e| sql_error(path, "cannot commit", &e))
+        apply::apply(&mut self.conn, &self.path, ops)
     }
 }

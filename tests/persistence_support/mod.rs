@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 use mqlite::codec::{self, Connect, Packet, Protocol, Publish, QoS, Subscribe};
 
+#[path = "../support/packets.rs"]
+mod packets;
+pub use packets::{Msg, Pkt};
+
 /// The longest any single wait lasts.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to listen before concluding that nothing more is coming.
@@ -286,75 +290,6 @@ impl Drop for Mqlite {
     }
 }
 
-/// A PUBLISH as received, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Msg {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: QoS,
-    pub retain: bool,
-    pub dup: bool,
-    pub packet_id: Option<u16>,
-}
-
-impl Msg {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.payload).into_owned()
-    }
-}
-
-/// A packet received from the broker, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pkt {
-    ConnAck {
-        session_present: bool,
-        code: u8,
-    },
-    Publish(Msg),
-    PubAck(u16),
-    PubRec(u16),
-    PubRel(u16),
-    PubComp(u16),
-    SubAck {
-        packet_id: u16,
-        codes: Vec<u8>,
-    },
-    UnsubAck(u16),
-    PingResp,
-    /// A packet only clients send: its name.
-    ClientOnly(&'static str),
-}
-
-impl Pkt {
-    fn from_packet(packet: &Packet<'_>) -> Pkt {
-        match packet {
-            Packet::ConnAck(ack) => Pkt::ConnAck {
-                session_present: ack.session_present,
-                code: ack.code as u8,
-            },
-            Packet::Publish(p) => Pkt::Publish(Msg {
-                topic: p.topic.to_string(),
-                payload: p.payload.to_vec(),
-                qos: p.qos,
-                retain: p.retain,
-                dup: p.dup,
-                packet_id: p.packet_id,
-            }),
-            Packet::PubAck(id) => Pkt::PubAck(*id),
-            Packet::PubRec(id) => Pkt::PubRec(*id),
-            Packet::PubRel(id) => Pkt::PubRel(*id),
-            Packet::PubComp(id) => Pkt::PubComp(*id),
-            Packet::SubAck(ack) => Pkt::SubAck {
-                packet_id: ack.packet_id,
-                codes: ack.codes.iter().map(|c| c.to_u8()).collect(),
-            },
-            Packet::UnsubAck(id) => Pkt::UnsubAck(*id),
-            Packet::PingResp => Pkt::PingResp,
-            other => Pkt::ClientOnly(other.name()),
-        }
-    }
-}
-
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed")
 }
@@ -443,17 +378,8 @@ impl Raw {
         let deadline = Instant::now() + timeout.min(TIMEOUT);
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match codec::decode(&self.buf, usize::MAX) {
-                Ok(Some((packet, used))) => {
-                    let pkt = Pkt::from_packet(&packet);
-                    self.buf.drain(..used);
-                    return Ok(Some(pkt));
-                }
-                Ok(None) => {}
-                Err(error) => panic!(
-                    "the broker sent malformed bytes ({error}): {:02x?}",
-                    &self.buf[..self.buf.len().min(64)]
-                ),
+            if let Some(pkt) = Pkt::take(&mut self.buf) {
+                return Ok(Some(pkt));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

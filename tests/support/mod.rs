@@ -21,6 +21,9 @@ use mqlite::codec::{self, Connect, Packet, Protocol, Publish, QoS, Subscribe, Un
 use mqlite::core::Stats;
 use mqlite::{Broker, BrokerHandle, Config};
 
+mod packets;
+pub use packets::{Msg, Pkt};
+
 /// The longest any single wait lasts.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to listen before concluding that nothing more is coming.
@@ -212,69 +215,6 @@ impl Drop for TempDir {
     }
 }
 
-/// A PUBLISH as received, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Msg {
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: QoS,
-    pub retain: bool,
-    pub dup: bool,
-    pub packet_id: Option<u16>,
-}
-
-/// A packet received from the broker, owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pkt {
-    ConnAck {
-        session_present: bool,
-        code: u8,
-    },
-    Publish(Msg),
-    PubAck(u16),
-    PubRec(u16),
-    PubRel(u16),
-    PubComp(u16),
-    SubAck {
-        packet_id: u16,
-        codes: Vec<u8>,
-    },
-    UnsubAck(u16),
-    PingResp,
-    /// A packet only clients send (CONNECT, SUBSCRIBE, ...): its name.
-    ClientOnly(&'static str),
-}
-
-impl Pkt {
-    fn from_packet(packet: &Packet<'_>) -> Pkt {
-        match packet {
-            Packet::ConnAck(ack) => Pkt::ConnAck {
-                session_present: ack.session_present,
-                code: ack.code as u8,
-            },
-            Packet::Publish(p) => Pkt::Publish(Msg {
-                topic: p.topic.to_string(),
-                payload: p.payload.to_vec(),
-                qos: p.qos,
-                retain: p.retain,
-                dup: p.dup,
-                packet_id: p.packet_id,
-            }),
-            Packet::PubAck(id) => Pkt::PubAck(*id),
-            Packet::PubRec(id) => Pkt::PubRec(*id),
-            Packet::PubRel(id) => Pkt::PubRel(*id),
-            Packet::PubComp(id) => Pkt::PubComp(*id),
-            Packet::SubAck(ack) => Pkt::SubAck {
-                packet_id: ack.packet_id,
-                codes: ack.codes.iter().map(|c| c.to_u8()).collect(),
-            },
-            Packet::UnsubAck(id) => Pkt::UnsubAck(*id),
-            Packet::PingResp => Pkt::PingResp,
-            other => Pkt::ClientOnly(other.name()),
-        }
-    }
-}
-
 /// What one read attempt gave.
 #[derive(Debug)]
 pub enum Recv {
@@ -459,17 +399,8 @@ impl RawClient {
         let deadline = Instant::now() + timeout.min(TIMEOUT);
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match codec::decode(&self.buf, usize::MAX) {
-                Ok(Some((packet, used))) => {
-                    let pkt = Pkt::from_packet(&packet);
-                    self.buf.drain(..used);
-                    return Recv::Packet(pkt);
-                }
-                Ok(None) => {}
-                Err(error) => panic!(
-                    "the broker sent malformed bytes ({error}): {:02x?}",
-                    &self.buf[..self.buf.len().min(64)]
-                ),
+            if let Some(pkt) = Pkt::take(&mut self.buf) {
+                return Recv::Packet(pkt);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

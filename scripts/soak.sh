@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The long soak: tests/robust_soak.rs against the release build of the
+# mqlite binary, for SECONDS (default 600), writing its figures as Markdown
+# to REPORT (default target/soak-report.md). The CI form of the same test
+# (60 s, debug build) runs with `cargo test`.
+#
+# Usage: scripts/soak.sh [SECONDS] [REPORT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-600}"
+report="${2:-target/soak-report.md}"
+# What is being built, recorded before the build.
+source_line="Source: $(git rev-parse --short HEAD 2>/dev/null || echo '?') \
+($(git status --short src 2>/dev/null | wc -l) files changed in src/); \
+$(nproc) CPUs; $(uname -sr)."
+cargo build --release --bin mqlite
+# A private copy: a rebuild during the run does not touch the process.
+bin_dir="$(mktemp -d)"
+trap 'rm -rf "$bin_dir"' EXIT
+cp target/release/mqlite "$bin_dir/mqlite"
+MQLITE_BIN="$bin_dir/mqlite" \
+MQLITE_SOAK_SECS="$secs" \
+MQLITE_SOAK_REPORT="$PWD/$report" \
+    cargo test --release --test robust_soak -- --nocapture
+printf '\n%s\n' "$source_line" >>"$report"
+echo "== soak report: $report"

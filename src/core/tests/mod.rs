@@ -1,0 +1,227 @@
+//! Deterministic tests of the core: simulated clients and a fake clock.
+//!
+//! This file has the simulator; the tests are in one submodule per feature.
+
+mod connect;
+mod qos;
+mod robustness;
+mod routing;
+mod sessions;
+mod wills;
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::codec::{
+    self, Connect, ConnectReturnCode, Packet, Protocol, Publish, SubAckCode, Subscribe,
+};
+
+/// What a simulated client received, owned for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Got {
+    ConnAck(bool, ConnectReturnCode),
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        dup: bool,
+        packet_id: u16,
+    },
+    PubAck(u16),
+    PubRec(u16),
+    PubRel(u16),
+    PubComp(u16),
+    SubAck(u16, Vec<SubAckCode>),
+    UnsubAck(u16),
+    PingResp,
+}
+
+struct Sim {
+    core: Core,
+    now: Instant,
+}
+
+fn peer() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 40000))
+}
+
+fn test_config() -> Config {
+    Config {
+        sys_interval: None,
+        ..Config::default()
+    }
+}
+
+impl Sim {
+    fn new() -> Sim {
+        Sim::with_config(test_config())
+    }
+
+    fn with_config(config: Config) -> Sim {
+        let now = Instant::now();
+        Sim {
+            core: Core::new(config, now),
+            now,
+        }
+    }
+
+    fn accept(&mut self) -> ConnId {
+        self.core.accept(self.now, peer()).expect("accepted")
+    }
+
+    fn send(&mut self, id: ConnId, packet: Packet<'_>) {
+        let mut bytes = Vec::new();
+        codec::encode(&packet, &mut bytes).expect("encodable");
+        self.core.handle_read(self.now, id, &bytes);
+    }
+
+    fn send_raw(&mut self, id: ConnId, bytes: &[u8]) {
+        self.core.handle_read(self.now, id, bytes);
+    }
+
+    /// Everything written to `id` so far (the socket "reads" it all).
+    fn recv(&mut self, id: ConnId) -> Vec<Got> {
+        let mut bytes = Vec::new();
+        loop {
+            let out = self.core.output(id).to_vec();
+            if out.is_empty() {
+                break;
+            }
+            self.core.consume_output(self.now, id, out.len());
+            bytes.extend_from_slice(&out);
+        }
+        let mut got = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let (packet, used) = codec::decode(&bytes[pos..], usize::MAX)
+                .expect("valid output")
+                .expect("complete output");
+            pos += used;
+            got.push(match packet {
+                Packet::ConnAck(ack) => Got::ConnAck(ack.session_present, ack.code),
+                Packet::Publish(p) => Got::Publish {
+                    topic: p.topic.to_string(),
+                    payload: p.payload.to_vec(),
+                    qos: p.qos,
+                    retain: p.retain,
+                    dup: p.dup,
+                    packet_id: p.packet_id.unwrap_or(0),
+                },
+                Packet::PubAck(id) => Got::PubAck(id),
+                Packet::PubRec(id) => Got::PubRec(id),
+                Packet::PubRel(id) => Got::PubRel(id),
+                Packet::PubComp(id) => Got::PubComp(id),
+                Packet::SubAck(ack) => Got::SubAck(ack.packet_id, ack.codes),
+                Packet::UnsubAck(id) => Got::UnsubAck(id),
+                Packet::PingResp => Got::PingResp,
+                other => panic!("server sent {}", other.name()),
+            });
+        }
+        got
+    }
+
+    fn publishes(&mut self, id: ConnId) -> Vec<(String, Vec<u8>, QoS, bool)> {
+        self.recv(id)
+            .into_iter()
+            .filter_map(|g| match g {
+                Got::Publish {
+                    topic,
+                    payload,
+                    qos,
+                    retain,
+                    ..
+                } => Some((topic, payload, qos, retain)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn is_open(&self, id: ConnId) -> bool {
+        self.core.is_open(id)
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.core.handle_timeout(self.now);
+    }
+
+    /// Releases closed connections, as the reactor does after its writes.
+    fn reap(&mut self) {
+        let mut ids = Vec::new();
+        self.core.take_closing(&mut ids);
+        for id in ids {
+            self.core.release(id);
+        }
+    }
+
+    fn connect_with(&mut self, connect: Connect<'_>) -> (ConnId, Vec<Got>) {
+        let id = self.accept();
+        self.send(id, Packet::Connect(connect));
+        let got = self.recv(id);
+        (id, got)
+    }
+
+    fn connect(&mut self, client_id: &str, clean: bool) -> ConnId {
+        let (id, got) = self.connect_with(connect(client_id, clean));
+        assert!(matches!(
+            got[0],
+            Got::ConnAck(_, ConnectReturnCode::Accepted)
+        ));
+        id
+    }
+
+    fn subscribe(&mut self, id: ConnId, filter: &str, qos: QoS) -> Vec<Got> {
+        self.send(
+            id,
+            Packet::Subscribe(Subscribe {
+                packet_id: 1,
+                filters: vec![(filter, qos)],
+            }),
+        );
+        self.recv(id)
+    }
+
+    fn publish(
+        &mut self,
+        id: ConnId,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        pid: u16,
+    ) {
+        self.send(
+            id,
+            Packet::Publish(Publish {
+                dup: false,
+                qos,
+                retain,
+                topic,
+                packet_id: (qos != QoS::AtMostOnce).then_some(pid),
+                payload,
+            }),
+        );
+    }
+}
+
+fn connect(client_id: &str, clean: bool) -> Connect<'_> {
+    Connect {
+        protocol: Protocol::V311,
+        clean_session: clean,
+        keep_alive: 0,
+        client_id,
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+fn publish_got(
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+) -> (String, Vec<u8>, QoS, bool) {
+    (topic.to_string(), payload.to_vec(), qos, retain)
+}

@@ -1,0 +1,489 @@
+//! Helpers shared by the robustness tests (`tests/robust_*.rs`, which also
+//! `mod support;` for the raw-socket client).
+//!
+//! - [`Mqlite`]: the `mqlite` binary as a child process, with a TOML config
+//!   written to a temp dir, listening on a port it picked itself (read back
+//!   from its "listening on" log line), its stderr captured, killed on drop.
+//! - Process figures read from `/proc`: resident memory ([`rss_kib`]), CPU
+//!   time ([`cpu_ticks`]), open descriptors ([`fd_count`]).
+//! - [`sys_snapshot`]: the broker's counters as published under
+//!   `$SYS/broker/...` (the binary's only way to show its `Stats`).
+//!
+//! The binary is `$MQLITE_BIN` when set (the soak script points it at the
+//! release build), else Cargo's `CARGO_BIN_EXE_mqlite`. Every wait is
+//! bounded.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{Pkt, RawClient, Recv, TempDir};
+use mqlite::codec::QoS;
+
+/// How long the binary may take to start listening.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The broker binary under test.
+pub fn bin_path() -> PathBuf {
+    match std::env::var_os("MQLITE_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_mqlite")),
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds (true) or `timeout` passes
+/// (false).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// How to start the binary.
+#[derive(Clone, Debug, Default)]
+pub struct Spawn {
+    /// Extra TOML lines. `listeners` is always set by us; `sys_interval = 1`
+    /// is added unless these lines set it.
+    pub toml: String,
+    /// `-v`: debug logging (every connection and packet error).
+    pub verbose: bool,
+    /// Persistence on, with `--db DIR/mqlite.db`; off (`--no-persist`)
+    /// otherwise.
+    pub persist: bool,
+    /// Run under `prlimit --nofile=N:N`.
+    pub nofile: Option<u64>,
+    /// Listen on this port instead of a free one (for restarts).
+    pub port: Option<u16>,
+    /// Use this directory (config file, database) instead of a fresh one
+    /// (for restarts on the same database).
+    pub dir: Option<PathBuf>,
+}
+
+impl Spawn {
+    pub fn new(toml: &str) -> Spawn {
+        Spawn {
+            toml: toml.to_string(),
+            ..Spawn::default()
+        }
+    }
+
+    pub fn verbose(mut self) -> Spawn {
+        self.verbose = true;
+        self
+    }
+
+    pub fn persist(mut self) -> Spawn {
+        self.persist = true;
+        self
+    }
+
+    pub fn nofile(mut self, n: u64) -> Spawn {
+        self.nofile = Some(n);
+        self
+    }
+
+    pub fn port(mut self, port: u16) -> Spawn {
+        self.port = Some(port);
+        self
+    }
+
+    pub fn dir(mut self, dir: &Path) -> Spawn {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn start(self) -> Mqlite {
+        Mqlite::start(self)
+    }
+}
+
+/// A running `mqlite` process, killed on drop.
+pub struct Mqlite {
+    child: Child,
+    pub addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    /// The directory holding the config file and the database.
+    pub dir: PathBuf,
+    /// Owns `dir` unless the caller gave one.
+    _temp: Option<TempDir>,
+}
+
+impl Mqlite {
+    /// Starts the binary and waits until it answers a CONNECT.
+    pub fn start(spawn: Spawn) -> Mqlite {
+        let (temp, dir) = match &spawn.dir {
+            Some(dir) => (None, dir.clone()),
+            None => {
+                let temp = TempDir::new("robust");
+                let dir = temp.0.clone();
+                (Some(temp), dir)
+            }
+        };
+        let mut toml = format!("listeners = [\"127.0.0.1:{}\"]\n", spawn.port.unwrap_or(0));
+        if !spawn.toml.contains("sys_interval") {
+            toml.push_str("sys_interval = 1\n");
+        }
+        toml.push_str(&spawn.toml);
+        toml.push('\n');
+        let config = dir.join("mqlite.toml");
+        std::fs::write(&config, toml).expect("write the config file");
+
+        let bin = bin_path();
+        let mut command = match spawn.nofile {
+            Some(n) => {
+                let mut command = Command::new("prlimit");
+                command.arg(format!("--nofile={n}:{n}")).arg("--").arg(&bin);
+                command
+            }
+            None => Command::new(&bin),
+        };
+        command.arg("-c").arg(&config);
+        if spawn.persist {
+            command.arg("--db").arg(dir.join("mqlite.db"));
+        } else {
+            command.arg("--no-persist");
+        }
+        if spawn.verbose {
+            command.arg("-v");
+        }
+        let mut child = command
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let stderr = collect(child.stderr.take().expect("stderr piped"));
+
+        // The port: from the "listening on ADDR" line.
+        let deadline = Instant::now() + START_TIMEOUT;
+        let addr = loop {
+            let text = stderr.lock().unwrap().clone();
+            if let Some(addr) = text
+                .lines()
+                .filter_map(|line| line.split("listening on ").nth(1))
+                .filter_map(|rest| rest.trim().parse::<SocketAddr>().ok())
+                .next()
+            {
+                break addr;
+            }
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                panic!("mqlite exited at start ({status}): {text}");
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mqlite did not log `listening on` within {START_TIMEOUT:?}: {text}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mqlite = Mqlite {
+            child,
+            addr,
+            stderr,
+            dir,
+            _temp: temp,
+        };
+        let mut probe = RawClient::open(mqlite.addr);
+        probe.connect("robust-ready-probe", true, 60);
+        probe.disconnect();
+        mqlite
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the broker wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The lines of stderr containing `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.stderr()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits up to `timeout` for a stderr line containing every one of
+    /// `needles`; returns it.
+    pub fn wait_log(&self, needles: &[&str], timeout: Duration) -> Option<String> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self
+                .stderr()
+                .lines()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+                .map(str::to_string);
+            found.is_some()
+        });
+        found
+    }
+
+    /// Panics unless a stderr line containing every one of `needles`
+    /// appears within 5 s; returns it.
+    pub fn assert_log(&self, needles: &[&str]) -> String {
+        match self.wait_log(needles, Duration::from_secs(5)) {
+            Some(line) => line,
+            None => panic!(
+                "no log line with {needles:?}; stderr ends with:\n{}",
+                tail(&self.stderr(), 40)
+            ),
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Panics if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!(
+                "mqlite exited ({status}); stderr ends with:\n{}",
+                tail(&self.stderr(), 40)
+            );
+        }
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
+    }
+
+    pub fn cpu_ticks(&self) -> u64 {
+        cpu_ticks(self.pid())
+    }
+
+    pub fn fd_count(&self) -> usize {
+        fd_count(self.pid())
+    }
+
+    /// The `$SYS/broker/...` counters, published after this call.
+    pub fn sys(&self) -> HashMap<String, String> {
+        sys_snapshot(self.addr)
+    }
+
+    /// One `$SYS/broker/...` counter, published after this call.
+    pub fn sys_u64(&self, name: &str) -> u64 {
+        sys_u64(&self.sys(), name)
+    }
+
+    /// Checks that a brand new pair of clients is served.
+    pub fn assert_serves(&mut self) {
+        self.assert_running();
+        assert_serves(self.addr);
+    }
+
+    /// SIGTERM, then waits (at most 10 s) for the exit.
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(10))
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, signal);
+        }
+    }
+
+    /// Waits for the exit; kills the process and panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("mqlite did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Mqlite {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Reads a child's pipe into a shared string, in a thread.
+fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    text
+}
+
+/// Resident set size of a process, in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of a process, in clock ticks (`/proc/PID/stat`
+/// fields 14 and 15).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count from after ')'.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |n: usize| -> u64 { fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    field(14) + field(15)
+}
+
+/// Clock ticks per second.
+pub fn clk_tck() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as u64
+    } else {
+        100
+    }
+}
+
+/// The share of one core a process used over `window` (1.0 = 100 %).
+pub fn cpu_share(pid: u32, window: Duration) -> f64 {
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let used = cpu_ticks(pid).saturating_sub(before) as f64 / clk_tck() as f64;
+    used / started.elapsed().as_secs_f64()
+}
+
+/// Open file descriptors of a process.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// Total size of the files in `dir` whose name starts with `prefix`
+/// (`mqlite.db`, `-wal`, `-shm`).
+pub fn files_size(dir: &Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The `$SYS/broker/...` values (names without the prefix) of the first
+/// complete `$SYS` publication after this call (so they count everything
+/// the broker had handled when it was called). The reading client itself
+/// adds one connected client and one subscription. Panics if none comes
+/// within 5 s (needs `sys_interval` of a few seconds at most).
+pub fn sys_snapshot(addr: SocketAddr) -> HashMap<String, String> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut client = RawClient::open(addr);
+    client.connect(&format!("robust-sys-{}-{n}", std::process::id()), true, 60);
+    client.subscribe(&[("$SYS/broker/#", QoS::AtMostOnce)]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut values = HashMap::new();
+    let mut collecting = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no complete $SYS publication within 5 s");
+        match client.recv(left) {
+            Recv::Packet(Pkt::Publish(msg)) => {
+                // Retained copies (sent on subscribe) may be stale.
+                if msg.retain {
+                    continue;
+                }
+                let name = msg.topic.trim_start_matches("$SYS/broker/").to_string();
+                if name == "version" {
+                    collecting = true;
+                    values.clear();
+                }
+                if collecting {
+                    let last = name == "retained messages/count";
+                    values.insert(name, String::from_utf8_lossy(&msg.payload).into_owned());
+                    if last {
+                        break;
+                    }
+                }
+            }
+            Recv::Packet(other) => panic!("unexpected {other:?} while reading $SYS"),
+            Recv::Closed => panic!("the broker closed the $SYS reader"),
+            Recv::Timeout => {}
+        }
+    }
+    client.disconnect();
+    values
+}
+
+/// A numeric `$SYS` value ("12", or "12 seconds").
+pub fn sys_u64(values: &HashMap<String, String>, name: &str) -> u64 {
+    values
+        .get(name)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric $SYS value {name}: {values:?}"))
+}
+
+/// Checks that the broker at `addr` serves a brand new pair of clients:
+/// connect, subscribe, publish QoS 1, receive, disconnect.
+pub fn assert_serves(addr: SocketAddr) {
+    static PROBE: AtomicUsize = AtomicUsize::new(0);
+    let n = PROBE.fetch_add(1, Ordering::Relaxed);
+    let topic = format!("robust-probe/{n}");
+    let mut sub = RawClient::open(addr);
+    sub.connect(&format!("robust-probe-sub-{n}"), true, 60);
+    assert_eq!(sub.subscribe(&[(&topic, QoS::AtLeastOnce)]), vec![1]);
+    let mut publisher = RawClient::open(addr);
+    publisher.connect(&format!("robust-probe-pub-{n}"), true, 60);
+    publisher.publish_acked(&topic, b"probe", QoS::AtLeastOnce, false);
+    sub.expect_message(&topic, b"probe");
+    publisher.disconnect();
+    sub.disconnect();
+}

@@ -1,0 +1,92 @@
+//! Packets as a test receives them from the broker, owned. Shared by
+//! `tests/support` and, through `#[path]`, `tests/persistence_support`
+//! (which has its own `TempDir` and client, so takes only this file).
+
+use mqlite::codec::{self, Packet, QoS};
+
+/// A PUBLISH as received, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub packet_id: Option<u16>,
+}
+
+impl Msg {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.payload).into_owned()
+    }
+}
+
+/// A packet received from the broker, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pkt {
+    ConnAck {
+        session_present: bool,
+        code: u8,
+    },
+    Publish(Msg),
+    PubAck(u16),
+    PubRec(u16),
+    PubRel(u16),
+    PubComp(u16),
+    SubAck {
+        packet_id: u16,
+        codes: Vec<u8>,
+    },
+    UnsubAck(u16),
+    PingResp,
+    /// A packet only clients send (CONNECT, SUBSCRIBE, ...): its name.
+    ClientOnly(&'static str),
+}
+
+impl Pkt {
+    /// Takes the first whole packet off the front of `buf` (`None` until
+    /// one is complete). Malformed bytes fail the test: the broker must
+    /// never send them.
+    pub(super) fn take(buf: &mut Vec<u8>) -> Option<Pkt> {
+        match codec::decode(buf, usize::MAX) {
+            Ok(Some((packet, used))) => {
+                let pkt = Pkt::from_packet(&packet);
+                buf.drain(..used);
+                Some(pkt)
+            }
+            Ok(None) => None,
+            Err(error) => panic!(
+                "the broker sent malformed bytes ({error}): {:02x?}",
+                &buf[..buf.len().min(64)]
+            ),
+        }
+    }
+
+    fn from_packet(packet: &Packet<'_>) -> Pkt {
+        match packet {
+            Packet::ConnAck(ack) => Pkt::ConnAck {
+                session_present: ack.session_present,
+                code: ack.code as u8,
+            },
+            Packet::Publish(p) => Pkt::Publish(Msg {
+                topic: p.topic.to_string(),
+                payload: p.payload.to_vec(),
+                qos: p.qos,
+                retain: p.retain,
+                dup: p.dup,
+                packet_id: p.packet_id,
+            }),
+            Packet::PubAck(id) => Pkt::PubAck(*id),
+            Packet::PubRec(id) => Pkt::PubRec(*id),
+            Packet::PubRel(id) => Pkt::PubRel(*id),
+            Packet::PubComp(id) => Pkt::PubComp(*id),
+            Packet::SubAck(ack) => Pkt::SubAck {
+                packet_id: ack.packet_id,
+                codes: ack.codes.iter().map(|c| c.to_u8()).collect(),
+            },
+            Packet::UnsubAck(id) => Pkt::UnsubAck(*id),
+            Packet::PingResp => Pkt::PingResp,
+            other => Pkt::ClientOnly(other.name()),
+        }
+    }
+}
