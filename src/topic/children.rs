@@ -76,7 +76,8 @@ impl<N> Children<N> {
     pub(crate) fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
         if let Children::Small(v) = self {
             if v.len() >= SMALL_MAX && v.binary_search_by(|(k, _)| (**k).cmp(level)).is_err() {
-                let mut map = HashMap::with_capacity_and_hasher(v.len() + 1, LevelHasher::default());
+                let mut map =
+                    HashMap::with_capacity_and_hasher(v.len() + 1, LevelHasher::default());
                 map.extend(std::mem::take(v));
                 *self = Children::Large(Box::new(map));
             }
