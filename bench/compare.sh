@@ -6,6 +6,7 @@
 #   --quick         about one minute: short runs, fewer scenarios, 1 round,
 #                   K=2000 connections, N=R=10000 filters/retained messages
 #   --rounds N      rounds of alternation (default 3; --quick: 1)
+#   --duration SECS length of each throughput run in the full set (default 10)
 #   --with-rumqttd  also run rumqttd (cargo install rumqttd --root bench/.tools)
 #   --no-ceiling    skip the in-generator TCP forwarder ("ceiling") runs
 #   --brokers LIST  only these of mqlite,mosquitto,rumqttd,ceiling (comma separated)
@@ -21,6 +22,7 @@ cd "$ROOT"
 
 QUICK=0
 ROUNDS=""
+DURATION=""
 WITH_RUMQTTD=0
 CEILING=1
 ONLY=""
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1 ;;
         --rounds) ROUNDS="${2:?--rounds needs a number}"; shift ;;
         --rounds=*) ROUNDS="${1#*=}" ;;
+        --duration) DURATION="${2:?--duration needs seconds}"; shift ;;
         --with-rumqttd) WITH_RUMQTTD=1 ;;
         --no-ceiling) CEILING=0 ;;
         --brokers) ONLY="${2:?--brokers needs a list}"; shift ;;
@@ -304,7 +307,7 @@ if [ "$QUICK" = 1 ]; then
         "retained|retained --retained $R|0"
     )
 else
-    D=10; LAT="--duration 10 --messages 20000"; K=10000; N=100000; R=100000
+    D=${DURATION:-10}; LAT="--duration $D --messages 20000"; K=10000; N=100000; R=100000
     SCENARIOS=(
         "fanin_q0_16|fanin --qos 0 --payload 16 --duration $D|1"
         "fanin_q1_16|fanin --qos 1 --payload 16 --duration $D|1"
