@@ -111,14 +111,10 @@ impl Core {
                 continue;
             }
             self.current_message_id = None;
-            let qos = message.qos().min(granted);
-            if qos == QoS::AtMostOnce {
-                // Retained QoS 0 messages go out even past the pending-output
-                // limit: the burst is bounded by the retained store.
-                self.send_now(key, &message.with_flags(qos, true));
-            } else {
-                self.deliver(key, &message, qos, true);
-            }
+            // The same limits as any delivery: a client that subscribes again
+            // and again without reading must not make the broker buffer the
+            // retained store each time.
+            self.deliver(key, &message, message.qos().min(granted), true);
         }
     }
 
@@ -257,29 +253,6 @@ impl Core {
                 &session.client_id,
                 "queue full (max_queued_messages / max_queued_bytes)",
             ),
-        }
-    }
-
-    /// Writes a QoS 0 message to a session's connection regardless of the
-    /// pending-output limit (a no-op when it is offline).
-    fn send_now(&mut self, key: SessionKey, message: &Message) {
-        let Some(id) = self.sessions.get(key.0 as usize).and_then(|s| s.conn) else {
-            return;
-        };
-        if let Some(conn) = self.conns.get_mut(id.0) {
-            let pending = write_publish(
-                conn,
-                &mut self.buffer_pool,
-                &mut self.dirty,
-                id,
-                message,
-                false,
-                0,
-            );
-            if pending >= self.pressure_threshold {
-                self.output_pressure = true;
-            }
-            self.stats.messages_sent += 1;
         }
     }
 

@@ -400,7 +400,32 @@ impl Core {
         if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
             let conn = self.conns.remove(id.0);
             self.recycle_buffer(conn.output);
+            self.prune_timers();
         }
+    }
+
+    /// Drops timers whose connection or session is gone once they outnumber
+    /// the live ones by far: under connection churn, each closed connection
+    /// would otherwise leave its keepalive timer for up to 1.5 × keepalive.
+    /// The O(n) sweep runs only after the heap has doubled, so its cost per
+    /// connection stays constant.
+    fn prune_timers(&mut self) {
+        let live_bound = 2 * (self.conns.len() + self.sessions.len()) + 1024;
+        if self.timers.len() <= live_bound {
+            return;
+        }
+        let (conns, sessions) = (&self.conns, &self.sessions);
+        self.timers.retain(|timer| match *timer {
+            Timer::ConnectTimeout(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state == ConnState::AwaitingConnect),
+            Timer::Keepalive(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state != ConnState::Closing),
+            Timer::AuthTimeout(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
+            Timer::SessionExpiry(key, generation) => matches!(sessions.get(key.0 as usize),
+                Some(s) if s.generation == generation && s.conn.is_none()),
+            Timer::Sys => true,
+        });
     }
 
     /// Closes every connection and ends every local subscription (for a

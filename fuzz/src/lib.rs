@@ -1,0 +1,5 @@
+//! Shared code of the fuzz targets; see `docs/FUZZING.md`.
+
+pub mod alloc_guard;
+pub mod codec_check;
+pub mod core_script;
