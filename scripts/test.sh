@@ -37,6 +37,8 @@ for example in embedded_minimal gateway host_loop; do
     cargo run -q --release --example "$example" >/dev/null
     echo "example $example: ok"
 done
+echo "== valgrind memcheck: Rust examples and embedding tests"
+bash scripts/valgrind.sh
 echo "== C API: header, C tests under ASan/UBSan and valgrind, C examples"
 MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
 echo "== pytest (paho-mqtt against the binary, Python bindings)"
