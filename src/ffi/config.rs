@@ -4,7 +4,7 @@
 //! answers `MQLITE_INVALID_CONFIG` (the detail names the field) for a value
 //! that cannot work.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -447,14 +447,8 @@ pub unsafe extern "C" fn mqlite_config_set_persistence_path(
     path: *const c_char,
 ) -> mqlite_result {
     with_config("mqlite_config_set_persistence_path", config, |config| {
-        config.config.persistence = if path.is_null() {
-            None
-        } else {
-            use std::os::unix::ffi::OsStrExt;
-            // SAFETY: not NULL, NUL-terminated by the caller's contract.
-            let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
-            Some(std::ffi::OsStr::from_bytes(bytes).into())
-        };
+        // SAFETY: the caller's contract on `path`.
+        config.config.persistence = unsafe { super::config_access::optional_path(path) };
         Ok(())
     })
 }

@@ -12,7 +12,7 @@ use super::result::{mqlite_result, Failure};
 ///
 /// # Safety
 /// `path` is NULL or NUL-terminated.
-unsafe fn optional_path(path: *const c_char) -> Option<PathBuf> {
+pub(super) unsafe fn optional_path(path: *const c_char) -> Option<PathBuf> {
     if path.is_null() {
         return None;
     }

@@ -67,7 +67,7 @@ pub(super) fn move_aside(path: &Path) -> Result<Option<PathBuf>, Error> {
             n => with_suffix(path, &format!(".bak-{secs}.{n}")),
         })
         .find(|b| !COMPANIONS.iter().any(|s| exists(&with_suffix(b, s))))
-        .expect("some backup name is free");
+        .ok_or_else(|| store_error(path, "no free backup name to move it to"))?;
     for suffix in COMPANIONS {
         let from = with_suffix(path, suffix);
         if exists(&from) {
