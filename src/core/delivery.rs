@@ -168,35 +168,31 @@ impl Core {
                 return;
             };
             if qos == QoS::AtMostOnce {
-                let pending = write_publish(
+                write_publish(
                     conn,
                     &mut self.buffer_pool,
                     &mut self.dirty,
+                    (&mut self.output_pressure, self.pressure_threshold),
                     id,
                     &delivered,
                     false,
                     0,
                 );
-                if pending >= self.pressure_threshold {
-                    self.output_pressure = true;
-                }
                 self.stats.messages_sent += 1;
                 return;
             }
             let packet_id = session.next_packet_id();
             let seq = session.take_seq();
-            let pending = write_publish(
+            write_publish(
                 conn,
                 &mut self.buffer_pool,
                 &mut self.dirty,
+                (&mut self.output_pressure, self.pressure_threshold),
                 id,
                 &delivered,
                 false,
                 packet_id,
             );
-            if pending >= self.pressure_threshold {
-                self.output_pressure = true;
-            }
             if persistent {
                 let message_id = record_body(
                     &mut self.store_ops,
@@ -277,18 +273,16 @@ impl Core {
             };
             let message = queued.message;
             let packet_id = session.next_packet_id();
-            let pending = write_publish(
+            write_publish(
                 conn,
                 &mut self.buffer_pool,
                 &mut self.dirty,
+                (&mut self.output_pressure, self.pressure_threshold),
                 id,
                 &message,
                 false,
                 packet_id,
             );
-            if pending >= self.pressure_threshold {
-                self.output_pressure = true;
-            }
             self.stats.messages_sent += 1;
             if self.persistent && !session.clean {
                 self.store_ops.push(StoreOp::SessionMessageSent {
@@ -325,17 +319,19 @@ impl Core {
 }
 
 /// Encodes a PUBLISH of `message` (with its own QoS and retain flag) into
-/// the connection's output and lists the connection as dirty; returns the
-/// connection's unwritten bytes.
+/// the connection's output, lists the connection as dirty, and raises the
+/// output-pressure flag when its unwritten bytes reach `threshold`.
+#[allow(clippy::too_many_arguments)]
 fn write_publish(
     conn: &mut Conn,
     pool: &mut Vec<Vec<u8>>,
     dirty: &mut Vec<ConnId>,
+    (pressure, threshold): (&mut bool, usize),
     id: ConnId,
     message: &Message,
     dup: bool,
     packet_id: u16,
-) -> usize {
+) {
     if conn.output.capacity() == 0 {
         if let Some(buffer) = pool.pop() {
             conn.output = buffer;
@@ -354,7 +350,9 @@ fn write_publish(
         conn.in_dirty_list = true;
         dirty.push(id);
     }
-    conn.pending_output()
+    if conn.pending_output() >= threshold {
+        *pressure = true;
+    }
 }
 
 /// Records a message body for the store once per routed message, and gives
