@@ -751,6 +751,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
                 };
                 if session.subscriptions != want
                     || !session.messages.is_empty()
+                    || session.queued_in_store.messages > 0
                     || !session.inbound_qos2.is_empty()
                 {
                     problems.push(format!(
@@ -758,7 +759,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
                          inbound QoS 2 ids {:?}",
                         session.client_id,
                         session.subscriptions,
-                        session.messages.len(),
+                        session.messages.len() + session.queued_in_store.messages,
                         session.inbound_qos2
                     ));
                 }

@@ -310,6 +310,68 @@ fn rqos(qos: RQoS) -> u8 {
 // ---------------------------------------------------------------------------
 // Scenarios.
 
+/// A long offline queue (several pages of `RAM_QUEUE_MESSAGES`), filled
+/// before and after a restart, is read back from the store page by page:
+/// every message arrives once, in order.
+fn long_offline_queue_is_paged_back_in_order(mode: Mode) {
+    let dir = TempDir::new("paged");
+    let server = Server::start(mode, &dir);
+    let addr = server.addr();
+    let total = 2 * mqlite::core::RAM_QUEUE_MESSAGES + 150;
+    let half = total / 2;
+
+    let (mut sub, _) = Mqtt::connect(addr, "paged-sub", false);
+    sub.subscribe("paged/#", RQoS::AtLeastOnce);
+    sub.disconnect();
+
+    let (mut publisher, _) = Mqtt::connect(addr, "paged-pub", true);
+    for i in 0..half {
+        let qos = if i % 2 == 0 {
+            RQoS::AtLeastOnce
+        } else {
+            RQoS::ExactlyOnce
+        };
+        publisher.publish("paged/a", qos, false, format!("m{i}").as_bytes());
+    }
+    publisher.disconnect();
+    let server = server.restart();
+    let addr = server.addr();
+    let (mut publisher, _) = Mqtt::connect(addr, "paged-pub", true);
+    for i in half..total {
+        publisher.publish(
+            "paged/b",
+            RQoS::AtLeastOnce,
+            false,
+            format!("m{i}").as_bytes(),
+        );
+    }
+    publisher.disconnect();
+
+    let (mut sub, present) = Mqtt::connect(addr, "paged-sub", false);
+    assert!(present);
+    for i in 0..total {
+        let msg = sub.expect_publish();
+        assert_eq!(
+            String::from_utf8_lossy(&msg.payload),
+            format!("m{i}"),
+            "message {i} of {total}"
+        );
+    }
+    sub.expect_no_publish();
+    sub.disconnect();
+    server.finish();
+}
+
+#[test]
+fn long_offline_queue_is_paged_back_in_order_api() {
+    long_offline_queue_is_paged_back_in_order(Mode::ApiCleanStop);
+}
+
+#[test]
+fn long_offline_queue_is_paged_back_in_order_binary() {
+    long_offline_queue_is_paged_back_in_order(Mode::BinarySigkill);
+}
+
 /// A persistent subscriber (QoS 1 and QoS 2 subscriptions) goes offline;
 /// QoS 1 and 2 messages and retained messages are published; the broker
 /// restarts. The subscriber gets its session back with every message in

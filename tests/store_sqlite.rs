@@ -93,6 +93,22 @@ fn session<'a>(snapshot: &'a Snapshot, client: &str) -> &'a StoredSession {
         .unwrap_or_else(|| panic!("no session {client} in {snapshot:?}"))
 }
 
+/// Every outbound message of a stored session: those loaded with the
+/// snapshot, then the queued ones read back from the store, in `seq` order.
+fn all_messages(store: &mut SqliteStore, snapshot: &Snapshot, client: &str) -> Vec<StoredMessage> {
+    let stored = session(snapshot, client);
+    let mut messages = stored.messages.clone();
+    let queued = store
+        .load_queued(client, None, usize::MAX, usize::MAX)
+        .unwrap();
+    assert_eq!(queued.len(), stored.queued_in_store.messages, "{client}");
+    let bytes: usize = queued.iter().map(|m| m.message.size()).sum();
+    assert_eq!(bytes, stored.queued_in_store.bytes, "{client}");
+    messages.extend(queued);
+    messages.sort_by_key(|m| m.seq);
+    messages
+}
+
 /// Rows of a table, read with a plain connection (the store must be closed).
 fn count_rows(path: &Path, table: &str) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -223,24 +239,24 @@ fn round_trip_of_every_op() {
                         message: msg("", b"", QoS::ExactlyOnce, false),
                         state: StoredState::Released(11),
                     },
-                    StoredMessage {
-                        seq: 2,
-                        message_id: 3,
-                        message: msg("y/3", b"", QoS::ExactlyOnce, true),
-                        state: StoredState::Queued,
-                    },
                 ],
+                // The queued one stays in the file: "y/3" and no payload.
+                queued_in_store: QueuedInStore {
+                    messages: 1,
+                    bytes: 3,
+                },
+                last_seq: 2,
                 inbound_qos2: vec![],
             },
             StoredSession {
                 client_id: "b".into(),
                 subscriptions: vec![],
-                messages: vec![StoredMessage {
-                    seq: 0,
-                    message_id: 1,
-                    message: msg("x/1", b"one", QoS::AtLeastOnce, false),
-                    state: StoredState::Queued,
-                }],
+                messages: vec![],
+                queued_in_store: QueuedInStore {
+                    messages: 1,
+                    bytes: 6,
+                },
+                last_seq: 0,
                 inbound_qos2: vec![5, 7],
             },
         ],
@@ -250,6 +266,32 @@ fn round_trip_of_every_op() {
     assert_eq!(store.load().unwrap(), expected);
     // Loading twice gives the same.
     assert_eq!(store.load().unwrap(), expected);
+    assert_eq!(
+        store.load_queued("a", None, 10, usize::MAX).unwrap(),
+        vec![StoredMessage {
+            seq: 2,
+            message_id: 3,
+            message: msg("y/3", b"", QoS::ExactlyOnce, true),
+            state: StoredState::Queued,
+        }]
+    );
+    assert_eq!(
+        store.load_queued("b", None, 10, usize::MAX).unwrap(),
+        vec![StoredMessage {
+            seq: 0,
+            message_id: 1,
+            message: msg("x/1", b"one", QoS::AtLeastOnce, false),
+            state: StoredState::Queued,
+        }]
+    );
+    assert!(store
+        .load_queued("b", None, 0, usize::MAX)
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .load_queued("nobody", None, 10, 10)
+        .unwrap()
+        .is_empty());
     drop(store);
     // Body 2 went with the release; 1 and 3 are still held.
     assert_eq!(count_rows(&path, "messages"), 2);
@@ -270,7 +312,7 @@ fn round_trip_of_every_op() {
     let snapshot = store.load().unwrap();
     assert_eq!(snapshot.sessions.len(), 1);
     assert_eq!(session(&snapshot, "b").inbound_qos2, vec![7]);
-    assert_eq!(session(&snapshot, "b").messages.len(), 1);
+    assert_eq!(all_messages(&mut store, &snapshot, "b").len(), 1);
     drop(store);
     assert_eq!(count_rows(&path, "messages"), 1);
     assert_eq!(count_rows(&path, "subscriptions"), 0);
@@ -290,18 +332,29 @@ fn messages_come_in_seq_order() {
     }
     store.apply(&ops).unwrap();
     let snapshot = store.load().unwrap();
-    let got: Vec<u64> = session(&snapshot, "c")
-        .messages
-        .iter()
-        .map(|m| m.seq)
-        .collect();
+    let messages = all_messages(&mut store, &snapshot, "c");
+    let got: Vec<u64> = messages.iter().map(|m| m.seq).collect();
     let mut want = seqs.to_vec();
     want.sort_unstable();
     assert_eq!(got, want);
-    for m in &session(&snapshot, "c").messages {
+    for m in &messages {
         assert_eq!(m.message.topic(), format!("t/{}", m.seq));
         assert_eq!(m.message.payload(), m.seq.to_be_bytes());
     }
+    assert_eq!(session(&snapshot, "c").last_seq, 1_000_000_000_000);
+    // Pages: after a position, bounded by count and by bytes.
+    let page = store.load_queued("c", Some(9), 2, usize::MAX).unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11, 30]);
+    let page = store.load_queued("c", Some(0), 100, 1).unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1]);
+    assert!(store
+        .load_queued("c", Some(u64::MAX), 100, 1)
+        .unwrap()
+        .is_empty());
+    let page = store
+        .load_queued("c", Some(1_000_000_000_000), 100, 1)
+        .unwrap();
+    assert!(page.is_empty());
 }
 
 #[test]
@@ -347,10 +400,12 @@ fn session_create_resets_the_session() {
             client_id: "c".into(),
             subscriptions: vec![("b".into(), QoS::AtMostOnce)],
             messages: vec![],
+            queued_in_store: QueuedInStore::default(),
+            last_seq: 0,
             inbound_qos2: vec![],
         }
     );
-    assert_eq!(session(&snapshot, "other").messages.len(), 1);
+    assert_eq!(all_messages(&mut store, &snapshot, "other").len(), 1);
     // Seq numbers may start again after a reset.
     store
         .apply(&[store_body(3, "a", b"3"), add("c", 0, 3, QoS::AtLeastOnce)])
@@ -403,7 +458,7 @@ fn bodies_are_deleted_with_their_last_reference() {
     }
     store.apply(&ops).unwrap();
     let snapshot = store.load().unwrap();
-    assert_eq!(session(&snapshot, "b").messages.len(), 20);
+    assert_eq!(all_messages(&mut store, &snapshot, "b").len(), 20);
     drop(store);
     // The released bodies are gone already.
     assert_eq!(count_rows(&path, "messages"), 11);
@@ -417,7 +472,10 @@ fn bodies_are_deleted_with_their_last_reference() {
         }])
         .unwrap();
     let snapshot = store.load().unwrap();
-    assert!(snapshot.sessions.iter().all(|s| s.messages.is_empty()));
+    assert!(snapshot
+        .sessions
+        .iter()
+        .all(|s| s.messages.is_empty() && s.queued_in_store.messages == 0));
     // Ids are not reused even though every body is gone.
     assert_eq!(snapshot.next_message_id, 22);
     drop(store);
@@ -871,6 +929,8 @@ fn opens_a_version_1_file() {
                         state: StoredState::Released(78),
                     },
                 ],
+                queued_in_store: QueuedInStore::default(),
+                last_seq: 1,
                 inbound_qos2: vec![9],
             }],
             retained: vec![msg("r", &[0xff], QoS::AtMostOnce, true)],
@@ -988,8 +1048,9 @@ fn run_and_kill_child(path: &Path, acks: u64) -> u64 {
 
 /// Checks `snapshot` is the state after batches `0..n` for some `n >=
 /// acked`, and returns `n`.
-fn check_prefix(snapshot: &Snapshot, acked: u64) -> u64 {
-    let messages = &session(snapshot, "crash").messages;
+fn check_prefix(store: &mut SqliteStore, acked: u64) -> u64 {
+    let snapshot = &store.load().unwrap();
+    let messages = &all_messages(store, snapshot, "crash");
     let n = messages.len() as u64;
     assert!(n >= acked, "{n} batches on disk, {acked} acknowledged");
     for (i, m) in messages.iter().enumerate() {
@@ -1017,14 +1078,13 @@ fn a_killed_writer_leaves_every_acknowledged_batch() {
     let path = dir.file("store.db");
     let acked = run_and_kill_child(&path, 40);
     let mut store = SqliteStore::open(&path).unwrap();
-    let snapshot = store.load().unwrap();
-    let n = check_prefix(&snapshot, acked);
+    let n = check_prefix(&mut store, acked);
     eprintln!("crash: {acked} batches acknowledged, {n} on disk");
     // The store goes on from there.
     store.apply(&crash_batch(n)).unwrap();
     drop(store);
     let mut store = SqliteStore::open(&path).unwrap();
-    check_prefix(&store.load().unwrap(), n + 1);
+    check_prefix(&mut store, n + 1);
 }
 
 #[test]
@@ -1041,7 +1101,7 @@ fn open_fresh_after_a_crash_keeps_the_log_with_the_backup() {
     let backup = fresh.moved_aside().unwrap().to_path_buf();
     drop(fresh);
     let mut old = SqliteStore::open(&backup).unwrap();
-    check_prefix(&old.load().unwrap(), acked);
+    check_prefix(&mut old, acked);
 }
 
 // --- Throughput -----------------------------------------------------------
@@ -1130,8 +1190,8 @@ fn bench_dir(dir: &Path, label: &str) {
     let start = Instant::now();
     let snapshot = store.load().unwrap();
     println!(
-        "{label}: load of {} queued messages: {:?}",
-        session(&snapshot, "bench").messages.len(),
+        "{label}: load of a session with {} queued messages: {:?}",
+        session(&snapshot, "bench").queued_in_store.messages,
         start.elapsed()
     );
 }

@@ -60,8 +60,8 @@ use mqlite::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Protocol, Publish, QoS, SubAck,
     SubAckCode, Subscribe, Unsubscribe, Will,
 };
-use mqlite::core::{ConnId, Core};
-use mqlite::store::StoreOp;
+use mqlite::core::{ConnId, Core, Message, QueuePageRequest};
+use mqlite::store::{StoreOp, StoredMessage, StoredState};
 use mqlite::topic::{is_valid_topic_filter, is_valid_topic_name, matches};
 use mqlite::{CloseReason, Config};
 
@@ -276,7 +276,7 @@ impl Client {
 #[derive(Default)]
 struct ModelStore {
     sessions: HashMap<String, ModelSession>,
-    bodies: HashSet<u64>,
+    bodies: HashMap<u64, Message>,
     retained: HashSet<String>,
 }
 
@@ -284,6 +284,8 @@ struct ModelStore {
 struct ModelSession {
     /// seq -> (qos, packet id once sent, released)
     messages: BTreeMap<u64, (QoS, Option<u16>, bool)>,
+    /// seq -> (body id, retain), to read queued messages back.
+    refs: BTreeMap<u64, (u64, bool)>,
     inbound_qos2: HashSet<u16>,
     subscriptions: HashMap<String, QoS>,
 }
@@ -325,22 +327,26 @@ impl ModelStore {
                     .is_some();
                 assert!(removed, "{op:?}: not subscribed");
             }
-            StoreOp::MessageStore { id, .. } => {
-                assert!(self.bodies.insert(*id), "{op:?}: id used twice");
+            StoreOp::MessageStore { id, message } => {
+                assert!(
+                    self.bodies.insert(*id, message.clone()).is_none(),
+                    "{op:?}: id used twice"
+                );
             }
             StoreOp::SessionMessageAdd {
                 client_id,
                 seq,
                 message_id,
                 qos,
-                ..
+                retain,
             } => {
-                assert!(self.bodies.contains(message_id), "{op:?}: no such body");
+                assert!(self.bodies.contains_key(message_id), "{op:?}: no such body");
                 assert_ne!(*qos, QoS::AtMostOnce, "{op:?}: QoS 0 stored");
                 let session = self.session(client_id, op);
                 let last = session.messages.keys().next_back().copied().unwrap_or(0);
                 assert!(*seq > last, "{op:?}: seq not after {last}");
                 session.messages.insert(*seq, (*qos, None, false));
+                session.refs.insert(*seq, (*message_id, *retain));
             }
             StoreOp::SessionMessageSent {
                 client_id,
@@ -373,8 +379,9 @@ impl ModelStore {
                 entry.2 = true;
             }
             StoreOp::SessionMessageDelete { client_id, seq } => {
-                let entry = self
-                    .session(client_id, op)
+                let session = self.session(client_id, op);
+                session.refs.remove(seq);
+                let entry = session
                     .messages
                     .remove(seq)
                     .unwrap_or_else(|| panic!("{op:?}: no such message"));
@@ -412,6 +419,37 @@ impl ModelStore {
                 assert!(self.retained.remove(topic), "{op:?}: not retained");
             }
         }
+    }
+}
+
+impl ModelStore {
+    /// What `SessionStore::load_queued` gives: the unsent messages after
+    /// `after_seq`, within the page's limits.
+    fn load_queued(&self, request: &QueuePageRequest) -> Vec<StoredMessage> {
+        let Some(session) = self.sessions.get(&request.client_id) else {
+            return Vec::new();
+        };
+        let from = request.after_seq.map_or(0, |seq| seq.saturating_add(1));
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        for (&seq, &(qos, sent, _)) in session.messages.range(from..) {
+            if page.len() >= request.max_messages || bytes >= request.max_bytes {
+                break;
+            }
+            if sent.is_some() {
+                continue;
+            }
+            let (id, retain) = session.refs[&seq];
+            let message = self.bodies[&id].with_flags(qos, retain);
+            bytes += message.size();
+            page.push(StoredMessage {
+                seq,
+                message_id: id,
+                message,
+                state: StoredState::Queued,
+            });
+        }
+        page
     }
 }
 
@@ -1186,6 +1224,11 @@ impl<'a> Script<'a> {
 
     /// The checks after every step.
     fn end_step(&mut self) {
+        // As the reactor does before it writes: save, then read the queue
+        // pages the core asked for (which may send and record more).
+        if self.persistent {
+            self.save_and_page();
+        }
         let now = self.now;
         if self.timed_out {
             if let Some(at) = self.core.next_deadline() {
@@ -1492,6 +1535,32 @@ impl<'a> Script<'a> {
 
     /// Applies the store operations to the model store, and compares it
     /// with the clients' view.
+    /// Applies the store operations to the model store (if checked) and
+    /// answers the core's page requests from it (with nothing when
+    /// persistence came late and no model is kept), until neither is left.
+    fn save_and_page(&mut self) {
+        let mut requests = Vec::new();
+        loop {
+            self.core.take_store_ops(&mut self.ops);
+            if let Some(store) = &mut self.store {
+                for op in &self.ops {
+                    store.apply(op);
+                }
+            }
+            self.core.take_page_requests(&mut requests);
+            if requests.is_empty() {
+                return;
+            }
+            for request in &requests {
+                let page = match &self.store {
+                    Some(store) => store.load_queued(request),
+                    None => Vec::new(),
+                };
+                self.core.queue_page_loaded(request, page);
+            }
+        }
+    }
+
     fn check_store(&mut self) {
         self.core.take_store_ops(&mut self.ops);
         let Some(store) = &mut self.store else {

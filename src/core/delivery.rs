@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::connection::Conn;
+use super::paging::queue_place;
 use super::session::{Inflight, InflightState};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::{self, QoS};
@@ -149,7 +150,7 @@ impl Core {
                     }
                     true
                 } else {
-                    session.queue.is_empty()
+                    session.queue_is_empty()
                         && session.inflight.len() < usize::from(self.config.max_inflight)
                         && !output_full
                 }
@@ -223,10 +224,12 @@ impl Core {
             self.stats.messages_sent += 1;
             return;
         }
+        let place = queue_place(self.persistent, session);
         match session.enqueue(
             delivered,
             self.config.max_queued_messages,
             self.config.max_queued_bytes,
+            place,
         ) {
             Ok(seq) => {
                 if persistent {
@@ -269,7 +272,10 @@ impl Core {
             && conn.pending_output() < self.config.max_pending_output
         {
             let Some(queued) = session.dequeue() else {
-                break;
+                if session.stored_only.messages > 0 {
+                    self.request_page(key);
+                }
+                return;
             };
             let message = queued.message;
             let packet_id = session.next_packet_id();

@@ -24,6 +24,7 @@ mod delivery;
 mod inbound;
 mod local;
 mod message;
+mod paging;
 mod persist;
 mod session;
 mod stats;
@@ -42,6 +43,7 @@ use slab::Slab;
 
 pub use connection::CloseReason;
 pub use message::Message;
+pub use paging::{QueuePageRequest, RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
 pub use stats::Stats;
 
 use crate::codec::QoS;
@@ -131,6 +133,10 @@ pub struct Core {
     /// fast reader is not cut off by `max_pending_output` within one pass.
     output_pressure: bool,
     pressure_threshold: usize,
+    /// Pages of stored-only queues to read from the store.
+    page_requests: Vec<QueuePageRequest>,
+    /// The last page request token handed out.
+    next_page_token: u64,
 }
 
 impl Core {
@@ -171,6 +177,8 @@ impl Core {
             current_message_id: None,
             output_pressure: false,
             pressure_threshold,
+            page_requests: Vec::new(),
+            next_page_token: 0,
         }
     }
 
@@ -543,6 +551,11 @@ impl Core {
                 if session.clean {
                     self.remove_session(key);
                 } else {
+                    if self.persistent {
+                        // Saved already: the store keeps it while the
+                        // client is away.
+                        session.page_out_queue();
+                    }
                     session.generation = session.generation.wrapping_add(1);
                     if let Some(expiry) = self.config.session_expiry {
                         let at = now + expiry;

@@ -56,7 +56,7 @@ impl Core {
                     session.add_subscription(filter, *qos);
                 }
             }
-            let mut last_seq = 0;
+            let mut last_seq = stored.last_seq;
             for message in stored.messages {
                 last_seq = last_seq.max(message.seq);
                 match message.state {
@@ -81,6 +81,10 @@ impl Core {
                     }),
                 }
             }
+            // The rest of the queue stays in the store until the client is
+            // back (see `paging`).
+            session.stored_only.messages = stored.queued_in_store.messages;
+            session.stored_only.bytes = stored.queued_in_store.bytes;
             session.next_seq = last_seq + 1;
             session.inbound_qos2 = stored.inbound_qos2;
             if let Some(expiry) = self.config.session_expiry {

@@ -43,6 +43,29 @@ pub(crate) struct Queued {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct QueueFull;
 
+/// The tail of a persistent session's queue that is kept only in the store:
+/// these messages come after every message of `Session::queue`, and are
+/// read back a page at a time when the window needs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StoredOnly {
+    /// How many messages.
+    pub(crate) messages: usize,
+    /// Sum of their `Message::size`.
+    pub(crate) bytes: usize,
+}
+
+/// Where a newly queued message may live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QueuePlace {
+    /// In RAM, whatever the length of the queue (clean sessions, or a core
+    /// without a store).
+    Ram,
+    /// In RAM while the in-memory part of the queue is under these limits
+    /// (messages, bytes) and nothing is stored-only yet; else only in the
+    /// store.
+    RamUpTo(usize, usize),
+}
+
 /// One client's session.
 pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
@@ -61,6 +84,11 @@ pub(crate) struct Session {
     pub(crate) queue: VecDeque<Queued>,
     /// Sum of `Message::size` over `queue`.
     pub(crate) queued_bytes: usize,
+    /// The rest of the queue, after `queue`, held only by the store.
+    pub(crate) stored_only: StoredOnly,
+    /// The token of the page of `stored_only` requested from the store and
+    /// not yet loaded.
+    pub(crate) page_token: Option<u64>,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
     pub(crate) inbound_qos2: Vec<PacketId>,
     /// Last packet id handed out.
@@ -90,6 +118,8 @@ impl Session {
             inflight: VecDeque::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
+            stored_only: StoredOnly::default(),
+            page_token: None,
             inbound_qos2: Vec::new(),
             last_packet_id: 0,
             next_seq: 1,
@@ -115,22 +145,70 @@ impl Session {
         }
     }
 
-    /// Appends to the queue unless it is at its count or byte limit;
-    /// returns the message's `seq`.
+    /// Appends to the queue unless it is at its count or byte limit
+    /// (counting the stored-only part); returns the message's `seq`. The
+    /// message is kept in RAM or only counted in `stored_only` as `place`
+    /// allows.
     pub(crate) fn enqueue(
         &mut self,
         message: Message,
         max_messages: usize,
         max_bytes: usize,
+        place: QueuePlace,
     ) -> Result<u64, QueueFull> {
         let size = message.size();
-        if self.queue.len() >= max_messages || self.queued_bytes + size > max_bytes {
+        if self.queued_messages() >= max_messages
+            || self.queued_bytes + self.stored_only.bytes + size > max_bytes
+        {
             return Err(QueueFull);
         }
         let seq = self.take_seq();
-        self.queued_bytes += size;
-        self.queue.push_back(Queued { seq, message });
+        let in_ram = match place {
+            QueuePlace::Ram => true,
+            QueuePlace::RamUpTo(messages, bytes) => {
+                self.stored_only.messages == 0
+                    && self.queue.len() < messages
+                    && self.queued_bytes + size <= bytes
+            }
+        };
+        if in_ram {
+            self.queued_bytes += size;
+            self.queue.push_back(Queued { seq, message });
+        } else {
+            self.stored_only.messages += 1;
+            self.stored_only.bytes += size;
+        }
         Ok(seq)
+    }
+
+    /// Messages waiting for the window, in RAM and stored-only.
+    pub(crate) fn queued_messages(&self) -> usize {
+        self.queue.len() + self.stored_only.messages
+    }
+
+    /// Whether nothing waits for the window.
+    pub(crate) fn queue_is_empty(&self) -> bool {
+        self.queue.is_empty() && self.stored_only.messages == 0
+    }
+
+    /// Drops the in-RAM part of the queue, counting it as stored-only (the
+    /// store holds every queued message of a persistent session). The
+    /// pending page request, if any, is forgotten.
+    pub(crate) fn page_out_queue(&mut self) {
+        self.stored_only.messages += self.queue.len();
+        self.stored_only.bytes += self.queued_bytes;
+        self.queue = VecDeque::new();
+        self.queued_bytes = 0;
+        self.page_token = None;
+    }
+
+    /// The highest `seq` held in RAM (queue, else in-flight window), which
+    /// every stored-only message follows; `None` when none.
+    pub(crate) fn last_seq_in_ram(&self) -> Option<u64> {
+        self.queue
+            .back()
+            .map(|queued| queued.seq)
+            .or_else(|| self.inflight.back().map(|inflight| inflight.seq))
     }
 
     /// The next delivery-order position.
@@ -197,13 +275,40 @@ mod tests {
     #[test]
     fn queue_limits_count_and_bytes() {
         let mut s = Session::new("c".into(), false, ConnId(0));
-        assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
-        assert!(s.enqueue(msg(b"1234"), 2, 100).is_ok());
-        assert_eq!(s.enqueue(msg(b"1"), 2, 100), Err(QueueFull));
+        let ram = QueuePlace::Ram;
+        assert!(s.enqueue(msg(b"1234"), 2, 100, ram).is_ok());
+        assert!(s.enqueue(msg(b"1234"), 2, 100, ram).is_ok());
+        assert_eq!(s.enqueue(msg(b"1"), 2, 100, ram), Err(QueueFull));
         assert_eq!(s.queue.back().map(|q| q.seq), Some(2));
         assert_eq!(s.queued_bytes, 10);
         assert!(s.dequeue().is_some());
         assert_eq!(s.queued_bytes, 5);
-        assert_eq!(s.enqueue(msg(b"123456"), 10, 11), Err(QueueFull));
+        assert_eq!(s.enqueue(msg(b"123456"), 10, 11, ram), Err(QueueFull));
+    }
+
+    #[test]
+    fn queue_spills_past_its_ram_part_and_limits_count_both() {
+        let mut s = Session::new("c".into(), false, ConnId(0));
+        let place = QueuePlace::RamUpTo(1, 100);
+        assert_eq!(s.enqueue(msg(b"1234"), 3, 100, place), Ok(1));
+        assert_eq!(s.enqueue(msg(b"1234"), 3, 100, place), Ok(2));
+        assert_eq!(s.queue.len(), 1);
+        assert_eq!(
+            s.stored_only,
+            StoredOnly {
+                messages: 1,
+                bytes: 5
+            }
+        );
+        // Once something is stored-only, later messages follow it there
+        // even when RAM has room, or the order would break.
+        assert!(s.dequeue().is_some());
+        assert_eq!(s.enqueue(msg(b"1"), 3, 100, place), Ok(3));
+        assert!(s.queue.is_empty());
+        assert_eq!(s.queued_messages(), 2);
+        assert_eq!(s.enqueue(msg(b"x"), 2, 100, place), Err(QueueFull));
+        assert_eq!(s.last_seq_in_ram(), None);
+        s.page_out_queue();
+        assert_eq!(s.stored_only.messages, 2);
     }
 }

@@ -29,7 +29,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 pub(crate) use command::Command;
 
-use crate::core::{ConnId, Core};
+use crate::core::{ConnId, Core, QueuePageRequest};
 use crate::store::{SessionStore, SqliteStore, StoreOp};
 use crate::{Config, Error};
 
@@ -115,6 +115,8 @@ pub(crate) struct Reactor {
     /// The persistence store, if any, and its reusable batch.
     store: Option<Box<dyn SessionStore + Send>>,
     store_ops: Vec<StoreOp>,
+    /// Reusable list of the queue pages the core asked for.
+    page_requests: Vec<QueuePageRequest>,
     /// The last pass handled commands (see `prepare_to_sleep`).
     drained_commands: bool,
     /// Commands arrived after the last drain: the next pass is due now.
@@ -195,6 +197,7 @@ impl Reactor {
             scratch_ids: Vec::new(),
             store,
             store_ops: Vec::new(),
+            page_requests: Vec::new(),
             drained_commands: false,
             commands_pending: false,
             stopping: false,
@@ -520,24 +523,45 @@ impl Reactor {
         result
     }
 
-    /// Applies the core's store operations in one transaction. A failure
-    /// stops the broker: it must not acknowledge what it cannot keep.
+    /// Applies the core's store operations in one transaction, then reads
+    /// the queue pages the core asked for (which can record more
+    /// operations: saved in turn). A failure stops the broker: it must not
+    /// acknowledge what it cannot keep.
     fn save(&mut self) -> Result<(), Error> {
-        let Some(store) = &mut self.store else {
-            return Ok(());
-        };
-        if !self.core.has_store_ops() {
-            return Ok(());
-        }
-        self.core.take_store_ops(&mut self.store_ops);
-        let result = store.apply(&self.store_ops);
-        self.store_ops.clear();
+        let result = self.save_and_page();
         if let Err(error) = &result {
             log::error!("cannot save state, stopping: {error}");
             self.stopped = true;
             self.shared.stopped.store(true, Ordering::Release);
         }
         result
+    }
+
+    fn save_and_page(&mut self) -> Result<(), Error> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        loop {
+            if self.core.has_store_ops() {
+                self.core.take_store_ops(&mut self.store_ops);
+                let result = store.apply(&self.store_ops);
+                self.store_ops.clear();
+                result?;
+            }
+            if !self.core.has_page_requests() {
+                return Ok(());
+            }
+            self.core.take_page_requests(&mut self.page_requests);
+            for request in &self.page_requests {
+                let page = store.load_queued(
+                    &request.client_id,
+                    request.after_seq,
+                    request.max_messages,
+                    request.max_bytes,
+                )?;
+                self.core.queue_page_loaded(request, page);
+            }
+        }
     }
 
     fn write(&mut self, now: Instant, id: ConnId) {

@@ -148,6 +148,18 @@ pub struct StoredMessage {
     pub state: StoredState,
 }
 
+/// The queued messages of a stored session that [`SessionStore::load`]
+/// left in the store, to be read a page at a time with
+/// [`SessionStore::load_queued`]. They follow every message of
+/// [`StoredSession::messages`] in `seq` order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueuedInStore {
+    /// How many messages.
+    pub messages: usize,
+    /// Their topic plus payload bytes ([`Message::size`]).
+    pub bytes: usize,
+}
+
 /// One stored persistent session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredSession {
@@ -155,8 +167,15 @@ pub struct StoredSession {
     pub client_id: String,
     /// Its subscriptions.
     pub subscriptions: Vec<(String, QoS)>,
-    /// Its outbound messages, in `seq` order.
+    /// The outbound messages loaded with the session, in `seq` order: the
+    /// in-flight ones (sent or released), and any queued ones the store
+    /// chose to load eagerly.
     pub messages: Vec<StoredMessage>,
+    /// The queued messages not in `messages`.
+    pub queued_in_store: QueuedInStore,
+    /// The highest `seq` of any stored message of the session (0 if none):
+    /// the session continues after it.
+    pub last_seq: u64,
     /// Inbound QoS 2 packet ids awaiting PUBREL.
     pub inbound_qos2: Vec<PacketId>,
 }
@@ -187,4 +206,19 @@ pub trait SessionStore {
     /// # Errors
     /// When the store cannot be written (disk full, I/O error).
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), crate::Error>;
+
+    /// Reads the queued (not yet sent) messages of `client_id` whose `seq`
+    /// is above `after_seq` (all of them for `None`), in `seq` order: at most `max_messages`, and
+    /// no more once their sizes add up to `max_bytes` (but always at least
+    /// one if there is one). Every operation applied so far is visible.
+    ///
+    /// # Errors
+    /// When the store cannot be read; the message names the file.
+    fn load_queued(
+        &mut self,
+        client_id: &str,
+        after_seq: Option<u64>,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, crate::Error>;
 }

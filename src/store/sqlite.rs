@@ -29,6 +29,7 @@
 mod apply;
 mod files;
 mod lock;
+mod pages;
 mod schema;
 mod snapshot;
 mod statements;
@@ -38,7 +39,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use super::{SessionStore, Snapshot, StoreOp};
+use super::{SessionStore, Snapshot, StoreOp, StoredMessage};
 use crate::Error;
 
 use files::{exists, move_aside, sync_parent_dir};
@@ -362,5 +363,23 @@ impl SessionStore for SqliteStore {
     /// is rolled back).
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
         apply::apply(&mut self.conn, &self.path, ops)
+    }
+
+    /// One indexed range read, outside any write transaction.
+    fn load_queued(
+        &mut self,
+        client_id: &str,
+        after_seq: Option<u64>,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, Error> {
+        pages::load_queued(
+            &self.conn,
+            &self.path,
+            client_id,
+            after_seq,
+            max_messages,
+            max_bytes,
+        )
     }
 }

@@ -3,6 +3,7 @@
 //! This file has the simulator; the tests are in one submodule per feature.
 
 mod connect;
+mod paging;
 mod qos;
 mod robustness;
 mod routing;
@@ -40,6 +41,8 @@ enum Got {
 struct Sim {
     core: Core,
     now: Instant,
+    /// A store the core's operations are applied to, as the reactor does.
+    store: Option<paging::ModelStore>,
 }
 
 fn peer() -> SocketAddr {
@@ -63,6 +66,7 @@ impl Sim {
         Sim {
             core: Core::new(config, now),
             now,
+            store: None,
         }
     }
 
@@ -84,6 +88,7 @@ impl Sim {
     fn recv(&mut self, id: ConnId) -> Vec<Got> {
         let mut bytes = Vec::new();
         loop {
+            self.save();
             let out = self.core.output(id).to_vec();
             if out.is_empty() {
                 break;

@@ -10,7 +10,7 @@ use super::sql_error;
 use super::statements::{QUEUED, RELEASED, SENT};
 use crate::codec::{PacketId, QoS};
 use crate::core::Message;
-use crate::store::{Snapshot, StoredMessage, StoredSession, StoredState};
+use crate::store::{QueuedInStore, Snapshot, StoredMessage, StoredSession, StoredState};
 use crate::Error;
 
 /// Garbage collection at load: rows of sessions that do not exist, queue
@@ -75,6 +75,8 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
                 client_id,
                 subscriptions: Vec::new(),
                 messages: Vec::new(),
+                queued_in_store: QueuedInStore::default(),
+                last_seq: 0,
                 inbound_qos2: Vec::new(),
             });
         }
@@ -99,6 +101,7 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
                     m.topic, m.payload
              FROM session_messages AS s
              LEFT JOIN messages AS m ON m.id = s.message_id AND s.state < 2
+             WHERE s.state <> 0
              ORDER BY s.client_id, s.seq",
         )?;
         let mut rows = stmt.query([])?;
@@ -130,6 +133,39 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
                 message,
                 state,
             });
+        }
+    }
+    // Queued messages stay in the file (read a page at a time when their
+    // client is back): only their count and size are loaded, so memory does
+    // not grow with what offline sessions have piled up.
+    {
+        let mut stmt = conn.prepare(
+            "SELECT s.client_id, count(*),
+                    sum(length(CAST(m.topic AS BLOB)) + length(m.payload))
+             FROM session_messages AS s JOIN messages AS m ON m.id = s.message_id
+             WHERE s.state = 0
+             GROUP BY s.client_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let client_id: String = row.get(0)?;
+            if let Some(&i) = index.get(&client_id) {
+                sessions[i].queued_in_store = QueuedInStore {
+                    messages: usize_column(row, 1)?,
+                    bytes: usize_column(row, 2)?,
+                };
+            }
+        }
+    }
+    {
+        let mut stmt =
+            conn.prepare("SELECT client_id, max(seq) FROM session_messages GROUP BY client_id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let client_id: String = row.get(0)?;
+            if let Some(&i) = index.get(&client_id) {
+                sessions[i].last_seq = u64_column(row, 1)?;
+            }
         }
     }
     {
@@ -173,8 +209,14 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     })
 }
 
+/// Reads a count or byte-sum column.
+fn usize_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<usize> {
+    let value: i64 = row.get(index)?;
+    usize::try_from(value).map_err(|_| bad_value(index, format!("{value}")))
+}
+
 /// Reads a QoS column.
-fn qos_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<QoS> {
+pub(super) fn qos_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<QoS> {
     let value: i64 = row.get(index)?;
     u8::try_from(value)
         .ok()
@@ -190,7 +232,7 @@ fn packet_id_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<P
 }
 
 /// Reads a sequence number or message id column.
-fn u64_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
+pub(super) fn u64_column(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
     let value: i64 = row.get(index)?;
     u64::try_from(value).map_err(|_| bad_value(index, format!("{value}")))
 }
@@ -204,7 +246,12 @@ fn bad_value(index: usize, what: String) -> rusqlite::Error {
 }
 
 /// Builds a message read from the file.
-fn message(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> rusqlite::Result<Message> {
+pub(super) fn message(
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+) -> rusqlite::Result<Message> {
     Message::new(topic, payload, qos, retain).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
             0,

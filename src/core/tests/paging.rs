@@ -1,0 +1,269 @@
+//! Offline queues kept in the store: nothing of them in RAM while the
+//! client is away, read back a page at a time, in order, on return.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::core::paging::{RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
+use crate::store::{StoreOp, StoredMessage, StoredState};
+
+/// The parts of a store the paging reads: bodies and queue entries.
+#[derive(Default)]
+pub(super) struct ModelStore {
+    bodies: BTreeMap<u64, Message>,
+    /// (client id, seq) → (body id, delivered QoS, retain, sent).
+    entries: BTreeMap<(String, u64), (u64, QoS, bool, bool)>,
+    pub(super) pages_served: usize,
+}
+
+impl ModelStore {
+    fn apply(&mut self, op: StoreOp) {
+        match op {
+            StoreOp::MessageStore { id, message } => {
+                self.bodies.insert(id, message);
+            }
+            StoreOp::SessionMessageAdd {
+                client_id,
+                seq,
+                message_id,
+                qos,
+                retain,
+            } => {
+                self.entries
+                    .insert((client_id, seq), (message_id, qos, retain, false));
+            }
+            StoreOp::SessionMessageSent { client_id, seq, .. } => {
+                if let Some(entry) = self.entries.get_mut(&(client_id, seq)) {
+                    entry.3 = true;
+                }
+            }
+            StoreOp::SessionMessageDelete { client_id, seq } => {
+                self.entries.remove(&(client_id, seq));
+            }
+            StoreOp::SessionDelete { client_id } | StoreOp::SessionCreate { client_id } => {
+                self.entries.retain(|(cid, _), _| *cid != client_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn load_queued(&mut self, request: &QueuePageRequest) -> Vec<StoredMessage> {
+        self.pages_served += 1;
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        let from = (
+            request.client_id.clone(),
+            request.after_seq.map_or(0, |seq| seq + 1),
+        );
+        for ((cid, seq), (id, qos, retain, sent)) in self.entries.range(from..) {
+            if *cid != request.client_id || page.len() == request.max_messages {
+                break;
+            }
+            if *sent {
+                continue;
+            }
+            let message = self.bodies[id].with_flags(*qos, *retain);
+            bytes += message.size();
+            page.push(StoredMessage {
+                seq: *seq,
+                message_id: *id,
+                message,
+                state: StoredState::Queued,
+            });
+            if bytes >= request.max_bytes {
+                break;
+            }
+        }
+        page
+    }
+}
+
+impl Sim {
+    /// A simulator whose core records store operations into a model store.
+    fn persistent(config: Config) -> Sim {
+        let mut sim = Sim::with_config(config);
+        sim.core.enable_persistence();
+        sim.store = Some(ModelStore::default());
+        sim
+    }
+
+    /// What the reactor does before writing: apply the operations, serve
+    /// the page requests, until neither is left.
+    pub(super) fn save(&mut self) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        let mut ops = Vec::new();
+        let mut requests = Vec::new();
+        loop {
+            self.core.take_store_ops(&mut ops);
+            for op in ops.drain(..) {
+                store.apply(op);
+            }
+            self.core.take_page_requests(&mut requests);
+            if requests.is_empty() {
+                return;
+            }
+            for request in &requests {
+                let page = store.load_queued(request);
+                self.core.queue_page_loaded(request, page);
+            }
+        }
+    }
+
+    fn session(&self, client_id: &str) -> &session::Session {
+        let key = self.core.sessions_by_id[client_id];
+        &self.core.sessions[key.0 as usize]
+    }
+
+    /// Receives every publish on `id`, acknowledging each QoS 1 one.
+    fn receive_and_ack(&mut self, id: ConnId) -> Vec<Vec<u8>> {
+        let mut payloads = Vec::new();
+        loop {
+            let got = self.recv(id);
+            if got.is_empty() {
+                return payloads;
+            }
+            for g in got {
+                if let Got::Publish {
+                    payload, packet_id, ..
+                } = g
+                {
+                    payloads.push(payload);
+                    self.send(id, Packet::PubAck(packet_id));
+                }
+            }
+        }
+    }
+}
+
+fn numbered(n: u32) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+#[test]
+fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
+    let total = 3 * RAM_QUEUE_MESSAGES as u32 + 7;
+    let mut sim = Sim::persistent(Config {
+        max_queued_messages: 10_000,
+        ..test_config()
+    });
+    let sub = sim.connect("dev", false);
+    sim.subscribe(sub, "q", QoS::AtLeastOnce);
+    // Two queued in RAM while online (window of 1 full), then offline.
+    sim.core.config.max_inflight = 1;
+    for n in 0..3 {
+        sim.core
+            .publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
+            .unwrap();
+    }
+    assert_eq!(sim.session("dev").queue.len(), 2);
+    sim.core.handle_closed(sim.now, sub);
+    sim.reap();
+    sim.save();
+    assert!(sim.session("dev").queue.is_empty());
+    for n in 3..total {
+        sim.core
+            .publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
+            .unwrap();
+    }
+    sim.save();
+    let session = sim.session("dev");
+    assert!(session.queue.is_empty(), "nothing queued in RAM offline");
+    assert_eq!(session.stored_only.messages, total as usize - 1);
+    assert_eq!(session.inflight.len(), 1);
+
+    sim.core.config.max_inflight = 20;
+    let (back, got) = sim.connect_with(connect("dev", false));
+    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    let mut payloads: Vec<Vec<u8>> = got[1..]
+        .iter()
+        .filter_map(|g| match g {
+            Got::Publish { payload, .. } => Some(payload.clone()),
+            _ => None,
+        })
+        .collect();
+    let acks: Vec<u16> = got[1..]
+        .iter()
+        .filter_map(|g| match g {
+            Got::Publish { packet_id, .. } => Some(*packet_id),
+            _ => None,
+        })
+        .collect();
+    for packet_id in acks {
+        sim.send(back, Packet::PubAck(packet_id));
+    }
+    payloads.extend(sim.receive_and_ack(back));
+    let expected: Vec<Vec<u8>> = (0..total).map(numbered).collect();
+    assert_eq!(payloads, expected);
+    assert!(sim.store.as_ref().unwrap().pages_served >= 4);
+    let session = sim.session("dev");
+    assert_eq!(session.stored_only.messages, 0);
+    assert_eq!(session.stored_only.bytes, 0);
+    assert!(session.queue.is_empty());
+}
+
+#[test]
+fn connected_slow_reader_keeps_only_a_page_in_ram() {
+    let mut sim = Sim::persistent(Config {
+        max_queued_messages: 10_000,
+        max_queued_bytes: usize::MAX,
+        ..test_config()
+    });
+    let sub = sim.connect("dev", false);
+    sim.subscribe(sub, "q", QoS::AtLeastOnce);
+    let big = vec![7u8; 64 * 1024];
+    // The window fills, then the queue: RAM keeps about RAM_QUEUE_BYTES.
+    for _ in 0..100 {
+        sim.core
+            .publish(sim.now, "q", &big, QoS::AtLeastOnce, false)
+            .unwrap();
+    }
+    let session = sim.session("dev");
+    assert!(session.queued_bytes <= RAM_QUEUE_BYTES);
+    assert!(session.stored_only.messages > 0);
+    assert_eq!(session.queued_messages() + session.inflight.len(), 100);
+    // New messages go behind the stored ones, never ahead of them.
+    sim.core
+        .publish(sim.now, "q", b"last", QoS::AtLeastOnce, false)
+        .unwrap();
+    let payloads = sim.receive_and_ack(sub);
+    assert_eq!(payloads.len(), 101);
+    assert_eq!(payloads.last().map(Vec::as_slice), Some(&b"last"[..]));
+}
+
+#[test]
+fn a_stale_page_delivers_nothing_to_a_new_session() {
+    let mut sim = Sim::persistent(test_config());
+    let sub = sim.connect("dev", false);
+    sim.subscribe(sub, "q", QoS::AtLeastOnce);
+    sim.core.handle_closed(sim.now, sub);
+    sim.reap();
+    sim.core
+        .publish(sim.now, "q", b"x", QoS::AtLeastOnce, false)
+        .unwrap();
+    sim.save();
+    // Reconnect without serving the page, then come back with clean
+    // session: the old request's page must not reach the new session.
+    let store = sim.store.take();
+    let back = sim.accept();
+    sim.send(back, Packet::Connect(connect("dev", false)));
+    let mut requests = Vec::new();
+    sim.core.take_page_requests(&mut requests);
+    assert_eq!(requests.len(), 1);
+    sim.core.handle_closed(sim.now, back);
+    sim.reap();
+    sim.store = store;
+    // The page as the store had it then: one message.
+    let page = sim
+        .store
+        .as_mut()
+        .map(|store| store.load_queued(&requests[0]))
+        .unwrap_or_default();
+    assert_eq!(page.len(), 1);
+    let (fresh, got) = sim.connect_with(connect("dev", true));
+    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    sim.subscribe(fresh, "q", QoS::AtLeastOnce);
+    sim.core.queue_page_loaded(&requests[0], page);
+    assert!(sim.recv(fresh).is_empty());
+}
