@@ -1,13 +1,20 @@
 //! The children of one trie node, keyed by topic level.
 //!
 //! Most nodes have few children (often one: `device/<id>/temp`), a few have
-//! very many (`device/<id>` with 100 000 ids). Small fan-out is a sorted,
-//! exactly-sized `Vec` searched by binary search: no hashing and no spare
-//! buckets. Past [`SMALL_MAX`] children it becomes a boxed `HashMap`, so
-//! lookups stay O(1) however wide the level is. Removal shrinks storage
-//! back, so memory returns when subscriptions or retained messages go.
+//! very many (`device/<id>` with 100 000 ids). Small fan-out is an
+//! exactly-sized `Vec` searched linearly: no hashing and no spare buckets.
+//! Past [`SMALL_MAX`] children it becomes a boxed `HashMap`, so lookups
+//! stay O(1) however wide the level is. Removal shrinks storage back, so
+//! memory returns when subscriptions or retained messages go.
+//!
+//! Keys are [`TopicKey`]s: a short level sits in the entry itself, and a
+//! scan rejects most siblings on length and end bytes. A binary search over
+//! `Box<str>` keys chased a pointer and called `memcmp` per step, which
+//! made 10 short levels cost more than hashing.
 
 use std::collections::{hash_map, HashMap};
+
+use super::topic_key::TopicKey;
 
 /// The hasher of wide levels: foldhash is several times faster than the
 /// standard SipHash on short level strings, and randomly seeded per map,
@@ -22,12 +29,12 @@ const SMALL_AGAIN: usize = SMALL_MAX / 2;
 /// Child nodes of type `N`, keyed by their level text.
 #[derive(Debug)]
 pub(crate) enum Children<N> {
-    /// Sorted by key, capacity kept equal to length.
-    Small(Vec<(Box<str>, N)>),
+    /// In no particular order, capacity kept equal to length.
+    Small(Vec<(TopicKey, N)>),
     /// Boxed so that every node stays small: inline, the map's 48 bytes
     /// would grow each leaf by 24.
     #[allow(clippy::box_collection)]
-    Large(Box<HashMap<Box<str>, N, LevelHasher>>),
+    Large(Box<HashMap<TopicKey, N, LevelHasher>>),
 }
 
 impl<N> Default for Children<N> {
@@ -52,30 +59,27 @@ impl<N> Children<N> {
 
     /// The child at `level`.
     pub(crate) fn get(&self, level: &str) -> Option<&N> {
+        let probe = level.as_bytes();
         match self {
-            Children::Small(v) => match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
-                Ok(i) => v.get(i).map(|(_, n)| n),
-                Err(_) => None,
-            },
-            Children::Large(m) => m.get(level),
+            Children::Small(v) => v.iter().find(|(k, _)| k.is(probe)).map(|(_, n)| n),
+            Children::Large(m) => m.get(probe),
         }
     }
 
     /// The child at `level`, mutably.
     pub(crate) fn get_mut(&mut self, level: &str) -> Option<&mut N> {
+        let probe = level.as_bytes();
         match self {
-            Children::Small(v) => match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
-                Ok(i) => v.get_mut(i).map(|(_, n)| n),
-                Err(_) => None,
-            },
-            Children::Large(m) => m.get_mut(level),
+            Children::Small(v) => v.iter_mut().find(|(k, _)| k.is(probe)).map(|(_, n)| n),
+            Children::Large(m) => m.get_mut(probe),
         }
     }
 
     /// The child at `level`, created with `make` if missing.
     pub(crate) fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
+        let probe = level.as_bytes();
         if let Children::Small(v) = self {
-            if v.len() >= SMALL_MAX && v.binary_search_by(|(k, _)| (**k).cmp(level)).is_err() {
+            if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.is(probe)) {
                 let mut map =
                     HashMap::with_capacity_and_hasher(v.len() + 1, LevelHasher::default());
                 map.extend(std::mem::take(v));
@@ -84,31 +88,32 @@ impl<N> Children<N> {
         }
         match self {
             Children::Small(v) => {
-                let i = match v.binary_search_by(|(k, _)| (**k).cmp(level)) {
-                    Ok(i) => i,
-                    Err(i) => {
+                let i = match v.iter().position(|(k, _)| k.is(probe)) {
+                    Some(i) => i,
+                    None => {
                         v.reserve_exact(1);
-                        v.insert(i, (level.into(), make()));
-                        i
+                        v.push((TopicKey::new(level), make()));
+                        v.len() - 1
                     }
                 };
                 &mut v[i].1
             }
-            Children::Large(m) => m.entry(level.into()).or_insert_with(make),
+            Children::Large(m) => m.entry(TopicKey::new(level)).or_insert_with(make),
         }
     }
 
     /// Removes and returns the child at `level`, giving back spare storage.
     pub(crate) fn remove(&mut self, level: &str) -> Option<N> {
+        let probe = level.as_bytes();
         let removed = match self {
             Children::Small(v) => {
-                let i = v.binary_search_by(|(k, _)| (**k).cmp(level)).ok()?;
-                let (_, node) = v.remove(i);
+                let i = v.iter().position(|(k, _)| k.is(probe))?;
+                let (_, node) = v.swap_remove(i);
                 v.shrink_to_fit();
                 return Some(node);
             }
             Children::Large(m) => {
-                let node = m.remove(level)?;
+                let node = m.remove(probe)?;
                 if m.len() * 4 < m.capacity() {
                     m.shrink_to_fit();
                 }
@@ -116,11 +121,10 @@ impl<N> Children<N> {
             }
         };
         if self.len() <= SMALL_AGAIN {
-            let mut small: Vec<(Box<str>, N)> = match std::mem::take(self) {
+            let mut small: Vec<(TopicKey, N)> = match std::mem::take(self) {
                 Children::Large(m) => m.into_iter().collect(),
                 Children::Small(v) => v,
             };
-            small.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             small.shrink_to_fit();
             *self = Children::Small(small);
         }
@@ -140,9 +144,9 @@ impl<N> Children<N> {
 /// just one (or none) found by an exact lookup.
 pub(crate) enum Iter<'a, N> {
     /// Over a small node's vector.
-    Small(std::slice::Iter<'a, (Box<str>, N)>),
+    Small(std::slice::Iter<'a, (TopicKey, N)>),
     /// Over a large node's map.
-    Large(hash_map::Iter<'a, Box<str>, N>),
+    Large(hash_map::Iter<'a, TopicKey, N>),
     /// At most one pair, then done.
     One(Option<(&'a str, &'a N)>),
 }
@@ -152,8 +156,8 @@ impl<'a, N> Iterator for Iter<'a, N> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Small(it) => it.next().map(|(k, n)| (&**k, n)),
-            Iter::Large(it) => it.next().map(|(k, n)| (&**k, n)),
+            Iter::Small(it) => it.next().map(|(k, n)| (k.as_str(), n)),
+            Iter::Large(it) => it.next().map(|(k, n)| (k.as_str(), n)),
             Iter::One(one) => one.take(),
         }
     }
@@ -162,9 +166,9 @@ impl<'a, N> Iterator for Iter<'a, N> {
 /// An owning iterator over child nodes, used to tear trees down.
 pub(crate) enum IntoNodes<N> {
     /// A small node's children.
-    Small(std::vec::IntoIter<(Box<str>, N)>),
+    Small(std::vec::IntoIter<(TopicKey, N)>),
     /// A large node's children.
-    Large(hash_map::IntoValues<Box<str>, N>),
+    Large(hash_map::IntoValues<TopicKey, N>),
     /// A single node (a `+` child), then done.
     One(Option<N>),
 }

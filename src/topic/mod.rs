@@ -3,12 +3,17 @@
 //! Implements MQTT 3.1.1 section 4.7. [`matches()`] is the plain definition of
 //! filter matching; [`SubscriptionTree`] (filters to subscribers, for routing
 //! PUBLISH) and [`RetainedTree`] (topic names to retained messages, for
-//! SUBSCRIBE) implement the same rules as tries of topic levels.
+//! SUBSCRIBE) implement the same rules: the retained tree and the wildcard
+//! filters as tries of topic levels, wildcard-free filters as a hash index
+//! of whole topics.
 
 mod children;
+mod exact;
 mod retained;
 mod stack;
+mod sublist;
 mod subscriptions;
+mod topic_key;
 mod validate;
 
 pub use retained::RetainedTree;

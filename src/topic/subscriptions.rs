@@ -1,6 +1,10 @@
-//! The subscription trie: which subscribers' filters match a topic name.
+//! Topic filters and their subscribers: which subscribers' filters match a
+//! topic name.
 //!
-//! One node per filter level. A node holds its literal children (see
+//! Filters without wildcards (usually the bulk: one per device) live in an
+//! [`ExactIndex`] keyed by their whole text, so routing finds them with one
+//! hash probe however many there are. Wildcard filters live in a trie with
+//! one node per filter level. A node holds its literal children (see
 //! [`Children`]), a separate `+` child and two subscriber lists: `subs` for
 //! filters ending at this node and `hash` for filters ending in `/#` right
 //! below it. Routing a PUBLISH walks the topic's levels, following at each
@@ -14,7 +18,9 @@
 use std::hash::Hash;
 
 use super::children::{dismantle, Children, IntoNodes};
+use super::exact::{is_exact, ExactIndex};
 use super::stack::InlineStack;
+use super::sublist::Subscribers;
 use super::validate::is_valid_topic_filter;
 use crate::codec::QoS;
 
@@ -25,9 +31,9 @@ struct Node<K> {
     /// The `+` child.
     plus: Option<Box<Node<K>>>,
     /// Subscribers of the filter ending in `#` right below this node.
-    hash: Vec<(K, QoS)>,
+    hash: Subscribers<K>,
     /// Subscribers of the filter ending at this node.
-    subs: Vec<(K, QoS)>,
+    subs: Subscribers<K>,
 }
 
 impl<K> Node<K> {
@@ -35,8 +41,8 @@ impl<K> Node<K> {
         Node {
             children: Children::default(),
             plus: None,
-            hash: Vec::new(),
-            subs: Vec::new(),
+            hash: Subscribers::Empty,
+            subs: Subscribers::Empty,
         }
     }
 
@@ -64,43 +70,6 @@ impl<K> Drop for Node<K> {
     }
 }
 
-/// Adds `(key, qos)` to a subscriber list, or updates the QoS of `key`.
-/// Returns whether it was added.
-fn upsert<K: Eq>(list: &mut Vec<(K, QoS)>, key: K, qos: QoS) -> bool {
-    if let Some(entry) = list.iter_mut().find(|(k, _)| *k == key) {
-        entry.1 = qos;
-        return false;
-    }
-    // Most lists hold one or two subscribers: size those exactly.
-    if list.len() == list.capacity() && list.len() < 4 {
-        list.reserve_exact(1);
-    }
-    list.push((key, qos));
-    true
-}
-
-/// Removes `key` from a subscriber list, giving back spare storage.
-/// Returns whether it was there.
-fn remove_key<K: Eq>(list: &mut Vec<(K, QoS)>, key: K) -> bool {
-    let Some(i) = list.iter().position(|(k, _)| *k == key) else {
-        return false;
-    };
-    list.swap_remove(i);
-    if list.is_empty() {
-        *list = Vec::new();
-    } else if list.len() * 4 < list.capacity() {
-        list.shrink_to(list.len() * 2);
-    }
-    true
-}
-
-/// Calls `f` for every subscriber in `list`.
-fn report_all<K: Copy>(list: &[(K, QoS)], f: &mut impl FnMut(K, QoS)) {
-    for &(k, q) in list {
-        f(k, q);
-    }
-}
-
 /// A filter split into the path of levels to its node and whether it ends
 /// in `#` (whose subscribers live in that node's `hash` list).
 fn split_filter(filter: &str) -> (Option<&str>, bool) {
@@ -117,19 +86,24 @@ fn split_filter(filter: &str) -> (Option<&str>, bool) {
 /// starts (`None` after the last level).
 fn level_at(topic: &str, start: usize) -> (&str, Option<usize>) {
     let rest = topic.get(start..).unwrap_or("");
-    match rest.find('/') {
+    // A byte loop: levels are short, and `str::find` sets up a searcher
+    // per call, which showed in profiles.
+    match rest.bytes().position(|b| b == b'/') {
         Some(i) => (&rest[..i], Some(start + i + 1)),
         None => (rest, None),
     }
 }
 
-/// Topic filters and their subscribers, as a trie of filter levels.
+/// Topic filters and their subscribers: wildcard-free filters in a hash
+/// index, the others in a trie of filter levels.
 ///
 /// `K` identifies a subscriber (the broker uses a small session id). Each
-/// `(filter, key)` pair holds one QoS. Filters are stored by level, so
-/// matching a topic never scans unrelated subscriptions, and memory is given
-/// back as subscriptions go.
+/// `(filter, key)` pair holds one QoS. Matching a topic never scans
+/// unrelated subscriptions, and memory is given back as subscriptions go.
 pub struct SubscriptionTree<K> {
+    /// Filters without `+` or `#`.
+    exact: ExactIndex<K>,
+    /// Filters with a wildcard.
     root: Node<K>,
     len: usize,
 }
@@ -144,6 +118,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     /// An empty tree; allocates nothing.
     pub fn new() -> Self {
         SubscriptionTree {
+            exact: ExactIndex::default(),
             root: Node::new(),
             len: 0,
         }
@@ -169,6 +144,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         if !is_valid_topic_filter(filter) {
             return false;
         }
+        if is_exact(filter) {
+            let added = self.exact.subscribe(filter, key, qos);
+            self.len += usize::from(added);
+            return added;
+        }
         let (path, multi) = split_filter(filter);
         let mut node = &mut self.root;
         for level in path.into_iter().flat_map(|p| p.split('/')) {
@@ -183,7 +163,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         } else {
             &mut node.subs
         };
-        let added = upsert(list, key, qos);
+        let added = list.upsert(key, qos);
         self.len += usize::from(added);
         added
     }
@@ -193,6 +173,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     pub fn unsubscribe(&mut self, filter: &str, key: K) -> bool {
         if !is_valid_topic_filter(filter) {
             return false;
+        }
+        if is_exact(filter) {
+            let removed = self.exact.unsubscribe(filter, key);
+            self.len -= usize::from(removed);
+            return removed;
         }
         let (path, multi) = split_filter(filter);
         let levels = || path.into_iter().flat_map(|p| p.split('/'));
@@ -223,7 +208,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         } else {
             (&node.subs, &node.hash)
         };
-        if !list.iter().any(|(k, _)| *k == key) {
+        if !list.contains(key) {
             return false;
         }
         let prune = depth > 0 && list.len() == 1 && other.is_empty() && node.edges() == 0;
@@ -256,7 +241,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         } else {
             &mut node.subs
         };
-        let removed = remove_key(list, key);
+        let removed = list.remove(key);
         self.len -= usize::from(removed);
         removed
     }
@@ -273,6 +258,12 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     /// Does not allocate unless more than 16 `+` branches are pending at
     /// once.
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(K, QoS)) {
+        self.exact.for_each_match(topic, &mut f);
+        // Without wildcard filters (the root holds no `#` and no edge) there
+        // is no trie to walk.
+        if self.root.edges() == 0 && self.root.hash.is_empty() {
+            return;
+        }
         // Pending branches: a node and where its next topic level starts.
         let mut pending: InlineStack<(&Node<K>, Option<usize>), 16> = InlineStack::new();
         pending.push((&self.root, Some(0)));
@@ -283,15 +274,15 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 let Some(at) = start else {
                     // Topic consumed: filters ending here, and `x/#`
                     // matching its parent level `x`.
-                    report_all(&node.subs, &mut f);
-                    report_all(&node.hash, &mut f);
+                    node.subs.report(&mut f);
+                    node.hash.report(&mut f);
                     break;
                 };
                 let wild = !(at_root && dollar);
                 at_root = false;
                 let (level, next) = level_at(topic, at);
                 if wild {
-                    report_all(&node.hash, &mut f);
+                    node.hash.report(&mut f);
                     if let Some(plus) = node.plus.as_deref() {
                         pending.push((plus, next));
                     }
@@ -307,11 +298,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         }
     }
 
-    /// Number of nodes below the root (for tests: 0 once every subscription
-    /// is gone).
+    /// Number of trie nodes below the root plus wildcard-free filters held
+    /// (for tests: 0 once every subscription is gone).
     #[doc(hidden)]
     pub fn node_count(&self) -> usize {
-        let mut count = 0;
+        let mut count = self.exact.filters();
         let mut stack = vec![&self.root];
         while let Some(node) = stack.pop() {
             stack.extend(node.children.iter().map(|(_, n)| n));
@@ -369,16 +360,87 @@ mod tests {
     #[test]
     fn prunes_only_the_emptied_branch() {
         let mut t = SubscriptionTree::new();
-        t.subscribe("a/b/c/d", 1, QoS::AtMostOnce);
-        t.subscribe("a/b", 2, QoS::AtMostOnce);
+        t.subscribe("a/b/c/+", 1, QoS::AtMostOnce);
+        t.subscribe("a/b/#", 2, QoS::AtMostOnce);
         t.subscribe("a/+/x", 3, QoS::AtMostOnce);
         assert_eq!(t.node_count(), 6);
-        assert!(t.unsubscribe("a/b/c/d", 1));
+        assert!(t.unsubscribe("a/b/c/+", 1));
         assert_eq!(t.node_count(), 4);
         assert_eq!(matched(&t, "a/b"), vec![(2, QoS::AtMostOnce)]);
-        assert!(t.unsubscribe("a/b", 2));
+        assert!(t.unsubscribe("a/b/#", 2));
         assert_eq!(t.node_count(), 3);
         assert_eq!(matched(&t, "a/q/x"), vec![(3, QoS::AtMostOnce)]);
+    }
+
+    #[test]
+    fn exact_and_wildcard_filters_overlap() {
+        let mut t = SubscriptionTree::new();
+        assert!(t.subscribe("a/b", 1, QoS::AtMostOnce));
+        assert!(t.subscribe("a/+", 1, QoS::ExactlyOnce));
+        assert!(t.subscribe("#", 2, QoS::AtLeastOnce));
+        assert!(t.subscribe("a/b", 3, QoS::AtLeastOnce));
+        assert!(t.subscribe("a//b", 4, QoS::AtMostOnce));
+        assert!(t.subscribe("a/+/b", 5, QoS::AtMostOnce));
+        assert!(t.subscribe("$SYS/x", 6, QoS::AtMostOnce));
+        assert!(t.subscribe("+/x", 7, QoS::AtMostOnce));
+        assert!(!t.subscribe("a/b", 3, QoS::ExactlyOnce));
+        assert_eq!(t.len(), 8);
+        // Three filters of key 1 and 2 match the same topic: every pair
+        // is reported.
+        assert_eq!(
+            matched(&t, "a/b"),
+            vec![
+                (1, QoS::AtMostOnce),
+                (1, QoS::ExactlyOnce),
+                (2, QoS::AtLeastOnce),
+                (3, QoS::ExactlyOnce)
+            ]
+        );
+        // Empty levels are levels: `a//b` is matched exactly and by `a/+/b`.
+        assert_eq!(
+            matched(&t, "a//b"),
+            vec![
+                (2, QoS::AtLeastOnce),
+                (4, QoS::AtMostOnce),
+                (5, QoS::AtMostOnce)
+            ]
+        );
+        assert_eq!(
+            matched(&t, "a/"),
+            vec![(1, QoS::ExactlyOnce), (2, QoS::AtLeastOnce)]
+        );
+        // `$SYS` topics: the exact filter matches, `#` and `+/x` do not.
+        assert_eq!(matched(&t, "$SYS/x"), vec![(6, QoS::AtMostOnce)]);
+        assert_eq!(
+            matched(&t, "y/x"),
+            vec![(2, QoS::AtLeastOnce), (7, QoS::AtMostOnce)]
+        );
+        // Unsubscribing removes from the index, leaving the wildcards.
+        assert!(t.unsubscribe("a/b", 1));
+        assert!(!t.unsubscribe("a/b", 1));
+        assert_eq!(
+            matched(&t, "a/b"),
+            vec![
+                (1, QoS::ExactlyOnce),
+                (2, QoS::AtLeastOnce),
+                (3, QoS::ExactlyOnce)
+            ]
+        );
+        assert!(t.unsubscribe("a/b", 3));
+        assert!(t.unsubscribe("#", 2));
+        assert_eq!(matched(&t, "a/b"), vec![(1, QoS::ExactlyOnce)]);
+        for (filter, key) in [
+            ("a/+", 1),
+            ("a//b", 4),
+            ("a/+/b", 5),
+            ("$SYS/x", 6),
+            ("+/x", 7),
+        ] {
+            assert!(t.unsubscribe(filter, key), "{filter}");
+        }
+        assert!(t.is_empty());
+        assert_eq!(t.node_count(), 0);
+        assert!(matched(&t, "a/b").is_empty());
     }
 
     #[test]
