@@ -17,6 +17,7 @@ SUMMARY = {
     "subscriptions": [("msg_per_s", "delivered msg/s", True)],
     "latency": [("p50_us", "round trip p50 µs", False), ("p99_us", "round trip p99 µs", False)],
     "connections": [("conn_per_s", "CONNECT+SUBSCRIBE /s", True),
+                    ("broker_cpu_us_per_conn", "broker CPU µs/conn", False),
                     ("rss_per_conn_bytes", "broker RSS bytes/conn", False)],
     "retained": [("msg_per_s", "retained delivered msg/s", True)],
 }
@@ -25,7 +26,8 @@ DETAILS = {
     "fanout": ["msg_per_s", "publish_per_s", "p50_us", "p99_us", "p999_us", "lost"],
     "subscriptions": ["subscribe_s", "msg_per_s", "p50_us", "p99_us", "p999_us", "lost"],
     "latency": ["p50_us", "p99_us", "p999_us", "mean_us", "lost"],
-    "connections": ["conn_per_s", "p50_us", "p99_us", "rss_per_conn_bytes", "failed"],
+    "connections": ["conn_per_s", "broker_cpu_us_per_conn", "broker_capacity_conn_per_s",
+                    "p50_us", "p99_us", "rss_per_conn_bytes", "failed"],
     "retained": ["store_per_s", "duration_s", "msg_per_s", "lost"],
 }
 

@@ -1,10 +1,15 @@
 //! `connections`: K idle clients, each CONNECT + SUBSCRIBE `idle/<i>`.
 //! Reports the handshake rate and the broker's resident memory per
-//! connection (VmRSS of `--broker-pid` after − before, divided by K).
+//! connection (VmRSS of `--broker-pid` after − before, divided by K), and
+//! the broker's CPU time per connection while they were made (with the
+//! capacity that implies: the one-thread generator, which pays the client
+//! side of every handshake, saturates first).
 
 use std::time::{Duration, Instant};
 
-use crate::common::{client_id, disconnect_all, raise_nofile, secs, vm_rss, KEEP_ALIVE};
+use crate::common::{
+    client_id, cpu_seconds, disconnect_all, raise_nofile, secs, vm_rss, KEEP_ALIVE,
+};
 use crate::histogram::Histogram;
 use crate::net::{nanos_since, Net, SMALL_BUF};
 use crate::proto::{self, Packet};
@@ -34,6 +39,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     let concurrency = o.window.unwrap_or(64) as usize;
     let timeout = secs(o.duration.unwrap_or(120.0));
     let rss_before = o.broker_pid.map(vm_rss).transpose()?;
+    let cpu_before = o.broker_pid.map(cpu_seconds).transpose()?;
 
     let mut net = Net::new().map_err(|e| format!("poll: {e}"))?;
     let mut state: Vec<u8> = Vec::with_capacity(k);
@@ -100,6 +106,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         }
     }
     let connect_s = t0.elapsed().as_secs_f64();
+    let cpu_after = o.broker_pid.map(cpu_seconds).transpose()?;
 
     // Hold the connections open, then measure the broker.
     let hold_end = Instant::now() + secs(o.hold);
@@ -134,6 +141,16 @@ pub fn run(o: &Opts) -> Result<Report, String> {
             "rss_per_conn_bytes",
             (a as f64 - b as f64) / (done.max(1) as f64),
         );
+    }
+    // The broker's own CPU per connection while they were made: what it
+    // could accept if the generator (one thread, paying the client side of
+    // every handshake) were not the limit.
+    if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
+        let per_conn = (a - b) / (done.max(1) as f64);
+        r.float("broker_cpu_us_per_conn", per_conn * 1e6);
+        if per_conn > 0.0 {
+            r.float("broker_capacity_conn_per_s", 1.0 / per_conn);
+        }
     }
     if let Some(e) = first_error {
         r.text("first_error", &e);

@@ -15,6 +15,7 @@
 //! saved (and 5/6 repeat, saving first, while writes or closes make more
 //! work).
 
+mod accept;
 mod command;
 
 use std::io::{self, Read, Write};
@@ -107,6 +108,10 @@ pub(crate) struct Reactor {
     /// After an accept error (out of descriptors), when to try again: a
     /// retry at every pass would spin the CPU while the error lasts.
     accept_retry_at: Option<Instant>,
+    /// Whether accepted sockets come with TCP_NODELAY from their listener
+    /// (Linux does this), learnt from the first one: then the per-accept
+    /// `setsockopt` is skipped. `None` until known.
+    nodelay_inherited: Option<bool>,
     /// When a refusal was last logged (refusals are logged once a second).
     last_refusal_log: Option<Instant>,
     /// Reused list of ready tokens and of connection ids.
@@ -165,6 +170,11 @@ impl Reactor {
             let mut listener =
                 TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
             local_addrs.push(listener.local_addr()?);
+            // Inherited by accepted sockets on Linux, which saves a system
+            // call per connection; elsewhere each socket still gets it.
+            if let Err(error) = accept::set_nodelay(&listener) {
+                log::debug!("TCP_NODELAY on the listener of {addr} failed: {error}");
+            }
             poll.registry().register(
                 &mut listener,
                 Token(FIRST_LISTENER + index),
@@ -192,6 +202,7 @@ impl Reactor {
             read_backlog: Vec::new(),
             accept_backlog: false,
             accept_retry_at: None,
+            nodelay_inherited: None,
             last_refusal_log: None,
             ready: Vec::new(),
             scratch_ids: Vec::new(),
@@ -325,63 +336,6 @@ impl Reactor {
             self.last_refusal_log = Some(now);
         }
         !quiet
-    }
-
-    fn accept(&mut self, now: Instant) {
-        self.accept_backlog = false;
-        let mut accepted = 0;
-        for index in 0..self.listeners.len() {
-            loop {
-                if accepted >= ACCEPT_BUDGET {
-                    self.accept_backlog = true;
-                    return;
-                }
-                let (mut stream, peer) = match self.listeners[index].accept() {
-                    Ok(pair) => pair,
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(error) => {
-                        // Out of descriptors and the like: the pending
-                        // connections wait in the kernel's backlog until a
-                        // retry a moment later.
-                        if self.log_allowed(now) {
-                            log::warn!("accept failed: {error}; retrying every {ACCEPT_RETRY:?}");
-                        }
-                        self.accept_retry_at = Some(now + ACCEPT_RETRY);
-                        break;
-                    }
-                };
-                accepted += 1;
-                let Some(id) = self.core.accept(now, peer) else {
-                    if self.log_allowed(now) {
-                        log::warn!(
-                            "refusing {peer}: max_connections ({}) reached ({} refused so far)",
-                            self.core.config().max_connections,
-                            self.core.stats().connections_refused
-                        );
-                    }
-                    continue;
-                };
-                let token = Token(id.0 + self.conn_base);
-                if let Err(error) = stream.set_nodelay(true) {
-                    log::debug!("TCP_NODELAY failed for {peer}: {error}");
-                }
-                if let Err(error) = self.poll.registry().register(
-                    &mut stream,
-                    token,
-                    Interest::READABLE | Interest::WRITABLE,
-                ) {
-                    log::warn!("cannot register {peer}: {error}");
-                    self.core.handle_closed(now, id);
-                    continue;
-                }
-                if self.sockets.len() <= id.0 {
-                    self.sockets.resize_with(id.0 + 1, || None);
-                }
-                self.sockets[id.0] = Some(stream);
-                log::debug!("accepted {peer}");
-            }
-        }
     }
 
     /// Reads one socket until `WouldBlock`, end-of-file, or its budget;

@@ -1,0 +1,132 @@
+//! Accepting connections: a bounded batch per pass, TCP_NODELAY (set once
+//! on the listener where the system passes it on), and a retry timer
+//! instead of a busy loop when the process is out of descriptors.
+
+use std::io;
+use std::os::unix::io::AsRawFd;
+use std::time::Instant;
+
+use mio::net::TcpListener;
+use mio::{Interest, Token};
+
+use super::{Reactor, ACCEPT_BUDGET, ACCEPT_RETRY};
+
+impl Reactor {
+    /// Accepts what the listeners have, up to [`ACCEPT_BUDGET`] per pass,
+    /// registers each socket and tells the core.
+    pub(super) fn accept(&mut self, now: Instant) {
+        self.accept_backlog = false;
+        let mut accepted = 0;
+        for index in 0..self.listeners.len() {
+            loop {
+                if accepted >= ACCEPT_BUDGET {
+                    self.accept_backlog = true;
+                    return;
+                }
+                let (mut stream, peer) = match self.listeners[index].accept() {
+                    Ok(pair) => pair,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => {
+                        // Out of descriptors and the like: the pending
+                        // connections wait in the kernel's backlog until a
+                        // retry a moment later.
+                        if self.log_allowed(now) {
+                            log::warn!("accept failed: {error}; retrying every {ACCEPT_RETRY:?}");
+                        }
+                        self.accept_retry_at = Some(now + ACCEPT_RETRY);
+                        break;
+                    }
+                };
+                accepted += 1;
+                let Some(id) = self.core.accept(now, peer) else {
+                    if self.log_allowed(now) {
+                        log::warn!(
+                            "refusing {peer}: max_connections ({}) reached ({} refused so far)",
+                            self.core.config().max_connections,
+                            self.core.stats().connections_refused
+                        );
+                    }
+                    continue;
+                };
+                let token = Token(id.0 + self.conn_base);
+                if self.nodelay_inherited != Some(true) {
+                    let inherited =
+                        self.nodelay_inherited.is_none() && matches!(stream.nodelay(), Ok(true));
+                    self.nodelay_inherited = Some(inherited);
+                    if !inherited {
+                        if let Err(error) = stream.set_nodelay(true) {
+                            log::debug!("TCP_NODELAY failed for {peer}: {error}");
+                        }
+                    }
+                }
+                if let Err(error) = self.poll.registry().register(
+                    &mut stream,
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                ) {
+                    log::warn!("cannot register {peer}: {error}");
+                    self.core.handle_closed(now, id);
+                    continue;
+                }
+                if self.sockets.len() <= id.0 {
+                    self.sockets.resize_with(id.0 + 1, || None);
+                }
+                self.sockets[id.0] = Some(stream);
+                log::debug!("accepted {peer}");
+            }
+        }
+    }
+}
+
+/// Sets TCP_NODELAY on a listening socket (mio has no setter for listeners).
+pub(super) fn set_nodelay(listener: &TcpListener) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor owned by `listener`, and a pointer
+    // to a live c_int with its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use std::time::Duration;
+
+    #[test]
+    fn accepted_sockets_have_tcp_nodelay() {
+        let config = Config {
+            listeners: vec!["127.0.0.1:0".parse().unwrap()],
+            sys_interval: None,
+            ..Config::default()
+        };
+        let (_tx, rx) = crossbeam_channel::unbounded();
+        let (mut reactor, _shared) = Reactor::new(config, rx).unwrap();
+        let addr = reactor.local_addrs()[0];
+        let clients: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reactor.sockets.iter().flatten().count() < clients.len() {
+            assert!(Instant::now() < deadline, "not accepted");
+            reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+        }
+        for socket in reactor.sockets.iter().flatten() {
+            assert!(socket.nodelay().unwrap(), "TCP_NODELAY not set");
+        }
+        assert!(reactor.nodelay_inherited.is_some());
+    }
+}
