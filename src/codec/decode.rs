@@ -57,6 +57,21 @@ pub fn decode(
     Ok(Some((packet, size)))
 }
 
+/// The topic bytes of the PUBLISH at the start of `buf`, if that is where a
+/// PUBLISH and its whole topic are; nothing is validated. For looking
+/// ahead (to prefetch routing data for the next packet), never for
+/// handling a packet: [`decode`] does that.
+pub fn peek_publish_topic(buf: &[u8]) -> Option<&[u8]> {
+    let (&first, rest) = buf.split_first()?;
+    if first >> 4 != 3 {
+        return None;
+    }
+    let (_, len_bytes) = read_remaining_length(rest).ok()??;
+    let body = rest.get(len_bytes..)?;
+    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    body.get(2..2 + topic_len)
+}
+
 /// Checks the packet type and its reserved flags [MQTT-2.2.2-1],
 /// [MQTT-2.2.2-2], and PUBLISH's QoS [MQTT-3.3.1-4] and DUP [MQTT-3.3.1-2].
 fn check_fixed_header(packet_type: u8, flags: u8) -> Result<(), DecodeError> {
@@ -364,5 +379,23 @@ mod tests {
         assert_eq!(err(&bytes), DecodeError::UnsupportedProtocolLevel(5));
         let bytes = [0x10, 0x07, 0x00, 0x04, b'M', b'Q', b'T', b'X', 0x04];
         assert_eq!(err(&bytes), DecodeError::InvalidProtocolName);
+    }
+
+    #[test]
+    fn peek_publish_topic_reads_only_a_complete_publish_topic() {
+        let publish = [0x30, 0x06, 0x00, 0x02, b'a', b'/', b'x', b'y'];
+        assert_eq!(peek_publish_topic(&publish), Some(&b"a/"[..]));
+        // The topic is there even if the payload is not.
+        assert_eq!(peek_publish_topic(&publish[..4 + 2]), Some(&b"a/"[..]));
+        for cut in 0..6 {
+            assert_eq!(peek_publish_topic(&publish[..cut]), None, "{cut}");
+        }
+        // Not a PUBLISH, or a remaining length that never ends.
+        assert_eq!(peek_publish_topic(&[0x82, 0x06, 0x00, 0x01]), None);
+        assert_eq!(peek_publish_topic(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), None);
+        // Two-byte remaining length, QoS 1 flags.
+        let mut long = vec![0x32, 0x80, 0x01, 0x00, 0x01, b't'];
+        long.resize(3 + 128, 0);
+        assert_eq!(peek_publish_topic(&long), Some(&b"t"[..]));
     }
 }
