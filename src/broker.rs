@@ -135,9 +135,10 @@ impl Broker {
         qos: QoS,
         retain: bool,
     ) -> Result<(), Error> {
+        let now = self.reactor.pass_time();
         self.reactor
             .core_mut()
-            .publish(Instant::now(), topic, payload, qos, retain)
+            .publish(now, topic, payload, qos, retain)
     }
 
     /// Sets the authentication hook, called on the broker thread for every
@@ -256,6 +257,28 @@ impl BrokerHandle {
         let message = Message::new(topic, payload, qos, retain)
             .ok_or_else(|| Error::InvalidTopic(topic.to_string()))?;
         self.send(Command::Publish(message))
+    }
+
+    /// Publishes several messages as the host, in order, with one wake-up
+    /// of the broker thread: the fast path for a host that produces
+    /// messages in bursts (each [`Message::new`] with its topic, payload,
+    /// QoS and retain flag). Either every message is queued for the broker
+    /// or, when one topic is invalid, none is.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for the first message whose topic is empty or
+    /// has wildcards; [`Error::Stopped`] once the broker has stopped.
+    pub fn publish_batch(&self, messages: Vec<Message>) -> Result<(), Error> {
+        if let Some(bad) = messages
+            .iter()
+            .find(|message| !crate::topic::is_valid_topic_name(message.topic()))
+        {
+            return Err(Error::InvalidTopic(bad.topic().to_string()));
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::PublishBatch(messages))
     }
 
     /// Asks the broker to stop: it stops accepting, closes every client,

@@ -616,6 +616,50 @@ fn handle_publish_from_four_threads_is_all_received() {
     assert_eq!(after.messages_dropped, before.messages_dropped);
 }
 
+#[test]
+fn publish_batch_delivers_in_order_and_refuses_a_bad_topic_whole() {
+    let broker = start(test_config(), |_| {});
+    let receiver = broker
+        .handle
+        .subscribe_channel("batch/#", QoS::ExactlyOnce, 64)
+        .unwrap();
+    let message = |topic: &str, payload: &str, qos| {
+        Message::new(topic, payload.as_bytes(), qos, false).unwrap()
+    };
+    // One bad topic: nothing of the batch goes out.
+    let refused = broker.handle.publish_batch(vec![
+        message("batch/a", "never", QoS::AtMostOnce),
+        message("batch/+", "wildcard", QoS::AtMostOnce),
+    ]);
+    assert!(matches!(refused, Err(mqlite::Error::InvalidTopic(t)) if t == "batch/+"));
+    broker.handle.publish_batch(Vec::new()).unwrap();
+    let batch: Vec<Message> = (0..10)
+        .map(|i| {
+            message(
+                &format!("batch/{}", i % 3),
+                &format!("b{i}"),
+                QoS::AtLeastOnce,
+            )
+        })
+        .collect();
+    broker.handle.publish_batch(batch).unwrap();
+    for i in 0..10 {
+        let got = recv_local(&receiver, "batched message");
+        assert_eq!(
+            (got.topic.as_str(), got.payload.as_str(), got.qos),
+            (
+                format!("batch/{}", i % 3).as_str(),
+                format!("b{i}").as_str(),
+                QoS::AtLeastOnce
+            )
+        );
+    }
+    assert!(
+        receiver.recv_timeout(QUIET).is_none(),
+        "the refused batch leaked"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Introspection.
 

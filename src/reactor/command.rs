@@ -10,6 +10,8 @@ use crate::hooks::{AuthDecision, AuthToken};
 pub(crate) enum Command {
     /// Publish a message as the host.
     Publish(Message),
+    /// Publish these messages as the host, in order.
+    PublishBatch(Vec<Message>),
     /// Close the connection of this client id.
     Kick(String),
     /// Reply with the counters.

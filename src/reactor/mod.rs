@@ -112,6 +112,8 @@ pub(crate) struct Reactor {
     /// (Linux does this), learnt from the first one: then the per-accept
     /// `setsockopt` is skipped. `None` until known.
     nodelay_inherited: Option<bool>,
+    /// When the latest pass started.
+    pass_time: Instant,
     /// When a refusal was last logged (refusals are logged once a second).
     last_refusal_log: Option<Instant>,
     /// Reused list of ready tokens and of connection ids.
@@ -203,6 +205,7 @@ impl Reactor {
             accept_backlog: false,
             accept_retry_at: None,
             nodelay_inherited: None,
+            pass_time: now,
             last_refusal_log: None,
             ready: Vec::new(),
             scratch_ids: Vec::new(),
@@ -240,6 +243,13 @@ impl Reactor {
         }
     }
 
+    /// When the latest pass started: the time of host publishes made on
+    /// the broker thread between passes (routing does not depend on it, so
+    /// a clock read per message is not worth its cost).
+    pub(crate) fn pass_time(&self) -> Instant {
+        self.pass_time
+    }
+
     /// The core, for introspection.
     pub(crate) fn core(&self) -> &Core {
         &self.core
@@ -271,6 +281,7 @@ impl Reactor {
             Err(error) => return Err(error.into()),
         }
         let now = Instant::now();
+        self.pass_time = now;
 
         self.ready.clear();
         for event in self.events.iter() {
@@ -412,6 +423,11 @@ impl Reactor {
             self.drained_commands = true;
             match command {
                 Command::Publish(message) => self.core.publish_message(now, message),
+                Command::PublishBatch(messages) => {
+                    for message in messages {
+                        self.core.publish_message(now, message);
+                    }
+                }
                 Command::Kick(client_id) => {
                     self.core.kick(now, &client_id);
                 }

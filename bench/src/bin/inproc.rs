@@ -1,9 +1,10 @@
 //! In-process throughput: the host publishes through the Rust API and a
 //! local subscriber receives, with no socket anywhere.
 //!
-//! `mqlite-inproc [MESSAGES] [--json]` prints three lines: publish from
+//! `mqlite-inproc [MESSAGES] [--json]` prints four lines: publish from
 //! another thread through `BrokerHandle::publish` to a callback, the same
-//! to a channel read on a third thread, and `Broker::publish` on the
+//! with `BrokerHandle::publish_batch` (64 messages a call), one message at a
+//! time to a channel read on a third thread, and `Broker::publish` on the
 //! broker's own thread to a callback.
 
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqlite::{Broker, Config, QoS};
+use mqlite::{Broker, Config, Message, QoS};
 
 const PAYLOAD: [u8; 16] = [7; 16];
 
@@ -60,6 +61,37 @@ fn handle_to_callback(n: u64) -> Result<Duration, String> {
         handle
             .publish("bench/x", &PAYLOAD, QoS::AtMostOnce, false)
             .map_err(|e| e.to_string())?;
+    }
+    let elapsed = wait_for(&count, n, start);
+    handle.stop();
+    let _ = runner.join();
+    elapsed
+}
+
+/// Messages per `BrokerHandle::publish_batch` call.
+const BATCH: u64 = 64;
+
+fn handle_batch_to_callback(n: u64) -> Result<Duration, String> {
+    let mut broker = broker().map_err(|e| e.to_string())?;
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    broker
+        .subscribe_local("bench/#", QoS::AtMostOnce, move |_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+        .map_err(|e| e.to_string())?;
+    let handle = broker.handle();
+    let runner = std::thread::spawn(move || broker.run());
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < n {
+        let size = BATCH.min(n - sent);
+        let batch = (0..size)
+            .map(|_| Message::new("bench/x", &PAYLOAD, QoS::AtMostOnce, false))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("message not built")?;
+        handle.publish_batch(batch).map_err(|e| e.to_string())?;
+        sent += size;
     }
     let elapsed = wait_for(&count, n, start);
     handle.stop();
@@ -132,8 +164,9 @@ fn main() -> ExitCode {
             },
         }
     }
-    let cases: [(&str, Case); 3] = [
+    let cases: [(&str, Case); 4] = [
         ("handle_to_callback", handle_to_callback),
+        ("handle_batch_to_callback", handle_batch_to_callback),
         ("handle_to_channel", handle_to_channel),
         ("broker_thread_to_callback", broker_thread_to_callback),
     ];
