@@ -392,7 +392,10 @@ mod tests {
         }
         // Not a PUBLISH, or a remaining length that never ends.
         assert_eq!(peek_publish_topic(&[0x82, 0x06, 0x00, 0x01]), None);
-        assert_eq!(peek_publish_topic(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]), None);
+        assert_eq!(
+            peek_publish_topic(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]),
+            None
+        );
         // Two-byte remaining length, QoS 1 flags.
         let mut long = vec![0x32, 0x80, 0x01, 0x00, 0x01, b't'];
         long.resize(3 + 128, 0);
