@@ -1,0 +1,130 @@
+//! What the driver collects after the inputs of a pass: each connection's
+//! output bytes and how much of it went out, the dirty and closing lists,
+//! and the output buffers recycled between connections.
+
+use std::time::Instant;
+
+use super::connection::ConnState;
+use super::timers::Timer;
+use super::{ConnId, Core, BUFFER_POOL_SIZE, COMPACT_AFTER, POOLED_BUFFER_MAX};
+
+impl Core {
+    /// Whether some connection's output grew past half of
+    /// `max_pending_output` since the last call: the driver should flush
+    /// before reading more (clears the flag).
+    pub fn take_output_pressure(&mut self) -> bool {
+        std::mem::take(&mut self.output_pressure)
+    }
+
+    /// Moves the connections with fresh output into `into` (cleared first).
+    pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dirty);
+        for id in into.iter() {
+            if let Some(conn) = self.conns.get_mut(id.0) {
+                conn.in_dirty_list = false;
+            }
+        }
+    }
+
+    /// Puts a connection back in the dirty list (the reactor does this when
+    /// its socket becomes writable again and output is pending).
+    pub fn mark_dirty(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id.0) {
+            if conn.pending_output() > 0 && !conn.in_dirty_list {
+                conn.in_dirty_list = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// The bytes waiting to be written to `id`.
+    pub fn output(&self, id: ConnId) -> &[u8] {
+        match self.conns.get(id.0) {
+            Some(conn) => &conn.output[conn.output_pos..],
+            None => &[],
+        }
+    }
+
+    /// Reports that `written` bytes of [`Core::output`] went out. When the
+    /// output empties, queued messages may be encoded (the connection then
+    /// shows up in the dirty list again).
+    pub fn consume_output(&mut self, now: Instant, id: ConnId, written: usize) {
+        let _ = now;
+        let Some(conn) = self.conns.get_mut(id.0) else {
+            return;
+        };
+        self.stats.bytes_sent += written as u64;
+        conn.output_pos = (conn.output_pos + written).min(conn.output.len());
+        // A reader that keeps up only partly never empties its output: drop
+        // the written prefix once it is half the buffer, or the buffer would
+        // grow with everything ever sent (the move is amortised: each byte
+        // moves at most once per doubling).
+        if conn.output_pos >= COMPACT_AFTER && conn.output_pos * 2 >= conn.output.len() {
+            conn.output.drain(..conn.output_pos);
+            conn.output_pos = 0;
+        }
+        if conn.output_pos == conn.output.len() {
+            let buffer = std::mem::take(&mut conn.output);
+            conn.output_pos = 0;
+            let session = conn.session();
+            self.recycle_buffer(buffer);
+            if let Some(key) = session {
+                self.refill(key);
+            }
+        }
+    }
+
+    /// Moves the connections the core has closed into `into` (cleared
+    /// first). For each: write what [`Core::output`] still holds if the
+    /// socket allows, drop the socket, then call [`Core::release`].
+    pub fn take_closing(&mut self, into: &mut Vec<ConnId>) {
+        into.clear();
+        std::mem::swap(into, &mut self.closing);
+    }
+
+    /// Frees a closed connection's slot. Ignored unless the core closed it.
+    pub fn release(&mut self, id: ConnId) {
+        if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
+            let conn = self.conns.remove(id.0);
+            self.recycle_buffer(conn.output);
+            self.prune_timers();
+        }
+    }
+
+    /// Drops timers whose connection or session is gone once they outnumber
+    /// the live ones by far: under connection churn, each closed connection
+    /// would otherwise leave its keepalive timer for up to 1.5 × keepalive.
+    /// The O(n) sweep runs only after the heap has doubled, so its cost per
+    /// connection stays constant.
+    fn prune_timers(&mut self) {
+        let live_bound = 2 * (self.conns.len() + self.sessions.len()) + 1024;
+        if self.timers.len() <= live_bound {
+            return;
+        }
+        let (conns, sessions) = (&self.conns, &self.sessions);
+        self.timers.retain(|timer| match *timer {
+            Timer::ConnectTimeout(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state == ConnState::AwaitingConnect),
+            Timer::Keepalive(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state != ConnState::Closing),
+            Timer::AuthTimeout(id, generation) => matches!(conns.get(id.0),
+                Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
+            Timer::SessionExpiry(key, generation) => matches!(sessions.get(key.0 as usize),
+                Some(s) if s.generation == generation && s.conn.is_none()),
+            Timer::Sys => true,
+        });
+    }
+
+    /// Keeps an emptied output buffer for reuse, unless the pool is full
+    /// or the buffer grew too large to be worth keeping.
+    pub(super) fn recycle_buffer(&mut self, mut buffer: Vec<u8>) {
+        if buffer.capacity() > 0
+            && buffer.capacity() <= POOLED_BUFFER_MAX
+            && self.buffer_pool.len() < BUFFER_POOL_SIZE
+        {
+            buffer.clear();
+            self.buffer_pool.push(buffer);
+        }
+    }
+}
