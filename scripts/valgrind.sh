@@ -28,7 +28,9 @@ for line in sys.stdin:
 }
 "${VALGRIND[@]}" "$(test_binary mqlite --lib)" --test-threads=1 -q >/dev/null
 echo "valgrind: library unit tests clean"
-for test in embedding_local embedding_hooks embedding_hostloop store_sqlite fuzz_regressions \
+for test in embedding_local embedding_hooks embedding_hostloop embedding_auth embedding_acl \
+    embedding_message_hook embedding_events embedding_publish embedding_introspection \
+    store_sqlite fuzz_regressions \
     codec_malformed codec_roundtrip topic_matching; do
     "${VALGRIND[@]}" "$(test_binary "$test" --test "$test")" --test-threads=1 -q >/dev/null
     echo "valgrind: tests/$test.rs clean"

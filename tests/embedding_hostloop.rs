@@ -8,6 +8,8 @@
 
 #![cfg(unix)]
 
+mod embedding_support;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,20 +18,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{self, Connect, Packet, Protocol};
+use embedding_support::raw::Raw;
+use embedding_support::{test_config, TIMEOUT};
 use mqlite::{Broker, CloseReason, Config, Event, QoS};
 use rumqttc::{ConnectReturnCode, MqttOptions};
-
-/// The longest any single wait lasts.
-const TIMEOUT: Duration = Duration::from_secs(5);
-
-fn test_config() -> Config {
-    Config {
-        listeners: vec!["127.0.0.1:0".parse().unwrap()],
-        sys_interval: None,
-        ..Config::default()
-    }
-}
 
 /// What one `poll(2)` call saw.
 struct Woken {
@@ -143,21 +135,9 @@ fn read_pipe(file: &mut File) -> String {
 /// the broker to get it answered).
 fn raw_connect(addr: SocketAddr, client_id: &str, keep_alive: u16) -> TcpStream {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    let mut out = Vec::new();
-    codec::encode(
-        &Packet::Connect(Connect {
-            protocol: Protocol::V311,
-            clean_session: true,
-            keep_alive,
-            client_id,
-            will: None,
-            username: None,
-            password: None,
-        }),
-        &mut out,
-    )
-    .unwrap();
-    stream.write_all(&out).unwrap();
+    stream
+        .write_all(&Raw::connect_packet(client_id, keep_alive, None))
+        .unwrap();
     stream
 }
 
