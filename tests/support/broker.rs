@@ -1,0 +1,167 @@
+//! [`TestBroker`]: an in-process broker on `127.0.0.1:0`, run in its own
+//! thread, stopped and joined when dropped; [`test_config`] and
+//! [`join_within`].
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mqlite::codec::QoS;
+use mqlite::core::Stats;
+use mqlite::{Broker, BrokerHandle, Config};
+
+use super::{ConnectOptions, RawClient, TIMEOUT};
+
+/// A config for tests: one listener on a free port, no `$SYS` timer.
+pub fn test_config() -> Config {
+    Config {
+        listeners: vec!["127.0.0.1:0".parse().unwrap()],
+        sys_interval: None,
+        ..Config::default()
+    }
+}
+
+/// A broker running in a thread of the test process.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    pub handle: BrokerHandle,
+    thread: Option<JoinHandle<Result<(), mqlite::Error>>>,
+}
+
+impl TestBroker {
+    /// A broker with [`test_config`].
+    pub fn start() -> TestBroker {
+        TestBroker::start_with(|_| {})
+    }
+
+    /// A broker with [`test_config`] changed by `configure`.
+    pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestBroker {
+        let mut config = test_config();
+        configure(&mut config);
+        let mut broker = Broker::new(config).expect("the broker starts");
+        let addr = broker.local_addr();
+        let handle = broker.handle();
+        let thread = std::thread::Builder::new()
+            .name("mqlite-broker".into())
+            .spawn(move || broker.run())
+            .expect("spawn the broker thread");
+        TestBroker {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the broker and returns what `run` returned. Panics if `run`
+    /// does not return within [`TIMEOUT`].
+    pub fn stop(mut self) -> Result<(), mqlite::Error> {
+        self.handle.stop();
+        let thread = self.thread.take().expect("not yet stopped");
+        join_within(thread, TIMEOUT).expect("Broker::run did not return within 5 s of stop()")
+    }
+
+    /// Whether the broker thread has finished.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// A TCP connection, no MQTT yet.
+    pub fn socket(&self) -> RawClient {
+        RawClient::open(self.addr)
+    }
+
+    /// A connected client (CONNACK 0 checked).
+    pub fn connect(&self, client_id: &str, clean: bool, keepalive: u16) -> RawClient {
+        let mut client = self.socket();
+        client.connect(client_id, clean, keepalive);
+        client
+    }
+
+    /// A connected client with these options (CONNACK 0 checked); returns
+    /// it with the session-present flag.
+    pub fn connect_with(&self, options: &ConnectOptions) -> (RawClient, bool) {
+        let mut client = self.socket();
+        let present = client.connect_with(options);
+        (client, present)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.handle.stats(TIMEOUT).expect("stats answered")
+    }
+
+    /// The connected client ids.
+    pub fn clients(&self) -> Vec<String> {
+        self.handle
+            .connected_clients(TIMEOUT)
+            .expect("connected_clients answered")
+    }
+
+    /// Waits until `client_id` is no longer connected (the broker has
+    /// handled its disconnection).
+    pub fn wait_disconnected(&self, client_id: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.clients().iter().any(|c| c == client_id) {
+            assert!(
+                Instant::now() < deadline,
+                "client {client_id} still connected after 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Checks that the broker still works for a brand new pair of clients:
+    /// connect, subscribe, publish QoS 1, receive, disconnect.
+    pub fn assert_serves(&self) {
+        static PROBE: AtomicUsize = AtomicUsize::new(0);
+        let n = PROBE.fetch_add(1, Ordering::Relaxed);
+        let topic = format!("probe/{n}");
+        let mut sub = self.connect(&format!("probe-sub-{n}"), true, 60);
+        assert_eq!(sub.subscribe(&[(&topic, QoS::AtLeastOnce)]), vec![1]);
+        let mut publisher = self.connect(&format!("probe-pub-{n}"), true, 60);
+        publisher.publish_acked(&topic, b"probe", QoS::AtLeastOnce, false);
+        let msg = sub.expect_publish();
+        assert_eq!(
+            (msg.topic.as_str(), &msg.payload[..]),
+            (topic.as_str(), &b"probe"[..])
+        );
+        sub.ack(&msg);
+        publisher.disconnect();
+        sub.disconnect();
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.handle.stop();
+        let result = join_within(thread, TIMEOUT);
+        if std::thread::panicking() {
+            return;
+        }
+        match result {
+            None => panic!("Broker::run did not return within 5 s of stop()"),
+            Some(Err(error)) => panic!("Broker::run failed: {error}"),
+            Some(Ok(())) => {}
+        }
+    }
+}
+
+/// Joins `thread` if it finishes within `timeout` (a thread that does not
+/// is left running, detached). A panic in the thread is re-raised.
+pub fn join_within<T>(thread: JoinHandle<T>, timeout: Duration) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    while !thread.is_finished() {
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match thread.join() {
+        Ok(value) => Some(value),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
