@@ -30,7 +30,8 @@ for line in sys.stdin:
 echo "valgrind: library unit tests clean"
 for test in embedding_local embedding_hooks embedding_hostloop embedding_auth embedding_acl \
     embedding_message_hook embedding_events embedding_publish embedding_introspection \
-    store_sqlite fuzz_regressions \
+    store_sqlite store_sqlite_bodies store_sqlite_refusals store_sqlite_migrations \
+    store_sqlite_crash fuzz_regressions \
     codec_malformed codec_roundtrip topic_matching; do
     "${VALGRIND[@]}" "$(test_binary "$test" --test "$test")" --test-threads=1 -q >/dev/null
     echo "valgrind: tests/$test.rs clean"

@@ -1,13 +1,15 @@
-//! One test per `Config` limit that goes past it and checks what the
-//! limit's documentation says happens: refused, closed, or dropped and
-//! counted. The limits are set through the `mqlite` binary's TOML file
-//! (which proves them configurable) and the broker runs with `-v` so the
-//! reason can be read in its log; counters come from `$SYS/broker/...`.
-//! `auth_timeout` needs an authentication hook, so it runs in-process.
+//! One test per `Config` limit on connections and sessions that goes past
+//! it and checks what the limit's documentation says happens: refused or
+//! closed (`max_connections`, `max_packet_size`, `connect_timeout`,
+//! `auth_timeout`, `session_expiry`, `allow_zero_length_client_id`). The
+//! limits are set through the `mqlite` binary's TOML file (which proves
+//! them configurable) and the broker runs with `-v` so the reason can be
+//! read in its log. `auth_timeout` needs an authentication hook, so it runs
+//! in-process.
 //!
-//! The last test checks that every limit has a documented default: the
-//! `--help` key list, the `Config` doc comments and `Config::default()`
-//! agree.
+//! The limits on queued and pending messages are in
+//! `robust_limits_queues.rs`; that every limit has a documented default in
+//! `robust_limits_defaults.rs`.
 
 mod robust_support;
 mod support;
@@ -16,34 +18,14 @@ use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::QoS;
 use mqlite::hooks::AuthDecision;
 use mqlite::{Broker, Config};
-use robust_support::{wait_until, Mqlite, Spawn};
+use robust_support::{broker, wait_until, Spawn};
 use support::{ConnectOptions, Pkt, RawClient, Recv, TempDir, TestBroker};
 
 const Q0: QoS = QoS::AtMostOnce;
 const Q1: QoS = QoS::AtLeastOnce;
-const Q2: QoS = QoS::ExactlyOnce;
-
-fn broker(toml: &str) -> Mqlite {
-    Spawn::new(toml).verbose().start()
-}
-
-fn dropped(broker: &Mqlite) -> u64 {
-    broker.sys_u64("publish/messages/dropped")
-}
-
-/// The 4-byte sequence number at the front of a payload.
-fn seq(payload: &[u8]) -> u32 {
-    u32::from_be_bytes(payload[..4].try_into().unwrap())
-}
-
-fn numbered(n: u32, size: usize) -> Vec<u8> {
-    let mut payload = n.to_be_bytes().to_vec();
-    payload.resize(size.max(4), 0x5a);
-    payload
-}
 
 #[test]
 fn max_connections_refuses_further_sockets() {
@@ -128,209 +110,6 @@ fn max_packet_size_closes_the_connection_of_a_larger_packet() {
     header.expect_closed();
     broker.assert_log(&["packet of 100004 bytes exceeds the maximum of 1024 bytes"]);
     sub.expect_nothing();
-    broker.assert_serves();
-}
-
-#[test]
-fn max_inflight_holds_further_messages_in_order() {
-    // Documented: "Most outbound QoS 1/2 messages awaiting acknowledgement
-    // per client; more are queued in order."
-    let mut broker = broker("max_inflight = 3");
-    for qos in [Q1, Q2] {
-        let topic = format!("inflight/{}", qos as u8);
-        let mut sub = RawClient::open(broker.addr);
-        sub.connect(&format!("mi-sub-{}", qos as u8), true, 60);
-        sub.subscribe(&[(&topic, qos)]);
-        let mut publisher = RawClient::open(broker.addr);
-        publisher.connect(&format!("mi-pub-{}", qos as u8), true, 60);
-        for i in 0..10u32 {
-            publisher.publish_acked(&topic, &numbered(i, 4), qos, false);
-        }
-        let mut window: Vec<_> = (0..3).map(|_| sub.expect_publish()).collect();
-        assert_eq!(
-            window.iter().map(|m| seq(&m.payload)).collect::<Vec<_>>(),
-            vec![0, 1, 2]
-        );
-        sub.expect_nothing();
-        let mut next = 3;
-        while !window.is_empty() {
-            let oldest = window.remove(0);
-            let id = oldest.packet_id.unwrap();
-            if qos == Q1 {
-                sub.send(&Packet::PubAck(id));
-            } else {
-                // QoS 2 holds its slot until PUBCOMP.
-                sub.send(&Packet::PubRec(id));
-                assert_eq!(sub.expect_packet(), Pkt::PubRel(id));
-                sub.expect_nothing_for(Duration::from_millis(100));
-                sub.send(&Packet::PubComp(id));
-            }
-            if next < 10 {
-                let msg = sub.expect_publish();
-                assert_eq!(seq(&msg.payload), next, "in order");
-                window.push(msg);
-                next += 1;
-            }
-        }
-        sub.expect_nothing();
-        sub.disconnect();
-        publisher.disconnect();
-    }
-    broker.assert_serves();
-}
-
-#[test]
-fn max_queued_messages_drops_and_counts_the_newest() {
-    // Documented: "Most QoS 1/2 messages queued per client beyond the
-    // in-flight window, online or offline. When full, new messages for
-    // that client are dropped (and counted)."
-    let mut broker = broker("max_inflight = 2\nmax_queued_messages = 5");
-    // Online, not acknowledging: 2 in flight + 5 queued, 13 dropped.
-    let mut stuck = RawClient::open(broker.addr);
-    stuck.connect("mq-online", true, 60);
-    stuck.subscribe(&[("mq/online", Q1)]);
-    let mut publisher = RawClient::open(broker.addr);
-    publisher.connect("mq-pub", true, 60);
-    let before = dropped(&broker);
-    for i in 0..20u32 {
-        publisher.publish_acked("mq/online", &numbered(i, 4), Q1, false);
-    }
-    assert_eq!(dropped(&broker) - before, 13);
-    let mut got = Vec::new();
-    loop {
-        match stuck.recv(Duration::from_millis(500)) {
-            Recv::Packet(Pkt::Publish(msg)) => {
-                got.push(seq(&msg.payload));
-                stuck.ack(&msg);
-            }
-            Recv::Timeout => break,
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(
-        got,
-        (0..7).collect::<Vec<_>>(),
-        "the oldest 7 kept, in order"
-    );
-
-    // Offline: nothing is in flight, 5 queued, 3 dropped.
-    let mut offline = RawClient::open(broker.addr);
-    offline.connect("mq-offline", false, 60);
-    offline.subscribe(&[("mq/offline", Q1)]);
-    offline.disconnect();
-    let before = dropped(&broker);
-    for i in 0..8u32 {
-        publisher.publish_acked("mq/offline", &numbered(i, 4), Q1, false);
-    }
-    assert_eq!(dropped(&broker) - before, 3);
-    let mut back = RawClient::open(broker.addr);
-    assert!(back.connect("mq-offline", false, 60));
-    for i in 0..5u32 {
-        let msg = back.expect_publish();
-        assert_eq!(seq(&msg.payload), i);
-        back.ack(&msg);
-    }
-    back.expect_nothing();
-    back.disconnect();
-    broker.assert_serves();
-}
-
-#[test]
-fn max_queued_bytes_drops_and_counts_past_the_byte_limit() {
-    // Documented: "Most payload+topic bytes queued per client, same policy
-    // as max_queued_messages."
-    let mut broker = broker("max_queued_bytes = 1000");
-    let mut offline = RawClient::open(broker.addr);
-    offline.connect("qb-offline", false, 60);
-    offline.subscribe(&[("qb", Q1)]);
-    offline.disconnect();
-    let mut publisher = RawClient::open(broker.addr);
-    publisher.connect("qb-pub", true, 60);
-    let before = dropped(&broker);
-    // 2 topic bytes + 98 payload bytes = 100 bytes each: 10 fit.
-    for i in 0..15u32 {
-        publisher.publish_acked("qb", &numbered(i, 98), Q1, false);
-    }
-    assert_eq!(dropped(&broker) - before, 5);
-    let mut back = RawClient::open(broker.addr);
-    assert!(back.connect("qb-offline", false, 60));
-    for i in 0..10u32 {
-        let msg = back.expect_publish();
-        assert_eq!(seq(&msg.payload), i);
-        back.ack(&msg);
-    }
-    back.expect_nothing();
-    back.disconnect();
-
-    // One message larger than the whole limit is dropped even into an
-    // empty queue.
-    let before = dropped(&broker);
-    publisher.publish_acked("qb", &numbered(99, 2000), Q1, false);
-    assert_eq!(dropped(&broker) - before, 1);
-    let mut back = RawClient::open(broker.addr);
-    assert!(back.connect("qb-offline", false, 60));
-    back.expect_nothing();
-    back.disconnect();
-    broker.assert_serves();
-}
-
-#[test]
-fn max_pending_output_drops_qos0_and_queues_qos1_of_a_stuck_reader() {
-    // Documented: "Bytes of unwritten output a connection may hold before
-    // its QoS 0 messages are dropped and its QoS 1/2 messages wait in its
-    // queue, so a subscriber that stops reading costs bounded memory."
-    let mut broker = broker("max_pending_output = 65536\nmax_inflight = 1000");
-    let mut stuck = RawClient::open(broker.addr);
-    stuck.connect("po-stuck", true, 0);
-    stuck.subscribe(&[("po/0", Q0), ("po/1", Q1)]);
-    let mut publisher = RawClient::open(broker.addr);
-    publisher.connect("po-pub", true, 0);
-    let rss_before = broker.rss_kib();
-    let before = dropped(&broker);
-
-    // 32 MB of QoS 0 to a client that does not read: far more than the
-    // kernel's socket buffers and the 64 KiB of pending output.
-    let chunk = 32 * 1024;
-    for i in 0..1000u32 {
-        publisher.publish("po/0", &numbered(i, chunk), Q0, false);
-    }
-    publisher.ping();
-    let dropped_qos0 = dropped(&broker) - before;
-    let rss_after = broker.rss_kib();
-    assert!(dropped_qos0 > 500, "only {dropped_qos0} of 1000 dropped");
-    assert!(
-        rss_after < rss_before + 16 * 1024,
-        "RSS grew from {rss_before} to {rss_after} KiB for a stuck reader"
-    );
-
-    // QoS 1 waits instead: nothing more is dropped.
-    let before = dropped(&broker);
-    for i in 0..100u32 {
-        publisher.publish_acked("po/1", &numbered(i, chunk), Q1, false);
-    }
-    assert_eq!(dropped(&broker), before, "QoS 1 was dropped");
-
-    // Reading again: some QoS 0 (in order), then every QoS 1 in order.
-    let mut last0 = None;
-    let mut qos0 = 0;
-    let mut next1 = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while next1 < 100 {
-        assert!(Instant::now() < deadline, "QoS 1 {next1}/100 after 30 s");
-        let msg = stuck.expect_publish();
-        let n = seq(&msg.payload);
-        if msg.topic == "po/0" {
-            assert!(last0.is_none_or(|l| n > l), "QoS 0 {n} after {last0:?}");
-            last0 = Some(n);
-            qos0 += 1;
-        } else {
-            assert_eq!(n, next1, "QoS 1 in order");
-            next1 += 1;
-        }
-        stuck.ack(&msg);
-    }
-    stuck.expect_nothing();
-    assert_eq!(qos0 + dropped_qos0, 1000, "QoS 0: delivered + dropped");
     broker.assert_serves();
 }
 
@@ -512,130 +291,4 @@ fn zero_length_client_id_refused_when_not_allowed() {
     c.expect_closed();
     broker.assert_log(&["closed before CONNECT completed: Refused"]);
     broker.assert_serves();
-}
-
-#[test]
-fn every_limit_has_a_documented_default() {
-    // Each limit: a default in Config::default(), the same default in the
-    // Config doc comment ("Default: ...") and in `mqlite --help`, and a
-    // TOML key that sets it.
-    let defaults = Config::default();
-    let help = std::process::Command::new(robust_support::bin_path())
-        .arg("--help")
-        .output()
-        .expect("mqlite --help");
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"))
-        .expect("read src/config.rs");
-    let secs = |d: Duration| d.as_secs() as usize;
-    let limits: [(&str, usize, Unit); 9] = [
-        ("max_connections", defaults.max_connections, Unit::Count),
-        ("max_packet_size", defaults.max_packet_size, Unit::Bytes),
-        (
-            "max_inflight",
-            usize::from(defaults.max_inflight),
-            Unit::Count,
-        ),
-        (
-            "max_queued_messages",
-            defaults.max_queued_messages,
-            Unit::Count,
-        ),
-        ("max_queued_bytes", defaults.max_queued_bytes, Unit::Bytes),
-        (
-            "max_pending_output",
-            defaults.max_pending_output,
-            Unit::Bytes,
-        ),
-        (
-            "connect_timeout",
-            secs(defaults.connect_timeout),
-            Unit::Secs,
-        ),
-        ("auth_timeout", secs(defaults.auth_timeout), Unit::Secs),
-        (
-            "session_expiry",
-            defaults.session_expiry.map_or(0, secs),
-            Unit::SecsOrNone,
-        ),
-    ];
-    for (key, value, unit) in limits {
-        // --help: "  key   VALUE ..."
-        let line = help
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(key))
-            .unwrap_or_else(|| panic!("--help does not list {key}:\n{help}"));
-        let shown: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert_eq!(shown, value, "--help default of {key}: {line}");
-        // The doc comment above the field.
-        let field = doc
-            .find(&format!("pub {key}:"))
-            .unwrap_or_else(|| panic!("no field {key}"));
-        let comment: Vec<&str> = doc[..field]
-            .lines()
-            .rev()
-            .skip(1)
-            .take_while(|l| l.trim_start().starts_with("///"))
-            .collect();
-        let comment = comment
-            .into_iter()
-            .rev()
-            .map(|l| l.trim_start().trim_start_matches("///").trim())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let spellings = unit.spellings(value);
-        assert!(
-            spellings
-                .iter()
-                .any(|d| comment.contains(&format!("Default: {d}"))),
-            "{key}'s doc comment does not say `Default: ` one of {spellings:?}:\n{comment}"
-        );
-        // The TOML key sets it.
-        let text = format!("{key} = 4096\n");
-        let config = Config::from_toml(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_ne!(config, defaults, "{key} = 4096 changed nothing");
-    }
-}
-
-/// How a default is written in the `Config` doc comments.
-#[derive(Clone, Copy)]
-enum Unit {
-    Count,
-    Bytes,
-    Secs,
-    /// Zero is `None`.
-    SecsOrNone,
-}
-
-impl Unit {
-    /// The ways `value` may be written: `1000`, `100 000`, `16 MiB`,
-    /// `10 s`, `` `None` ``.
-    fn spellings(self, value: usize) -> Vec<String> {
-        let grouped = {
-            let digits = value.to_string();
-            let mut out = String::new();
-            for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                    out.push(' ');
-                }
-                out.push(c);
-            }
-            out
-        };
-        let mut all = vec![value.to_string(), grouped];
-        match self {
-            Unit::Count => {}
-            Unit::Bytes => {
-                for (size, name) in [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
-                    if value >= size && value.is_multiple_of(size) {
-                        all.push(format!("{} {name}", value / size));
-                    }
-                }
-            }
-            Unit::Secs => all = vec![format!("{value} s")],
-            Unit::SecsOrNone if value == 0 => all = vec!["`None`".to_string()],
-            Unit::SecsOrNone => all = vec![format!("{value} s")],
-        }
-        all
-    }
 }

@@ -3,17 +3,26 @@
 //!
 //! - [`Mqlite`]: the `mqlite` binary as a child process, with a TOML config
 //!   written to a temp dir, listening on a port it picked itself (read back
-//!   from its "listening on" log line), its stderr captured, killed on drop.
-//! - Process figures read from `/proc`: resident memory ([`rss_kib`]), CPU
-//!   time ([`cpu_ticks`]), open descriptors ([`fd_count`]).
+//!   from its "listening on" log line), its stderr captured, killed on drop;
+//!   [`broker`] starts it with `-v`.
+//! - [`procfs`]: process figures read from `/proc`: resident memory
+//!   ([`rss_kib`]), CPU time ([`cpu_ticks`]), open descriptors
+//!   ([`fd_count`]); [`assert_fds_back`] waits for the descriptor count to
+//!   come back down.
 //! - [`sys_snapshot`]: the broker's counters as published under
 //!   `$SYS/broker/...` (the binary's only way to show its `Stats`).
+//! - [`soak_load`] and [`soak_figures`]: the soak's workload and its
+//!   measurements (`tests/robust_soak.rs`).
 //!
 //! The binary is `$MQLITE_BIN` when set (the soak script points it at the
 //! release build), else Cargo's `CARGO_BIN_EXE_mqlite`. Every wait is
 //! bounded.
 
 #![allow(dead_code)]
+
+pub mod procfs;
+pub mod soak_figures;
+pub mod soak_load;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -26,6 +35,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Pkt, RawClient, Recv, TempDir};
 use mqlite::codec::QoS;
+
+// Each test binary uses a different subset of these.
+#[allow(unused_imports)]
+pub use procfs::{clk_tck, cpu_share, cpu_ticks, fd_count, files_size, rss_kib};
 
 /// How long the binary may take to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -353,70 +366,6 @@ fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     text
 }
 
-/// Resident set size of a process, in KiB (`VmRSS`).
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of a process, in clock ticks (`/proc/PID/stat`
-/// fields 14 and 15).
-pub fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name (field 2) may hold spaces: count from after ')'.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |n: usize| -> u64 { fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    field(14) + field(15)
-}
-
-/// Clock ticks per second.
-pub fn clk_tck() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as u64
-    } else {
-        100
-    }
-}
-
-/// The share of one core a process used over `window` (1.0 = 100 %).
-pub fn cpu_share(pid: u32, window: Duration) -> f64 {
-    let before = cpu_ticks(pid);
-    let started = Instant::now();
-    std::thread::sleep(window);
-    let used = cpu_ticks(pid).saturating_sub(before) as f64 / clk_tck() as f64;
-    used / started.elapsed().as_secs_f64()
-}
-
-/// Open file descriptors of a process.
-pub fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| dir.count())
-        .unwrap_or(0)
-}
-
-/// Total size of the files in `dir` whose name starts with `prefix`
-/// (`mqlite.db`, `-wal`, `-shm`).
-pub fn files_size(dir: &Path, prefix: &str) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 /// The `$SYS/broker/...` values (names without the prefix) of the first
 /// complete `$SYS` publication after this call (so they count everything
 /// the broker had handled when it was called). The reading client itself
@@ -486,4 +435,21 @@ pub fn assert_serves(addr: SocketAddr) {
     sub.expect_message(&topic, b"probe");
     publisher.disconnect();
     sub.disconnect();
+}
+
+/// A broker run with `-v` (every connection and packet error logged) and
+/// these config lines.
+pub fn broker(toml: &str) -> Mqlite {
+    Spawn::new(toml).verbose().start()
+}
+
+/// Waits (at most 10 s) until the broker holds no more descriptors than
+/// `baseline`: the abusers' sockets are all closed.
+pub fn assert_fds_back(broker: &Mqlite, baseline: usize) {
+    let ok = wait_until(Duration::from_secs(10), || broker.fd_count() <= baseline);
+    assert!(
+        ok,
+        "the broker still holds {} descriptors (baseline {baseline})",
+        broker.fd_count()
+    );
 }

@@ -1,0 +1,121 @@
+//! The `mqlite` binary's `--password-file`, `--acl-file` and
+//! `--allow-anonymous` with files written by mosquitto's own tools,
+//! checked with Debian's `mosquitto_pub` / `mosquitto_sub`; a bad password
+//! file names its file and line. The files themselves (`mqlite::auth`) are
+//! tested in `auth_password_file.rs` and `auth_files.rs`.
+//!
+//! The mosquitto clients come from the `mosquitto-clients` package
+//! (scripts/test.sh installs it). When they are missing the tests that need
+//! them fail, unless `MQLITE_SKIP_EXTERNAL=1` is set.
+
+mod cli_support;
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use cli_support::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
+use cli_support::{mqlite_exits, run, Mqlite};
+use support::{TempDir, TIMEOUT};
+
+/// `--password-file`, `--acl-file` and `--allow-anonymous` with files
+/// written by mosquitto's own tools, decided as mosquitto 2.0 decides.
+mod access_files {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Runs `mosquitto_pub` and returns its exit code (5: refused, not
+    /// authorised).
+    fn pub_code(tool: &Path, port: u16, args: &[&str]) -> Option<i32> {
+        run(
+            Command::new(tool)
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(args),
+            TIMEOUT,
+        )
+        .status
+        .code()
+    }
+
+    #[test]
+    fn password_file_accepts_and_refuses_like_mosquitto() {
+        let Some((pub_tool, _)) = mosquitto_tools() else {
+            return;
+        };
+        let passwd = fixture("passwd_pbkdf2");
+        let broker = Mqlite::start(&["--password-file", &passwd]);
+        let ok = ["-t", "a", "-m", "x", "-u", "alice", "-P", "wonderland"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &ok), Some(0));
+        let wrong = ["-t", "a", "-m", "x", "-u", "alice", "-P", "nope"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &wrong), Some(5));
+        let unknown = ["-t", "a", "-m", "x", "-u", "mallory", "-P", "x"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &unknown), Some(5));
+        // No user name: refused by default once a password file is given.
+        let anonymous = ["-t", "a", "-m", "x"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &anonymous), Some(5));
+        drop(broker);
+
+        let broker = Mqlite::start(&["--password-file", &passwd, "--allow-anonymous", "true"]);
+        assert_eq!(pub_code(&pub_tool, broker.port, &anonymous), Some(0));
+        assert_eq!(pub_code(&pub_tool, broker.port, &wrong), Some(5));
+    }
+
+    #[test]
+    fn acl_file_hides_topics_from_a_hash_subscriber() {
+        let Some((pub_tool, sub_tool)) = mosquitto_tools() else {
+            return;
+        };
+        let dir = TempDir::new("acl");
+        let acl = dir.file(
+            "acl",
+            "user alice\ntopic read #\ntopic deny secret/#\ntopic write public/#\n\
+             user admin\ntopic readwrite #\n",
+        );
+        let passwd = fixture("passwd_mixed");
+        let acl = acl.to_string_lossy().to_string();
+        let broker = Mqlite::start(&["--password-file", &passwd, "--acl-file", &acl]);
+        // alice subscribes to everything, but may not read secret/#.
+        let alice = ["-u", "alice", "-P", "wonderland"];
+        let mut sub_args = vec!["-t", "#", "-v", "-C", "1", "-W", "10"];
+        sub_args.extend_from_slice(&alice);
+        let sub = Sub::spawn(&sub_tool, broker.port, &sub_args);
+        std::thread::sleep(Duration::from_millis(300));
+        // admin may write anywhere: the secret reaches the broker, and the
+        // delivery check keeps it from alice's `#`.
+        mosquitto_pub(
+            &pub_tool,
+            broker.port,
+            &[
+                "-t",
+                "secret/x",
+                "-m",
+                "hidden",
+                "-q",
+                "1",
+                "-u",
+                "admin",
+                "-P",
+                "admin-pass",
+            ],
+        );
+        let mut pub_args = vec!["-t", "public/x", "-m", "seen"];
+        pub_args.extend_from_slice(&alice);
+        let out = publish_until_received(&pub_tool, broker.port, &pub_args, sub);
+        assert_eq!(out, "public/x seen\n");
+    }
+
+    #[test]
+    fn a_bad_password_file_names_file_and_line() {
+        let dir = TempDir::new("badpw");
+        let bad = dir.file("pw", "alice:$9$nonsense\n");
+        let bad = bad.to_string_lossy().to_string();
+        let output = mqlite_exits(&["--no-persist", "--password-file", &bad], &dir.0);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("pw:1"), "{stderr}");
+    }
+}

@@ -1,0 +1,254 @@
+//! Persistence files the broker refuses, and `--fresh-db`, end to end: a
+//! file that is not a database, a real store with damaged pages, a file in
+//! use by another broker (binary or in-process) are refused naming the file
+//! and left as they were; a store closed by the host reopens at once even
+//! while the host forks a child (`store_lock_not_held_by_a_forked_child_api`);
+//! `--fresh-db` moves the old file aside, intact, and starts empty.
+//!
+//! The broker and client harness is in `tests/persistence_support`. Every
+//! wait is bounded.
+
+mod persistence_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use mqlite::codec::{Packet, QoS};
+use mqlite::Broker;
+use persistence_support::binary::{mqlite_exits, Mqlite};
+use persistence_support::raw::Raw;
+use persistence_support::server::{api_config, ApiBroker};
+use persistence_support::{free_port, TempDir};
+
+const GARBAGE: &[u8] = b"this is not a SQLite database, just some bytes a crash or a \
+    careless copy could have left here. ";
+
+fn write_garbage(path: &Path) -> Vec<u8> {
+    let bytes = GARBAGE.repeat(100);
+    std::fs::write(path, &bytes).expect("write the garbage file");
+    bytes
+}
+
+#[test]
+fn corrupt_db_refused_by_binary_naming_the_file() {
+    let dir = TempDir::new("corrupt");
+    let db = dir.join("x.db");
+    let bytes = write_garbage(&db);
+    let port = free_port().to_string();
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    assert!(
+        !run.status.success(),
+        "mqlite must refuse a corrupt file, it exited with {}",
+        run.status
+    );
+    assert!(
+        run.stderr.contains(db.to_str().unwrap()),
+        "the error must name the file: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        bytes,
+        "the refused file must be left as it was"
+    );
+}
+
+/// A real store whose pages were damaged after a clean stop (a bad disk,
+/// a bad copy) is refused, not loaded half-way.
+#[test]
+fn damaged_pages_of_a_real_store_refused_by_binary() {
+    let dir = TempDir::new("damaged");
+    let db = dir.join("x.db");
+    let server = Mqlite::start(&db, free_port(), &[]);
+    let (mut sub, _) = Raw::connect(server.addr(), "damaged-sub", false);
+    assert_eq!(sub.subscribe(1, &[("dmg/#", QoS::AtLeastOnce)]), vec![1]);
+    sub.disconnect();
+    let (mut publisher, _) = Raw::connect(server.addr(), "damaged-pub", true);
+    for i in 0..200u16 {
+        let topic = format!("dmg/{}", i % 20);
+        let payload = format!("queued message {i} ").repeat(20);
+        publisher.publish_acked(&topic, payload.as_bytes(), QoS::AtLeastOnce, i < 20, i + 1);
+    }
+    publisher.disconnect();
+    server.stop();
+
+    let mut bytes = std::fs::read(&db).expect("read the store");
+    let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+        1 => 65536,
+        n => usize::from(n),
+    };
+    let pages = bytes.len() / page_size;
+    assert!(pages > 3, "a store of {pages} pages is too small to damage");
+    // Every b-tree page header after the first page.
+    for page in 1..pages {
+        bytes[page * page_size..page * page_size + 12].fill(0xa5);
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.join("x.db-wal"));
+
+    let port = free_port().to_string();
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    assert!(
+        !run.status.success(),
+        "mqlite must refuse a damaged store, it exited with {}",
+        run.status
+    );
+    assert!(
+        run.stderr.contains(db.to_str().unwrap()) && run.stderr.contains("corrupt"),
+        "the error must name the file and say it is corrupt: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn corrupt_and_locked_db_refused_by_api_naming_the_file() {
+    let dir = TempDir::new("api-refuse");
+    let bad = dir.join("bad.db");
+    write_garbage(&bad);
+    let error = Broker::new(api_config(&bad))
+        .err()
+        .expect("Broker::new must refuse a corrupt file");
+    assert!(
+        matches!(error, mqlite::Error::Store { .. })
+            && error.to_string().contains(bad.to_str().unwrap()),
+        "{error}"
+    );
+
+    let db = dir.join("x.db");
+    let first = ApiBroker::start(&db);
+    let error = Broker::new(api_config(&db))
+        .err()
+        .expect("a second Broker on the same file must be refused");
+    let text = error.to_string();
+    assert!(
+        text.contains(db.to_str().unwrap()) && (text.contains("in use") || text.contains("lock")),
+        "{text}"
+    );
+    first.stop();
+    // Released by the first broker's stop.
+    ApiBroker::start(&db).stop();
+}
+
+/// A store closed by the host must be reopenable at once, even while
+/// another thread of the host is starting a child process.
+///
+/// An `flock` on `<db>.lock` would belong to the open file description: a
+/// child forked while the store is open would share it until its `exec`
+/// (or for good, if it never execs), and the host's next open of the same
+/// file would be refused as "in use ... (pid <its own pid>)" though no
+/// store is open. The store uses a POSIX record lock, which children do not
+/// inherit. Here the child is held between fork and exec for 1 s to make
+/// the window deterministic.
+#[test]
+fn store_lock_not_held_by_a_forked_child_api() {
+    use std::os::unix::process::CommandExt;
+
+    let dir = TempDir::new("fork");
+    let db = dir.join("x.db");
+    let first = ApiBroker::start(&db);
+    // Another thread starts a child; it is forked now and execs in 1 s.
+    let spawner = std::thread::spawn(|| {
+        let mut command = std::process::Command::new("true");
+        // SAFETY: the closure only sleeps (nanosleep is async-signal-safe).
+        unsafe {
+            command.pre_exec(|| {
+                std::thread::sleep(Duration::from_secs(1));
+                Ok(())
+            });
+        }
+        command.spawn().expect("spawn `true`").wait()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    first.stop();
+    let result = Broker::new(api_config(&db));
+    let _ = spawner.join();
+    if let Err(error) = result {
+        panic!("reopening a store closed by this process failed: {error}");
+    }
+}
+
+#[test]
+fn second_binary_on_same_db_refused_as_in_use() {
+    let dir = TempDir::new("locked");
+    let db = dir.join("x.db");
+    let first = Mqlite::start(&db, free_port(), &[]);
+    let port = free_port().to_string();
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    assert!(
+        !run.status.success(),
+        "the second mqlite must exit non-zero"
+    );
+    assert!(
+        run.stderr.contains(db.to_str().unwrap())
+            && (run.stderr.contains("in use") || run.stderr.contains("locked")),
+        "the error must name the file and say it is in use: {}",
+        run.stderr
+    );
+    // The first one still serves.
+    let (mut client, _) = Raw::connect(first.addr(), "still-there", true);
+    client.ping();
+    drop(client);
+    // SIGKILL releases the lock: no stale lock to clean up by hand.
+    let first = first.kill_and_restart();
+    let (client, _) = Raw::connect(first.addr(), "still-there", true);
+    client.disconnect();
+    first.stop();
+}
+
+#[test]
+fn fresh_db_moves_old_file_aside_and_starts_empty() {
+    let dir = TempDir::new("fresh");
+    let db = dir.join("x.db");
+    let port = free_port();
+    let server = Mqlite::start(&db, port, &[]);
+    let (mut sub, _) = Raw::connect(server.addr(), "fresh-sub", false);
+    assert_eq!(sub.subscribe(1, &[("fresh/t", QoS::AtLeastOnce)]), vec![1]);
+    sub.disconnect();
+    let (mut publisher, _) = Raw::connect(server.addr(), "fresh-pub", true);
+    publisher.publish_acked("fresh/retained", b"old state", QoS::AtLeastOnce, true, 1);
+    publisher.disconnect();
+    server.stop();
+
+    let server = Mqlite::start(&db, port, &["--fresh-db"]);
+    let backups: Vec<String> = dir
+        .list()
+        .into_iter()
+        .filter(|name| name.starts_with("x.db.bak-") && !name.ends_with("-wal"))
+        .collect();
+    assert_eq!(
+        backups.len(),
+        1,
+        "one backup of the old file expected, the directory holds {:?}; stderr: {}",
+        dir.list(),
+        server.stderr()
+    );
+    let (mut sub, present) = Raw::connect(server.addr(), "fresh-sub", false);
+    assert!(!present, "--fresh-db starts without the old sessions");
+    assert_eq!(sub.subscribe(1, &[("fresh/#", QoS::AtLeastOnce)]), vec![1]);
+    sub.expect_nothing();
+    sub.disconnect();
+    server.stop();
+
+    // The old state is intact in the backup.
+    let backup = dir.join(&backups[0]);
+    let server = Mqlite::start(&backup, port, &[]);
+    let (sub, present) = Raw::connect(server.addr(), "fresh-sub", false);
+    assert!(present, "the backup holds the old session");
+    sub.disconnect();
+    let (mut watcher, _) = Raw::connect(server.addr(), "fresh-watcher", true);
+    assert_eq!(
+        watcher.subscribe(1, &[("fresh/#", QoS::AtLeastOnce)]),
+        vec![1]
+    );
+    let msg = watcher.expect_publish();
+    assert_eq!(
+        (msg.topic.as_str(), msg.text().as_str(), msg.retain),
+        ("fresh/retained", "old state", true),
+        "the backup holds the old retained message"
+    );
+    watcher.must_send(&Packet::PubAck(msg.packet_id.unwrap()));
+    watcher.disconnect();
+    server.stop();
+}

@@ -1,0 +1,130 @@
+//! Helpers shared by the SQLite store tests (`mod store_support;` in
+//! `tests/store_sqlite*.rs`): a scratch [`TempDir`], builders for
+//! [`StoreOp`]s and messages, and readers of a store's state ([`session`],
+//! [`all_messages`], [`count_rows`], [`store_error_text`]).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mqlite::core::Message;
+use mqlite::store::*;
+use mqlite::{Error, QoS};
+
+/// A directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mqlite-store-{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn in_dir(dir: &Path, name: &str) -> TempDir {
+        let dir = dir.join(format!("mqlite-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn msg(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Message {
+    Message::new(topic, payload, qos, retain).unwrap()
+}
+
+pub fn create(client: &str) -> StoreOp {
+    StoreOp::SessionCreate {
+        client_id: client.into(),
+    }
+}
+
+pub fn store_body(id: u64, topic: &str, payload: &[u8]) -> StoreOp {
+    StoreOp::MessageStore {
+        id,
+        message: msg(topic, payload, QoS::ExactlyOnce, false),
+    }
+}
+
+pub fn add(client: &str, seq: u64, message_id: u64, qos: QoS) -> StoreOp {
+    StoreOp::SessionMessageAdd {
+        client_id: client.into(),
+        seq,
+        message_id,
+        qos,
+        retain: false,
+    }
+}
+
+pub fn delete(client: &str, seq: u64) -> StoreOp {
+    StoreOp::SessionMessageDelete {
+        client_id: client.into(),
+        seq,
+    }
+}
+
+pub fn retain_set(topic: &str, payload: &[u8], qos: QoS) -> StoreOp {
+    StoreOp::RetainSet {
+        message: msg(topic, payload, qos, true),
+    }
+}
+
+pub fn session<'a>(snapshot: &'a Snapshot, client: &str) -> &'a StoredSession {
+    snapshot
+        .sessions
+        .iter()
+        .find(|s| s.client_id == client)
+        .unwrap_or_else(|| panic!("no session {client} in {snapshot:?}"))
+}
+
+/// Every outbound message of a stored session: those loaded with the
+/// snapshot, then the queued ones read back from the store, in `seq` order.
+pub fn all_messages(
+    store: &mut SqliteStore,
+    snapshot: &Snapshot,
+    client: &str,
+) -> Vec<StoredMessage> {
+    let stored = session(snapshot, client);
+    let mut messages = stored.messages.clone();
+    let queued = store
+        .load_queued(client, None, usize::MAX, usize::MAX)
+        .unwrap();
+    assert_eq!(queued.len(), stored.queued_in_store.messages, "{client}");
+    let bytes: usize = queued.iter().map(|m| m.message.size()).sum();
+    assert_eq!(bytes, stored.queued_in_store.bytes, "{client}");
+    messages.extend(queued);
+    messages.sort_by_key(|m| m.seq);
+    messages
+}
+
+/// Rows of a table, read with a plain connection (the store must be closed).
+pub fn count_rows(path: &Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+pub fn store_error_text(result: Result<SqliteStore, Error>) -> String {
+    match result {
+        Ok(_) => panic!("open succeeded"),
+        Err(e @ Error::Store { .. }) => e.to_string(),
+        Err(e) => panic!("not a store error: {e:?}"),
+    }
+}
