@@ -9,7 +9,7 @@
 #[path = "../fuzz/src/codec_check.rs"]
 mod codec_check;
 #[allow(dead_code)]
-#[path = "../fuzz/src/core_script.rs"]
+#[path = "../fuzz/src/core_script/mod.rs"]
 mod core_script;
 
 use std::alloc::{GlobalAlloc, Layout, System};

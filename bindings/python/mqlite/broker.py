@@ -1,228 +1,53 @@
-"""The Python face of mqlite: :class:`Broker` and the values its hooks see."""
+"""The Python face of mqlite: :class:`Broker` and the values its hooks see.
+
+The values live in :mod:`mqlite.values`, errors in :mod:`mqlite.errors`,
+the hooks in ``_hooks``, the options in ``_config`` and the log bridge in
+``_log_bridge``; everything is importable from here as well.
+"""
 
 from __future__ import annotations
 
-import ctypes
-import enum
 import logging
 import os
 import select
 import threading
 from ctypes import byref, c_bool, c_int, c_int64, c_uint16, c_uint64, c_void_p
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _native
-from ._native import view_bytes, view_optional_str, view_str
+from ._config import _LIMITS, _address, _check_limits, _new_broker  # noqa: F401
+from ._hooks import _HOOKS, F, _Hooks
+from ._native import view_bytes, view_optional_str, view_str  # noqa: F401
+from ._log_bridge import (  # noqa: F401 (re-exported)
+    _LEVELS,
+    _log_callback,  # the value at import; the live one is _log_bridge._log_callback
+    _log_trampoline,
+    disable_logging,
+    enable_logging,
+)
+from .errors import MqliteError, _check  # noqa: F401 (re-exported)
+from .values import (  # noqa: F401 (re-exported)
+    AclAccess,
+    AuthDecision,
+    ClientInfo,
+    CloseReason,
+    ConnectInfo,
+    Event,
+    EventKind,
+    Message,
+    MessageDecision,
+    Payload,
+    Stats,
+    _check_qos,
+    _client,
+    _encode_payload,
+    _message,
+)
 
 log = logging.getLogger("mqlite")
 
-F = TypeVar("F", bound=Callable[..., Any])
-Payload = Union[bytes, bytearray, memoryview, str]
 
-
-class MqliteError(Exception):
-    """An error from the C library.
-
-    Attributes: ``code`` (the ``MQLITE_*`` number), ``text`` (what
-    ``mqlite_result_text`` says about it), ``detail`` (the library's detail
-    for this failure: the field, address or topic at fault).
-    """
-
-    def __init__(self, function: str, code: int, text: str, detail: str = ""):
-        self.function = function
-        self.code = code
-        self.text = text
-        self.detail = detail
-        message = f"{function}: {text} (code {code})"
-        if detail:
-            message += f": {detail}"
-        super().__init__(message)
-
-
-class AuthDecision(enum.IntEnum):
-    """The answer of an ``on_auth`` hook (``MQLITE_AUTH_*``)."""
-
-    ACCEPT = 0
-    BAD_CREDENTIALS = 1
-    NOT_AUTHORIZED = 2
-    PENDING = 3
-
-
-class AclAccess(enum.IntEnum):
-    """What a client asks to do, for ``on_acl`` (``MQLITE_ACL_*``)."""
-
-    PUBLISH = 1
-    SUBSCRIBE = 2
-    RECEIVE = 3
-
-
-class MessageDecision(enum.IntEnum):
-    """The answer of an ``on_message`` hook (``MQLITE_MESSAGE_*``); return a
-    :class:`Message` to rewrite."""
-
-    PASS = 0
-    DROP = 1
-    REWRITE = 2
-
-
-class EventKind(enum.IntEnum):
-    """What an :class:`Event` reports (``MQLITE_EVENT_*``)."""
-
-    CONNECTED = 1
-    DISCONNECTED = 2
-    SUBSCRIBED = 3
-    UNSUBSCRIBED = 4
-
-
-class CloseReason(enum.IntEnum):
-    """Why a connection ended (``MQLITE_CLOSE_*``)."""
-
-    NONE = 0
-    DISCONNECT = 1
-    KEEPALIVE_TIMEOUT = 2
-    CONNECT_TIMEOUT = 3
-    PROTOCOL_ERROR = 4
-    TAKEOVER = 5
-    NETWORK = 6
-    REFUSED = 7
-    KICKED = 8
-    SHUTDOWN = 9
-    OTHER = 255
-
-
-@dataclass(frozen=True)
-class Message:
-    """An application message. Returned from ``on_message`` it replaces the
-    message the hook was given."""
-
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Who a connected client is."""
-
-    client_id: str
-    username: Optional[str]
-    peer: str
-
-
-@dataclass(frozen=True)
-class ConnectInfo:
-    """What a client presented in CONNECT, for ``on_auth``. Keep ``token``
-    to answer a ``PENDING`` decision with :meth:`Broker.complete_auth`."""
-
-    client_id: str
-    username: Optional[str]
-    password: Optional[bytes]
-    peer: str
-    protocol_level: int
-    clean_session: bool
-    token: int
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to a client, for ``on_event``. Fields that do
-    not apply to ``kind`` are 0 / False / None."""
-
-    kind: EventKind
-    client: ClientInfo
-    protocol_level: int = 0
-    clean_session: bool = False
-    session_present: bool = False
-    qos: int = 0
-    reason: CloseReason = CloseReason.NONE
-    filter: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Stats:
-    """The broker's counters."""
-
-    connections: int
-    connections_total: int
-    connections_refused: int
-    clients_connected: int
-    sessions: int
-    subscriptions: int
-    retained_messages: int
-    messages_received: int
-    messages_sent: int
-    messages_dropped: int
-    bytes_received: int
-    bytes_sent: int
-
-
-def _check(function: str, code: int) -> None:
-    """Raises :class:`MqliteError` for a non-zero result of ``function``."""
-    if code == _native.MQLITE_OK:
-        return
-    lib = _native.load()
-    text = (lib.mqlite_result_text(code) or b"").decode("utf-8", "replace")
-    size = lib.mqlite_last_error_text(None, 0)
-    buffer = ctypes.create_string_buffer(size + 1)
-    lib.mqlite_last_error_text(buffer, size + 1)
-    detail = buffer.value.decode("utf-8", "replace")
-    if detail.startswith(function + ": "):
-        detail = detail[len(function) + 2:]
-    raise MqliteError(function, code, text, detail)
-
-
-def _encode_payload(payload: Payload) -> bytes:
-    if isinstance(payload, str):
-        return payload.encode("utf-8")
-    if isinstance(payload, (bytes, bytearray, memoryview)):
-        return bytes(payload)
-    raise TypeError(f"payload must be bytes or str, not {type(payload).__name__}")
-
-
-def _check_qos(qos: int) -> int:
-    if qos not in (0, 1, 2):
-        raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
-    return int(qos)
-
-
-def _client(view: "_native.ClientInfoC") -> ClientInfo:
-    return ClientInfo(
-        client_id=view_str(view.client_id, view.client_id_len),
-        username=view_optional_str(view.username, view.username_len),
-        peer=view_str(view.peer, view.peer_len),
-    )
-
-
-def _message(view: "_native.MessageC") -> Message:
-    return Message(
-        topic=view_str(view.topic, view.topic_len),
-        payload=view_bytes(view.payload, view.payload_len),
-        qos=view.qos,
-        retain=bool(view.retain),
-    )
-
-
-# Broker options: keyword -> (C setter, converter).
-_LIMITS: Dict[str, str] = {
-    "max_connections": "mqlite_config_set_max_connections",
-    "max_packet_size": "mqlite_config_set_max_packet_size",
-    "max_inflight": "mqlite_config_set_max_inflight",
-    "max_queued_messages": "mqlite_config_set_max_queued_messages",
-    "max_queued_bytes": "mqlite_config_set_max_queued_bytes",
-    "max_pending_output": "mqlite_config_set_max_pending_output",
-    "connect_timeout_ms": "mqlite_config_set_connect_timeout_ms",
-    "auth_timeout_ms": "mqlite_config_set_auth_timeout_ms",
-    "session_expiry_s": "mqlite_config_set_session_expiry_s",
-    "sys_interval_s": "mqlite_config_set_sys_interval_s",
-    "allow_zero_length_client_id": "mqlite_config_set_allow_zero_length_client_id",
-}
-
-_HOOKS = ("auth", "acl", "message", "event")
-
-
-class Broker:
+class Broker(_Hooks):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is
@@ -265,12 +90,7 @@ class Broker:
         listeners: Optional[List[str]] = None,
         **limits: Any,
     ):
-        unknown = sorted(set(limits) - set(_LIMITS))
-        if unknown:
-            raise TypeError(
-                f"unknown broker option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(_LIMITS))}"
-            )
+        _check_limits(limits)
         self._lib = _native.load()
         self._broker: Optional[int] = None
         self._handle: Optional[int] = None
@@ -286,25 +106,7 @@ class Broker:
         self._closed = False
 
         lib = self._lib
-        config = lib.mqlite_config_new()
-        if not config:
-            raise MemoryError("mqlite_config_new")
-        try:
-            addresses = listeners if listeners is not None else [_address(host, port)]
-            for address in addresses:
-                _check("mqlite_config_add_listener",
-                       lib.mqlite_config_add_listener(config, address.encode("utf-8")))
-            for name, value in limits.items():
-                setter = _LIMITS[name]
-                _check(setter, getattr(lib, setter)(config, value))
-            if db is not None:
-                _check("mqlite_config_set_persistence_path",
-                       lib.mqlite_config_set_persistence_path(config, os.fsencode(db)))
-            broker = c_void_p()
-            _check("mqlite_broker_new", lib.mqlite_broker_new(config, byref(broker)))
-        finally:
-            lib.mqlite_config_free(config)
-        self._broker = broker.value
+        self._broker, addresses = _new_broker(lib, host, port, db, listeners, limits)
         handle = c_void_p()
         _check("mqlite_broker_handle", lib.mqlite_broker_handle(self._broker, byref(handle)))
         self._handle = handle.value
@@ -490,178 +292,7 @@ class Broker:
         except BlockingIOError:
             pass  # the pipe is full: a wake-up is already pending
 
-    # --- hooks ---------------------------------------------------------------
-
-    def _set_hook(self, kind: str, func: Optional[Callable[..., Any]]) -> None:
-        with self._state:
-            self._require_open()
-            self._hooks[kind] = func
-            if func is None or kind in self._installed:
-                return  # the installed trampoline now calls the new function
-            if self._loop_thread is None:
-                self._install(kind)
-                return
-            # The loop holds the broker: it installs between two passes.
-            if kind not in self._pending_installs:
-                self._pending_installs.append(kind)
-            if self._loop_thread == threading.get_ident():
-                return  # from a hook: installed after this pass
-            self._wake()
-            while kind not in self._installed and self._loop_thread is not None:
-                self._installed_event.wait(5.0)
-            if kind not in self._installed and self._loop_thread is None:
-                self._install(kind)
-
-    def _apply_installs(self) -> None:
-        with self._state:
-            while self._pending_installs:
-                self._install(self._pending_installs.pop(0))
-            self._installed_event.notify_all()
-
-    def _install(self, kind: str) -> None:
-        """Sets the C trampoline of ``kind`` (lock held, broker not in a pass)."""
-        if kind in self._installed:
-            return
-        lib = self._lib
-        setter, pointer = {
-            "auth": ("mqlite_broker_set_auth_callback", self._c_auth),
-            "acl": ("mqlite_broker_set_acl_callback", self._c_acl),
-            "message": ("mqlite_broker_set_message_callback", self._c_message),
-            "event": ("mqlite_broker_set_event_callback", self._c_event),
-        }[kind]
-        _check(setter, getattr(lib, setter)(self._broker, pointer, None))
-        self._installed.add(kind)
-
-    def on_auth(self, func: Optional[F]) -> Optional[F]:
-        """Sets the authentication hook (usable as a decorator); None removes
-        it (everyone is accepted).
-
-        ``func(info: ConnectInfo)`` returns True (accept), False or None
-        (refused: CONNACK 5), or an :class:`AuthDecision` (``PENDING``:
-        answer later with :meth:`complete_auth` and ``info.token``). An
-        exception refuses the client.
-        """
-        self._set_hook("auth", func)
-        return func
-
-    def on_acl(self, func: Optional[F]) -> Optional[F]:
-        """Sets the ACL hook (usable as a decorator); None removes it
-        (everything allowed).
-
-        ``func(client: ClientInfo, access: AclAccess, topic: str)`` returns
-        a truth value: allowed or not. It runs for each PUBLISH, each
-        subscription filter, and each delivery (``RECEIVE``): keep it
-        cheap. An exception denies.
-        """
-        self._set_hook("acl", func)
-        return func
-
-    def on_message(self, func: Optional[F]) -> Optional[F]:
-        """Sets the message hook (usable as a decorator); None removes it.
-
-        ``func(client: ClientInfo | None, message: Message)`` sees every
-        accepted PUBLISH (``client`` is None for the host's own) and returns
-        None or True (pass), False or ``MessageDecision.DROP`` (drop), or a
-        :class:`Message` to deliver instead. An exception drops the message.
-        """
-        self._set_hook("message", func)
-        return func
-
-    def on_event(self, func: Optional[F]) -> Optional[F]:
-        """Sets the event hook (usable as a decorator); None removes it.
-
-        ``func(event: Event)`` is told of connections, disconnections,
-        subscriptions and unsubscriptions. Exceptions are logged.
-        """
-        self._set_hook("event", func)
-        return func
-
-    def _auth_trampoline(self, userdata: Any, info_ptr: Any) -> int:
-        try:
-            hook = self._hooks["auth"]
-            if hook is None:
-                return int(AuthDecision.ACCEPT)
-            view = info_ptr.contents
-            password = view_bytes(view.password, view.password_len) if view.password else None
-            info = ConnectInfo(
-                client_id=view_str(view.client_id, view.client_id_len),
-                username=view_optional_str(view.username, view.username_len),
-                password=password,
-                peer=view_str(view.peer, view.peer_len),
-                protocol_level=view.protocol_level,
-                clean_session=bool(view.clean_session),
-                token=view.token,
-            )
-            answer = hook(info)
-            if isinstance(answer, bool) or answer is None:
-                return int(AuthDecision.ACCEPT if answer else AuthDecision.NOT_AUTHORIZED)
-            return int(AuthDecision(answer))
-        except BaseException:
-            log.exception("on_auth hook raised; the client is refused")
-            return int(AuthDecision.NOT_AUTHORIZED)
-
-    def _acl_trampoline(self, userdata: Any, client_ptr: Any, access: int, topic: Any,
-                        topic_len: int) -> bool:
-        try:
-            hook = self._hooks["acl"]
-            if hook is None:
-                return True
-            return bool(hook(_client(client_ptr.contents), AclAccess(access),
-                             view_str(topic, topic_len)))
-        except BaseException:
-            log.exception("on_acl hook raised; access denied")
-            return False
-
-    def _message_trampoline(self, userdata: Any, origin_ptr: Any, message_ptr: Any,
-                            rewrite: Any) -> int:
-        try:
-            hook = self._hooks["message"]
-            if hook is None:
-                return int(MessageDecision.PASS)
-            origin = _client(origin_ptr.contents) if origin_ptr else None
-            answer = hook(origin, _message(message_ptr.contents))
-            if answer is None or answer is True:
-                return int(MessageDecision.PASS)
-            if answer is False:
-                return int(MessageDecision.DROP)
-            if isinstance(answer, Message):
-                topic = answer.topic.encode("utf-8")
-                payload = _encode_payload(answer.payload)
-                _check("mqlite_message_rewrite_set", self._lib.mqlite_message_rewrite_set(
-                    rewrite, topic, len(topic), payload, len(payload),
-                    _check_qos(answer.qos), bool(answer.retain)))
-                return int(MessageDecision.REWRITE)
-            decision = MessageDecision(answer)
-            if decision == MessageDecision.REWRITE:
-                raise ValueError("return a Message to rewrite, not MessageDecision.REWRITE")
-            return int(decision)
-        except BaseException:
-            log.exception("on_message hook raised; the message is dropped")
-            return int(MessageDecision.DROP)
-
-    def _event_trampoline(self, userdata: Any, event_ptr: Any) -> None:
-        try:
-            hook = self._hooks["event"]
-            if hook is None:
-                return
-            view = event_ptr.contents
-            try:
-                reason = CloseReason(view.reason)
-            except ValueError:
-                reason = CloseReason.OTHER
-            event = Event(
-                kind=EventKind(view.kind),
-                client=_client(view.client),
-                protocol_level=view.protocol_level,
-                clean_session=bool(view.clean_session),
-                session_present=bool(view.session_present),
-                qos=view.qos,
-                reason=reason,
-                filter=view_optional_str(view.filter, view.filter_len),
-            )
-            hook(event)
-        except BaseException:
-            log.exception("on_event hook raised")
+    # --- local subscriptions (the hooks are in _hooks.py) --------------------
 
     def _local_trampoline(self, userdata: Any, message_ptr: Any) -> None:
         try:
@@ -783,63 +414,6 @@ class Broker:
         if self._handle is None:
             return True
         return bool(self._lib.mqlite_handle_is_stopped(self._handle))
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-
-
-# --- the log bridge ------------------------------------------------------------
-
-_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG,
-           5: logging.DEBUG}
-_log_callback: Optional[Any] = None
-
-
-def _log_trampoline(userdata: Any, level: int, target: Any, target_len: int, message: Any,
-                    message_len: int) -> None:
-    try:
-        name = view_str(target, target_len).replace("::", ".")
-        logging.getLogger(name).log(_LEVELS.get(level, logging.DEBUG),
-                                    view_str(message, message_len))
-    except BaseException:  # never let an exception reach the library
-        pass
-
-
-def enable_logging(level: int = logging.INFO) -> None:
-    """Routes the C library's log records at ``level`` and above to the
-    ``logging`` module, each under the logger named after the Rust module
-    that logged (``mqlite.reactor``, ``mqlite.broker``, ...).
-
-    The library's logger is process-global (one per process, for every
-    broker); calling this again changes the level; ``disable_logging``
-    turns it off.
-
-    Raises:
-        MqliteError: another logger owns the process (MQLITE_LOGGER_TAKEN).
-    """
-    global _log_callback
-    if level <= logging.DEBUG:
-        native = 5 if level < logging.DEBUG else 4
-    elif level <= logging.INFO:
-        native = 3
-    elif level <= logging.WARNING:
-        native = 2
-    elif level <= logging.ERROR:
-        native = 1
-    else:
-        native = 0
-    lib = _native.load()
-    if _log_callback is None:
-        _log_callback = _native.LOG_CALLBACK(_log_trampoline)
-    _check("mqlite_set_log_callback", lib.mqlite_set_log_callback(_log_callback, None, native))
-
-
-def disable_logging() -> None:
-    """Stops routing the library's log records."""
-    lib = _native.load()
-    _check("mqlite_set_log_callback",
-           lib.mqlite_set_log_callback(_native.LOG_CALLBACK(), None, 0))
 
 
 def library_version() -> str:
