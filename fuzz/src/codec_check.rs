@@ -5,7 +5,7 @@
 //! inputs on stable Rust, without libFuzzer.
 
 use mqlite::codec::{
-    decode, encode, ConnAck, Connect, ConnectReturnCode, Packet, Protocol, Publish, QoS, SubAck,
+    decode, encode, peek_publish_topic, ConnAck, Connect, ConnectReturnCode, Packet, Protocol, Publish, QoS, SubAck,
     SubAckCode, Subscribe, Unsubscribe, Will,
 };
 
@@ -26,7 +26,9 @@ const MAX_SIZES: [usize; 8] = [2, 3, 5, 64, 127, 4096, 1 << 16, 268_435_460];
 ///   remaining-length encoding may shrink), and the re-encoding decodes to
 ///   the same packet and re-encodes to the same bytes;
 /// - a stream of packets decodes to the same packets fed in one buffer or
-///   in two pieces split anywhere (what the broker does with partial reads).
+///   in two pieces split anywhere (what the broker does with partial reads);
+/// - the look-ahead `peek_publish_topic` never panics, and on a PUBLISH
+///   that decodes it gives that PUBLISH's topic.
 pub fn check_decode(data: &[u8]) {
     let Some((&selector, buf)) = data.split_first() else {
         return;
@@ -44,6 +46,14 @@ pub fn check_decode(data: &[u8]) {
 
 fn check_one(buf: &[u8], max: usize) {
     let result = decode(buf, max);
+    let peeked = peek_publish_topic(buf);
+    if let Ok(Some((Packet::Publish(publish), _))) = &result {
+        assert_eq!(
+            peeked,
+            Some(publish.topic.as_bytes()),
+            "peek_publish_topic disagrees with decode"
+        );
+    }
     match &result {
         Ok(Some((packet, used))) => {
             let used = *used;
