@@ -56,6 +56,10 @@ def sh(cmd):
         return ""
 
 
+# The start of the hand-written part of the report (see the end of main).
+HAND_WRITTEN_MARKER = "<!-- The sections below are written by hand"
+
+
 def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "out", "versions", "mqlite-conf", "mosquitto-conf", "rumqttd-conf", "brokers",
@@ -261,8 +265,19 @@ def main():
         "retransmissions (1 s) dominate, hence 64 in flight.",
         "",
     ]
+    # Sections written by hand (persistence, in-process, the targets) follow
+    # this marker in the existing file: they are kept as they are.
+    kept = ""
+    try:
+        with open(o.out) as f:
+            old = f.read()
+        at = old.find(HAND_WRITTEN_MARKER)
+        if at >= 0:
+            kept = "\n" + old[at:]
+    except FileNotFoundError:
+        pass
     with open(o.out, "w") as f:
-        f.write("\n".join(md))
+        f.write("\n".join(md) + kept)
 
 
 if __name__ == "__main__":
