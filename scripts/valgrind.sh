@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs the Rust examples, the library's unit tests and the in-process
-# integration tests (embedding, host loop, SQLite store, the fuzz
+# Runs the Rust examples, the library's unit tests and the integration tests
+# whose broker runs in the test process (conformance, clients, embedding,
+# host loop, SQLite store, persistence through the API, the fuzz
 # regressions' core scripts, codec and topic tests) under valgrind memcheck:
 # any invalid access, use of uninitialised memory or definite leak fails.
-# Tests that drive the `mqlite` binary or real peers as child processes are
-# left out (valgrind would watch only the test process). The Rust runtime's
+# The robustness and command-line tests, which only drive the `mqlite`
+# binary as a child process, are left out (valgrind would watch the test
+# process, not the broker). The Rust runtime's
 # per-thread data shows as "possibly lost"; that is not counted. Release
 # builds, so that valgrind's slowdown stays small.
 set -euo pipefail
@@ -31,8 +33,11 @@ echo "valgrind: library unit tests clean"
 for test in embedding_local embedding_hooks embedding_hostloop embedding_auth embedding_acl \
     embedding_message_hook embedding_events embedding_publish embedding_introspection \
     store_sqlite store_sqlite_bodies store_sqlite_refusals store_sqlite_migrations \
-    store_sqlite_crash fuzz_regressions \
-    codec_malformed codec_roundtrip topic_matching; do
+    store_sqlite_crash fuzz_regressions codec_malformed codec_roundtrip topic_matching \
+    conformance_connect conformance_malformed conformance_mqtt31 conformance_publish_qos \
+    conformance_retain conformance_sessions conformance_subscribe conformance_wills_keepalive \
+    broker_clients broker_persistence persistence_restart persistence_inflight \
+    persistence_refusals; do
     "${VALGRIND[@]}" "$(test_binary "$test" --test "$test")" --test-threads=1 -q >/dev/null
     echo "valgrind: tests/$test.rs clean"
 done
