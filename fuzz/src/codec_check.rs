@@ -5,8 +5,8 @@
 //! inputs on stable Rust, without libFuzzer.
 
 use mqlite::codec::{
-    decode, encode, peek_publish_topic, ConnAck, Connect, ConnectReturnCode, Packet, Protocol, Publish, QoS, SubAck,
-    SubAckCode, Subscribe, Unsubscribe, Will,
+    decode, encode, peek_publish_topic, ConnAck, Connect, ConnectReturnCode, Packet, Protocol,
+    Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, Will,
 };
 
 /// Maximum packet sizes the decoder is tried with: the first input byte
