@@ -4,11 +4,10 @@
 # host loop, SQLite store, persistence through the API, the fuzz
 # regressions' core scripts, codec and topic tests) under valgrind memcheck:
 # any invalid access, use of uninitialised memory or definite leak fails.
-# The robustness and command-line tests, which only drive the `mqlite`
-# binary as a child process, are left out (valgrind would watch the test
-# process, not the broker). The Rust runtime's
-# per-thread data shows as "possibly lost"; that is not counted. Release
-# builds, so that valgrind's slowdown stays small.
+# Then the `mqlite` binary itself under memcheck, driven by the robustness
+# tests (see the end). The Rust runtime's per-thread data shows as
+# "possibly lost"; that is not counted. Release builds, so that valgrind's
+# slowdown stays small.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
@@ -41,3 +40,34 @@ for test in embedding_local embedding_hooks embedding_hostloop embedding_auth em
     "${VALGRIND[@]}" "$(test_binary "$test" --test "$test")" --test-threads=1 -q >/dev/null
     echo "valgrind: tests/$test.rs clean"
 done
+
+# The `mqlite` binary itself, driven by the robustness tests: MQLITE_BIN
+# points them at a wrapper that runs it under memcheck, and the tests stop
+# it with SIGTERM so that memcheck writes its full report. Left out: the
+# tests that measure the broker's RSS or run it under a descriptor limit
+# (memcheck changes both) and the soak.
+cargo build --release -q --bin mqlite
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+cat > "$reports/mqlite" <<WRAPPER
+#!/bin/sh
+exec valgrind --leak-check=full --errors-for-leak-kinds=definite --log-file=$reports/memcheck.%p.log $PWD/target/release/mqlite "\$@"
+WRAPPER
+chmod +x "$reports/mqlite"
+for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
+    MQLITE_BIN="$reports/mqlite" cargo test --release -q --test "$test" >/dev/null
+done
+runs=0
+for report in "$reports"/memcheck.*.log; do
+    runs=$((runs + 1))
+    if ! grep -q "ERROR SUMMARY: 0 errors" "$report" || grep -q "definitely lost: [1-9]" "$report"; then
+        echo "valgrind: the mqlite binary reported errors or leaks:" >&2
+        cat "$report" >&2
+        exit 1
+    fi
+done
+if [ "$runs" -eq 0 ]; then
+    echo "valgrind: no report from the mqlite binary" >&2
+    exit 1
+fi
+echo "valgrind: the mqlite binary clean in $runs runs (robust_hostile*, robust_limits)"

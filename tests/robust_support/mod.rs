@@ -3,7 +3,7 @@
 //!
 //! - [`Mqlite`]: the `mqlite` binary as a child process, with a TOML config
 //!   written to a temp dir, listening on a port it picked itself (read back
-//!   from its "listening on" log line), its stderr captured, killed on drop;
+//!   from its "listening on" log line), its stderr captured, stopped on drop;
 //!   [`broker`] starts it with `-v`.
 //! - [`procfs`]: process figures read from `/proc`: resident memory
 //!   ([`rss_kib`]), CPU time ([`cpu_ticks`]), open descriptors
@@ -124,7 +124,7 @@ impl Spawn {
     }
 }
 
-/// A running `mqlite` process, killed on drop.
+/// A running `mqlite` process, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Mqlite {
     child: Child,
     pub addr: SocketAddr,
@@ -337,11 +337,23 @@ impl Mqlite {
 }
 
 impl Drop for Mqlite {
+    /// SIGTERM first, so the broker goes through its clean stop (and a
+    /// memory checker wrapping it, see `scripts/valgrind.sh`, gets to write
+    /// its report); SIGKILL if it has not exited within 10 s.
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
         }
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
