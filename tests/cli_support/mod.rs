@@ -11,7 +11,10 @@
 
 pub mod mosquitto;
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "../support/child_output.rs"]
+mod child_output;
+pub use child_output::collect;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -30,21 +33,6 @@ pub fn free_port() -> u16 {
 
 pub fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// Reads a child's pipe into a shared string, in a thread.
-pub fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&text);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-    text
 }
 
 /// Waits for a child to exit, at most `timeout`; kills it and panics

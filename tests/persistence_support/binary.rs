@@ -2,7 +2,7 @@
 //! and a `--db` file, restarted, stopped with SIGTERM, killed with SIGKILL)
 //! and [`mqlite_exits`] (a run expected to exit, with its stderr).
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -10,23 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::child_output::collect;
 use super::raw::Raw;
 use super::{BIN, TIMEOUT};
-
-/// Reads a child's pipe into a shared string, in a thread.
-fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&text);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-    text
-}
 
 /// Waits for a child to exit, at most `timeout`.
 fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {

@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub mod binary;
+#[path = "../support/child_output.rs"]
+mod child_output;
 pub mod mqtt;
 pub mod raw;
 pub mod server;

@@ -20,12 +20,13 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/child_output.rs"]
+mod child_output;
 pub mod procfs;
 pub mod soak_figures;
 pub mod soak_load;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -34,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::support::{Pkt, RawClient, Recv, TempDir};
+use child_output::collect;
 use mqlite::codec::QoS;
 
 // Each test binary uses a different subset of these.
@@ -361,21 +363,6 @@ impl Drop for Mqlite {
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Reads a child's pipe into a shared string, in a thread.
-fn collect(pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = Arc::clone(&text);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-    text
 }
 
 /// The `$SYS/broker/...` values (names without the prefix) of the first
