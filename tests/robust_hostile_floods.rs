@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, QoS, Subscribe};
-use robust_support::{assert_fds_back, broker, sys_u64, wait_until};
+use robust_support::{assert_fds_back, broker, neighbour_pings, sys_u64, wait_until};
 use support::{encode, ConnectOptions, Pkt, RawClient};
 
 const Q1: QoS = QoS::AtLeastOnce;
@@ -205,27 +205,6 @@ mod storms {
         assert_fds_back(&broker, baseline);
     }
 
-    /// Pings from a neighbour client every 50 ms until `stop`; returns the
-    /// slowest round trip. Panics if one takes longer than 5 s.
-    fn neighbour_pings(
-        addr: std::net::SocketAddr,
-        stop: Arc<AtomicBool>,
-    ) -> std::thread::JoinHandle<Duration> {
-        let mut neighbour = RawClient::open(addr);
-        neighbour.connect("storm-neighbour", true, 0);
-        std::thread::spawn(move || {
-            let mut worst = Duration::ZERO;
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                neighbour.ping();
-                worst = worst.max(started.elapsed());
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            neighbour.disconnect();
-            worst
-        })
-    }
-
     #[test]
     fn many_subscribes_from_one_client_are_served_and_freed() {
         // No limit caps the number of subscriptions one client holds (only
@@ -234,7 +213,7 @@ mod storms {
         // answered, and everything is released when the client leaves.
         let mut broker = broker("");
         let stop = Arc::new(AtomicBool::new(false));
-        let neighbour = neighbour_pings(broker.addr, Arc::clone(&stop));
+        let neighbour = neighbour_pings(broker.addr, "storm-neighbour", Arc::clone(&stop));
         let mut storm = RawClient::open(broker.addr);
         storm.connect("storm-many", true, 60);
         let mut bytes = Vec::new();
@@ -272,7 +251,7 @@ mod storms {
         // must still be answered within 5 s at every moment.
         let mut broker = broker("");
         let stop = Arc::new(AtomicBool::new(false));
-        let neighbour = neighbour_pings(broker.addr, Arc::clone(&stop));
+        let neighbour = neighbour_pings(broker.addr, "storm-neighbour", Arc::clone(&stop));
         let mut storm = RawClient::open(broker.addr);
         storm.connect("storm-huge", true, 0);
         let mut bytes = Vec::new();

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, Publish, QoS};
-use robust_support::{rss_kib, Spawn};
+use robust_support::{neighbour_pings, rss_kib, Spawn};
 use support::{encode, ConnectOptions, Pkt, RawClient, Recv};
 
 const Q0: QoS = QoS::AtMostOnce;
@@ -83,24 +83,6 @@ fn reader(
     })
 }
 
-/// Pings from a neighbour client every 50 ms until `stop`; returns the
-/// slowest round trip. Panics if one takes longer than 5 s.
-fn neighbour_pings(addr: SocketAddr, stop: Arc<AtomicBool>) -> JoinHandle<Duration> {
-    let mut neighbour = RawClient::open(addr);
-    neighbour.connect("neighbour", true, 0);
-    std::thread::spawn(move || {
-        let mut worst = Duration::ZERO;
-        while !stop.load(Ordering::Relaxed) {
-            let started = Instant::now();
-            neighbour.ping();
-            worst = worst.max(started.elapsed());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        neighbour.disconnect();
-        worst
-    })
-}
-
 /// A publisher that sends QoS 0 PUBLISH packets of `size` bytes to
 /// `topic` as fast as the broker takes them, until `until`. Returns how
 /// many it sent (sequence numbers from `first`).
@@ -131,6 +113,18 @@ fn blast_qos0(addr: SocketAddr, id: &str, topic: &str, size: usize, until: Insta
     sent
 }
 
+/// Two QoS 0 publishers `<name>-0` and `<name>-1` blasting 1 KiB messages
+/// to `load/0` and `load/1` until `until`; returns how many they sent.
+fn two_blasting_publishers(addr: SocketAddr, name: &str, until: Instant) -> u64 {
+    let publishers: Vec<_> = (0..2)
+        .map(|p| {
+            let id = format!("{name}-{p}");
+            std::thread::spawn(move || blast_qos0(addr, &id, &format!("load/{p}"), 1024, until))
+        })
+        .collect();
+    publishers.into_iter().map(|p| p.join().unwrap()).sum()
+}
+
 #[test]
 fn stuck_qos0_subscriber_is_counted_and_others_keep_receiving() {
     // Policy (max_pending_output, here 1 MiB): past it, the stuck client's
@@ -145,23 +139,10 @@ fn stuck_qos0_subscriber_is_counted_and_others_keep_receiving() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let healthy = reader(addr, "healthy0", "load/#", Q0, Arc::clone(&stop));
-    let neighbour = neighbour_pings(addr, Arc::clone(&stop));
+    let neighbour = neighbour_pings(addr, "neighbour", Arc::clone(&stop));
     let rss = sample_rss(broker.pid(), Arc::clone(&stop));
     let until = Instant::now() + Duration::from_secs(5);
-    let publishers: Vec<_> = (0..2)
-        .map(|p| {
-            std::thread::spawn(move || {
-                blast_qos0(
-                    addr,
-                    &format!("blast0-{p}"),
-                    &format!("load/{p}"),
-                    1024,
-                    until,
-                )
-            })
-        })
-        .collect();
-    let sent: u64 = publishers.into_iter().map(|p| p.join().unwrap()).sum();
+    let sent = two_blasting_publishers(addr, "blast0", until);
     stop.store(true, Ordering::Relaxed);
     let (windows, _) = healthy.join().unwrap();
     let worst_ping = neighbour
@@ -409,20 +390,7 @@ fn stuck_subscribers_cost_at_most_max_pending_output_each() {
     let stop = Arc::new(AtomicBool::new(false));
     let rss = sample_rss(broker.pid(), Arc::clone(&stop));
     let until = Instant::now() + Duration::from_secs(5);
-    let publishers: Vec<_> = (0..2)
-        .map(|p| {
-            std::thread::spawn(move || {
-                blast_qos0(
-                    addr,
-                    &format!("flood-{p}"),
-                    &format!("load/{p}"),
-                    1024,
-                    until,
-                )
-            })
-        })
-        .collect();
-    let sent: u64 = publishers.into_iter().map(|p| p.join().unwrap()).sum();
+    let sent = two_blasting_publishers(addr, "flood", until);
     stop.store(true, Ordering::Relaxed);
     let rss = rss.join().unwrap();
     let peak = rss.iter().copied().max().unwrap_or(0);

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -451,4 +451,26 @@ pub fn assert_fds_back(broker: &Mqlite, baseline: usize) {
         "the broker still holds {} descriptors (baseline {baseline})",
         broker.fd_count()
     );
+}
+
+/// Pings from a neighbour client `client_id` every 50 ms until `stop`;
+/// returns the slowest round trip. Panics if one takes longer than 5 s.
+pub fn neighbour_pings(
+    addr: SocketAddr,
+    client_id: &str,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Duration> {
+    let mut neighbour = RawClient::open(addr);
+    neighbour.connect(client_id, true, 0);
+    std::thread::spawn(move || {
+        let mut worst = Duration::ZERO;
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            neighbour.ping();
+            worst = worst.max(started.elapsed());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        neighbour.disconnect();
+        worst
+    })
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqlite::{Broker, Config, Message, QoS};
+use mqlite::{Broker, BrokerHandle, Config, Message, QoS};
 
 const PAYLOAD: [u8; 16] = [7; 16];
 
@@ -45,7 +45,9 @@ fn wait_for(count: &AtomicU64, n: u64, start: Instant) -> Result<Duration, Strin
     Ok(start.elapsed())
 }
 
-fn handle_to_callback(n: u64) -> Result<Duration, String> {
+/// A broker with a callback subscription to `bench/#` that counts what it
+/// receives.
+fn counting_broker() -> Result<(Broker, Arc<AtomicU64>), String> {
     let mut broker = broker().map_err(|e| e.to_string())?;
     let count = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&count);
@@ -54,49 +56,54 @@ fn handle_to_callback(n: u64) -> Result<Duration, String> {
             seen.fetch_add(1, Ordering::Relaxed);
         })
         .map_err(|e| e.to_string())?;
+    Ok((broker, count))
+}
+
+/// Runs a [`counting_broker`] in its own thread, calls `publish` with a
+/// handle on this one, and times until all `n` messages were received.
+fn from_another_thread(
+    n: u64,
+    publish: impl FnOnce(&BrokerHandle) -> Result<(), String>,
+) -> Result<Duration, String> {
+    let (mut broker, count) = counting_broker()?;
     let handle = broker.handle();
     let runner = std::thread::spawn(move || broker.run());
     let start = Instant::now();
-    for _ in 0..n {
-        handle
-            .publish("bench/x", &PAYLOAD, QoS::AtMostOnce, false)
-            .map_err(|e| e.to_string())?;
-    }
+    publish(&handle)?;
     let elapsed = wait_for(&count, n, start);
     handle.stop();
     let _ = runner.join();
     elapsed
 }
 
+fn handle_to_callback(n: u64) -> Result<Duration, String> {
+    from_another_thread(n, |handle| {
+        for _ in 0..n {
+            handle
+                .publish("bench/x", &PAYLOAD, QoS::AtMostOnce, false)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
 /// Messages per `BrokerHandle::publish_batch` call.
 const BATCH: u64 = 64;
 
 fn handle_batch_to_callback(n: u64) -> Result<Duration, String> {
-    let mut broker = broker().map_err(|e| e.to_string())?;
-    let count = Arc::new(AtomicU64::new(0));
-    let seen = Arc::clone(&count);
-    broker
-        .subscribe_local("bench/#", QoS::AtMostOnce, move |_| {
-            seen.fetch_add(1, Ordering::Relaxed);
-        })
-        .map_err(|e| e.to_string())?;
-    let handle = broker.handle();
-    let runner = std::thread::spawn(move || broker.run());
-    let start = Instant::now();
-    let mut sent = 0;
-    while sent < n {
-        let size = BATCH.min(n - sent);
-        let batch = (0..size)
-            .map(|_| Message::new("bench/x", &PAYLOAD, QoS::AtMostOnce, false))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("message not built")?;
-        handle.publish_batch(batch).map_err(|e| e.to_string())?;
-        sent += size;
-    }
-    let elapsed = wait_for(&count, n, start);
-    handle.stop();
-    let _ = runner.join();
-    elapsed
+    from_another_thread(n, |handle| {
+        let mut sent = 0;
+        while sent < n {
+            let size = BATCH.min(n - sent);
+            let batch = (0..size)
+                .map(|_| Message::new("bench/x", &PAYLOAD, QoS::AtMostOnce, false))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("message not built")?;
+            handle.publish_batch(batch).map_err(|e| e.to_string())?;
+            sent += size;
+        }
+        Ok(())
+    })
 }
 
 fn handle_to_channel(n: u64) -> Result<Duration, String> {
@@ -132,14 +139,7 @@ fn handle_to_channel(n: u64) -> Result<Duration, String> {
 }
 
 fn broker_thread_to_callback(n: u64) -> Result<Duration, String> {
-    let mut broker = broker().map_err(|e| e.to_string())?;
-    let count = Arc::new(AtomicU64::new(0));
-    let seen = Arc::clone(&count);
-    broker
-        .subscribe_local("bench/#", QoS::AtMostOnce, move |_| {
-            seen.fetch_add(1, Ordering::Relaxed);
-        })
-        .map_err(|e| e.to_string())?;
+    let (mut broker, count) = counting_broker()?;
     let start = Instant::now();
     for _ in 0..n {
         broker
