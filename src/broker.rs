@@ -6,8 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-
 use crate::core::{LocalSink, LocalSubscription, Message, Stats};
 use crate::hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
@@ -43,10 +41,8 @@ impl Broker {
     /// that is corrupt, newer, or in use, [`Error::Bind`] when an address
     /// cannot be bound, [`Error::Io`] when the poll cannot be made.
     pub fn new(config: Config) -> Result<Broker, Error> {
-        let (sender, receiver): (Sender<Command>, Receiver<Command>) =
-            crossbeam_channel::unbounded();
         let file_hooks = crate::auth::files::load(&config)?;
-        let (mut reactor, shared) = Reactor::new(config, receiver)?;
+        let (mut reactor, shared) = Reactor::new(config)?;
         let hooks = &mut reactor.core_mut().hooks;
         hooks.auth = file_hooks.auth;
         hooks.acl = file_hooks.acl;
@@ -55,7 +51,7 @@ impl Broker {
         }
         Ok(Broker {
             reactor,
-            handle: BrokerHandle { sender, shared },
+            handle: BrokerHandle { shared },
         })
     }
 
@@ -220,7 +216,7 @@ impl Drop for Broker {
     /// A broker dropped without a stop is stopped all the same: its handles
     /// report it, and its sockets and store close with it.
     fn drop(&mut self) {
-        self.handle.shared.stopped.store(true, Ordering::Release);
+        self.handle.shared.close();
     }
 }
 
@@ -231,7 +227,6 @@ impl Drop for Broker {
 /// broker thread too.
 #[derive(Clone)]
 pub struct BrokerHandle {
-    sender: Sender<Command>,
     shared: Arc<Shared>,
 }
 
@@ -254,9 +249,10 @@ impl BrokerHandle {
         if !crate::topic::is_valid_topic_name(topic) {
             return Err(Error::InvalidTopic(topic.to_string()));
         }
-        let message = Message::new(topic, payload, qos, retain)
-            .ok_or_else(|| Error::InvalidTopic(topic.to_string()))?;
-        self.send(Command::Publish(message))
+        if self.is_stopped() || !self.shared.send_publish(topic, payload, qos, retain) {
+            return Err(Error::Stopped);
+        }
+        Ok(())
     }
 
     /// Publishes several messages as the host, in order, with one wake-up
@@ -278,7 +274,10 @@ impl BrokerHandle {
         if messages.is_empty() {
             return Ok(());
         }
-        self.send(Command::PublishBatch(messages))
+        if self.is_stopped() || !self.shared.send_messages(&messages) {
+            return Err(Error::Stopped);
+        }
+        Ok(())
     }
 
     /// Asks the broker to stop: it stops accepting, closes every client,
@@ -381,7 +380,6 @@ impl BrokerHandle {
             receiver,
             overflow,
             shared: Arc::clone(&self.shared),
-            sender: self.sender.clone(),
             subscription,
         })
     }
@@ -421,9 +419,11 @@ impl BrokerHandle {
         if self.is_stopped() {
             return Err(Error::Stopped);
         }
-        self.sender.send(command).map_err(|_| Error::Stopped)?;
-        self.shared.wake();
-        Ok(())
+        if self.shared.send(command) {
+            Ok(())
+        } else {
+            Err(Error::Stopped)
+        }
     }
 }
 
@@ -433,20 +433,14 @@ pub struct LocalReceiver {
     receiver: crossbeam_channel::Receiver<Message>,
     overflow: Arc<AtomicBool>,
     shared: Arc<Shared>,
-    /// To end the subscription when the receiver is dropped.
-    sender: Sender<Command>,
     subscription: LocalSubscription,
 }
 
 impl Drop for LocalReceiver {
     fn drop(&mut self) {
-        if !self.shared.stopped.load(Ordering::Acquire)
-            && self
-                .sender
-                .send(Command::UnsubscribeLocal(self.subscription.0))
-                .is_ok()
-        {
-            self.shared.wake();
+        if !self.shared.stopped.load(Ordering::Acquire) {
+            self.shared
+                .send(Command::UnsubscribeLocal(self.subscription.0));
         }
     }
 }
@@ -496,7 +490,7 @@ impl LocalReceiver {
         if self.overflow.load(Ordering::Acquire) {
             let half = self.receiver.capacity().unwrap_or(0) / 2;
             if self.receiver.len() <= half {
-                self.shared.force_wake();
+                self.shared.wake();
             }
         }
     }

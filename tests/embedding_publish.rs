@@ -1,7 +1,9 @@
 //! The host publishing through the `BrokerHandle`: from four threads at
 //! once (nothing lost, each thread's order kept, all counted), and in
 //! batches with `publish_batch` (delivered in order, a batch with a bad
-//! topic refused whole).
+//! topic refused whole), small and large messages mixed with other
+//! requests (the inbox copies small ones and passes large ones whole: the
+//! order holds across both).
 //!
 //! A channel subscription receives. Every wait is bounded; no test asserts
 //! on timing.
@@ -106,5 +108,65 @@ fn publish_batch_delivers_in_order_and_refuses_a_bad_topic_whole() {
     assert!(
         receiver.recv_timeout(QUIET).is_none(),
         "the refused batch leaked"
+    );
+}
+
+/// A payload of `len` bytes that says which message it is.
+fn sized_payload(index: usize, len: usize) -> String {
+    let head = format!("m{index}:");
+    let mut payload = head.clone();
+    payload.extend(std::iter::repeat_n('.', len.saturating_sub(head.len())));
+    payload
+}
+
+#[test]
+fn small_and_large_publishes_keep_their_order_with_other_requests() {
+    let broker = start(test_config(), |_| {});
+    let (tx, rx) = std::sync::mpsc::channel();
+    let subscription = broker
+        .handle
+        .subscribe_local("mix/#", QoS::AtLeastOnce, embedding_support::forward(tx))
+        .unwrap();
+    // Around the 4 KiB where the inbox stops copying, and far above it.
+    let sizes = [0, 16, 4089, 4090, 4091, 70_000, 10, 300_000, 1];
+    let mut expected = Vec::new();
+    for (index, &len) in sizes.iter().enumerate() {
+        let payload = sized_payload(index, len);
+        broker
+            .handle
+            .publish("mix/one", payload.as_bytes(), QoS::AtLeastOnce, false)
+            .unwrap();
+        expected.push(("mix/one".to_string(), payload));
+    }
+    let batch: Vec<Message> = sizes
+        .iter()
+        .enumerate()
+        .map(|(index, &len)| {
+            let payload = sized_payload(index + sizes.len(), len);
+            expected.push(("mix/batch".to_string(), payload.clone()));
+            Message::new("mix/batch", payload.as_bytes(), QoS::AtMostOnce, false).unwrap()
+        })
+        .collect();
+    broker.handle.publish_batch(batch).unwrap();
+    // Sent after the publishes: handled after them, so all of them arrive
+    // and the next one does not.
+    broker.handle.unsubscribe_local(subscription).unwrap();
+    broker
+        .handle
+        .publish("mix/one", b"after the unsubscribe", QoS::AtMostOnce, false)
+        .unwrap();
+    for (topic, payload) in &expected {
+        let got = embedding_support::recv(&rx, "mixed message");
+        assert_eq!(&got.topic, topic);
+        assert!(
+            got.payload == *payload,
+            "{} bytes instead of {} ({topic})",
+            got.payload.len(),
+            payload.len()
+        );
+    }
+    assert!(
+        rx.recv_timeout(QUIET).is_err(),
+        "delivered after the unsubscribe"
     );
 }

@@ -113,8 +113,7 @@ mod tests {
             sys_interval: None,
             ..Config::default()
         };
-        let (_tx, rx) = crossbeam_channel::unbounded();
-        let (mut reactor, _shared) = Reactor::new(config, rx).unwrap();
+        let (mut reactor, _shared) = Reactor::new(config).unwrap();
         let addr = reactor.local_addrs()[0];
         let clients: Vec<_> = (0..3)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())

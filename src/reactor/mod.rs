@@ -5,7 +5,7 @@
 //! 1. poll, with the core's next deadline as the timeout;
 //! 2. accept new sockets, and read each readable socket until `WouldBlock`
 //!    (or its per-pass budget), feeding the bytes to the core;
-//! 3. drain the command channel (host publishes, stop, kick, stats);
+//! 3. take the inbox (host publishes, stop, kick, stats) and handle it;
 //! 4. fire due timers;
 //! 5. write every connection with output, one batched write per socket;
 //! 6. close what the core has finished with.
@@ -16,21 +16,21 @@
 //! work).
 
 mod accept;
-mod command;
+mod inbox;
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-pub(crate) use command::Command;
+pub(crate) use inbox::{Command, Shared};
 
-use crate::core::{ConnId, Core, QueuePageRequest};
+use inbox::Inbox;
+
+use crate::core::{ConnId, Core, Message, QueuePageRequest};
 use crate::store::{SessionStore, SqliteStore, StoreOp};
 use crate::{Config, Error};
 
@@ -49,43 +49,6 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Connections accepted per pass before reading gets its turn.
 const ACCEPT_BUDGET: usize = 512;
 
-/// What the handle shares with the reactor.
-pub(crate) struct Shared {
-    pub(crate) waker: Waker,
-    /// Set by the first sender after the reactor last drained the channel,
-    /// so a burst of commands costs one wake-up system call, not one each.
-    pub(crate) wake_pending: AtomicBool,
-    /// Set once the broker has stopped.
-    pub(crate) stopped: AtomicBool,
-    /// Source of local subscription ids.
-    pub(crate) next_local_id: AtomicU64,
-}
-
-impl Shared {
-    /// Wakes the reactor even if it is marked awake: for events the
-    /// reactor does not check for before sleeping (a local receiver making
-    /// room for overflowed messages).
-    pub(crate) fn force_wake(&self) {
-        self.wake_pending.store(true, Ordering::SeqCst);
-        if let Err(error) = self.waker.wake() {
-            log::warn!("cannot wake the broker: {error}");
-        }
-    }
-
-    /// Wakes the reactor unless a wake-up is already on its way.
-    pub(crate) fn wake(&self) {
-        // The plain load keeps the common case (reactor awake) free of a
-        // write to the shared cache line.
-        if !self.wake_pending.load(Ordering::SeqCst)
-            && !self.wake_pending.swap(true, Ordering::SeqCst)
-        {
-            if let Err(error) = self.waker.wake() {
-                log::warn!("cannot wake the broker: {error}");
-            }
-        }
-    }
-}
-
 /// Owns the poll, the sockets and the core.
 pub(crate) struct Reactor {
     poll: Poll,
@@ -98,8 +61,9 @@ pub(crate) struct Reactor {
     /// Sockets by connection id.
     sockets: Vec<Option<TcpStream>>,
     core: Core,
-    commands: Receiver<Command>,
     shared: Arc<Shared>,
+    /// The inbox taken at the latest pass (its buffers are reused).
+    inbox: Inbox,
     read_buf: Vec<u8>,
     /// Connections that still had bytes when their read budget ran out.
     read_backlog: Vec<ConnId>,
@@ -135,10 +99,7 @@ pub(crate) struct Reactor {
 impl Reactor {
     /// Sets up the poll, opens and loads the store (if any), then binds the
     /// listeners.
-    pub(crate) fn new(
-        config: Config,
-        commands: Receiver<Command>,
-    ) -> Result<(Reactor, Arc<Shared>), Error> {
+    pub(crate) fn new(config: Config) -> Result<(Reactor, Arc<Shared>), Error> {
         config.validate()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -184,12 +145,7 @@ impl Reactor {
             )?;
             listeners.push(listener);
         }
-        let shared = Arc::new(Shared {
-            waker,
-            wake_pending: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            next_local_id: AtomicU64::new(1),
-        });
+        let shared = Arc::new(Shared::new(waker));
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -198,8 +154,8 @@ impl Reactor {
             local_addrs,
             sockets: Vec::new(),
             core,
-            commands,
             shared: Arc::clone(&shared),
+            inbox: Inbox::default(),
             read_buf: vec![0; READ_CHUNK],
             read_backlog: Vec::new(),
             accept_backlog: false,
@@ -404,30 +360,43 @@ impl Reactor {
         // microseconds: a short bounded spin saves a sleep and a wake-up.
         if std::mem::take(&mut self.drained_commands) {
             for _ in 0..SPIN_CHECKS {
-                if !self.commands.is_empty() {
+                if self.shared.maybe_queued() {
                     self.commands_pending = true;
                     return;
                 }
                 std::hint::spin_loop();
             }
         }
-        self.shared.wake_pending.store(false, Ordering::SeqCst);
-        std::sync::atomic::fence(Ordering::SeqCst);
-        self.commands_pending = !self.commands.is_empty();
+        self.commands_pending = self.shared.sleep_unless_queued();
     }
 
+    /// Handles the commands that had arrived when the pass started, in the
+    /// order they were sent.
     fn drain_commands(&mut self, now: Instant) {
-        // Awake: senders need not wake us until we are about to sleep.
-        self.shared.wake_pending.store(true, Ordering::SeqCst);
-        while let Ok(command) = self.commands.try_recv() {
-            self.drained_commands = true;
+        self.shared.take(&mut self.inbox);
+        let mut inbox = std::mem::take(&mut self.inbox);
+        self.drained_commands |= !inbox.commands.is_empty();
+        let mut offset = 0;
+        for command in inbox.commands.drain(..) {
             match command {
-                Command::Publish(message) => self.core.publish_message(now, message),
-                Command::PublishBatch(messages) => {
-                    for message in messages {
+                Command::Publish {
+                    topic_len,
+                    len,
+                    qos,
+                    retain,
+                } => {
+                    let record = inbox.bytes.get(offset..offset + len).unwrap_or_default();
+                    offset += len;
+                    let (topic, payload) = record.split_at(usize::from(topic_len).min(len));
+                    // The sender copied the topic from a valid `&str`.
+                    let message = std::str::from_utf8(topic)
+                        .ok()
+                        .and_then(|topic| Message::new(topic, payload, qos, retain));
+                    if let Some(message) = message {
                         self.core.publish_message(now, message);
                     }
                 }
+                Command::PublishMessage(message) => self.core.publish_message(now, message),
                 Command::Kick(client_id) => {
                     self.core.kick(now, &client_id);
                 }
@@ -458,6 +427,8 @@ impl Reactor {
                 Command::Stop => self.stopping = true,
             }
         }
+        inbox.recycle();
+        self.inbox = inbox;
     }
 
     /// Saves what the core recorded, writes all pending output, and closes
@@ -502,7 +473,7 @@ impl Reactor {
         if let Err(error) = &result {
             log::error!("cannot save state, stopping: {error}");
             self.stopped = true;
-            self.shared.stopped.store(true, Ordering::Release);
+            self.shared.close();
         }
         result
     }
@@ -592,7 +563,7 @@ impl Reactor {
         self.core.shutdown(now);
         let result = self.flush(now);
         self.stopped = true;
-        self.shared.stopped.store(true, Ordering::Release);
+        self.shared.close();
         log::info!("broker stopped");
         result
     }

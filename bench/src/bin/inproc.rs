@@ -5,7 +5,8 @@
 //! another thread through `BrokerHandle::publish` to a callback, the same
 //! with `BrokerHandle::publish_batch` (64 messages a call), one message at a
 //! time to a channel read on a third thread, and `Broker::publish` on the
-//! broker's own thread to a callback.
+//! broker's own thread to a callback. `--case NAME` runs only that line's
+//! case (for profiling one path).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,13 +153,16 @@ fn broker_thread_to_callback(n: u64) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let mut n = 5_000_000u64;
     let mut json = false;
-    for arg in std::env::args().skip(1) {
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--case" => only = args.next(),
             text => match text.parse() {
                 Ok(value) => n = value,
                 Err(_) => {
-                    eprintln!("usage: mqlite-inproc [MESSAGES] [--json]");
+                    eprintln!("usage: mqlite-inproc [MESSAGES] [--json] [--case NAME]");
                     return ExitCode::from(2);
                 }
             },
@@ -170,7 +174,16 @@ fn main() -> ExitCode {
         ("handle_to_channel", handle_to_channel),
         ("broker_thread_to_callback", broker_thread_to_callback),
     ];
+    if let Some(wanted) = &only {
+        if !cases.iter().any(|(name, _)| name == wanted) {
+            eprintln!("mqlite-inproc: no case named {wanted}");
+            return ExitCode::from(2);
+        }
+    }
     for (name, case) in cases {
+        if only.as_ref().is_some_and(|wanted| wanted != name) {
+            continue;
+        }
         match case(n) {
             Ok(elapsed) => {
                 let rate = n as f64 / elapsed.as_secs_f64();
