@@ -173,7 +173,7 @@ fn declared_256_mib(max_packet_size: usize) {
     let mut core = Core::new(config, now);
     let id = core.accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("big"));
-    assert_eq!(core.output(id), &[0x20, 0x02, 0x00, 0x00]);
+    assert_eq!(&*core.output(id), &[0x20, 0x02, 0x00, 0x00]);
     let output = core.output(id).len();
     core.consume_output(now, id, output);
 

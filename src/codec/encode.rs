@@ -123,6 +123,43 @@ pub fn encode_publish(
     write_publish(out, dup, qos, retain, topic, packet_id, payload);
 }
 
+/// Appends all of a PUBLISH but its payload, for a payload of
+/// `payload_len` bytes that the caller sends right after these bytes from
+/// where it already is (a large payload is then not copied). Same
+/// guarantees as [`encode_publish`]; appends [`publish_len`] minus
+/// `payload_len` bytes.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_publish_header(
+    out: &mut Vec<u8>,
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+    topic: &str,
+    packet_id: PacketId,
+    payload_len: usize,
+) {
+    debug_assert!(
+        topic.len() <= usize::from(u16::MAX),
+        "topic longer than 65535 bytes"
+    );
+    debug_assert!(
+        publish_remaining_length(topic.len(), qos, payload_len) <= MAX_REMAINING_LENGTH,
+        "PUBLISH too large"
+    );
+    debug_assert!(
+        qos == QoS::AtMostOnce || packet_id != 0,
+        "packet id 0 with QoS > 0"
+    );
+    debug_assert!(
+        !(dup && qos == QoS::AtMostOnce),
+        "DUP set on a QoS 0 PUBLISH"
+    );
+    let remaining = publish_remaining_length(topic.len(), qos, payload_len);
+    out.reserve(1 + remaining_length_len(remaining) + remaining - payload_len);
+    write_publish_header(out, dup, qos, retain, topic, packet_id, remaining);
+}
+
 /// Writes a PUBLISH whose sizes have been checked.
 #[inline]
 fn write_publish(
@@ -136,6 +173,20 @@ fn write_publish(
 ) {
     let remaining = publish_remaining_length(topic.len(), qos, payload.len());
     out.reserve(1 + remaining_length_len(remaining) + remaining);
+    write_publish_header(out, dup, qos, retain, topic, packet_id, remaining);
+    out.extend_from_slice(payload);
+}
+
+#[inline]
+fn write_publish_header(
+    out: &mut Vec<u8>,
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+    topic: &str,
+    packet_id: PacketId,
+    remaining: usize,
+) {
     out.push(0x30 | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain));
     write_remaining_length(out, remaining);
     out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
@@ -143,7 +194,6 @@ fn write_publish(
     if qos != QoS::AtMostOnce {
         out.extend_from_slice(&packet_id.to_be_bytes());
     }
-    out.extend_from_slice(payload);
 }
 
 /// Appends PUBACK, PUBREC, PUBREL, PUBCOMP or UNSUBACK ([`ACK_LEN`] bytes).
@@ -356,6 +406,25 @@ mod tests {
         encode_publish(&mut out, true, QoS::ExactlyOnce, false, "t", 0x0102, b"");
         assert_eq!(out, [0x3c, 0x05, 0x00, 0x01, b't', 0x01, 0x02]);
         assert_eq!(out.len(), publish_len(1, QoS::ExactlyOnce, 0));
+    }
+
+    #[test]
+    fn publish_header_and_payload_make_the_whole_publish() {
+        let payload = vec![9u8; 20_000];
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let packet_id = if qos == QoS::AtMostOnce { 0 } else { 513 };
+            let dup = qos != QoS::AtMostOnce;
+            let mut whole = Vec::new();
+            encode_publish(&mut whole, dup, qos, true, "x/y", packet_id, &payload);
+            let mut split = Vec::new();
+            encode_publish_header(&mut split, dup, qos, true, "x/y", packet_id, payload.len());
+            assert_eq!(
+                split.len(),
+                publish_len(3, qos, payload.len()) - payload.len()
+            );
+            split.extend_from_slice(&payload);
+            assert_eq!(split, whole);
+        }
     }
 
     #[test]

@@ -36,8 +36,8 @@ mod varint;
 
 pub use decode::{decode, peek_publish_topic};
 pub use encode::{
-    encode, encode_ack, encode_connack, encode_pingresp, encode_publish, encode_suback,
-    publish_len, AckKind, ACK_LEN, DISCONNECT, PINGREQ, PINGRESP,
+    encode, encode_ack, encode_connack, encode_pingresp, encode_publish, encode_publish_header,
+    encode_suback, publish_len, AckKind, ACK_LEN, DISCONNECT, PINGREQ, PINGRESP,
 };
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;

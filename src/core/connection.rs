@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::message::Message;
+use super::output_queue::OutputQueue;
 use super::SessionKey;
 use crate::codec::Protocol;
 
@@ -82,9 +83,8 @@ pub(crate) struct Conn {
     pub(crate) pending: Option<Box<PendingConnect>>,
     /// The unparsed tail of a partly received packet (empty when idle).
     pub(crate) input: Vec<u8>,
-    /// Encoded bytes not yet written; `output[output_pos..]` is pending.
-    pub(crate) output: Vec<u8>,
-    pub(crate) output_pos: usize,
+    /// Encoded bytes (and spliced payloads) not yet written.
+    pub(crate) output: OutputQueue,
     /// Whether the connection is in the core's list of connections with
     /// fresh output.
     pub(crate) in_dirty_list: bool,
@@ -102,15 +102,14 @@ impl Conn {
             will: None,
             pending: None,
             input: Vec::new(),
-            output: Vec::new(),
-            output_pos: 0,
+            output: OutputQueue::default(),
             in_dirty_list: false,
         }
     }
 
     /// Bytes encoded and not yet written.
     pub(crate) fn pending_output(&self) -> usize {
-        self.output.len() - self.output_pos
+        self.output.pending()
     }
 
     /// The session it is attached to, if connected.

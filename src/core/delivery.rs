@@ -8,7 +8,7 @@ use super::connection::Conn;
 use super::paging::queue_place;
 use super::session::{Inflight, InflightState};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
-use crate::codec::{self, QoS};
+use crate::codec::QoS;
 use crate::hooks::{AclAccess, Identity, MessageDecision};
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
@@ -311,12 +311,12 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
-        if conn.output.capacity() == 0 {
+        if conn.output.has_no_buffer() {
             if let Some(buffer) = self.buffer_pool.pop() {
-                conn.output = buffer;
+                conn.output.set_buffer(buffer);
             }
         }
-        encode(&mut conn.output);
+        encode(conn.output.bytes_mut());
         if !conn.in_dirty_list {
             conn.in_dirty_list = true;
             self.dirty.push(id);
@@ -338,20 +338,12 @@ fn write_publish(
     dup: bool,
     packet_id: u16,
 ) {
-    if conn.output.capacity() == 0 {
+    if conn.output.has_no_buffer() {
         if let Some(buffer) = pool.pop() {
-            conn.output = buffer;
+            conn.output.set_buffer(buffer);
         }
     }
-    codec::encode_publish(
-        &mut conn.output,
-        dup,
-        message.qos(),
-        message.retain(),
-        message.topic(),
-        packet_id,
-        message.payload(),
-    );
+    conn.output.push_publish(message, dup, packet_id);
     if !conn.in_dirty_list {
         conn.in_dirty_list = true;
         dirty.push(id);

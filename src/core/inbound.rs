@@ -338,20 +338,14 @@ impl Core {
             let message = &inflight.message;
             match inflight.state {
                 InflightState::AwaitingAck => {
-                    codec::encode_publish(
-                        &mut conn.output,
-                        true,
-                        message.qos(),
-                        message.retain(),
-                        message.topic(),
-                        inflight.packet_id,
-                        message.payload(),
-                    );
+                    conn.output.push_publish(message, true, inflight.packet_id);
                     sent += 1;
                 }
-                InflightState::AwaitingComp => {
-                    codec::encode_ack(&mut conn.output, codec::AckKind::PubRel, inflight.packet_id)
-                }
+                InflightState::AwaitingComp => codec::encode_ack(
+                    conn.output.bytes_mut(),
+                    codec::AckKind::PubRel,
+                    inflight.packet_id,
+                ),
             }
         }
         self.stats.messages_sent += sent;

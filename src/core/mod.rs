@@ -25,6 +25,7 @@ mod inbound;
 mod local;
 mod message;
 mod output;
+mod output_queue;
 mod paging;
 mod persist;
 mod session;

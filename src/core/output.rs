@@ -2,11 +2,13 @@
 //! output bytes and how much of it went out, the dirty and closing lists,
 //! and the output buffers recycled between connections.
 
+use std::borrow::Cow;
+use std::io::IoSlice;
 use std::time::Instant;
 
 use super::connection::ConnState;
 use super::timers::Timer;
-use super::{ConnId, Core, BUFFER_POOL_SIZE, COMPACT_AFTER, POOLED_BUFFER_MAX};
+use super::{ConnId, Core, BUFFER_POOL_SIZE, POOLED_BUFFER_MAX};
 
 impl Core {
     /// Whether some connection's output grew past half of
@@ -38,11 +40,23 @@ impl Core {
         }
     }
 
-    /// The bytes waiting to be written to `id`.
-    pub fn output(&self, id: ConnId) -> &[u8] {
+    /// The bytes waiting to be written to `id`, in one slice: copied
+    /// together when large payloads are spliced in (see
+    /// [`Core::output_slices`], which the driver writes from).
+    pub fn output(&self, id: ConnId) -> Cow<'_, [u8]> {
         match self.conns.get(id.0) {
-            Some(conn) => &conn.output[conn.output_pos..],
-            None => &[],
+            Some(conn) => conn.output.contiguous(),
+            None => Cow::Borrowed(&[]),
+        }
+    }
+
+    /// Fills `into` with the bytes waiting to be written to `id`, in order,
+    /// as far as it has room (large payloads are slices of their message,
+    /// not copies): one `writev`. Returns how many slices it filled.
+    pub fn output_slices<'a>(&'a self, id: ConnId, into: &mut [IoSlice<'a>]) -> usize {
+        match self.conns.get(id.0) {
+            Some(conn) => conn.output.slices(into),
+            None => 0,
         }
     }
 
@@ -55,18 +69,7 @@ impl Core {
             return;
         };
         self.stats.bytes_sent += written as u64;
-        conn.output_pos = (conn.output_pos + written).min(conn.output.len());
-        // A reader that keeps up only partly never empties its output: drop
-        // the written prefix once it is half the buffer, or the buffer would
-        // grow with everything ever sent (the move is amortised: each byte
-        // moves at most once per doubling).
-        if conn.output_pos >= COMPACT_AFTER && conn.output_pos * 2 >= conn.output.len() {
-            conn.output.drain(..conn.output_pos);
-            conn.output_pos = 0;
-        }
-        if conn.output_pos == conn.output.len() {
-            let buffer = std::mem::take(&mut conn.output);
-            conn.output_pos = 0;
+        if let Some(buffer) = conn.output.consume(written) {
             let session = conn.session();
             self.recycle_buffer(buffer);
             if let Some(key) = session {
@@ -86,8 +89,8 @@ impl Core {
     /// Frees a closed connection's slot. Ignored unless the core closed it.
     pub fn release(&mut self, id: ConnId) {
         if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
-            let conn = self.conns.remove(id.0);
-            self.recycle_buffer(conn.output);
+            let mut conn = self.conns.remove(id.0);
+            self.recycle_buffer(conn.output.take_buffer());
             self.prune_timers();
         }
     }

@@ -18,7 +18,7 @@
 mod accept;
 mod inbox;
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,9 +38,12 @@ const WAKER: Token = Token(0);
 /// Listener tokens start here; connection tokens follow the listeners.
 const FIRST_LISTENER: usize = 1;
 /// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 /// Bytes read from one socket per pass before others get their turn.
-const READ_BUDGET: usize = 256 * 1024;
+const READ_BUDGET: usize = 1024 * 1024;
+/// Slices of output per `writev` (a header and a payload per large
+/// message).
+const WRITE_SLICES: usize = 64;
 /// Times the reactor checks for more commands before sleeping after a pass
 /// that handled some (a few microseconds).
 const SPIN_CHECKS: u32 = 2000;
@@ -510,11 +513,14 @@ impl Reactor {
             let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
                 return;
             };
-            let output = self.core.output(id);
-            if output.is_empty() {
-                return;
-            }
-            match socket.write(output) {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let count = self.core.output_slices(id, &mut slices);
+            let result = match &slices[..count] {
+                [] => return,
+                [one] => socket.write(one),
+                several => socket.write_vectored(several),
+            };
+            match result {
                 Ok(0) => {
                     self.core.handle_closed(now, id);
                     return;
@@ -543,9 +549,10 @@ impl Reactor {
     fn close_socket(&mut self, id: ConnId) {
         if let Some(slot) = self.sockets.get_mut(id.0) {
             if let Some(mut socket) = slot.take() {
-                let output = self.core.output(id);
-                if !output.is_empty() {
-                    let _ = socket.write(output);
+                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+                let count = self.core.output_slices(id, &mut slices);
+                if count > 0 {
+                    let _ = socket.write_vectored(&slices[..count]);
                 }
                 let _ = self.poll.registry().deregister(&mut socket);
                 let _ = socket.shutdown(std::net::Shutdown::Both);

@@ -91,6 +91,22 @@ impl Script<'_> {
         self.parse_output(i);
         let id = self.clients[i].id;
         let pending = self.core.output(id).len();
+        // What the driver writes (slices, large payloads spliced from their
+        // message) is the same byte stream as the contiguous view.
+        let mut slices = [std::io::IoSlice::new(&[]); 8];
+        let count = self.core.output_slices(id, &mut slices);
+        let mut joined = Vec::new();
+        for slice in &slices[..count] {
+            joined.extend_from_slice(slice);
+        }
+        let whole = self.core.output(id);
+        assert!(
+            whole.starts_with(&joined),
+            "output slices differ from the output"
+        );
+        if count < slices.len() {
+            assert_eq!(joined.len(), whole.len(), "output slices stop short");
+        }
         let written = amount.min(pending);
         self.core.consume_output(self.now, id, written);
         let client = &mut self.clients[i];

@@ -75,12 +75,14 @@ use input::Input;
 use store_model::ModelStore;
 
 /// Small limits, so the limit paths are reached with small inputs.
-pub const MAX_PACKET_SIZE: usize = 4096;
+/// Near-maximum payloads (see `Input::payload`) are past the output
+/// queue's splice threshold (8 KiB), so spliced output is exercised too.
+pub const MAX_PACKET_SIZE: usize = 10 * 1024;
 /// Outbound in-flight window.
 pub const MAX_INFLIGHT: u16 = 4;
 /// Queued messages per session.
 pub const MAX_QUEUED_MESSAGES: usize = 16;
-const MAX_QUEUED_BYTES: usize = 16 * 1024;
+const MAX_QUEUED_BYTES: usize = 48 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CLIENTS: usize = 4;
 const MAX_STEPS: usize = 400;
