@@ -104,22 +104,7 @@ pub fn encode_publish(
     packet_id: PacketId,
     payload: &[u8],
 ) {
-    debug_assert!(
-        topic.len() <= usize::from(u16::MAX),
-        "topic longer than 65535 bytes"
-    );
-    debug_assert!(
-        publish_remaining_length(topic.len(), qos, payload.len()) <= MAX_REMAINING_LENGTH,
-        "PUBLISH too large"
-    );
-    debug_assert!(
-        qos == QoS::AtMostOnce || packet_id != 0,
-        "packet id 0 with QoS > 0"
-    );
-    debug_assert!(
-        !(dup && qos == QoS::AtMostOnce),
-        "DUP set on a QoS 0 PUBLISH"
-    );
+    debug_check_publish(dup, qos, topic, packet_id, payload.len());
     write_publish(out, dup, qos, retain, topic, packet_id, payload);
 }
 
@@ -139,6 +124,15 @@ pub fn encode_publish_header(
     packet_id: PacketId,
     payload_len: usize,
 ) {
+    debug_check_publish(dup, qos, topic, packet_id, payload_len);
+    let remaining = publish_remaining_length(topic.len(), qos, payload_len);
+    out.reserve(1 + remaining_length_len(remaining) + remaining - payload_len);
+    write_publish_header(out, dup, qos, retain, topic, packet_id, remaining);
+}
+
+/// The caller's guarantees for a PUBLISH, checked in debug builds.
+#[inline]
+fn debug_check_publish(dup: bool, qos: QoS, topic: &str, packet_id: PacketId, payload_len: usize) {
     debug_assert!(
         topic.len() <= usize::from(u16::MAX),
         "topic longer than 65535 bytes"
@@ -155,9 +149,6 @@ pub fn encode_publish_header(
         !(dup && qos == QoS::AtMostOnce),
         "DUP set on a QoS 0 PUBLISH"
     );
-    let remaining = publish_remaining_length(topic.len(), qos, payload_len);
-    out.reserve(1 + remaining_length_len(remaining) + remaining - payload_len);
-    write_publish_header(out, dup, qos, retain, topic, packet_id, remaining);
 }
 
 /// Writes a PUBLISH whose sizes have been checked.

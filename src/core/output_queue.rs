@@ -65,27 +65,13 @@ impl OutputQueue {
     /// Appends a PUBLISH of `message`, splicing its payload when large.
     pub(crate) fn push_publish(&mut self, message: &Message, dup: bool, packet_id: PacketId) {
         let payload = message.payload();
+        let (qos, retain, topic) = (message.qos(), message.retain(), message.topic());
+        let out = &mut self.bytes;
         if payload.len() < SPLICE_MIN {
-            codec::encode_publish(
-                &mut self.bytes,
-                dup,
-                message.qos(),
-                message.retain(),
-                message.topic(),
-                packet_id,
-                payload,
-            );
+            codec::encode_publish(out, dup, qos, retain, topic, packet_id, payload);
             return;
         }
-        codec::encode_publish_header(
-            &mut self.bytes,
-            dup,
-            message.qos(),
-            message.retain(),
-            message.topic(),
-            packet_id,
-            payload.len(),
-        );
+        codec::encode_publish_header(out, dup, qos, retain, topic, packet_id, payload.len());
         self.splices.push_back(Splice {
             at: self.bytes.len(),
             message: message.clone(),
