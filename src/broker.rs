@@ -249,7 +249,8 @@ impl BrokerHandle {
         if !crate::topic::is_valid_topic_name(topic) {
             return Err(Error::InvalidTopic(topic.to_string()));
         }
-        if self.is_stopped() || !self.shared.send_publish(topic, payload, qos, retain) {
+        // The inbox refuses it once the broker has stopped.
+        if !self.shared.send_publish(topic, payload, qos, retain) {
             return Err(Error::Stopped);
         }
         Ok(())
@@ -274,7 +275,7 @@ impl BrokerHandle {
         if messages.is_empty() {
             return Ok(());
         }
-        if self.is_stopped() || !self.shared.send_messages(&messages) {
+        if !self.shared.send_messages(&messages) {
             return Err(Error::Stopped);
         }
         Ok(())
@@ -416,9 +417,6 @@ impl BrokerHandle {
     }
 
     fn send(&self, command: Command) -> Result<(), Error> {
-        if self.is_stopped() {
-            return Err(Error::Stopped);
-        }
         if self.shared.send(command) {
             Ok(())
         } else {
@@ -438,10 +436,9 @@ pub struct LocalReceiver {
 
 impl Drop for LocalReceiver {
     fn drop(&mut self) {
-        if !self.shared.stopped.load(Ordering::Acquire) {
-            self.shared
-                .send(Command::UnsubscribeLocal(self.subscription.0));
-        }
+        // Refused, harmlessly, once the broker has stopped.
+        self.shared
+            .send(Command::UnsubscribeLocal(self.subscription.0));
     }
 }
 

@@ -55,29 +55,15 @@ fn inflight_resent_after_restart(mode: Mode) {
     // QoS 2 to the PUBREL stage: PUBREC sent, PUBREL received (so the
     // PUBREC is saved), no PUBCOMP.
     publisher.publish_acked("inf/rel", b"released", QoS::ExactlyOnce, false, 1);
-    let rel = sub.expect_publish();
-    assert_eq!(
-        (rel.text().as_str(), rel.qos, rel.dup),
-        ("released", QoS::ExactlyOnce, false)
-    );
-    let rel_id = rel.packet_id.unwrap();
+    let rel_id = expect_first_send(&mut sub, "released", QoS::ExactlyOnce);
     sub.must_send(&Packet::PubRec(rel_id));
     assert_eq!(sub.expect(), Pkt::PubRel(rel_id));
 
     // QoS 1 and QoS 2 received and never acknowledged.
     publisher.publish_acked("inf/q1", b"unacked-1", QoS::AtLeastOnce, false, 2);
     publisher.publish_acked("inf/q2", b"unacked-2", QoS::ExactlyOnce, false, 3);
-    let one = sub.expect_publish();
-    let two = sub.expect_publish();
-    assert_eq!(
-        (one.text().as_str(), one.qos, one.dup),
-        ("unacked-1", QoS::AtLeastOnce, false)
-    );
-    assert_eq!(
-        (two.text().as_str(), two.qos, two.dup),
-        ("unacked-2", QoS::ExactlyOnce, false)
-    );
-    let (one_id, two_id) = (one.packet_id.unwrap(), two.packet_id.unwrap());
+    let one_id = expect_first_send(&mut sub, "unacked-1", QoS::AtLeastOnce);
+    let two_id = expect_first_send(&mut sub, "unacked-2", QoS::ExactlyOnce);
 
     // Offline, two more are queued behind the in-flight ones.
     sub.disconnect();
@@ -134,17 +120,8 @@ fn inflight_resent_after_restart(mode: Mode) {
         "unacknowledged QoS 2 message resent with DUP and its packet id"
     );
     // Then the queued ones, in order, sent for the first time.
-    let three = sub.expect_publish();
-    let four = sub.expect_publish();
-    assert_eq!(
-        (three.text().as_str(), three.qos, three.dup),
-        ("queued-3", QoS::ExactlyOnce, false)
-    );
-    assert_eq!(
-        (four.text().as_str(), four.qos, four.dup),
-        ("queued-4", QoS::AtLeastOnce, false)
-    );
-    let (three_id, four_id) = (three.packet_id.unwrap(), four.packet_id.unwrap());
+    let three_id = expect_first_send(&mut sub, "queued-3", QoS::ExactlyOnce);
+    let four_id = expect_first_send(&mut sub, "queued-4", QoS::AtLeastOnce);
     let mut ids = vec![ret_id, rel_id, one_id, two_id, three_id, four_id];
     ids.sort_unstable();
     ids.dedup();
@@ -256,4 +233,15 @@ fn inbound_qos2_resent_after_restart_delivered_once_api() {
 #[test]
 fn inbound_qos2_resent_after_restart_delivered_once_binary() {
     inbound_qos2_resent_after_restart_delivered_once(Mode::BinarySigkill);
+}
+
+/// The next PUBLISH `sub` receives, checked to carry `text` at `qos` and to
+/// be a first send (no DUP); returns its packet id.
+fn expect_first_send(sub: &mut Raw, text: &str, qos: QoS) -> u16 {
+    let publish = sub.expect_publish();
+    assert_eq!(
+        (publish.text().as_str(), publish.qos, publish.dup),
+        (text, qos, false)
+    );
+    publish.packet_id.unwrap()
 }

@@ -115,14 +115,13 @@ impl OutputQueue {
         if self.splices.is_empty() {
             return Cow::Borrowed(&self.bytes[self.pos..]);
         }
+        // At most a byte run before each splice, the splice, and the tail.
+        let mut slices = vec![IoSlice::new(&[]); 2 * self.splices.len() + 1];
+        let count = self.slices(&mut slices);
         let mut all = Vec::with_capacity(self.pending());
-        let mut pos = self.pos;
-        for splice in &self.splices {
-            all.extend_from_slice(&self.bytes[pos..splice.at]);
-            all.extend_from_slice(&splice.message.payload()[splice.sent..]);
-            pos = splice.at;
+        for slice in &slices[..count] {
+            all.extend_from_slice(slice);
         }
-        all.extend_from_slice(&self.bytes[pos..]);
         Cow::Owned(all)
     }
 

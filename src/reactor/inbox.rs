@@ -78,16 +78,23 @@ const KEEP_COMMANDS: usize = 16 * 1024;
 /// as a [`Message`] instead of being copied twice.
 const INLINE_MAX: usize = 4096;
 
+/// The topic's length, when a publish is small enough to be copied into
+/// the inbox.
+fn inline_topic_len(topic: &str, payload: &[u8]) -> Option<u16> {
+    let topic_len = u16::try_from(topic.len()).ok()?;
+    (topic.len() + payload.len() <= INLINE_MAX).then_some(topic_len)
+}
+
 impl Inbox {
     fn copy_publish(
         &mut self,
         topic_len: u16,
-        topic: &[u8],
+        topic: &str,
         payload: &[u8],
         qos: QoS,
         retain: bool,
     ) {
-        self.bytes.extend_from_slice(topic);
+        self.bytes.extend_from_slice(topic.as_bytes());
         self.bytes.extend_from_slice(payload);
         self.commands.push(Command::Publish {
             topic_len,
@@ -157,11 +164,11 @@ impl Shared {
     /// Queues a host publish (the topic was validated by the caller, and is
     /// at most 65 535 bytes); false once the broker has stopped.
     pub(crate) fn send_publish(&self, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> bool {
-        match u16::try_from(topic.len()) {
-            Ok(topic_len) if topic.len() + payload.len() <= INLINE_MAX => self.push(|inbox| {
-                inbox.copy_publish(topic_len, topic.as_bytes(), payload, qos, retain);
+        match inline_topic_len(topic, payload) {
+            Some(topic_len) => self.push(|inbox| {
+                inbox.copy_publish(topic_len, topic, payload, qos, retain);
             }),
-            _ => match Message::new(topic, payload, qos, retain) {
+            None => match Message::new(topic, payload, qos, retain) {
                 Some(message) => self.send(Command::PublishMessage(message)),
                 None => false,
             },
@@ -174,19 +181,13 @@ impl Shared {
     pub(crate) fn send_messages(&self, messages: &[Message]) -> bool {
         self.push(|inbox| {
             for message in messages {
-                let topic = message.topic();
-                let payload = message.payload();
-                match u16::try_from(topic.len()) {
-                    Ok(topic_len) if topic.len() + payload.len() <= INLINE_MAX => {
-                        inbox.copy_publish(
-                            topic_len,
-                            topic.as_bytes(),
-                            payload,
-                            message.qos(),
-                            message.retain(),
-                        );
+                let (topic, payload) = (message.topic(), message.payload());
+                match inline_topic_len(topic, payload) {
+                    Some(topic_len) => {
+                        let (qos, retain) = (message.qos(), message.retain());
+                        inbox.copy_publish(topic_len, topic, payload, qos, retain);
                     }
-                    _ => inbox
+                    None => inbox
                         .commands
                         .push(Command::PublishMessage(message.clone())),
                 }

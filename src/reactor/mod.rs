@@ -513,12 +513,8 @@ impl Reactor {
             let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
                 return;
             };
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            let count = self.core.output_slices(id, &mut slices);
-            let result = match &slices[..count] {
-                [] => return,
-                [one] => socket.write(one),
-                several => socket.write_vectored(several),
+            let Some(result) = write_output(socket, &self.core, id) else {
+                return;
             };
             match result {
                 Ok(0) => {
@@ -549,11 +545,7 @@ impl Reactor {
     fn close_socket(&mut self, id: ConnId) {
         if let Some(slot) = self.sockets.get_mut(id.0) {
             if let Some(mut socket) = slot.take() {
-                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-                let count = self.core.output_slices(id, &mut slices);
-                if count > 0 {
-                    let _ = socket.write_vectored(&slices[..count]);
-                }
+                let _ = write_output(&mut socket, &self.core, id);
                 let _ = self.poll.registry().deregister(&mut socket);
                 let _ = socket.shutdown(std::net::Shutdown::Both);
             }
@@ -573,5 +565,18 @@ impl Reactor {
         self.shared.close();
         log::info!("broker stopped");
         result
+    }
+}
+
+/// Writes what `core` holds for `id` to `socket` in one system call (a
+/// `writev` when large payloads are spliced in); `None` when there is
+/// nothing to write.
+fn write_output(socket: &mut TcpStream, core: &Core, id: ConnId) -> Option<io::Result<usize>> {
+    let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+    let count = core.output_slices(id, &mut slices);
+    match &slices[..count] {
+        [] => None,
+        [one] => Some(socket.write(one)),
+        several => Some(socket.write_vectored(several)),
     }
 }
