@@ -3,17 +3,25 @@
 //! Most nodes have few children (often one: `device/<id>/temp`), a few have
 //! very many (`device/<id>` with 100 000 ids). Small fan-out is an
 //! exactly-sized `Vec` searched linearly: no hashing and no spare buckets.
-//! Past [`SMALL_MAX`] children it becomes a boxed `HashMap`, so lookups
+//! Past [`SMALL_MAX`] children it becomes a boxed hash table, so lookups
 //! stay O(1) however wide the level is. Removal shrinks storage back, so
 //! memory returns when subscriptions or retained messages go.
+//!
+//! The table is hashbrown's raw `HashTable` rather than a `HashMap` so that
+//! routing can fetch a child's entry ahead of time ([`Children::prefetch`]):
+//! a level 10 000 wide does not stay in the cache, and the entry of the
+//! child a topic is routed through would otherwise be a wait on memory.
 //!
 //! Keys are [`TopicKey`]s: a short level sits in the entry itself, and a
 //! scan rejects most siblings on length and end bytes. A binary search over
 //! `Box<str>` keys chased a pointer and called `memcmp` per step, which
 //! made 10 short levels cost more than hashing.
 
-use std::collections::{hash_map, HashMap};
+use std::hash::BuildHasher;
 
+use hashbrown::hash_table::{self, HashTable};
+
+use super::prefetch::prefetch_read;
 use super::topic_key::TopicKey;
 
 /// The hasher of wide levels: foldhash is several times faster than the
@@ -31,10 +39,85 @@ const SMALL_AGAIN: usize = SMALL_MAX / 2;
 pub(crate) enum Children<N> {
     /// In no particular order, capacity kept equal to length.
     Small(Vec<(TopicKey, N)>),
-    /// Boxed so that every node stays small: inline, the map's 48 bytes
-    /// would grow each leaf by 24.
-    #[allow(clippy::box_collection)]
-    Large(Box<HashMap<TopicKey, N, LevelHasher>>),
+    /// Boxed so that every node stays small: inline, the table and its
+    /// hasher would grow each leaf.
+    Large(Box<Wide<N>>),
+}
+
+/// The children of a wide level: a table of `(level, child)` entries
+/// hashed by level text.
+#[derive(Debug)]
+pub(crate) struct Wide<N> {
+    table: HashTable<(TopicKey, N)>,
+    hasher: LevelHasher,
+}
+
+impl<N> Wide<N> {
+    fn with_capacity(capacity: usize) -> Self {
+        Wide {
+            table: HashTable::with_capacity(capacity),
+            hasher: LevelHasher::default(),
+        }
+    }
+
+    fn hash(&self, level: &[u8]) -> u64 {
+        self.hasher.hash_one(level)
+    }
+
+    fn get(&self, level: &[u8]) -> Option<&N> {
+        let found = self.table.find(self.hash(level), |(k, _)| k.is(level));
+        found.map(|(_, n)| n)
+    }
+
+    fn get_mut(&mut self, level: &[u8]) -> Option<&mut N> {
+        let hash = self.hash(level);
+        let found = self.table.find_mut(hash, |(k, _)| k.is(level));
+        found.map(|(_, n)| n)
+    }
+
+    fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
+        let probe = level.as_bytes();
+        let hasher = &self.hasher;
+        let entry = self.table.entry(
+            hasher.hash_one(probe),
+            |(k, _)| k.is(probe),
+            |(k, _)| hasher.hash_one(k.as_bytes()),
+        );
+        &mut entry
+            .or_insert_with(|| (TopicKey::new(level), make()))
+            .into_mut()
+            .1
+    }
+
+    fn insert(&mut self, key: TopicKey, node: N) {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key.as_bytes());
+        self.table
+            .insert_unique(hash, (key, node), |(k, _)| hasher.hash_one(k.as_bytes()));
+    }
+
+    fn remove(&mut self, level: &[u8]) -> Option<N> {
+        let hash = self.hash(level);
+        let entry = self.table.find_entry(hash, |(k, _)| k.is(level)).ok()?;
+        let ((_, node), _) = entry.remove();
+        if self.table.len() * 4 < self.table.capacity() {
+            let hasher = &self.hasher;
+            self.table
+                .shrink_to_fit(|(k, _)| hasher.hash_one(k.as_bytes()));
+        }
+        Some(node)
+    }
+
+    /// Starts fetching the entry of `level` (and of any other child whose
+    /// hash tag matches) into the cache, without comparing keys.
+    fn prefetch(&self, level: &[u8]) {
+        // Every candidate is fetched and none is accepted, so the probe
+        // reads only the table's control bytes, which stay cached.
+        let _ = self.table.find(self.hash(level), |entry| {
+            prefetch_read(entry);
+            false
+        });
+    }
 }
 
 impl<N> Default for Children<N> {
@@ -48,8 +131,13 @@ impl<N> Children<N> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Children::Small(v) => v.len(),
-            Children::Large(m) => m.len(),
+            Children::Large(m) => m.table.len(),
         }
+    }
+
+    /// Whether the children are in a hash table (past [`SMALL_MAX`]).
+    pub(crate) fn is_wide(&self) -> bool {
+        matches!(self, Children::Large(_))
     }
 
     /// Whether there are no children.
@@ -57,12 +145,24 @@ impl<N> Children<N> {
         self.len() == 0
     }
 
-    /// The child at `level`.
-    pub(crate) fn get(&self, level: &str) -> Option<&N> {
-        let probe = level.as_bytes();
+    /// The child at `level` (text or bytes).
+    pub(crate) fn get(&self, level: impl AsRef<[u8]>) -> Option<&N> {
+        let probe = level.as_ref();
         match self {
             Children::Small(v) => v.iter().find(|(k, _)| k.is(probe)).map(|(_, n)| n),
             Children::Large(m) => m.get(probe),
+        }
+    }
+
+    /// Starts loading the entry of the child at `level` if this is a wide
+    /// level (a small one is read in full by a lookup anyway). Only a hint.
+    pub(crate) fn prefetch(&self, level: &[u8]) -> bool {
+        match self {
+            Children::Small(_) => false,
+            Children::Large(m) => {
+                m.prefetch(level);
+                true
+            }
         }
     }
 
@@ -80,10 +180,11 @@ impl<N> Children<N> {
         let probe = level.as_bytes();
         if let Children::Small(v) = self {
             if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.is(probe)) {
-                let mut map =
-                    HashMap::with_capacity_and_hasher(v.len() + 1, LevelHasher::default());
-                map.extend(std::mem::take(v));
-                *self = Children::Large(Box::new(map));
+                let mut wide = Wide::with_capacity(v.len() + 1);
+                for (key, node) in std::mem::take(v) {
+                    wide.insert(key, node);
+                }
+                *self = Children::Large(Box::new(wide));
             }
         }
         match self {
@@ -98,7 +199,7 @@ impl<N> Children<N> {
                 };
                 &mut v[i].1
             }
-            Children::Large(m) => m.entry(TopicKey::new(level)).or_insert_with(make),
+            Children::Large(m) => m.get_or_insert_with(level, make),
         }
     }
 
@@ -112,17 +213,11 @@ impl<N> Children<N> {
                 v.shrink_to_fit();
                 return Some(node);
             }
-            Children::Large(m) => {
-                let node = m.remove(probe)?;
-                if m.len() * 4 < m.capacity() {
-                    m.shrink_to_fit();
-                }
-                node
-            }
+            Children::Large(m) => m.remove(probe)?,
         };
         if self.len() <= SMALL_AGAIN {
             let mut small: Vec<(TopicKey, N)> = match std::mem::take(self) {
-                Children::Large(m) => m.into_iter().collect(),
+                Children::Large(m) => m.table.into_iter().collect(),
                 Children::Small(v) => v,
             };
             small.shrink_to_fit();
@@ -135,7 +230,7 @@ impl<N> Children<N> {
     pub(crate) fn iter(&self) -> Iter<'_, N> {
         match self {
             Children::Small(v) => Iter::Small(v.iter()),
-            Children::Large(m) => Iter::Large(m.iter()),
+            Children::Large(m) => Iter::Large(m.table.iter()),
         }
     }
 }
@@ -145,8 +240,8 @@ impl<N> Children<N> {
 pub(crate) enum Iter<'a, N> {
     /// Over a small node's vector.
     Small(std::slice::Iter<'a, (TopicKey, N)>),
-    /// Over a large node's map.
-    Large(hash_map::Iter<'a, TopicKey, N>),
+    /// Over a large node's table.
+    Large(hash_table::Iter<'a, (TopicKey, N)>),
     /// At most one pair, then done.
     One(Option<(&'a str, &'a N)>),
 }
@@ -168,7 +263,7 @@ pub(crate) enum IntoNodes<N> {
     /// A small node's children.
     Small(std::vec::IntoIter<(TopicKey, N)>),
     /// A large node's children.
-    Large(hash_map::IntoValues<TopicKey, N>),
+    Large(hash_table::IntoIter<(TopicKey, N)>),
     /// A single node (a `+` child), then done.
     One(Option<N>),
 }
@@ -179,7 +274,7 @@ impl<N> Iterator for IntoNodes<N> {
     fn next(&mut self) -> Option<N> {
         match self {
             IntoNodes::Small(it) => it.next().map(|(_, n)| n),
-            IntoNodes::Large(it) => it.next(),
+            IntoNodes::Large(it) => it.next().map(|(_, n)| n),
             IntoNodes::One(one) => one.take(),
         }
     }
@@ -190,7 +285,7 @@ impl<N> Children<N> {
     pub(crate) fn take_nodes(&mut self) -> IntoNodes<N> {
         match std::mem::take(self) {
             Children::Small(v) => IntoNodes::Small(v.into_iter()),
-            Children::Large(m) => IntoNodes::Large(m.into_values()),
+            Children::Large(m) => IntoNodes::Large(m.table.into_iter()),
         }
     }
 }
@@ -229,7 +324,7 @@ mod tests {
         }
         assert!(matches!(c, Children::Large(_)));
         for i in 0..100u32 {
-            assert_eq!(c.get(&i.to_string()), Some(&i));
+            assert_eq!(c.get(i.to_string()), Some(&i));
         }
         assert_eq!(c.iter().count(), 100);
         for i in 0..95u32 {

@@ -10,6 +10,7 @@
 
 use std::hash::BuildHasher;
 
+use super::prefetch::prefetch_read;
 use super::sublist::Subscribers;
 use super::topic_key::TopicKey;
 use crate::codec::QoS;
@@ -215,38 +216,23 @@ impl<K: Copy + Eq> ExactIndex<K> {
         }
     }
 
-    /// Starts fetching the bucket where `topic` would be into the cache,
-    /// without waiting: call it for the next message while routing this
-    /// one. Only a hint; does nothing on targets without a prefetch.
+    /// Starts fetching the bucket where `topic` would be, and the one
+    /// after it, into the cache without waiting: call it for the next
+    /// message while routing this one. At 3/4 load a third of the lookups
+    /// go on past their home bucket (and a topic nobody subscribed to
+    /// exactly always does). Only a hint; does nothing on targets without
+    /// a prefetch.
     pub(crate) fn prefetch(&self, topic: &[u8]) {
         if self.len == 0 {
             return;
         }
-        let i = home(self.hash(topic), self.mask());
-        if let Some(slot) = self.slots.get(i) {
-            prefetch_read(slot);
+        let (mask, home) = (self.mask(), home(self.hash(topic), self.mask()));
+        for i in [home, (home + 1) & mask] {
+            if let Some(slot) = self.slots.get(i) {
+                prefetch_read(slot);
+            }
         }
     }
-}
-
-/// Asks the CPU to bring the cache lines of `value` (its first and last
-/// byte: a bucket may straddle two lines) in.
-#[inline(always)]
-fn prefetch_read<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let first = (value as *const T).cast::<i8>();
-        let last = first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1));
-        // SAFETY: a prefetch never faults and changes no memory; both
-        // addresses are inside a live value anyway. SSE is part of x86_64.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(first);
-            _mm_prefetch::<_MM_HINT_T0>(last);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod children;
 mod exact;
+mod prefetch;
 mod retained;
 mod stack;
 mod sublist;

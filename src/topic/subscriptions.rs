@@ -5,9 +5,12 @@
 //! [`ExactIndex`] keyed by their whole text, so routing finds them with one
 //! hash probe however many there are. Wildcard filters live in a trie with
 //! one node per filter level. A node holds its literal children (see
-//! [`Children`]), a separate `+` child and two subscriber lists: `subs` for
-//! filters ending at this node and `hash` for filters ending in `/#` right
-//! below it. Routing a PUBLISH walks the topic's levels, following at each
+//! [`Children`]), a separate `+` child and three subscriber lists: `subs`
+//! for filters ending at this node, `hash` for filters ending in `/#` right
+//! below it and `plus` for filters ending in `/+` right below it. The last
+//! is the common `device/<id>/+`: kept in the node, reporting it reads no
+//! other node, which matters when `<id>` is one of 10 000 and every node
+//! is a cache miss. Routing a PUBLISH walks the topic's levels, following at each
 //! level the literal child and the `+` child and reporting `hash` lists on
 //! the way, so its cost grows with the depth of the topic and the number of
 //! matches, not with the number of subscriptions.
@@ -28,8 +31,10 @@ use crate::codec::QoS;
 struct Node<K> {
     /// Literal children by level text.
     children: Children<Node<K>>,
-    /// The `+` child.
+    /// The `+` child, for filters going on past a `+` level.
     plus: Option<Box<Node<K>>>,
+    /// Subscribers of the filter ending in `+` right below this node.
+    plus_leaf: Subscribers<K>,
     /// Subscribers of the filter ending in `#` right below this node.
     hash: Subscribers<K>,
     /// Subscribers of the filter ending at this node.
@@ -41,6 +46,7 @@ impl<K> Node<K> {
         Node {
             children: Children::default(),
             plus: None,
+            plus_leaf: Subscribers::Empty,
             hash: Subscribers::Empty,
             subs: Subscribers::Empty,
         }
@@ -59,6 +65,31 @@ impl<K> Node<K> {
     }
 }
 
+impl<K: Copy + Eq> Node<K> {
+    /// The list of filters that end `at` this node.
+    fn list(&self, at: End) -> &Subscribers<K> {
+        match at {
+            End::Here => &self.subs,
+            End::Plus => &self.plus_leaf,
+            End::Hash => &self.hash,
+        }
+    }
+
+    /// The list of filters that end `at` this node, mutably.
+    fn list_mut(&mut self, at: End) -> &mut Subscribers<K> {
+        match at {
+            End::Here => &mut self.subs,
+            End::Plus => &mut self.plus_leaf,
+            End::Hash => &mut self.hash,
+        }
+    }
+
+    /// Number of subscribers in the three lists.
+    fn subscribers(&self) -> usize {
+        self.subs.len() + self.plus_leaf.len() + self.hash.len()
+    }
+}
+
 impl<K> Drop for Node<K> {
     fn drop(&mut self) {
         if self.edges() > 0 {
@@ -70,15 +101,36 @@ impl<K> Drop for Node<K> {
     }
 }
 
-/// A filter split into the path of levels to its node and whether it ends
-/// in `#` (whose subscribers live in that node's `hash` list).
-fn split_filter(filter: &str) -> (Option<&str>, bool) {
-    if filter == "#" {
-        (None, true)
-    } else if let Some(path) = filter.strip_suffix("/#") {
-        (Some(path), true)
-    } else {
-        (Some(filter), false)
+/// Levels [`SubscriptionTree::prefetch`] walks at most before it gives up
+/// finding a wide level: a hint must stay cheap.
+const PREFETCH_LEVELS: usize = 4;
+
+/// Which list of its node a filter's subscribers live in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// `subs`: the filter's last level is the node's.
+    Here,
+    /// `plus_leaf`: the filter ends in `+` below the node.
+    Plus,
+    /// `hash`: the filter ends in `#` below the node.
+    Hash,
+}
+
+/// A filter split into the path of levels to its node (`None`: the root)
+/// and the list there that holds its subscribers.
+fn split_filter(filter: &str) -> (Option<&str>, End) {
+    match filter {
+        "#" => (None, End::Hash),
+        "+" => (None, End::Plus),
+        _ => {
+            if let Some(path) = filter.strip_suffix("/#") {
+                (Some(path), End::Hash)
+            } else if let Some(path) = filter.strip_suffix("/+") {
+                (Some(path), End::Plus)
+            } else {
+                (Some(filter), End::Here)
+            }
+        }
     }
 }
 
@@ -106,6 +158,9 @@ pub struct SubscriptionTree<K> {
     /// Filters with a wildcard.
     root: Node<K>,
     len: usize,
+    /// Trie nodes whose children are a hash table: while there are none,
+    /// [`SubscriptionTree::prefetch`] has nothing to do in the trie.
+    wide_levels: usize,
 }
 
 impl<K: Copy + Eq + Hash> Default for SubscriptionTree<K> {
@@ -121,6 +176,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             exact: ExactIndex::default(),
             root: Node::new(),
             len: 0,
+            wide_levels: 0,
         }
     }
 
@@ -149,21 +205,24 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             self.len += usize::from(added);
             return added;
         }
-        let (path, multi) = split_filter(filter);
+        let (path, end) = split_filter(filter);
         let mut node = &mut self.root;
         for level in path.into_iter().flat_map(|p| p.split('/')) {
-            node = if level == "+" {
-                node.plus.get_or_insert_with(|| Box::new(Node::new()))
-            } else {
-                node.children.get_or_insert_with(level, Node::new)
+            if level == "+" {
+                node = node.plus.get_or_insert_with(|| Box::new(Node::new()));
+                continue;
+            }
+            let narrow = !node.children.is_wide();
+            node.children.get_or_insert_with(level, Node::new);
+            self.wide_levels += usize::from(narrow && node.children.is_wide());
+            // Just inserted, so always there; looked up again because the
+            // insert's borrow would not let the width be checked.
+            let Some(child) = node.children.get_mut(level) else {
+                return false;
             };
+            node = child;
         }
-        let list = if multi {
-            &mut node.hash
-        } else {
-            &mut node.subs
-        };
-        let added = list.upsert(key, qos);
+        let added = node.list_mut(end).upsert(key, qos);
         self.len += usize::from(added);
         added
     }
@@ -179,7 +238,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             self.len -= usize::from(removed);
             return removed;
         }
-        let (path, multi) = split_filter(filter);
+        let (path, end) = split_filter(filter);
         let levels = || path.into_iter().flat_map(|p| p.split('/'));
 
         // First pass, read-only: find the node, check the key is there, and
@@ -189,7 +248,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         let mut depth = 0;
         let mut keep = 0;
         for level in levels() {
-            if !node.subs.is_empty() || !node.hash.is_empty() || node.edges() > 1 {
+            if node.subscribers() > 0 || node.edges() > 1 {
                 keep = depth;
             }
             let next = if level == "+" {
@@ -203,15 +262,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             node = next;
             depth += 1;
         }
-        let (list, other) = if multi {
-            (&node.hash, &node.subs)
-        } else {
-            (&node.subs, &node.hash)
-        };
-        if !list.contains(key) {
+        if !node.list(end).contains(key) {
             return false;
         }
-        let prune = depth > 0 && list.len() == 1 && other.is_empty() && node.edges() == 0;
+        // The key is the node's last subscriber and nothing hangs below.
+        let prune = depth > 0 && node.subscribers() == 1 && node.edges() == 0;
 
         // Second pass: cut the emptied branch below `keep`, or just remove
         // the key from its list.
@@ -221,7 +276,11 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 if level == "+" {
                     node.plus = None;
                 } else {
+                    // The branch cut holds no wide level: below `keep`
+                    // every node has one edge at most.
+                    let wide = node.children.is_wide();
                     node.children.remove(level);
+                    self.wide_levels -= usize::from(wide && !node.children.is_wide());
                 }
                 self.len -= 1;
                 return true;
@@ -236,22 +295,35 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             };
             node = next;
         }
-        let list = if multi {
-            &mut node.hash
-        } else {
-            &mut node.subs
-        };
-        let removed = list.remove(key);
+        let removed = node.list_mut(end).remove(key);
         self.len -= usize::from(removed);
         removed
     }
 
-    /// Starts loading what matching `topic` will read first (the bucket of
-    /// the wildcard-free filters), without waiting for it: called for the
-    /// next message while this one is routed, it hides a cache miss per
-    /// message when there are many filters. Only a hint.
+    /// Starts loading what matching `topic` will read from memory (the
+    /// buckets of the wildcard-free filters, and the entry of the topic's
+    /// level at the first wide trie level on its path), without waiting
+    /// for it: called for the next message while this one is routed, it
+    /// hides the cache misses of a large subscription set. Only a hint.
     pub fn prefetch(&self, topic: &[u8]) {
         self.exact.prefetch(topic);
+        if self.wide_levels == 0 {
+            return;
+        }
+        // Along the topic's literal path, to the first wide level: that is
+        // where a large subscription set (`sub/<id>/...`) misses the cache.
+        // Narrow levels on the way are small vectors, read in full by the
+        // walk anyway. Bytes, not text: a hint need not validate UTF-8.
+        let mut node = &self.root;
+        for level in topic.split(|&b| b == b'/').take(PREFETCH_LEVELS) {
+            if node.children.prefetch(level) {
+                return;
+            }
+            match node.children.get(level) {
+                Some(child) => node = child,
+                None => return,
+            }
+        }
     }
 
     /// Calls `f(key, qos)` once for every `(filter, key)` pair whose filter
@@ -269,7 +341,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         self.exact.for_each_match(topic, &mut f);
         // Without wildcard filters (the root holds no `#` and no edge) there
         // is no trie to walk.
-        if self.root.edges() == 0 && self.root.hash.is_empty() {
+        if self.root.edges() == 0 && self.root.subscribers() == 0 {
             return;
         }
         // Pending branches: a node and where its next topic level starts.
@@ -291,6 +363,9 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 let (level, next) = level_at(topic, at);
                 if wild {
                     node.hash.report(&mut f);
+                    if next.is_none() {
+                        node.plus_leaf.report(&mut f);
+                    }
                     if let Some(plus) = node.plus.as_deref() {
                         pending.push((plus, next));
                     }
@@ -371,7 +446,9 @@ mod tests {
         t.subscribe("a/b/c/+", 1, QoS::AtMostOnce);
         t.subscribe("a/b/#", 2, QoS::AtMostOnce);
         t.subscribe("a/+/x", 3, QoS::AtMostOnce);
-        assert_eq!(t.node_count(), 6);
+        // a, b, c (holding `+` leaf subscribers: no node of their own), the
+        // `+` under a and its x.
+        assert_eq!(t.node_count(), 5);
         assert!(t.unsubscribe("a/b/c/+", 1));
         assert_eq!(t.node_count(), 4);
         assert_eq!(matched(&t, "a/b"), vec![(2, QoS::AtMostOnce)]);
@@ -449,6 +526,41 @@ mod tests {
         assert!(t.is_empty());
         assert_eq!(t.node_count(), 0);
         assert!(matched(&t, "a/b").is_empty());
+    }
+
+    #[test]
+    fn wide_levels_are_counted_and_prefetching_changes_nothing() {
+        let mut t = SubscriptionTree::new();
+        for i in 0..40u32 {
+            assert!(t.subscribe(&format!("w/{i}/+"), i, QoS::AtMostOnce));
+            assert!(t.subscribe(&format!("w/{i}/x"), i, QoS::AtLeastOnce));
+        }
+        assert_eq!(t.wide_levels, 1, "the level under w holds 40 children");
+        for topic in [
+            &b"w/7/x"[..],
+            b"w/77/x",
+            b"w",
+            b"",
+            b"w/\xff/x",
+            b"/w/7",
+            b"w/7/x/y/z/q",
+        ] {
+            t.prefetch(topic);
+        }
+        assert_eq!(
+            matched(&t, "w/7/x"),
+            vec![(7, QoS::AtMostOnce), (7, QoS::AtLeastOnce)]
+        );
+        assert!(matched(&t, "w/7").is_empty());
+        assert!(matched(&t, "w/7/x/y").is_empty());
+        for i in 0..40u32 {
+            assert!(t.unsubscribe(&format!("w/{i}/+"), i));
+            assert_eq!(t.wide_levels, usize::from(i < 31), "after {i}");
+        }
+        for i in 0..40u32 {
+            assert!(t.unsubscribe(&format!("w/{i}/x"), i));
+        }
+        assert_eq!((t.wide_levels, t.node_count()), (0, 0));
     }
 
     #[test]
