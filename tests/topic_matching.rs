@@ -195,12 +195,12 @@ impl Rng {
 
 const LEVELS: &[&str] = &["", "a", "b", "$SYS", "$", "c d", "a$"];
 
-/// A random valid topic name (never empty).
-fn random_topic(rng: &mut Rng) -> String {
+/// A random valid topic name (never empty) of levels from `levels`.
+fn random_topic(rng: &mut Rng, levels: &[&str]) -> String {
     loop {
         let depth = 1 + rng.below(4);
         let topic = (0..depth)
-            .map(|_| rng.pick(LEVELS))
+            .map(|_| rng.pick(levels))
             .collect::<Vec<_>>()
             .join("/");
         if !topic.is_empty() {
@@ -209,15 +209,15 @@ fn random_topic(rng: &mut Rng) -> String {
     }
 }
 
-/// A random valid topic filter.
-fn random_filter(rng: &mut Rng) -> String {
+/// A random valid topic filter of levels from `names` and wildcards.
+fn random_filter(rng: &mut Rng, names: &[&str]) -> String {
     let depth = 1 + rng.below(4);
     let mut levels: Vec<&str> = (0..depth)
         .map(|_| {
             if rng.below(3) == 0 {
                 "+"
             } else {
-                rng.pick(LEVELS)
+                rng.pick(names)
             }
         })
         .collect();
@@ -234,14 +234,32 @@ fn random_filter(rng: &mut Rng) -> String {
 
 #[test]
 fn subscription_tree_agrees_with_matches() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    agrees_with_matches(LEVELS, 3_000, 0x9E37_79B9_7F4A_7C15);
+}
+
+#[test]
+fn subscription_tree_with_wide_levels_agrees_with_matches() {
+    // Enough distinct levels that trie nodes grow past a small vector into
+    // a hash table (and shrink back as filters go), with prefetching of
+    // every topic before it is matched, as the broker does.
+    let numbers: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let mut levels: Vec<&str> = LEVELS.to_vec();
+    levels.extend(numbers.iter().map(String::as_str));
+    agrees_with_matches(&levels, 20_000, 0x2545_F491_4F6C_DD1D);
+}
+
+/// Random subscribes and unsubscribes of filters over `levels`, checking
+/// after some of them that matching a random topic gives what
+/// [`matches`] says, then removing everything.
+fn agrees_with_matches(levels: &[&str], rounds: usize, seed: u64) {
+    let mut rng = Rng(seed);
     let mut tree = SubscriptionTree::new();
     // The model: (filter, key) -> qos.
     let mut model: BTreeMap<(String, u32), QoS> = BTreeMap::new();
     let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
     let mut hits = 0;
-    for round in 0..3_000 {
-        let filter = random_filter(&mut rng);
+    for round in 0..rounds {
+        let filter = random_filter(&mut rng, levels);
         let key = rng.below(8) as u32;
         if rng.below(3) == 0 {
             let was = model.remove(&(filter.clone(), key)).is_some();
@@ -261,7 +279,8 @@ fn subscription_tree_agrees_with_matches() {
         }
         assert_eq!(tree.len(), model.len());
         if round % 5 == 0 {
-            let topic = random_topic(&mut rng);
+            let topic = random_topic(&mut rng, levels);
+            tree.prefetch(topic.as_bytes());
             let mut got = Vec::new();
             tree.for_each_match(&topic, |k, q| got.push((k, q)));
             got.sort();
@@ -318,12 +337,26 @@ fn same_filter_many_keys_and_overlaps() {
 
 #[test]
 fn retained_tree_agrees_with_a_map() {
+    retained_agrees_with_a_map(LEVELS, 3_000);
+}
+
+#[test]
+fn retained_tree_with_wide_levels_agrees_with_a_map() {
+    let numbers: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let mut levels: Vec<&str> = LEVELS.to_vec();
+    levels.extend(numbers.iter().map(String::as_str));
+    retained_agrees_with_a_map(&levels, 20_000);
+}
+
+/// Random inserts, removals and lookups of topics over `levels` against a
+/// map, matching random filters now and then, then removing everything.
+fn retained_agrees_with_a_map(levels: &[&str], rounds: u32) {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut tree = RetainedTree::new();
     let mut model: BTreeMap<String, u32> = BTreeMap::new();
     let mut hits = 0;
-    for round in 0..3_000u32 {
-        let topic = random_topic(&mut rng);
+    for round in 0..rounds {
+        let topic = random_topic(&mut rng, levels);
         match rng.below(4) {
             0 => assert_eq!(
                 tree.remove(&topic),
@@ -338,7 +371,7 @@ fn retained_tree_agrees_with_a_map() {
         }
         assert_eq!(tree.len(), model.len());
         if round % 5 == 0 {
-            let filter = random_filter(&mut rng);
+            let filter = random_filter(&mut rng, levels);
             let mut got = Vec::new();
             tree.for_each_match(&filter, |t, v| got.push((t.to_string(), *v)));
             got.sort();
