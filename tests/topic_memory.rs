@@ -141,13 +141,14 @@ type Shape = (&'static str, fn(u32) -> String);
 #[ignore = "measurement; run in release with --nocapture"]
 fn report_memory() {
     let n = 100_000;
-    let shapes: [Shape; 4] = [
+    let shapes: [Shape; 5] = [
         ("bench/sub/<i>", |i| format!("bench/sub/{i}")),
         ("dev/<i>/temp", |i| format!("dev/{i}/temp")),
         ("site/<i%100>/dev/<i>", |i| {
             format!("site/{}/dev/{i}", i % 100)
         }),
         ("+/<i>/#", |i| format!("+/{i}/#")),
+        ("dev/<i>/+", |i| format!("dev/{i}/+")),
     ];
     for (name, shape) in shapes {
         let (per_sub, left) = subscription_bytes(n, shape);
