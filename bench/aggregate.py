@@ -216,7 +216,11 @@ def main():
            if other else "not recorded") + ".",
         "- `latency` runs pin the broker to CPU 0 and the generator to CPU 1 (`taskset`): "
         "unpinned, the round trip is bimodal on this kind of VM (same vCPU ≈ 18 µs, across "
-        "vCPUs ≈ 55 µs, from the cost of waking a halted vCPU). Throughput runs are not pinned.",
+        "vCPUs ≈ 55 µs, from the cost of waking a halted vCPU). `subscriptions` runs are "
+        "pinned the same way (they compare mqlite's cost per message at 100 and 100 000 "
+        "filters, and where the scheduler puts the two processes adds noise to it), except "
+        "rumqttd, left free to use both CPUs for its worker threads. Other throughput runs "
+        "are not pinned.",
         "- Publishers refill their window in batches of a quarter window (one write for many "
         "messages), so the generator stays far below one core at the brokers' rates.",
         "- `connections`: K clients, 64 handshakes in flight, each CONNECT + SUBSCRIBE `idle/<i>`; "

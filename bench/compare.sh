@@ -349,12 +349,19 @@ for round in $(seq 1 "$ROUNDS"); do
         # Latency runs: broker on CPU 0, generator on CPU 1. Unpinned, the
         # round trip is bimodal (same vCPU ~18 us, across vCPUs ~55 us on the
         # reference VM) depending on where the scheduler puts the processes.
-        PIN_BROKER=""; PIN_GEN=""
-        if [ "${id%%_*}" = latency ] && [ -n "$TASKSET" ]; then
-            PIN_BROKER="$TASKSET -c 0"; PIN_GEN="$TASKSET -c 1"
-        fi
+        # Routing runs (subscriptions_*) measure the cost per message as
+        # filters grow, mqlite against itself: the same pinning keeps the
+        # scheduler's placement out of that ratio. rumqttd is left free to
+        # use both CPUs there, as its worker threads would be otherwise.
+        PIN_SCENARIO=""; PIN_GEN=""
+        case "${id%%_*}" in
+            latency|subscriptions)
+                if [ -n "$TASKSET" ]; then PIN_SCENARIO="$TASKSET -c 0"; PIN_GEN="$TASKSET -c 1"; fi ;;
+        esac
         for b in "${BROKERS[@]}"; do
             if [ "$b" = ceiling ] && [ "$ceil" != 1 ]; then continue; fi
+            PIN_BROKER="$PIN_SCENARIO"
+            if [ "$b" = rumqttd ] && [ "${id%%_*}" = subscriptions ]; then PIN_BROKER=""; fi
             wait_quiet
             port=$(free_port)
             if ! start_broker "$b" "$port"; then
