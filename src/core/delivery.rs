@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::buffer_pool::BufferPool;
 use super::connection::Conn;
 use super::paging::queue_place;
 use super::session::{Inflight, InflightState};
@@ -312,7 +313,7 @@ impl Core {
             return;
         };
         if conn.output.has_no_buffer() {
-            if let Some(buffer) = self.buffer_pool.pop() {
+            if let Some(buffer) = self.buffer_pool.take() {
                 conn.output.set_buffer(buffer);
             }
         }
@@ -330,7 +331,7 @@ impl Core {
 #[allow(clippy::too_many_arguments)]
 fn write_publish(
     conn: &mut Conn,
-    pool: &mut Vec<Vec<u8>>,
+    pool: &mut BufferPool,
     dirty: &mut Vec<ConnId>,
     (pressure, threshold): (&mut bool, usize),
     id: ConnId,
@@ -339,7 +340,7 @@ fn write_publish(
     packet_id: u16,
 ) {
     if conn.output.has_no_buffer() {
-        if let Some(buffer) = pool.pop() {
+        if let Some(buffer) = pool.take() {
             conn.output.set_buffer(buffer);
         }
     }

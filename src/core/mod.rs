@@ -19,6 +19,7 @@
 //!   output is left if possible, drop the socket, then [`Core::release`],
 //! - [`Core::next_deadline`]: when to call [`Core::handle_timeout`].
 
+mod buffer_pool;
 mod connection;
 mod delivery;
 mod inbound;
@@ -52,6 +53,7 @@ use crate::codec::QoS;
 use crate::hooks::{Hooks, Identity};
 use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
+use buffer_pool::BufferPool;
 use connection::{Conn, ConnState};
 pub(crate) use local::LocalSink;
 pub use local::LocalSubscription;
@@ -77,14 +79,9 @@ pub(crate) enum Subscriber {
     Local(LocalKey),
 }
 
-/// Output buffers kept for reuse, so a busy connection does not allocate
-/// per pass and an idle one holds none.
-const BUFFER_POOL_SIZE: usize = 64;
 /// Written bytes kept at the front of an output buffer before they are
 /// dropped (see `consume_output`).
 const COMPACT_AFTER: usize = 64 * 1024;
-/// Larger buffers are freed instead of pooled.
-const POOLED_BUFFER_MAX: usize = 64 * 1024;
 
 /// The broker's state machine. See the module documentation for the call
 /// order.
@@ -103,7 +100,7 @@ pub struct Core {
     /// Connections closed by the core, awaiting `release`.
     closing: Vec<ConnId>,
     /// Reusable output buffers.
-    buffer_pool: Vec<Vec<u8>>,
+    buffer_pool: BufferPool,
     /// Routing scratch: one entry per matched session of the current publish.
     matches: Vec<(SessionKey, QoS)>,
     local_matches: Vec<(LocalKey, QoS)>,
@@ -161,7 +158,7 @@ impl Core {
             timers,
             dirty: Vec::new(),
             closing: Vec::new(),
-            buffer_pool: Vec::new(),
+            buffer_pool: BufferPool::default(),
             matches: Vec::new(),
             local_matches: Vec::new(),
             match_stamp: 0,

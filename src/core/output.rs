@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::connection::ConnState;
 use super::timers::Timer;
-use super::{ConnId, Core, BUFFER_POOL_SIZE, POOLED_BUFFER_MAX};
+use super::{ConnId, Core};
 
 impl Core {
     /// Whether some connection's output grew past half of
@@ -119,15 +119,8 @@ impl Core {
         });
     }
 
-    /// Keeps an emptied output buffer for reuse, unless the pool is full
-    /// or the buffer grew too large to be worth keeping.
-    pub(super) fn recycle_buffer(&mut self, mut buffer: Vec<u8>) {
-        if buffer.capacity() > 0
-            && buffer.capacity() <= POOLED_BUFFER_MAX
-            && self.buffer_pool.len() < BUFFER_POOL_SIZE
-        {
-            buffer.clear();
-            self.buffer_pool.push(buffer);
-        }
+    /// Keeps an emptied output buffer for reuse, unless the pool is full.
+    pub(super) fn recycle_buffer(&mut self, buffer: Vec<u8>) {
+        self.buffer_pool.give(buffer);
     }
 }
