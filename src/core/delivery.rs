@@ -312,11 +312,7 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
-        if conn.output.has_no_buffer() {
-            if let Some(buffer) = self.buffer_pool.take() {
-                conn.output.set_buffer(buffer);
-            }
-        }
+        conn.output.take_pooled_buffer(&mut self.buffer_pool);
         encode(conn.output.bytes_mut());
         if !conn.in_dirty_list {
             conn.in_dirty_list = true;
@@ -339,11 +335,7 @@ fn write_publish(
     dup: bool,
     packet_id: u16,
 ) {
-    if conn.output.has_no_buffer() {
-        if let Some(buffer) = pool.take() {
-            conn.output.set_buffer(buffer);
-        }
-    }
+    conn.output.take_pooled_buffer(pool);
     conn.output.push_publish(message, dup, packet_id);
     if !conn.in_dirty_list {
         conn.in_dirty_list = true;

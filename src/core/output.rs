@@ -71,7 +71,7 @@ impl Core {
         self.stats.bytes_sent += written as u64;
         if let Some(buffer) = conn.output.consume(written) {
             let session = conn.session();
-            self.recycle_buffer(buffer);
+            self.buffer_pool.give(buffer);
             if let Some(key) = session {
                 self.refill(key);
             }
@@ -90,7 +90,7 @@ impl Core {
     pub fn release(&mut self, id: ConnId) {
         if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
             let mut conn = self.conns.remove(id.0);
-            self.recycle_buffer(conn.output.take_buffer());
+            self.buffer_pool.give(conn.output.take_buffer());
             self.prune_timers();
         }
     }
@@ -117,10 +117,5 @@ impl Core {
                 Some(s) if s.generation == generation && s.conn.is_none()),
             Timer::Sys => true,
         });
-    }
-
-    /// Keeps an emptied output buffer for reuse, unless the pool is full.
-    pub(super) fn recycle_buffer(&mut self, buffer: Vec<u8>) {
-        self.buffer_pool.give(buffer);
     }
 }

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
+use super::buffer_pool::BufferPool;
 use super::message::Message;
 use super::COMPACT_AFTER;
 use crate::codec::{self, PacketId};
@@ -46,15 +47,14 @@ impl OutputQueue {
         self.bytes.len() - self.pos + self.spliced_pending
     }
 
-    /// Whether the byte buffer has no allocation (it can take a pooled one).
-    pub(crate) fn has_no_buffer(&self) -> bool {
-        self.bytes.capacity() == 0
-    }
-
-    /// Gives an empty, allocated buffer to a queue without one.
-    pub(crate) fn set_buffer(&mut self, buffer: Vec<u8>) {
-        debug_assert!(self.has_no_buffer() && buffer.is_empty());
-        self.bytes = buffer;
+    /// Gives a queue without a byte buffer (an idle connection's) one from
+    /// `pool`, if the pool has one, before output is appended.
+    pub(crate) fn take_pooled_buffer(&mut self, pool: &mut BufferPool) {
+        if self.bytes.capacity() == 0 {
+            if let Some(buffer) = pool.take() {
+                self.bytes = buffer;
+            }
+        }
     }
 
     /// The byte buffer, to append encoded packets to.

@@ -52,6 +52,12 @@ pub(crate) struct Wide<N> {
     hasher: LevelHasher,
 }
 
+/// How the table rehashes an entry when it grows or shrinks: by its key,
+/// as lookups hash the level.
+fn entry_hash<N>(hasher: &LevelHasher) -> impl Fn(&(TopicKey, N)) -> u64 + '_ {
+    |(key, _)| hasher.hash_one(key.as_bytes())
+}
+
 impl<N> Wide<N> {
     fn with_capacity(capacity: usize) -> Self {
         Wide {
@@ -81,7 +87,7 @@ impl<N> Wide<N> {
         let entry = self.table.entry(
             hasher.hash_one(probe),
             |(k, _)| k.is(probe),
-            |(k, _)| hasher.hash_one(k.as_bytes()),
+            entry_hash(hasher),
         );
         &mut entry
             .or_insert_with(|| (TopicKey::new(level), make()))
@@ -90,10 +96,9 @@ impl<N> Wide<N> {
     }
 
     fn insert(&mut self, key: TopicKey, node: N) {
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(key.as_bytes());
+        let hash = self.hash(key.as_bytes());
         self.table
-            .insert_unique(hash, (key, node), |(k, _)| hasher.hash_one(k.as_bytes()));
+            .insert_unique(hash, (key, node), entry_hash(&self.hasher));
     }
 
     fn remove(&mut self, level: &[u8]) -> Option<N> {
@@ -101,9 +106,7 @@ impl<N> Wide<N> {
         let entry = self.table.find_entry(hash, |(k, _)| k.is(level)).ok()?;
         let ((_, node), _) = entry.remove();
         if self.table.len() * 4 < self.table.capacity() {
-            let hasher = &self.hasher;
-            self.table
-                .shrink_to_fit(|(k, _)| hasher.hash_one(k.as_bytes()));
+            self.table.shrink_to_fit(entry_hash(&self.hasher));
         }
         Some(node)
     }
@@ -177,7 +180,18 @@ impl<N> Children<N> {
 
     /// The child at `level`, created with `make` if missing.
     pub(crate) fn get_or_insert_with(&mut self, level: &str, make: impl FnOnce() -> N) -> &mut N {
+        self.get_or_insert_widening(level, make).0
+    }
+
+    /// [`Children::get_or_insert_with`], also telling whether the insert
+    /// turned the small vector into a hash table.
+    pub(crate) fn get_or_insert_widening(
+        &mut self,
+        level: &str,
+        make: impl FnOnce() -> N,
+    ) -> (&mut N, bool) {
         let probe = level.as_bytes();
+        let mut widened = false;
         if let Children::Small(v) = self {
             if v.len() >= SMALL_MAX && !v.iter().any(|(k, _)| k.is(probe)) {
                 let mut wide = Wide::with_capacity(v.len() + 1);
@@ -185,9 +199,10 @@ impl<N> Children<N> {
                     wide.insert(key, node);
                 }
                 *self = Children::Large(Box::new(wide));
+                widened = true;
             }
         }
-        match self {
+        let child = match self {
             Children::Small(v) => {
                 let i = match v.iter().position(|(k, _)| k.is(probe)) {
                     Some(i) => i,
@@ -200,7 +215,8 @@ impl<N> Children<N> {
                 &mut v[i].1
             }
             Children::Large(m) => m.get_or_insert_with(level, make),
-        }
+        };
+        (child, widened)
     }
 
     /// Removes and returns the child at `level`, giving back spare storage.

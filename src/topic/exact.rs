@@ -226,7 +226,8 @@ impl<K: Copy + Eq> ExactIndex<K> {
         if self.len == 0 {
             return;
         }
-        let (mask, home) = (self.mask(), home(self.hash(topic), self.mask()));
+        let mask = self.mask();
+        let home = home(self.hash(topic), mask);
         for i in [home, (home + 1) & mask] {
             if let Some(slot) = self.slots.get(i) {
                 prefetch_read(slot);

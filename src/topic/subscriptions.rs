@@ -7,12 +7,12 @@
 //! one node per filter level. A node holds its literal children (see
 //! [`Children`]), a separate `+` child and three subscriber lists: `subs`
 //! for filters ending at this node, `hash` for filters ending in `/#` right
-//! below it and `plus` for filters ending in `/+` right below it. The last
-//! is the common `device/<id>/+`: kept in the node, reporting it reads no
-//! other node, which matters when `<id>` is one of 10 000 and every node
-//! is a cache miss. Routing a PUBLISH walks the topic's levels, following at each
-//! level the literal child and the `+` child and reporting `hash` lists on
-//! the way, so its cost grows with the depth of the topic and the number of
+//! below it and `plus_leaf` for filters ending in `/+` right below it. The
+//! last is the common `device/<id>/+`: kept in the node, reporting it reads
+//! no other node, which matters when `<id>` is one of 10 000 and every
+//! node is a cache miss. Routing a PUBLISH walks the topic's levels,
+//! following at each level the literal child and the `+` child and
+//! reporting `hash` lists on the way, so its cost grows with the depth of the topic and the number of
 //! matches, not with the number of subscriptions.
 //!
 //! Walks are loops over an explicit stack, never recursion: a 65 535-byte
@@ -212,14 +212,8 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
                 node = node.plus.get_or_insert_with(|| Box::new(Node::new()));
                 continue;
             }
-            let narrow = !node.children.is_wide();
-            node.children.get_or_insert_with(level, Node::new);
-            self.wide_levels += usize::from(narrow && node.children.is_wide());
-            // Just inserted, so always there; looked up again because the
-            // insert's borrow would not let the width be checked.
-            let Some(child) = node.children.get_mut(level) else {
-                return false;
-            };
+            let (child, widened) = node.children.get_or_insert_widening(level, Node::new);
+            self.wide_levels += usize::from(widened);
             node = child;
         }
         let added = node.list_mut(end).upsert(key, qos);
