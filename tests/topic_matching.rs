@@ -280,6 +280,7 @@ fn agrees_with_matches(levels: &[&str], rounds: usize, seed: u64) {
         assert_eq!(tree.len(), model.len());
         if round % 5 == 0 {
             let topic = random_topic(&mut rng, levels);
+            tree.prefetch_early(topic.as_bytes());
             tree.prefetch(topic.as_bytes());
             let mut got = Vec::new();
             tree.for_each_match(&topic, |k, q| got.push((k, q)));

@@ -72,6 +72,14 @@ pub fn peek_publish_topic(buf: &[u8]) -> Option<&[u8]> {
     body.get(2..2 + topic_len)
 }
 
+/// The length of the packet at the start of `buf` (fixed header and
+/// body), if its fixed header is all there; nothing is validated. For
+/// looking ahead, like [`peek_publish_topic`].
+pub fn peek_packet_len(buf: &[u8]) -> Option<usize> {
+    let (value, len_bytes) = read_remaining_length(buf.get(1..)?).ok()??;
+    Some(1 + len_bytes + value)
+}
+
 /// Checks the packet type and its reserved flags [MQTT-2.2.2-1],
 /// [MQTT-2.2.2-2], and PUBLISH's QoS [MQTT-3.3.1-4] and DUP [MQTT-3.3.1-2].
 fn check_fixed_header(packet_type: u8, flags: u8) -> Result<(), DecodeError> {
@@ -400,5 +408,18 @@ mod tests {
         let mut long = vec![0x32, 0x80, 0x01, 0x00, 0x01, b't'];
         long.resize(3 + 128, 0);
         assert_eq!(peek_publish_topic(&long), Some(&b"t"[..]));
+    }
+
+    #[test]
+    fn peek_packet_len_needs_only_the_fixed_header() {
+        let publish = [0x30, 0x06, 0x00, 0x02, b'a', b'/', b'x', b'y'];
+        assert_eq!(peek_packet_len(&publish), Some(8));
+        assert_eq!(peek_packet_len(&publish[..2]), Some(8));
+        assert_eq!(peek_packet_len(&publish[..1]), None);
+        assert_eq!(peek_packet_len(&[]), None);
+        assert_eq!(peek_packet_len(&[0xC0, 0x00]), Some(2));
+        assert_eq!(peek_packet_len(&[0x30, 0x80, 0x01]), Some(3 + 128));
+        assert_eq!(peek_packet_len(&[0x30, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(peek_packet_len(&[0x30, 0xff, 0xff]), None);
     }
 }

@@ -294,13 +294,21 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         removed
     }
 
+    /// Starts loading the first of what matching `topic` will read from
+    /// memory: the bucket of the wildcard-free filters where `topic` would
+    /// be. Call it two messages ahead, then [`SubscriptionTree::prefetch`]
+    /// one message ahead, which needs that bucket. Only a hint.
+    pub fn prefetch_early(&self, topic: &[u8]) {
+        self.exact.prefetch_bucket(topic);
+    }
+
     /// Starts loading what matching `topic` will read from memory (the
-    /// buckets of the wildcard-free filters, and the entry of the topic's
+    /// wildcard-free filter equal to it, and the entry of the topic's
     /// level at the first wide trie level on its path), without waiting
     /// for it: called for the next message while this one is routed, it
     /// hides the cache misses of a large subscription set. Only a hint.
     pub fn prefetch(&self, topic: &[u8]) {
-        self.exact.prefetch(topic);
+        self.exact.prefetch_entry(topic);
         if self.wide_levels == 0 {
             return;
         }
@@ -539,6 +547,7 @@ mod tests {
             b"/w/7",
             b"w/7/x/y/z/q",
         ] {
+            t.prefetch_early(topic);
             t.prefetch(topic);
         }
         assert_eq!(
