@@ -74,6 +74,7 @@ def main():
     busy = []  # CPU % used by other processes just before each run
     other = []  # (id, broker, round, CPU % used by other processes during the run)
     gen_cpu = {}  # (id, broker) -> generator CPU share of the run's wall time
+    pairs = {}  # (broker, pair label) -> {id: msg/s}: routing runs run back to back
     with open(o.results) as f:
         for line in f:
             line = line.strip()
@@ -86,6 +87,8 @@ def main():
             key = (r["id"], r["broker"])
             if "result" in r:
                 runs.setdefault(key, []).append(r["result"])
+                if r.get("pair") and isinstance(r["result"].get("msg_per_s"), (int, float)):
+                    pairs.setdefault((r["broker"], r["pair"]), {})[r["id"]] = r["result"]["msg_per_s"]
                 if isinstance(r.get("busy_before"), (int, float)):
                     busy.append(r["busy_before"])
                 if isinstance(r.get("other_cpu_pct"), (int, float)):
@@ -117,6 +120,25 @@ def main():
                 row.append(f"{m / v:.2f}" if m is not None and v not in (None, 0) else "–")
             rows.append(row)
 
+    # Routing: the change from the first routing scenario (100 filters) to
+    # the last (N), per adjacent pair of runs, and its median per broker.
+    routing_ids = [sid for sid, _a, _c in scenarios if kind_of(sid) == "subscriptions"]
+    changes = {}  # broker -> [(pair label, change %)]
+    if len(routing_ids) >= 2:
+        base_id, big_id = routing_ids[0], routing_ids[-1]
+        for (b, label), got in sorted(pairs.items()):
+            if got.get(base_id) and big_id in got:
+                changes.setdefault(b, []).append((label, (got[big_id] / got[base_id] - 1) * 100))
+        if changes:
+            n = max(len(v) for v in changes.values())
+            row = [f"{big_id} vs {base_id}",
+                   f"throughput change, median of {n} adjacent pairs"]
+            for b in cols:
+                v = changes.get(b)
+                row.append(f"{statistics.median(c for _, c in v):+.1f} %" if v else "–")
+            at = max((i for i, r in enumerate(rows) if r[0] == big_id), default=len(rows) - 1)
+            rows.insert(at + 1, row + ["–" for _ in peers])
+
     def table(h, rs):
         out = ["| " + " | ".join(h) + " |", "|" + "|".join("---" for _ in h) + "|"]
         out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rs]
@@ -137,6 +159,15 @@ def main():
         if rs:
             details.append(f"### {sid}\n\n`mqlite-bench {args}`\n\n"
                            + table(["broker", "runs"] + metrics, rs))
+    if changes:
+        details.append(
+            "### routing pairs\n\nThroughput change from "
+            f"{routing_ids[0]} to {routing_ids[-1]} in each adjacent pair of runs "
+            "(same broker, back to back, order alternating):\n\n"
+            + table(["broker", "pairs", "changes", "median"],
+                    [[b, str(len(v)), ", ".join(f"{c:+.1f} %" for _, c in v),
+                      f"{statistics.median(c for _, c in v):+.1f} %"]
+                     for b, v in sorted(changes.items())]))
     errs = [f"- {sid} / {b}: {e}" for (sid, b), es in sorted(errors.items()) for e in es]
 
     with open(o.versions) as f:
@@ -221,6 +252,11 @@ def main():
         "filters, and where the scheduler puts the two processes adds noise to it), except "
         "rumqttd, left free to use both CPUs for its worker threads. Other throughput runs "
         "are not pinned.",
+        "- Routing (`subscriptions`) runs go in adjacent pairs: per broker, 100 filters and N "
+        "filters back to back, in alternating order, twice per round (once in quick mode). "
+        "This VM's speed drifts by tens of percent within minutes, which blurs a ratio of "
+        "runs far apart; the row \"vs\" gives the median change over the pairs, the two rows "
+        "above it the medians of each count.",
         "- Publishers refill their window in batches of a quarter window (one write for many "
         "messages), so the generator stays far below one core at the brokers' rates.",
         "- `connections`: K clients, 64 handshakes in flight, each CONNECT + SUBSCRIBE `idle/<i>`; "

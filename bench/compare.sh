@@ -125,7 +125,6 @@ if [ "${#BROKERS[@]}" = 0 ]; then log "no broker to run"; exit 1; fi
 TASKSET=""
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then TASKSET=$(command -v taskset); fi
 PIN_BROKER=""
-PIN_GEN=""
 
 # ---------------------------------------------------------------- configs
 mosquitto_conf() { # port
@@ -348,6 +347,59 @@ for i in "${!SCENARIOS[@]}"; do
     esac
 done
 
+# One run: scenario $1 (generator arguments $2) against broker $3, round
+# $4, pair label $5 (routing runs, else empty), pinning $6 (taskset prefix
+# for broker and generator, or empty). Appends a JSON line to $RESULTS.
+run_one() {
+    local id=$1 args=$2 b=$3 round=$4 pair=$5 pin=$6
+    PIN_BROKER="$pin"; local pin_gen="$pin"
+    [ -n "$pin" ] && PIN_BROKER="$pin 0" && pin_gen="$pin 1"
+    # rumqttd is left free to use both CPUs for its worker threads.
+    if [ "$b" = rumqttd ] && [ "${id%%_*}" = subscriptions ]; then PIN_BROKER=""; fi
+    local tag="\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round"
+    [ -n "$pair" ] && tag="$tag,\"pair\":\"$pair\""
+    wait_quiet
+    local port
+    port=$(free_port)
+    if ! start_broker "$b" "$port"; then
+        echo "{$tag,\"error\":\"broker did not start\"}" >> "$RESULTS"
+        return
+    fi
+    local t_run=$EPOCHREALTIME sys0 brk0 sys1 brk1 out load err extra=""
+    sys0=$(sys_busy); brk0=$(proc_cpu "$BROKER_PID")
+    [ "$id" = connections ] && extra="--broker-pid $BROKER_PID"
+    # shellcheck disable=SC2086
+    if out=$(timeout 600 $pin_gen "$BENCH" $args --port "$port" --label "$b" --json $extra 2>"$WORK/gen.err"); then
+        sys1=$(sys_busy); brk1=$(proc_cpu "$BROKER_PID")
+        # CPU use during the run: the broker's, and everything else's
+        # (all CPUs' busy time minus broker and generator) in % of the machine.
+        load=$(python3 -c 'import json,sys,os
+r=json.loads(sys.argv[1]); t0,s0,s1,b0,b1=map(float,sys.argv[2:7]); hz=os.sysconf("SC_CLK_TCK")
+import time; wall=max(time.time()-t0,1e-3); broker=(b1-b0)/hz; other=(s1-s0)/hz-broker-r.get("gen_cpu_s",0)
+print(f"\"broker_cpu_s\":{broker:.2f},\"other_cpu_pct\":{max(other,0)/wall/os.cpu_count()*100:.1f}")' "$out" "$t_run" "$sys0" "$sys1" "$brk0" "$brk1")
+        echo "{$tag,\"busy_before\":$BUSY,$load,\"result\":$out}" >> "$RESULTS"
+        log "round $round${pair:+ pair $pair} $id $b: $(summary "$out" "$t_run")"
+    else
+        err=$(tr '"\\\n' "'/ " < "$WORK/gen.err" | cut -c1-300)
+        echo "{$tag,\"error\":\"$err\"}" >> "$RESULTS"
+        log "round $round $id $b: FAILED: $err"
+    fi
+    stop_broker
+}
+
+# Routing runs (subscriptions_*) measure how the cost per message grows
+# with the filters: a ratio, which this VM's drift (tens of percent within
+# minutes) blurs when its two runs are far apart. So for each broker the
+# two filter counts run back to back, in alternating order (ABBA), and
+# ROUTING_PAIRS times per round; the report gives the median change over
+# these adjacent pairs beside the medians of each count.
+ROUTING_PAIRS=2
+[ "$QUICK" = 1 ] && ROUTING_PAIRS=1
+ROUTING=()
+for sc in "${SCENARIOS[@]}"; do
+    case "$sc" in subscriptions_*) ROUTING+=("$sc") ;; esac
+done
+
 log "brokers: ${BROKERS[*]}; rounds: $ROUNDS; results: $RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
     for sc in "${SCENARIOS[@]}"; do
@@ -355,46 +407,34 @@ for round in $(seq 1 "$ROUNDS"); do
         # Latency runs: broker on CPU 0, generator on CPU 1. Unpinned, the
         # round trip is bimodal (same vCPU ~18 us, across vCPUs ~55 us on the
         # reference VM) depending on where the scheduler puts the processes.
-        # Routing runs (subscriptions_*) measure the cost per message as
-        # filters grow, mqlite against itself: the same pinning keeps the
-        # scheduler's placement out of that ratio. rumqttd is left free to
-        # use both CPUs there, as its worker threads would be otherwise.
-        PIN_SCENARIO=""; PIN_GEN=""
+        # Routing runs are pinned the same way: they compare a broker with
+        # itself, and where the scheduler puts the two processes adds noise.
+        PIN_SCENARIO=""
         case "${id%%_*}" in
             latency|subscriptions)
-                if [ -n "$TASKSET" ]; then PIN_SCENARIO="$TASKSET -c 0"; PIN_GEN="$TASKSET -c 1"; fi ;;
+                if [ -n "$TASKSET" ]; then PIN_SCENARIO="$TASKSET -c"; fi ;;
         esac
+        if [ "${id%%_*}" = subscriptions ]; then
+            # All routing runs go with the first routing scenario.
+            [ "$sc" = "${ROUTING[0]}" ] || continue
+            for b in "${BROKERS[@]}"; do
+                [ "$b" = ceiling ] && continue
+                for rep in $(seq 1 "$ROUTING_PAIRS"); do
+                    order=("${ROUTING[@]}")
+                    if [ $(( (round + rep) % 2 )) = 1 ]; then
+                        order=(); for ((k = ${#ROUTING[@]} - 1; k >= 0; k--)); do order+=("${ROUTING[$k]}"); done
+                    fi
+                    for rsc in "${order[@]}"; do
+                        IFS='|' read -r rid rargs _ <<<"$rsc"
+                        run_one "$rid" "$rargs" "$b" "$round" "r${round}p${rep}" "$PIN_SCENARIO"
+                    done
+                done
+            done
+            continue
+        fi
         for b in "${BROKERS[@]}"; do
             if [ "$b" = ceiling ] && [ "$ceil" != 1 ]; then continue; fi
-            PIN_BROKER="$PIN_SCENARIO"
-            if [ "$b" = rumqttd ] && [ "${id%%_*}" = subscriptions ]; then PIN_BROKER=""; fi
-            wait_quiet
-            port=$(free_port)
-            if ! start_broker "$b" "$port"; then
-                echo "{\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round,\"error\":\"broker did not start\"}" >> "$RESULTS"
-                continue
-            fi
-            t_run=$EPOCHREALTIME
-            sys0=$(sys_busy); brk0=$(proc_cpu "$BROKER_PID")
-            extra=""
-            [ "$id" = connections ] && extra="--broker-pid $BROKER_PID"
-            # shellcheck disable=SC2086
-            if out=$(timeout 600 $PIN_GEN "$BENCH" $args --port "$port" --label "$b" --json $extra 2>"$WORK/gen.err"); then
-                sys1=$(sys_busy); brk1=$(proc_cpu "$BROKER_PID")
-                # CPU use during the run: the broker's, and everything else's
-                # (all CPUs' busy time minus broker and generator) in % of the machine.
-                load=$(python3 -c 'import json,sys,os
-r=json.loads(sys.argv[1]); t0,s0,s1,b0,b1=map(float,sys.argv[2:7]); hz=os.sysconf("SC_CLK_TCK")
-import time; wall=max(time.time()-t0,1e-3); broker=(b1-b0)/hz; other=(s1-s0)/hz-broker-r.get("gen_cpu_s",0)
-print(f"\"broker_cpu_s\":{broker:.2f},\"other_cpu_pct\":{max(other,0)/wall/os.cpu_count()*100:.1f}")' "$out" "$t_run" "$sys0" "$sys1" "$brk0" "$brk1")
-                echo "{\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round,\"busy_before\":$BUSY,$load,\"result\":$out}" >> "$RESULTS"
-                log "round $round $id $b: $(summary "$out" "$t_run")"
-            else
-                err=$(tr '"\\\n' "'/ " < "$WORK/gen.err" | cut -c1-300)
-                echo "{\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round,\"error\":\"$err\"}" >> "$RESULTS"
-                log "round $round $id $b: FAILED: $err"
-            fi
-            stop_broker
+            run_one "$id" "$args" "$b" "$round" "" "$PIN_SCENARIO"
         done
     done
 done

@@ -24,7 +24,10 @@ fn split_auth_token(token: AuthToken) -> (usize, u32) {
     ((token.0 >> 32) as usize, token.0 as u32)
 }
 
-/// How many packets past the next one the first prefetch stage looks.
+/// How many packets past the next one the first prefetch stage looks: the
+/// bucket it asks for is read by the second stage, which runs one packet
+/// ahead. At 1, the second stage still waited for the bucket (7.7 % of the
+/// broker's time at 100 000 filters, against 4.0 % at 2).
 const EARLY_PREFETCH_DISTANCE: usize = 2;
 
 impl Core {
@@ -44,12 +47,15 @@ impl Core {
                     pos += used;
                     // Routing data starts loading while this packet is
                     // handled, in two stages: what the next packet needs,
-                    // and the first step of the packet after it (cache
-                    // misses hidden when there are many filters).
+                    // and the first step (the exact table's bucket) of the
+                    // one three ahead; that wait then overlaps with two
+                    // packets' work, not one (cache misses hidden when
+                    // there are many filters).
                     let next = &bytes[pos..];
                     if let Some(topic) = codec::peek_publish_topic(next) {
                         self.subscriptions.prefetch(topic);
-                        let mut after = Some(next);
+                        let mut after =
+                            Some(next).filter(|_| self.subscriptions.prefetches_early());
                         for _ in 0..EARLY_PREFETCH_DISTANCE {
                             after = after.and_then(|b| b.get(codec::peek_packet_len(b)?..));
                         }

@@ -302,6 +302,13 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
         self.exact.prefetch_bucket(topic);
     }
 
+    /// Whether [`SubscriptionTree::prefetch_early`] has anything to fetch
+    /// (there are wildcard-free filters): without, callers can skip
+    /// looking that far ahead.
+    pub fn prefetches_early(&self) -> bool {
+        self.exact.filters() > 0
+    }
+
     /// Starts loading what matching `topic` will read from memory (the
     /// wildcard-free filter equal to it, and the entry of the topic's
     /// level at the first wide trie level on its path), without waiting
