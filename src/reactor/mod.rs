@@ -16,10 +16,12 @@
 //! work).
 
 mod accept;
+mod fd_table;
 mod inbox;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
+use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -147,6 +149,12 @@ impl Reactor {
                 Interest::READABLE,
             )?;
             listeners.push(listener);
+        }
+        // Room for every connection allowed, and the listeners, store and
+        // poll descriptors: grown now, not while clients wait.
+        let wanted = config.max_connections.saturating_add(64);
+        if let Some(reached) = fd_table::reserve_descriptors(poll.as_raw_fd(), wanted) {
+            log::debug!("descriptor table grown to {reached}");
         }
         let shared = Arc::new(Shared::new(waker));
         let reactor = Reactor {
