@@ -132,7 +132,7 @@ def main():
         if changes:
             n = max(len(v) for v in changes.values())
             row = [f"{big_id} vs {base_id}",
-                   f"throughput change, median of {n} adjacent pairs"]
+                   f"throughput change, median of {n} adjacent pair" + ("s" if n != 1 else "")]
             for b in cols:
                 v = changes.get(b)
                 row.append(f"{statistics.median(c for _, c in v):+.1f} %" if v else "–")
