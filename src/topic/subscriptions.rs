@@ -296,8 +296,9 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
 
     /// Starts loading the first of what matching `topic` will read from
     /// memory: the bucket of the wildcard-free filters where `topic` would
-    /// be. Call it two messages ahead, then [`SubscriptionTree::prefetch`]
-    /// one message ahead, which needs that bucket. Only a hint.
+    /// be. Call it a few messages ahead (the core: three), then
+    /// [`SubscriptionTree::prefetch`] one message ahead, which reads that
+    /// bucket. Only a hint.
     pub fn prefetch_early(&self, topic: &[u8]) {
         self.exact.prefetch_bucket(topic);
     }
