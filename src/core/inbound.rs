@@ -54,13 +54,12 @@ impl Core {
                     let next = &bytes[pos..];
                     if let Some(topic) = codec::peek_publish_topic(next) {
                         self.subscriptions.prefetch(topic);
-                        let mut after =
-                            Some(next).filter(|_| self.subscriptions.prefetches_early());
-                        for _ in 0..EARLY_PREFETCH_DISTANCE {
-                            after = after.and_then(|b| b.get(codec::peek_packet_len(b)?..));
-                        }
-                        if let Some(topic) = after.and_then(codec::peek_publish_topic) {
-                            self.subscriptions.prefetch_early(topic);
+                        if self.subscriptions.prefetches_early() {
+                            let far = (0..EARLY_PREFETCH_DISTANCE)
+                                .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
+                            if let Some(topic) = far.and_then(codec::peek_publish_topic) {
+                                self.subscriptions.prefetch_early(topic);
+                            }
                         }
                     }
                     self.handle_packet(now, id, packet);

@@ -104,11 +104,12 @@ fn tag(hash: u64) -> u32 {
     (hash >> 32) as u32 | 1
 }
 
-/// Where a filter sits: bucket and slot.
+/// Where a filter sits: bucket and slot, and the entry they name.
 #[derive(Debug, Clone, Copy)]
 struct Place {
     bucket: usize,
     slot: usize,
+    entry: usize,
 }
 
 /// Subscribers of wildcard-free filters, keyed by the filter text: buckets
@@ -148,19 +149,28 @@ impl<K: Copy + Eq> ExactIndex<K> {
         self.buckets.len().wrapping_sub(1)
     }
 
+    /// The bucket a search for `hash` starts at.
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & self.mask()
+    }
+
     /// Where the filter `text` (with `hash`) sits, if it is here.
     fn find(&self, text: &[u8], hash: u64) -> Option<Place> {
         let mask = self.mask();
         let tag = tag(hash);
-        let mut b = hash as usize & mask;
+        let mut b = self.home(hash);
         // Bounded by the table's length: a search ends at the first bucket
         // with no overflow, but a bound costs nothing and rules out a loop.
         for _ in 0..self.buckets.len() {
             let bucket = &self.buckets[b];
             for slot in slots(bucket.matching(tag)) {
-                let entry = self.entries.get(bucket.entries[slot] as usize);
-                if entry.is_some_and(|e| e.key.is(text)) {
-                    return Some(Place { bucket: b, slot });
+                let entry = bucket.entries[slot] as usize;
+                if self.entries.get(entry).is_some_and(|e| e.key.is(text)) {
+                    return Some(Place {
+                        bucket: b,
+                        slot,
+                        entry,
+                    });
                 }
             }
             if bucket.overflow == 0 {
@@ -171,16 +181,12 @@ impl<K: Copy + Eq> ExactIndex<K> {
         None
     }
 
-    fn entry_index(&self, place: Place) -> usize {
-        self.buckets[place.bucket].entries[place.slot] as usize
-    }
-
     /// Puts entry number `index`, whose text hashes to `hash`, in the first
     /// free slot from its home bucket on (there is one: the load limit
     /// keeps the table far from full).
     fn place(&mut self, hash: u64, index: usize) {
         let mask = self.mask();
-        let mut b = hash as usize & mask;
+        let mut b = self.home(hash);
         for _ in 0..self.buckets.len() {
             let bucket = &mut self.buckets[b];
             if let Some(slot) = bucket.free_slot() {
@@ -213,8 +219,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
     pub(crate) fn subscribe(&mut self, filter: &str, key: K, qos: QoS) -> bool {
         let hash = self.hash(filter.as_bytes());
         if let Some(place) = self.find(filter.as_bytes(), hash) {
-            let index = self.entry_index(place);
-            return self.entries[index].subs.upsert(key, qos);
+            return self.entries[place.entry].subs.upsert(key, qos);
         }
         let mut subs = Subscribers::Empty;
         subs.upsert(key, qos);
@@ -226,12 +231,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
         if len > self.buckets.len() * MAX_LOAD {
             // Rehashing places every entry, the new one included. Twice
             // the buckets: 2 filters per bucket again.
-            self.rehash(
-                len.div_ceil(MAX_LOAD)
-                    .next_power_of_two()
-                    .max(2 * self.buckets.len())
-                    .max(1),
-            );
+            self.rehash((2 * self.buckets.len()).max(1));
         } else {
             self.place(hash, len - 1);
         }
@@ -246,18 +246,22 @@ impl<K: Copy + Eq> ExactIndex<K> {
         let Some(place) = self.find(filter.as_bytes(), hash) else {
             return false;
         };
-        let index = self.entry_index(place);
-        if !self.entries[index].subs.remove(key) {
+        let subs = &mut self.entries[place.entry].subs;
+        if !subs.remove(key) {
             return false;
         }
-        if self.entries[index].subs.is_empty() {
+        if subs.is_empty() {
             self.remove_entry(hash, place);
             let len = self.entries.len();
             // Shrinking below half a filter per bucket, to about 2 per
             // bucket, keeps the cost amortized O(1) and frees the table once
             // the last filter goes.
             if len * 2 < self.buckets.len() {
-                self.rehash(len.div_ceil(MAX_LOAD / 2).next_power_of_two() * usize::from(len > 0));
+                let count = match len {
+                    0 => 0,
+                    _ => len.div_ceil(MAX_LOAD / 2).next_power_of_two(),
+                };
+                self.rehash(count);
             }
             if len * 4 < self.entries.capacity() {
                 self.entries.shrink_to(len * 2);
@@ -271,9 +275,9 @@ impl<K: Copy + Eq> ExactIndex<K> {
     /// the last entry into its place in the vector.
     fn remove_entry(&mut self, hash: u64, place: Place) {
         let mask = self.mask();
-        let index = self.entry_index(place);
+        let index = place.entry;
         self.buckets[place.bucket].tags[place.slot] = 0;
-        let mut b = hash as usize & mask;
+        let mut b = self.home(hash);
         while b != place.bucket {
             let bucket = &mut self.buckets[b];
             bucket.overflow = bucket.overflow.saturating_sub(1);
@@ -287,7 +291,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
         let old = self.entries.len() as u32;
         let moved_hash = self.hash(moved.key.as_bytes());
         let tag = tag(moved_hash);
-        let mut b = moved_hash as usize & mask;
+        let mut b = self.home(moved_hash);
         for _ in 0..self.buckets.len() {
             let bucket = &mut self.buckets[b];
             let slot = slots(bucket.matching(tag)).find(|&s| bucket.entries[s] == old);
@@ -306,20 +310,19 @@ impl<K: Copy + Eq> ExactIndex<K> {
         }
         let hash = self.hash(topic.as_bytes());
         if let Some(place) = self.find(topic.as_bytes(), hash) {
-            self.entries[self.entry_index(place)].subs.report(f);
+            self.entries[place.entry].subs.report(f);
         }
     }
 
-    /// First stage of fetching `topic`'s filter ahead of time (call it two
-    /// messages ahead): starts loading the topic's home bucket into the
+    /// First stage of fetching `topic`'s filter ahead of time (call it a
+    /// few messages ahead): starts loading the topic's home bucket into the
     /// cache without waiting. Only a hint; does nothing on targets without
     /// a prefetch.
     pub(crate) fn prefetch_bucket(&self, topic: &[u8]) {
         if self.entries.is_empty() {
             return;
         }
-        let b = self.hash(topic) as usize & self.mask();
-        if let Some(bucket) = self.buckets.get(b) {
+        if let Some(bucket) = self.buckets.get(self.home(self.hash(topic))) {
             prefetch_read(bucket);
         }
     }
@@ -334,7 +337,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
         }
         let hash = self.hash(topic);
         let tag = tag(hash);
-        if let Some(bucket) = self.buckets.get(hash as usize & self.mask()) {
+        if let Some(bucket) = self.buckets.get(self.home(hash)) {
             for slot in slots(bucket.matching(tag)) {
                 if let Some(entry) = self.entries.get(bucket.entries[slot] as usize) {
                     prefetch_read(entry);
@@ -369,7 +372,7 @@ mod tests {
                 assert!(!std::mem::replace(&mut seen[e], true), "entry {e} twice");
                 let hash = index.hash(index.entries[e].key.as_bytes());
                 assert_eq!(bucket.tags[slot], tag(hash));
-                let mut passed = hash as usize & mask;
+                let mut passed = index.home(hash);
                 while passed != b {
                     overflow[passed] += 1;
                     passed = (passed + 1) & mask;

@@ -12,8 +12,9 @@
 //! no other node, which matters when `<id>` is one of 10 000 and every
 //! node is a cache miss. Routing a PUBLISH walks the topic's levels,
 //! following at each level the literal child and the `+` child and
-//! reporting `hash` lists on the way, so its cost grows with the depth of the topic and the number of
-//! matches, not with the number of subscriptions.
+//! reporting `hash` lists on the way, so its cost grows with the depth of
+//! the topic and the number of matches, not with the number of
+//! subscriptions.
 //!
 //! Walks are loops over an explicit stack, never recursion: a 65 535-byte
 //! filter can have 32 768 levels.
