@@ -211,8 +211,17 @@ impl Hooks {
     }
 
     pub(crate) fn authorize(&mut self, client: &Identity, access: AclAccess, topic: &str) -> bool {
+        self.authorize_client(&client.info(), access, topic)
+    }
+
+    pub(crate) fn authorize_client(
+        &mut self,
+        client: &ClientInfo<'_>,
+        access: AclAccess,
+        topic: &str,
+    ) -> bool {
         match &mut self.acl {
-            Some(hook) => guarded("ACL", false, || hook(&client.info(), access, topic)),
+            Some(hook) => guarded("ACL", false, || hook(client, access, topic)),
             None => true,
         }
     }

@@ -65,6 +65,18 @@ mod access_files {
     }
 
     #[test]
+    fn no_anonymous_without_a_password_file_refuses_every_client() {
+        let Some((pub_tool, _)) = mosquitto_tools() else {
+            return;
+        };
+        let broker = Mqlite::start(&["--allow-anonymous", "false"]);
+        let named = ["-t", "a", "-m", "x", "-u", "x", "-P", "y"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &named), Some(5));
+        let anonymous = ["-t", "a", "-m", "x"];
+        assert_eq!(pub_code(&pub_tool, broker.port, &anonymous), Some(5));
+    }
+
+    #[test]
     fn acl_file_hides_topics_from_a_hash_subscriber() {
         let Some((pub_tool, sub_tool)) = mosquitto_tools() else {
             return;

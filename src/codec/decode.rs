@@ -33,12 +33,25 @@ pub fn decode(
     buf: &[u8],
     max_packet_size: usize,
 ) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    decode_as(buf, max_packet_size, None)
+}
+
+/// [`decode`] for a connection whose protocol is known (`None`: not yet,
+/// before its CONNECT). The fixed header's reserved flags are checked by
+/// that protocol's rules: MQTT 3.1 lets a client set DUP on a PUBREL,
+/// SUBSCRIBE or UNSUBSCRIBE it sends again; 3.1.1 requires 0010
+/// [MQTT-3.6.1-1], [MQTT-3.8.1-1], [MQTT-3.10.1-1].
+pub fn decode_as(
+    buf: &[u8],
+    max_packet_size: usize,
+    protocol: Option<Protocol>,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
     let Some((&first, after_first)) = buf.split_first() else {
         return Ok(None);
     };
     let packet_type = first >> 4;
     let flags = first & 0x0f;
-    check_fixed_header(packet_type, flags)?;
+    check_fixed_header(packet_type, flags, protocol)?;
     let Some((remaining, len_bytes)) = read_remaining_length(after_first)? else {
         return Ok(None);
     };
@@ -82,7 +95,11 @@ pub fn peek_packet_len(buf: &[u8]) -> Option<usize> {
 
 /// Checks the packet type and its reserved flags [MQTT-2.2.2-1],
 /// [MQTT-2.2.2-2], and PUBLISH's QoS [MQTT-3.3.1-4] and DUP [MQTT-3.3.1-2].
-fn check_fixed_header(packet_type: u8, flags: u8) -> Result<(), DecodeError> {
+fn check_fixed_header(
+    packet_type: u8,
+    flags: u8,
+    protocol: Option<Protocol>,
+) -> Result<(), DecodeError> {
     let ok = match packet_type {
         0 | 15 => return Err(DecodeError::InvalidPacketType(packet_type)),
         3 => {
@@ -93,8 +110,11 @@ fn check_fixed_header(packet_type: u8, flags: u8) -> Result<(), DecodeError> {
             // DUP must be 0 for QoS 0.
             !(qos == 0 && flags & 0b1000 != 0)
         }
-        // PUBREL, SUBSCRIBE, UNSUBSCRIBE.
-        6 | 8 | 10 => flags == 0b0010,
+        // PUBREL, SUBSCRIBE, UNSUBSCRIBE: QoS 1, and in 3.1 DUP on a retry.
+        6 | 8 | 10 => {
+            let dup_allowed = protocol == Some(Protocol::V31);
+            flags == 0b0010 || (dup_allowed && flags == 0b1010)
+        }
         _ => flags == 0,
     };
     if ok {

@@ -34,7 +34,7 @@ mod packet;
 mod reader;
 mod varint;
 
-pub use decode::{decode, peek_packet_len, peek_publish_topic};
+pub use decode::{decode, decode_as, peek_packet_len, peek_publish_topic};
 pub use encode::{
     encode, encode_ack, encode_connack, encode_pingresp, encode_publish, encode_publish_header,
     encode_suback, publish_len, AckKind, ACK_LEN, DISCONNECT, PINGREQ, PINGRESP,

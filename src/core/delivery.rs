@@ -7,10 +7,10 @@ use std::time::Instant;
 use super::buffer_pool::BufferPool;
 use super::connection::Conn;
 use super::paging::queue_place;
-use super::session::{Inflight, InflightState};
+use super::session::{Inflight, InflightState, Session};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::QoS;
-use crate::hooks::{AclAccess, Identity, MessageDecision};
+use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
 
@@ -269,6 +269,7 @@ impl Core {
             return;
         };
         let window = usize::from(self.config.max_inflight);
+        let check_acl = self.hooks.has_acl();
         while session.inflight.len() < window
             && conn.pending_output() < self.config.max_pending_output
         {
@@ -278,6 +279,20 @@ impl Core {
                 }
                 return;
             };
+            if check_acl
+                && queued.seq < session.acl_recheck_below
+                && !may_read(&mut self.hooks, session, conn, queued.message.topic())
+            {
+                if self.persistent && !session.clean {
+                    self.store_ops.push(StoreOp::SessionMessageDelete {
+                        client_id: session.client_id.to_string(),
+                        seq: queued.seq,
+                    });
+                }
+                self.stats
+                    .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
+                continue;
+            }
             let message = queued.message;
             let packet_id = session.next_packet_id();
             write_publish(
@@ -319,6 +334,21 @@ impl Core {
             self.dirty.push(id);
         }
     }
+}
+
+/// Why a queued or in-flight message is dropped when a session resumes.
+pub(super) const WITHHELD_FROM_RESUMING_CLIENT: &str =
+    "queued before the session was resumed, and the ACL does not let the client now connected read it";
+
+/// Whether the ACL lets the client connected to `session` over `conn` read
+/// `topic`.
+pub(super) fn may_read(hooks: &mut Hooks, session: &Session, conn: &Conn, topic: &str) -> bool {
+    let client = ClientInfo {
+        client_id: &session.client_id,
+        username: session.username.as_deref(),
+        peer: conn.peer,
+    };
+    hooks.authorize_client(&client, AclAccess::Receive, topic)
 }
 
 /// Encodes a PUBLISH of `message` (with its own QoS and retain flag) into

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::connection::{CloseReason, ConnState, PendingConnect};
+use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
 use super::{keepalive_window, ConnId, Core, Message, SessionKey, Subscriber};
@@ -38,10 +39,13 @@ impl Core {
         let max = self.config.max_packet_size;
         let mut pos = 0;
         while pos < bytes.len() {
-            if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::AuthPending) {
-                break;
-            }
-            match codec::decode(&bytes[pos..], max) {
+            let protocol = match self.conns.get(id.0) {
+                Some(conn) if conn.state == ConnState::AuthPending => break,
+                Some(conn) if conn.state == ConnState::AwaitingConnect => None,
+                Some(conn) => Some(conn.protocol),
+                None => break,
+            };
+            match codec::decode_as(&bytes[pos..], max, protocol) {
                 Ok(None) => break,
                 Ok(Some((packet, used))) => {
                     pos += used;
@@ -111,10 +115,10 @@ impl Core {
         };
         match packet {
             Packet::Publish(publish) => self.handle_publish(now, id, key, publish),
-            Packet::PubAck(packet_id) => self.handle_puback(key, packet_id),
-            Packet::PubRec(packet_id) => self.handle_pubrec(id, key, packet_id),
+            Packet::PubAck(packet_id) => self.handle_puback(now, id, key, packet_id),
+            Packet::PubRec(packet_id) => self.handle_pubrec(now, id, key, packet_id),
             Packet::PubRel(packet_id) => self.handle_pubrel(id, key, packet_id),
-            Packet::PubComp(packet_id) => self.handle_pubcomp(key, packet_id),
+            Packet::PubComp(packet_id) => self.handle_pubcomp(now, id, key, packet_id),
             Packet::Subscribe(subscribe) => self.handle_subscribe(id, key, subscribe),
             Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(id, key, unsubscribe),
             Packet::PingReq => self.write_to(id, |out| out.extend_from_slice(&[0xD0, 0x00])),
@@ -280,6 +284,7 @@ impl Core {
                     session.expires_at = None;
                     session.username = username;
                     session.generation = session.generation.wrapping_add(1);
+                    session.acl_recheck_below = session.next_seq;
                 }
                 (key, true)
             }
@@ -344,26 +349,47 @@ impl Core {
     /// Sends again, in their original order, the messages a resumed session
     /// left unacknowledged: PUBLISH with DUP, or PUBREL [MQTT-4.4.0-1].
     fn resend_inflight(&mut self, id: ConnId, key: SessionKey) {
-        let Some(session) = self.sessions.get(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
         };
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
+        let check_acl = self.hooks.has_acl();
         let mut sent = 0;
-        for inflight in &session.inflight {
-            let message = &inflight.message;
+        let mut index = 0;
+        while let Some(inflight) = session.inflight.get(index) {
             match inflight.state {
                 InflightState::AwaitingAck => {
-                    conn.output.push_publish(message, true, inflight.packet_id);
+                    let seq = inflight.seq;
+                    if check_acl
+                        && seq < session.acl_recheck_below
+                        && !may_read(&mut self.hooks, session, conn, inflight.message.topic())
+                    {
+                        session.inflight.remove(index);
+                        if self.persistent && !session.clean {
+                            self.store_ops.push(StoreOp::SessionMessageDelete {
+                                client_id: session.client_id.to_string(),
+                                seq,
+                            });
+                        }
+                        self.stats
+                            .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
+                        continue;
+                    }
+                    conn.output
+                        .push_publish(&inflight.message, true, inflight.packet_id);
                     sent += 1;
                 }
+                // The message reached the client before (PUBREC came
+                // back); only its packet id is sent again.
                 InflightState::AwaitingComp => codec::encode_ack(
                     conn.output.bytes_mut(),
                     codec::AckKind::PubRel,
                     inflight.packet_id,
                 ),
             }
+            index += 1;
         }
         self.stats.messages_sent += sent;
         self.mark_dirty(id);
@@ -442,29 +468,41 @@ impl Core {
         self.route(now, message, identity.as_ref());
     }
 
-    fn handle_puback(&mut self, key: SessionKey, packet_id: PacketId) {
+    /// PUBACK: ends the flow of an in-flight QoS 1 message. One for a
+    /// QoS 2 message is a protocol violation (closed, as mosquitto does);
+    /// one for an unknown packet id is ignored (it may answer a message
+    /// resent before a reconnection).
+    fn handle_puback(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
         let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
         };
-        if let Some(index) = session.inflight_position(packet_id) {
-            if session.inflight[index].message.qos() == QoS::AtLeastOnce {
-                if let Some(done) = session.inflight.remove(index) {
-                    self.record_acknowledged(key, done.seq);
-                }
-                self.refill(key);
-            }
+        let Some(index) = session.inflight_position(packet_id) else {
+            return;
+        };
+        if session.inflight[index].message.qos() != QoS::AtLeastOnce {
+            self.close_for_wrong_ack(now, id, "PUBACK", packet_id);
+            return;
         }
+        if let Some(done) = session.inflight.remove(index) {
+            self.record_acknowledged(key, done.seq);
+        }
+        self.refill(key);
     }
 
-    fn handle_pubrec(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
+    /// PUBREC: the client has a QoS 2 message; PUBREL follows (again, when
+    /// the PUBREC is repeated or names an unknown packet id, as mosquitto
+    /// does). One for a QoS 1 message is a protocol violation.
+    fn handle_pubrec(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
         let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
         };
         if let Some(index) = session.inflight_position(packet_id) {
             let inflight = &mut session.inflight[index];
-            if inflight.message.qos() == QoS::ExactlyOnce
-                && inflight.state == InflightState::AwaitingAck
-            {
+            if inflight.message.qos() != QoS::ExactlyOnce {
+                self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
+                return;
+            }
+            if inflight.state == InflightState::AwaitingAck {
                 inflight.state = InflightState::AwaitingComp;
                 let seq = inflight.seq;
                 self.record_released(key, seq);
@@ -487,18 +525,36 @@ impl Core {
         });
     }
 
-    fn handle_pubcomp(&mut self, key: SessionKey, packet_id: PacketId) {
+    /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
+    /// One for a QoS 1 message, or before the PUBREC, is a protocol
+    /// violation; one for an unknown packet id is ignored.
+    fn handle_pubcomp(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
         let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
         };
-        if let Some(index) = session.inflight_position(packet_id) {
-            if session.inflight[index].state == InflightState::AwaitingComp {
-                if let Some(done) = session.inflight.remove(index) {
-                    self.record_acknowledged(key, done.seq);
-                }
-                self.refill(key);
-            }
+        let Some(index) = session.inflight_position(packet_id) else {
+            return;
+        };
+        if session.inflight[index].state != InflightState::AwaitingComp {
+            self.close_for_wrong_ack(now, id, "PUBCOMP", packet_id);
+            return;
         }
+        if let Some(done) = session.inflight.remove(index) {
+            self.record_acknowledged(key, done.seq);
+        }
+        self.refill(key);
+    }
+
+    /// Closes a connection that acknowledged a delivery with a packet its
+    /// flow does not allow. The message stays in flight for its session.
+    fn close_for_wrong_ack(&mut self, now: Instant, id: ConnId, ack: &str, packet_id: PacketId) {
+        if let Some(conn) = self.conns.get(id.0) {
+            log::debug!(
+                "{} sent {ack} for packet id {packet_id}, which its flow does not allow",
+                conn.peer
+            );
+        }
+        self.close(now, id, CloseReason::ProtocolError);
     }
 
     fn handle_subscribe(&mut self, id: ConnId, key: SessionKey, subscribe: Subscribe<'_>) {

@@ -100,6 +100,11 @@ pub(crate) struct Session {
     pub(crate) generation: u32,
     /// When a detached persistent session is removed.
     pub(crate) expires_at: Option<Instant>,
+    /// Outbound messages with a `seq` below this one were admitted by the
+    /// ACL for an earlier connection (another user may have resumed the
+    /// session since, or the rules changed across a restart): each is
+    /// checked again, for the identity connected now, before it is sent.
+    pub(crate) acl_recheck_below: u64,
     /// Routing scratch: the publish number that last matched this session
     /// and where in the match list it was put, to merge overlapping
     /// subscriptions into one delivery without a hash set.
@@ -125,6 +130,7 @@ impl Session {
             next_seq: 1,
             generation: 0,
             expires_at: None,
+            acl_recheck_below: 0,
             match_stamp: 0,
             match_slot: 0,
         }

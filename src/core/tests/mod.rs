@@ -2,6 +2,7 @@
 //!
 //! This file has the simulator; the tests are in one submodule per feature.
 
+mod access;
 mod connect;
 mod paging;
 mod qos;

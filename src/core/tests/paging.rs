@@ -80,7 +80,7 @@ impl ModelStore {
 
 impl Sim {
     /// A simulator whose core records store operations into a model store.
-    fn persistent(config: Config) -> Sim {
+    pub(super) fn persistent(config: Config) -> Sim {
         let mut sim = Sim::with_config(config);
         sim.core.enable_persistence();
         sim.store = Some(ModelStore::default());

@@ -74,3 +74,82 @@ fn qos2_outbound_flow() {
         .1;
     assert!(session.inflight.is_empty());
 }
+
+/// A subscriber `sub` that has received one message at `qos` on `t`;
+/// returns the packet id it carried.
+fn delivered(sim: &mut Sim, sub: ConnId, qos: QoS) -> u16 {
+    sim.subscribe(sub, "t", QoS::ExactlyOnce);
+    sim.core.publish(sim.now, "t", b"x", qos, false).unwrap();
+    let got = sim.recv(sub);
+    let Some(Got::Publish { packet_id, .. }) = got.first() else {
+        panic!("{got:?}")
+    };
+    *packet_id
+}
+
+/// The acknowledgements a delivery's flow does not allow close the
+/// connection, as mosquitto does; no PUBREL answers a PUBREC for QoS 1.
+#[test]
+fn a_wrong_acknowledgement_closes_the_connection() {
+    type Ack = fn(u16) -> Packet<'static>;
+    let cases: [(QoS, &[Ack]); 5] = [
+        (QoS::AtLeastOnce, &[Packet::PubRec]),
+        (QoS::AtLeastOnce, &[Packet::PubComp]),
+        (QoS::ExactlyOnce, &[Packet::PubAck]),
+        (QoS::ExactlyOnce, &[Packet::PubComp]),
+        (QoS::ExactlyOnce, &[Packet::PubRec, Packet::PubAck]),
+    ];
+    for (qos, acks) in cases {
+        let mut sim = Sim::new();
+        let sub = sim.connect("sub", true);
+        let packet_id = delivered(&mut sim, sub, qos);
+        let (last, before) = acks.split_last().unwrap();
+        for ack in before {
+            sim.send(sub, ack(packet_id));
+            assert!(sim.is_open(sub));
+        }
+        sim.recv(sub);
+        sim.send(sub, last(packet_id));
+        assert!(!sim.is_open(sub), "{qos:?}: {:?} accepted", acks);
+        assert!(sim.recv(sub).is_empty(), "{qos:?}: {:?} answered", acks);
+    }
+}
+
+/// Acknowledgements naming no message in flight are ignored (they may
+/// answer a message resent before a reconnection); a PUBREC still gets its
+/// PUBREL.
+#[test]
+fn acknowledgements_for_unknown_packet_ids_are_ignored() {
+    let mut sim = Sim::new();
+    let sub = sim.connect("sub", true);
+    sim.send(sub, Packet::PubAck(9));
+    sim.send(sub, Packet::PubComp(9));
+    assert!(sim.is_open(sub));
+    sim.send(sub, Packet::PubRec(9));
+    assert_eq!(sim.recv(sub), vec![Got::PubRel(9)]);
+    assert!(sim.is_open(sub));
+}
+
+/// MQTT 3.1 clients set DUP on a PUBREL they send again (first byte 0x6A):
+/// legal in 3.1, answered with PUBCOMP; in 3.1.1 the flags must be 0010.
+#[test]
+fn pubrel_with_dup_is_accepted_from_mqtt_31_only() {
+    for (protocol, accepted) in [(Protocol::V31, true), (Protocol::V311, false)] {
+        let mut sim = Sim::new();
+        let (publisher, got) = sim.connect_with(Connect {
+            protocol,
+            ..connect("pub", true)
+        });
+        assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+        sim.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, 5);
+        assert_eq!(sim.recv(publisher), vec![Got::PubRec(5)]);
+        sim.send_raw(publisher, &[0x6A, 0x02, 0x00, 0x05]);
+        assert_eq!(sim.is_open(publisher), accepted, "{protocol:?}");
+        let expected = if accepted {
+            vec![Got::PubComp(5)]
+        } else {
+            vec![]
+        };
+        assert_eq!(sim.recv(publisher), expected, "{protocol:?}");
+    }
+}
