@@ -120,6 +120,57 @@ mod access_files {
         assert_eq!(out, "public/x seen\n");
     }
 
+    /// Alice leaves messages queued for client id `shared`; Bob, who may
+    /// not read them, resumes that session and gets none of them (the
+    /// outside finding: he got all of them, as session present 1).
+    #[test]
+    fn a_resumed_session_gets_only_what_its_new_user_may_read() {
+        let Some((pub_tool, sub_tool)) = mosquitto_tools() else {
+            return;
+        };
+        let dir = TempDir::new("resume-acl");
+        let acl = dir.file(
+            "acl",
+            "user alice\ntopic read secret/#\ntopic read public/#\n\
+             user bob\ntopic read public/#\n\
+             user admin\ntopic readwrite #\n",
+        );
+        let passwd = fixture("passwd_mixed");
+        let acl = acl.to_string_lossy().to_string();
+        let broker = Mqlite::start(&["--password-file", &passwd, "--acl-file", &acl]);
+        let session = ["-c", "-i", "shared", "-q", "1"];
+        let mut alice = vec!["-u", "alice", "-P", "wonderland", "-E"];
+        alice.extend_from_slice(&session);
+        alice.extend_from_slice(&["-t", "secret/#", "-t", "public/#"]);
+        let out = run(
+            Command::new(&sub_tool)
+                .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+                .args(&alice),
+            TIMEOUT,
+        );
+        assert!(out.status.success(), "{out:?}");
+        let admin = ["-u", "admin", "-P", "admin-pass", "-q", "1"];
+        for (topic, payload) in [("secret/a", "s1"), ("public/a", "p1"), ("secret/b", "s2")] {
+            let mut args = vec!["-t", topic, "-m", payload];
+            args.extend_from_slice(&admin);
+            mosquitto_pub(&pub_tool, broker.port, &args);
+        }
+        let mut bob = vec!["-u", "bob", "-P", "correct horse battery staple", "-v"];
+        bob.extend_from_slice(&session);
+        bob.extend_from_slice(&["-W", "2", "-t", "bob/inbox"]);
+        let out = run(
+            Command::new(&sub_tool)
+                .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+                .args(&bob),
+            TIMEOUT,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "public/a p1\n",
+            "{out:?}"
+        );
+    }
+
     #[test]
     fn a_bad_password_file_names_file_and_line() {
         let dir = TempDir::new("badpw");
