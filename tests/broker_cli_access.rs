@@ -171,6 +171,60 @@ mod access_files {
         );
     }
 
+    /// A persistent session remembers its user across a restart: messages
+    /// routed to it while its client is away are checked against the ACL
+    /// for that user (not for an anonymous client), so they are queued.
+    #[test]
+    fn an_offline_session_keeps_its_user_across_a_restart() {
+        let Some((pub_tool, sub_tool)) = mosquitto_tools() else {
+            return;
+        };
+        let dir = TempDir::new("restart-acl");
+        let acl = dir.file(
+            "acl",
+            "user alice\ntopic read secret/#\nuser admin\ntopic readwrite #\n",
+        );
+        let acl = acl.to_string_lossy().to_string();
+        let passwd = fixture("passwd_mixed");
+        let db = dir.0.join("store.db").to_string_lossy().to_string();
+        let args = ["--password-file", &passwd, "--acl-file", &acl, "--db", &db];
+        let alice = |port: u16, extra: &[&str]| {
+            let mut args = vec!["-u", "alice", "-P", "wonderland", "-c", "-i", "alice-1"];
+            args.extend_from_slice(&["-q", "1", "-t", "secret/#", "-v"]);
+            args.extend_from_slice(extra);
+            run(
+                Command::new(&sub_tool)
+                    .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                    .args(&args),
+                TIMEOUT,
+            )
+        };
+        let port = cli_support::free_port();
+        let port_text = port.to_string();
+        let mut all = vec!["-p", port_text.as_str()];
+        all.extend_from_slice(&args);
+        let mut broker = Mqlite::start_exact(&all, port, TempDir::new("restart-acl-run"));
+        assert!(alice(port, &["-E"]).status.success());
+        broker.signal(libc::SIGTERM);
+        assert!(broker.wait().success());
+
+        let broker = Mqlite::start_exact(&all, port, TempDir::new("restart-acl-run"));
+        mosquitto_pub(
+            &pub_tool,
+            broker.port,
+            &["-t", "secret/x", "-m", "kept", "-q", "1"]
+                .into_iter()
+                .chain(["-u", "admin", "-P", "admin-pass"])
+                .collect::<Vec<_>>(),
+        );
+        let out = alice(port, &["-C", "1", "-W", "5"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "secret/x kept\n",
+            "{out:?}"
+        );
+    }
+
     #[test]
     fn a_bad_password_file_names_file_and_line() {
         let dir = TempDir::new("badpw");

@@ -29,6 +29,18 @@ fn round_trip_of_every_op() {
     let ops = vec![
         create("a"),
         create("b"),
+        StoreOp::SessionUser {
+            client_id: "a".into(),
+            username: Some("mallory".into()),
+        },
+        StoreOp::SessionUser {
+            client_id: "a".into(),
+            username: Some("alice".into()),
+        },
+        StoreOp::SessionUser {
+            client_id: "b".into(),
+            username: None,
+        },
         StoreOp::Subscribe {
             client_id: "a".into(),
             filter: "x/#".into(),
@@ -110,6 +122,7 @@ fn round_trip_of_every_op() {
         sessions: vec![
             StoredSession {
                 client_id: "a".into(),
+                username: Some("alice".into()),
                 subscriptions: vec![
                     ("x/#".into(), QoS::ExactlyOnce),
                     ("y/+".into(), QoS::ExactlyOnce),
@@ -138,6 +151,7 @@ fn round_trip_of_every_op() {
             },
             StoredSession {
                 client_id: "b".into(),
+                username: None,
                 subscriptions: vec![],
                 messages: vec![],
                 queued_in_store: QueuedInStore {
@@ -286,6 +300,7 @@ fn session_create_resets_the_session() {
         session(&snapshot, "c"),
         &StoredSession {
             client_id: "c".into(),
+            username: None,
             subscriptions: vec![("b".into(), QoS::AtMostOnce)],
             messages: vec![],
             queued_in_store: QueuedInStore::default(),

@@ -22,7 +22,7 @@ fn migrates_an_empty_version_0_file() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -76,6 +76,7 @@ fn opens_a_version_1_file() {
         Snapshot {
             sessions: vec![StoredSession {
                 client_id: "c".into(),
+                username: None,
                 subscriptions: vec![("a/#".into(), QoS::AtLeastOnce)],
                 messages: vec![
                     StoredMessage {

@@ -278,13 +278,18 @@ impl Core {
         let username: Option<Arc<str>> = username.map(Arc::from);
         let (key, session_present) = match existing {
             Some(key) if !clean_session => {
+                let mut user_changed = false;
                 if let Some(session) = self.sessions.get_mut(key.0 as usize) {
                     session.conn = Some(id);
                     session.clean = false;
                     session.expires_at = None;
-                    session.username = username;
+                    user_changed = session.username != username;
+                    session.username = username.clone();
                     session.generation = session.generation.wrapping_add(1);
                     session.acl_recheck_below = session.next_seq;
+                }
+                if user_changed {
+                    self.record_session_user(key, username.as_deref());
                 }
                 (key, true)
             }
@@ -294,10 +299,13 @@ impl Core {
                 }
                 let client_id: Arc<str> = Arc::from(client_id);
                 let mut session = Session::new(client_id.clone(), clean_session, id);
-                session.username = username;
+                session.username = username.clone();
                 let key = SessionKey(self.sessions.insert(session) as u32);
                 self.sessions_by_id.insert(client_id, key);
                 self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
+                if username.is_some() {
+                    self.record_session_user(key, username.as_deref());
+                }
                 (key, false)
             }
         };

@@ -48,6 +48,7 @@ impl Core {
             let client_id: Arc<str> = Arc::from(stored.client_id.as_str());
             let mut session = Session::new(Arc::clone(&client_id), false, super::ConnId(0));
             session.conn = None;
+            session.username = stored.username.as_deref().map(Arc::from);
             let key = SessionKey(self.sessions.vacant_key() as u32);
             for (filter, qos) in &stored.subscriptions {
                 if crate::topic::is_valid_topic_filter(filter) {
@@ -138,6 +139,14 @@ impl Core {
                 self.store_ops.push(op);
             }
         }
+    }
+
+    /// Records the user name now connected to a session.
+    pub(super) fn record_session_user(&mut self, key: SessionKey, username: Option<&str>) {
+        self.record_session_op(key, |client_id| StoreOp::SessionUser {
+            client_id,
+            username: username.map(str::to_string),
+        });
     }
 
     /// Records that an outbound message left the in-flight window.

@@ -27,6 +27,16 @@ pub enum StoreOp {
         /// The client identifier.
         client_id: String,
     },
+    /// The user name of the client last connected to a session (`None`:
+    /// it gave none). Kept so that messages routed to the session while
+    /// its client is away, even across a restart, are checked against the
+    /// ACL for that user.
+    SessionUser {
+        /// The client identifier.
+        client_id: String,
+        /// The user name, if any.
+        username: Option<String>,
+    },
     /// A session and everything it holds is gone.
     SessionDelete {
         /// The client identifier.
@@ -165,6 +175,8 @@ pub struct QueuedInStore {
 pub struct StoredSession {
     /// The client identifier.
     pub client_id: String,
+    /// The user name of the client last connected to it, if any.
+    pub username: Option<String>,
     /// Its subscriptions.
     pub subscriptions: Vec<(String, QoS)>,
     /// The outbound messages loaded with the session, in `seq` order: the

@@ -79,6 +79,13 @@ fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqli
             drop_session_state(conn, client_id)?;
             conn.prepare_cached(INSERT_SESSION)?.execute([client_id])?;
         }
+        StoreOp::SessionUser {
+            client_id,
+            username,
+        } => {
+            conn.prepare_cached(SESSION_USER)?
+                .execute(params![client_id, username])?;
+        }
         StoreOp::SessionDelete { client_id } => {
             drop_session_state(conn, client_id)?;
             conn.prepare_cached(DELETE_SESSION)?.execute([client_id])?;
@@ -192,6 +199,7 @@ fn drop_session_state(conn: &Connection, client_id: &str) -> rusqlite::Result<()
 fn op_name(op: &StoreOp) -> &'static str {
     match op {
         StoreOp::SessionCreate { .. } => "SessionCreate",
+        StoreOp::SessionUser { .. } => "SessionUser",
         StoreOp::SessionDelete { .. } => "SessionDelete",
         StoreOp::Subscribe { .. } => "Subscribe",
         StoreOp::Unsubscribe { .. } => "Unsubscribe",

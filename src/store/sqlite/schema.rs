@@ -13,7 +13,7 @@ pub(super) const APPLICATION_ID: i32 = 0x6d71_6c74;
 
 /// The migration steps: `MIGRATIONS[n]` takes a file from version `n` to
 /// `n + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this code writes and understands.
 pub(super) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -86,4 +86,11 @@ CREATE TABLE retained (
     payload BLOB NOT NULL,
     qos INTEGER NOT NULL
 );
+";
+
+/// Version 2: `sessions.username`, the user name of the client last
+/// connected to the session (NULL: none), for the ACL checks made while it
+/// is away.
+const V2: &str = "
+ALTER TABLE sessions ADD COLUMN username TEXT;
 ";

@@ -66,13 +66,15 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     let mut sessions: Vec<StoredSession> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     {
-        let mut stmt = conn.prepare("SELECT client_id FROM sessions ORDER BY client_id")?;
+        let mut stmt =
+            conn.prepare("SELECT client_id, username FROM sessions ORDER BY client_id")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let client_id: String = row.get(0)?;
             index.insert(client_id.clone(), sessions.len());
             sessions.push(StoredSession {
                 client_id,
+                username: row.get(1)?,
                 subscriptions: Vec::new(),
                 messages: Vec::new(),
                 queued_in_store: QueuedInStore::default(),

@@ -11,6 +11,7 @@ pub(super) const RELEASED: i64 = 2;
 // The statements of `apply`, prepared (and cached) at open.
 pub(super) const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (client_id) VALUES (?1)";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE client_id = ?1";
+pub(super) const SESSION_USER: &str = "UPDATE sessions SET username = ?2 WHERE client_id = ?1";
 /// Deletes the bodies that only this session's queue holds.
 pub(super) const DELETE_SESSION_BODIES: &str = "DELETE FROM messages WHERE id IN (
     SELECT message_id FROM session_messages WHERE client_id = ?1 AND state < 2)
@@ -62,6 +63,7 @@ pub(super) const RETAIN_DELETE: &str = "DELETE FROM retained WHERE topic = ?1";
 pub(super) const APPLY_STATEMENTS: &[&str] = &[
     INSERT_SESSION,
     DELETE_SESSION,
+    SESSION_USER,
     DELETE_SESSION_BODIES,
     DELETE_SESSION_MESSAGES,
     DELETE_SUBSCRIPTIONS,
