@@ -39,6 +39,9 @@ impl ModelStore {
                 self.sessions
                     .insert(client_id.clone(), ModelSession::default());
             }
+            StoreOp::SessionUser { client_id, .. } => {
+                self.session(client_id, op);
+            }
             StoreOp::SessionDelete { client_id } => {
                 assert!(
                     self.sessions.remove(client_id).is_some(),
