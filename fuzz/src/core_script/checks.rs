@@ -42,6 +42,12 @@ impl Script<'_> {
                 client.pubrel_ambiguous = false;
                 client.owed.retain(|o| !matches!(o, Owed::PubRel(_)));
             }
+            if client.ack_ambiguous {
+                client.ack_ambiguous = false;
+                if client.open() && !self.core.is_open(id) {
+                    client.close();
+                }
+            }
             assert_eq!(
                 self.core.is_open(id),
                 client.open(),

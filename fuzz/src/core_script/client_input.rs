@@ -37,7 +37,11 @@ impl Script<'_> {
         let mut acks = false;
         let mut connect = false;
         while self.clients[i].open() {
-            match codec::decode(&input[pos..], MAX_PACKET_SIZE) {
+            let protocol = match self.clients[i].phase {
+                Phase::Connected => Some(self.clients[i].protocol),
+                _ => None,
+            };
+            match codec::decode_as(&input[pos..], MAX_PACKET_SIZE, protocol) {
                 Ok(None) => break,
                 Err(error) => {
                     let client = &mut self.clients[i];
@@ -138,22 +142,40 @@ impl Script<'_> {
                         _ => {}
                     }
                 }
-                Packet::PubAck(id) => {
-                    if client.inflight.get(&id) == Some(&Stage::Ack(QoS::AtLeastOnce)) {
+                // An acknowledgement its delivery's flow does not allow
+                // closes the connection. Where the model does not know the
+                // broker's side (an id it has not seen in flight, or
+                // acknowledgements read together with other packets) the
+                // broker may have sent a message with that id meanwhile:
+                // either outcome is taken.
+                Packet::PubAck(id) => match client.known_stage(id) {
+                    Some(Stage::Ack(QoS::AtLeastOnce)) => {
                         client.inflight.remove(&id);
                     }
-                }
+                    Some(_) => client.close(),
+                    None => client.ack_ambiguous = true,
+                },
                 Packet::PubRec(id) => {
-                    if client.inflight.get(&id) == Some(&Stage::Ack(QoS::ExactlyOnce)) {
-                        client.inflight.insert(id, Stage::Comp);
+                    match client.known_stage(id) {
+                        Some(Stage::Ack(QoS::ExactlyOnce)) => {
+                            client.inflight.insert(id, Stage::Comp);
+                        }
+                        Some(Stage::Comp) => {}
+                        Some(_) => {
+                            client.close();
+                            return;
+                        }
+                        None => client.ack_ambiguous = true,
                     }
                     client.owed.push_back(Owed::PubRel(id));
                 }
-                Packet::PubComp(id) => {
-                    if client.inflight.get(&id) == Some(&Stage::Comp) {
+                Packet::PubComp(id) => match client.known_stage(id) {
+                    Some(Stage::Comp) => {
                         client.inflight.remove(&id);
                     }
-                }
+                    Some(_) => client.close(),
+                    None => client.ack_ambiguous = true,
+                },
                 Packet::PubRel(id) => client.owed.push_back(Owed::PubComp(id)),
                 Packet::Subscribe(subscribe) => {
                     let mut codes = Vec::new();

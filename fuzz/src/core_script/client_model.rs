@@ -70,6 +70,9 @@ pub(super) struct Client {
     /// CONNACK may be a resend or the answer, so PUBRELs are matched
     /// loosely.
     pub(super) pubrel_ambiguous: bool,
+    /// This step fed an acknowledgement the model could not judge: the
+    /// broker may have closed the connection for it.
+    pub(super) ack_ambiguous: bool,
     /// Filters granted to this connection (clients with an empty client id);
     /// others use `Script::history`.
     pub(super) own_history: Vec<(String, QoS)>,
@@ -87,6 +90,16 @@ pub(super) struct Client {
 impl Client {
     pub(super) fn open(&self) -> bool {
         self.phase != Phase::Closed
+    }
+
+    /// The stage of the message with packet id `id`, when the model knows
+    /// the broker holds it in flight in that stage.
+    pub(super) fn known_stage(&self, id: u16) -> Option<Stage> {
+        if self.inflight_known {
+            self.inflight.get(&id).copied()
+        } else {
+            None
+        }
     }
 
     pub(super) fn close(&mut self) {

@@ -329,6 +329,7 @@ impl<'a> Script<'a> {
                     owed: VecDeque::new(),
                     inflight: BTreeMap::new(),
                     inflight_known: true,
+                    ack_ambiguous: false,
                     in_resend: false,
                     pubrel_ambiguous: false,
                     own_history: Vec::new(),
