@@ -25,8 +25,15 @@ pub struct Config {
     /// 256 MiB).
     pub max_packet_size: usize,
     /// Most outbound QoS 1/2 messages awaiting acknowledgement per client;
-    /// more are queued in order. Default: 20.
+    /// more are queued in order. Default: 100.
     pub max_inflight: u16,
+    /// Most topic+payload bytes of the messages awaiting acknowledgement
+    /// per client (as mosquitto's `max_inflight_bytes`); more are queued in
+    /// order. A message larger than this still goes out alone once the
+    /// window is empty. 0: no byte limit, only `max_inflight`. With
+    /// `max_pending_output` and `max_queued_bytes` it bounds what a client
+    /// that reads but never acknowledges can hold. Default: 16 MiB.
+    pub max_inflight_bytes: usize,
     /// Most QoS 1/2 messages queued per client beyond the in-flight window,
     /// online or offline. When full, new messages for that client are dropped
     /// (and counted), as mosquitto does. Default: 1000.
@@ -84,7 +91,8 @@ impl Default for Config {
             listeners: vec![SocketAddr::from(([127, 0, 0, 1], 1883))],
             max_connections: 100_000,
             max_packet_size: 16 * 1024 * 1024,
-            max_inflight: 20,
+            max_inflight: 100,
+            max_inflight_bytes: 16 * 1024 * 1024,
             max_queued_messages: 1000,
             max_queued_bytes: 64 * 1024 * 1024,
             max_pending_output: 16 * 1024 * 1024,

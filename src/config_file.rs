@@ -7,7 +7,7 @@
 //!
 //! ```toml
 //! listeners = ["127.0.0.1:1883", "[::1]:1883"]
-//! max_inflight = 20
+//! max_inflight = 100
 //! session_expiry = 86400
 //! ```
 
@@ -29,6 +29,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_packet_size: Option<usize>,
     max_inflight: Option<u16>,
+    max_inflight_bytes: Option<usize>,
     max_queued_messages: Option<usize>,
     max_queued_bytes: Option<usize>,
     max_pending_output: Option<usize>,
@@ -54,7 +55,11 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("max_packet_size", "16777216  bytes"),
     (
         "max_inflight",
-        "20  unacknowledged QoS 1/2 messages per client",
+        "100  unacknowledged QoS 1/2 messages per client",
+    ),
+    (
+        "max_inflight_bytes",
+        "16777216  bytes of unacknowledged messages per client (0: no limit)",
     ),
     (
         "max_queued_messages",
@@ -172,6 +177,9 @@ impl FileConfig {
         }
         if let Some(value) = self.max_inflight {
             config.max_inflight = value;
+        }
+        if let Some(value) = self.max_inflight_bytes {
+            config.max_inflight_bytes = value;
         }
         if let Some(value) = self.max_queued_messages {
             config.max_queued_messages = value;

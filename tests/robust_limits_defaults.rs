@@ -24,13 +24,18 @@ fn every_limit_has_a_documented_default() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"))
         .expect("read src/config.rs");
     let secs = |d: Duration| d.as_secs() as usize;
-    let limits: [(&str, usize, Unit); 9] = [
+    let limits: [(&str, usize, Unit); 10] = [
         ("max_connections", defaults.max_connections, Unit::Count),
         ("max_packet_size", defaults.max_packet_size, Unit::Bytes),
         (
             "max_inflight",
             usize::from(defaults.max_inflight),
             Unit::Count,
+        ),
+        (
+            "max_inflight_bytes",
+            defaults.max_inflight_bytes,
+            Unit::Bytes,
         ),
         (
             "max_queued_messages",

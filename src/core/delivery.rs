@@ -152,7 +152,11 @@ impl Core {
                     true
                 } else {
                     session.queue_is_empty()
-                        && session.inflight.len() < usize::from(self.config.max_inflight)
+                        && session.window_has_room(
+                            usize::from(self.config.max_inflight),
+                            self.config.max_inflight_bytes,
+                            delivered.size(),
+                        )
                         && !output_full
                 }
             }
@@ -216,7 +220,7 @@ impl Core {
                     packet_id,
                 });
             }
-            session.inflight.push_back(Inflight {
+            session.push_inflight(Inflight {
                 seq,
                 packet_id,
                 message: delivered,
@@ -273,10 +277,17 @@ impl Core {
         while session.inflight.len() < window
             && conn.pending_output() < self.config.max_pending_output
         {
-            let Some(queued) = session.dequeue() else {
+            let Some(next) = session.queue.front() else {
                 if session.stored_only.messages > 0 {
                     self.request_page(key);
                 }
+                return;
+            };
+            if !session.window_has_room(window, self.config.max_inflight_bytes, next.message.size())
+            {
+                return;
+            }
+            let Some(queued) = session.dequeue() else {
                 return;
             };
             if check_acl
@@ -313,7 +324,7 @@ impl Core {
                     packet_id,
                 });
             }
-            session.inflight.push_back(Inflight {
+            session.push_inflight(Inflight {
                 seq: queued.seq,
                 packet_id,
                 message,

@@ -374,7 +374,7 @@ impl Core {
                         && seq < session.acl_recheck_below
                         && !may_read(&mut self.hooks, session, conn, inflight.message.topic())
                     {
-                        session.inflight.remove(index);
+                        session.remove_inflight(index);
                         if self.persistent && !session.clean {
                             self.store_ops.push(StoreOp::SessionMessageDelete {
                                 client_id: session.client_id.to_string(),
@@ -491,7 +491,7 @@ impl Core {
             self.close_for_wrong_ack(now, id, "PUBACK", packet_id);
             return;
         }
-        if let Some(done) = session.inflight.remove(index) {
+        if let Some(done) = session.remove_inflight(index) {
             self.record_acknowledged(key, done.seq);
         }
         self.refill(key);
@@ -547,7 +547,7 @@ impl Core {
             self.close_for_wrong_ack(now, id, "PUBCOMP", packet_id);
             return;
         }
-        if let Some(done) = session.inflight.remove(index) {
+        if let Some(done) = session.remove_inflight(index) {
             self.record_acknowledged(key, done.seq);
         }
         self.refill(key);

@@ -68,13 +68,13 @@ impl Core {
                             message: message.message,
                         });
                     }
-                    StoredState::Sent(packet_id) => session.inflight.push_back(Inflight {
+                    StoredState::Sent(packet_id) => session.push_inflight(Inflight {
                         seq: message.seq,
                         packet_id,
                         message: message.message,
                         state: InflightState::AwaitingAck,
                     }),
-                    StoredState::Released(packet_id) => session.inflight.push_back(Inflight {
+                    StoredState::Released(packet_id) => session.push_inflight(Inflight {
                         seq: message.seq,
                         packet_id,
                         message: message.message,

@@ -80,6 +80,8 @@ pub(crate) struct Session {
     pub(crate) subscriptions: HashMap<Box<str>, QoS>,
     /// Outbound messages sent and awaiting acknowledgement, in send order.
     pub(crate) inflight: VecDeque<Inflight>,
+    /// Sum of `Message::size` over `inflight`.
+    pub(crate) inflight_bytes: usize,
     /// Outbound QoS 1/2 messages waiting for the window, in order.
     pub(crate) queue: VecDeque<Queued>,
     /// Sum of `Message::size` over `queue`.
@@ -121,6 +123,7 @@ impl Session {
             conn: Some(conn),
             subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
+            inflight_bytes: 0,
             queue: VecDeque::new(),
             queued_bytes: 0,
             stored_only: StoredOnly::default(),
@@ -149,6 +152,34 @@ impl Session {
                 return id;
             }
         }
+    }
+
+    /// Whether a message of `size` bytes fits in the in-flight window of at
+    /// most `max_messages` messages and `max_bytes` bytes (0: no byte
+    /// limit; a larger message fits an empty window).
+    pub(crate) fn window_has_room(
+        &self,
+        max_messages: usize,
+        max_bytes: usize,
+        size: usize,
+    ) -> bool {
+        self.inflight.len() < max_messages
+            && (max_bytes == 0
+                || self.inflight.is_empty()
+                || self.inflight_bytes + size <= max_bytes)
+    }
+
+    /// Adds a message to the end of the in-flight window.
+    pub(crate) fn push_inflight(&mut self, inflight: Inflight) {
+        self.inflight_bytes += inflight.message.size();
+        self.inflight.push_back(inflight);
+    }
+
+    /// Takes the in-flight message at `index` out of the window.
+    pub(crate) fn remove_inflight(&mut self, index: usize) -> Option<Inflight> {
+        let inflight = self.inflight.remove(index)?;
+        self.inflight_bytes = self.inflight_bytes.saturating_sub(inflight.message.size());
+        Some(inflight)
     }
 
     /// Appends to the queue unless it is at its count or byte limit

@@ -153,3 +153,59 @@ fn pubrel_with_dup_is_accepted_from_mqtt_31_only() {
         assert_eq!(sim.recv(publisher), expected, "{protocol:?}");
     }
 }
+
+/// The in-flight window is bounded in bytes too: further messages wait in
+/// the queue, in order; one larger than the bound goes alone.
+#[test]
+fn inflight_bytes_bound_the_window() {
+    let mut sim = Sim::with_config(Config {
+        max_inflight_bytes: 10,
+        ..test_config()
+    });
+    let sub = sim.connect("sub", true);
+    sim.subscribe(sub, "t", QoS::AtLeastOnce);
+    // Each message is 1 topic byte and 4 payload bytes: two fit in 10.
+    for payload in [b"aaaa", b"bbbb", b"cccc"] {
+        sim.core
+            .publish(sim.now, "t", payload, QoS::AtLeastOnce, false)
+            .unwrap();
+    }
+    sim.core
+        .publish(
+            sim.now,
+            "t",
+            b"a payload past the bound",
+            QoS::AtLeastOnce,
+            false,
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    for expected in [2, 1, 1] {
+        let got = sim.recv(sub);
+        let ids: Vec<u16> = got
+            .iter()
+            .filter_map(|g| match g {
+                Got::Publish {
+                    packet_id, payload, ..
+                } => {
+                    seen.push(payload.clone());
+                    Some(*packet_id)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), expected, "{got:?}");
+        for id in ids {
+            sim.send(sub, Packet::PubAck(id));
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            b"aaaa".to_vec(),
+            b"bbbb".to_vec(),
+            b"cccc".to_vec(),
+            b"a payload past the bound".to_vec()
+        ]
+    );
+}
