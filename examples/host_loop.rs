@@ -6,7 +6,8 @@
 //! of in a thread of its own. The broker exposes:
 //!
 //! - `Broker::raw_fd()`: a descriptor that is readable when the broker has
-//!   work (a socket is ready, or another thread used a `BrokerHandle`);
+//!   work (a socket is ready, another thread used a `BrokerHandle`, or this
+//!   one called `Broker::publish` since the last pass);
 //! - `Broker::next_deadline()`: when it needs a pass even if that
 //!   descriptor stays quiet (keepalive checks, `$SYS` statistics...);
 //! - `Broker::run_once(Some(Duration::ZERO))`: one pass that never blocks.

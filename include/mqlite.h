@@ -530,6 +530,15 @@ typedef void (*mqlite_log_callback)(void *userdata,
 #define MQLITE_ERROR 7015
 
 /**
+ * A handle call that waits for the broker's answer (`mqlite_handle_stats()`)
+ * was made from one of the broker's callbacks, on the broker thread, where
+ * the broker cannot answer until the call returns: it fails at once
+ * instead of waiting out its timeout. Use `mqlite_broker_stats()` between
+ * passes instead.
+ */
+#define MQLITE_ON_BROKER_THREAD 7016
+
+/**
  * Let the client in (CONNACK 0x00).
  */
 #define MQLITE_AUTH_ACCEPT 0
@@ -1336,7 +1345,8 @@ mqlite_result mqlite_broker_fd(const struct mqlite_broker *broker,
 
 /**
  * How long until the broker needs a pass even if its descriptor stays
- * quiet (keepalives, timeouts, backlog).
+ * quiet (keepalives, timeouts, backlog); 0 when work already waits (after
+ * `mqlite_broker_publish()`, for instance).
  *
  * # Parameters
  * - `ms_out`: receives milliseconds from now (rounded up; 0 if due now),
@@ -1479,8 +1489,10 @@ mqlite_result mqlite_broker_set_event_callback(struct mqlite_broker *broker,
  * Publishes a message as the host, at once, on the calling thread (the
  * one that runs the broker): the message callback, the retained store and
  * the fan-out to clients and local subscribers happen before this returns;
- * the bytes go out at the next pass. Other threads (and callbacks) use
- * `mqlite_handle_publish()`.
+ * the bytes go out at the next pass, which this makes due at once (the
+ * descriptor from `mqlite_broker_fd()` turns readable and
+ * `mqlite_broker_next_deadline_ms()` gives 0). Other threads (and
+ * callbacks) use `mqlite_handle_publish()`.
  *
  * # Parameters
  * - `topic`: NUL-terminated topic name (no wildcards).
@@ -1509,14 +1521,17 @@ mqlite_result mqlite_broker_publish(struct mqlite_broker *broker,
 
 /**
  * Subscribes the host to `filter`, at once: `callback` runs on the broker
- * thread for each matching message (retained ones first).
+ * thread for each matching message (retained ones first). Like
+ * `mqlite_broker_publish()`, this makes the next pass due at once.
  *
  * # Parameters
  * - `filter`: NUL-terminated topic filter (wildcards allowed).
  * - `qos`: 0, 1 or 2; messages come at the lower of theirs and this.
  * - `callback`, `userdata`: the receiver.
  * - `subscription_out`: receives the id for
- *   `mqlite_broker_unsubscribe_local()` / `mqlite_handle_unsubscribe_local()`.
+ *   `mqlite_broker_unsubscribe_local()` / `mqlite_handle_unsubscribe_local()`;
+ *   NULL when the caller does not need it (the subscription then lasts as
+ *   long as the broker).
  *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
@@ -1640,7 +1655,8 @@ mqlite_result mqlite_handle_publish(const struct mqlite_handle *handle,
  * - `qos`: 0, 1 or 2.
  * - `callback`, `userdata`: the receiver.
  * - `subscription_out`: receives the id for
- *   `mqlite_handle_unsubscribe_local()`.
+ *   `mqlite_handle_unsubscribe_local()`; NULL when the caller does not
+ *   need it (the subscription then lasts as long as the broker).
  *
  * # Returns
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
@@ -1732,16 +1748,19 @@ mqlite_result mqlite_handle_kick(const struct mqlite_handle *handle,
 
 /**
  * Reads the broker's counters, waiting up to `timeout_ms` for the broker
- * thread to answer. Do not call it from a callback (the broker thread
- * cannot answer while it runs your callback): it would wait the whole
- * timeout and fail.
+ * thread to answer. From one of the broker's callbacks (the broker thread
+ * cannot answer while it runs your callback) it fails at once with
+ * `MQLITE_ON_BROKER_THREAD`. On the thread that runs the broker, between
+ * passes, use `mqlite_broker_stats()`: nobody would answer this call
+ * before its timeout.
  *
  * # Parameters
  * - `timeout_ms`: how long to wait, in milliseconds.
  * - `stats_out`: receives the counters.
  *
  * # Returns
- * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_STOPPED` (stopped, or no
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_ON_BROKER_THREAD` (called
+ * from a callback of this broker), `MQLITE_STOPPED` (stopped, or no
  * answer in time).
  *
  * # Memory and lifetimes

@@ -92,16 +92,21 @@ impl Broker {
     }
 
     /// The file descriptor of the broker's poll: it is readable when a pass
-    /// has work to do. Wait on it with `poll(2)`/`select(2)`/`epoll` beside
-    /// your own descriptors, and call `run_once(Some(Duration::ZERO))` when
-    /// it is readable or [`Broker::next_deadline`] has passed.
+    /// has work to do (a socket is ready, a handle was used, or
+    /// [`Broker::publish`] / [`Broker::subscribe_local`] was called since
+    /// the last pass). Wait on it with `poll(2)`/`select(2)`/`epoll` beside
+    /// your own descriptors, with a timeout from [`Broker::next_deadline`],
+    /// and call `run_once(Some(Duration::ZERO))` when it is readable or
+    /// that deadline has passed.
     #[cfg(unix)]
     pub fn raw_fd(&self) -> std::os::unix::io::RawFd {
         self.reactor.raw_fd()
     }
 
     /// When the broker next needs a pass even if its descriptor stays
-    /// quiet (keepalive and session timers); `None` when there is no timer.
+    /// quiet (keepalive and session timers), or now when work is already
+    /// waiting (after [`Broker::publish`], for instance); `None` when there
+    /// is no timer and nothing waits.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.reactor.next_deadline()
     }
@@ -117,10 +122,11 @@ impl Broker {
     }
 
     /// Publishes a message as the host, right now on the broker's own
-    /// thread (no channel, no wake-up): retained handling and fan-out to
-    /// clients and local subscribers happen before this returns; the bytes
-    /// go out at the next pass. For other threads use
-    /// [`BrokerHandle::publish`].
+    /// thread (no channel): retained handling and fan-out to clients and
+    /// local subscribers happen before this returns; the bytes go out at
+    /// the next pass, which this makes due at once ([`Broker::raw_fd`]
+    /// turns readable and [`Broker::next_deadline`] says now). For other
+    /// threads use [`BrokerHandle::publish`].
     ///
     /// # Errors
     /// [`Error::InvalidTopic`] for an invalid topic name.
@@ -132,8 +138,9 @@ impl Broker {
         retain: bool,
     ) -> Result<(), Error> {
         let now = self.reactor.pass_time();
+        let _busy = self.handle.shared.enter_busy();
         self.reactor
-            .core_mut()
+            .core_with_work()
             .publish(now, topic, payload, qos, retain)
     }
 
@@ -186,7 +193,8 @@ impl Broker {
 
     /// Subscribes the host to `filter`: `callback` runs on the broker
     /// thread for each matching message (retained ones first, with the
-    /// retain flag), at QoS min(message, `qos`). It must not block.
+    /// retain flag), at QoS min(message, `qos`). It must not block. Like
+    /// [`Broker::publish`], this makes the next pass due at once.
     ///
     /// # Errors
     /// [`Error::InvalidTopic`] for an invalid filter.
@@ -197,7 +205,8 @@ impl Broker {
         callback: impl FnMut(&Message) + Send + 'static,
     ) -> Result<LocalSubscription, Error> {
         let id = self.handle.next_local_id();
-        self.reactor.core_mut().subscribe_local(
+        let _busy = self.handle.shared.enter_busy();
+        self.reactor.core_with_work().subscribe_local(
             id,
             filter,
             qos,
@@ -296,13 +305,19 @@ impl BrokerHandle {
     }
 
     /// The broker's counters, waiting up to `timeout` for the broker thread
-    /// to answer. Do not call it from a hook or between `run_once` passes
-    /// on the broker's own thread: nobody would answer until `timeout`.
+    /// to answer. On the broker's own thread use [`Broker::stats`] instead:
+    /// from a hook or callback this fails at once
+    /// ([`Error::OnBrokerThread`]), and between `run_once` passes nobody
+    /// would answer until `timeout`.
     ///
     /// # Errors
-    /// [`Error::Stopped`] when the broker has stopped or does not answer in
-    /// time.
+    /// [`Error::OnBrokerThread`] when called from a hook or callback of this
+    /// broker; [`Error::Stopped`] when the broker has stopped or does not
+    /// answer in time.
     pub fn stats(&self, timeout: Duration) -> Result<Stats, Error> {
+        if self.shared.busy_on_this_thread() {
+            return Err(Error::OnBrokerThread);
+        }
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.send(Command::Stats(reply))?;
         answer.recv_timeout(timeout).map_err(|_| Error::Stopped)
@@ -313,6 +328,9 @@ impl BrokerHandle {
     /// # Errors
     /// As for [`BrokerHandle::stats`].
     pub fn connected_clients(&self, timeout: Duration) -> Result<Vec<String>, Error> {
+        if self.shared.busy_on_this_thread() {
+            return Err(Error::OnBrokerThread);
+        }
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.send(Command::Clients(reply))?;
         answer.recv_timeout(timeout).map_err(|_| Error::Stopped)

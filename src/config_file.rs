@@ -2,7 +2,9 @@
 //!
 //! Keys are the field names of [`Config`]; durations are whole seconds, and
 //! `0` means "never" for `session_expiry` and "off" for `sys_interval`.
-//! `port` and `bind` are shorthands for a single listener. Unknown keys are
+//! `port` and `bind` are shorthands for listeners on one port: `bind` is
+//! an IP address or a host name, which gets a listener on every address it
+//! resolves to. Unknown keys are
 //! refused, so a typo is reported instead of silently ignored.
 //!
 //! ```toml
@@ -49,8 +51,11 @@ struct FileConfig {
 /// The keys of the TOML file with their defaults, for `--help`.
 pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("listeners", "[\"127.0.0.1:1883\"]  addresses to listen on"),
-    ("port", "1883  port of the single listener (with `bind`)"),
-    ("bind", "\"127.0.0.1\"  address of the single listener"),
+    ("port", "1883  port of the listeners made by `bind`"),
+    (
+        "bind",
+        "\"127.0.0.1\"  IP address or host name (one listener per address it resolves to)",
+    ),
     ("max_connections", "100000"),
     ("max_packet_size", "16777216  bytes"),
     (
@@ -100,36 +105,62 @@ impl Config {
     /// validates it.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the key at fault (or `config` for a syntax
-    /// error, with the line in the reason).
+    /// [`Error::Config`] naming the key at fault; for a syntax error or an
+    /// unknown key, the field is `TOML` and the reason is TOML's own
+    /// message: line and column, then an excerpt with a caret under the
+    /// fault, on several lines.
     pub fn from_toml(text: &str) -> Result<Config, Error> {
-        let file: FileConfig = toml::from_str(text).map_err(|error| Error::Config {
-            field: "config".to_string(),
-            reason: error.to_string().trim().replace('\n', " "),
-        })?;
-        let mut config = Config::default();
-        file.apply(&mut config)?;
-        config.validate()?;
-        Ok(config)
+        parse(text).map_err(|error| match error {
+            Parse::Syntax(reason) => Error::Config {
+                field: "TOML".to_string(),
+                reason,
+            },
+            Parse::Invalid(error) => error,
+        })
     }
 
     /// Reads and parses a TOML file; errors name the file.
     ///
     /// # Errors
-    /// [`Error::Config`] when the file cannot be read or is invalid.
+    /// [`Error::ConfigFile`] when the file cannot be read or is not valid
+    /// TOML for a config (with the line, the column and TOML's excerpt of
+    /// the file, on several lines); [`Error::Config`] naming the key and
+    /// the file when a value is unusable.
     pub fn from_toml_file(path: &std::path::Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|error| Error::Config {
-            field: "config".to_string(),
-            reason: format!("cannot read {}: {error}", path.display()),
+        let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigFile {
+            path: path.display().to_string(),
+            reason: format!("cannot read it: {error}"),
         })?;
-        Config::from_toml(&text).map_err(|error| match error {
-            Error::Config { field, reason } => Error::Config {
+        parse(&text).map_err(|error| match error {
+            Parse::Syntax(reason) => Error::ConfigFile {
+                path: path.display().to_string(),
+                reason,
+            },
+            Parse::Invalid(Error::Config { field, reason }) => Error::Config {
                 field,
                 reason: format!("{reason} (in {})", path.display()),
             },
-            other => other,
+            Parse::Invalid(other) => other,
         })
     }
+}
+
+/// Why TOML text did not give a config.
+enum Parse {
+    /// Not TOML, or not the shape of a config (an unknown key, a value of
+    /// the wrong type): TOML's message, on several lines.
+    Syntax(String),
+    /// A value the config refuses.
+    Invalid(Error),
+}
+
+fn parse(text: &str) -> Result<Config, Parse> {
+    let file: FileConfig = toml::from_str(text)
+        .map_err(|error| Parse::Syntax(error.to_string().trim().to_string()))?;
+    let mut config = Config::default();
+    file.apply(&mut config).map_err(Parse::Invalid)?;
+    config.validate().map_err(Parse::Invalid)?;
+    Ok(config)
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> Error {
@@ -161,13 +192,11 @@ impl FileConfig {
                 .collect::<Result<_, _>>()?;
         }
         if self.port.is_some() || self.bind.is_some() {
-            let ip: IpAddr = match &self.bind {
-                Some(text) => text
-                    .parse()
-                    .map_err(|_| invalid("bind", format!("`{text}` is not an IP address")))?,
-                None => IpAddr::from([127, 0, 0, 1]),
+            let port = self.port.unwrap_or(1883);
+            config.listeners = match &self.bind {
+                Some(host) => resolve_bind(host, port).map_err(|reason| invalid("bind", reason))?,
+                None => vec![SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port)],
             };
-            config.listeners = vec![SocketAddr::new(ip, self.port.unwrap_or(1883))];
         }
         if let Some(value) = self.max_connections {
             config.max_connections = value;
@@ -227,6 +256,31 @@ impl FileConfig {
     }
 }
 
+/// The listeners for `bind = HOST` and a port: an IP address as it is, a
+/// host name resolved to every address it has (each gets a listener, as
+/// mosquitto does), in the resolver's order without repeats.
+///
+/// # Errors
+/// Why the host cannot be used, for the caller to name the option.
+pub(crate) fn resolve_bind(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map_err(|error| {
+        format!("`{host}` is neither an IP address nor a host name that resolves: {error}")
+    })?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for addr in resolved {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(format!("`{host}` resolves to no address"));
+    }
+    Ok(addrs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +323,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("max_inflight"), "{error}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_and_keep_tomls_lines() {
+        let dir = std::env::temp_dir().join(format!("mqlite-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broken.toml");
+        std::fs::write(&path, "port = 1884\nmax_inflight = = 3\n").unwrap();
+        let error = Config::from_toml_file(&path).unwrap_err();
+        let text = error.to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(matches!(error, Error::ConfigFile { .. }), "{text}");
+        assert!(
+            text.starts_with(&format!("config file {}: ", path.display())),
+            "{text}"
+        );
+        assert!(!text.contains("`config`"), "{text}");
+        assert!(text.contains("line 2, column"), "{text}");
+        // The excerpt and its caret stay on lines of their own.
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 4, "{text}");
+        assert!(
+            lines.iter().any(|line| line.contains("max_inflight = = 3")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.trim_start().starts_with('|') && line.contains('^')),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bind_takes_a_host_name() {
+        let config = Config::from_toml("bind = \"localhost\"\nport = 0\n").unwrap();
+        assert!(!config.listeners.is_empty());
+        assert!(
+            config
+                .listeners
+                .iter()
+                .all(|addr| addr.ip().is_loopback() && addr.port() == 0),
+            "{:?}",
+            config.listeners
+        );
     }
 }

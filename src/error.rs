@@ -38,4 +38,25 @@ pub enum Error {
     /// The broker has stopped; the handle can no longer reach it.
     #[error("the broker has stopped")]
     Stopped,
+    /// A request that waits for the broker's answer
+    /// ([`crate::BrokerHandle::stats`],
+    /// [`crate::BrokerHandle::connected_clients`]) was made from a hook or
+    /// callback, on the broker's own thread: the broker cannot answer
+    /// until the call returns, so it fails at once instead of waiting out
+    /// its timeout.
+    #[error(
+        "called from a hook or callback on the broker's own thread, \
+         where the broker cannot answer a request that waits for it"
+    )]
+    OnBrokerThread,
+    /// A TOML configuration file that cannot be read or parsed.
+    #[error("config file {path}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line and column for a syntax error (on
+        /// several lines: TOML's excerpt of the file with a caret under the
+        /// fault).
+        reason: String,
+    },
 }

@@ -175,18 +175,30 @@ mod options {
         let mut quiet = Mqlite::start(&[]);
         for broker in [&loud, &quiet] {
             let mut c = RawClient::open(broker.addr());
-            c.connect("verbose-probe-client", true, 60);
+            c.connect_with(
+                &support::ConnectOptions::new("verbose-probe-client")
+                    .keepalive(60)
+                    .credentials("verbose-user", b"pw"),
+            );
             c.disconnect();
         }
+        // As mosquitto says it, with the user name.
+        let line = "as verbose-probe-client (p2, c1, u'verbose-user').";
         let deadline = Instant::now() + TIMEOUT;
-        while !loud.stderr().contains("verbose-probe-client") {
+        while !loud.stderr().contains(line) {
             assert!(
                 Instant::now() < deadline,
-                "-v did not log the client id: {}",
+                "-v did not log the client id and user name: {}",
                 loud.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        assert!(
+            loud.stderr()
+                .contains("New client connected from 127.0.0.1:"),
+            "{}",
+            loud.stderr()
+        );
         for broker in [&mut loud, &mut quiet] {
             broker.signal(libc::SIGTERM);
             assert!(broker.wait().success());

@@ -385,3 +385,112 @@ fn local_receiver_ends_when_the_broker_stops() {
     assert!(reader.join().unwrap(), "recv returned a message");
     drop(broker);
 }
+
+/// Whether a loop that follows the docs would run a pass right now: the
+/// broker's descriptor is readable (polled without waiting) and
+/// `next_deadline()` has come.
+fn pass_due(broker: &Broker) -> (bool, bool) {
+    let mut fd = libc::pollfd {
+        fd: broker.raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    let readable = n > 0 && fd.revents != 0;
+    let deadline = broker.next_deadline().is_some_and(|d| d <= Instant::now());
+    (readable, deadline)
+}
+
+/// Runs passes until the broker has nothing left to do now.
+fn settle(broker: &mut Broker) {
+    for _ in 0..100 {
+        if pass_due(broker) == (false, false) {
+            return;
+        }
+        assert!(broker.run_once(Some(Duration::ZERO)).unwrap());
+    }
+    panic!("the broker still had work after 100 passes");
+}
+
+#[test]
+fn broker_thread_calls_between_passes_make_the_next_pass_due() {
+    let mut broker = Broker::new(test_config()).unwrap();
+    let addr = broker.local_addr();
+    let (mut pipe_in, mut pipe_out) = pipe();
+    // A subscriber with a keepalive: the broker has an unrelated timer
+    // (60 s away), which must not be what the host waits for.
+    let client = thread::spawn(move || {
+        let mut raw = embedding_support::raw::Raw::connect(addr, "direct-sub", 60);
+        raw.send(&mqlite::codec::Packet::Subscribe(
+            mqlite::codec::Subscribe {
+                packet_id: 1,
+                filters: vec![("direct/#", QoS::AtMostOnce)],
+            },
+        ));
+        assert_eq!(raw.recv(), embedding_support::raw::In::SubAck(vec![0]));
+        writeln!(pipe_out, "subscribed").unwrap();
+        let got = raw.recv();
+        writeln!(pipe_out, "got").unwrap();
+        let rest = raw.until_closed();
+        writeln!(pipe_out, "closed").unwrap();
+        (got, rest)
+    });
+    let mut said = String::new();
+    let mut until = |broker: &mut Broker, word: &str| {
+        serve(broker, &[pipe_in.as_raw_fd()], |_, woken| {
+            if woken.own[0] {
+                said.push_str(&read_pipe(&mut pipe_in));
+            }
+            said.lines().any(|line| line == word)
+        });
+    };
+    until(&mut broker, "subscribed");
+    settle(&mut broker);
+    assert!(
+        broker
+            .next_deadline()
+            .is_some_and(|d| d > Instant::now() + Duration::from_secs(1)),
+        "only the keepalive timer is left"
+    );
+
+    // A direct publish between passes: due at once, both ways.
+    broker
+        .publish("direct/now", b"at once", QoS::AtMostOnce, false)
+        .unwrap();
+    assert_eq!(
+        pass_due(&broker),
+        (true, true),
+        "(descriptor readable, deadline now) after Broker::publish"
+    );
+    until(&mut broker, "got");
+    settle(&mut broker);
+
+    // A local subscription made between passes: the same.
+    broker
+        .subscribe_local("direct/#", QoS::AtMostOnce, |_| {})
+        .unwrap();
+    assert_eq!(
+        pass_due(&broker),
+        (true, true),
+        "(descriptor readable, deadline now) after Broker::subscribe_local"
+    );
+    settle(&mut broker);
+
+    // A handle used on the broker thread between passes: the same.
+    broker.handle().kick("direct-sub").unwrap();
+    assert!(
+        pass_due(&broker).0,
+        "descriptor readable after BrokerHandle::kick"
+    );
+    until(&mut broker, "closed");
+    let (got, rest) = client.join().unwrap();
+    assert_eq!(
+        got,
+        embedding_support::raw::In::Publish {
+            topic: "direct/now".to_string(),
+            payload: b"at once".to_vec(),
+        }
+    );
+    assert!(rest.is_empty(), "{rest:?}");
+}

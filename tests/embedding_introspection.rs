@@ -116,3 +116,35 @@ fn sys_clients_connected_is_published_every_sys_interval() {
     let got = recv(&local, "$SYS for the host");
     assert_eq!(got.topic, "$SYS/broker/clients/connected");
 }
+
+#[test]
+fn sys_retained_count_leaves_out_the_sys_topics() {
+    let config = Config {
+        sys_interval: Some(Duration::from_secs(1)),
+        ..test_config()
+    };
+    let (tx, local) = mpsc::channel();
+    let broker = start(config, |broker| {
+        broker
+            .publish("plain/retained", b"kept", QoS::AtMostOnce, true)
+            .unwrap();
+        broker
+            .subscribe_local(
+                "$SYS/broker/retained messages/count",
+                QoS::AtMostOnce,
+                forward(tx),
+            )
+            .unwrap();
+    });
+    // The first update comes after the other `$SYS` topics were retained,
+    // the second after a whole round of them: both count only the host's
+    // message, as mosquitto does.
+    for round in ["first", "second"] {
+        let got = recv(&local, "$SYS/broker/retained messages/count");
+        assert_eq!(got.payload, "1", "{round} update");
+    }
+    assert!(
+        broker.stats().retained_messages > 1,
+        "`Stats` counts them all"
+    );
+}

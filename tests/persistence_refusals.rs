@@ -252,3 +252,79 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
     watcher.disconnect();
     server.stop();
 }
+
+/// A database file the broker may not write (here left with its `-wal` by
+/// a killed broker) is refused as read-only, naming the file, not as a
+/// vague "disk I/O error". Run as root, the binary is started as `nobody`,
+/// for whom the file is read-only.
+#[test]
+fn read_only_db_refused_as_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    let dir = TempDir::new("read-only");
+    let db = dir.join("x.db");
+    // A broker killed, not stopped: its `-wal` file stays beside the store.
+    Mqlite::start(&db, free_port(), &[]).kill();
+    let wal = dir.join("x.db-wal");
+    assert!(wal.exists(), "the killed broker left its -wal");
+    for file in [&db, &wal] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    // The directory stays writable (for the lock file): only the file is
+    // read-only.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = free_port().to_string();
+    let mut command = std::process::Command::new(persistence_support::BIN);
+    command
+        .args(["-p", &port, "--db", db.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        command.uid(65534).gid(65534);
+    }
+    let child = command.spawn().expect("spawn mqlite");
+    let output = wait_output(child);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains(db.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("read-only"), "{stderr}");
+    assert!(!stderr.contains("disk I/O error"), "{stderr}");
+}
+
+/// A `--db` in a directory that does not exist says so, rather than
+/// blaming the lock file.
+#[test]
+fn db_in_a_missing_directory_says_so() {
+    let dir = TempDir::new("no-dir");
+    let db = dir.join("absent/deeper/x.db");
+    let port = free_port().to_string();
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    assert!(!run.status.success(), "{}", run.stderr);
+    let missing = dir.join("absent/deeper");
+    assert!(
+        run.stderr.contains(&format!(
+            "the directory {} does not exist",
+            missing.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("lock file"), "{}", run.stderr);
+}
+
+/// Waits, at most 5 s, for a child that must exit; its output.
+fn wait_output(mut child: std::process::Child) -> std::process::Output {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("collect the output")
+}

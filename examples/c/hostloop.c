@@ -6,7 +6,8 @@
  * pipe on which a client thread says it is done. When the broker's
  * descriptor is readable, or its deadline (mqlite_broker_next_deadline_ms)
  * has passed, the loop calls mqlite_broker_run_once(broker, 0, ...). On
- * each tick it publishes a counter through a handle.
+ * each tick it publishes a counter with mqlite_broker_publish (directly: this
+ * is the broker's thread), which makes the next pass due at once.
  *
  * A client thread connects over TCP, subscribes to ticks/#, reads
  * TICKS_WANTED ticks in order, and writes to the pipe; the loop then stops
@@ -120,7 +121,7 @@ int main(void) {
             if (read(timer, &expirations, sizeof expirations) > 0 && !stopping) {
                 char payload[32];
                 int n = snprintf(payload, sizeof payload, "%ld", ticks++);
-                rc = mqlite_handle_publish(handle, "ticks/host", (const uint8_t *)payload,
+                rc = mqlite_broker_publish(broker, "ticks/host", (const uint8_t *)payload,
                                            (size_t)n, 0, false);
                 if (rc != MQLITE_OK) return fail("publish", rc);
             }
@@ -130,8 +131,9 @@ int main(void) {
             mqlite_handle_stop(handle);
         }
         /* The broker's turn: its descriptor is readable, the deadline has
-         * passed, or we just queued something through the handle (which
-         * also makes the descriptor readable). run_once(0) never blocks. */
+         * passed, or we are stopping. A tick published above is sent at the
+         * next turn of the loop, whose poll returns at once (the publish
+         * made the descriptor readable). run_once(0) never blocks. */
         if ((fds[0].revents & POLLIN) || ready == 0 || deadline_ms == 0 || stopping) {
             if ((rc = mqlite_broker_run_once(broker, 0, &running)) != MQLITE_OK)
                 return fail("run_once", rc);

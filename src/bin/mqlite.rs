@@ -4,7 +4,7 @@
 //! thread, and stops cleanly on SIGINT / SIGTERM.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +17,9 @@ Usage: mqlite [OPTIONS]
 
 Options:
   -p, --port PORT      port to listen on                     [default: 1883]
-      --bind ADDR      address to listen on                  [default: 127.0.0.1]
+      --bind HOST      IP address or host name to listen on  [default: 127.0.0.1]
+                       (a name gets a listener on every address it resolves
+                       to, as with mosquitto: localhost -> 127.0.0.1 and ::1)
   -c, --config FILE    TOML file with any of the keys below  [default: none]
       --db PATH        SQLite file for sessions and retained  [default: mqlite.db]
       --no-persist     keep everything in memory only         [default: off]
@@ -25,7 +27,8 @@ Options:
       --password-file FILE   mosquitto_passwd file               [default: none]
       --acl-file FILE        mosquitto ACL file                  [default: none]
       --allow-anonymous true|false  clients without a user name  [default: true without a password file]
-  -v, --verbose        log every connection and packet error [default: off]
+  -v, --verbose        log every connection (with its user name) and
+                       packet error                          [default: off]
   -h, --help           print this help
   -V, --version        print the version
 
@@ -39,7 +42,7 @@ Config file keys (TOML) and their defaults:
 struct Options {
     config_file: Option<PathBuf>,
     port: Option<u16>,
-    bind: Option<IpAddr>,
+    bind: Option<String>,
     db: Option<PathBuf>,
     no_persist: bool,
     fresh_db: bool,
@@ -105,10 +108,10 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             }
             "--bind" => {
                 let text = value("--bind")?;
-                options.bind = Some(
-                    text.parse()
-                        .map_err(|_| format!("invalid --bind `{text}`: expected an IP address"))?,
-                );
+                if text.is_empty() {
+                    return Err("invalid --bind ``: expected an IP address or a host name".into());
+                }
+                options.bind = Some(text);
             }
             "--db" => options.db = Some(PathBuf::from(value("--db")?)),
             "--no-persist" => options.no_persist = true,
@@ -169,18 +172,80 @@ fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
     }
     if options.port.is_some() || options.bind.is_some() {
         let current = config.listeners.first().copied();
-        let ip = options
-            .bind
-            .or(current.map(|addr| addr.ip()))
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let port = options
             .port
             .or(current.map(|addr| addr.port()))
             .unwrap_or(1883);
-        config.listeners = vec![SocketAddr::new(ip, port)];
+        config.listeners = match &options.bind {
+            Some(host) => resolve(host, port)?,
+            None => {
+                let ip = current
+                    .map(|addr| addr.ip())
+                    .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+                vec![SocketAddr::new(ip, port)]
+            }
+        };
     }
     config.validate()?;
     Ok(config)
+}
+
+/// The listeners for `--bind HOST`: an IP address as it is, a host name
+/// resolved to every address it has (in the resolver's order, without
+/// repeats), as mosquitto binds them all.
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, mqlite::Error> {
+    let invalid = |reason: String| mqlite::Error::Config {
+        field: "--bind".to_string(),
+        reason,
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let resolved = (host, port).to_socket_addrs().map_err(|error| {
+        invalid(format!(
+            "`{host}` is neither an IP address nor a host name that resolves: {error}"
+        ))
+    })?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for addr in resolved {
+        if !addrs.contains(&addr) {
+            addrs.push(addr);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(invalid(format!("`{host}` resolves to no address")));
+    }
+    Ok(addrs)
+}
+
+/// The line mosquitto logs for an accepted client:
+/// `New client connected from 127.0.0.1:50000 as ID (p2, c1, u'name').`
+/// (`p2` is MQTT 3.1.1, `p1` 3.1; `c` the clean session flag; `u` the user
+/// name, left out for an anonymous client).
+fn connected_line(event: &mqlite::Event<'_>) -> Option<String> {
+    let mqlite::Event::Connected {
+        client,
+        protocol,
+        clean_session,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    let level = match protocol {
+        mqlite::codec::Protocol::V31 => 1,
+        mqlite::codec::Protocol::V311 => 2,
+    };
+    let user = client
+        .username
+        .map(|name| format!(", u'{name}'"))
+        .unwrap_or_default();
+    Some(format!(
+        "New client connected from {} as {} (p{level}, c{}{user}).",
+        client.peer,
+        client.client_id,
+        u8::from(*clean_session)
+    ))
 }
 
 /// Logs to stderr with a timestamp; the library itself never installs a
@@ -249,6 +314,14 @@ fn main() -> ExitCode {
         }
     };
 
+    if options.verbose {
+        broker.set_event_hook(|event| {
+            if let Some(line) = connected_line(event) {
+                log::info!("{line}");
+            }
+        });
+    }
+
     let handle = broker.handle();
     match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -302,6 +375,28 @@ mod tests {
             panic!()
         };
         assert_eq!(build_config(&options).unwrap().persistence, None);
+    }
+
+    #[test]
+    fn bind_takes_a_host_name() {
+        let Ok(Parsed::Run(options)) = parse(&["--bind", "localhost", "-p", "0"]) else {
+            panic!()
+        };
+        let config = build_config(&options).unwrap();
+        assert!(!config.listeners.is_empty());
+        assert!(
+            config
+                .listeners
+                .iter()
+                .all(|addr| addr.ip().is_loopback() && addr.port() == 0),
+            "{:?}",
+            config.listeners
+        );
+        let Ok(Parsed::Run(options)) = parse(&["--bind", "::1"]) else {
+            panic!()
+        };
+        let config = build_config(&options).unwrap();
+        assert_eq!(config.listeners, vec!["[::1]:1883".parse().unwrap()]);
     }
 
     #[test]

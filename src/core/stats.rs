@@ -15,7 +15,8 @@ pub struct Stats {
     pub sessions: u64,
     /// Subscriptions held now (filter, session pairs).
     pub subscriptions: u64,
-    /// Retained messages held now.
+    /// Retained messages held now, `$SYS` ones included
+    /// (`$SYS/broker/retained messages/count` leaves those out).
     pub retained_messages: u64,
     /// PUBLISH packets received from clients and the host.
     pub messages_received: u64,

@@ -12,6 +12,10 @@ impl Core {
         let stats = self.stats();
         let uptime = now.saturating_duration_since(self.started).as_secs();
         let disconnected = stats.sessions.saturating_sub(stats.clients_connected);
+        // As mosquitto counts them: the broker's own `$SYS` topics left out.
+        let retained = stats
+            .retained_messages
+            .saturating_sub(self.retained.sys_len() as u64);
         let entries: [(&str, String); 14] = [
             (
                 "version",
@@ -32,10 +36,7 @@ impl Core {
             ("bytes/received", stats.bytes_received.to_string()),
             ("bytes/sent", stats.bytes_sent.to_string()),
             ("subscriptions/count", stats.subscriptions.to_string()),
-            (
-                "retained messages/count",
-                stats.retained_messages.to_string(),
-            ),
+            ("retained messages/count", retained.to_string()),
         ];
         for (name, value) in entries {
             let topic = format!("$SYS/broker/{name}");

@@ -300,7 +300,8 @@ pub unsafe extern "C" fn mqlite_broker_fd(
 }
 
 /// How long until the broker needs a pass even if its descriptor stays
-/// quiet (keepalives, timeouts, backlog).
+/// quiet (keepalives, timeouts, backlog); 0 when work already waits (after
+/// `mqlite_broker_publish()`, for instance).
 ///
 /// # Parameters
 /// - `ms_out`: receives milliseconds from now (rounded up; 0 if due now),

@@ -15,8 +15,10 @@ use crate::core::LocalSubscription;
 /// Publishes a message as the host, at once, on the calling thread (the
 /// one that runs the broker): the message callback, the retained store and
 /// the fan-out to clients and local subscribers happen before this returns;
-/// the bytes go out at the next pass. Other threads (and callbacks) use
-/// `mqlite_handle_publish()`.
+/// the bytes go out at the next pass, which this makes due at once (the
+/// descriptor from `mqlite_broker_fd()` turns readable and
+/// `mqlite_broker_next_deadline_ms()` gives 0). Other threads (and
+/// callbacks) use `mqlite_handle_publish()`.
 ///
 /// # Parameters
 /// - `topic`: NUL-terminated topic name (no wildcards).
@@ -60,14 +62,17 @@ pub unsafe extern "C" fn mqlite_broker_publish(
 }
 
 /// Subscribes the host to `filter`, at once: `callback` runs on the broker
-/// thread for each matching message (retained ones first).
+/// thread for each matching message (retained ones first). Like
+/// `mqlite_broker_publish()`, this makes the next pass due at once.
 ///
 /// # Parameters
 /// - `filter`: NUL-terminated topic filter (wildcards allowed).
 /// - `qos`: 0, 1 or 2; messages come at the lower of theirs and this.
 /// - `callback`, `userdata`: the receiver.
 /// - `subscription_out`: receives the id for
-///   `mqlite_broker_unsubscribe_local()` / `mqlite_handle_unsubscribe_local()`.
+///   `mqlite_broker_unsubscribe_local()` / `mqlite_handle_unsubscribe_local()`;
+///   NULL when the caller does not need it (the subscription then lasts as
+///   long as the broker).
 ///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
@@ -95,9 +100,6 @@ pub unsafe extern "C" fn mqlite_broker_subscribe_local(
         let filter = unsafe { c_str(filter, "filter") }?;
         let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
         let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        if subscription_out.is_null() {
-            return Err(Failure::null("subscription_out"));
-        }
         let receiver = local_callback(callback, UserData::new(userdata));
         // SAFETY: NULL or live.
         let subscription = unsafe {
@@ -105,7 +107,10 @@ pub unsafe extern "C" fn mqlite_broker_subscribe_local(
                 Ok(broker.subscribe_local(filter, qos, receiver)?)
             })
         }?;
-        // SAFETY: checked not NULL; writable by the caller's contract.
+        if subscription_out.is_null() {
+            return Ok(());
+        }
+        // SAFETY: not NULL; writable by the caller's contract.
         unsafe { out(subscription_out, "subscription_out", subscription.0) }
     })
 }

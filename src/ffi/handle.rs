@@ -101,7 +101,8 @@ pub unsafe extern "C" fn mqlite_handle_publish(
 /// - `qos`: 0, 1 or 2.
 /// - `callback`, `userdata`: the receiver.
 /// - `subscription_out`: receives the id for
-///   `mqlite_handle_unsubscribe_local()`.
+///   `mqlite_handle_unsubscribe_local()`; NULL when the caller does not
+///   need it (the subscription then lasts as long as the broker).
 ///
 /// # Returns
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
@@ -134,12 +135,12 @@ pub unsafe extern "C" fn mqlite_handle_subscribe_local(
         let filter = unsafe { c_str(filter, "filter") }?;
         let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
         let callback = callback.ok_or_else(|| Failure::null("callback"))?;
-        if subscription_out.is_null() {
-            return Err(Failure::null("subscription_out"));
-        }
         let receiver = local_callback(callback, UserData::new(userdata));
         let subscription = handle.inner.subscribe_local(filter, qos, receiver)?;
-        // SAFETY: checked not NULL; writable by the caller's contract.
+        if subscription_out.is_null() {
+            return Ok(());
+        }
+        // SAFETY: not NULL; writable by the caller's contract.
         unsafe { out(subscription_out, "subscription_out", subscription.0) }
     })
 }
@@ -248,16 +249,19 @@ pub unsafe extern "C" fn mqlite_handle_kick(
 }
 
 /// Reads the broker's counters, waiting up to `timeout_ms` for the broker
-/// thread to answer. Do not call it from a callback (the broker thread
-/// cannot answer while it runs your callback): it would wait the whole
-/// timeout and fail.
+/// thread to answer. From one of the broker's callbacks (the broker thread
+/// cannot answer while it runs your callback) it fails at once with
+/// `MQLITE_ON_BROKER_THREAD`. On the thread that runs the broker, between
+/// passes, use `mqlite_broker_stats()`: nobody would answer this call
+/// before its timeout.
 ///
 /// # Parameters
 /// - `timeout_ms`: how long to wait, in milliseconds.
 /// - `stats_out`: receives the counters.
 ///
 /// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_STOPPED` (stopped, or no
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_ON_BROKER_THREAD` (called
+/// from a callback of this broker), `MQLITE_STOPPED` (stopped, or no
 /// answer in time).
 ///
 /// # Memory and lifetimes

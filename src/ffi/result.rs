@@ -49,6 +49,12 @@ pub const MQLITE_LOGGER_TAKEN: mqlite_result = 7013;
 pub const MQLITE_PANIC: mqlite_result = 7014;
 /// An error that has no code of its own yet; the detail says what.
 pub const MQLITE_ERROR: mqlite_result = 7015;
+/// A handle call that waits for the broker's answer (`mqlite_handle_stats()`)
+/// was made from one of the broker's callbacks, on the broker thread, where
+/// the broker cannot answer until the call returns: it fails at once
+/// instead of waiting out its timeout. Use `mqlite_broker_stats()` between
+/// passes instead.
+pub const MQLITE_ON_BROKER_THREAD: mqlite_result = 7016;
 
 /// A static, NUL-terminated C string from a literal.
 macro_rules! cstr {
@@ -86,6 +92,9 @@ pub extern "C" fn mqlite_result_text(code: mqlite_result) -> *const c_char {
         MQLITE_LOGGER_TAKEN => cstr!("another logger is already installed in this process"),
         MQLITE_PANIC => cstr!("internal error: mqlite panicked"),
         MQLITE_ERROR => cstr!("error"),
+        MQLITE_ON_BROKER_THREAD => {
+            cstr!("called from a callback on the broker thread, which cannot answer while the call waits")
+        }
         _ => cstr!("unknown result code"),
     })
 }
@@ -211,6 +220,8 @@ impl From<Error> for Failure {
             Error::InvalidTopic(_) => MQLITE_INVALID_TOPIC,
             Error::Store { .. } => MQLITE_PERSISTENCE,
             Error::Stopped => MQLITE_STOPPED,
+            Error::OnBrokerThread => MQLITE_ON_BROKER_THREAD,
+            Error::ConfigFile { .. } => MQLITE_INVALID_CONFIG,
             // A variant added later gets the generic code until it has one.
             #[allow(unreachable_patterns)]
             _ => MQLITE_ERROR,

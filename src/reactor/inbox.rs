@@ -129,6 +129,30 @@ pub(crate) struct Shared {
     pub(crate) stopped: AtomicBool,
     /// Source of local subscription ids.
     pub(crate) next_local_id: AtomicU64,
+    /// The [`thread_token`] of the thread inside the broker now (running a
+    /// pass, or a direct call such as `Broker::publish` that runs hooks), 0
+    /// otherwise: a request that waits for the broker's answer, made on that
+    /// thread (from a hook or callback), would wait for itself.
+    busy_thread: AtomicU64,
+}
+
+/// A number for the calling thread, unique in the process and never 0.
+fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.try_with(|token| *token).unwrap_or(u64::MAX)
+}
+
+/// Marks the broker as busy on this thread until dropped (also on a
+/// panic).
+pub(crate) struct BusyGuard(std::sync::Arc<Shared>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.busy_thread.store(0, Ordering::Release);
+    }
 }
 
 impl Shared {
@@ -145,7 +169,22 @@ impl Shared {
             queued: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             next_local_id: AtomicU64::new(1),
+            busy_thread: AtomicU64::new(0),
         }
+    }
+
+    /// Broker side: marks the broker as busy on the calling thread (a pass,
+    /// or a direct call that can run hooks) until the guard drops.
+    pub(crate) fn enter_busy(self: &std::sync::Arc<Self>) -> BusyGuard {
+        self.busy_thread.store(thread_token(), Ordering::Release);
+        BusyGuard(std::sync::Arc::clone(self))
+    }
+
+    /// Whether the calling thread is inside the broker now (so in one of
+    /// its hooks or callbacks): a request that waits for the broker's
+    /// answer would then wait for itself.
+    pub(crate) fn busy_on_this_thread(&self) -> bool {
+        self.busy_thread.load(Ordering::Acquire) == thread_token()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inbox> {

@@ -97,6 +97,10 @@ pub(crate) struct Reactor {
     drained_commands: bool,
     /// Commands arrived after the last drain: the next pass is due now.
     commands_pending: bool,
+    /// The host changed the core on the broker thread between passes (a
+    /// direct publish or local subscription): the next pass is due now, and
+    /// the poll's descriptor has been made readable.
+    direct_work: bool,
     stopping: bool,
     stopped: bool,
 }
@@ -181,6 +185,7 @@ impl Reactor {
             page_requests: Vec::new(),
             drained_commands: false,
             commands_pending: false,
+            direct_work: false,
             stopping: false,
             stopped: false,
         };
@@ -201,7 +206,11 @@ impl Reactor {
 
     /// When the core next needs a pass even if no socket is ready.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        if !self.read_backlog.is_empty() || self.accept_backlog || self.commands_pending {
+        if !self.read_backlog.is_empty()
+            || self.accept_backlog
+            || self.commands_pending
+            || self.direct_work
+        {
             return Some(Instant::now());
         }
         match (self.core.next_deadline(), self.accept_retry_at) {
@@ -227,6 +236,20 @@ impl Reactor {
         &mut self.core
     }
 
+    /// The core, for a change made on the broker thread between passes that
+    /// leaves work for the next pass (output to write, state to save): the
+    /// next pass becomes due at once, both through [`Reactor::next_deadline`]
+    /// and by making the poll's descriptor readable, so that a host loop
+    /// waiting on either runs it. One wake-up per pass, however many
+    /// changes.
+    pub(crate) fn core_with_work(&mut self) -> &mut Core {
+        if !self.direct_work {
+            self.direct_work = true;
+            self.shared.wake();
+        }
+        &mut self.core
+    }
+
     /// Whether the broker has stopped.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped
@@ -237,6 +260,7 @@ impl Reactor {
         if self.stopped {
             return Ok(false);
         }
+        let _busy = self.shared.enter_busy();
         let mut timeout = timeout;
         if let Some(deadline) = self.next_deadline() {
             let until = deadline.saturating_duration_since(Instant::now());
@@ -249,6 +273,8 @@ impl Reactor {
         }
         let now = Instant::now();
         self.pass_time = now;
+        // This pass carries out what was done between passes.
+        self.direct_work = false;
 
         self.ready.clear();
         for event in self.events.iter() {

@@ -96,6 +96,67 @@ fn sql_error(path: &Path, doing: &str, err: &rusqlite::Error) -> Error {
     };
     store_error(path, reason)
 }
+/// Refuses, with a message that says so, a store whose directory does not
+/// exist or whose file exists but cannot be written (which SQLite would
+/// otherwise open read-only, and then fail to use with a vague "disk I/O
+/// error").
+fn check_place(path: &Path) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(store_error(
+                path,
+                format!("{} is not a directory", dir.display()),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(store_error(
+                path,
+                format!("the directory {} does not exist", dir.display()),
+            ))
+        }
+        Err(e) => {
+            return Err(store_error(
+                path,
+                format!("cannot reach the directory {}: {e}", dir.display()),
+            ))
+        }
+    }
+    if path.is_file() {
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        {
+            let read_only = e.kind() == std::io::ErrorKind::PermissionDenied || is_read_only_fs(&e);
+            let reason = if read_only {
+                format!("the file is read-only (not writable by this user): {e}")
+            } else {
+                format!("cannot open it for writing: {e}")
+            };
+            return Err(store_error(path, reason));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `error` is "read-only file system".
+fn is_read_only_fs(error: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(libc::EROFS)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}
+
 impl SqliteStore {
     /// Opens the store at `path`, creating it if it does not exist and
     /// migrating an older schema.
@@ -106,6 +167,7 @@ impl SqliteStore {
     /// written by a newer mqlite, belongs to another program, or cannot be
     /// created. The file is not modified in these cases.
     pub fn open(path: &Path) -> Result<SqliteStore, Error> {
+        check_place(path)?;
         let lock = LockFile::acquire(path)?;
         SqliteStore::open_locked(path, lock, None)
     }
@@ -118,6 +180,7 @@ impl SqliteStore {
     /// [`Error::Store`] naming the file when it is in use by another store,
     /// or cannot be moved or created.
     pub fn open_fresh(path: &Path) -> Result<SqliteStore, Error> {
+        check_place(path)?;
         let lock = LockFile::acquire(path)?;
         let backup = move_aside(path)?;
         if let Some(backup) = &backup {
@@ -154,6 +217,17 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sql_error(path, "cannot open", &e))?;
+        // SQLite falls back to read-only when it cannot write the file; the
+        // store needs to write.
+        if conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(false)
+        {
+            return Err(store_error(
+                path,
+                "the file is read-only (SQLite cannot open it for writing)",
+            ));
+        }
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),

@@ -72,6 +72,13 @@ struct Frame<'a, V> {
 pub struct RetainedTree<V> {
     root: Node<V>,
     len: usize,
+    /// How many of the `len` topics are `$SYS` ones.
+    sys_len: usize,
+}
+
+/// Whether `topic` is a `$SYS` topic (the broker's own statistics).
+fn is_sys(topic: &str) -> bool {
+    topic == "$SYS" || topic.starts_with("$SYS/")
 }
 
 impl<V> Default for RetainedTree<V> {
@@ -86,12 +93,19 @@ impl<V> RetainedTree<V> {
         RetainedTree {
             root: Node::new(),
             len: 0,
+            sys_len: 0,
         }
     }
 
     /// Number of stored topics.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Number of stored `$SYS` topics (`$SYS` itself and `$SYS/...`), which
+    /// `$SYS/broker/retained messages/count` leaves out.
+    pub fn sys_len(&self) -> usize {
+        self.sys_len
     }
 
     /// Whether nothing is stored.
@@ -106,7 +120,10 @@ impl<V> RetainedTree<V> {
             node = node.children.get_or_insert_with(level, Node::new);
         }
         let old = node.value.replace(value);
-        self.len += usize::from(old.is_none());
+        if old.is_none() {
+            self.len += 1;
+            self.sys_len += usize::from(is_sys(topic));
+        }
         old
     }
 
@@ -142,6 +159,7 @@ impl<V> RetainedTree<V> {
         }
         let old = node.value.take()?;
         self.len -= 1;
+        self.sys_len -= usize::from(is_sys(topic));
 
         // Third pass: cut the emptied branch below `keep`.
         if prune {

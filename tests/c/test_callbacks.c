@@ -3,7 +3,8 @@
  * an unknown answer, a pending decision completed from another thread),
  * ACL (publish, subscribe, receive), the message callback (pass, drop,
  * rewrite, and rewrite_set's refusals), events, the log bridge, and
- * re-entrant calls from a callback (MQLITE_BUSY, a refused free).
+ * re-entrant calls from a callback (MQLITE_BUSY, a refused free,
+ * MQLITE_ON_BROKER_THREAD for a handle call that waits for the broker).
  */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
@@ -34,6 +35,7 @@ typedef struct {
     bool last_retain;
     /* re-entrancy, checked from a local callback */
     mqlite_result reentrant_stats_rc, reentrant_run_rc, reentrant_publish_rc;
+    mqlite_result reentrant_handle_stats_rc;
     bool reentrant_done;
     /* log */
     int log_records;
@@ -173,6 +175,9 @@ static void on_reentrant(void *userdata, const mqlite_message *message) {
     mqlite_stats stats;
     mqlite_result stats_rc = mqlite_broker_stats(s->broker, &stats);
     mqlite_result run_rc = mqlite_broker_run(s->broker);
+    /* A handle call that waits for the broker fails at once here, where the
+     * broker cannot answer (not after its 60 s timeout). */
+    mqlite_result handle_stats_rc = mqlite_handle_stats(s->handle, 60000, &stats);
     /* Freeing a running broker from its own callback is refused, not a
      * double free: the broker stays usable. */
     mqlite_broker_free(s->broker);
@@ -182,6 +187,7 @@ static void on_reentrant(void *userdata, const mqlite_message *message) {
     pthread_mutex_lock(&s->lock);
     s->reentrant_stats_rc = stats_rc;
     s->reentrant_run_rc = run_rc;
+    s->reentrant_handle_stats_rc = handle_stats_rc;
     s->reentrant_publish_rc = publish_rc;
     s->reentrant_done = true;
     pthread_cond_broadcast(&s->changed);
@@ -363,6 +369,7 @@ int main(void) {
     CHECK(S.reentrant_done);
     CHECK_RC(S.reentrant_stats_rc, MQLITE_BUSY);
     CHECK_RC(S.reentrant_run_rc, MQLITE_BUSY);
+    CHECK_RC(S.reentrant_handle_stats_rc, MQLITE_ON_BROKER_THREAD);
     CHECK_RC(S.reentrant_publish_rc, MQLITE_OK);
 
     /* Kick: the client is closed, the event says why. */
