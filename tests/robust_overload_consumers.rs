@@ -200,9 +200,11 @@ fn stuck_qos0_subscriber_is_counted_and_others_keep_receiving() {
 
 #[test]
 fn stuck_qos1_subscriber_queue_is_bounded_and_counted() {
-    // Policy: max_inflight (20) in flight, max_queued_messages (1000)
-    // queued, newer messages dropped and counted; the client stays
+    // Policy: max_inflight in flight, max_queued_messages queued (the
+    // defaults), newer messages dropped and counted; the client stays
     // connected and gets the kept ones, in order, when it reads again.
+    let defaults = mqlite::Config::default();
+    let kept = u64::from(defaults.max_inflight) + defaults.max_queued_messages as u64;
     let mut broker = Spawn::new("").start();
     let addr = broker.addr;
     let mut stuck = RawClient::open(addr);
@@ -274,15 +276,15 @@ fn stuck_qos1_subscriber_queue_is_bounded_and_counted() {
     );
     assert_eq!(unique.len(), seqs.len(), "duplicates without a reconnect");
     // Everything dropped was the stuck client's overflow, or the healthy
-    // one's if it fell more than 1 020 behind.
+    // one's if it fell more than `kept` behind.
     let healthy_lost = sent - unique.len() as u64;
     assert_eq!(
         dropped,
-        (sent - 1020) + healthy_lost,
+        (sent - kept) + healthy_lost,
         "dropped = stuck overflow + healthy losses"
     );
-    // The stuck client gets exactly the first 20 + 1000, in order.
-    for expected in 0..1020u64 {
+    // The stuck client gets exactly the first `kept`, in order.
+    for expected in 0..kept {
         let msg = stuck.expect_publish();
         assert_eq!(seq(&msg.payload), expected, "stuck subscriber order");
         stuck.ack(&msg);

@@ -206,6 +206,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
 #[test]
 fn connected_slow_reader_keeps_only_a_page_in_ram() {
     let mut sim = Sim::persistent(Config {
+        max_inflight: 20,
         max_queued_messages: 10_000,
         max_queued_bytes: usize::MAX,
         ..test_config()
