@@ -65,6 +65,7 @@ def main():
     for a in ("results", "out", "versions", "mqlite-conf", "mosquitto-conf", "rumqttd-conf", "brokers",
               "rounds", "quick", "command", "scenarios"):
         ap.add_argument("--" + a, required=True)
+    ap.add_argument("--rumqttd-defaults-conf")
     o = ap.parse_args()
     brokers = o.brokers.split()
     scenarios = [line.split("|") for line in o.scenarios.splitlines() if line.strip()]
@@ -180,6 +181,10 @@ def main():
         mconf = f.read().strip()
     with open(o.rumqttd_conf) as f:
         rconf = f.read().strip()
+    rdconf = ""
+    if o.rumqttd_defaults_conf:
+        with open(o.rumqttd_defaults_conf) as f:
+            rdconf = f.read().strip()
 
     md = [
         "# Benchmarks",
@@ -222,6 +227,16 @@ def main():
         "",
         "```toml",
         rconf,
+        "```",
+        "",
+        "Scenarios whose name ends in `_defaults` run each broker as a user starts it, "
+        "with nothing set but the port: `mqlite -p PORT` (in an empty directory: its default "
+        "persistence file, `./mqlite.db`, is made there; the runs use clean sessions, so "
+        "nothing is written to it), `mosquitto -p PORT` (2.0's local-only mode), and rumqttd "
+        "with the example config it ships, reduced to its router and MQTT 3.1.1 listener:",
+        "",
+        "```toml",
+        rdconf or "(not recorded)",
         "```",
         "",
         "## Method",

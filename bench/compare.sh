@@ -172,8 +172,36 @@ next_connection_delay_ms = 0
 EOF
 }
 
+# rumqttd's own example config (rumqttd/rumqttd.toml in its repository),
+# reduced to its router and MQTT 3.1.1 listener: the settings a user who
+# starts from it gets. The other listeners bind fixed ports.
+rumqttd_default_conf() { # port
+    cat <<EOF
+# rumqttd's shipped rumqttd.toml: router and v4 listener as shipped
+id = 0
+
+[router]
+id = 0
+max_connections = 10010
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$1"
+next_connection_delay_ms = 1
+    [v4.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+    dynamic_filters = true
+EOF
+}
+
 mosquitto_conf PORT > "$WORK/mosquitto.conf.example"
 rumqttd_conf PORT > "$WORK/rumqttd.toml.example"
+rumqttd_default_conf PORT > "$WORK/rumqttd-defaults.toml.example"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -206,8 +234,31 @@ CONF
 }
 mqlite_conf PORT > "$WORK/mqlite.toml.example"
 
-start_broker() { # name port -> BROKER_PID ($PIN_BROKER prefixes the command)
-    local name=$1 port=$2
+start_broker() { # name port [defaults] -> BROKER_PID ($PIN_BROKER prefixes the command)
+    local name=$1 port=$2 defaults=${3:-}
+    if [ -n "$defaults" ]; then
+        # Each broker as a user starts it: no config beyond the port.
+        case "$name" in
+            mqlite)
+                rm -rf "$WORK/defaults-run" && mkdir -p "$WORK/defaults-run"
+                (cd "$WORK/defaults-run" && exec $PIN_BROKER "$MQLITE_BIN" -p "$port") >"$WORK/$name.log" 2>&1 & ;;
+            mosquitto)
+                $PIN_BROKER "$MOSQUITTO" -p "$port" >"$WORK/$name.log" 2>&1 & ;;
+            rumqttd)
+                rumqttd_default_conf "$port" > "$WORK/rumqttd.toml"
+                $PIN_BROKER "$RUMQTTD" -q -c "$WORK/rumqttd.toml" >"$WORK/$name.log" 2>&1 & ;;
+            *) return 1 ;;
+        esac
+        BROKER_PID=$!
+        if ! wait_port "$port" "$BROKER_PID"; then
+            log "$name did not start listening on $port:"
+            tail -n 5 "$WORK/$name.log" | sed 's/^/    /' >&2 || true
+            stop_broker
+            return 1
+        fi
+        sleep 0.2
+        return 0
+    fi
     case "$name" in
         mqlite)
             mqlite_conf "$port" > "$WORK/mqlite.toml"
@@ -305,6 +356,7 @@ if [ "$QUICK" = 1 ]; then
     SCENARIOS=(
         "fanin_q0_16|fanin --qos 0 --payload 16 --duration $D|1"
         "fanin_q1_16|fanin --qos 1 --payload 16 --duration $D|1"
+        "fanin_q1_16_defaults|fanin --qos 1 --payload 16 --duration $D|0"
         "fanout_q0_16|fanout --qos 0 --payload 16 --subscribers 10 --duration $D|1"
         "latency_q0|latency --qos 0 $LAT|1"
         "latency_q1|latency --qos 1 $LAT|1"
@@ -329,6 +381,10 @@ else
         "fanout_q0_1024|fanout --qos 0 --payload 1024 --subscribers 10 --duration $D|0"
         "fanout_q1_1024|fanout --qos 1 --payload 1024 --subscribers 10 --duration $D|0"
         "fanout_q2_1024|fanout --qos 2 --payload 1024 --subscribers 10 --duration $D|0"
+        "fanin_q0_16_defaults|fanin --qos 0 --payload 16 --duration $D|0"
+        "fanin_q1_16_defaults|fanin --qos 1 --payload 16 --duration $D|0"
+        "fanin_q2_16_defaults|fanin --qos 2 --payload 16 --duration $D|0"
+        "fanout_q1_16_defaults|fanout --qos 1 --payload 16 --subscribers 10 --duration $D|0"
         "latency_q0|latency --qos 0 $LAT|1"
         "latency_q1|latency --qos 1 $LAT|1"
         "connections|connections --connections $K|0"
@@ -356,12 +412,14 @@ run_one() {
     [ -n "$pin" ] && PIN_BROKER="$pin 0" && pin_gen="$pin 1"
     # rumqttd is left free to use both CPUs for its worker threads.
     if [ "$b" = rumqttd ] && [ "${id%%_*}" = subscriptions ]; then PIN_BROKER=""; fi
+    local defaults=""
+    case "$id" in *_defaults) defaults=1 ;; esac
     local tag="\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round"
     [ -n "$pair" ] && tag="$tag,\"pair\":\"$pair\""
     wait_quiet
     local port
     port=$(free_port)
-    if ! start_broker "$b" "$port"; then
+    if ! start_broker "$b" "$port" "$defaults"; then
         echo "{$tag,\"error\":\"broker did not start\"}" >> "$RESULTS"
         return
     fi
@@ -460,6 +518,7 @@ python3 "$ROOT/bench/aggregate.py" \
     --results "$RESULTS" --out docs/BENCHMARKS.md --versions "$versions" \
     --mqlite-conf "$WORK/mqlite.toml.example" \
     --mosquitto-conf "$WORK/mosquitto.conf.example" --rumqttd-conf "$WORK/rumqttd.toml.example" \
+    --rumqttd-defaults-conf "$WORK/rumqttd-defaults.toml.example" \
     --brokers "${BROKERS[*]}" --rounds "$ROUNDS" --quick "$QUICK" \
     --command "bench/compare.sh $ARGS" \
     --scenarios "$(printf '%s\n' "${SCENARIOS[@]}")"
