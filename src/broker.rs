@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::{LocalSink, LocalSubscription, Message, Stats};
+use crate::core::{LocalSink, LocalSubscription, Stats};
+use crate::message::Message;
 use crate::hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };

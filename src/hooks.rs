@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::codec::{Protocol, QoS};
-use crate::core::{CloseReason, Message};
+use crate::close_reason::CloseReason;
+use crate::message::Message;
 
 /// The answer of the authentication hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,11 +25,13 @@
 
 pub mod auth;
 mod broker;
+mod close_reason;
 pub mod codec;
 mod config;
 mod config_file;
 pub mod core;
 mod error;
+mod message;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 pub mod hooks;
@@ -41,7 +43,9 @@ pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use codec::QoS;
 pub use config::Config;
 pub use config_file::CONFIG_FILE_KEYS;
-pub use core::{CloseReason, LocalSubscription, Message, Stats};
+pub use close_reason::CloseReason;
+pub use core::{LocalSubscription, Stats};
+pub use message::Message;
 pub use error::Error;
 pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,

@@ -3,7 +3,7 @@
 //! Decoded packets borrow their strings and payloads from the input buffer, so
 //! decoding allocates nothing but the filter list of SUBSCRIBE / UNSUBSCRIBE
 //! and the return codes of SUBACK. The core copies what it keeps (a PUBLISH's
-//! topic and payload become one shared [`crate::core::Message`]).
+//! topic and payload become one shared [`crate::Message`]).
 
 /// A packet identifier. Zero is never valid on the wire where one is required;
 /// the decoder refuses it.

@@ -24,7 +24,6 @@ mod connection;
 mod delivery;
 mod inbound;
 mod local;
-mod message;
 mod output;
 mod output_queue;
 mod paging;
@@ -45,7 +44,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 pub use connection::CloseReason;
-pub use message::Message;
+pub use crate::message::Message;
 pub use paging::{QueuePageRequest, RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
 pub use stats::Stats;
 

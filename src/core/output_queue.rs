@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use super::buffer_pool::BufferPool;
-use super::message::Message;
+use crate::message::Message;
 use super::COMPACT_AFTER;
 use crate::codec::{self, PacketId};
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::message::Message;
+use crate::message::Message;
 use super::ConnId;
 use crate::codec::{PacketId, QoS};
 

@@ -20,7 +20,8 @@ use crossbeam_channel::Sender;
 use mio::Waker;
 
 use crate::codec::QoS;
-use crate::core::{LocalSink, Message, Stats};
+use crate::core::{LocalSink, Stats};
+use crate::message::Message;
 use crate::hooks::{AuthDecision, AuthToken};
 
 /// One request to the broker thread.

@@ -32,7 +32,8 @@ pub(crate) use inbox::{Command, Shared};
 
 use inbox::Inbox;
 
-use crate::core::{ConnId, Core, Message, QueuePageRequest};
+use crate::core::{ConnId, Core, QueuePageRequest};
+use crate::message::Message;
 use crate::store::{SessionStore, SqliteStore, StoreOp};
 use crate::{Config, Error};
 

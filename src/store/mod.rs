@@ -13,7 +13,7 @@
 mod sqlite;
 
 use crate::codec::{PacketId, QoS};
-use crate::core::Message;
+use crate::message::Message;
 
 pub use sqlite::SqliteStore;
 

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use super::sql_error;
 use super::statements::{QUEUED, RELEASED, SENT};
 use crate::codec::{PacketId, QoS};
-use crate::core::Message;
+use crate::message::Message;
 use crate::store::{QueuedInStore, Snapshot, StoredMessage, StoredSession, StoredState};
 use crate::Error;
 
