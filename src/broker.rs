@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::core::{LocalSink, LocalSubscription, Stats};
-use crate::message::Message;
 use crate::hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
+use crate::message::Message;
 use crate::reactor::{Command, Reactor, Shared};
 use crate::{Config, Error, QoS};
 

@@ -18,8 +18,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::codec::{Protocol, QoS};
 use crate::close_reason::CloseReason;
+use crate::codec::{Protocol, QoS};
 use crate::message::Message;
 
 /// The answer of the authentication hook.

@@ -31,22 +31,22 @@ mod config;
 mod config_file;
 pub mod core;
 mod error;
-mod message;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 pub mod hooks;
+mod message;
 mod reactor;
 pub mod store;
 pub mod topic;
 
 pub use broker::{Broker, BrokerHandle, LocalReceiver};
+pub use close_reason::CloseReason;
 pub use codec::QoS;
 pub use config::Config;
 pub use config_file::CONFIG_FILE_KEYS;
-pub use close_reason::CloseReason;
 pub use core::{LocalSubscription, Stats};
-pub use message::Message;
 pub use error::Error;
 pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
+pub use message::Message;

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-pub use crate::close_reason::CloseReason;
-use crate::message::Message;
 use super::output_queue::OutputQueue;
 use super::SessionKey;
+pub use crate::close_reason::CloseReason;
 use crate::codec::Protocol;
+use crate::message::Message;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,14 @@ pub(crate) struct PendingConnect {
     pub(crate) will: Option<Box<Message>>,
 }
 
+/// Output that waits for the store (see `store_log`): only the first `safe`
+/// bytes may be written until `need` operations are applied.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutputHold {
+    safe: usize,
+    need: u64,
+}
+
 /// Per-connection state. Kept small: an idle connection holds no buffer.
 pub(crate) struct Conn {
     pub(crate) state: ConnState,
@@ -52,6 +60,8 @@ pub(crate) struct Conn {
     pub(crate) input: Vec<u8>,
     /// Encoded bytes (and spliced payloads) not yet written.
     pub(crate) output: OutputQueue,
+    /// The part of `output` that waits for the store, if any.
+    hold: Option<OutputHold>,
     /// Whether the connection is in the core's list of connections with
     /// fresh output.
     pub(crate) in_dirty_list: bool,
@@ -70,6 +80,7 @@ impl Conn {
             pending: None,
             input: Vec::new(),
             output: OutputQueue::default(),
+            hold: None,
             in_dirty_list: false,
         }
     }
@@ -77,6 +88,50 @@ impl Conn {
     /// Bytes encoded and not yet written.
     pub(crate) fn pending_output(&self) -> usize {
         self.output.pending()
+    }
+
+    /// Bytes of output that may be written once `applied` store operations
+    /// are applied.
+    pub(crate) fn writable_output(&self, applied: u64) -> usize {
+        match self.hold {
+            Some(hold) if applied < hold.need => hold.safe,
+            _ => self.pending_output(),
+        }
+    }
+
+    /// Holds the output past its first `safe` bytes until `need` store
+    /// operations are applied (the bytes held already wait for at most as
+    /// many). True if it was not held before.
+    pub(crate) fn hold(&mut self, safe: usize, need: u64) -> bool {
+        match &mut self.hold {
+            Some(hold) => {
+                hold.need = hold.need.max(need);
+                false
+            }
+            None => {
+                self.hold = Some(OutputHold { safe, need });
+                true
+            }
+        }
+    }
+
+    /// Lets the held output go once `applied` operations cover it; true
+    /// when nothing is held any more.
+    pub(crate) fn release_held(&mut self, applied: u64) -> bool {
+        match self.hold {
+            Some(hold) if applied < hold.need => false,
+            _ => {
+                self.hold = None;
+                true
+            }
+        }
+    }
+
+    /// Records that `written` bytes went out (all from the writable part).
+    pub(crate) fn consumed(&mut self, written: usize) {
+        if let Some(hold) = &mut self.hold {
+            hold.safe = hold.safe.saturating_sub(written);
+        }
     }
 
     /// The session it is attached to, if connected.

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::buffer_pool::BufferPool;
 use super::connection::Conn;
 use super::paging::queue_place;
 use super::session::{Inflight, InflightState, Session};
@@ -43,7 +42,9 @@ impl Core {
         if message.retain() {
             self.update_retained(&message);
         }
-        self.current_message_id = None;
+        // The store id of the message's body, once some persistent session
+        // needs it stored.
+        let mut body_id = None;
 
         self.match_stamp += 1;
         let stamp = self.match_stamp;
@@ -76,7 +77,8 @@ impl Core {
                 continue;
             }
             // Forwarded to an existing subscription: retain is 0 [MQTT-3.3.1-9].
-            self.deliver(key, &message, message.qos().min(granted), false);
+            let qos = message.qos().min(granted);
+            self.deliver(key, &message, qos, false, &mut body_id);
         }
         for &(key, granted) in &local_matches {
             let qos = message.qos().min(granted);
@@ -112,11 +114,11 @@ impl Core {
             if check_acl && !self.may_receive(key, message.topic()) {
                 continue;
             }
-            self.current_message_id = None;
             // The same limits as any delivery: a client that subscribes again
             // and again without reading must not make the broker buffer the
             // retained store each time.
-            self.deliver(key, &message, message.qos().min(granted), true);
+            let qos = message.qos().min(granted);
+            self.deliver(key, &message, qos, true, &mut None);
         }
     }
 
@@ -124,8 +126,17 @@ impl Core {
     /// connection's output when the window and output allow, else into the
     /// session's queue; dropped (and counted) when that is full, or when it
     /// is QoS 0 and the client is offline or not reading. QoS 1/2 messages
-    /// of persistent sessions are recorded for the store.
-    pub(super) fn deliver(&mut self, key: SessionKey, message: &Message, qos: QoS, retain: bool) {
+    /// of persistent sessions are recorded for the store, before the bytes
+    /// that send them; `body_id` is the store id of the message's body once
+    /// recorded for an earlier receiver.
+    pub(super) fn deliver(
+        &mut self,
+        key: SessionKey,
+        message: &Message,
+        qos: QoS,
+        retain: bool,
+        body_id: &mut Option<u64>,
+    ) {
         let Some(session) = self.sessions.get_mut(key.0 as usize) else {
             return;
         };
@@ -134,7 +145,7 @@ impl Core {
         } else {
             message.with_flags(qos, retain)
         };
-        let persistent = self.persistent && !session.clean;
+        let persistent = self.store.enabled() && !session.clean;
         let conn = session
             .conn
             .and_then(|id| self.conns.get_mut(id.0).map(|conn| (id, conn)));
@@ -169,57 +180,35 @@ impl Core {
                 false
             }
         };
+        let out = &mut self.outbox;
         if send_now {
             let Some((id, conn)) = conn else {
                 return;
             };
             if qos == QoS::AtMostOnce {
-                write_publish(
-                    conn,
-                    &mut self.buffer_pool,
-                    &mut self.dirty,
-                    (&mut self.output_pressure, self.pressure_threshold),
-                    id,
-                    &delivered,
-                    false,
-                    0,
-                );
+                out.publish(id, conn, &self.store, &delivered, 0);
                 self.stats.messages_sent += 1;
                 return;
             }
             let packet_id = session.next_packet_id();
             let seq = session.take_seq();
-            write_publish(
-                conn,
-                &mut self.buffer_pool,
-                &mut self.dirty,
-                (&mut self.output_pressure, self.pressure_threshold),
-                id,
-                &delivered,
-                false,
-                packet_id,
-            );
             if persistent {
-                let message_id = record_body(
-                    &mut self.store_ops,
-                    &mut self.next_message_id,
-                    &mut self.current_message_id,
-                    message,
-                );
+                let message_id = self.store.body_id(body_id, message);
                 let client_id = session.client_id.to_string();
-                self.store_ops.push(StoreOp::SessionMessageAdd {
+                self.store.push(StoreOp::SessionMessageAdd {
                     client_id: client_id.clone(),
                     seq,
                     message_id,
                     qos,
                     retain,
                 });
-                self.store_ops.push(StoreOp::SessionMessageSent {
+                self.store.push(StoreOp::SessionMessageSent {
                     client_id,
                     seq,
                     packet_id,
                 });
             }
+            out.publish(id, conn, &self.store, &delivered, packet_id);
             session.push_inflight(Inflight {
                 seq,
                 packet_id,
@@ -229,7 +218,7 @@ impl Core {
             self.stats.messages_sent += 1;
             return;
         }
-        let place = queue_place(self.persistent, session);
+        let place = queue_place(self.store.enabled(), session);
         match session.enqueue(
             delivered,
             self.config.max_queued_messages,
@@ -238,13 +227,8 @@ impl Core {
         ) {
             Ok(seq) => {
                 if persistent {
-                    let message_id = record_body(
-                        &mut self.store_ops,
-                        &mut self.next_message_id,
-                        &mut self.current_message_id,
-                        message,
-                    );
-                    self.store_ops.push(StoreOp::SessionMessageAdd {
+                    let message_id = self.store.body_id(body_id, message);
+                    self.store.push(StoreOp::SessionMessageAdd {
                         client_id: session.client_id.to_string(),
                         seq,
                         message_id,
@@ -274,9 +258,9 @@ impl Core {
         };
         let window = usize::from(self.config.max_inflight);
         let check_acl = self.hooks.has_acl();
-        while session.inflight.len() < window
-            && conn.pending_output() < self.config.max_pending_output
-        {
+        let persistent = self.store.enabled() && !session.clean;
+        let out = &mut self.outbox;
+        while conn.pending_output() < self.config.max_pending_output {
             let Some(next) = session.queue.front() else {
                 if session.stored_only.messages > 0 {
                     self.request_page(key);
@@ -294,8 +278,8 @@ impl Core {
                 && queued.seq < session.acl_recheck_below
                 && !may_read(&mut self.hooks, session, conn, queued.message.topic())
             {
-                if self.persistent && !session.clean {
-                    self.store_ops.push(StoreOp::SessionMessageDelete {
+                if persistent {
+                    self.store.push(StoreOp::SessionMessageDelete {
                         client_id: session.client_id.to_string(),
                         seq: queued.seq,
                     });
@@ -306,24 +290,15 @@ impl Core {
             }
             let message = queued.message;
             let packet_id = session.next_packet_id();
-            write_publish(
-                conn,
-                &mut self.buffer_pool,
-                &mut self.dirty,
-                (&mut self.output_pressure, self.pressure_threshold),
-                id,
-                &message,
-                false,
-                packet_id,
-            );
-            self.stats.messages_sent += 1;
-            if self.persistent && !session.clean {
-                self.store_ops.push(StoreOp::SessionMessageSent {
+            if persistent {
+                self.store.push(StoreOp::SessionMessageSent {
                     client_id: session.client_id.to_string(),
                     seq: queued.seq,
                     packet_id,
                 });
             }
+            out.publish(id, conn, &self.store, &message, packet_id);
+            self.stats.messages_sent += 1;
             session.push_inflight(Inflight {
                 seq: queued.seq,
                 packet_id,
@@ -333,17 +308,13 @@ impl Core {
         }
     }
 
-    /// Appends bytes to a connection's output through `encode`.
+    /// Appends bytes to a connection's output through `encode` (held for
+    /// the store when operations recorded before are not applied yet).
     pub(super) fn write_to(&mut self, id: ConnId, encode: impl FnOnce(&mut Vec<u8>)) {
         let Some(conn) = self.conns.get_mut(id.0) else {
             return;
         };
-        conn.output.take_pooled_buffer(&mut self.buffer_pool);
-        encode(conn.output.bytes_mut());
-        if !conn.in_dirty_list {
-            conn.in_dirty_list = true;
-            self.dirty.push(id);
-        }
+        self.outbox.encode(id, conn, &self.store, encode);
     }
 }
 
@@ -360,50 +331,4 @@ pub(super) fn may_read(hooks: &mut Hooks, session: &Session, conn: &Conn, topic:
         peer: conn.peer,
     };
     hooks.authorize_client(&client, AclAccess::Receive, topic)
-}
-
-/// Encodes a PUBLISH of `message` (with its own QoS and retain flag) into
-/// the connection's output, lists the connection as dirty, and raises the
-/// output-pressure flag when its unwritten bytes reach `threshold`.
-#[allow(clippy::too_many_arguments)]
-fn write_publish(
-    conn: &mut Conn,
-    pool: &mut BufferPool,
-    dirty: &mut Vec<ConnId>,
-    (pressure, threshold): (&mut bool, usize),
-    id: ConnId,
-    message: &Message,
-    dup: bool,
-    packet_id: u16,
-) {
-    conn.output.take_pooled_buffer(pool);
-    conn.output.push_publish(message, dup, packet_id);
-    if !conn.in_dirty_list {
-        conn.in_dirty_list = true;
-        dirty.push(id);
-    }
-    if conn.pending_output() >= threshold {
-        *pressure = true;
-    }
-}
-
-/// Records a message body for the store once per routed message, and gives
-/// its store id.
-fn record_body(
-    ops: &mut Vec<StoreOp>,
-    next_id: &mut u64,
-    current: &mut Option<u64>,
-    message: &Message,
-) -> u64 {
-    if let Some(id) = *current {
-        return id;
-    }
-    let id = *next_id;
-    *next_id += 1;
-    *current = Some(id);
-    ops.push(StoreOp::MessageStore {
-        id,
-        message: message.clone(),
-    });
-    id
 }

@@ -375,8 +375,8 @@ impl Core {
                         && !may_read(&mut self.hooks, session, conn, inflight.message.topic())
                     {
                         session.remove_inflight(index);
-                        if self.persistent && !session.clean {
-                            self.store_ops.push(StoreOp::SessionMessageDelete {
+                        if self.store.enabled() && !session.clean {
+                            self.store.push(StoreOp::SessionMessageDelete {
                                 client_id: session.client_id.to_string(),
                                 seq,
                             });

@@ -24,12 +24,14 @@ mod connection;
 mod delivery;
 mod inbound;
 mod local;
+mod outbox;
 mod output;
 mod output_queue;
 mod paging;
 mod persist;
 mod session;
 mod stats;
+mod store_log;
 mod sys;
 mod timers;
 
@@ -43,20 +45,22 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-pub use connection::CloseReason;
 pub use crate::message::Message;
+pub use connection::CloseReason;
 pub use paging::{QueuePageRequest, RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
 pub use stats::Stats;
+pub use store_log::StoreBatch;
+use store_log::StoreLog;
 
 use crate::codec::QoS;
 use crate::hooks::{Hooks, Identity};
 use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
-use buffer_pool::BufferPool;
 use connection::{Conn, ConnState};
 pub(crate) use local::LocalSink;
 pub use local::LocalSubscription;
 use local::{LocalKey, LocalSub};
+use outbox::Outbox;
 use session::Session;
 use timers::{Timer, Timers};
 
@@ -94,12 +98,8 @@ pub struct Core {
     subscriptions: SubscriptionTree<Subscriber>,
     retained: RetainedTree<Message>,
     timers: Timers,
-    /// Connections with output added since the last `take_dirty`.
-    dirty: Vec<ConnId>,
     /// Connections closed by the core, awaiting `release`.
     closing: Vec<ConnId>,
-    /// Reusable output buffers.
-    buffer_pool: BufferPool,
     /// Routing scratch: one entry per matched session of the current publish.
     matches: Vec<(SessionKey, QoS)>,
     local_matches: Vec<(LocalKey, QoS)>,
@@ -118,23 +118,10 @@ pub struct Core {
     locals_dead: bool,
     /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
-    /// Whether store operations are recorded.
-    persistent: bool,
-    /// Store operations since the last `take_store_ops`.
-    store_ops: Vec<crate::store::StoreOp>,
-    /// Next store id for a message body.
-    next_message_id: u64,
-    /// Store id of the body of the message being routed, once recorded.
-    current_message_id: Option<u64>,
-    /// Some connection's unwritten output passed `pressure_threshold`: the
-    /// driver should write now rather than at the end of its pass, so a
-    /// fast reader is not cut off by `max_pending_output` within one pass.
-    output_pressure: bool,
-    pressure_threshold: usize,
-    /// Pages of stored-only queues to read from the store.
-    page_requests: Vec<QueuePageRequest>,
-    /// The last page request token handed out.
-    next_page_token: u64,
+    /// Work for the store, and the watermark of what it has applied.
+    store: StoreLog,
+    /// Output waiting for the driver.
+    outbox: Outbox,
 }
 
 impl Core {
@@ -155,9 +142,7 @@ impl Core {
             subscriptions: SubscriptionTree::new(),
             retained: RetainedTree::new(),
             timers,
-            dirty: Vec::new(),
             closing: Vec::new(),
-            buffer_pool: BufferPool::default(),
             matches: Vec::new(),
             local_matches: Vec::new(),
             match_stamp: 0,
@@ -169,14 +154,8 @@ impl Core {
             locals_with_overflow: 0,
             locals_dead: false,
             started: now,
-            persistent: false,
-            store_ops: Vec::new(),
-            next_message_id: 1,
-            current_message_id: None,
-            output_pressure: false,
-            pressure_threshold,
-            page_requests: Vec::new(),
-            next_page_token: 0,
+            store: StoreLog::new(),
+            outbox: Outbox::new(pressure_threshold),
         }
     }
 
@@ -432,7 +411,7 @@ impl Core {
                 if session.clean {
                     self.remove_session(key);
                 } else {
-                    if self.persistent {
+                    if self.store.enabled() {
                         // Saved already: the store keeps it while the
                         // client is away.
                         session.page_out_queue();
@@ -492,8 +471,8 @@ impl Core {
             return;
         }
         let session = self.sessions.remove(key.0 as usize);
-        if self.persistent && !session.clean {
-            self.store_ops.push(crate::store::StoreOp::SessionDelete {
+        if self.store.enabled() && !session.clean {
+            self.store.push(crate::store::StoreOp::SessionDelete {
                 client_id: session.client_id.to_string(),
             });
         }

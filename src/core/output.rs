@@ -15,13 +15,13 @@ impl Core {
     /// `max_pending_output` since the last call: the driver should flush
     /// before reading more (clears the flag).
     pub fn take_output_pressure(&mut self) -> bool {
-        std::mem::take(&mut self.output_pressure)
+        std::mem::take(&mut self.outbox.pressure)
     }
 
     /// Moves the connections with fresh output into `into` (cleared first).
     pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
         into.clear();
-        std::mem::swap(into, &mut self.dirty);
+        std::mem::swap(into, &mut self.outbox.dirty);
         for id in into.iter() {
             if let Some(conn) = self.conns.get_mut(id.0) {
                 conn.in_dirty_list = false;
@@ -33,29 +33,35 @@ impl Core {
     /// its socket becomes writable again and output is pending).
     pub fn mark_dirty(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.get_mut(id.0) {
-            if conn.pending_output() > 0 && !conn.in_dirty_list {
-                conn.in_dirty_list = true;
-                self.dirty.push(id);
+            if conn.writable_output(self.store.applied()) > 0 {
+                self.outbox.mark(id, conn);
             }
         }
     }
 
-    /// The bytes waiting to be written to `id`, in one slice: copied
+    /// The bytes that may be written to `id` now, in one slice: copied
     /// together when large payloads are spliced in (see
-    /// [`Core::output_slices`], which the driver writes from).
+    /// [`Core::output_slices`], which the driver writes from). Bytes held
+    /// for the store are not included.
     pub fn output(&self, id: ConnId) -> Cow<'_, [u8]> {
         match self.conns.get(id.0) {
-            Some(conn) => conn.output.contiguous(),
+            Some(conn) => conn
+                .output
+                .contiguous(conn.writable_output(self.store.applied())),
             None => Cow::Borrowed(&[]),
         }
     }
 
-    /// Fills `into` with the bytes waiting to be written to `id`, in order,
-    /// as far as it has room (large payloads are slices of their message,
-    /// not copies): one `writev`. Returns how many slices it filled.
+    /// Fills `into` with the bytes that may be written to `id` now, in
+    /// order, as far as it has room (large payloads are slices of their
+    /// message, not copies): one `writev`. Returns how many slices it
+    /// filled. Bytes held until the store has applied what they
+    /// acknowledge are not offered (see [`Core::poll_store`]).
     pub fn output_slices<'a>(&'a self, id: ConnId, into: &mut [IoSlice<'a>]) -> usize {
         match self.conns.get(id.0) {
-            Some(conn) => conn.output.slices(into),
+            Some(conn) => conn
+                .output
+                .slices(into, conn.writable_output(self.store.applied())),
             None => 0,
         }
     }
@@ -69,9 +75,10 @@ impl Core {
             return;
         };
         self.stats.bytes_sent += written as u64;
+        conn.consumed(written);
         if let Some(buffer) = conn.output.consume(written) {
             let session = conn.session();
-            self.buffer_pool.give(buffer);
+            self.outbox.pool.give(buffer);
             if let Some(key) = session {
                 self.refill(key);
             }
@@ -90,7 +97,7 @@ impl Core {
     pub fn release(&mut self, id: ConnId) {
         if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
             let mut conn = self.conns.remove(id.0);
-            self.buffer_pool.give(conn.output.take_buffer());
+            self.outbox.pool.give(conn.output.take_buffer());
             self.prune_timers();
         }
     }

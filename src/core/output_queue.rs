@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use super::buffer_pool::BufferPool;
-use crate::message::Message;
 use super::COMPACT_AFTER;
 use crate::codec::{self, PacketId};
+use crate::message::Message;
 
 /// Payloads at least this long are spliced rather than copied.
 pub(crate) const SPLICE_MIN: usize = 8 * 1024;
@@ -80,44 +80,58 @@ impl OutputQueue {
         self.spliced_pending += payload.len();
     }
 
-    /// Fills `into` with the unwritten bytes in order, as far as it has
-    /// room; returns how many slices it filled.
-    pub(crate) fn slices<'a>(&'a self, into: &mut [IoSlice<'a>]) -> usize {
+    /// Fills `into` with the first `limit` unwritten bytes (or all of
+    /// them) in order, as far as it has room; returns how many slices it
+    /// filled.
+    pub(crate) fn slices<'a>(&'a self, into: &mut [IoSlice<'a>], limit: usize) -> usize {
         let mut count = 0;
+        let mut left = limit;
         let mut pos = self.pos;
+        let mut push = |slice: &'a [u8], count: &mut usize, left: &mut usize| -> bool {
+            let take = slice.len().min(*left);
+            if take == 0 {
+                return *left > 0;
+            }
+            let Some(slot) = into.get_mut(*count) else {
+                return false;
+            };
+            *slot = IoSlice::new(&slice[..take]);
+            *count += 1;
+            *left -= take;
+            *left > 0
+        };
         for splice in &self.splices {
             if splice.at > pos {
-                let Some(slot) = into.get_mut(count) else {
+                if !push(&self.bytes[pos..splice.at], &mut count, &mut left) {
                     return count;
-                };
-                *slot = IoSlice::new(&self.bytes[pos..splice.at]);
-                count += 1;
+                }
                 pos = splice.at;
             }
-            let Some(slot) = into.get_mut(count) else {
+            if !push(
+                &splice.message.payload()[splice.sent..],
+                &mut count,
+                &mut left,
+            ) {
                 return count;
-            };
-            *slot = IoSlice::new(&splice.message.payload()[splice.sent..]);
-            count += 1;
+            }
         }
         if pos < self.bytes.len() {
-            if let Some(slot) = into.get_mut(count) {
-                *slot = IoSlice::new(&self.bytes[pos..]);
-                count += 1;
-            }
+            push(&self.bytes[pos..], &mut count, &mut left);
         }
         count
     }
 
-    /// All the unwritten bytes in one slice (copied together when payloads
-    /// are spliced): for tests and tools, not the write path.
-    pub(crate) fn contiguous(&self) -> Cow<'_, [u8]> {
+    /// The first `limit` unwritten bytes (or all of them) in one slice
+    /// (copied together when payloads are spliced): for tests and tools,
+    /// not the write path.
+    pub(crate) fn contiguous(&self, limit: usize) -> Cow<'_, [u8]> {
         if self.splices.is_empty() {
-            return Cow::Borrowed(&self.bytes[self.pos..]);
+            let end = self.bytes.len().min(self.pos.saturating_add(limit));
+            return Cow::Borrowed(&self.bytes[self.pos..end]);
         }
         // At most a byte run before each splice, the splice, and the tail.
         let mut slices = vec![IoSlice::new(&[]); 2 * self.splices.len() + 1];
-        let count = self.slices(&mut slices);
+        let count = self.slices(&mut slices, limit);
         let mut all = Vec::with_capacity(self.pending());
         for slice in &slices[..count] {
             all.extend_from_slice(slice);
@@ -212,7 +226,7 @@ mod tests {
         let mut written = Vec::new();
         while queue.pending() > 0 {
             let mut iov = vec![IoSlice::new(&[]); slots];
-            let count = queue.slices(&mut iov);
+            let count = queue.slices(&mut iov, usize::MAX);
             assert!(count > 0, "pending bytes but no slice");
             let mut chunk = Vec::new();
             for slice in &iov[..count] {
@@ -245,7 +259,7 @@ mod tests {
                 queue.push_publish(message, false, 0);
             }
             assert_eq!(queue.splices.len(), 2);
-            assert_eq!(queue.contiguous().into_owned(), expected(&parts));
+            assert_eq!(queue.contiguous(usize::MAX).into_owned(), expected(&parts));
             assert_eq!(
                 drain(&mut queue, step, slots),
                 expected(&parts),
@@ -274,7 +288,7 @@ mod tests {
         let first = 90 * (all.len() - 20_000) / 101;
         assert!(queue.consume(first).is_none());
         assert_eq!(queue.pos, 0, "compacted");
-        assert_eq!(queue.contiguous().into_owned(), all[first..]);
+        assert_eq!(queue.contiguous(usize::MAX).into_owned(), all[first..]);
         assert_eq!(drain(&mut queue, 3000, 4), all[first..]);
     }
 }

@@ -7,7 +7,7 @@
 //! saved anyway. When the in-flight window has room and the in-RAM part is
 //! empty, the core asks its driver for the next page with a
 //! [`QueuePageRequest`]; the driver reads it from the store after saving
-//! the pass's operations, and hands it back with [`Core::queue_page_loaded`].
+//! the pass's operations, and hands it back with [`Core::handle_queue_page`].
 //! So memory does not grow with what offline clients pile up: a thousand
 //! sessions with a thousand queued messages each cost a few counters.
 
@@ -52,26 +52,12 @@ pub(super) fn queue_place(persistent: bool, session: &Session) -> QueuePlace {
 }
 
 impl Core {
-    /// Moves the page requests made since the last call into `into`
-    /// (cleared first). The driver answers each, after applying the store
-    /// operations taken so far, with [`Core::queue_page_loaded`]; that may
-    /// record more operations and write output, so it saves again before
-    /// writing.
-    pub fn take_page_requests(&mut self, into: &mut Vec<QueuePageRequest>) {
-        into.clear();
-        std::mem::swap(into, &mut self.page_requests);
-    }
-
-    /// Whether page requests wait for [`Core::take_page_requests`].
-    pub fn has_page_requests(&self) -> bool {
-        !self.page_requests.is_empty()
-    }
-
-    /// Hands over the page read for `request`: its messages join the
-    /// session's in-RAM queue and the window is refilled. A page for a
-    /// session that has since gone offline, been replaced or removed is
-    /// ignored (the messages are still in the store).
-    pub fn queue_page_loaded(&mut self, request: &QueuePageRequest, page: Vec<StoredMessage>) {
+    /// Hands over the page read for `request` (from
+    /// [`Core::poll_store`]): its messages join the session's in-RAM queue
+    /// and the window is refilled. A page for a session that has since gone
+    /// offline, been replaced or removed is ignored (the messages are still
+    /// in the store).
+    pub fn handle_queue_page(&mut self, request: &QueuePageRequest, page: Vec<StoredMessage>) {
         let Some(session) = self.sessions.get_mut(request.key.0 as usize) else {
             return;
         };
@@ -125,10 +111,9 @@ impl Core {
         if session.stored_only.messages == 0 || session.page_token.is_some() {
             return;
         }
-        self.next_page_token += 1;
-        let token = self.next_page_token;
+        let token = self.store.next_page_token();
         session.page_token = Some(token);
-        self.page_requests.push(QueuePageRequest {
+        self.store.request_page(QueuePageRequest {
             client_id: session.client_id.to_string(),
             after_seq: session.last_seq_in_ram(),
             max_messages: RAM_QUEUE_MESSAGES,

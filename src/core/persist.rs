@@ -15,31 +15,13 @@ use crate::codec::PacketId;
 use crate::store::{Snapshot, StoreOp, StoredState};
 
 impl Core {
-    /// Makes the core record store operations from now on.
-    pub fn enable_persistence(&mut self) {
-        self.persistent = true;
-    }
-
-    /// Moves the store operations recorded since the last call into `into`
-    /// (cleared first). The driver applies them durably before writing any
-    /// output, so no acknowledgement leaves before what it acknowledges is
-    /// stored.
-    pub fn take_store_ops(&mut self, into: &mut Vec<StoreOp>) {
-        into.clear();
-        std::mem::swap(into, &mut self.store_ops);
-    }
-
-    /// Whether store operations are waiting for [`Core::take_store_ops`].
-    pub fn has_store_ops(&self) -> bool {
-        !self.store_ops.is_empty()
-    }
-
     /// Rebuilds sessions, their queues and subscriptions, and retained
     /// messages from a snapshot. Call once, before any connection. Every
     /// restored session is offline; its expiry (if configured) counts from
     /// `now`.
     pub fn restore(&mut self, now: Instant, snapshot: Snapshot) {
-        self.next_message_id = self.next_message_id.max(snapshot.next_message_id);
+        self.store
+            .continue_message_ids_from(snapshot.next_message_id);
         for message in snapshot.retained {
             let topic = message.topic().to_string();
             self.retained.insert(&topic, message);
@@ -105,14 +87,14 @@ impl Core {
         if message.payload().is_empty() {
             let removed = self.retained.remove(topic).is_some();
             if removed && self.persists_retained(topic) {
-                self.store_ops.push(StoreOp::RetainDelete {
+                self.store.push(StoreOp::RetainDelete {
                     topic: topic.to_string(),
                 });
             }
         } else {
             self.retained.insert(topic, message.clone());
             if self.persists_retained(topic) {
-                self.store_ops.push(StoreOp::RetainSet {
+                self.store.push(StoreOp::RetainSet {
                     message: message.clone(),
                 });
             }
@@ -121,7 +103,7 @@ impl Core {
 
     /// `$SYS` topics are rebuilt every interval: not worth a disk write.
     fn persists_retained(&self, topic: &str) -> bool {
-        self.persistent && !topic.starts_with("$SYS/")
+        self.store.enabled() && !topic.starts_with("$SYS/")
     }
 
     /// Records a store operation about a session if it is persistent.
@@ -130,13 +112,13 @@ impl Core {
         key: SessionKey,
         op: impl FnOnce(String) -> StoreOp,
     ) {
-        if !self.persistent {
+        if !self.store.enabled() {
             return;
         }
         if let Some(session) = self.sessions.get(key.0 as usize) {
             if !session.clean {
                 let op = op(session.client_id.to_string());
-                self.store_ops.push(op);
+                self.store.push(op);
             }
         }
     }

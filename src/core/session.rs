@@ -6,9 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::message::Message;
 use super::ConnId;
 use crate::codec::{PacketId, QoS};
+use crate::message::Message;
 
 /// Where an outbound QoS 1/2 message is in its acknowledgement flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

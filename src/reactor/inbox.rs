@@ -21,8 +21,8 @@ use mio::Waker;
 
 use crate::codec::QoS;
 use crate::core::{LocalSink, Stats};
-use crate::message::Message;
 use crate::hooks::{AuthDecision, AuthToken};
+use crate::message::Message;
 
 /// One request to the broker thread.
 pub(crate) enum Command {

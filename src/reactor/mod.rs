@@ -32,9 +32,9 @@ pub(crate) use inbox::{Command, Shared};
 
 use inbox::Inbox;
 
-use crate::core::{ConnId, Core, QueuePageRequest};
+use crate::core::{ConnId, Core, StoreBatch};
 use crate::message::Message;
-use crate::store::{SessionStore, SqliteStore, StoreOp};
+use crate::store::{SessionStore, SqliteStore};
 use crate::{Config, Error};
 
 const WAKER: Token = Token(0);
@@ -89,11 +89,9 @@ pub(crate) struct Reactor {
     /// Reused list of ready tokens and of connection ids.
     ready: Vec<(Token, bool, bool, bool)>,
     scratch_ids: Vec<ConnId>,
-    /// The persistence store, if any, and its reusable batch.
+    /// The persistence store, if any, and the core's work for it.
     store: Option<Box<dyn SessionStore + Send>>,
-    store_ops: Vec<StoreOp>,
-    /// Reusable list of the queue pages the core asked for.
-    page_requests: Vec<QueuePageRequest>,
+    store_batch: StoreBatch,
     /// The last pass handled commands (see `prepare_to_sleep`).
     drained_commands: bool,
     /// Commands arrived after the last drain: the next pass is due now.
@@ -182,8 +180,7 @@ impl Reactor {
             ready: Vec::new(),
             scratch_ids: Vec::new(),
             store,
-            store_ops: Vec::new(),
-            page_requests: Vec::new(),
+            store_batch: StoreBatch::default(),
             drained_commands: false,
             commands_pending: false,
             direct_work: false,
@@ -516,31 +513,30 @@ impl Reactor {
         result
     }
 
+    /// The core's store contract: apply its operations in one transaction,
+    /// report them applied (which releases the output waiting for them),
+    /// then read the queue pages it asked for; until it has nothing more.
     fn save_and_page(&mut self) -> Result<(), Error> {
         let Some(store) = &mut self.store else {
             return Ok(());
         };
-        loop {
-            if self.core.has_store_ops() {
-                self.core.take_store_ops(&mut self.store_ops);
-                let result = store.apply(&self.store_ops);
-                self.store_ops.clear();
-                result?;
+        let batch = &mut self.store_batch;
+        while self.core.poll_store(batch) {
+            if !batch.ops.is_empty() {
+                store.apply(&batch.ops)?;
             }
-            if !self.core.has_page_requests() {
-                return Ok(());
-            }
-            self.core.take_page_requests(&mut self.page_requests);
-            for request in &self.page_requests {
+            self.core.handle_store_applied(batch);
+            for request in &batch.pages {
                 let page = store.load_queued(
                     &request.client_id,
                     request.after_seq,
                     request.max_messages,
                     request.max_bytes,
                 )?;
-                self.core.queue_page_loaded(request, page);
+                self.core.handle_queue_page(request, page);
             }
         }
+        Ok(())
     }
 
     fn write(&mut self, now: Instant, id: ConnId) {
@@ -556,15 +552,10 @@ impl Reactor {
                     self.core.handle_closed(now, id);
                     return;
                 }
-                Ok(n) => {
-                    self.core.consume_output(now, id, n);
-                    // Room made for queued messages: they are recorded as
-                    // sent, which must be saved before they go out.
-                    if self.store.is_some() && self.core.has_store_ops() {
-                        self.core.mark_dirty(id);
-                        return;
-                    }
-                }
+                // Room made for queued messages may record them as sent:
+                // the core holds their bytes until that is saved, so the
+                // loop ends at what may go out now.
+                Ok(n) => self.core.consume_output(now, id, n),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {

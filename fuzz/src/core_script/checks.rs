@@ -169,36 +169,29 @@ impl Script<'_> {
     /// answers the core's page requests from it (with nothing when
     /// persistence came late and no model is kept), until neither is left.
     pub(super) fn save_and_page(&mut self) {
-        let mut requests = Vec::new();
-        loop {
-            self.core.take_store_ops(&mut self.ops);
+        while self.core.poll_store(&mut self.batch) {
             if let Some(store) = &mut self.store {
-                for op in &self.ops {
+                for op in &self.batch.ops {
                     store.apply(op);
                 }
             }
-            self.core.take_page_requests(&mut requests);
-            if requests.is_empty() {
-                return;
-            }
-            for request in &requests {
+            self.core.handle_store_applied(&self.batch);
+            let pages = std::mem::take(&mut self.batch.pages);
+            for request in &pages {
                 let page = match &self.store {
                     Some(store) => store.load_queued(request),
                     None => Vec::new(),
                 };
-                self.core.queue_page_loaded(request, page);
+                self.core.handle_queue_page(request, page);
             }
         }
     }
 
     pub(super) fn check_store(&mut self) {
-        self.core.take_store_ops(&mut self.ops);
+        self.save_and_page();
         let Some(store) = &mut self.store else {
             return;
         };
-        for op in &self.ops {
-            store.apply(op);
-        }
         for session in store.sessions.values() {
             let queued = session
                 .messages

@@ -66,8 +66,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Protocol, QoS};
-use mqlite::core::{ConnId, Core};
-use mqlite::store::StoreOp;
+use mqlite::core::{ConnId, Core, StoreBatch};
 use mqlite::Config;
 
 use client_model::{Client, Phase};
@@ -131,7 +130,7 @@ struct Script<'a> {
     /// The step ran `handle_timeout(self.now)`.
     timed_out: bool,
     scratch: Vec<ConnId>,
-    ops: Vec<StoreOp>,
+    batch: StoreBatch,
     trace: bool,
 }
 
@@ -181,7 +180,7 @@ impl<'a> Script<'a> {
             persistent,
             timed_out: false,
             scratch: Vec::new(),
-            ops: Vec::new(),
+            batch: StoreBatch::default(),
             trace: false,
         }
     }
@@ -278,12 +277,7 @@ impl<'a> Script<'a> {
                     self.core.enable_persistence();
                     self.persistent = true;
                 }
-                self.core.take_store_ops(&mut self.ops);
-                if let Some(store) = &mut self.store {
-                    for op in &self.ops {
-                        store.apply(op);
-                    }
-                }
+                self.save_and_page();
             }
             14 => self.misc(),
             _ => {

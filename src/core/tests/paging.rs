@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::core::paging::{RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
+use crate::core::StoreBatch;
 use crate::store::{StoreOp, StoredMessage, StoredState};
 
 /// The parts of a store the paging reads: bodies and queue entries.
@@ -93,20 +94,15 @@ impl Sim {
         let Some(store) = &mut self.store else {
             return;
         };
-        let mut ops = Vec::new();
-        let mut requests = Vec::new();
-        loop {
-            self.core.take_store_ops(&mut ops);
-            for op in ops.drain(..) {
+        let mut batch = StoreBatch::default();
+        while self.core.poll_store(&mut batch) {
+            for op in batch.ops.drain(..) {
                 store.apply(op);
             }
-            self.core.take_page_requests(&mut requests);
-            if requests.is_empty() {
-                return;
-            }
-            for request in &requests {
+            self.core.handle_store_applied(&batch);
+            for request in &batch.pages {
                 let page = store.load_queued(request);
-                self.core.queue_page_loaded(request, page);
+                self.core.handle_queue_page(request, page);
             }
         }
     }
@@ -249,8 +245,9 @@ fn a_stale_page_delivers_nothing_to_a_new_session() {
     let store = sim.store.take();
     let back = sim.accept();
     sim.send(back, Packet::Connect(connect("dev", false)));
-    let mut requests = Vec::new();
-    sim.core.take_page_requests(&mut requests);
+    let mut batch = StoreBatch::default();
+    sim.core.poll_store(&mut batch);
+    let requests = batch.pages;
     assert_eq!(requests.len(), 1);
     sim.core.handle_closed(sim.now, back);
     sim.reap();
@@ -265,6 +262,44 @@ fn a_stale_page_delivers_nothing_to_a_new_session() {
     let (fresh, got) = sim.connect_with(connect("dev", true));
     assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
     sim.subscribe(fresh, "q", QoS::AtLeastOnce);
-    sim.core.queue_page_loaded(&requests[0], page);
+    sim.core.handle_queue_page(&requests[0], page);
     assert!(sim.recv(fresh).is_empty());
+}
+
+/// The driver contract is enforced by the core: an acknowledgement whose
+/// message is recorded for the store cannot be written until the driver
+/// reports the operations applied; bytes that depend on nothing stored go
+/// out at once.
+#[test]
+fn acknowledgements_wait_for_the_store() {
+    let mut sim = Sim::persistent(test_config());
+    let sub = sim.connect("dev", false);
+    sim.subscribe(sub, "q", QoS::AtLeastOnce);
+    let publisher = sim.connect("pub", true);
+    sim.send(publisher, Packet::PingReq);
+    assert_eq!(sim.core.output(publisher).as_ref(), &[0xD0, 0x00]);
+    sim.core.consume_output(sim.now, publisher, 2);
+    sim.publish(publisher, "q", b"kept", QoS::AtLeastOnce, false, 7);
+    // PUBACK to the publisher and PUBLISH to the persistent subscriber:
+    // both wait for the operations that store the message.
+    assert!(sim.core.output(publisher).is_empty());
+    assert!(sim.core.output(sub).is_empty());
+    let mut slices = [std::io::IoSlice::new(&[]); 4];
+    assert_eq!(sim.core.output_slices(publisher, &mut slices), 0);
+    let mut batch = StoreBatch::default();
+    assert!(sim.core.poll_store(&mut batch));
+    assert!(batch
+        .ops
+        .iter()
+        .any(|op| matches!(op, StoreOp::SessionMessageAdd { .. })));
+    let mut dirty = Vec::new();
+    sim.core.take_dirty(&mut dirty);
+    sim.core.handle_store_applied(&batch);
+    sim.core.take_dirty(&mut dirty);
+    assert!(
+        dirty.contains(&publisher) && dirty.contains(&sub),
+        "{dirty:?}"
+    );
+    assert_eq!(sim.recv(publisher), vec![Got::PubAck(7)]);
+    assert_eq!(sim.publishes(sub).len(), 1);
 }
