@@ -453,7 +453,8 @@ class Broker(_Hooks):
             MqliteError: the broker has stopped or did not answer.
         """
         function = "mqlite_handle_stats"
-        milliseconds = int(_args.seconds(timeout, "timeout", function) * 1000)
+        milliseconds = min(int(_args.seconds(timeout, "timeout", function) * 1000),
+                           _args.U64_MAX)
         out = _native.StatsC()
         _check(function, self._lib.mqlite_handle_stats(
             self._live_handle(), milliseconds, byref(out)))
