@@ -2,6 +2,10 @@
 # Installs the C library: libmqlite.a, libmqlite.so, mqlite.h and a
 # pkg-config file, under PREFIX (default /usr/local).
 #
+# The installed libmqlite.a is stripped of debug info and of the LLVM
+# bitcode the Rust standard library's objects carry (neither is used when
+# linking C), when `strip` is installed; its symbols stay.
+#
 #   scripts/install.sh [--no-build] [PREFIX]
 #
 # Then: cc app.c $(pkg-config --cflags --libs mqlite)          (shared)
@@ -31,6 +35,11 @@ done
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
 install -m 0644 target/release/libmqlite.a "$prefix/lib/libmqlite.a"
+if command -v strip >/dev/null 2>&1; then
+    strip --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+        "$prefix/lib/libmqlite.a" ||
+        echo "install.sh: strip failed; libmqlite.a is installed unstripped" >&2
+fi
 install -m 0755 target/release/libmqlite.so "$prefix/lib/libmqlite.so"
 install -m 0644 include/mqlite.h "$prefix/include/mqlite.h"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" mqlite.pc.in \

@@ -5,10 +5,20 @@
 # (60 s, debug build) runs with `cargo test`.
 #
 # Usage: scripts/soak.sh [SECONDS] [REPORT]
+# REPORT may be absolute or relative to the current directory; its
+# directory is made if missing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 secs="${1:-600}"
-report="${2:-target/soak-report.md}"
+report="${2:-}"
+if [ -n "$report" ]; then
+    mkdir -p "$(dirname "$report")"
+    report="$(cd "$(dirname "$report")" && pwd)/$(basename "$report")"
+fi
+cd "$(dirname "$0")/.."
+if [ -z "$report" ]; then
+    mkdir -p target
+    report="$PWD/target/soak-report.md"
+fi
 # What is being built, recorded before the build.
 source_line="Source: $(git rev-parse --short HEAD 2>/dev/null || echo '?') \
 ($(git status --short src 2>/dev/null | wc -l) files changed in src/); \
@@ -20,7 +30,7 @@ trap 'rm -rf "$bin_dir"' EXIT
 cp target/release/mqlite "$bin_dir/mqlite"
 MQLITE_BIN="$bin_dir/mqlite" \
 MQLITE_SOAK_SECS="$secs" \
-MQLITE_SOAK_REPORT="$PWD/$report" \
+MQLITE_SOAK_REPORT="$report" \
     cargo test --release --test robust_soak -- --nocapture
 printf '\n%s\n' "$source_line" >>"$report"
 echo "== soak report: $report"

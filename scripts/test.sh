@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what the tests need
-# (Debian's mosquitto-clients, PyPI's paho-mqtt and pytest), then runs the
-# checks, the Rust tests, the Python tests and the examples.
+# The whole test suite, from a fresh machine. Installs what the tests need,
+# only what is missing:
+# - with apt-get (as root, else through sudo): mosquitto-clients, cmake,
+#   valgrind, pkg-config, and python3-venv when Python cannot make a
+#   virtual environment;
+# - with pip, into the virtual environment target/test-venv (made on first
+#   use; nothing goes into the system's Python): paho-mqtt and pytest.
+# Then runs the checks, the Rust tests, the examples, valgrind, the C tests
+# and the Python tests. The README says how long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+venv="$PWD/target/test-venv"
 
 need_apt=()
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+if [ ! -x "$venv/bin/python" ] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+    need_apt+=(python3-venv)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "== installing ${need_apt[*]}"
+    echo "== installing ${need_apt[*]} (apt-get)"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if ! python3 -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
-    echo "== installing paho-mqtt and pytest"
-    python3 -m pip install -q paho-mqtt pytest
+if ! "$venv/bin/python" -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
+    echo "== installing paho-mqtt and pytest into $venv (pip, virtual environment)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check paho-mqtt pytest
 fi
 
 echo "== cargo fmt --check"
@@ -43,5 +54,5 @@ echo "== C API: header, C tests under ASan/UBSan and valgrind, C examples"
 MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
 echo "== pytest (paho-mqtt against the binary, Python bindings)"
 MQLITE_BIN="$PWD/target/release/mqlite" MQLITE_LIB="$PWD/target/release/libmqlite.so" \
-    python3 -m pytest -q tests/python
-echo "== all tests passed"
+    "$venv/bin/python" -m pytest -q tests/python
+echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -6,15 +6,55 @@
 # any invalid access, use of uninitialised memory or definite leak fails.
 # Then the `mqlite` binary itself under memcheck, driven by the robustness
 # tests (see the end). The Rust runtime's per-thread data shows as
-# "possibly lost"; that is not counted. Release builds, so that valgrind's
-# slowdown stays small.
+# "possibly lost"; that is neither counted nor shown. Release builds, so
+# that valgrind's slowdown stays small (for file:line in a report, build
+# with `--profile profiling` and run the program under the same options).
+#
+# Prints one line per program: its errors and bytes definitely lost. On a
+# failure, the program's output and memcheck's report, then exit 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
+MEMCHECK=(--error-exitcode=1 --leak-check=full --show-leak-kinds=definite
+    --errors-for-leak-kinds=definite)
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# The figures of memcheck report(s): "N errors, N bytes definitely lost".
+summary() { # report...
+    local errors=0 lost=0 reports=0 value report
+    for report in "$@"; do
+        reports=$((reports + 1))
+        value=$(sed -n 's/.*ERROR SUMMARY: \([0-9,]*\) errors.*/\1/p' "$report" | tail -n 1)
+        [ -n "$value" ] || { echo "no ERROR SUMMARY in $report"; return; }
+        errors=$((errors + ${value//,/}))
+        value=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$report" | tail -n 1)
+        value=${value//,/}
+        lost=$((lost + ${value:-0}))
+    done
+    [ "$reports" -gt 0 ] || { echo "no report"; return; }
+    echo "$errors errors, $lost bytes definitely lost"
+}
+
+# Runs PROGRAM under memcheck, its output set aside; prints LABEL and the
+# figures, or on a failure the output's end and the report, and exits.
+memcheck() { # label program args...
+    local label=$1 status=0
+    shift
+    valgrind "${MEMCHECK[@]}" --log-file="$logs/report" "$@" >"$logs/output" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "valgrind: $label FAILED (exit $status): $(summary "$logs/report")" >&2
+        echo "--- output (last 40 lines)" >&2
+        tail -n 40 "$logs/output" >&2
+        echo "--- memcheck report" >&2
+        cat "$logs/report" >&2
+        exit 1
+    fi
+    echo "valgrind: $label: $(summary "$logs/report")"
+}
+
 cargo build --release -q --examples
 for example in embedded_minimal gateway host_loop; do
-    "${VALGRIND[@]}" "target/release/examples/$example" >/dev/null
-    echo "valgrind: example $example clean"
+    memcheck "example $example" "target/release/examples/$example"
 done
 # The test executable of the cargo target NAME (args: --lib, or --test NAME).
 test_binary() { # name cargo-args...
@@ -27,8 +67,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
         print(m["executable"])' "$name" | tail -1
 }
-"${VALGRIND[@]}" "$(test_binary mqlite --lib)" --test-threads=1 -q >/dev/null
-echo "valgrind: library unit tests clean"
+memcheck "library unit tests" "$(test_binary mqlite --lib)" --test-threads=1 -q
 for test in embedding_local embedding_hooks embedding_hostloop embedding_auth embedding_acl \
     embedding_message_hook embedding_events embedding_publish embedding_introspection \
     store_sqlite store_sqlite_bodies store_sqlite_refusals store_sqlite_migrations \
@@ -37,8 +76,7 @@ for test in embedding_local embedding_hooks embedding_hostloop embedding_auth em
     conformance_retain conformance_sessions conformance_subscribe conformance_wills_keepalive \
     broker_clients broker_persistence persistence_restart persistence_inflight \
     persistence_refusals; do
-    "${VALGRIND[@]}" "$(test_binary "$test" --test "$test")" --test-threads=1 -q >/dev/null
-    echo "valgrind: tests/$test.rs clean"
+    memcheck "tests/$test.rs" "$(test_binary "$test" --test "$test")" --test-threads=1 -q
 done
 
 # The `mqlite` binary itself, driven by the robustness tests: MQLITE_BIN
@@ -47,11 +85,11 @@ done
 # tests that measure the broker's RSS or run it under a descriptor limit
 # (memcheck changes both) and the soak.
 cargo build --release -q --bin mqlite
-reports=$(mktemp -d)
-trap 'rm -rf "$reports"' EXIT
+reports="$logs/mqlite"
+mkdir "$reports"
 cat > "$reports/mqlite" <<WRAPPER
 #!/bin/sh
-exec valgrind --leak-check=full --errors-for-leak-kinds=definite --log-file=$reports/memcheck.%p.log $PWD/target/release/mqlite "\$@"
+exec valgrind ${MEMCHECK[*]} --log-file=$reports/memcheck.%p.log $PWD/target/release/mqlite "\$@"
 WRAPPER
 chmod +x "$reports/mqlite"
 for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
@@ -70,4 +108,5 @@ if [ "$runs" -eq 0 ]; then
     echo "valgrind: no report from the mqlite binary" >&2
     exit 1
 fi
-echo "valgrind: the mqlite binary clean in $runs runs (robust_hostile*, robust_limits)"
+echo "valgrind: the mqlite binary in $runs runs (robust_hostile*, robust_limits):" \
+    "$(summary "$reports"/memcheck.*.log)"

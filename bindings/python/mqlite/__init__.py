@@ -7,6 +7,11 @@
 See :class:`Broker`. The C library (libmqlite.so) is found through the
 ``MQLITE_LIB`` environment variable, next to this package, or on the system
 library path; :class:`LibraryNotFound` lists the places tried.
+
+Errors: :class:`MqliteError` for what the library refuses, and its subclass
+:class:`InvalidArgument` (also a ``ValueError``) for a bad value: an invalid
+topic or filter, a QoS above 2, a string with a NUL character. An argument
+of the wrong type raises ``TypeError``.
 """
 
 from ._native import LibraryNotFound
@@ -19,6 +24,7 @@ from .broker import (
     ConnectInfo,
     Event,
     EventKind,
+    InvalidArgument,
     Message,
     MessageDecision,
     MqliteError,
@@ -39,6 +45,7 @@ __all__ = [
     "ConnectInfo",
     "Event",
     "EventKind",
+    "InvalidArgument",
     "LibraryNotFound",
     "Message",
     "MessageDecision",

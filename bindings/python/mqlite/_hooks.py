@@ -8,6 +8,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Optional, TypeVar
 
+from . import _args, _native
 from .errors import _check
 from .values import (
     AclAccess,
@@ -52,6 +53,7 @@ class _Hooks:
     _wake: Callable[[], None]
 
     def _set_hook(self, kind: str, func: Optional[Callable[..., Any]]) -> None:
+        _args.callback(func, f"the {kind} hook", optional=True)
         with self._state:
             self._require_open()
             self._hooks[kind] = func
@@ -184,11 +186,13 @@ class _Hooks:
             if answer is False:
                 return int(MessageDecision.DROP)
             if isinstance(answer, Message):
-                topic = answer.topic.encode("utf-8")
+                function = "mqlite_message_rewrite_set"
+                topic = _args.c_string(answer.topic, "topic", function,
+                                       _native.MQLITE_INVALID_TOPIC)
                 payload = _encode_payload(answer.payload)
-                _check("mqlite_message_rewrite_set", self._lib.mqlite_message_rewrite_set(
+                _check(function, self._lib.mqlite_message_rewrite_set(
                     rewrite, topic, len(topic), payload, len(payload),
-                    _check_qos(answer.qos), bool(answer.retain)))
+                    _check_qos(answer.qos, function), bool(answer.retain)))
                 return int(MessageDecision.REWRITE)
             decision = MessageDecision(answer)
             if decision == MessageDecision.REWRITE:

@@ -36,8 +36,11 @@ def enable_logging(level: int = logging.INFO) -> None:
 
     Raises:
         MqliteError: another logger owns the process (MQLITE_LOGGER_TAKEN).
+        TypeError: ``level`` is not an int.
     """
     global _log_callback
+    if isinstance(level, bool) or not isinstance(level, int):
+        raise TypeError(f"level must be an int (a logging level), not {type(level).__name__}")
     if level <= logging.DEBUG:
         native = 5 if level < logging.DEBUG else 4
     elif level <= logging.INFO:

@@ -136,6 +136,11 @@ LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_void_p, c_size_t, c_void_p,
 # --- constants (the header's #defines) ---------------------------------------
 
 MQLITE_OK = 0
+MQLITE_INVALID_UTF8 = 7002
+MQLITE_INVALID_ARGUMENT = 7003
+MQLITE_INVALID_ADDRESS = 7004
+MQLITE_INVALID_TOPIC = 7005
+MQLITE_INVALID_CONFIG = 7006
 
 # name, argtypes, restype
 _R = c_uint32  # mqlite_result

@@ -14,7 +14,7 @@ import threading
 from ctypes import byref, c_bool, c_int, c_int64, c_uint16, c_uint64, c_void_p
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from . import _native
+from . import _args, _native
 from ._config import _LIMITS, _address, _check_limits, _new_broker  # noqa: F401
 from ._hooks import _HOOKS, F, _Hooks
 from ._native import view_bytes, view_optional_str, view_str  # noqa: F401
@@ -25,7 +25,7 @@ from ._log_bridge import (  # noqa: F401 (re-exported)
     disable_logging,
     enable_logging,
 )
-from .errors import MqliteError, _check  # noqa: F401 (re-exported)
+from .errors import InvalidArgument, MqliteError, _check  # noqa: F401 (re-exported)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
     AuthDecision,
@@ -74,10 +74,18 @@ class Broker(_Hooks):
             ``auth_timeout_ms``, ``session_expiry_s`` (-1: never),
             ``sys_interval_s`` (0: off), ``allow_zero_length_client_id``.
 
+    Every method checks its arguments before they reach the C library: a
+    wrong type raises ``TypeError``; a wrong value (an invalid topic or
+    filter, a QoS above 2, a string with a NUL character, a number out of
+    range) raises :class:`InvalidArgument`, which is both an
+    :class:`MqliteError` and a ``ValueError``.
+
     Raises:
-        MqliteError: an unusable limit, an address that cannot be bound, a
-            persistence file that cannot be opened.
-        TypeError: an unknown keyword.
+        InvalidArgument: an unusable limit or address, a path or address
+            with a NUL character.
+        MqliteError: an address that cannot be bound, a persistence file
+            that cannot be opened.
+        TypeError: an unknown keyword, an argument of the wrong type.
         LibraryNotFound: libmqlite.so cannot be loaded.
     """
 
@@ -189,7 +197,14 @@ class Broker(_Hooks):
         """Stops the broker: it stops accepting, closes every client,
         flushes, and :meth:`run` / the :meth:`start` thread returns. Waits
         up to ``timeout`` seconds for the background thread (not when called
-        from a hook). Harmless when stopped or closed."""
+        from a hook). Harmless when stopped or closed.
+
+        Raises:
+            InvalidArgument: a negative or infinite timeout.
+            TypeError: a timeout that is neither a number nor None.
+        """
+        if timeout is not None:
+            _args.seconds(timeout, "timeout", "mqlite_handle_stop")
         if self._handle is None:
             return
         self._lib.mqlite_handle_stop(self._handle)
@@ -316,12 +331,18 @@ class Broker(_Hooks):
         included). A str payload is sent as UTF-8.
 
         Raises:
-            MqliteError: an invalid topic, or the broker has stopped.
+            InvalidArgument: an invalid topic (wildcards, a NUL character,
+                ...) or QoS.
+            TypeError: a topic that is not a str, a payload that is not
+                bytes or str.
+            MqliteError: the broker has stopped.
         """
+        function = "mqlite_handle_publish"
+        encoded = _args.c_string(topic, "topic", function, _native.MQLITE_INVALID_TOPIC)
         data = _encode_payload(payload)
-        _check("mqlite_handle_publish", self._lib.mqlite_handle_publish(
-            self._live_handle(), topic.encode("utf-8"), data, len(data), _check_qos(qos),
-            bool(retain)))
+        qos = _check_qos(qos, function)
+        _check(function, self._lib.mqlite_handle_publish(
+            self._live_handle(), encoded, data, len(data), qos, bool(retain)))
 
     def subscribe(self, filter: str, callback: Optional[Callable[[Message], Any]] = None,
                   qos: int = 0) -> Any:
@@ -338,8 +359,16 @@ class Broker(_Hooks):
         (the decorated function gets a ``subscription`` attribute).
 
         Raises:
-            MqliteError: an invalid filter, or the broker has stopped.
+            InvalidArgument: an invalid filter (a NUL character, ``#`` not
+                last, ...) or QoS.
+            TypeError: a filter that is not a str, a callback that is not
+                callable.
+            MqliteError: the broker has stopped.
         """
+        function = "mqlite_handle_subscribe_local"
+        encoded = _args.c_string(filter, "filter", function, _native.MQLITE_INVALID_TOPIC)
+        qos = _check_qos(qos, function)
+        _args.callback(callback, "callback", optional=True)
         if callback is None:
             def decorator(func: F) -> F:
                 func.subscription = self.subscribe(filter, func, qos)  # type: ignore[attr-defined]
@@ -351,9 +380,9 @@ class Broker(_Hooks):
             self._subscriptions[key] = callback
         sub_id = c_uint64()
         try:
-            _check("mqlite_handle_subscribe_local", self._lib.mqlite_handle_subscribe_local(
-                self._live_handle(), filter.encode("utf-8"), _check_qos(qos), self._c_local,
-                c_void_p(key), byref(sub_id)))
+            _check(function, self._lib.mqlite_handle_subscribe_local(
+                self._live_handle(), encoded, qos, self._c_local, c_void_p(key),
+                byref(sub_id)))
         except BaseException:
             with self._state:
                 self._subscriptions.pop(key, None)
@@ -366,46 +395,69 @@ class Broker(_Hooks):
         """Ends a local subscription; its callback is not called again.
 
         Raises:
+            TypeError: ``subscription`` is not an int.
+            InvalidArgument: ``subscription`` is negative or too large.
             MqliteError: the broker has stopped.
         """
+        function = "mqlite_handle_unsubscribe_local"
+        _args.c_int(subscription, "subscription", function, _native.MQLITE_INVALID_ARGUMENT,
+                    0, _args.U64_MAX)
         with self._state:
             key = self._keys.pop(subscription, None)
             if key is not None:
                 self._subscriptions.pop(key, None)
-        _check("mqlite_handle_unsubscribe_local",
-               self._lib.mqlite_handle_unsubscribe_local(self._live_handle(), subscription))
+        _check(function, self._lib.mqlite_handle_unsubscribe_local(self._live_handle(),
+                                                                  subscription))
 
     def complete_auth(self, token: int, decision: Union[AuthDecision, bool]) -> None:
         """Answers an authentication the hook left ``PENDING`` (from any
         thread). True/False mean ACCEPT/NOT_AUTHORIZED.
 
         Raises:
-            MqliteError: ``PENDING`` given, or the broker has stopped.
+            InvalidArgument: ``PENDING`` or an unknown decision given, a
+                token out of range.
+            TypeError: a token that is not an int, a decision that is not
+                an :class:`AuthDecision`, int or bool.
+            MqliteError: the broker has stopped.
         """
+        function = "mqlite_handle_complete_auth"
+        _args.c_int(token, "token", function, _native.MQLITE_INVALID_ARGUMENT, 0, _args.U64_MAX)
         if isinstance(decision, bool):
             decision = AuthDecision.ACCEPT if decision else AuthDecision.NOT_AUTHORIZED
-        _check("mqlite_handle_complete_auth", self._lib.mqlite_handle_complete_auth(
+        elif not isinstance(decision, AuthDecision):
+            decision = _args.c_int(decision, "decision", function,
+                                   _native.MQLITE_INVALID_ARGUMENT, 0, max(AuthDecision))
+        _check(function, self._lib.mqlite_handle_complete_auth(
             self._live_handle(), token, int(decision)))
 
     def kick(self, client_id: str) -> None:
         """Closes a client's connection (its will is published).
 
         Raises:
+            InvalidArgument: a client id with a NUL character.
+            TypeError: a client id that is not a str.
             MqliteError: the broker has stopped.
         """
-        _check("mqlite_handle_kick",
-               self._lib.mqlite_handle_kick(self._live_handle(), client_id.encode("utf-8")))
+        function = "mqlite_handle_kick"
+        encoded = _args.c_string(client_id, "client id", function,
+                                 _native.MQLITE_INVALID_ARGUMENT)
+        _check(function, self._lib.mqlite_handle_kick(self._live_handle(), encoded))
 
     def stats(self, timeout: float = 5.0) -> Stats:
         """The broker's counters, waiting up to ``timeout`` seconds for the
         broker thread (do not call it from a hook).
 
         Raises:
+            InvalidArgument: a negative or infinite timeout.
+            TypeError: a timeout that is not a number.
             MqliteError: the broker has stopped or did not answer.
         """
+        function = "mqlite_handle_stats"
+        milliseconds = min(int(_args.seconds(timeout, "timeout", function) * 1000),
+                           _args.U64_MAX)
         out = _native.StatsC()
-        _check("mqlite_handle_stats", self._lib.mqlite_handle_stats(
-            self._live_handle(), int(timeout * 1000), byref(out)))
+        _check(function, self._lib.mqlite_handle_stats(
+            self._live_handle(), milliseconds, byref(out)))
         return Stats(**{name: getattr(out, name) for name in _native.STATS_FIELDS})
 
     @property

@@ -1,5 +1,5 @@
-"""Errors of the C library: :class:`MqliteError`, and turning a result code
-into one."""
+"""Errors of the C library: :class:`MqliteError`, :class:`InvalidArgument`,
+and turning a result code into one."""
 
 from __future__ import annotations
 
@@ -27,16 +27,49 @@ class MqliteError(Exception):
         super().__init__(message)
 
 
+class InvalidArgument(MqliteError, ValueError):
+    """An argument with an unusable value: a topic or filter that is not
+    valid MQTT, an address that is not ``IP:PORT``, an unusable limit, a
+    QoS above 2, or a string with a NUL character (which C would cut
+    short). Both an :class:`MqliteError` and a ``ValueError``; ``code`` is
+    the one the C library gives for such a value (``MQLITE_INVALID_TOPIC``,
+    ``MQLITE_INVALID_ADDRESS``, ``MQLITE_INVALID_CONFIG``,
+    ``MQLITE_INVALID_ARGUMENT``, ``MQLITE_INVALID_UTF8``), whether the
+    library or the bindings found it."""
+
+
+# The result codes that mean "a bad value was passed".
+_INVALID = frozenset({
+    _native.MQLITE_INVALID_UTF8,
+    _native.MQLITE_INVALID_ARGUMENT,
+    _native.MQLITE_INVALID_ADDRESS,
+    _native.MQLITE_INVALID_TOPIC,
+    _native.MQLITE_INVALID_CONFIG,
+})
+
+
+def _result_text(code: int) -> str:
+    text = _native.load().mqlite_result_text(code)
+    return (text or b"").decode("utf-8", "replace")
+
+
+def _invalid(function: str, code: int, detail: str) -> InvalidArgument:
+    """The :class:`InvalidArgument` for a value the bindings refuse before
+    calling ``function``, with the library's text for ``code``."""
+    return InvalidArgument(function, code, _result_text(code), detail)
+
+
 def _check(function: str, code: int) -> None:
-    """Raises :class:`MqliteError` for a non-zero result of ``function``."""
+    """Raises :class:`MqliteError` (:class:`InvalidArgument` for a bad
+    value) for a non-zero result of ``function``."""
     if code == _native.MQLITE_OK:
         return
     lib = _native.load()
-    text = (lib.mqlite_result_text(code) or b"").decode("utf-8", "replace")
+    text = _result_text(code)
     size = lib.mqlite_last_error_text(None, 0)
     buffer = ctypes.create_string_buffer(size + 1)
     lib.mqlite_last_error_text(buffer, size + 1)
     detail = buffer.value.decode("utf-8", "replace")
     if detail.startswith(function + ": "):
         detail = detail[len(function) + 2:]
-    raise MqliteError(function, code, text, detail)
+    raise (InvalidArgument if code in _INVALID else MqliteError)(function, code, text, detail)

@@ -8,7 +8,7 @@ import enum
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from . import _native
+from . import _args, _native
 from ._native import view_bytes, view_optional_str, view_str
 
 Payload = Union[bytes, bytearray, memoryview, str]
@@ -132,7 +132,6 @@ class Stats:
     bytes_sent: int
 
 
-
 def _encode_payload(payload: Payload) -> bytes:
     if isinstance(payload, str):
         return payload.encode("utf-8")
@@ -141,10 +140,10 @@ def _encode_payload(payload: Payload) -> bytes:
     raise TypeError(f"payload must be bytes or str, not {type(payload).__name__}")
 
 
-def _check_qos(qos: int) -> int:
-    if qos not in (0, 1, 2):
-        raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
-    return int(qos)
+def _check_qos(qos: int, function: str) -> int:
+    """A QoS for ``function``: TypeError if not an int, InvalidArgument if
+    not 0, 1 or 2."""
+    return _args.c_int(qos, "qos", function, _native.MQLITE_INVALID_ARGUMENT, 0, 2)
 
 
 def _client(view: "_native.ClientInfoC") -> ClientInfo:
