@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::{LocalSink, LocalSubscription, Stats};
+use crate::core::{LocalSubscription, Stats};
 use crate::hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
 use crate::message::Message;
+use crate::reactor::LocalSink;
 use crate::reactor::{Command, Reactor, Shared};
 use crate::{Config, Error, QoS};
 
@@ -142,7 +143,9 @@ impl Broker {
         let _busy = self.handle.shared.enter_busy();
         self.reactor
             .core_with_work()
-            .publish(now, topic, payload, qos, retain)
+            .publish(now, topic, payload, qos, retain)?;
+        self.reactor.dispatch_local();
+        Ok(())
     }
 
     /// Sets the authentication hook, called on the broker thread for every
@@ -207,18 +210,15 @@ impl Broker {
     ) -> Result<LocalSubscription, Error> {
         let id = self.handle.next_local_id();
         let _busy = self.handle.shared.enter_busy();
-        self.reactor.core_with_work().subscribe_local(
-            id,
-            filter,
-            qos,
-            LocalSink::Callback(Box::new(callback)),
-        )?;
+        self.reactor.core_with_work();
+        self.reactor
+            .subscribe_local(id, filter, qos, LocalSink::Callback(Box::new(callback)))?;
         Ok(LocalSubscription(id))
     }
 
     /// Ends a local subscription; false if it was not there.
     pub fn unsubscribe_local(&mut self, subscription: LocalSubscription) -> bool {
-        self.reactor.core_mut().unsubscribe_local(subscription.0)
+        self.reactor.unsubscribe_local(subscription.0)
     }
 }
 

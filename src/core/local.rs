@@ -1,23 +1,12 @@
 //! Local subscriptions: the host program receiving messages without a
-//! socket, through a callback on the broker thread or a bounded channel read
-//! on its own thread.
-//!
-//! Channel policy when full: a QoS 0 message is dropped (and counted); a
-//! QoS 1/2 message waits in an overflow queue inside the broker (bounded by
-//! `max_queued_messages`, beyond which it is dropped and counted) and is
-//! moved into the channel, in order, as the receiver takes messages. A
-//! message counts as delivered once the callback returns or the receiver
-//! has it.
-
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use crossbeam_channel::{Sender, TrySendError};
+//! socket. The core routes to them like to any subscriber, and hands each
+//! delivery to its driver as an output ([`Core::poll_local`]); the driver
+//! owns where it goes (a callback, a channel) and reports what it could
+//! not deliver with [`Core::count_local`]. So the core holds no callback
+//! and no channel.
 
 use super::{Core, Message, Subscriber};
 use crate::codec::QoS;
-use crate::hooks::{guarded, LocalCallback};
 use crate::topic::is_valid_topic_filter;
 
 /// A local subscription, as returned when it is made; give it back to
@@ -38,37 +27,29 @@ impl LocalSubscription {
     }
 }
 
+/// One message for one local subscription, at its delivered QoS (and with
+/// the retain flag set for a retained message sent at subscription).
+#[derive(Clone, Debug)]
+pub struct LocalDelivery {
+    /// The subscription it is for.
+    pub subscription: LocalSubscription,
+    /// The message.
+    pub message: Message,
+}
+
 /// Identifies a local subscription inside one core's slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct LocalKey(pub(crate) u32);
 
-/// Where a local subscription's messages go.
-pub(crate) enum LocalSink {
-    /// Called on the broker thread for each message.
-    Callback(LocalCallback),
-    /// Sent to a bounded channel.
-    Channel {
-        sender: Sender<Message>,
-        /// QoS 1/2 messages that did not fit, oldest first.
-        overflow: VecDeque<Message>,
-        /// Set while `overflow` is non-empty, so the receiver knows to wake
-        /// the broker when it makes room.
-        overflow_flag: Arc<AtomicBool>,
-    },
-}
-
-/// One local subscription.
+/// One local subscription, as routing knows it.
 pub(crate) struct LocalSub {
     pub(crate) id: u64,
     pub(crate) filter: Box<str>,
-    pub(crate) sink: LocalSink,
-    /// The channel's receiver is gone: remove at the next flush.
-    pub(crate) dead: bool,
 }
 
 impl Core {
-    /// Adds a local subscription with the caller's id, and delivers the
-    /// retained messages that match it.
+    /// Adds a local subscription with the caller's id; the retained
+    /// messages that match it are its first deliveries.
     ///
     /// # Errors
     /// [`crate::Error::InvalidTopic`] for an invalid filter.
@@ -77,7 +58,6 @@ impl Core {
         id: u64,
         filter: &str,
         qos: QoS,
-        sink: LocalSink,
     ) -> Result<(), crate::Error> {
         if !is_valid_topic_filter(filter) {
             return Err(crate::Error::InvalidTopic(filter.to_string()));
@@ -85,8 +65,6 @@ impl Core {
         let key = LocalKey(self.locals.insert(LocalSub {
             id,
             filter: filter.into(),
-            sink,
-            dead: false,
         }) as u32);
         self.locals_by_id.insert(id, key);
         self.subscriptions
@@ -102,6 +80,7 @@ impl Core {
     }
 
     /// Removes a local subscription; false if there was none with that id.
+    /// Deliveries to it not yet taken with [`Core::poll_local`] stay.
     pub(crate) fn unsubscribe_local(&mut self, id: u64) -> bool {
         let Some(key) = self.locals_by_id.remove(&id) else {
             return false;
@@ -112,109 +91,42 @@ impl Core {
         let local = self.locals.remove(key.0 as usize);
         self.subscriptions
             .unsubscribe(&local.filter, Subscriber::Local(key));
-        if let LocalSink::Channel { overflow, .. } = &local.sink {
-            if !overflow.is_empty() {
-                self.locals_with_overflow = self.locals_with_overflow.saturating_sub(1);
-            }
-        }
         true
     }
 
-    /// Hands one message (already at its delivered QoS) to a local
+    /// Queues one message (already at its delivered QoS) for a local
     /// subscription.
     pub(super) fn deliver_local(&mut self, key: LocalKey, message: &Message) {
-        let Some(local) = self.locals.get_mut(key.0 as usize) else {
+        let Some(local) = self.locals.get(key.0 as usize) else {
             return;
         };
-        match &mut local.sink {
-            LocalSink::Callback(callback) => {
-                guarded("local subscription", (), || callback(message));
-                self.stats.messages_sent += 1;
-            }
-            LocalSink::Channel {
-                sender,
-                overflow,
-                overflow_flag,
-            } => {
-                // Keep order: once something waits, newer messages wait too.
-                let attempt = if overflow.is_empty() {
-                    sender.try_send(message.clone())
-                } else {
-                    Err(TrySendError::Full(message.clone()))
-                };
-                match attempt {
-                    Ok(()) => self.stats.messages_sent += 1,
-                    Err(TrySendError::Full(message)) => {
-                        if message.qos() == QoS::AtMostOnce
-                            || overflow.len() >= self.config.max_queued_messages
-                        {
-                            self.stats.messages_dropped += 1;
-                        } else {
-                            if overflow.is_empty() {
-                                self.locals_with_overflow += 1;
-                                overflow_flag.store(true, Ordering::Release);
-                            }
-                            overflow.push_back(message);
-                        }
-                    }
-                    Err(TrySendError::Disconnected(_)) => {
-                        local.dead = true;
-                        self.locals_dead = true;
-                    }
-                }
-            }
-        }
+        self.local_out.push(LocalDelivery {
+            subscription: LocalSubscription(local.id),
+            message: message.clone(),
+        });
     }
 
-    /// Moves overflowed messages into channels that have room again, and
-    /// drops subscriptions whose receiver is gone. Cheap when there is
-    /// nothing to do.
-    pub fn flush_local(&mut self) {
-        if self.locals_with_overflow > 0 {
-            for (_, local) in self.locals.iter_mut() {
-                let LocalSink::Channel {
-                    sender,
-                    overflow,
-                    overflow_flag,
-                } = &mut local.sink
-                else {
-                    continue;
-                };
-                if overflow.is_empty() {
-                    continue;
-                }
-                while let Some(message) = overflow.pop_front() {
-                    match sender.try_send(message) {
-                        Ok(()) => self.stats.messages_sent += 1,
-                        Err(TrySendError::Full(message)) => {
-                            overflow.push_front(message);
-                            break;
-                        }
-                        Err(TrySendError::Disconnected(_)) => {
-                            local.dead = true;
-                            self.locals_dead = true;
-                            overflow.clear();
-                            break;
-                        }
-                    }
-                }
-                if overflow.is_empty() {
-                    overflow_flag.store(false, Ordering::Release);
-                    self.locals_with_overflow = self.locals_with_overflow.saturating_sub(1);
-                }
-            }
-        }
-        if self.locals_dead {
-            self.locals_dead = false;
-            let dead: Vec<u64> = self
-                .locals
-                .iter()
-                .filter(|(_, local)| local.dead)
-                .map(|(_, local)| local.id)
-                .collect();
-            for id in dead {
-                self.unsubscribe_local(id);
-            }
-        }
+    /// Moves the deliveries to local subscriptions made since the last call
+    /// into `into` (cleared first), in routing order. Each counts as sent;
+    /// the driver reports the ones it had to drop with
+    /// [`Core::count_local`].
+    pub fn poll_local(&mut self, into: &mut Vec<LocalDelivery>) {
+        into.clear();
+        std::mem::swap(into, &mut self.local_out);
+        self.stats.messages_sent += into.len() as u64;
+    }
+
+    /// Whether deliveries wait for [`Core::poll_local`].
+    pub fn has_local_deliveries(&self) -> bool {
+        !self.local_out.is_empty()
+    }
+
+    /// Reports local deliveries the driver dropped (a full channel) after
+    /// [`Core::poll_local`] counted them sent, and ones it delivered later
+    /// (from its own overflow queue) that it had held back: `dropped` move
+    /// from sent to dropped.
+    pub fn count_local(&mut self, dropped: u64) {
+        self.stats.messages_sent = self.stats.messages_sent.saturating_sub(dropped);
+        self.stats.messages_dropped += dropped;
     }
 }

@@ -57,8 +57,7 @@ use crate::hooks::{Hooks, Identity};
 use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
 use connection::{Conn, ConnState};
-pub(crate) use local::LocalSink;
-pub use local::LocalSubscription;
+pub use local::{LocalDelivery, LocalSubscription};
 use local::{LocalKey, LocalSub};
 use outbox::Outbox;
 use session::Session;
@@ -112,10 +111,8 @@ pub struct Core {
     /// The host's local subscriptions.
     locals: Slab<LocalSub>,
     locals_by_id: HashMap<u64, LocalKey>,
-    /// How many channel subscriptions hold overflowed messages.
-    locals_with_overflow: usize,
-    /// Some channel subscription lost its receiver.
-    locals_dead: bool,
+    /// Deliveries to local subscriptions, for `poll_local`.
+    local_out: Vec<LocalDelivery>,
     /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
     /// Work for the store, and the watermark of what it has applied.
@@ -151,8 +148,7 @@ impl Core {
             hooks: Hooks::default(),
             locals: Slab::new(),
             locals_by_id: HashMap::new(),
-            locals_with_overflow: 0,
-            locals_dead: false,
+            local_out: Vec::new(),
             started: now,
             store: StoreLog::new(),
             outbox: Outbox::new(pressure_threshold),

@@ -19,8 +19,9 @@ use std::sync::{Mutex, MutexGuard};
 use crossbeam_channel::Sender;
 use mio::Waker;
 
+use super::LocalSink;
 use crate::codec::QoS;
-use crate::core::{LocalSink, Stats};
+use crate::core::Stats;
 use crate::hooks::{AuthDecision, AuthToken};
 use crate::message::Message;
 

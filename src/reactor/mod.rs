@@ -18,6 +18,7 @@
 mod accept;
 mod fd_table;
 mod inbox;
+mod local_sinks;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 pub(crate) use inbox::{Command, Shared};
 
 use inbox::Inbox;
+pub(crate) use local_sinks::LocalSink;
+use local_sinks::LocalSinks;
 
 use crate::core::{ConnId, Core, StoreBatch};
 use crate::message::Message;
@@ -67,6 +70,8 @@ pub(crate) struct Reactor {
     /// Sockets by connection id.
     sockets: Vec<Option<TcpStream>>,
     core: Core,
+    /// Where the host's local subscriptions lead.
+    locals: LocalSinks,
     shared: Arc<Shared>,
     /// The inbox taken at the latest pass (its buffers are reused).
     inbox: Inbox,
@@ -168,6 +173,7 @@ impl Reactor {
             local_addrs,
             sockets: Vec::new(),
             core,
+            locals: LocalSinks::default(),
             shared: Arc::clone(&shared),
             inbox: Inbox::default(),
             read_buf: vec![0; READ_CHUNK],
@@ -248,6 +254,37 @@ impl Reactor {
         &mut self.core
     }
 
+    /// Subscribes the host to `filter` through `sink`: the retained
+    /// messages that match reach it at once.
+    pub(crate) fn subscribe_local(
+        &mut self,
+        id: u64,
+        filter: &str,
+        qos: crate::codec::QoS,
+        sink: LocalSink,
+    ) -> Result<(), Error> {
+        self.locals.add(id, sink);
+        if let Err(error) = self.core.subscribe_local(id, filter, qos) {
+            self.locals.remove(id);
+            return Err(error);
+        }
+        self.locals.dispatch(&mut self.core);
+        Ok(())
+    }
+
+    /// Ends a local subscription; false if it was not there.
+    pub(crate) fn unsubscribe_local(&mut self, id: u64) -> bool {
+        self.locals.remove(id);
+        self.core.unsubscribe_local(id)
+    }
+
+    /// Hands the deliveries to local subscriptions that host calls made on
+    /// the broker thread to their callbacks and channels now, as a pass
+    /// would.
+    pub(crate) fn dispatch_local(&mut self) {
+        self.locals.dispatch(&mut self.core);
+    }
+
     /// Whether the broker has stopped.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped
@@ -319,7 +356,7 @@ impl Reactor {
         }
         self.drain_commands(now);
         self.core.handle_timeout(now);
-        self.core.flush_local();
+        self.locals.dispatch(&mut self.core);
         self.flush(now)?;
         if self.stopping {
             self.finish_stop(now)?;
@@ -366,6 +403,9 @@ impl Reactor {
                 Ok(n) => {
                     total += n;
                     self.core.handle_read(now, id, &self.read_buf[..n]);
+                    if self.core.has_local_deliveries() {
+                        self.locals.dispatch(&mut self.core);
+                    }
                     if self.core.take_output_pressure() {
                         self.flush(now)?;
                     }
@@ -436,6 +476,9 @@ impl Reactor {
                     self.core.kick(now, &client_id);
                 }
                 Command::Stats(reply) => {
+                    // The commands before it are done, local deliveries
+                    // included.
+                    self.locals.dispatch(&mut self.core);
                     let _ = reply.send(self.core.stats());
                 }
                 Command::Clients(reply) => {
@@ -452,12 +495,12 @@ impl Reactor {
                     qos,
                     sink,
                 } => {
-                    if let Err(error) = self.core.subscribe_local(id, &filter, qos, sink) {
+                    if let Err(error) = self.subscribe_local(id, &filter, qos, sink) {
                         log::warn!("local subscription refused: {error}");
                     }
                 }
                 Command::UnsubscribeLocal(id) => {
-                    self.core.unsubscribe_local(id);
+                    self.unsubscribe_local(id);
                 }
                 Command::Stop => self.stopping = true,
             }
@@ -586,6 +629,8 @@ impl Reactor {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         self.core.shutdown(now);
+        self.locals.dispatch(&mut self.core);
+        self.locals.clear();
         let result = self.flush(now);
         self.stopped = true;
         self.shared.close();
