@@ -37,6 +37,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# The smallest build: no SQLite, no C API.
+cargo clippy --lib --no-default-features -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 echo "== cargo build --release"

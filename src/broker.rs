@@ -13,6 +13,7 @@ use crate::hooks::{
 use crate::message::Message;
 use crate::reactor::LocalSink;
 use crate::reactor::{Command, Reactor, Shared};
+use crate::store::SessionStore;
 use crate::{Config, Error, QoS};
 
 /// An MQTT broker running in the caller's thread.
@@ -43,8 +44,36 @@ impl Broker {
     /// that is corrupt, newer, or in use, [`Error::Bind`] when an address
     /// cannot be bound, [`Error::Io`] when the poll cannot be made.
     pub fn new(config: Config) -> Result<Broker, Error> {
+        let store = open_configured_store(&config)?;
+        Broker::start(config, store)
+    }
+
+    /// A broker that keeps its persistent sessions, queues and retained
+    /// messages in `store` (a [`crate::store::MemoryStore`], or the host's
+    /// own [`SessionStore`]) instead of the SQLite file of
+    /// `Config::persistence`, which must then be `None`. Everything in the
+    /// store is restored first; from then on the broker acknowledges a
+    /// message only after `store.apply` has returned for it.
+    ///
+    /// # Errors
+    /// As [`Broker::new`]; [`Error::Config`] when `Config::persistence` is
+    /// set too; the store's own error when its `load` fails.
+    pub fn with_store(
+        config: Config,
+        store: impl SessionStore + Send + 'static,
+    ) -> Result<Broker, Error> {
+        if config.persistence.is_some() {
+            return Err(Error::Config {
+                field: "persistence".to_string(),
+                reason: "a store is given: leave persistence unset".to_string(),
+            });
+        }
+        Broker::start(config, Some(Box::new(store)))
+    }
+
+    fn start(config: Config, store: Option<Box<dyn SessionStore + Send>>) -> Result<Broker, Error> {
         let file_hooks = crate::auth::files::load(&config)?;
-        let (mut reactor, shared) = Reactor::new(config)?;
+        let (mut reactor, shared) = Reactor::new(config, store)?;
         let hooks = &mut reactor.core_mut().hooks;
         hooks.auth = file_hooks.auth;
         hooks.acl = file_hooks.acl;
@@ -509,5 +538,35 @@ impl LocalReceiver {
                 self.shared.wake();
             }
         }
+    }
+}
+
+/// The SQLite store `Config::persistence` names, opened (or started afresh
+/// with `reset_persistence`); `None` without one.
+#[cfg(feature = "sqlite")]
+fn open_configured_store(config: &Config) -> Result<Option<Box<dyn SessionStore + Send>>, Error> {
+    let Some(path) = &config.persistence else {
+        return Ok(None);
+    };
+    let store = if config.reset_persistence {
+        crate::store::SqliteStore::open_fresh(path)?
+    } else {
+        crate::store::SqliteStore::open(path)?
+    };
+    log::info!("persistence file {}", path.display());
+    Ok(Some(Box::new(store)))
+}
+
+/// Without SQLite compiled in, a persistence file cannot be opened.
+#[cfg(not(feature = "sqlite"))]
+fn open_configured_store(config: &Config) -> Result<Option<Box<dyn SessionStore + Send>>, Error> {
+    match &config.persistence {
+        Some(_) => Err(Error::Config {
+            field: "persistence".to_string(),
+            reason: "this build of mqlite has no SQLite (cargo feature `sqlite`); \
+                     use Broker::with_store"
+                .to_string(),
+        }),
+        None => Ok(None),
     }
 }

@@ -47,6 +47,17 @@ impl Message {
         })
     }
 
+    /// A message with an empty topic and payload: what a store gives for a
+    /// QoS 2 message past PUBREC, whose body it no longer keeps.
+    pub(crate) fn empty(qos: QoS) -> Message {
+        Message {
+            body: Arc::from(&[][..]),
+            topic_len: 0,
+            qos,
+            retain: false,
+        }
+    }
+
     /// The topic name.
     pub fn topic(&self) -> &str {
         let bytes = &self.body[..self.topic_len as usize];

@@ -513,3 +513,108 @@ fn the_store_can_move_to_the_reactor_thread() {
         .unwrap();
     assert_eq!(snapshot.sessions.len(), 1);
 }
+
+/// The memory store keeps what the SQLite store keeps: the same random
+/// batches of operations, shaped as the core makes them, give the same
+/// snapshots and the same queue pages from both.
+#[test]
+fn memory_store_matches_the_sqlite_store() {
+    let dir = TempDir::new("memory-vs-sqlite");
+    let mut sqlite = SqliteStore::open(&dir.file("store.db")).unwrap();
+    let mut memory = MemoryStore::new();
+    let clients = ["a", "b", "c"];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let (mut next_body, mut next_seq) = (1u64, 1u64);
+    let mut sent: Vec<(String, u64)> = Vec::new();
+    let mut seen = [false; 3];
+    for batch_no in 0..300 {
+        let mut batch = Vec::new();
+        let mut body = None;
+        for _ in 0..1 + next(6) {
+            let client = clients[next(3) as usize].to_string();
+            let op = match next(12) {
+                0 => create(&client),
+                1 if next(4) == 0 => StoreOp::SessionDelete { client_id: client },
+                2 => StoreOp::Subscribe {
+                    client_id: client,
+                    filter: format!("f/{}", next(3)),
+                    qos: QoS::AtLeastOnce,
+                },
+                3 => StoreOp::Unsubscribe {
+                    client_id: client,
+                    filter: format!("f/{}", next(3)),
+                },
+                4..=6 => {
+                    let id = *body.get_or_insert_with(|| {
+                        let id = next_body;
+                        next_body += 1;
+                        batch.push(store_body(id, &format!("t/{id}"), &id.to_be_bytes()));
+                        id
+                    });
+                    next_seq += 1;
+                    if next(2) == 0 {
+                        sent.push((client.clone(), next_seq));
+                    }
+                    add(&client, next_seq, id, QoS::ExactlyOnce)
+                }
+                7 | 8 if !sent.is_empty() => {
+                    let (client_id, seq) = sent[next(sent.len() as u64) as usize].clone();
+                    if next(2) == 0 {
+                        StoreOp::SessionMessageSent {
+                            client_id,
+                            seq,
+                            packet_id: (seq % 60_000) as u16 + 1,
+                        }
+                    } else {
+                        StoreOp::SessionMessageReleased { client_id, seq }
+                    }
+                }
+                9 if !sent.is_empty() => {
+                    let (client_id, seq) = sent.swap_remove(next(sent.len() as u64) as usize);
+                    delete(&client_id, seq)
+                }
+                10 => StoreOp::SessionUser {
+                    client_id: client,
+                    username: (next(2) == 0).then(|| "user".to_string()),
+                },
+                _ => retain_set(&format!("r/{}", next(4)), b"r", QoS::AtMostOnce),
+            };
+            batch.push(op);
+        }
+        sqlite.apply(&batch).unwrap();
+        memory.apply(&batch).unwrap();
+        let snapshot = memory.load().unwrap();
+        assert_eq!(
+            snapshot,
+            sqlite.load().unwrap(),
+            "after batch {batch_no}: {batch:?}"
+        );
+        for stored in snapshot.sessions.iter().flat_map(|s| &s.messages) {
+            seen[match stored.state {
+                StoredState::Queued => 0,
+                StoredState::Sent(_) => 1,
+                StoredState::Released(_) => 2,
+            }] = true;
+        }
+        seen[0] |= snapshot
+            .sessions
+            .iter()
+            .any(|s| s.queued_in_store.messages > 0);
+        for client in clients {
+            let after = next(2).checked_sub(1).map(|_| next(next_seq + 1));
+            assert_eq!(
+                memory.load_queued(client, after, 3, 20).unwrap(),
+                sqlite.load_queued(client, after, 3, 20).unwrap(),
+                "pages of {client} after batch {batch_no}"
+            );
+        }
+    }
+    // The run went through queued, sent and released messages.
+    assert_eq!(seen, [true; 3]);
+}

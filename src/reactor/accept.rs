@@ -113,7 +113,7 @@ mod tests {
             sys_interval: None,
             ..Config::default()
         };
-        let (mut reactor, _shared) = Reactor::new(config).unwrap();
+        let (mut reactor, _shared) = Reactor::new(config, None).unwrap();
         let addr = reactor.local_addrs()[0];
         let clients: Vec<_> = (0..3)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())

@@ -37,7 +37,7 @@ use local_sinks::LocalSinks;
 
 use crate::core::{ConnId, Core, StoreBatch};
 use crate::message::Message;
-use crate::store::{SessionStore, SqliteStore};
+use crate::store::SessionStore;
 use crate::{Config, Error};
 
 const WAKER: Token = Token(0);
@@ -110,9 +110,12 @@ pub(crate) struct Reactor {
 }
 
 impl Reactor {
-    /// Sets up the poll, opens and loads the store (if any), then binds the
-    /// listeners.
-    pub(crate) fn new(config: Config) -> Result<(Reactor, Arc<Shared>), Error> {
+    /// Sets up the poll, loads `store` (if any) into the core, then binds
+    /// the listeners.
+    pub(crate) fn new(
+        config: Config,
+        store: Option<Box<dyn SessionStore + Send>>,
+    ) -> Result<(Reactor, Arc<Shared>), Error> {
         config.validate()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
@@ -120,26 +123,17 @@ impl Reactor {
         // refused).
         let now = Instant::now();
         let mut core = Core::new(config.clone(), now);
-        let store: Option<Box<dyn SessionStore + Send>> = match &config.persistence {
-            Some(path) => {
-                let mut store = if config.reset_persistence {
-                    SqliteStore::open_fresh(path)?
-                } else {
-                    SqliteStore::open(path)?
-                };
-                let snapshot = store.load()?;
-                log::info!(
-                    "restored {} sessions and {} retained messages from {}",
-                    snapshot.sessions.len(),
-                    snapshot.retained.len(),
-                    path.display()
-                );
-                core.restore(now, snapshot);
-                core.enable_persistence();
-                Some(Box::new(store))
-            }
-            None => None,
-        };
+        let mut store = store;
+        if let Some(store) = &mut store {
+            let snapshot = store.load()?;
+            log::info!(
+                "restored {} sessions and {} retained messages",
+                snapshot.sessions.len(),
+                snapshot.retained.len(),
+            );
+            core.restore(now, snapshot);
+            core.enable_persistence();
+        }
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for (index, &addr) in config.listeners.iter().enumerate() {

@@ -10,11 +10,15 @@
 //! Only persistent sessions (clean session 0) and retained messages are
 //! stored; clean sessions live and die in memory.
 
+mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use crate::codec::{PacketId, QoS};
 use crate::message::Message;
 
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// One change to persistent state, in the order the core made it.
@@ -233,4 +237,37 @@ pub trait SessionStore {
         max_messages: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, crate::Error>;
+}
+
+/// A store the host shares with the broker (and with the next broker it
+/// starts in the same process): the broker locks it for each call.
+impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<std::sync::Mutex<S>> {
+    fn load(&mut self) -> Result<Snapshot, crate::Error> {
+        lock_shared(self)?.load()
+    }
+
+    fn apply(&mut self, ops: &[StoreOp]) -> Result<(), crate::Error> {
+        lock_shared(self)?.apply(ops)
+    }
+
+    fn load_queued(
+        &mut self,
+        client_id: &str,
+        after_seq: Option<u64>,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, crate::Error> {
+        lock_shared(self)?.load_queued(client_id, after_seq, max_messages, max_bytes)
+    }
+}
+
+/// Locks a shared store; a lock poisoned by a panic elsewhere is refused,
+/// since what that panic left half done cannot be trusted.
+fn lock_shared<S: ?Sized>(
+    shared: &std::sync::Mutex<S>,
+) -> Result<std::sync::MutexGuard<'_, S>, crate::Error> {
+    shared.lock().map_err(|_| crate::Error::Store {
+        path: "(shared store)".to_string(),
+        reason: "a thread panicked while holding it".to_string(),
+    })
 }

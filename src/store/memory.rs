@@ -1,0 +1,322 @@
+//! A [`SessionStore`] in memory: what the SQLite store keeps, kept in maps.
+//!
+//! Nothing survives the process, so it does not make a broker durable; it
+//! is the store a host hands to [`crate::Broker::with_store`] when it
+//! restarts a broker inside the same process and wants sessions and queues
+//! to carry over, the reference the SQLite store is tested against, and the
+//! example of the trait for a host writing its own (flash, a key-value
+//! store). It follows the same rules as the SQLite store: operations on a
+//! session that does not exist are ignored, a body is kept while some
+//! queued or sent entry refers to it, and a session created again starts
+//! empty.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{
+    QueuedInStore, SessionStore, Snapshot, StoreOp, StoredMessage, StoredSession, StoredState,
+};
+use crate::codec::QoS;
+use crate::message::Message;
+use crate::Error;
+
+/// One queue entry of a stored session.
+#[derive(Clone, Debug)]
+struct Entry {
+    message_id: u64,
+    qos: QoS,
+    retain: bool,
+    state: StoredState,
+}
+
+impl Entry {
+    /// Whether it keeps its body alive (a released QoS 2 message no longer
+    /// needs it).
+    fn holds_body(&self) -> bool {
+        !matches!(self.state, StoredState::Released(_))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct MemorySession {
+    username: Option<String>,
+    subscriptions: BTreeMap<String, QoS>,
+    /// By `seq`.
+    queue: BTreeMap<u64, Entry>,
+    inbound_qos2: BTreeSet<u16>,
+}
+
+/// Persistent sessions, queues and retained messages in memory.
+#[derive(Clone, Debug)]
+pub struct MemoryStore {
+    sessions: BTreeMap<String, MemorySession>,
+    bodies: HashMap<u64, Message>,
+    /// How many entries hold each body.
+    body_refs: HashMap<u64, usize>,
+    retained: BTreeMap<String, Message>,
+    next_message_id: u64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore {
+            sessions: BTreeMap::new(),
+            bodies: HashMap::new(),
+            body_refs: HashMap::new(),
+            retained: BTreeMap::new(),
+            next_message_id: 1,
+        }
+    }
+
+    fn hold(&mut self, body: u64) {
+        *self.body_refs.entry(body).or_insert(0) += 1;
+    }
+
+    fn release(&mut self, body: u64) {
+        if let Some(count) = self.body_refs.get_mut(&body) {
+            *count -= 1;
+            if *count == 0 {
+                self.body_refs.remove(&body);
+                self.bodies.remove(&body);
+            }
+        }
+    }
+
+    /// Drops what a session holds (not the session itself).
+    fn clear_session(&mut self, client_id: &str) {
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return;
+        };
+        let queue = std::mem::take(&mut session.queue);
+        session.subscriptions.clear();
+        session.inbound_qos2.clear();
+        for entry in queue.values().filter(|entry| entry.holds_body()) {
+            self.release(entry.message_id);
+        }
+    }
+
+    fn apply_op(&mut self, op: &StoreOp) {
+        match op {
+            StoreOp::SessionCreate { client_id } => {
+                self.clear_session(client_id);
+                self.sessions.entry(client_id.clone()).or_default();
+            }
+            StoreOp::SessionUser {
+                client_id,
+                username,
+            } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.username = username.clone();
+                }
+            }
+            StoreOp::SessionDelete { client_id } => {
+                self.clear_session(client_id);
+                self.sessions.remove(client_id);
+            }
+            StoreOp::Subscribe {
+                client_id,
+                filter,
+                qos,
+            } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.subscriptions.insert(filter.clone(), *qos);
+                }
+            }
+            StoreOp::Unsubscribe { client_id, filter } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.subscriptions.remove(filter);
+                }
+            }
+            StoreOp::MessageStore { id, message } => {
+                self.bodies.insert(*id, message.clone());
+                self.next_message_id = self.next_message_id.max(id.saturating_add(1));
+            }
+            StoreOp::SessionMessageAdd {
+                client_id,
+                seq,
+                message_id,
+                qos,
+                retain,
+            } => {
+                let Some(session) = self.sessions.get_mut(client_id) else {
+                    return;
+                };
+                let entry = Entry {
+                    message_id: *message_id,
+                    qos: *qos,
+                    retain: *retain,
+                    state: StoredState::Queued,
+                };
+                let replaced = session.queue.insert(*seq, entry);
+                self.hold(*message_id);
+                if let Some(old) = replaced.filter(Entry::holds_body) {
+                    self.release(old.message_id);
+                }
+            }
+            StoreOp::SessionMessageSent {
+                client_id,
+                seq,
+                packet_id,
+            } => {
+                let entry = self
+                    .sessions
+                    .get_mut(client_id)
+                    .and_then(|session| session.queue.get_mut(seq));
+                if let Some(entry) = entry.filter(|entry| entry.holds_body()) {
+                    entry.state = StoredState::Sent(*packet_id);
+                }
+            }
+            StoreOp::SessionMessageReleased { client_id, seq } => {
+                let entry = self
+                    .sessions
+                    .get_mut(client_id)
+                    .and_then(|session| session.queue.get_mut(seq));
+                let Some(entry) = entry.filter(|entry| entry.holds_body()) else {
+                    return;
+                };
+                let packet_id = match entry.state {
+                    StoredState::Sent(packet_id) => packet_id,
+                    _ => 0,
+                };
+                entry.state = StoredState::Released(packet_id);
+                let body = entry.message_id;
+                self.release(body);
+            }
+            StoreOp::SessionMessageDelete { client_id, seq } => {
+                let removed = self
+                    .sessions
+                    .get_mut(client_id)
+                    .and_then(|session| session.queue.remove(seq));
+                if let Some(entry) = removed.filter(Entry::holds_body) {
+                    self.release(entry.message_id);
+                }
+            }
+            StoreOp::InboundQos2Add {
+                client_id,
+                packet_id,
+            } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.inbound_qos2.insert(*packet_id);
+                }
+            }
+            StoreOp::InboundQos2Remove {
+                client_id,
+                packet_id,
+            } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.inbound_qos2.remove(packet_id);
+                }
+            }
+            StoreOp::RetainSet { message } => {
+                self.retained
+                    .insert(message.topic().to_string(), message.clone());
+            }
+            StoreOp::RetainDelete { topic } => {
+                self.retained.remove(topic);
+            }
+        }
+    }
+
+    /// The message of a queue entry, with its delivered QoS and retain flag
+    /// (empty when its body is no longer needed).
+    fn entry_message(&self, entry: &Entry) -> Message {
+        let body = self
+            .bodies
+            .get(&entry.message_id)
+            .filter(|_| entry.holds_body());
+        match body {
+            Some(body) => body.with_flags(entry.qos, entry.retain),
+            None => Message::empty(entry.qos),
+        }
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(&mut self) -> Result<Snapshot, Error> {
+        let mut sessions = Vec::with_capacity(self.sessions.len());
+        for (client_id, session) in &self.sessions {
+            let mut queued = QueuedInStore::default();
+            let mut messages = Vec::new();
+            for (&seq, entry) in &session.queue {
+                if entry.state == StoredState::Queued {
+                    queued.messages += 1;
+                    queued.bytes += self.entry_message(entry).size();
+                } else {
+                    messages.push(StoredMessage {
+                        seq,
+                        message_id: entry.message_id,
+                        message: self.entry_message(entry),
+                        state: entry.state,
+                    });
+                }
+            }
+            sessions.push(StoredSession {
+                client_id: client_id.clone(),
+                username: session.username.clone(),
+                subscriptions: session
+                    .subscriptions
+                    .iter()
+                    .map(|(filter, qos)| (filter.clone(), *qos))
+                    .collect(),
+                messages,
+                queued_in_store: queued,
+                last_seq: session.queue.keys().next_back().copied().unwrap_or(0),
+                inbound_qos2: session.inbound_qos2.iter().copied().collect(),
+            });
+        }
+        Ok(Snapshot {
+            sessions,
+            retained: self
+                .retained
+                .values()
+                .map(|message| message.with_flags(message.qos(), true))
+                .collect(),
+            next_message_id: self.next_message_id,
+        })
+    }
+
+    fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
+        for op in ops {
+            self.apply_op(op);
+        }
+        Ok(())
+    }
+
+    fn load_queued(
+        &mut self,
+        client_id: &str,
+        after_seq: Option<u64>,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<StoredMessage>, Error> {
+        let Some(session) = self.sessions.get(client_id) else {
+            return Ok(Vec::new());
+        };
+        let from = after_seq.map_or(0, |seq| seq.saturating_add(1));
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        for (&seq, entry) in session.queue.range(from..) {
+            if page.len() >= max_messages || (!page.is_empty() && bytes >= max_bytes) {
+                break;
+            }
+            if entry.state != StoredState::Queued {
+                continue;
+            }
+            let message = self.entry_message(entry);
+            bytes += message.size();
+            page.push(StoredMessage {
+                seq,
+                message_id: entry.message_id,
+                message,
+                state: StoredState::Queued,
+            });
+        }
+        Ok(page)
+    }
+}
