@@ -18,6 +18,10 @@
  *   views are pointer + length, NOT NUL-terminated.
  * - A mqlite_broker is used by one thread at a time (the one running it);
  *   a mqlite_handle may be used from any thread and from callbacks.
+ * - The ABI only grows (docs/C_API.md): the structs lent to callbacks are
+ *   frozen and gain data through mqlite_<struct>_*() accessors given the
+ *   callback's pointer; mqlite_stats gains counters at its end, read with
+ *   the *_stats_sized() functions and sizeof(mqlite_stats).
  */
 
 #ifndef MQLITE_H
@@ -90,6 +94,13 @@ typedef uint32_t mqlite_auth_decision;
  * are NOT NUL-terminated (use the `_len` fields). `username` and
  * `password` are NULL when absent. `token` is a plain number: keep it to
  * answer later with `mqlite_handle_complete_auth()`.
+ *
+ * Frozen: this layout never changes, so that programs built against any
+ * header read it alike. What a CONNECT gains later comes through
+ * `mqlite_connect_info_*()` accessor functions given this pointer (see
+ * docs/C_API.md, "A C ABI that only grows").
+ * `mqlite_connect_info_client()` gives its client view, for the
+ * `mqlite_client_info_*()` accessors.
  */
 typedef struct mqlite_connect_info {
   /**
@@ -162,6 +173,11 @@ typedef mqlite_auth_decision (*mqlite_auth_callback)(void *userdata,
  * Memory and lifetimes: borrowed, valid only during the callback. Strings
  * are UTF-8 and NOT NUL-terminated: use the `_len` fields. `username` is
  * NULL when the client gave none (an empty one is non-NULL with length 0).
+ *
+ * Frozen: this layout never changes, so that programs built against any
+ * header read it alike. What a client gains later comes through
+ * `mqlite_client_info_*()` accessor functions given this pointer (see
+ * docs/C_API.md, "A C ABI that only grows").
  */
 typedef struct mqlite_client_info {
   /**
@@ -228,6 +244,11 @@ typedef uint32_t mqlite_message_decision;
  * callback; copy what you keep. `topic` is UTF-8 and NOT NUL-terminated
  * (use `topic_len`); `payload` is `payload_len` bytes (not dereferenceable
  * when `payload_len` is 0).
+ *
+ * Frozen: this layout never changes, so that programs built against any
+ * header read it alike. What a message gains later comes through
+ * `mqlite_message_*()` accessor functions given this pointer (see
+ * docs/C_API.md, "A C ABI that only grows").
  */
 typedef struct mqlite_message {
   /**
@@ -295,6 +316,14 @@ typedef uint32_t mqlite_close_reason;
  *
  * Memory and lifetimes: borrowed, valid only during the callback; strings
  * are NOT NUL-terminated.
+ *
+ * Frozen: this layout never changes, so that programs built against any
+ * header read it alike. What an event gains later comes through
+ * `mqlite_event_*()` accessor functions given this pointer (see
+ * docs/C_API.md, "A C ABI that only grows").
+ * New kinds of event may come with new `MQLITE_EVENT_*` values: ignore a
+ * kind you do not know. `&event->client` works with the
+ * `mqlite_client_info_*()` accessors.
  */
 typedef struct mqlite_event {
   /**
@@ -365,6 +394,14 @@ typedef void (*mqlite_local_callback)(void *userdata,
 
 /**
  * A snapshot of the broker's counters (see `mqlite_handle_stats()`).
+ *
+ * Grows: later libraries append `uint64_t` counters at the end, and only
+ * there. Read it with `mqlite_broker_stats_sized()` /
+ * `mqlite_handle_stats_sized()` and `sizeof(mqlite_stats)`: the library
+ * fills the counters it has, and zeroes those it does not; the first
+ * `mqlite_stats_size()` bytes are the library's. The functions without a
+ * size (`mqlite_broker_stats()`, `mqlite_handle_stats()`) write the twelve
+ * counters of mqlite 0.1 and nothing beyond.
  */
 typedef struct mqlite_stats {
   /**
@@ -416,6 +453,13 @@ typedef struct mqlite_stats {
    */
   uint64_t bytes_sent;
 } mqlite_stats;
+
+/**
+ * How a client is connected, from `mqlite_client_info_transport()`: one
+ * of the `MQLITE_TRANSPORT_*` values. Later libraries add values; treat
+ * one this header does not name as "some other transport".
+ */
+typedef uint32_t mqlite_transport;
 
 /**
  * A log level: one of the `MQLITE_LOG_*` values, from the most severe.
@@ -667,6 +711,11 @@ typedef void (*mqlite_log_callback)(void *userdata,
  * A reason this version of the header does not name.
  */
 #define MQLITE_CLOSE_OTHER 255
+
+/**
+ * Plain TCP.
+ */
+#define MQLITE_TRANSPORT_TCP 1
 
 /**
  * No logging (as a maximum level: turns the callback off).
@@ -1588,7 +1637,9 @@ mqlite_result mqlite_broker_unsubscribe_local(struct mqlite_broker *broker,
  * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
  *
  * # Memory and lifetimes
- * `*stats_out` (the caller's) is written only on success.
+ * `*stats_out` (the caller's) is written only on success: the twelve
+ * counters of mqlite 0.1, never more (`mqlite_broker_stats_sized()` reads the
+ * ones added since).
  *
  * # Safety
  * `broker` is NULL or live; `stats_out` is NULL or writable.
@@ -1764,7 +1815,9 @@ mqlite_result mqlite_handle_kick(const struct mqlite_handle *handle,
  * answer in time).
  *
  * # Memory and lifetimes
- * `*stats_out` (the caller's) is written only on success.
+ * `*stats_out` (the caller's) is written only on success: the twelve
+ * counters of mqlite 0.1, never more (`mqlite_handle_stats_sized()` reads the
+ * ones added since).
  *
  * # Safety
  * `handle` is NULL or live; `stats_out` is NULL or writable.
@@ -1811,6 +1864,134 @@ mqlite_result mqlite_handle_stop(const struct mqlite_handle *handle);
  * `handle` is NULL or live.
  */
 bool mqlite_handle_is_stopped(const struct mqlite_handle *handle);
+
+/**
+ * The size of the library's `mqlite_stats`: the counters
+ * `mqlite_broker_stats_sized()` and `mqlite_handle_stats_sized()` fill.
+ *
+ * # Parameters
+ * None.
+ *
+ * # Returns
+ * The library's `sizeof(mqlite_stats)`. A counter of your header exists in
+ * the library when `offsetof(mqlite_stats, counter) < mqlite_stats_size()`;
+ * the others read 0.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ */
+size_t mqlite_stats_size(void);
+
+/**
+ * The broker's counters, read directly (on the thread that runs it, not
+ * during a run), into a `mqlite_stats` of the caller's size: the form that
+ * keeps working as `mqlite_stats` grows. Other threads use
+ * `mqlite_handle_stats_sized()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `stats_out`: receives the counters.
+ * - `stats_size`: `sizeof(mqlite_stats)` as the caller's header has it. The
+ *   library writes its counters up to that size and zeroes the rest.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+ * (`stats_size` smaller than the first `mqlite_stats`, 96 bytes),
+ * `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * The caller owns `*stats_out`; exactly `stats_size` bytes of it are
+ * written, only on success, and nothing is kept.
+ *
+ * # Safety
+ * `broker` is NULL or live; `stats_out` is NULL or points to `stats_size`
+ * writable bytes.
+ */
+mqlite_result mqlite_broker_stats_sized(const struct mqlite_broker *broker,
+                                        struct mqlite_stats *stats_out,
+                                        size_t stats_size);
+
+/**
+ * Reads the broker's counters through a handle, like
+ * `mqlite_handle_stats()`, into a `mqlite_stats` of the caller's size:
+ * the form that keeps working as `mqlite_stats` grows.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `timeout_ms`: how long to wait for the broker thread, in milliseconds.
+ * - `stats_out`: receives the counters.
+ * - `stats_size`: `sizeof(mqlite_stats)` as the caller's header has it. The
+ *   library writes its counters up to that size and zeroes the rest.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+ * (`stats_size` smaller than the first `mqlite_stats`, 96 bytes),
+ * `MQLITE_ON_BROKER_THREAD` (called from a callback of this broker),
+ * `MQLITE_STOPPED` (stopped, or no answer in time).
+ *
+ * # Memory and lifetimes
+ * The caller owns `*stats_out`; exactly `stats_size` bytes of it are
+ * written, only on success, and nothing is kept.
+ *
+ * # Safety
+ * `handle` is NULL or live; `stats_out` is NULL or points to `stats_size`
+ * writable bytes.
+ */
+mqlite_result mqlite_handle_stats_sized(const struct mqlite_handle *handle,
+                                        uint64_t timeout_ms,
+                                        struct mqlite_stats *stats_out,
+                                        size_t stats_size);
+
+/**
+ * The client view of a CONNECT, for the accessors of `mqlite_client_info`
+ * (such as `mqlite_client_info_transport()`) in the authentication
+ * callback.
+ *
+ * # Parameters
+ * - `info`: the pointer the authentication callback was given.
+ * - `client_out`: receives the client view: the client id, user name and
+ *   peer of `info`, and whatever later `mqlite_client_info_*()` accessors
+ *   tell.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (`info`
+ * is not the pointer a callback running on this thread was given: a copy,
+ * or one kept after the callback returned).
+ *
+ * # Memory and lifetimes
+ * `*client_out` is borrowed like `info`: valid only until the callback
+ * returns, and only on the broker thread. Do not free it.
+ *
+ * # Safety
+ * `info` is NULL or any pointer (it is looked up, not read, unless it is
+ * the callback's); `client_out` is NULL or writable.
+ */
+mqlite_result mqlite_connect_info_client(const struct mqlite_connect_info *info,
+                                         const struct mqlite_client_info **client_out);
+
+/**
+ * How a client is connected: one of the `MQLITE_TRANSPORT_*` values.
+ *
+ * # Parameters
+ * - `client`: a pointer a callback was given: the `client` of the ACL
+ *   callback, the `origin` of the message callback, `&event->client` in
+ *   the event callback, or the view from `mqlite_connect_info_client()`.
+ * - `transport_out`: receives the transport. A value this header does not
+ *   name comes from a newer library: treat it as "some other transport".
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (not a
+ * pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*transport_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `client` is NULL or any pointer (looked up, not read, unless it is a
+ * callback's); `transport_out` is NULL or writable.
+ */
+mqlite_result mqlite_client_info_transport(const struct mqlite_client_info *client,
+                                           mqlite_transport *transport_out);
 
 /**
  * Routes mqlite's log records at `max_level` and more severe to

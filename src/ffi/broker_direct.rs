@@ -9,6 +9,7 @@ use super::broker::{mqlite_broker, with_broker};
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
 use super::panic::{boundary, bytes, c_str, out};
 use super::result::{mqlite_result, Failure, MQLITE_NOT_FOUND};
+use super::stats::{write_stats, STATS_SIZE_0_1};
 use super::types::{mqlite_stats, qos_from_c};
 use crate::core::LocalSubscription;
 
@@ -167,7 +168,9 @@ pub unsafe extern "C" fn mqlite_broker_unsubscribe_local(
 /// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
 ///
 /// # Memory and lifetimes
-/// `*stats_out` (the caller's) is written only on success.
+/// `*stats_out` (the caller's) is written only on success: the twelve
+/// counters of mqlite 0.1, never more (`mqlite_broker_stats_sized()` reads the
+/// ones added since).
 ///
 /// # Safety
 /// `broker` is NULL or live; `stats_out` is NULL or writable.
@@ -179,7 +182,8 @@ pub unsafe extern "C" fn mqlite_broker_stats(
     boundary("mqlite_broker_stats", || {
         // SAFETY: NULL or live.
         let stats = unsafe { with_broker(broker, |broker| Ok(broker.stats())) }?;
-        // SAFETY: NULL or writable.
-        unsafe { out(stats_out, "stats_out", mqlite_stats::from(&stats)) }
+        // SAFETY: NULL or writable as the 0.1 struct, the one this
+        // function's callers have.
+        unsafe { write_stats(&stats, stats_out, STATS_SIZE_0_1, "stats_out") }
     })
 }

@@ -20,6 +20,7 @@ use super::types::{
     MQLITE_CLOSE_NONE, MQLITE_EVENT_CONNECTED, MQLITE_EVENT_DISCONNECTED, MQLITE_EVENT_SUBSCRIBED,
     MQLITE_EVENT_UNSUBSCRIBED, MQLITE_MESSAGE_DROP, MQLITE_MESSAGE_PASS, MQLITE_MESSAGE_REWRITE,
 };
+use super::views::{lending, ConnectValue, Lent};
 use crate::core::Message;
 use crate::hooks::{
     AclAccess, AclHook, AuthDecision, AuthHook, ClientInfo, ConnectInfo, Event, EventHook,
@@ -231,9 +232,22 @@ pub(crate) fn auth_hook(
     Box::new(move |info: &ConnectInfo<'_>| {
         let peer = PeerText::new(info.peer);
         let view = connect_view(info, &peer);
+        let client = ClientInfo {
+            client_id: info.client_id,
+            username: info.username,
+            peer: info.peer,
+        };
+        let client_view = client_view(&client, &peer);
+        let value = ConnectValue {
+            client: &client_view,
+        };
+        let lent = [
+            Lent::connect(&view, &value),
+            Lent::client(&client_view, &client),
+        ];
         // SAFETY: a C function pointer the host set, called with its own
         // userdata and a view that outlives the call.
-        let answer = unsafe { callback(userdata.get(), &view) };
+        let answer = lending(&lent, || unsafe { callback(userdata.get(), &view) });
         match answer {
             MQLITE_AUTH_ACCEPT => AuthDecision::Accept,
             MQLITE_AUTH_BAD_CREDENTIALS => AuthDecision::BadCredentials,
@@ -270,9 +284,10 @@ pub(crate) fn acl_hook(
                 #[allow(unreachable_patterns)]
                 _ => return false,
             };
+            let lent = [Lent::client(&view, client)];
             // SAFETY: the host's function pointer, with its userdata and
             // views that outlive the call.
-            unsafe {
+            lending(&lent, || unsafe {
                 callback(
                     userdata.get(),
                     &view,
@@ -280,7 +295,7 @@ pub(crate) fn acl_hook(
                     topic.as_ptr().cast::<c_char>(),
                     topic.len(),
                 )
-            }
+            })
         },
     )
 }
@@ -306,9 +321,24 @@ pub(crate) fn message_hook(
             .map_or(std::ptr::null(), |view| view as *const mqlite_client_info);
         let view = mqlite_message::view(message);
         let mut rewrite = mqlite_message_rewrite { message: None };
+        let message_lent = Lent::message(&view, message);
+        let with_origin;
+        let without_origin;
+        let lent: &[Lent] = match (origin, &origin_view) {
+            (Some(client), Some(client_view)) => {
+                with_origin = [message_lent, Lent::client(client_view, client)];
+                &with_origin
+            }
+            _ => {
+                without_origin = [message_lent];
+                &without_origin
+            }
+        };
         // SAFETY: the host's function pointer, with its userdata and
         // views (and a rewrite object) that outlive the call.
-        let answer = unsafe { callback(userdata.get(), origin_ptr, &view, &mut rewrite) };
+        let answer = lending(lent, || unsafe {
+            callback(userdata.get(), origin_ptr, &view, &mut rewrite)
+        });
         match answer {
             MQLITE_MESSAGE_PASS => MessageDecision::Pass,
             MQLITE_MESSAGE_DROP => MessageDecision::Drop,
@@ -389,9 +419,13 @@ pub(crate) fn event_hook(
             #[allow(unreachable_patterns)]
             _ => return,
         }
+        let lent = [
+            Lent::event(&view, event),
+            Lent::client(&view.client, client),
+        ];
         // SAFETY: the host's function pointer, with its userdata and a view
         // that outlives the call.
-        unsafe { callback(userdata.get(), &view) }
+        lending(&lent, || unsafe { callback(userdata.get(), &view) })
     })
 }
 
@@ -402,8 +436,9 @@ pub(crate) fn local_callback(
 ) -> LocalCallback {
     Box::new(move |message: &Message| {
         let view = mqlite_message::view(message);
+        let lent = [Lent::message(&view, message)];
         // SAFETY: the host's function pointer, with its userdata and a view
         // that outlives the call.
-        unsafe { callback(userdata.get(), &view) }
+        lending(&lent, || unsafe { callback(userdata.get(), &view) })
     })
 }

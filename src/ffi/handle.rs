@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
 use super::panic::{arg, boundary, bytes, c_str, guard, out};
 use super::result::{mqlite_result, Failure};
+use super::stats::{write_stats, STATS_SIZE_0_1};
 use super::types::{
     mqlite_auth_decision, mqlite_stats, qos_from_c, MQLITE_AUTH_ACCEPT,
     MQLITE_AUTH_BAD_CREDENTIALS, MQLITE_AUTH_NOT_AUTHORIZED,
@@ -265,7 +266,9 @@ pub unsafe extern "C" fn mqlite_handle_kick(
 /// answer in time).
 ///
 /// # Memory and lifetimes
-/// `*stats_out` (the caller's) is written only on success.
+/// `*stats_out` (the caller's) is written only on success: the twelve
+/// counters of mqlite 0.1, never more (`mqlite_handle_stats_sized()` reads the
+/// ones added since).
 ///
 /// # Safety
 /// `handle` is NULL or live; `stats_out` is NULL or writable.
@@ -282,8 +285,9 @@ pub unsafe extern "C" fn mqlite_handle_stats(
             return Err(Failure::null("stats_out"));
         }
         let stats = handle.inner.stats(Duration::from_millis(timeout_ms))?;
-        // SAFETY: checked not NULL; writable by the caller's contract.
-        unsafe { out(stats_out, "stats_out", mqlite_stats::from(&stats)) }
+        // SAFETY: checked not NULL; writable as the 0.1 struct, the one
+        // this function's callers have.
+        unsafe { write_stats(&stats, stats_out, STATS_SIZE_0_1, "stats_out") }
     })
 }
 

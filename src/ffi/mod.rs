@@ -24,8 +24,15 @@
 //! [`types`] (plain C structs and enumerations), [`callbacks`] (callback
 //! types and their adapters), [`config`], [`broker`] (with its callback
 //! setters in `broker_hooks` and its direct calls in `broker_direct`),
-//! [`handle`], [`log_bridge`] (the `log` crate bridge), and `panic` (the
-//! boundary).
+//! [`handle`], [`stats`] (the counters, in a caller's struct of any
+//! version), `views` (the views lent to a running callback) and
+//! [`view_access`] (their accessors: how the callback structs grow),
+//! [`log_bridge`] (the `log` crate bridge), and `panic` (the boundary).
+//!
+//! The ABI only grows: see docs/C_API.md, "A C ABI that only grows". The
+//! callback structs are frozen and gain data through accessors; the
+//! caller-allocated `mqlite_stats` gains counters at its end, read with
+//! functions that take the caller's size.
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -48,9 +55,18 @@ mod broker_direct;
 
 pub mod handle;
 
+pub mod stats;
+
+mod views;
+
+pub mod view_access;
+
 pub mod log_bridge;
 
 mod panic;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_growth;

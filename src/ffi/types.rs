@@ -84,12 +84,24 @@ pub const MQLITE_CLOSE_SHUTDOWN: mqlite_close_reason = 9;
 /// A reason this version of the header does not name.
 pub const MQLITE_CLOSE_OTHER: mqlite_close_reason = 255;
 
+/// How a client is connected, from `mqlite_client_info_transport()`: one
+/// of the `MQLITE_TRANSPORT_*` values. Later libraries add values; treat
+/// one this header does not name as "some other transport".
+pub type mqlite_transport = u32;
+/// Plain TCP.
+pub const MQLITE_TRANSPORT_TCP: mqlite_transport = 1;
+
 /// A message, as seen by a message callback or a local subscriber.
 ///
 /// Memory and lifetimes: borrowed. The pointers are valid only during the
 /// callback; copy what you keep. `topic` is UTF-8 and NOT NUL-terminated
 /// (use `topic_len`); `payload` is `payload_len` bytes (not dereferenceable
 /// when `payload_len` is 0).
+///
+/// Frozen: this layout never changes, so that programs built against any
+/// header read it alike. What a message gains later comes through
+/// `mqlite_message_*()` accessor functions given this pointer (see
+/// docs/C_API.md, "A C ABI that only grows").
 #[repr(C)]
 pub struct mqlite_message {
     /// The topic name (UTF-8, not NUL-terminated).
@@ -128,6 +140,11 @@ impl mqlite_message {
 /// Memory and lifetimes: borrowed, valid only during the callback. Strings
 /// are UTF-8 and NOT NUL-terminated: use the `_len` fields. `username` is
 /// NULL when the client gave none (an empty one is non-NULL with length 0).
+///
+/// Frozen: this layout never changes, so that programs built against any
+/// header read it alike. What a client gains later comes through
+/// `mqlite_client_info_*()` accessor functions given this pointer (see
+/// docs/C_API.md, "A C ABI that only grows").
 #[repr(C)]
 pub struct mqlite_client_info {
     /// The client identifier.
@@ -150,6 +167,13 @@ pub struct mqlite_client_info {
 /// are NOT NUL-terminated (use the `_len` fields). `username` and
 /// `password` are NULL when absent. `token` is a plain number: keep it to
 /// answer later with `mqlite_handle_complete_auth()`.
+///
+/// Frozen: this layout never changes, so that programs built against any
+/// header read it alike. What a CONNECT gains later comes through
+/// `mqlite_connect_info_*()` accessor functions given this pointer (see
+/// docs/C_API.md, "A C ABI that only grows").
+/// `mqlite_connect_info_client()` gives its client view, for the
+/// `mqlite_client_info_*()` accessors.
 #[repr(C)]
 pub struct mqlite_connect_info {
     /// The client identifier (a generated one if the client sent none).
@@ -182,6 +206,14 @@ pub struct mqlite_connect_info {
 ///
 /// Memory and lifetimes: borrowed, valid only during the callback; strings
 /// are NOT NUL-terminated.
+///
+/// Frozen: this layout never changes, so that programs built against any
+/// header read it alike. What an event gains later comes through
+/// `mqlite_event_*()` accessor functions given this pointer (see
+/// docs/C_API.md, "A C ABI that only grows").
+/// New kinds of event may come with new `MQLITE_EVENT_*` values: ignore a
+/// kind you do not know. `&event->client` works with the
+/// `mqlite_client_info_*()` accessors.
 #[repr(C)]
 pub struct mqlite_event {
     /// One of `MQLITE_EVENT_*`.
@@ -205,6 +237,14 @@ pub struct mqlite_event {
 }
 
 /// A snapshot of the broker's counters (see `mqlite_handle_stats()`).
+///
+/// Grows: later libraries append `uint64_t` counters at the end, and only
+/// there. Read it with `mqlite_broker_stats_sized()` /
+/// `mqlite_handle_stats_sized()` and `sizeof(mqlite_stats)`: the library
+/// fills the counters it has, and zeroes those it does not; the first
+/// `mqlite_stats_size()` bytes are the library's. The functions without a
+/// size (`mqlite_broker_stats()`, `mqlite_handle_stats()`) write the twelve
+/// counters of mqlite 0.1 and nothing beyond.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct mqlite_stats {
