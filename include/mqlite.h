@@ -713,9 +713,31 @@ typedef void (*mqlite_log_callback)(void *userdata,
 #define MQLITE_CLOSE_OTHER 255
 
 /**
- * Plain TCP.
+ * TCP (plain; TLS and WebSocket run over it).
  */
 #define MQLITE_TRANSPORT_TCP 1
+
+/**
+ * A Unix domain socket; the peer text is `unix:` and the listener's path.
+ */
+#define MQLITE_TRANSPORT_UNIX 2
+
+/**
+ * A device of the MQTT-SN gateway; the peer text is `mqtt-sn:` and its
+ * UDP address.
+ */
+#define MQLITE_TRANSPORT_MQTT_SN 3
+
+/**
+ * A device of the LwM2M gateway; the peer text is `lwm2m:` and its UDP
+ * address.
+ */
+#define MQLITE_TRANSPORT_LWM2M 4
+
+/**
+ * A transport this version of the header does not name.
+ */
+#define MQLITE_TRANSPORT_OTHER 255
 
 /**
  * No logging (as a maximum level: turns the callback off).

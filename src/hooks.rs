@@ -15,12 +15,12 @@
 //! logged, and treated as a refusal (auth: not authorized; ACL: denied;
 //! message hook: dropped).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::close_reason::CloseReason;
 use crate::codec::{Protocol, QoS};
 use crate::message::Message;
+use crate::peer::Peer;
 
 /// The answer of the authentication hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +67,8 @@ pub struct ConnectInfo<'a> {
     pub protocol: Protocol,
     /// The Clean Session flag.
     pub clean_session: bool,
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// Who is at the other end (for TCP, [`Peer::Tcp`] with its address).
+    pub peer: &'a Peer,
     /// Completes a [`AuthDecision::Pending`] answer later.
     pub token: AuthToken,
 }
@@ -81,8 +81,8 @@ pub struct ClientInfo<'a> {
     pub client_id: &'a str,
     /// User name it connected with, if any.
     pub username: Option<&'a str>,
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// Who is at the other end (for TCP, [`Peer::Tcp`] with its address).
+    pub peer: &'a Peer,
 }
 
 /// What a client wants to do, for the ACL hook.
@@ -174,7 +174,7 @@ pub(crate) struct Hooks {
 pub(crate) struct Identity {
     pub(crate) client_id: Arc<str>,
     pub(crate) username: Option<Arc<str>>,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: Peer,
 }
 
 impl Identity {
@@ -182,7 +182,7 @@ impl Identity {
         ClientInfo {
             client_id: &self.client_id,
             username: self.username.as_deref(),
-            peer: self.peer,
+            peer: &self.peer,
         }
     }
 }

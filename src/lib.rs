@@ -35,6 +35,7 @@ mod error;
 pub mod ffi;
 pub mod hooks;
 mod message;
+mod peer;
 mod reactor;
 pub mod store;
 pub mod topic;
@@ -50,3 +51,4 @@ pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
 pub use message::Message;
+pub use peer::{GatewayProtocol, Peer};

@@ -31,7 +31,9 @@ fn auth_hook_refuses_bad_password_and_unauthorized_and_accepts_good_ones() {
                 info.client_id.to_string(),
                 info.protocol,
                 info.clean_session,
-                info.peer.ip().is_loopback(),
+                info.peer
+                    .socket_addr()
+                    .is_some_and(|addr| addr.ip().is_loopback()),
             ));
             match (info.username, info.password) {
                 (Some("alice"), Some(b"wonderland")) => AuthDecision::Accept,

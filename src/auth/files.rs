@@ -82,6 +82,7 @@ mod tests {
         let Some(mut auth) = hooks.auth else {
             return [true; 4];
         };
+        let peer = crate::Peer::Tcp(([127, 0, 0, 1], 1).into());
         CLIENTS.map(|(username, password)| {
             let info = ConnectInfo {
                 client_id: "c",
@@ -89,7 +90,7 @@ mod tests {
                 password,
                 protocol: Protocol::V311,
                 clean_session: true,
-                peer: ([127, 0, 0, 1], 1).into(),
+                peer: &peer,
                 token: AuthToken::from_u64(0),
             };
             auth(&info) == AuthDecision::Accept

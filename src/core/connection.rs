@@ -1,7 +1,6 @@
 //! A network connection as the core sees it: protocol state and the bytes
 //! waiting to be parsed or written. No socket: the reactor owns that.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::output_queue::OutputQueue;
@@ -9,6 +8,7 @@ use super::SessionKey;
 pub use crate::close_reason::CloseReason;
 use crate::codec::Protocol;
 use crate::message::Message;
+use crate::peer::Peer;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub(crate) struct Conn {
     pub(crate) state: ConnState,
     /// Distinguishes this connection from earlier ones in the same slot.
     pub(crate) generation: u32,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: Peer,
     pub(crate) protocol: Protocol,
     /// Keepalive window (1.5 × the client's keepalive); zero means none.
     pub(crate) keepalive: Duration,
@@ -68,7 +68,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(peer: SocketAddr, generation: u32, now: Instant) -> Conn {
+    pub(crate) fn new(peer: Peer, generation: u32, now: Instant) -> Conn {
         Conn {
             state: ConnState::AwaitingConnect,
             generation,

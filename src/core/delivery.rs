@@ -10,6 +10,7 @@ use super::session::{Inflight, InflightState, Session};
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::QoS;
 use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
+use crate::peer::Peer;
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
 
@@ -95,8 +96,8 @@ impl Core {
             .get(key.0 as usize)
             .and_then(|session| session.conn)
             .and_then(|id| self.conns.get(id.0))
-            .map(|conn| conn.peer)
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+            .map(|conn| conn.peer.clone())
+            .unwrap_or_else(|| Peer::Tcp(SocketAddr::from(([0, 0, 0, 0], 0))));
         match self.identity(key, peer) {
             Some(identity) => self.hooks.authorize(&identity, AclAccess::Receive, topic),
             None => false,
@@ -328,7 +329,7 @@ pub(super) fn may_read(hooks: &mut Hooks, session: &Session, conn: &Conn, topic:
     let client = ClientInfo {
         client_id: &session.client_id,
         username: session.username.as_deref(),
-        peer: conn.peer,
+        peer: &conn.peer,
     };
     hooks.authorize_client(&client, AclAccess::Receive, topic)
 }

@@ -160,7 +160,7 @@ impl Core {
         let Some(conn) = self.live_conn(id) else {
             return;
         };
-        let (peer, generation) = (conn.peer, conn.generation);
+        let (peer, generation) = (conn.peer.clone(), conn.generation);
         let pending = PendingConnect {
             client_id,
             username: connect.username.map(Box::from),
@@ -174,7 +174,7 @@ impl Core {
             password: connect.password,
             protocol: connect.protocol,
             clean_session: connect.clean_session,
-            peer,
+            peer: &peer,
             token: auth_token(id, generation),
         });
         match decision {
@@ -317,7 +317,7 @@ impl Core {
         conn.state = ConnState::Connected(key);
         conn.keepalive = keepalive;
         conn.will = will;
-        let (generation, peer, protocol) = (conn.generation, conn.peer, conn.protocol);
+        let (generation, peer, protocol) = (conn.generation, conn.peer.clone(), conn.protocol);
         if !keepalive.is_zero() {
             self.timers
                 .push(now + keepalive, Timer::Keepalive(id, generation));
@@ -457,7 +457,7 @@ impl Core {
             self.route(now, message, None);
             return;
         }
-        let peer = self.conns.get(id.0).map(|conn| conn.peer);
+        let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
         let identity = peer.and_then(|peer| self.identity(key, peer));
         if let Some(identity) = &identity {
             if !self
@@ -569,7 +569,7 @@ impl Core {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let identity = if self.hooks.has_acl() || self.hooks.has_event() {
-            let peer = self.conns.get(id.0).map(|conn| conn.peer);
+            let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
             peer.and_then(|peer| self.identity(key, peer))
         } else {
             None
@@ -621,7 +621,7 @@ impl Core {
 
     fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
         let identity = if self.hooks.has_event() {
-            let peer = self.conns.get(id.0).map(|conn| conn.peer);
+            let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
             peer.and_then(|peer| self.identity(key, peer))
         } else {
             None

@@ -39,7 +39,6 @@ mod timers;
 mod tests;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +53,7 @@ use store_log::StoreLog;
 
 use crate::codec::QoS;
 use crate::hooks::{Hooks, Identity};
+use crate::peer::Peer;
 use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
 use connection::{Conn, ConnState};
@@ -160,9 +160,11 @@ impl Core {
         &self.config
     }
 
-    /// Registers a new network connection. `None` when `max_connections` is
-    /// reached: the driver closes the socket at once.
-    pub fn accept(&mut self, now: Instant, peer: SocketAddr) -> Option<ConnId> {
+    /// Registers a new connection from `peer` (a `SocketAddr` for TCP).
+    /// `None` when `max_connections` is reached: the driver closes the
+    /// socket at once.
+    pub fn accept(&mut self, now: Instant, peer: impl Into<Peer>) -> Option<ConnId> {
+        let peer = peer.into();
         if self.conns.len() >= self.config.max_connections {
             self.stats.connections_refused += 1;
             return None;
@@ -391,7 +393,7 @@ impl Core {
         conn.input = Vec::new();
         conn.pending = None;
         let will = conn.will.take();
-        let peer = conn.peer;
+        let peer = conn.peer.clone();
         self.closing.push(id);
         self.stats.connections = self.stats.connections.saturating_sub(1);
         let ConnState::Connected(key) = previous else {
@@ -453,7 +455,7 @@ impl Core {
 
     /// Who the client of a session is (`peer` being its connection's
     /// address).
-    pub(crate) fn identity(&self, key: SessionKey, peer: SocketAddr) -> Option<Identity> {
+    pub(crate) fn identity(&self, key: SessionKey, peer: Peer) -> Option<Identity> {
         self.sessions.get(key.0 as usize).map(|session| Identity {
             client_id: Arc::clone(&session.client_id),
             username: session.username.clone(),

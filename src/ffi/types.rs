@@ -2,9 +2,9 @@
 //! constants, so a value from C is never an invalid Rust enum) and the
 //! structs passed to callbacks or filled by the library.
 
+use crate::peer::Peer;
 use std::ffi::c_char;
 use std::io::Write;
-use std::net::SocketAddr;
 
 use crate::codec::QoS;
 use crate::core::Message;
@@ -88,8 +88,18 @@ pub const MQLITE_CLOSE_OTHER: mqlite_close_reason = 255;
 /// of the `MQLITE_TRANSPORT_*` values. Later libraries add values; treat
 /// one this header does not name as "some other transport".
 pub type mqlite_transport = u32;
-/// Plain TCP.
+/// TCP (plain; TLS and WebSocket run over it).
 pub const MQLITE_TRANSPORT_TCP: mqlite_transport = 1;
+/// A Unix domain socket; the peer text is `unix:` and the listener's path.
+pub const MQLITE_TRANSPORT_UNIX: mqlite_transport = 2;
+/// A device of the MQTT-SN gateway; the peer text is `mqtt-sn:` and its
+/// UDP address.
+pub const MQLITE_TRANSPORT_MQTT_SN: mqlite_transport = 3;
+/// A device of the LwM2M gateway; the peer text is `lwm2m:` and its UDP
+/// address.
+pub const MQLITE_TRANSPORT_LWM2M: mqlite_transport = 4;
+/// A transport this version of the header does not name.
+pub const MQLITE_TRANSPORT_OTHER: mqlite_transport = 255;
 
 /// A message, as seen by a message callback or a local subscriber.
 ///
@@ -324,21 +334,24 @@ pub(crate) fn close_reason_to_c(reason: CloseReason) -> mqlite_close_reason {
 /// A socket address written as text on the stack (no allocation: the ACL
 /// callback runs once per delivery).
 pub(crate) struct PeerText {
-    buf: [u8; 64],
+    buf: [u8; PEER_TEXT_MAX],
     len: usize,
 }
 
+/// Room for the longest peer text: an address (`[v6%scope]:port` is under
+/// 64 bytes) or `unix:` and a socket path (at most 108 bytes on Linux).
+const PEER_TEXT_MAX: usize = 128;
+
 impl PeerText {
-    pub(crate) fn new(addr: SocketAddr) -> PeerText {
+    pub(crate) fn new(peer: &Peer) -> PeerText {
         let mut text = PeerText {
-            buf: [0; 64],
+            buf: [0; PEER_TEXT_MAX],
             len: 0,
         };
         let mut cursor = &mut text.buf[..];
-        // The longest address, `[v6%scope]:port`, is under 64 bytes; if one
-        // ever were not, the text would be cut, not overflow.
-        let _ = write!(cursor, "{addr}");
-        text.len = 64 - cursor.len();
+        // A longer text would be cut, not overflow.
+        let _ = write!(cursor, "{peer}");
+        text.len = PEER_TEXT_MAX - cursor.len();
         text
     }
 

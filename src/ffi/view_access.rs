@@ -11,9 +11,12 @@
 
 use super::panic::{boundary, out};
 use super::result::mqlite_result;
-use super::types::MQLITE_TRANSPORT_TCP;
 use super::types::{mqlite_client_info, mqlite_connect_info, mqlite_transport};
+use super::types::{
+    MQLITE_TRANSPORT_LWM2M, MQLITE_TRANSPORT_MQTT_SN, MQLITE_TRANSPORT_TCP, MQLITE_TRANSPORT_UNIX,
+};
 use super::views;
+use crate::peer::{GatewayProtocol, Peer};
 
 /// The client view of a CONNECT, for the accessors of `mqlite_client_info`
 /// (such as `mqlite_client_info_transport()`) in the authentication
@@ -76,10 +79,20 @@ pub unsafe extern "C" fn mqlite_client_info_transport(
 ) -> mqlite_result {
     boundary("mqlite_client_info_transport", || {
         // SAFETY: only used during this call, inside the callback.
-        let _client = unsafe { views::client(client, "client") }?;
-        // Every listener is TCP; a client that came another way will say
-        // so here once the broker has such listeners.
+        let client = unsafe { views::client(client, "client") }?;
+        let transport = match client.peer {
+            Peer::Tcp(_) => MQLITE_TRANSPORT_TCP,
+            Peer::Unix(_) => MQLITE_TRANSPORT_UNIX,
+            Peer::Gateway {
+                protocol: GatewayProtocol::MqttSn,
+                ..
+            } => MQLITE_TRANSPORT_MQTT_SN,
+            Peer::Gateway {
+                protocol: GatewayProtocol::Lwm2m,
+                ..
+            } => MQLITE_TRANSPORT_LWM2M,
+        };
         // SAFETY: NULL or writable.
-        unsafe { out(transport_out, "transport_out", MQLITE_TRANSPORT_TCP) }
+        unsafe { out(transport_out, "transport_out", transport) }
     })
 }

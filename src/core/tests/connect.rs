@@ -92,3 +92,36 @@ fn connect_timeout_closes_silent_sockets() {
     sim.advance(Duration::from_millis(1));
     assert!(!sim.is_open(id));
 }
+
+/// A connection's peer need not be TCP: a gateway's device (or a Unix
+/// socket client) reaches the hooks as it was accepted.
+#[test]
+fn the_hooks_see_the_peer_as_accepted() {
+    use std::sync::{Arc, Mutex};
+
+    use crate::peer::GatewayProtocol;
+
+    let device = Peer::Gateway {
+        protocol: GatewayProtocol::MqttSn,
+        addr: ([10, 0, 0, 7], 1884).into(),
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut sim = Sim::new();
+    let log = Arc::clone(&seen);
+    sim.core.hooks.auth = Some(Box::new(move |info| {
+        log.lock().unwrap().push(format!("auth {}", info.peer));
+        crate::hooks::AuthDecision::Accept
+    }));
+    let log = Arc::clone(&seen);
+    sim.core.hooks.acl = Some(Box::new(move |client, _, _| {
+        log.lock().unwrap().push(format!("acl {}", client.peer));
+        true
+    }));
+    let id = sim.core.accept(sim.now, device.clone()).unwrap();
+    sim.send(id, Packet::Connect(connect("sensor-7", true)));
+    sim.subscribe(id, "t", QoS::AtMostOnce);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["auth mqtt-sn:10.0.0.7:1884", "acl mqtt-sn:10.0.0.7:1884"]
+    );
+}

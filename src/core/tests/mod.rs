@@ -46,8 +46,8 @@ struct Sim {
     store: Option<paging::ModelStore>,
 }
 
-fn peer() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 40000))
+fn peer() -> Peer {
+    Peer::Tcp(([127, 0, 0, 1], 40000).into())
 }
 
 fn test_config() -> Config {
