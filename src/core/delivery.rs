@@ -57,7 +57,7 @@ impl Core {
         self.subscriptions
             .for_each_match(message.topic(), |subscriber, qos| match subscriber {
                 Subscriber::Session(key) => {
-                    let Some(session) = sessions.get_mut(key.0 as usize) else {
+                    let Some(session) = sessions.get_mut(key) else {
                         return;
                     };
                     if session.match_stamp == stamp {
@@ -93,7 +93,7 @@ impl Core {
     fn may_receive(&mut self, key: SessionKey, topic: &str) -> bool {
         let peer = self
             .sessions
-            .get(key.0 as usize)
+            .get(key)
             .and_then(|session| session.conn)
             .and_then(|id| self.conns.get(id.0))
             .map(|conn| conn.peer.clone())
@@ -138,7 +138,7 @@ impl Core {
         retain: bool,
         body_id: &mut Option<u64>,
     ) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let delivered = if message.qos() == qos && message.retain() == retain {
@@ -248,7 +248,7 @@ impl Core {
     /// Moves queued messages into the in-flight window while it and the
     /// connection's output have room.
     pub(super) fn refill(&mut self, key: SessionKey) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let Some(id) = session.conn else {

@@ -266,20 +266,20 @@ impl Core {
         } = pending;
         // Take over: the old connection of this client id ends first, with
         // its will, as if the network had dropped it.
-        let existing = self.sessions_by_id.get(client_id.as_str()).copied();
+        let existing = self.sessions.key_of(&client_id);
         if let Some(key) = existing {
-            if let Some(old) = self.sessions.get(key.0 as usize).and_then(|s| s.conn) {
+            if let Some(old) = self.sessions.get(key).and_then(|s| s.conn) {
                 log::debug!("client {client_id} taken over by a new connection");
                 self.close(now, old, CloseReason::Takeover);
             }
         }
         // The old connection's close may have discarded a clean session.
-        let existing = self.sessions_by_id.get(client_id.as_str()).copied();
+        let existing = self.sessions.key_of(&client_id);
         let username: Option<Arc<str>> = username.map(Arc::from);
         let (key, session_present) = match existing {
             Some(key) if !clean_session => {
                 let mut user_changed = false;
-                if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+                if let Some(session) = self.sessions.get_mut(key) {
                     session.conn = Some(id);
                     session.clean = false;
                     session.expires_at = None;
@@ -298,10 +298,9 @@ impl Core {
                     self.remove_session(key);
                 }
                 let client_id: Arc<str> = Arc::from(client_id);
-                let mut session = Session::new(client_id.clone(), clean_session, id);
+                let mut session = Session::new(client_id, clean_session, id);
                 session.username = username.clone();
-                let key = SessionKey(self.sessions.insert(session) as u32);
-                self.sessions_by_id.insert(client_id, key);
+                let key = self.sessions.insert(session);
                 self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
                 if username.is_some() {
                     self.record_session_user(key, username.as_deref());
@@ -357,7 +356,7 @@ impl Core {
     /// Sends again, in their original order, the messages a resumed session
     /// left unacknowledged: PUBLISH with DUP, or PUBREL [MQTT-4.4.0-1].
     fn resend_inflight(&mut self, id: ConnId, key: SessionKey) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let Some(conn) = self.conns.get_mut(id.0) else {
@@ -414,7 +413,7 @@ impl Core {
         self.stats.messages_received += 1;
         let packet_id = publish.packet_id.unwrap_or(0);
         if publish.qos == QoS::ExactlyOnce {
-            let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+            let Some(session) = self.sessions.get_mut(key) else {
                 return;
             };
             // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
@@ -481,7 +480,7 @@ impl Core {
     /// one for an unknown packet id is ignored (it may answer a message
     /// resent before a reconnection).
     fn handle_puback(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let Some(index) = session.inflight_position(packet_id) else {
@@ -501,7 +500,7 @@ impl Core {
     /// the PUBREC is repeated or names an unknown packet id, as mosquitto
     /// does). One for a QoS 1 message is a protocol violation.
     fn handle_pubrec(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         if let Some(index) = session.inflight_position(packet_id) {
@@ -522,7 +521,7 @@ impl Core {
     }
 
     fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+        if let Some(session) = self.sessions.get_mut(key) {
             if let Some(index) = session.inbound_qos2.iter().position(|&p| p == packet_id) {
                 session.inbound_qos2.swap_remove(index);
                 self.record_inbound_qos2(key, packet_id, false);
@@ -537,7 +536,7 @@ impl Core {
     /// One for a QoS 1 message, or before the PUBREC, is a protocol
     /// violation; one for an unknown packet id is ignored.
     fn handle_pubcomp(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let Some(index) = session.inflight_position(packet_id) else {
@@ -593,7 +592,7 @@ impl Core {
             }
             self.subscriptions
                 .subscribe(filter, Subscriber::Session(key), qos);
-            if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+            if let Some(session) = self.sessions.get_mut(key) {
                 session.add_subscription(filter, qos);
             }
             self.record_session_op(key, |client_id| StoreOp::Subscribe {
@@ -629,7 +628,7 @@ impl Core {
         for filter in &unsubscribe.filters {
             self.subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
-            let removed = match self.sessions.get_mut(key.0 as usize) {
+            let removed = match self.sessions.get_mut(key) {
                 Some(session) => session.remove_subscription(filter),
                 None => false,
             };

@@ -30,6 +30,7 @@ mod output_queue;
 mod paging;
 mod persist;
 mod session;
+mod sessions;
 mod stats;
 mod store_log;
 mod sys;
@@ -60,7 +61,7 @@ use connection::{Conn, ConnState};
 pub use local::{LocalDelivery, LocalSubscription};
 use local::{LocalKey, LocalSub};
 use outbox::Outbox;
-use session::Session;
+use sessions::Sessions;
 use timers::{Timer, Timers};
 
 /// Identifies a network connection inside one core. Slots are reused after
@@ -92,8 +93,7 @@ pub struct Core {
     conns: Slab<Conn>,
     /// Counter giving each accepted connection a distinct generation.
     conn_generation: u32,
-    sessions: Slab<Session>,
-    sessions_by_id: HashMap<Arc<str>, SessionKey>,
+    sessions: Sessions,
     subscriptions: SubscriptionTree<Subscriber>,
     retained: RetainedTree<Message>,
     timers: Timers,
@@ -103,8 +103,6 @@ pub struct Core {
     matches: Vec<(SessionKey, QoS)>,
     local_matches: Vec<(LocalKey, QoS)>,
     match_stamp: u64,
-    /// Counter for generated client ids.
-    next_auto_id: u64,
     stats: Stats,
     /// The host's callbacks.
     pub(crate) hooks: Hooks,
@@ -134,8 +132,7 @@ impl Core {
             config,
             conns: Slab::new(),
             conn_generation: 0,
-            sessions: Slab::new(),
-            sessions_by_id: HashMap::new(),
+            sessions: Sessions::default(),
             subscriptions: SubscriptionTree::new(),
             retained: RetainedTree::new(),
             timers,
@@ -143,7 +140,6 @@ impl Core {
             matches: Vec::new(),
             local_matches: Vec::new(),
             match_stamp: 0,
-            next_auto_id: 0,
             stats: Stats::default(),
             hooks: Hooks::default(),
             locals: Slab::new(),
@@ -227,9 +223,9 @@ impl Core {
     /// whether one was.
     pub fn kick(&mut self, now: Instant, client_id: &str) -> bool {
         let conn = self
-            .sessions_by_id
-            .get(client_id)
-            .and_then(|key| self.sessions.get(key.0 as usize))
+            .sessions
+            .key_of(client_id)
+            .and_then(|key| self.sessions.get(key))
             .and_then(|session| session.conn);
         match conn {
             Some(id) => {
@@ -367,7 +363,7 @@ impl Core {
     }
 
     fn expire_session(&mut self, now: Instant, key: SessionKey, generation: u32) {
-        let Some(session) = self.sessions.get(key.0 as usize) else {
+        let Some(session) = self.sessions.get(key) else {
             return;
         };
         if session.generation != generation || session.conn.is_some() {
@@ -402,7 +398,7 @@ impl Core {
         };
         self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
         let identity = self.identity(key, peer);
-        if let Some(session) = self.sessions.get_mut(key.0 as usize) {
+        if let Some(session) = self.sessions.get_mut(key) {
             log::debug!("client {} disconnected: {reason:?}", session.client_id);
             if session.conn == Some(id) {
                 session.conn = None;
@@ -456,7 +452,7 @@ impl Core {
     /// Who the client of a session is (`peer` being its connection's
     /// address).
     pub(crate) fn identity(&self, key: SessionKey, peer: Peer) -> Option<Identity> {
-        self.sessions.get(key.0 as usize).map(|session| Identity {
+        self.sessions.get(key).map(|session| Identity {
             client_id: Arc::clone(&session.client_id),
             username: session.username.clone(),
             peer,
@@ -465,10 +461,9 @@ impl Core {
 
     /// Drops a session and all its subscriptions.
     fn remove_session(&mut self, key: SessionKey) {
-        if !self.sessions.contains(key.0 as usize) {
+        let Some(session) = self.sessions.remove(key) else {
             return;
-        }
-        let session = self.sessions.remove(key.0 as usize);
+        };
         if self.store.enabled() && !session.clean {
             self.store.push(crate::store::StoreOp::SessionDelete {
                 client_id: session.client_id.to_string(),
@@ -478,20 +473,12 @@ impl Core {
             self.subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
         }
-        if self.sessions_by_id.get(&session.client_id) == Some(&key) {
-            self.sessions_by_id.remove(&session.client_id);
-        }
     }
 
     /// A client id not in use, for clients that connect with an empty one.
     fn generate_client_id(&mut self) -> String {
-        loop {
-            self.next_auto_id += 1;
-            let id = format!("{}{:x}", self.config.auto_id_prefix, self.next_auto_id);
-            if !self.sessions_by_id.contains_key(id.as_str()) {
-                return id;
-            }
-        }
+        self.sessions
+            .generate_client_id(&self.config.auto_id_prefix)
     }
 }
 

@@ -120,7 +120,7 @@ impl Core {
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::AuthTimeout(id, generation) => matches!(conns.get(id.0),
                 Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
-            Timer::SessionExpiry(key, generation) => matches!(sessions.get(key.0 as usize),
+            Timer::SessionExpiry(key, generation) => matches!(sessions.get(key),
                 Some(s) if s.generation == generation && s.conn.is_none()),
             Timer::Sys => true,
         });

@@ -58,7 +58,7 @@ impl Core {
     /// offline, been replaced or removed is ignored (the messages are still
     /// in the store).
     pub fn handle_queue_page(&mut self, request: &QueuePageRequest, page: Vec<StoredMessage>) {
-        let Some(session) = self.sessions.get_mut(request.key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(request.key) else {
             return;
         };
         if session.page_token != Some(request.token) || *session.client_id != *request.client_id {
@@ -105,7 +105,7 @@ impl Core {
     /// Asks for the next page of a session's stored-only queue, unless one
     /// is already asked for.
     pub(super) fn request_page(&mut self, key: SessionKey) {
-        let Some(session) = self.sessions.get_mut(key.0 as usize) else {
+        let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         if session.stored_only.messages == 0 || session.page_token.is_some() {

@@ -31,7 +31,7 @@ impl Core {
             let mut session = Session::new(Arc::clone(&client_id), false, super::ConnId(0));
             session.conn = None;
             session.username = stored.username.as_deref().map(Arc::from);
-            let key = SessionKey(self.sessions.vacant_key() as u32);
+            let key = self.sessions.next_key();
             for (filter, qos) in &stored.subscriptions {
                 if crate::topic::is_valid_topic_filter(filter) {
                     self.subscriptions
@@ -75,9 +75,8 @@ impl Core {
                 self.timers
                     .push(now + expiry, Timer::SessionExpiry(key, session.generation));
             }
-            let inserted = SessionKey(self.sessions.insert(session) as u32);
+            let inserted = self.sessions.insert(session);
             debug_assert_eq!(inserted, key);
-            self.sessions_by_id.insert(client_id, inserted);
         }
     }
 
@@ -115,7 +114,7 @@ impl Core {
         if !self.store.enabled() {
             return;
         }
-        if let Some(session) = self.sessions.get(key.0 as usize) {
+        if let Some(session) = self.sessions.get(key) {
             if !session.clean {
                 let op = op(session.client_id.to_string());
                 self.store.push(op);

@@ -108,8 +108,8 @@ impl Sim {
     }
 
     fn session(&self, client_id: &str) -> &session::Session {
-        let key = self.core.sessions_by_id[client_id];
-        &self.core.sessions[key.0 as usize]
+        let key = self.core.sessions.key_of(client_id).expect("a session");
+        self.core.sessions.get(key).expect("a session")
     }
 
     /// Receives every publish on `id`, acknowledging each QoS 1 one.
