@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::connection::Conn;
 use super::paging::queue_place;
 use super::session::{Inflight, InflightState, Session};
-use super::{ConnId, Core, Message, SessionKey, Subscriber};
+use super::{ConnId, Core, Message, SessionKey};
 use crate::codec::QoS;
 use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
 use crate::peer::Peer;
@@ -47,33 +47,9 @@ impl Core {
         // needs it stored.
         let mut body_id = None;
 
-        self.match_stamp += 1;
-        let stamp = self.match_stamp;
-        let mut matches = std::mem::take(&mut self.matches);
-        let mut local_matches = std::mem::take(&mut self.local_matches);
-        matches.clear();
-        local_matches.clear();
-        let sessions = &mut self.sessions;
-        self.subscriptions
-            .for_each_match(message.topic(), |subscriber, qos| match subscriber {
-                Subscriber::Session(key) => {
-                    let Some(session) = sessions.get_mut(key) else {
-                        return;
-                    };
-                    if session.match_stamp == stamp {
-                        if let Some(entry) = matches.get_mut(session.match_slot as usize) {
-                            entry.1 = entry.1.max(qos);
-                        }
-                    } else {
-                        session.match_stamp = stamp;
-                        session.match_slot = matches.len() as u32;
-                        matches.push((key, qos));
-                    }
-                }
-                Subscriber::Local(key) => local_matches.push((key, qos)),
-            });
+        let matched = self.router.matches(message.topic(), &mut self.sessions);
         let check_acl = self.hooks.has_acl();
-        for &(key, granted) in &matches {
+        for &(key, granted) in &matched.sessions {
             if check_acl && !self.may_receive(key, message.topic()) {
                 continue;
             }
@@ -81,12 +57,11 @@ impl Core {
             let qos = message.qos().min(granted);
             self.deliver(key, &message, qos, false, &mut body_id);
         }
-        for &(key, granted) in &local_matches {
+        for &(key, granted) in &matched.locals {
             let qos = message.qos().min(granted);
             self.deliver_local(key, &message.with_flags(qos, false));
         }
-        self.matches = matches;
-        self.local_matches = local_matches;
+        self.router.recycle(matched);
     }
 
     /// Whether the ACL hook lets the session's client receive on `topic`.
@@ -95,7 +70,7 @@ impl Core {
             .sessions
             .get(key)
             .and_then(|session| session.conn)
-            .and_then(|id| self.conns.get(id.0))
+            .and_then(|id| self.conns.get(id))
             .map(|conn| conn.peer.clone())
             .unwrap_or_else(|| Peer::Tcp(SocketAddr::from(([0, 0, 0, 0], 0))));
         match self.identity(key, peer) {
@@ -108,7 +83,8 @@ impl Core {
     /// subscribed with `granted`, with the retain flag set [MQTT-3.3.1-8].
     pub(super) fn deliver_retained(&mut self, key: SessionKey, filter: &str, granted: QoS) {
         let mut found = Vec::new();
-        self.retained
+        self.router
+            .retained
             .for_each_match(filter, |_, message: &Message| found.push(message.clone()));
         let check_acl = self.hooks.has_acl();
         for message in found {
@@ -149,7 +125,7 @@ impl Core {
         let persistent = self.store.enabled() && !session.clean;
         let conn = session
             .conn
-            .and_then(|id| self.conns.get_mut(id.0).map(|conn| (id, conn)));
+            .and_then(|id| self.conns.get_mut(id).map(|conn| (id, conn)));
         let send_now = match &conn {
             Some((_, conn)) => {
                 let output_full = conn.pending_output() >= self.config.max_pending_output;
@@ -254,7 +230,7 @@ impl Core {
         let Some(id) = session.conn else {
             return;
         };
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         let window = usize::from(self.config.max_inflight);
@@ -312,7 +288,7 @@ impl Core {
     /// Appends bytes to a connection's output through `encode` (held for
     /// the store when operations recorded before are not applied yet).
     pub(super) fn write_to(&mut self, id: ConnId, encode: impl FnOnce(&mut Vec<u8>)) {
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         self.outbox.encode(id, conn, &self.store, encode);

@@ -39,7 +39,7 @@ impl Core {
         let max = self.config.max_packet_size;
         let mut pos = 0;
         while pos < bytes.len() {
-            let protocol = match self.conns.get(id.0) {
+            let protocol = match self.conns.get(id) {
                 Some(conn) if conn.state == ConnState::AuthPending => break,
                 Some(conn) if conn.state == ConnState::AwaitingConnect => None,
                 Some(conn) => Some(conn.protocol),
@@ -57,12 +57,12 @@ impl Core {
                     // there are many filters).
                     let next = &bytes[pos..];
                     if let Some(topic) = codec::peek_publish_topic(next) {
-                        self.subscriptions.prefetch(topic);
-                        if self.subscriptions.prefetches_early() {
+                        self.router.subscriptions.prefetch(topic);
+                        if self.router.subscriptions.prefetches_early() {
                             let far = (0..EARLY_PREFETCH_DISTANCE)
                                 .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
                             if let Some(topic) = far.and_then(codec::peek_publish_topic) {
-                                self.subscriptions.prefetch_early(topic);
+                                self.router.subscriptions.prefetch_early(topic);
                             }
                         }
                     }
@@ -211,7 +211,7 @@ impl Core {
     ) -> bool {
         let (index, generation) = split_auth_token(token);
         let id = ConnId(index);
-        let Some(conn) = self.conns.get_mut(index) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return false;
         };
         if conn.generation != generation || conn.state != ConnState::AuthPending {
@@ -247,7 +247,7 @@ impl Core {
 
     /// Sends a refusing CONNACK and closes.
     pub(super) fn refuse(&mut self, now: Instant, id: ConnId, code: ConnectReturnCode) {
-        if let Some(conn) = self.conns.get(id.0) {
+        if let Some(conn) = self.conns.get(id) {
             log::info!("CONNECT from {} refused: {code:?}", conn.peer);
         }
         self.send_connack(id, false, code);
@@ -341,7 +341,7 @@ impl Core {
 
     fn send_connack(&mut self, id: ConnId, session_present: bool, code: ConnectReturnCode) {
         // The flags byte is reserved in MQTT 3.1.
-        let v31 = matches!(self.conns.get(id.0), Some(conn) if conn.protocol == Protocol::V31);
+        let v31 = matches!(self.conns.get(id), Some(conn) if conn.protocol == Protocol::V31);
         let session_present = session_present && !v31;
         let ack = ConnAck {
             session_present,
@@ -359,7 +359,7 @@ impl Core {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         let check_acl = self.hooks.has_acl();
@@ -456,7 +456,7 @@ impl Core {
             self.route(now, message, None);
             return;
         }
-        let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
+        let peer = self.conns.get(id).map(|conn| conn.peer.clone());
         let identity = peer.and_then(|peer| self.identity(key, peer));
         if let Some(identity) = &identity {
             if !self
@@ -555,7 +555,7 @@ impl Core {
     /// Closes a connection that acknowledged a delivery with a packet its
     /// flow does not allow. The message stays in flight for its session.
     fn close_for_wrong_ack(&mut self, now: Instant, id: ConnId, ack: &str, packet_id: PacketId) {
-        if let Some(conn) = self.conns.get(id.0) {
+        if let Some(conn) = self.conns.get(id) {
             log::debug!(
                 "{} sent {ack} for packet id {packet_id}, which its flow does not allow",
                 conn.peer
@@ -568,7 +568,7 @@ impl Core {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let identity = if self.hooks.has_acl() || self.hooks.has_event() {
-            let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
+            let peer = self.conns.get(id).map(|conn| conn.peer.clone());
             peer.and_then(|peer| self.identity(key, peer))
         } else {
             None
@@ -590,7 +590,8 @@ impl Core {
                     qos,
                 });
             }
-            self.subscriptions
+            self.router
+                .subscriptions
                 .subscribe(filter, Subscriber::Session(key), qos);
             if let Some(session) = self.sessions.get_mut(key) {
                 session.add_subscription(filter, qos);
@@ -620,13 +621,14 @@ impl Core {
 
     fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
         let identity = if self.hooks.has_event() {
-            let peer = self.conns.get(id.0).map(|conn| conn.peer.clone());
+            let peer = self.conns.get(id).map(|conn| conn.peer.clone());
             peer.and_then(|peer| self.identity(key, peer))
         } else {
             None
         };
         for filter in &unsubscribe.filters {
-            self.subscriptions
+            self.router
+                .subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
             let removed = match self.sessions.get_mut(key) {
                 Some(session) => session.remove_subscription(filter),

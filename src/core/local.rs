@@ -5,6 +5,10 @@
 //! not deliver with [`Core::count_local`]. So the core holds no callback
 //! and no channel.
 
+use std::collections::HashMap;
+
+use slab::Slab;
+
 use super::{Core, Message, Subscriber};
 use crate::codec::QoS;
 use crate::topic::is_valid_topic_filter;
@@ -47,6 +51,22 @@ pub(crate) struct LocalSub {
     pub(crate) filter: Box<str>,
 }
 
+/// The host's local subscriptions, and the deliveries to them not yet
+/// taken by the driver.
+#[derive(Default)]
+pub(super) struct Locals {
+    slab: Slab<LocalSub>,
+    by_id: HashMap<u64, LocalKey>,
+    out: Vec<LocalDelivery>,
+}
+
+impl Locals {
+    /// The ids of every local subscription.
+    pub(super) fn ids(&self) -> Vec<u64> {
+        self.slab.iter().map(|(_, local)| local.id).collect()
+    }
+}
+
 impl Core {
     /// Adds a local subscription with the caller's id; the retained
     /// messages that match it are its first deliveries.
@@ -62,15 +82,17 @@ impl Core {
         if !is_valid_topic_filter(filter) {
             return Err(crate::Error::InvalidTopic(filter.to_string()));
         }
-        let key = LocalKey(self.locals.insert(LocalSub {
+        let key = LocalKey(self.locals.slab.insert(LocalSub {
             id,
             filter: filter.into(),
         }) as u32);
-        self.locals_by_id.insert(id, key);
-        self.subscriptions
+        self.locals.by_id.insert(id, key);
+        self.router
+            .subscriptions
             .subscribe(filter, Subscriber::Local(key), qos);
         let mut found = Vec::new();
-        self.retained
+        self.router
+            .retained
             .for_each_match(filter, |_, message: &Message| found.push(message.clone()));
         for message in found {
             let qos = message.qos().min(qos);
@@ -82,14 +104,14 @@ impl Core {
     /// Removes a local subscription; false if there was none with that id.
     /// Deliveries to it not yet taken with [`Core::poll_local`] stay.
     pub(crate) fn unsubscribe_local(&mut self, id: u64) -> bool {
-        let Some(key) = self.locals_by_id.remove(&id) else {
+        let Some(key) = self.locals.by_id.remove(&id) else {
             return false;
         };
-        if !self.locals.contains(key.0 as usize) {
+        let Some(local) = self.locals.slab.try_remove(key.0 as usize) else {
             return false;
-        }
-        let local = self.locals.remove(key.0 as usize);
-        self.subscriptions
+        };
+        self.router
+            .subscriptions
             .unsubscribe(&local.filter, Subscriber::Local(key));
         true
     }
@@ -97,10 +119,10 @@ impl Core {
     /// Queues one message (already at its delivered QoS) for a local
     /// subscription.
     pub(super) fn deliver_local(&mut self, key: LocalKey, message: &Message) {
-        let Some(local) = self.locals.get(key.0 as usize) else {
+        let Some(local) = self.locals.slab.get(key.0 as usize) else {
             return;
         };
-        self.local_out.push(LocalDelivery {
+        self.locals.out.push(LocalDelivery {
             subscription: LocalSubscription(local.id),
             message: message.clone(),
         });
@@ -112,13 +134,13 @@ impl Core {
     /// [`Core::count_local`].
     pub fn poll_local(&mut self, into: &mut Vec<LocalDelivery>) {
         into.clear();
-        std::mem::swap(into, &mut self.local_out);
+        std::mem::swap(into, &mut self.locals.out);
         self.stats.messages_sent += into.len() as u64;
     }
 
     /// Whether deliveries wait for [`Core::poll_local`].
     pub fn has_local_deliveries(&self) -> bool {
-        !self.local_out.is_empty()
+        !self.locals.out.is_empty()
     }
 
     /// Reports local deliveries the driver dropped (a full channel) after

@@ -21,6 +21,7 @@
 
 mod buffer_pool;
 mod connection;
+mod conns;
 mod delivery;
 mod inbound;
 mod local;
@@ -29,6 +30,7 @@ mod output;
 mod output_queue;
 mod paging;
 mod persist;
+mod router;
 mod session;
 mod sessions;
 mod stats;
@@ -39,11 +41,8 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use slab::Slab;
 
 pub use crate::message::Message;
 pub use connection::CloseReason;
@@ -55,12 +54,13 @@ use store_log::StoreLog;
 use crate::codec::QoS;
 use crate::hooks::{Hooks, Identity};
 use crate::peer::Peer;
-use crate::topic::{RetainedTree, SubscriptionTree};
 use crate::Config;
 use connection::{Conn, ConnState};
+use conns::Conns;
 pub use local::{LocalDelivery, LocalSubscription};
-use local::{LocalKey, LocalSub};
+use local::{LocalKey, Locals};
 use outbox::Outbox;
+use router::Router;
 use sessions::Sessions;
 use timers::{Timer, Timers};
 
@@ -90,27 +90,15 @@ const COMPACT_AFTER: usize = 64 * 1024;
 /// order.
 pub struct Core {
     config: Config,
-    conns: Slab<Conn>,
-    /// Counter giving each accepted connection a distinct generation.
-    conn_generation: u32,
+    conns: Conns,
     sessions: Sessions,
-    subscriptions: SubscriptionTree<Subscriber>,
-    retained: RetainedTree<Message>,
+    router: Router,
     timers: Timers,
-    /// Connections closed by the core, awaiting `release`.
-    closing: Vec<ConnId>,
-    /// Routing scratch: one entry per matched session of the current publish.
-    matches: Vec<(SessionKey, QoS)>,
-    local_matches: Vec<(LocalKey, QoS)>,
-    match_stamp: u64,
     stats: Stats,
     /// The host's callbacks.
     pub(crate) hooks: Hooks,
     /// The host's local subscriptions.
-    locals: Slab<LocalSub>,
-    locals_by_id: HashMap<u64, LocalKey>,
-    /// Deliveries to local subscriptions, for `poll_local`.
-    local_out: Vec<LocalDelivery>,
+    locals: Locals,
     /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
     /// Work for the store, and the watermark of what it has applied.
@@ -130,21 +118,13 @@ impl Core {
         }
         Core {
             config,
-            conns: Slab::new(),
-            conn_generation: 0,
+            conns: Conns::default(),
             sessions: Sessions::default(),
-            subscriptions: SubscriptionTree::new(),
-            retained: RetainedTree::new(),
+            router: Router::new(),
             timers,
-            closing: Vec::new(),
-            matches: Vec::new(),
-            local_matches: Vec::new(),
-            match_stamp: 0,
             stats: Stats::default(),
             hooks: Hooks::default(),
-            locals: Slab::new(),
-            locals_by_id: HashMap::new(),
-            local_out: Vec::new(),
+            locals: Locals::default(),
             started: now,
             store: StoreLog::new(),
             outbox: Outbox::new(pressure_threshold),
@@ -165,9 +145,7 @@ impl Core {
             self.stats.connections_refused += 1;
             return None;
         }
-        self.conn_generation = self.conn_generation.wrapping_add(1);
-        let generation = self.conn_generation;
-        let id = ConnId(self.conns.insert(Conn::new(peer, generation, now)));
+        let (id, generation) = self.conns.insert(peer, now);
         self.timers.push(
             now + self.config.connect_timeout,
             Timer::ConnectTimeout(id, generation),
@@ -179,7 +157,7 @@ impl Core {
 
     /// Feeds bytes read from a connection's socket.
     pub fn handle_read(&mut self, now: Instant, id: ConnId, bytes: &[u8]) {
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         if conn.state == ConnState::Closing {
@@ -242,7 +220,7 @@ impl Core {
         while let Some((_, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::ConnectTimeout(id, generation) => {
-                    if let Some(conn) = self.conns.get(id.0) {
+                    if let Some(conn) = self.conns.get(id) {
                         if conn.generation == generation && conn.state == ConnState::AwaitingConnect
                         {
                             self.close(now, id, CloseReason::ConnectTimeout);
@@ -251,7 +229,7 @@ impl Core {
                 }
                 Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
                 Timer::AuthTimeout(id, generation) => {
-                    if let Some(conn) = self.conns.get(id.0) {
+                    if let Some(conn) = self.conns.get(id) {
                         if conn.generation == generation && conn.state == ConnState::AuthPending {
                             log::info!("authentication of {} timed out", conn.peer);
                             self.refuse(now, id, crate::codec::ConnectReturnCode::NotAuthorized);
@@ -303,11 +281,11 @@ impl Core {
     /// Closes every connection and ends every local subscription (for a
     /// broker stop: channel receivers then see the end). Sessions stay.
     pub fn shutdown(&mut self, now: Instant) {
-        let ids: Vec<ConnId> = self.conns.iter().map(|(index, _)| ConnId(index)).collect();
+        let ids = self.conns.ids();
         for id in ids {
             self.close(now, id, CloseReason::Shutdown);
         }
-        let locals: Vec<u64> = self.locals.iter().map(|(_, local)| local.id).collect();
+        let locals = self.locals.ids();
         for id in locals {
             self.unsubscribe_local(id);
         }
@@ -317,8 +295,8 @@ impl Core {
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
         stats.sessions = self.sessions.len() as u64;
-        stats.subscriptions = self.subscriptions.len() as u64;
-        stats.retained_messages = self.retained.len() as u64;
+        stats.subscriptions = self.router.subscriptions.len() as u64;
+        stats.retained_messages = self.router.retained.len() as u64;
         stats
     }
 
@@ -333,18 +311,16 @@ impl Core {
 
     /// Whether the core still has this connection open (not closing).
     pub fn is_open(&self, id: ConnId) -> bool {
-        matches!(self.conns.get(id.0), Some(conn) if conn.state != ConnState::Closing)
+        matches!(self.conns.get(id), Some(conn) if conn.state != ConnState::Closing)
     }
 
     /// The connection, unless it is gone or closing.
     fn live_conn(&mut self, id: ConnId) -> Option<&mut Conn> {
-        self.conns
-            .get_mut(id.0)
-            .filter(|conn| conn.state != ConnState::Closing)
+        self.conns.live_mut(id)
     }
 
     fn check_keepalive(&mut self, now: Instant, id: ConnId, generation: u32) {
-        let Some(conn) = self.conns.get(id.0) else {
+        let Some(conn) = self.conns.get(id) else {
             return;
         };
         if conn.generation != generation
@@ -378,7 +354,7 @@ impl Core {
     /// Ends a connection: detaches or discards its session, publishes its
     /// will when `reason` calls for it, and queues it for release.
     fn close(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         if conn.state == ConnState::Closing {
@@ -390,7 +366,7 @@ impl Core {
         conn.pending = None;
         let will = conn.will.take();
         let peer = conn.peer.clone();
-        self.closing.push(id);
+        self.conns.closing.push(id);
         self.stats.connections = self.stats.connections.saturating_sub(1);
         let ConnState::Connected(key) = previous else {
             log::debug!("connection from {peer} closed before CONNECT completed: {reason:?}");
@@ -470,7 +446,8 @@ impl Core {
             });
         }
         for filter in session.subscriptions.keys() {
-            self.subscriptions
+            self.router
+                .subscriptions
                 .unsubscribe(filter, Subscriber::Session(key));
         }
     }

@@ -22,8 +22,8 @@ impl Core {
     pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
         into.clear();
         std::mem::swap(into, &mut self.outbox.dirty);
-        for id in into.iter() {
-            if let Some(conn) = self.conns.get_mut(id.0) {
+        for &id in into.iter() {
+            if let Some(conn) = self.conns.get_mut(id) {
                 conn.in_dirty_list = false;
             }
         }
@@ -32,7 +32,7 @@ impl Core {
     /// Puts a connection back in the dirty list (the reactor does this when
     /// its socket becomes writable again and output is pending).
     pub fn mark_dirty(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.get_mut(id.0) {
+        if let Some(conn) = self.conns.get_mut(id) {
             if conn.writable_output(self.store.applied()) > 0 {
                 self.outbox.mark(id, conn);
             }
@@ -44,7 +44,7 @@ impl Core {
     /// [`Core::output_slices`], which the driver writes from). Bytes held
     /// for the store are not included.
     pub fn output(&self, id: ConnId) -> Cow<'_, [u8]> {
-        match self.conns.get(id.0) {
+        match self.conns.get(id) {
             Some(conn) => conn
                 .output
                 .contiguous(conn.writable_output(self.store.applied())),
@@ -58,7 +58,7 @@ impl Core {
     /// filled. Bytes held until the store has applied what they
     /// acknowledge are not offered (see [`Core::poll_store`]).
     pub fn output_slices<'a>(&'a self, id: ConnId, into: &mut [IoSlice<'a>]) -> usize {
-        match self.conns.get(id.0) {
+        match self.conns.get(id) {
             Some(conn) => conn
                 .output
                 .slices(into, conn.writable_output(self.store.applied())),
@@ -71,7 +71,7 @@ impl Core {
     /// shows up in the dirty list again).
     pub fn consume_output(&mut self, now: Instant, id: ConnId, written: usize) {
         let _ = now;
-        let Some(conn) = self.conns.get_mut(id.0) else {
+        let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         self.stats.bytes_sent += written as u64;
@@ -90,13 +90,15 @@ impl Core {
     /// socket allows, drop the socket, then call [`Core::release`].
     pub fn take_closing(&mut self, into: &mut Vec<ConnId>) {
         into.clear();
-        std::mem::swap(into, &mut self.closing);
+        std::mem::swap(into, &mut self.conns.closing);
     }
 
     /// Frees a closed connection's slot. Ignored unless the core closed it.
     pub fn release(&mut self, id: ConnId) {
-        if matches!(self.conns.get(id.0), Some(conn) if conn.state == ConnState::Closing) {
-            let mut conn = self.conns.remove(id.0);
+        if matches!(self.conns.get(id), Some(conn) if conn.state == ConnState::Closing) {
+            let Some(mut conn) = self.conns.remove(id) else {
+                return;
+            };
             self.outbox.pool.give(conn.output.take_buffer());
             self.prune_timers();
         }
@@ -114,11 +116,11 @@ impl Core {
         }
         let (conns, sessions) = (&self.conns, &self.sessions);
         self.timers.retain(|timer| match *timer {
-            Timer::ConnectTimeout(id, generation) => matches!(conns.get(id.0),
+            Timer::ConnectTimeout(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state == ConnState::AwaitingConnect),
-            Timer::Keepalive(id, generation) => matches!(conns.get(id.0),
+            Timer::Keepalive(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
-            Timer::AuthTimeout(id, generation) => matches!(conns.get(id.0),
+            Timer::AuthTimeout(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
             Timer::SessionExpiry(key, generation) => matches!(sessions.get(key),
                 Some(s) if s.generation == generation && s.conn.is_none()),

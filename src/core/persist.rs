@@ -24,7 +24,7 @@ impl Core {
             .continue_message_ids_from(snapshot.next_message_id);
         for message in snapshot.retained {
             let topic = message.topic().to_string();
-            self.retained.insert(&topic, message);
+            self.router.retained.insert(&topic, message);
         }
         for stored in snapshot.sessions {
             let client_id: Arc<str> = Arc::from(stored.client_id.as_str());
@@ -34,7 +34,8 @@ impl Core {
             let key = self.sessions.next_key();
             for (filter, qos) in &stored.subscriptions {
                 if crate::topic::is_valid_topic_filter(filter) {
-                    self.subscriptions
+                    self.router
+                        .subscriptions
                         .subscribe(filter, Subscriber::Session(key), *qos);
                     session.add_subscription(filter, *qos);
                 }
@@ -84,14 +85,14 @@ impl Core {
     pub(super) fn update_retained(&mut self, message: &Message) {
         let topic = message.topic();
         if message.payload().is_empty() {
-            let removed = self.retained.remove(topic).is_some();
+            let removed = self.router.retained.remove(topic).is_some();
             if removed && self.persists_retained(topic) {
                 self.store.push(StoreOp::RetainDelete {
                     topic: topic.to_string(),
                 });
             }
         } else {
-            self.retained.insert(topic, message.clone());
+            self.router.retained.insert(topic, message.clone());
             if self.persists_retained(topic) {
                 self.store.push(StoreOp::RetainSet {
                     message: message.clone(),

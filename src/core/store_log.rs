@@ -178,7 +178,7 @@ impl Core {
         let conns = &mut self.conns;
         let mut held = std::mem::take(&mut outbox.held);
         held.retain(|&id| {
-            let Some(conn) = conns.get_mut(id.0) else {
+            let Some(conn) = conns.get_mut(id) else {
                 return false;
             };
             if !conn.release_held(applied) {

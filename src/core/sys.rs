@@ -15,7 +15,7 @@ impl Core {
         // As mosquitto counts them: the broker's own `$SYS` topics left out.
         let retained = stats
             .retained_messages
-            .saturating_sub(self.retained.sys_len() as u64);
+            .saturating_sub(self.router.retained.sys_len() as u64);
         let entries: [(&str, String); 14] = [
             (
                 "version",
