@@ -20,6 +20,7 @@
 //! - [`Core::next_deadline`]: when to call [`Core::handle_timeout`].
 
 mod buffer_pool;
+mod connect;
 mod connection;
 mod conns;
 mod delivery;
