@@ -172,7 +172,7 @@ impl Broker {
         let _busy = self.handle.shared.enter_busy();
         self.reactor
             .core_with_work()
-            .publish(now, topic, payload, qos, retain)?;
+            .handle_host_publish(now, topic, payload, qos, retain)?;
         self.reactor.dispatch_local();
         Ok(())
     }

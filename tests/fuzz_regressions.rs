@@ -171,11 +171,11 @@ fn declared_256_mib(max_packet_size: usize) {
         ..Config::default()
     };
     let mut core = Core::new(config, now);
-    let id = core.accept(now, peer()).expect("accepted");
+    let id = core.handle_accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("big"));
     assert_eq!(&*core.output(id), &[0x20, 0x02, 0x00, 0x00]);
     let output = core.output(id).len();
-    core.consume_output(now, id, output);
+    core.handle_written(now, id, output);
 
     let ((), total, largest) = allocations(|| {
         // PUBLISH QoS 0, remaining length 0xFF 0xFF 0xFF 0x7F.
@@ -198,9 +198,9 @@ fn declared_256_mib(max_packet_size: usize) {
     let ((), total, _) = allocations(|| core.handle_closed(now, id));
     assert!(total < 64 * 1024, "closing allocated {total} bytes");
     let mut closing = Vec::new();
-    core.take_closing(&mut closing);
+    core.poll_closing(&mut closing);
     assert_eq!(closing, vec![id]);
-    core.release(id);
+    core.handle_released(id);
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn declared_256_mib_packet_trickled_stays_proportional() {
         ..Config::default()
     };
     let mut core = Core::new(config, now);
-    let id = core.accept(now, peer()).expect("accepted");
+    let id = core.handle_accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("trickle"));
     let ((), _, largest) = allocations(|| {
         core.handle_read(now, id, &[0x30, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x01, b't']);
@@ -245,7 +245,7 @@ fn declared_256_mib_connect_allocates_only_what_arrived() {
         ..Config::default()
     };
     let mut core = Core::new(config, now);
-    let id = core.accept(now, peer()).expect("accepted");
+    let id = core.handle_accept(now, peer()).expect("accepted");
     let ((), total, largest) = allocations(|| {
         core.handle_read(now, id, &[0x10, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x04]);
         core.handle_read(now, id, b"MQTT");
@@ -293,10 +293,10 @@ fn repeated_subscribe_does_not_amplify_retained_output() {
     let max_pending_output = config.max_pending_output;
     let mut core = Core::new(config, now);
     for i in 0..100 {
-        core.publish(now, &format!("r/{i}"), &[0u8; 4096], QoS::AtMostOnce, true)
+        core.handle_host_publish(now, &format!("r/{i}"), &[0u8; 4096], QoS::AtMostOnce, true)
             .expect("valid topic");
     }
-    let id = core.accept(now, peer()).expect("accepted");
+    let id = core.handle_accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("reader"));
     let mut sent = 0;
     for packet_id in 1..=50u16 {
@@ -327,7 +327,7 @@ fn subscribing_many_filters_is_not_quadratic() {
         },
         now,
     );
-    let id = core.accept(now, peer()).expect("accepted");
+    let id = core.handle_accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("many"));
     let filters: Vec<String> = (0..50_000).map(|i| format!("f/{i}")).collect();
     let mut subscribe = Vec::new();
@@ -409,15 +409,15 @@ fn connection_churn_does_not_accumulate_timers() {
             clock += Duration::from_millis(10);
             let at = clock;
             core.handle_timeout(at);
-            let id = core.accept(at, peer()).expect("accepted");
+            let id = core.handle_accept(at, peer()).expect("accepted");
             core.handle_read(at, id, &connect);
             core.handle_read(at, id, &codec::DISCONNECT);
-            core.take_dirty(&mut dirty);
-            core.take_closing(&mut closing);
+            core.poll_dirty(&mut dirty);
+            core.poll_closing(&mut closing);
             for id in &closing {
                 let output = core.output(*id).len();
-                core.consume_output(at, *id, output);
-                core.release(*id);
+                core.handle_written(at, *id, output);
+                core.handle_released(*id);
             }
         }
     };
@@ -445,7 +445,7 @@ fn answers_to_a_non_reading_client_grow_with_its_input_only() {
         },
         now,
     );
-    let id: ConnId = core.accept(now, peer()).expect("accepted");
+    let id: ConnId = core.handle_accept(now, peer()).expect("accepted");
     core.handle_read(now, id, &connect_bytes("pinger"));
     let mut sent = 0;
     for _ in 0..10_000 {

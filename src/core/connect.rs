@@ -98,7 +98,7 @@ impl Core {
     /// Carries out the host's decision on a pending authentication. False if
     /// the token names no pending connection (it closed, timed out, or was
     /// already decided).
-    pub fn complete_auth(
+    pub fn handle_auth_decision(
         &mut self,
         now: Instant,
         token: AuthToken,

@@ -3,21 +3,50 @@
 //! clock: every input carries `now`, and every output is something the
 //! driver (the reactor, or a test) picks up.
 //!
-//! # How a driver uses it
+//! # The driver's contract
 //!
-//! Inputs:
-//! - [`Core::accept`] when a socket is accepted (gives its [`ConnId`]),
-//! - [`Core::handle_read`] with bytes read from it,
-//! - [`Core::handle_closed`] when it hits end-of-file or an error,
-//! - [`Core::handle_timeout`] whenever [`Core::next_deadline`] has passed,
-//! - [`Core::publish`] for messages from the host program.
+//! Inputs are `handle_*` calls:
+//! - [`Core::handle_accept`] when a connection arrives (gives its
+//!   [`ConnId`]); [`Core::handle_read`] with bytes read from it;
+//!   [`Core::handle_closed`] when it reaches end-of-file or fails;
+//! - [`Core::handle_timeout`] once [`Core::next_deadline`] has passed;
+//! - [`Core::handle_host_publish`], [`Core::handle_auth_decision`],
+//!   [`Core::handle_kick`], [`Core::handle_shutdown`] for the host.
 //!
-//! Outputs, to collect after the inputs of one pass:
-//! - [`Core::take_dirty`]: connections with new bytes to write; write
-//!   [`Core::output`] and report progress with [`Core::consume_output`],
-//! - [`Core::take_closing`]: connections the core is done with; flush what
-//!   output is left if possible, drop the socket, then [`Core::release`],
-//! - [`Core::next_deadline`]: when to call [`Core::handle_timeout`].
+//! Outputs are `poll_*` calls, made after the inputs of a pass, in this
+//! order:
+//! 1. [`Core::poll_local`]: deliveries to the host's local subscriptions.
+//! 2. [`Core::poll_store`]: operations for the store and queue pages to
+//!    read. Apply the operations in one durable transaction, report them
+//!    with [`Core::handle_store_applied`], then read the pages and hand
+//!    each back with [`Core::handle_queue_page`]; repeat until it returns
+//!    false.
+//! 3. [`Core::poll_dirty`]: connections with bytes to write. Write
+//!    [`Core::output_slices`] and report what went out with
+//!    [`Core::handle_written`] (which may record store work: go back to 2).
+//! 4. [`Core::poll_closing`]: connections the core is done with. Write
+//!    what output they may still have, drop the socket, then
+//!    [`Core::handle_released`].
+//! 5. [`Core::next_deadline`]: when to call [`Core::handle_timeout`].
+//!
+//! [`Core::poll_output_pressure`] says, in the middle of reading, that
+//! some connection's output is large enough to write before reading more.
+//!
+//! The guarantee that no acknowledgement leaves before what it
+//! acknowledges is stored does not depend on the driver keeping this
+//! order: bytes appended while store operations are not yet reported
+//! applied are held, and [`Core::output_slices`] does not offer them (see
+//! `store_log`).
+//!
+//! # Parts
+//!
+//! `Core` is a set of parts, each in its own file with the methods that
+//! change it, so that one PUBLISH's delivery borrows them separately:
+//! `Conns` (connections), `Sessions` (sessions by key and client id),
+//! `Router` (subscriptions, retained messages, match scratch), `Locals`
+//! (local subscriptions and their deliveries), `Outbox` (output lists,
+//! buffer pool, held output), `StoreLog` (store work and its watermark),
+//! `Timers`, `Stats` and the host's `Hooks`.
 
 mod buffer_pool;
 mod connect;
@@ -66,7 +95,7 @@ use sessions::Sessions;
 use timers::{Timer, Timers};
 
 /// Identifies a network connection inside one core. Slots are reused after
-/// [`Core::release`].
+/// [`Core::handle_released`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub usize);
 
@@ -84,7 +113,7 @@ pub(crate) enum Subscriber {
 }
 
 /// Written bytes kept at the front of an output buffer before they are
-/// dropped (see `consume_output`).
+/// dropped (see `handle_written`).
 const COMPACT_AFTER: usize = 64 * 1024;
 
 /// The broker's state machine. See the module documentation for the call
@@ -140,7 +169,7 @@ impl Core {
     /// Registers a new connection from `peer` (a `SocketAddr` for TCP).
     /// `None` when `max_connections` is reached: the driver closes the
     /// socket at once.
-    pub fn accept(&mut self, now: Instant, peer: impl Into<Peer>) -> Option<ConnId> {
+    pub fn handle_accept(&mut self, now: Instant, peer: impl Into<Peer>) -> Option<ConnId> {
         let peer = peer.into();
         if self.conns.len() >= self.config.max_connections {
             self.stats.connections_refused += 1;
@@ -187,7 +216,7 @@ impl Core {
 
     /// The socket of `id` reached end-of-file or failed. The connection is
     /// closed as by the network (its will is published) and appears in
-    /// [`Core::take_closing`].
+    /// [`Core::poll_closing`].
     pub fn handle_closed(&mut self, now: Instant, id: ConnId) {
         self.close(now, id, CloseReason::Network);
     }
@@ -200,7 +229,7 @@ impl Core {
 
     /// Closes the connection of `client_id`, if it is connected. Returns
     /// whether one was.
-    pub fn kick(&mut self, now: Instant, client_id: &str) -> bool {
+    pub fn handle_kick(&mut self, now: Instant, client_id: &str) -> bool {
         let conn = self
             .sessions
             .key_of(client_id)
@@ -255,7 +284,7 @@ impl Core {
 
     /// Publishes a message from the host program, as if a client had sent
     /// it (retained handling and fan-out included).
-    pub fn publish(
+    pub fn handle_host_publish(
         &mut self,
         now: Instant,
         topic: &str,
@@ -281,7 +310,7 @@ impl Core {
 
     /// Closes every connection and ends every local subscription (for a
     /// broker stop: channel receivers then see the end). Sessions stay.
-    pub fn shutdown(&mut self, now: Instant) {
+    pub fn handle_shutdown(&mut self, now: Instant) {
         let ids = self.conns.ids();
         for id in ids {
             self.close(now, id, CloseReason::Shutdown);

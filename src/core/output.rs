@@ -14,12 +14,12 @@ impl Core {
     /// Whether some connection's output grew past half of
     /// `max_pending_output` since the last call: the driver should flush
     /// before reading more (clears the flag).
-    pub fn take_output_pressure(&mut self) -> bool {
+    pub fn poll_output_pressure(&mut self) -> bool {
         std::mem::take(&mut self.outbox.pressure)
     }
 
     /// Moves the connections with fresh output into `into` (cleared first).
-    pub fn take_dirty(&mut self, into: &mut Vec<ConnId>) {
+    pub fn poll_dirty(&mut self, into: &mut Vec<ConnId>) {
         into.clear();
         std::mem::swap(into, &mut self.outbox.dirty);
         for &id in into.iter() {
@@ -69,7 +69,7 @@ impl Core {
     /// Reports that `written` bytes of [`Core::output`] went out. When the
     /// output empties, queued messages may be encoded (the connection then
     /// shows up in the dirty list again).
-    pub fn consume_output(&mut self, now: Instant, id: ConnId, written: usize) {
+    pub fn handle_written(&mut self, now: Instant, id: ConnId, written: usize) {
         let _ = now;
         let Some(conn) = self.conns.get_mut(id) else {
             return;
@@ -87,14 +87,14 @@ impl Core {
 
     /// Moves the connections the core has closed into `into` (cleared
     /// first). For each: write what [`Core::output`] still holds if the
-    /// socket allows, drop the socket, then call [`Core::release`].
-    pub fn take_closing(&mut self, into: &mut Vec<ConnId>) {
+    /// socket allows, drop the socket, then call [`Core::handle_released`].
+    pub fn poll_closing(&mut self, into: &mut Vec<ConnId>) {
         into.clear();
         std::mem::swap(into, &mut self.conns.closing);
     }
 
     /// Frees a closed connection's slot. Ignored unless the core closed it.
-    pub fn release(&mut self, id: ConnId) {
+    pub fn handle_released(&mut self, id: ConnId) {
         if matches!(self.conns.get(id), Some(conn) if conn.state == ConnState::Closing) {
             let Some(mut conn) = self.conns.remove(id) else {
                 return;

@@ -167,7 +167,7 @@ impl Core {
 
     /// Reports that the operations of `batch` (and all before them) are
     /// applied: the output held for them may now be written (its
-    /// connections show up in [`Core::take_dirty`] again).
+    /// connections show up in [`Core::poll_dirty`] again).
     pub fn handle_store_applied(&mut self, batch: &StoreBatch) {
         if batch.through <= self.store.applied {
             return;

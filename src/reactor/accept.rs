@@ -39,7 +39,7 @@ impl Reactor {
                     }
                 };
                 accepted += 1;
-                let Some(id) = self.core.accept(now, crate::Peer::Tcp(peer)) else {
+                let Some(id) = self.core.handle_accept(now, crate::Peer::Tcp(peer)) else {
                     if self.log_allowed(now) {
                         log::warn!(
                             "refusing {peer}: max_connections ({}) reached ({} refused so far)",

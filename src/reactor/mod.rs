@@ -400,7 +400,7 @@ impl Reactor {
                     if self.core.has_local_deliveries() {
                         self.locals.dispatch(&mut self.core);
                     }
-                    if self.core.take_output_pressure() {
+                    if self.core.poll_output_pressure() {
                         self.flush(now)?;
                     }
                     // A short read drained the socket: bytes arriving later
@@ -467,7 +467,7 @@ impl Reactor {
                 }
                 Command::PublishMessage(message) => self.core.publish_message(now, message),
                 Command::Kick(client_id) => {
-                    self.core.kick(now, &client_id);
+                    self.core.handle_kick(now, &client_id);
                 }
                 Command::Stats(reply) => {
                     // The commands before it are done, local deliveries
@@ -479,7 +479,7 @@ impl Reactor {
                     let _ = reply.send(self.core.connected_clients());
                 }
                 Command::CompleteAuth(token, decision) => {
-                    if !self.core.complete_auth(now, token, decision) {
+                    if !self.core.handle_auth_decision(now, token, decision) {
                         log::debug!("auth decision for a connection no longer pending");
                     }
                 }
@@ -514,7 +514,7 @@ impl Reactor {
             if let Err(error) = self.save() {
                 break Err(error);
             }
-            self.core.take_dirty(&mut ids);
+            self.core.poll_dirty(&mut ids);
             let wrote = !ids.is_empty();
             for &id in &ids {
                 self.write(now, id);
@@ -522,7 +522,7 @@ impl Reactor {
             if let Err(error) = self.save() {
                 break Err(error);
             }
-            self.core.take_closing(&mut ids);
+            self.core.poll_closing(&mut ids);
             let closed = !ids.is_empty();
             for &id in &ids {
                 self.close_socket(id);
@@ -592,7 +592,7 @@ impl Reactor {
                 // Room made for queued messages may record them as sent:
                 // the core holds their bytes until that is saved, so the
                 // loop ends at what may go out now.
-                Ok(n) => self.core.consume_output(now, id, n),
+                Ok(n) => self.core.handle_written(now, id, n),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -613,7 +613,7 @@ impl Reactor {
                 let _ = socket.shutdown(std::net::Shutdown::Both);
             }
         }
-        self.core.release(id);
+        self.core.handle_released(id);
     }
 
     /// Stops accepting, closes every client, flushes, and marks the broker
@@ -622,7 +622,7 @@ impl Reactor {
         for mut listener in self.listeners.drain(..) {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        self.core.shutdown(now);
+        self.core.handle_shutdown(now);
         self.locals.dispatch(&mut self.core);
         self.locals.clear();
         let result = self.flush(now);

@@ -123,7 +123,7 @@ impl Setup {
         let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
         let id = self
             .core
-            .accept(self.now, peer)
+            .handle_accept(self.now, peer)
             .ok_or("connection refused")?;
         let connect = Packet::Connect(Connect {
             protocol: Protocol::V311,
@@ -161,7 +161,7 @@ impl Setup {
                 if written == 0 {
                     break;
                 }
-                self.core.consume_output(self.now, id, written);
+                self.core.handle_written(self.now, id, written);
             }
         }
     }

@@ -53,7 +53,7 @@ impl Script<'_> {
     /// output, all or part of it.
     pub(super) fn reactor_pass(&mut self) {
         let mut dirty = std::mem::take(&mut self.scratch);
-        self.core.take_dirty(&mut dirty);
+        self.core.poll_dirty(&mut dirty);
         for id in &dirty {
             if let Some(client) = self.clients.iter_mut().find(|c| c.id == *id) {
                 client.write_pending = true;
@@ -108,7 +108,7 @@ impl Script<'_> {
             assert_eq!(joined.len(), whole.len(), "output slices stop short");
         }
         let written = amount.min(pending);
-        self.core.consume_output(self.now, id, written);
+        self.core.handle_written(self.now, id, written);
         let client = &mut self.clients[i];
         client.consumed += written;
         if written == pending {
@@ -133,7 +133,7 @@ impl Script<'_> {
             }
             2 => {
                 let client_id = self.input.word(&CLIENT_IDS);
-                let kicked = self.core.kick(self.now, &client_id);
+                let kicked = self.core.handle_kick(self.now, &client_id);
                 let mut expected = false;
                 for client in &mut self.clients {
                     if client.phase == Phase::Connected
@@ -150,7 +150,7 @@ impl Script<'_> {
                 if let Some(i) = self.pick() {
                     if self.clients[i].open() {
                         let id = self.clients[i].id;
-                        self.core.release(id);
+                        self.core.handle_released(id);
                     }
                 }
             }
@@ -160,7 +160,7 @@ impl Script<'_> {
     /// `take_closing` then `release`, as a reactor does.
     pub(super) fn release_closing(&mut self, all: bool) {
         let mut closing = std::mem::take(&mut self.scratch);
-        self.core.take_closing(&mut closing);
+        self.core.poll_closing(&mut closing);
         for id in &closing {
             let client = self
                 .clients
@@ -175,7 +175,7 @@ impl Script<'_> {
         if release {
             for client in &self.clients {
                 if client.closing_listed {
-                    self.core.release(client.id);
+                    self.core.handle_released(client.id);
                     assert!(self.core.output(client.id).is_empty());
                 }
             }
@@ -196,7 +196,9 @@ impl Script<'_> {
         let payload = &payload[..payload.len().min(2048)];
         let qos = self.input.qos();
         let retain = self.input.flag();
-        let result = self.core.publish(self.now, &topic, payload, qos, retain);
+        let result = self
+            .core
+            .handle_host_publish(self.now, &topic, payload, qos, retain);
         assert_eq!(
             result.is_ok(),
             is_valid_topic_name(&topic),
@@ -209,7 +211,7 @@ impl Script<'_> {
         match b % 8 {
             0 => {
                 if b == 0 {
-                    self.core.shutdown(self.now);
+                    self.core.handle_shutdown(self.now);
                     for client in &mut self.clients {
                         client.close();
                     }

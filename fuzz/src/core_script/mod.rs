@@ -194,7 +194,7 @@ impl<'a> Script<'a> {
         }
         // The end of a run: everything closes and is released.
         self.begin_step();
-        self.core.shutdown(self.now);
+        self.core.handle_shutdown(self.now);
         for client in &mut self.clients {
             client.close();
         }
@@ -297,7 +297,7 @@ impl<'a> Script<'a> {
         self.next_port = self.next_port.wrapping_add(1);
         let peer = SocketAddr::from(([127, 0, 0, 1], port));
         let room = self.clients.len() < self.config.max_connections;
-        match self.core.accept(self.now, peer) {
+        match self.core.handle_accept(self.now, peer) {
             Some(id) => {
                 assert!(room, "accepted beyond max_connections");
                 assert!(

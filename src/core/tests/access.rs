@@ -31,17 +31,17 @@ fn alice_leaves_messages(sim: &mut Sim) {
     sim.subscribe(alice, "open/#", QoS::ExactlyOnce);
     let now = sim.now;
     sim.core
-        .publish(now, "secret/inflight1", b"s1", QoS::AtLeastOnce, false)
+        .handle_host_publish(now, "secret/inflight1", b"s1", QoS::AtLeastOnce, false)
         .unwrap();
     sim.core
-        .publish(now, "secret/inflight2", b"s2", QoS::ExactlyOnce, false)
+        .handle_host_publish(now, "secret/inflight2", b"s2", QoS::ExactlyOnce, false)
         .unwrap();
     assert_eq!(sim.publishes(alice).len(), 2);
     sim.core.handle_closed(now, alice);
     sim.reap();
     for topic in ["secret/queued1", "open/queued", "secret/queued2"] {
         sim.core
-            .publish(now, topic, b"q", QoS::AtLeastOnce, false)
+            .handle_host_publish(now, topic, b"q", QoS::AtLeastOnce, false)
             .unwrap();
     }
 }
@@ -64,7 +64,7 @@ fn check_bob_gets_only_open(mut sim: Sim) {
     // Live messages through the inherited subscription are withheld too.
     let now = sim.now;
     sim.core
-        .publish(now, "secret/live", b"l", QoS::AtLeastOnce, false)
+        .handle_host_publish(now, "secret/live", b"l", QoS::AtLeastOnce, false)
         .unwrap();
     assert!(topics(&sim.recv(bob)).is_empty());
     // Withheld messages are gone, not waiting for Alice.

@@ -117,7 +117,7 @@ fn the_hooks_see_the_peer_as_accepted() {
         log.lock().unwrap().push(format!("acl {}", client.peer));
         true
     }));
-    let id = sim.core.accept(sim.now, device.clone()).unwrap();
+    let id = sim.core.handle_accept(sim.now, device.clone()).unwrap();
     sim.send(id, Packet::Connect(connect("sensor-7", true)));
     sim.subscribe(id, "t", QoS::AtMostOnce);
     assert_eq!(

@@ -72,7 +72,7 @@ impl Sim {
     }
 
     fn accept(&mut self) -> ConnId {
-        self.core.accept(self.now, peer()).expect("accepted")
+        self.core.handle_accept(self.now, peer()).expect("accepted")
     }
 
     fn send(&mut self, id: ConnId, packet: Packet<'_>) {
@@ -94,7 +94,7 @@ impl Sim {
             if out.is_empty() {
                 break;
             }
-            self.core.consume_output(self.now, id, out.len());
+            self.core.handle_written(self.now, id, out.len());
             bytes.extend_from_slice(&out);
         }
         let mut got = Vec::new();
@@ -155,9 +155,9 @@ impl Sim {
     /// Releases closed connections, as the reactor does after its writes.
     fn reap(&mut self) {
         let mut ids = Vec::new();
-        self.core.take_closing(&mut ids);
+        self.core.poll_closing(&mut ids);
         for id in ids {
-            self.core.release(id);
+            self.core.handle_released(id);
         }
     }
 

@@ -150,7 +150,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
     sim.core.config.max_inflight = 1;
     for n in 0..3 {
         sim.core
-            .publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
             .unwrap();
     }
     assert_eq!(sim.session("dev").queue.len(), 2);
@@ -160,7 +160,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
     assert!(sim.session("dev").queue.is_empty());
     for n in 3..total {
         sim.core
-            .publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
             .unwrap();
     }
     sim.save();
@@ -213,7 +213,7 @@ fn connected_slow_reader_keeps_only_a_page_in_ram() {
     // The window fills, then the queue: RAM keeps about RAM_QUEUE_BYTES.
     for _ in 0..100 {
         sim.core
-            .publish(sim.now, "q", &big, QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "q", &big, QoS::AtLeastOnce, false)
             .unwrap();
     }
     let session = sim.session("dev");
@@ -222,7 +222,7 @@ fn connected_slow_reader_keeps_only_a_page_in_ram() {
     assert_eq!(session.queued_messages() + session.inflight.len(), 100);
     // New messages go behind the stored ones, never ahead of them.
     sim.core
-        .publish(sim.now, "q", b"last", QoS::AtLeastOnce, false)
+        .handle_host_publish(sim.now, "q", b"last", QoS::AtLeastOnce, false)
         .unwrap();
     let payloads = sim.receive_and_ack(sub);
     assert_eq!(payloads.len(), 101);
@@ -237,7 +237,7 @@ fn a_stale_page_delivers_nothing_to_a_new_session() {
     sim.core.handle_closed(sim.now, sub);
     sim.reap();
     sim.core
-        .publish(sim.now, "q", b"x", QoS::AtLeastOnce, false)
+        .handle_host_publish(sim.now, "q", b"x", QoS::AtLeastOnce, false)
         .unwrap();
     sim.save();
     // Reconnect without serving the page, then come back with clean
@@ -278,7 +278,7 @@ fn acknowledgements_wait_for_the_store() {
     let publisher = sim.connect("pub", true);
     sim.send(publisher, Packet::PingReq);
     assert_eq!(sim.core.output(publisher).as_ref(), &[0xD0, 0x00]);
-    sim.core.consume_output(sim.now, publisher, 2);
+    sim.core.handle_written(sim.now, publisher, 2);
     sim.publish(publisher, "q", b"kept", QoS::AtLeastOnce, false, 7);
     // PUBACK to the publisher and PUBLISH to the persistent subscriber:
     // both wait for the operations that store the message.
@@ -293,9 +293,9 @@ fn acknowledgements_wait_for_the_store() {
         .iter()
         .any(|op| matches!(op, StoreOp::SessionMessageAdd { .. })));
     let mut dirty = Vec::new();
-    sim.core.take_dirty(&mut dirty);
+    sim.core.poll_dirty(&mut dirty);
     sim.core.handle_store_applied(&batch);
-    sim.core.take_dirty(&mut dirty);
+    sim.core.poll_dirty(&mut dirty);
     assert!(
         dirty.contains(&publisher) && dirty.contains(&sub),
         "{dirty:?}"

@@ -13,7 +13,7 @@ fn qos1_window_queues_in_order() {
     sim.subscribe(sub, "t", QoS::AtLeastOnce);
     for n in 0..5u8 {
         sim.core
-            .publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
             .unwrap();
     }
     let got = sim.recv(sub);
@@ -54,7 +54,7 @@ fn qos2_outbound_flow() {
     let sub = sim.connect("sub", true);
     sim.subscribe(sub, "t", QoS::ExactlyOnce);
     sim.core
-        .publish(sim.now, "t", b"x", QoS::ExactlyOnce, false)
+        .handle_host_publish(sim.now, "t", b"x", QoS::ExactlyOnce, false)
         .unwrap();
     let got = sim.recv(sub);
     let Got::Publish { packet_id, qos, .. } = got[0] else {
@@ -79,7 +79,9 @@ fn qos2_outbound_flow() {
 /// returns the packet id it carried.
 fn delivered(sim: &mut Sim, sub: ConnId, qos: QoS) -> u16 {
     sim.subscribe(sub, "t", QoS::ExactlyOnce);
-    sim.core.publish(sim.now, "t", b"x", qos, false).unwrap();
+    sim.core
+        .handle_host_publish(sim.now, "t", b"x", qos, false)
+        .unwrap();
     let got = sim.recv(sub);
     let Some(Got::Publish { packet_id, .. }) = got.first() else {
         panic!("{got:?}")
@@ -167,11 +169,11 @@ fn inflight_bytes_bound_the_window() {
     // Each message is 1 topic byte and 4 payload bytes: two fit in 10.
     for payload in [b"aaaa", b"bbbb", b"cccc"] {
         sim.core
-            .publish(sim.now, "t", payload, QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "t", payload, QoS::AtLeastOnce, false)
             .unwrap();
     }
     sim.core
-        .publish(
+        .handle_host_publish(
             sim.now,
             "t",
             b"a payload past the bound",

@@ -16,10 +16,10 @@ fn slow_subscriber_memory_is_bounded() {
     let payload = [7u8; 1000];
     for _ in 0..100 {
         sim.core
-            .publish(sim.now, "t", &payload, QoS::AtMostOnce, false)
+            .handle_host_publish(sim.now, "t", &payload, QoS::AtMostOnce, false)
             .unwrap();
         sim.core
-            .publish(sim.now, "t", &payload, QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "t", &payload, QoS::AtLeastOnce, false)
             .unwrap();
         // The fast one reads everything.
         sim.recv(fast);

@@ -78,7 +78,7 @@ fn dollar_topics_are_not_matched_by_leading_wildcards() {
     let sys = sim.connect("sys", true);
     sim.subscribe(sys, "$SYS/#", QoS::AtMostOnce);
     sim.core
-        .publish(sim.now, "$SYS/x", b"1", QoS::AtMostOnce, false)
+        .handle_host_publish(sim.now, "$SYS/x", b"1", QoS::AtMostOnce, false)
         .unwrap();
     assert!(sim.publishes(all).is_empty());
     assert_eq!(sim.publishes(sys).len(), 1);
@@ -98,7 +98,7 @@ fn unsubscribe_stops_delivery() {
     );
     assert_eq!(sim.recv(id), vec![Got::UnsubAck(9)]);
     sim.core
-        .publish(sim.now, "t", b"x", QoS::AtMostOnce, false)
+        .handle_host_publish(sim.now, "t", b"x", QoS::AtMostOnce, false)
         .unwrap();
     assert!(sim.recv(id).is_empty());
     assert_eq!(sim.core.stats().subscriptions, 0);

@@ -9,10 +9,10 @@ fn persistent_session_queues_offline_and_resends_in_order() {
     let sub = sim.connect("dev", false);
     sim.subscribe(sub, "q/#", QoS::ExactlyOnce);
     sim.core
-        .publish(sim.now, "q/1", b"first", QoS::AtLeastOnce, false)
+        .handle_host_publish(sim.now, "q/1", b"first", QoS::AtLeastOnce, false)
         .unwrap();
     sim.core
-        .publish(sim.now, "q/2", b"second", QoS::ExactlyOnce, false)
+        .handle_host_publish(sim.now, "q/2", b"second", QoS::ExactlyOnce, false)
         .unwrap();
     let got = sim.recv(sub);
     assert_eq!(got.len(), 2);
@@ -30,10 +30,10 @@ fn persistent_session_queues_offline_and_resends_in_order() {
     sim.reap();
     // Offline: QoS 1 is queued, QoS 0 is not.
     sim.core
-        .publish(sim.now, "q/3", b"third", QoS::AtLeastOnce, false)
+        .handle_host_publish(sim.now, "q/3", b"third", QoS::AtLeastOnce, false)
         .unwrap();
     sim.core
-        .publish(sim.now, "q/4", b"lost", QoS::AtMostOnce, false)
+        .handle_host_publish(sim.now, "q/4", b"lost", QoS::AtMostOnce, false)
         .unwrap();
 
     let (back, got) = sim.connect_with(connect("dev", false));
@@ -45,7 +45,7 @@ fn persistent_session_queues_offline_and_resends_in_order() {
     assert_eq!(rest.len(), 3);
     // Subscriptions survived.
     sim.core
-        .publish(sim.now, "q/5", b"live", QoS::AtMostOnce, false)
+        .handle_host_publish(sim.now, "q/5", b"live", QoS::AtMostOnce, false)
         .unwrap();
     assert_eq!(sim.publishes(back).len(), 1);
 }
@@ -72,7 +72,7 @@ fn offline_queue_is_bounded() {
     sim.core.handle_closed(sim.now, sub);
     for n in 0..10u8 {
         sim.core
-            .publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
+            .handle_host_publish(sim.now, "t", &[n], QoS::AtLeastOnce, false)
             .unwrap();
     }
     assert_eq!(sim.core.stats().messages_dropped, 7);
