@@ -123,6 +123,8 @@ pub enum Event<'a> {
         clean_session: bool,
         /// Whether an existing session was resumed.
         session_present: bool,
+        /// The keepalive the client asked for, in seconds (0: none).
+        keep_alive: u16,
     },
     /// A connected client's connection ended.
     Disconnected {

@@ -225,6 +225,7 @@ impl Core {
                     protocol,
                     clean_session,
                     session_present,
+                    keep_alive,
                 });
             }
         }
