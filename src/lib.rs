@@ -52,3 +52,9 @@ pub use hooks::{
 };
 pub use message::Message;
 pub use peer::{GatewayProtocol, Peer};
+
+/// The README's Rust example, compiled by `cargo test --doc` so that it
+/// stays true (it waits for Enter, so it is built, not run).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
