@@ -173,16 +173,10 @@ impl Core {
         let username: Option<Arc<str>> = username.map(Arc::from);
         let (key, session_present) = match existing {
             Some(key) if !clean_session => {
-                let mut user_changed = false;
-                if let Some(session) = self.sessions.get_mut(key) {
-                    session.conn = Some(id);
-                    session.clean = false;
-                    session.expires_at = None;
-                    user_changed = session.username != username;
-                    session.username = username.clone();
-                    session.generation = session.generation.wrapping_add(1);
-                    session.acl_recheck_below = session.next_seq;
-                }
+                let user_changed = self
+                    .sessions
+                    .get_mut(key)
+                    .is_some_and(|session| session.resume(id, username.clone()));
                 if user_changed {
                     self.record_session_user(key, username.as_deref());
                 }

@@ -135,8 +135,7 @@ impl Core {
             };
             // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
             // delivered: only acknowledge it again.
-            if !session.inbound_qos2.contains(&packet_id) {
-                session.inbound_qos2.push(packet_id);
+            if session.receive_qos2(packet_id) {
                 self.record_inbound_qos2(key, packet_id, true);
                 self.route_publish(now, id, key, &publish);
             }
@@ -238,11 +237,12 @@ impl Core {
     }
 
     fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        if let Some(session) = self.sessions.get_mut(key) {
-            if let Some(index) = session.inbound_qos2.iter().position(|&p| p == packet_id) {
-                session.inbound_qos2.swap_remove(index);
-                self.record_inbound_qos2(key, packet_id, false);
-            }
+        if self
+            .sessions
+            .get_mut(key)
+            .is_some_and(|session| session.release_qos2(packet_id))
+        {
+            self.record_inbound_qos2(key, packet_id, false);
         }
         self.write_to(id, |out| {
             codec::encode_ack(out, codec::AckKind::PubComp, packet_id)

@@ -404,19 +404,13 @@ impl Core {
         };
         self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
         let identity = self.identity(key, peer);
+        let stored = self.store.enabled();
         if let Some(session) = self.sessions.get_mut(key) {
             log::debug!("client {} disconnected: {reason:?}", session.client_id);
-            if session.conn == Some(id) {
-                session.conn = None;
+            if session.detach(id, stored) {
                 if session.clean {
                     self.remove_session(key);
                 } else {
-                    if self.store.enabled() {
-                        // Saved already: the store keeps it while the
-                        // client is away.
-                        session.page_out_queue();
-                    }
-                    session.generation = session.generation.wrapping_add(1);
                     if let Some(expiry) = self.config.session_expiry {
                         let at = now + expiry;
                         session.expires_at = Some(at);

@@ -11,9 +11,9 @@
 //! So memory does not grow with what offline clients pile up: a thousand
 //! sessions with a thousand queued messages each cost a few counters.
 
-use super::session::{QueuePlace, Queued, Session};
+use super::session::{QueuePlace, Session};
 use super::{Core, SessionKey};
-use crate::store::{StoredMessage, StoredState};
+use crate::store::StoredMessage;
 
 /// Most queued messages a connected persistent session keeps in RAM, and
 /// the size of a page read back from the store.
@@ -76,29 +76,7 @@ impl Core {
             session.stored_only = Default::default();
             return;
         }
-        let mut last_seq = session.last_seq_in_ram();
-        for stored in page {
-            if stored.state != StoredState::Queued
-                || last_seq.is_some_and(|last| stored.seq <= last)
-            {
-                continue;
-            }
-            if session.stored_only.messages == 0 {
-                break;
-            }
-            last_seq = Some(stored.seq);
-            let size = stored.message.size();
-            session.stored_only.messages -= 1;
-            session.stored_only.bytes = session.stored_only.bytes.saturating_sub(size);
-            session.queued_bytes += size;
-            session.queue.push_back(Queued {
-                seq: stored.seq,
-                message: stored.message,
-            });
-        }
-        if session.stored_only.messages == 0 {
-            session.stored_only.bytes = 0;
-        }
+        session.take_page(page);
         self.refill(request.key);
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::ConnId;
 use crate::codec::{PacketId, QoS};
 use crate::message::Message;
+use crate::store::{StoredMessage, StoredState};
 
 /// Where an outbound QoS 1/2 message is in its acknowledgement flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +140,61 @@ impl Session {
         }
     }
 
+    /// Attaches a new connection of the client, resuming the session (clean
+    /// session 0). Every message queued or in flight before now is checked
+    /// again against the ACL for `username` before it is sent. Returns
+    /// whether the user name changed.
+    pub(crate) fn resume(&mut self, conn: ConnId, username: Option<Arc<str>>) -> bool {
+        self.conn = Some(conn);
+        self.clean = false;
+        self.expires_at = None;
+        let changed = self.username != username;
+        self.username = username;
+        self.generation = self.generation.wrapping_add(1);
+        self.acl_recheck_below = self.next_seq;
+        changed
+    }
+
+    /// Detaches the connection `conn` if it is the session's own: the
+    /// session is then offline (the caller discards a clean one). With a
+    /// store, its queue leaves RAM (the store holds it). Returns whether
+    /// `conn` was attached.
+    pub(crate) fn detach(&mut self, conn: ConnId, stored: bool) -> bool {
+        if self.conn != Some(conn) {
+            return false;
+        }
+        self.conn = None;
+        if !self.clean {
+            if stored {
+                self.page_out_queue();
+            }
+            self.generation = self.generation.wrapping_add(1);
+        }
+        true
+    }
+
+    /// Records an inbound QoS 2 packet id awaiting PUBREL; false if it was
+    /// already (a PUBLISH sent again).
+    pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
+        if self.inbound_qos2.contains(&packet_id) {
+            return false;
+        }
+        self.inbound_qos2.push(packet_id);
+        true
+    }
+
+    /// Forgets an inbound QoS 2 packet id on PUBREL; false if it was not
+    /// awaiting one.
+    pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
+        match self.inbound_qos2.iter().position(|&p| p == packet_id) {
+            Some(index) => {
+                self.inbound_qos2.swap_remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A packet id not used by any in-flight message. The window is far
     /// smaller than 65 535, so one is always found.
     pub(crate) fn next_packet_id(&mut self) -> PacketId {
@@ -237,6 +293,35 @@ impl Session {
         self.queue = VecDeque::new();
         self.queued_bytes = 0;
         self.page_token = None;
+    }
+
+    /// Moves the messages of a page read from the store (those past the
+    /// ones in RAM, in order) from the stored-only count into the in-RAM
+    /// queue.
+    pub(crate) fn take_page(&mut self, page: Vec<StoredMessage>) {
+        let mut last_seq = self.last_seq_in_ram();
+        for stored in page {
+            if stored.state != StoredState::Queued
+                || last_seq.is_some_and(|last| stored.seq <= last)
+            {
+                continue;
+            }
+            if self.stored_only.messages == 0 {
+                break;
+            }
+            last_seq = Some(stored.seq);
+            let size = stored.message.size();
+            self.stored_only.messages -= 1;
+            self.stored_only.bytes = self.stored_only.bytes.saturating_sub(size);
+            self.queued_bytes += size;
+            self.queue.push_back(Queued {
+                seq: stored.seq,
+                message: stored.message,
+            });
+        }
+        if self.stored_only.messages == 0 {
+            self.stored_only.bytes = 0;
+        }
     }
 
     /// The highest `seq` held in RAM (queue, else in-flight window), which
