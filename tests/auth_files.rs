@@ -5,10 +5,10 @@
 //! `tests/fixtures/README.md`. Password files are in
 //! `auth_password_file.rs`.
 
-mod auth_support;
+mod support;
 
-use auth_support::{config_reason, fixture};
 use mqlite::auth::{Access, AclFile};
+use support::auth::{config_reason, fixture};
 
 use Access::{Read, Subscribe, Write};
 

@@ -4,13 +4,13 @@
 //! `mosquitto_passwd` 2.0.11 output (and one `$6$` line computed by hand).
 //! See `tests/fixtures/README.md`. ACL files are in `auth_files.rs`.
 
-mod auth_support;
+mod support;
 
 use std::num::NonZeroU32;
 
-use auth_support::{config_reason, fixture};
 use base64::Engine as _;
 use mqlite::auth::{hash_password_pbkdf2, PasswordFile, DEFAULT_ITERATIONS};
+use support::auth::{config_reason, fixture};
 
 /// The users of the fixtures and their passwords.
 const PASSWORDS: &[(&str, &str)] = &[

@@ -6,13 +6,12 @@
 //! in `broker_cli_mosquitto.rs`, `--password-file` / `--acl-file` in
 //! `broker_cli_access.rs`.
 
-mod cli_support;
 mod support;
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cli_support::{mqlite_exits, Mqlite};
+use support::cli::{mqlite_exits, Mqlite};
 use support::{RawClient, TempDir, TIMEOUT};
 
 mod options {
@@ -184,15 +183,9 @@ mod options {
         }
         // As mosquitto says it, with the user name.
         let line = "as verbose-probe-client (p2, c1, u'verbose-user').";
-        let deadline = Instant::now() + TIMEOUT;
-        while !loud.stderr().contains(line) {
-            assert!(
-                Instant::now() < deadline,
-                "-v did not log the client id and user name: {}",
-                loud.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        support::wait_until(TIMEOUT, "-v logging the client id and user name", || {
+            loud.stderr().contains(line)
+        });
         assert!(
             loud.stderr()
                 .contains("New client connected from 127.0.0.1:"),

@@ -8,15 +8,14 @@
 //! (scripts/test.sh installs it). When they are missing the tests that need
 //! them fail, unless `MQLITE_SKIP_EXTERNAL=1` is set.
 
-mod cli_support;
 mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use cli_support::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
-use cli_support::{mqlite_exits, run, Mqlite};
+use support::cli::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
+use support::cli::{mqlite_exits, run, Mqlite};
 use support::{TempDir, TIMEOUT};
 
 /// `--password-file`, `--acl-file` and `--allow-anonymous` with files
@@ -199,7 +198,7 @@ mod access_files {
                 TIMEOUT,
             )
         };
-        let port = cli_support::free_port();
+        let port = support::cli::free_port();
         let port_text = port.to_string();
         let mut all = vec!["-p", port_text.as_str()];
         all.extend_from_slice(&args);

@@ -2,14 +2,13 @@
 //! the command line overrides it, and bad values (or a missing or
 //! unparsable file) exit non-zero naming the key or the file.
 
-mod cli_support;
 mod support;
 
 use std::net::TcpStream;
 use std::time::Duration;
 
-use cli_support::{addr, free_port, mqlite_exits, Mqlite};
 use mqlite::QoS;
+use support::cli::{addr, free_port, mqlite_exits, Mqlite};
 use support::{RawClient, TempDir};
 
 mod config_file {

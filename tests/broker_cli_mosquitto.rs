@@ -6,13 +6,12 @@
 //! (scripts/test.sh installs it). When they are missing the tests that need
 //! them fail, unless `MQLITE_SKIP_EXTERNAL=1` is set.
 
-mod cli_support;
 mod support;
 
 use std::process::Command;
 
-use cli_support::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
-use cli_support::{run, Mqlite};
+use support::cli::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
+use support::cli::{run, Mqlite};
 use support::TIMEOUT;
 
 mod mosquitto_clients {

@@ -3,14 +3,13 @@
 //! no will, and with `--db` retained messages and persistent sessions
 //! survive a restart.
 
-mod cli_support;
 mod support;
 
 use std::net::TcpStream;
 use std::time::Duration;
 
-use cli_support::{free_port, Mqlite};
 use mqlite::QoS;
+use support::cli::{free_port, Mqlite};
 use support::{ConnectOptions, RawClient, TempDir};
 
 mod signals {

@@ -1,28 +1,13 @@
 //! Deterministic fuzzing: the decoder never panics, never claims more bytes
 //! than it was given, and whatever it accepts re-encodes to an equal packet.
 
+mod support;
+
 mod codec {
+    use crate::support::Rng;
     use mqlite::codec::*;
 
     const MAX: usize = 1 << 16;
-
-    /// xorshift64*: small, fast and reproducible.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn byte(&mut self) -> u8 {
-            self.next() as u8
-        }
-    }
 
     /// Decodes `buf` and checks the invariants; returns whether a packet came out.
     fn check(buf: &[u8]) -> bool {
@@ -122,7 +107,7 @@ mod codec {
 
     #[test]
     fn random_buffers_never_panic() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
         let mut buf = Vec::with_capacity(64);
         let mut decoded = 0;
         for _ in 0..200_000 {
@@ -143,7 +128,7 @@ mod codec {
 
     #[test]
     fn mutated_packets_never_panic() {
-        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut rng = Rng::new(0x0123_4567_89ab_cdef);
         let seeds = seeds();
         let mut decoded = 0;
         for round in 0..100_000 {

@@ -9,10 +9,9 @@
 //! broker keeps serving. Each test names the normative statement(s) it
 //! checks. Every test runs its own broker.
 
-mod conformance_support;
 mod support;
 
-use conformance_support::*;
+use support::conformance::*;
 use support::*;
 
 /// Connects a fresh client, sends `bytes`, and asserts the broker

@@ -3,10 +3,9 @@
 //! with MQTT 3.1.1 clients, and the 3.1 client identifier rule (1-23
 //! characters, else CONNACK 0x02). Every test runs its own broker.
 
-mod conformance_support;
 mod support;
 
-use conformance_support::*;
+use support::conformance::*;
 use support::*;
 
 #[test]

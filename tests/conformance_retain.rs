@@ -7,10 +7,9 @@
 //! names the normative statement(s) it checks. Every test runs its own
 //! broker.
 
-mod conformance_support;
 mod support;
 
-use conformance_support::*;
+use support::conformance::*;
 use support::*;
 
 #[test]

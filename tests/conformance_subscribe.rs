@@ -8,13 +8,12 @@
 //! the host API. Each test names the normative statement(s) it checks.
 //! Every test runs its own broker.
 
-mod conformance_support;
 mod support;
 
 use std::time::Duration;
 
-use conformance_support::*;
 use mqlite::codec::QoS;
+use support::conformance::*;
 use support::*;
 
 #[test]

@@ -7,13 +7,12 @@
 //! PINGREQ and other packets resetting it). Each test names the normative
 //! statement(s) it checks. Every test runs its own broker.
 
-mod conformance_support;
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use conformance_support::*;
 use mqlite::codec::QoS;
+use support::conformance::*;
 use support::*;
 
 fn will_client(broker: &TestBroker, id: &str, qos: QoS, retain: bool) -> RawClient {
@@ -133,23 +132,15 @@ fn keepalive_expiry_closes_and_publishes_will() {
     let broker = TestBroker::start();
     let mut watcher = broker.connect("watcher", true, 60);
     watcher.subscribe(&[("ka/will", Q1)]);
+    // When it closes (1.5 × keepalive to the millisecond) is checked by
+    // the core's simulation (`src/core/tests/wills.rs`).
     let mut w = broker.socket();
-    let sent = Instant::now();
     w.connect_with(
         &ConnectOptions::new("ka")
             .keepalive(1)
             .will("ka/will", b"expired", Q1, false),
     );
     w.expect_closed();
-    let elapsed = sent.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(1500),
-        "closed after {elapsed:?}, before 1.5 × keepalive"
-    );
-    assert!(
-        elapsed <= Duration::from_millis(3000),
-        "closed only after {elapsed:?}"
-    );
     watcher.expect_message("ka/will", b"expired");
 }
 
@@ -165,23 +156,13 @@ fn pingreq_keeps_the_connection_alive() {
             .keepalive(1)
             .will("ka/will", b"x", Q1, false),
     );
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(2600) {
+    // The client's pace, spanning twice the 1.5 s allowance, is the
+    // scenario; other packets resetting it too is checked by the core's
+    // simulation (`src/core/tests/timers.rs`).
+    for _ in 0..7 {
         std::thread::sleep(Duration::from_millis(400));
         c.ping();
     }
     watcher.expect_nothing();
     assert!(broker.clients().contains(&"alive".to_string()));
-}
-
-#[test]
-fn other_packets_also_reset_keepalive() {
-    let broker = TestBroker::start();
-    let mut c = broker.connect("busy", true, 1);
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(2600) {
-        std::thread::sleep(Duration::from_millis(400));
-        c.publish_acked("busy/t", b"x", Q1, false);
-    }
-    c.ping();
 }

@@ -5,15 +5,16 @@
 //!
 //! rumqttc is the client. Every wait is bounded; no test asserts on timing.
 
-mod embedding_support;
+mod support;
 
 use std::sync::mpsc;
 use std::time::Instant;
 
-use embedding_support::mqtt::{mqtt, with_credentials};
-use embedding_support::{start, test_config, text, TIMEOUT};
 use mqlite::AclAccess;
 use rumqttc::{SubscribeFilter, SubscribeReasonCode};
+use support::embedding::mqtt::{mqtt, with_credentials};
+use support::embedding::text;
+use support::{test_config, TestBroker, TIMEOUT};
 
 /// `secret/#` is for the `admin` user only (subscribe and receive);
 /// devices publish under `devices/<client id>/` only; others publish
@@ -35,7 +36,7 @@ fn gateway_acl(client: &mqlite::ClientInfo<'_>, access: AclAccess, topic: &str) 
 
 #[test]
 fn acl_hides_secret_topics_from_a_wildcard_subscriber() {
-    let broker = start(test_config(), |broker| broker.set_acl_hook(gateway_acl));
+    let broker = TestBroker::start_setup(test_config(), |broker| broker.set_acl_hook(gateway_acl));
 
     let viewer = mqtt(broker.addr, "viewer", with_credentials("viewer", "pw")).connected();
     viewer.subscribe("#", rumqttc::QoS::AtLeastOnce);
@@ -88,7 +89,7 @@ fn acl_hides_secret_topics_from_a_wildcard_subscriber() {
 
 #[test]
 fn acl_refuses_a_forbidden_subscription_with_suback_failure() {
-    let broker = start(test_config(), |broker| broker.set_acl_hook(gateway_acl));
+    let broker = TestBroker::start_setup(test_config(), |broker| broker.set_acl_hook(gateway_acl));
     let stats_before = broker.handle.stats(TIMEOUT).unwrap();
 
     let viewer = mqtt(broker.addr, "sub-viewer", with_credentials("viewer", "pw")).connected();
@@ -123,7 +124,7 @@ fn acl_refuses_a_forbidden_subscription_with_suback_failure() {
 
 #[test]
 fn acl_refused_publish_is_dropped_but_still_acknowledged() {
-    let broker = start(test_config(), |broker| broker.set_acl_hook(gateway_acl));
+    let broker = TestBroker::start_setup(test_config(), |broker| broker.set_acl_hook(gateway_acl));
     let watcher = mqtt(broker.addr, "watcher", |_| {}).connected();
     watcher.subscribe("devices/#", rumqttc::QoS::AtLeastOnce);
     let before = broker.handle.stats(TIMEOUT).unwrap();
@@ -184,7 +185,7 @@ fn acl_refused_publish_is_dropped_but_still_acknowledged() {
 
 #[test]
 fn acl_applies_to_the_will_topic() {
-    let broker = start(test_config(), |broker| broker.set_acl_hook(gateway_acl));
+    let broker = TestBroker::start_setup(test_config(), |broker| broker.set_acl_hook(gateway_acl));
     let watcher = mqtt(broker.addr, "will-watcher", |_| {}).connected();
     watcher.subscribe("devices/#", rumqttc::QoS::AtLeastOnce);
     let legit = mqtt(broker.addr, "legit", |_| {}).connected();

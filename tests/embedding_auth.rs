@@ -8,24 +8,24 @@
 //! sends packets before the CONNACK. Every wait is bounded; no test asserts
 //! on timing.
 
-mod embedding_support;
+mod support;
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use embedding_support::events::{next_event_of, record_events, Ev};
-use embedding_support::mqtt::{mqtt, with_credentials};
-use embedding_support::raw::{In, Raw};
-use embedding_support::{start, test_config, text, TIMEOUT};
 use mqlite::codec::{self, Packet, Protocol, Publish, Subscribe};
 use mqlite::{AuthDecision, AuthToken, Config, QoS};
 use rumqttc::ConnectReturnCode;
+use support::embedding::events::{next_event_of, record_events, Ev};
+use support::embedding::mqtt::{mqtt, with_credentials};
+use support::embedding::text;
+use support::{test_config, ConnectOptions, Pkt, RawClient, TestBroker, TIMEOUT};
 
 #[test]
 fn auth_hook_refuses_bad_password_and_unauthorized_and_accepts_good_ones() {
     let (seen_tx, seen) = mpsc::channel();
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         broker.set_auth_hook(move |info| {
             let _ = seen_tx.send((
                 info.client_id.to_string(),
@@ -79,7 +79,7 @@ fn auth_hook_refuses_bad_password_and_unauthorized_and_accepts_good_ones() {
 #[test]
 fn pending_auth_is_completed_from_another_thread() {
     let (pending_tx, pending_rx) = mpsc::channel::<(u64, String)>();
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         broker.set_auth_hook(move |info| {
             let user = info.username.unwrap_or_default().to_string();
             // The token travels as a number, as it would through C.
@@ -142,7 +142,7 @@ fn pending_auth_is_completed_from_another_thread() {
 #[test]
 fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
     let (pending_tx, pending_rx) = mpsc::channel::<AuthToken>();
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         broker.set_auth_hook(move |info| {
             let _ = pending_tx.send(info.token);
             AuthDecision::Pending
@@ -150,8 +150,11 @@ fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
     });
 
     // CONNECT, SUBSCRIBE and a PUBLISH to itself, all before any answer.
-    let mut raw = Raw::tcp(broker.addr);
-    let mut bytes = Raw::connect_packet("eager", 30, Some("eager"));
+    let mut raw = RawClient::open(broker.addr);
+    let mut bytes = ConnectOptions::new("eager")
+        .keepalive(30)
+        .credentials("eager", b"pw")
+        .encode();
     codec::encode(
         &Packet::Subscribe(Subscribe {
             packet_id: 1,
@@ -172,7 +175,7 @@ fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
         &mut bytes,
     )
     .unwrap();
-    raw.write(&bytes);
+    raw.send_raw(&bytes);
 
     let token = pending_rx.recv_timeout(TIMEOUT).expect("the hook ran");
     broker
@@ -180,20 +183,22 @@ fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
         .complete_auth(token, AuthDecision::Accept)
         .unwrap();
 
-    assert_eq!(raw.recv(), In::ConnAck(0));
-    assert_eq!(raw.recv(), In::SubAck(vec![1]));
-    let mut rest = vec![raw.recv(), raw.recv()];
-    rest.sort_by_key(|packet| format!("{packet:?}"));
-    assert_eq!(
-        rest,
-        vec![
-            In::PubAck(2),
-            In::Publish {
-                topic: "eager/topic".into(),
-                payload: b"early bird".to_vec()
-            }
-        ]
+    assert_eq!(raw.expect_connack().1, 0);
+    assert!(
+        matches!(raw.expect_packet(), Pkt::SubAck { codes, .. } if codes == [1]),
+        "SUBACK granting QoS 1"
     );
+    // The PUBACK and the delivery of the PUBLISH to itself, in either order.
+    let mut rest = [raw.expect_packet(), raw.expect_packet()];
+    rest.sort_by_key(|packet| matches!(packet, Pkt::Publish(_)));
+    assert_eq!(rest[0], Pkt::PubAck(2));
+    match &rest[1] {
+        Pkt::Publish(msg) => assert_eq!(
+            (msg.topic.as_str(), msg.payload.as_slice()),
+            ("eager/topic", &b"early bird"[..])
+        ),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
 }
 
 #[test]
@@ -204,7 +209,7 @@ fn pending_auth_without_decision_is_refused_after_auth_timeout() {
         ..test_config()
     };
     let mut events = None;
-    let broker = start(config, |broker| {
+    let broker = TestBroker::start_setup(config, |broker| {
         broker.set_auth_hook(move |info| {
             if info.username == Some("slow") {
                 let _ = pending_tx.send(info.token);

@@ -6,19 +6,19 @@
 //! (with `mqlite::codec`) give the precise disconnect reasons. Every wait
 //! is bounded; no test asserts on timing.
 
-mod embedding_support;
+mod support;
 
-use embedding_support::events::{disconnected, next_event_of, record_events, Ev};
-use embedding_support::mqtt::{mqtt, with_credentials};
-use embedding_support::raw::Raw;
-use embedding_support::{start, test_config};
 use mqlite::codec::Packet;
 use mqlite::{CloseReason, QoS};
+use support::embedding::events::{disconnected, next_event_of, record_events, Ev};
+use support::embedding::mqtt::{mqtt, with_credentials};
+use support::{test_config, ConnectOptions, RawClient, TestBroker};
 
 #[test]
 fn event_hook_sees_connect_subscribe_unsubscribe_and_disconnect() {
     let mut events = None;
-    let broker = start(test_config(), |broker| events = Some(record_events(broker)));
+    let broker =
+        TestBroker::start_setup(test_config(), |broker| events = Some(record_events(broker)));
     let events = events.unwrap();
 
     let client = mqtt(broker.addr, "ev-1", with_credentials("eve", "pw")).connected();
@@ -67,11 +67,12 @@ fn event_hook_sees_connect_subscribe_unsubscribe_and_disconnect() {
 #[test]
 fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
     let mut events = None;
-    let broker = start(test_config(), |broker| events = Some(record_events(broker)));
+    let broker =
+        TestBroker::start_setup(test_config(), |broker| events = Some(record_events(broker)));
     let events = events.unwrap();
 
     // The socket just goes away.
-    let gone = Raw::connect(broker.addr, "r-network", 0);
+    let gone = RawClient::connect_to(broker.addr, "r-network", true, 0).0;
     assert!(matches!(
         next_event_of(&events, "r-network"),
         Ev::Connected { .. }
@@ -83,12 +84,12 @@ fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
     );
 
     // A second connection with the same client id takes over.
-    let mut first = Raw::connect(broker.addr, "r-takeover", 0);
+    let mut first = RawClient::connect_to(broker.addr, "r-takeover", true, 0).0;
     assert!(matches!(
         next_event_of(&events, "r-takeover"),
         Ev::Connected { .. }
     ));
-    let _second = Raw::connect(broker.addr, "r-takeover", 0);
+    let _second = RawClient::connect_to(broker.addr, "r-takeover", true, 0).0;
     assert_eq!(
         next_event_of(&events, "r-takeover"),
         disconnected("r-takeover", CloseReason::Takeover)
@@ -97,10 +98,10 @@ fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
         next_event_of(&events, "r-takeover"),
         Ev::Connected { .. }
     ));
-    first.until_closed();
+    first.drain_until_closed();
 
     // The host kicks a client.
-    let mut kicked = Raw::connect(broker.addr, "r-kicked", 0);
+    let mut kicked = RawClient::connect_to(broker.addr, "r-kicked", true, 0).0;
     assert!(matches!(
         next_event_of(&events, "r-kicked"),
         Ev::Connected { .. }
@@ -110,23 +111,23 @@ fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
         next_event_of(&events, "r-kicked"),
         disconnected("r-kicked", CloseReason::Kicked)
     );
-    kicked.until_closed();
+    kicked.drain_until_closed();
 
     // A second CONNECT breaks the protocol.
-    let mut rude = Raw::connect(broker.addr, "r-protocol", 0);
+    let mut rude = RawClient::connect_to(broker.addr, "r-protocol", true, 0).0;
     assert!(matches!(
         next_event_of(&events, "r-protocol"),
         Ev::Connected { .. }
     ));
-    rude.write(&Raw::connect_packet("r-protocol", 0, None));
+    rude.send_raw(&ConnectOptions::new("r-protocol").keepalive(0).encode());
     assert_eq!(
         next_event_of(&events, "r-protocol"),
         disconnected("r-protocol", CloseReason::ProtocolError)
     );
-    rude.until_closed();
+    rude.drain_until_closed();
 
     // A clean DISCONNECT.
-    let mut polite = Raw::connect(broker.addr, "r-polite", 0);
+    let mut polite = RawClient::connect_to(broker.addr, "r-polite", true, 0).0;
     assert!(matches!(
         next_event_of(&events, "r-polite"),
         Ev::Connected { .. }
@@ -148,11 +149,12 @@ fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
 #[test]
 fn event_hook_reports_keepalive_timeout_of_a_silent_client() {
     let mut events = None;
-    let broker = start(test_config(), |broker| events = Some(record_events(broker)));
+    let broker =
+        TestBroker::start_setup(test_config(), |broker| events = Some(record_events(broker)));
     let events = events.unwrap();
 
     // Keepalive 1 s, then silence: closed after 1.5 s.
-    let mut silent = Raw::connect(broker.addr, "r-silent", 1);
+    let mut silent = RawClient::connect_to(broker.addr, "r-silent", true, 1).0;
     assert!(matches!(
         next_event_of(&events, "r-silent"),
         Ev::Connected { .. }
@@ -161,5 +163,5 @@ fn event_hook_reports_keepalive_timeout_of_a_silent_client() {
         next_event_of(&events, "r-silent"),
         disconnected("r-silent", CloseReason::KeepaliveTimeout)
     );
-    silent.until_closed();
+    silent.drain_until_closed();
 }

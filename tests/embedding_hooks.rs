@@ -7,19 +7,20 @@
 //! `embedding_message_hook` and `embedding_events`. rumqttc is the client.
 //! Every wait is bounded; no test asserts on timing.
 
-mod embedding_support;
+mod support;
 
-use embedding_support::mqtt::{mqtt, with_credentials};
-use embedding_support::{start, test_config, text, TIMEOUT};
 use mqlite::{AclAccess, AuthDecision, Event, MessageDecision, QoS};
 use rumqttc::ConnectReturnCode;
+use support::embedding::mqtt::{mqtt, with_credentials};
+use support::embedding::text;
+use support::{test_config, TestBroker, TIMEOUT};
 
 // ---------------------------------------------------------------------------
 // Panicking hooks.
 
 #[test]
 fn panicking_hooks_refuse_or_drop_and_the_broker_keeps_serving() {
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         broker.set_auth_hook(|info| {
             if info.username == Some("boom") {
                 panic!("auth hook panics on purpose");
@@ -75,7 +76,7 @@ fn panicking_hooks_refuse_or_drop_and_the_broker_keeps_serving() {
 #[test]
 fn hooks_publish_through_the_handle_without_deadlock() {
     let mut receiver = None;
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         let handle = broker.handle();
         receiver = Some(
             handle

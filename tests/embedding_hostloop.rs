@@ -8,7 +8,7 @@
 
 #![cfg(unix)]
 
-mod embedding_support;
+mod support;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,10 +18,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use embedding_support::raw::Raw;
-use embedding_support::{test_config, TIMEOUT};
 use mqlite::{Broker, CloseReason, Config, Event, QoS};
 use rumqttc::{ConnectReturnCode, MqttOptions};
+use support::{test_config, ConnectOptions, Pkt, RawClient, TIMEOUT};
 
 /// What one `poll(2)` call saw.
 struct Woken {
@@ -136,7 +135,11 @@ fn read_pipe(file: &mut File) -> String {
 fn raw_connect(addr: SocketAddr, client_id: &str, keep_alive: u16) -> TcpStream {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
-        .write_all(&Raw::connect_packet(client_id, keep_alive, None))
+        .write_all(
+            &ConnectOptions::new(client_id)
+                .keepalive(keep_alive)
+                .encode(),
+        )
         .unwrap();
     stream
 }
@@ -374,10 +377,7 @@ fn local_receiver_ends_when_the_broker_stops() {
     assert!(broker.is_stopped());
 
     // The broker value is still alive, as in any host loop.
-    let limit = Instant::now() + TIMEOUT;
-    while !reader.is_finished() && Instant::now() < limit {
-        thread::sleep(Duration::from_millis(10));
-    }
+    support::poll_until(TIMEOUT, || reader.is_finished());
     assert!(
         reader.is_finished(),
         "LocalReceiver::recv still blocked 5 s after the broker stopped"
@@ -421,18 +421,21 @@ fn broker_thread_calls_between_passes_make_the_next_pass_due() {
     // A subscriber with a keepalive: the broker has an unrelated timer
     // (60 s away), which must not be what the host waits for.
     let client = thread::spawn(move || {
-        let mut raw = embedding_support::raw::Raw::connect(addr, "direct-sub", 60);
+        let mut raw = RawClient::connect_to(addr, "direct-sub", true, 60).0;
         raw.send(&mqlite::codec::Packet::Subscribe(
             mqlite::codec::Subscribe {
                 packet_id: 1,
                 filters: vec![("direct/#", QoS::AtMostOnce)],
             },
         ));
-        assert_eq!(raw.recv(), embedding_support::raw::In::SubAck(vec![0]));
+        assert!(
+            matches!(raw.expect_packet(), Pkt::SubAck { codes, .. } if codes == [0]),
+            "SUBACK granting QoS 0"
+        );
         writeln!(pipe_out, "subscribed").unwrap();
-        let got = raw.recv();
+        let got = raw.expect_packet();
         writeln!(pipe_out, "got").unwrap();
-        let rest = raw.until_closed();
+        let rest = raw.drain_until_closed();
         writeln!(pipe_out, "closed").unwrap();
         (got, rest)
     });
@@ -485,12 +488,12 @@ fn broker_thread_calls_between_passes_make_the_next_pass_due() {
     );
     until(&mut broker, "closed");
     let (got, rest) = client.join().unwrap();
-    assert_eq!(
-        got,
-        embedding_support::raw::In::Publish {
-            topic: "direct/now".to_string(),
-            payload: b"at once".to_vec(),
-        }
-    );
+    match got {
+        Pkt::Publish(msg) => assert_eq!(
+            (msg.topic.as_str(), msg.payload.as_slice()),
+            ("direct/now", &b"at once"[..])
+        ),
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
     assert!(rest.is_empty(), "{rest:?}");
 }

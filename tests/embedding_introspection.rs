@@ -5,19 +5,20 @@
 //! rumqttc is the network client. Every wait is bounded; no test asserts on
 //! timing.
 
-mod embedding_support;
+mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use embedding_support::mqtt::mqtt;
-use embedding_support::{forward, recv, start, test_config, text, TIMEOUT};
 use mqlite::{Config, QoS, Stats};
 use rumqttc::LastWill;
+use support::embedding::mqtt::mqtt;
+use support::embedding::{forward, recv, text};
+use support::{test_config, TestBroker, TIMEOUT};
 
 #[test]
 fn connected_clients_and_kick_which_publishes_the_will() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let watcher = mqtt(broker.addr, "c-watch", |_| {}).connected();
     watcher.subscribe("wills/#", rumqttc::QoS::AtLeastOnce);
     let doomed = mqtt(broker.addr, "c-doomed", |options| {
@@ -45,7 +46,7 @@ fn connected_clients_and_kick_which_publishes_the_will() {
 
 #[test]
 fn stats_counters_move() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let before = broker.stats();
     assert_eq!(before, Stats::default());
 
@@ -90,7 +91,7 @@ fn sys_clients_connected_is_published_every_sys_interval() {
         ..test_config()
     };
     let (tx, local) = mpsc::channel();
-    let broker = start(config, |broker| {
+    let broker = TestBroker::start_setup(config, |broker| {
         broker
             .subscribe_local(
                 "$SYS/broker/clients/connected",
@@ -124,7 +125,7 @@ fn sys_retained_count_leaves_out_the_sys_topics() {
         ..test_config()
     };
     let (tx, local) = mpsc::channel();
-    let broker = start(config, |broker| {
+    let broker = TestBroker::start_setup(config, |broker| {
         broker
             .publish("plain/retained", b"kept", QoS::AtMostOnce, true)
             .unwrap();

@@ -7,15 +7,16 @@
 //! rumqttc is the network client. Every wait is bounded; no test asserts on
 //! timing.
 
-mod embedding_support;
+mod support;
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use embedding_support::mqtt::mqtt;
-use embedding_support::{forward, recv, recv_local, start, test_config, text, Got, QUIET, TIMEOUT};
 use mqlite::{Config, QoS};
+use support::embedding::mqtt::mqtt;
+use support::embedding::{forward, recv, recv_local, text, Got};
+use support::{test_config, TestBroker, QUIET, TIMEOUT};
 
 // ---------------------------------------------------------------------------
 // Callbacks.
@@ -29,7 +30,7 @@ fn local_callbacks_follow_wildcard_rules_and_hash_does_not_match_sys() {
     let (temp_tx, temp) = mpsc::channel();
     let (all_tx, all) = mpsc::channel();
     let (sys_tx, sys) = mpsc::channel();
-    let broker = start(config, |broker| {
+    let broker = TestBroker::start_setup(config, |broker| {
         broker
             .subscribe_local("sensors/+/temp", QoS::AtLeastOnce, forward(temp_tx))
             .unwrap();
@@ -94,7 +95,7 @@ fn local_callbacks_follow_wildcard_rules_and_hash_does_not_match_sys() {
 
 #[test]
 fn local_subscriptions_receive_retained_messages_with_the_retain_flag() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     broker
         .handle
         .publish("status/host", b"up", QoS::AtLeastOnce, true)
@@ -147,7 +148,7 @@ fn local_subscriptions_receive_retained_messages_with_the_retain_flag() {
 
 #[test]
 fn channel_subscription_is_read_from_another_thread() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let handle = broker.handle.clone();
     let (ready_tx, ready) = mpsc::channel();
     let reader = thread::spawn(move || {
@@ -182,7 +183,7 @@ fn channel_subscription_is_read_from_another_thread() {
 #[test]
 fn slow_qos1_channel_subscriber_gets_every_message_in_order() {
     const COUNT: usize = 50;
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let receiver = broker
         .handle
         .subscribe_channel("slow/#", QoS::AtLeastOnce, 2)
@@ -218,7 +219,7 @@ fn slow_qos1_channel_subscriber_gets_every_message_in_order() {
 
 #[test]
 fn qos0_messages_for_a_full_channel_are_dropped_and_counted() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let receiver = broker
         .handle
         .subscribe_channel("full/#", QoS::AtLeastOnce, 2)
@@ -257,7 +258,7 @@ fn qos0_messages_for_a_full_channel_are_dropped_and_counted() {
 
 #[test]
 fn dropping_the_receiver_ends_the_subscription() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let base = broker.stats().subscriptions;
     let receiver = broker
         .handle
@@ -274,7 +275,7 @@ fn dropping_the_receiver_ends_the_subscription() {
 
 #[test]
 fn dropping_an_idle_receiver_ends_the_subscription() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let base = broker.stats().subscriptions;
     let receiver = broker
         .handle
@@ -288,7 +289,7 @@ fn dropping_an_idle_receiver_ends_the_subscription() {
 #[test]
 fn unsubscribe_local_stops_deliveries() {
     let (tx, first) = mpsc::channel();
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         // On the broker's own thread, before it runs.
         let subscription = broker
             .subscribe_local("unsub/#", QoS::AtMostOnce, |_| {})

@@ -5,18 +5,19 @@
 //!
 //! rumqttc is the client. Every wait is bounded; no test asserts on timing.
 
-mod embedding_support;
+mod support;
 
 use std::sync::mpsc;
 
-use embedding_support::mqtt::mqtt;
-use embedding_support::{start, test_config, text, TIMEOUT};
 use mqlite::{Message, MessageDecision, QoS};
+use support::embedding::mqtt::mqtt;
+use support::embedding::text;
+use support::{test_config, TestBroker, TIMEOUT};
 
 #[test]
 fn message_hook_rewrites_and_drops_messages() {
     let (origins_tx, origins) = mpsc::channel::<(Option<String>, String)>();
-    let broker = start(test_config(), |broker| {
+    let broker = TestBroker::start_setup(test_config(), |broker| {
         broker.set_message_hook(move |origin, message| {
             let _ = origins_tx.send((
                 origin.map(|client| client.client_id.to_string()),

@@ -8,18 +8,19 @@
 //! A channel subscription receives. Every wait is bounded; no test asserts
 //! on timing.
 
-mod embedding_support;
+mod support;
 
 use std::thread;
 
-use embedding_support::{recv_local, start, test_config, QUIET};
 use mqlite::{Message, QoS};
+use support::embedding::recv_local;
+use support::{test_config, TestBroker, QUIET};
 
 #[test]
 fn handle_publish_from_four_threads_is_all_received() {
     const THREADS: usize = 4;
     const EACH: usize = 250;
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let receiver = broker
         .handle
         .subscribe_channel("load/#", QoS::AtLeastOnce, 64)
@@ -69,7 +70,7 @@ fn handle_publish_from_four_threads_is_all_received() {
 
 #[test]
 fn publish_batch_delivers_in_order_and_refuses_a_bad_topic_whole() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let receiver = broker
         .handle
         .subscribe_channel("batch/#", QoS::ExactlyOnce, 64)
@@ -121,11 +122,11 @@ fn sized_payload(index: usize, len: usize) -> String {
 
 #[test]
 fn small_and_large_publishes_keep_their_order_with_other_requests() {
-    let broker = start(test_config(), |_| {});
+    let broker = TestBroker::start_setup(test_config(), |_| {});
     let (tx, rx) = std::sync::mpsc::channel();
     let subscription = broker
         .handle
-        .subscribe_local("mix/#", QoS::AtLeastOnce, embedding_support::forward(tx))
+        .subscribe_local("mix/#", QoS::AtLeastOnce, support::embedding::forward(tx))
         .unwrap();
     // Around the 4 KiB where the inbox stops copying, and far above it.
     let sizes = [0, 16, 4089, 4090, 4091, 70_000, 10, 300_000, 1];
@@ -156,7 +157,7 @@ fn small_and_large_publishes_keep_their_order_with_other_requests() {
         .publish("mix/one", b"after the unsubscribe", QoS::AtMostOnce, false)
         .unwrap();
     for (topic, payload) in &expected {
-        let got = embedding_support::recv(&rx, "mixed message");
+        let got = support::embedding::recv(&rx, "mixed message");
         assert_eq!(&got.topic, topic);
         assert!(
             got.payload == *payload,

@@ -53,11 +53,10 @@
 //! `-c`) so that a subscriber offline across a restart never has messages
 //! dropped by the queue limit, which would be a legitimate loss.
 //!
-//! The client threads are in `tests/persistence_crash_support`, the broker
-//! harness in `tests/persistence_support`.
+//! The client threads are in `tests/support/crash.rs`, the broker harness
+//! in `tests/support/persistence`.
 
-mod persistence_crash_support;
-mod persistence_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,35 +66,19 @@ use std::time::{Duration, Instant};
 
 use mqlite::codec::QoS;
 use mqlite::store::SessionStore;
-use persistence_crash_support::{
+use support::crash::{
     publisher, subscriber, PublisherReport, Shared, SubscriberReport, SubscriberThread,
 };
-use persistence_support::binary::Mqlite;
-use persistence_support::{free_port, TempDir, QUIET};
+use support::persistence::binary::Mqlite;
+use support::persistence::free_port;
+use support::Rng;
+use support::{TempDir, QUIET};
 
 /// Time allowed, after the last restart, for publishers to finish and
 /// subscribers to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_ROUNDS: u32 = 5;
 const DEFAULT_SEED: u64 = 0x6d71_6c69_7465_2121;
-
-/// splitmix64: small, seedable, good enough for delays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `low..=high`.
-    fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
-    }
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     match std::env::var(name) {
@@ -136,12 +119,12 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
     let rounds: u32 = env_or("MQLITE_CRASH_ROUNDS", DEFAULT_ROUNDS);
     let seed: u64 = env_or("MQLITE_CRASH_SEED", DEFAULT_SEED);
     eprintln!("crash test: {rounds} rounds, MQLITE_CRASH_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
 
     let dir = TempDir::new("crash");
-    let db = dir.join("crash.db");
-    let config = dir.join("crash.toml");
+    let db = dir.path("crash.db");
+    let config = dir.path("crash.toml");
     std::fs::write(&config, "max_queued_messages = 1000000\nsys_interval = 0\n").unwrap();
     let config_text = config.to_str().unwrap().to_string();
     let extra = ["-c", config_text.as_str()];

@@ -10,12 +10,12 @@
 //! packet ids, DUP flags and a client that does not acknowledge matter.
 //! Every wait is bounded.
 
-mod persistence_support;
+mod support;
 
 use mqlite::codec::{Packet, QoS};
-use persistence_support::raw::Raw;
-use persistence_support::server::{Mode, Server};
-use persistence_support::{Pkt, TempDir};
+use support::persistence::{Mode, Server};
+use support::RawClient;
+use support::{Pkt, TempDir};
 
 /// Messages sent but not acknowledged before the broker went down come back
 /// with DUP=1 and the same packet ids, in their original order (a retained
@@ -28,12 +28,12 @@ fn inflight_resent_after_restart(mode: Mode) {
     let server = Server::start(mode, &dir);
     let addr = server.addr();
 
-    let (mut publisher, _) = Raw::connect(addr, "inflight-pub", true);
-    publisher.publish_acked("inf/ret", b"retained", QoS::AtLeastOnce, true, 9);
-    let (mut sub, present) = Raw::connect(addr, "inflight-sub", false);
+    let (mut publisher, _) = RawClient::connect_to(addr, "inflight-pub", true, 60);
+    publisher.publish_acked_id("inf/ret", b"retained", QoS::AtLeastOnce, true, 9);
+    let (mut sub, present) = RawClient::connect_to(addr, "inflight-sub", false, 60);
     assert!(!present);
     assert_eq!(
-        sub.subscribe(
+        sub.subscribe_id(
             1,
             &[
                 ("inf/ret", QoS::AtLeastOnce),
@@ -54,31 +54,31 @@ fn inflight_resent_after_restart(mode: Mode) {
 
     // QoS 2 to the PUBREL stage: PUBREC sent, PUBREL received (so the
     // PUBREC is saved), no PUBCOMP.
-    publisher.publish_acked("inf/rel", b"released", QoS::ExactlyOnce, false, 1);
+    publisher.publish_acked_id("inf/rel", b"released", QoS::ExactlyOnce, false, 1);
     let rel_id = expect_first_send(&mut sub, "released", QoS::ExactlyOnce);
-    sub.must_send(&Packet::PubRec(rel_id));
-    assert_eq!(sub.expect(), Pkt::PubRel(rel_id));
+    sub.send(&Packet::PubRec(rel_id));
+    assert_eq!(sub.expect_packet(), Pkt::PubRel(rel_id));
 
     // QoS 1 and QoS 2 received and never acknowledged.
-    publisher.publish_acked("inf/q1", b"unacked-1", QoS::AtLeastOnce, false, 2);
-    publisher.publish_acked("inf/q2", b"unacked-2", QoS::ExactlyOnce, false, 3);
+    publisher.publish_acked_id("inf/q1", b"unacked-1", QoS::AtLeastOnce, false, 2);
+    publisher.publish_acked_id("inf/q2", b"unacked-2", QoS::ExactlyOnce, false, 3);
     let one_id = expect_first_send(&mut sub, "unacked-1", QoS::AtLeastOnce);
     let two_id = expect_first_send(&mut sub, "unacked-2", QoS::ExactlyOnce);
 
     // Offline, two more are queued behind the in-flight ones.
     sub.disconnect();
-    publisher.publish_acked("inf/q2", b"queued-3", QoS::ExactlyOnce, false, 4);
-    publisher.publish_acked("inf/q1", b"queued-4", QoS::AtLeastOnce, false, 5);
+    publisher.publish_acked_id("inf/q2", b"queued-3", QoS::ExactlyOnce, false, 4);
+    publisher.publish_acked_id("inf/q1", b"queued-4", QoS::AtLeastOnce, false, 5);
 
     let server = server.restart();
     let addr = server.addr();
     drop(publisher);
 
-    let (mut sub, present) = Raw::connect(addr, "inflight-sub", false);
+    let (mut sub, present) = RawClient::connect_to(addr, "inflight-sub", false, 60);
     assert!(present, "the persistent session is back after the restart");
     assert_eq!(
         sub.expect_publish(),
-        persistence_support::Msg {
+        support::Msg {
             topic: "inf/ret".into(),
             payload: b"retained".to_vec(),
             qos: QoS::AtLeastOnce,
@@ -89,14 +89,14 @@ fn inflight_resent_after_restart(mode: Mode) {
         "unacknowledged retained message resent with DUP, RETAIN and its packet id"
     );
     assert_eq!(
-        sub.expect(),
+        sub.expect_packet(),
         Pkt::PubRel(rel_id),
         "the QoS 2 message at the PUBREL stage gets PUBREL again"
     );
     let again = sub.expect_publish();
     assert_eq!(
         again,
-        persistence_support::Msg {
+        support::Msg {
             topic: "inf/q1".into(),
             payload: b"unacked-1".to_vec(),
             qos: QoS::AtLeastOnce,
@@ -109,7 +109,7 @@ fn inflight_resent_after_restart(mode: Mode) {
     let again = sub.expect_publish();
     assert_eq!(
         again,
-        persistence_support::Msg {
+        support::Msg {
             topic: "inf/q2".into(),
             payload: b"unacked-2".to_vec(),
             qos: QoS::ExactlyOnce,
@@ -126,23 +126,23 @@ fn inflight_resent_after_restart(mode: Mode) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 6, "packet ids in use are not reused");
-    sub.must_send(&Packet::PubAck(ret_id));
-    sub.must_send(&Packet::PubComp(rel_id));
-    sub.must_send(&Packet::PubAck(one_id));
-    sub.must_send(&Packet::PubRec(two_id));
-    assert_eq!(sub.expect(), Pkt::PubRel(two_id));
-    sub.must_send(&Packet::PubComp(two_id));
-    sub.must_send(&Packet::PubRec(three_id));
-    assert_eq!(sub.expect(), Pkt::PubRel(three_id));
-    sub.must_send(&Packet::PubComp(three_id));
-    sub.must_send(&Packet::PubAck(four_id));
+    sub.send(&Packet::PubAck(ret_id));
+    sub.send(&Packet::PubComp(rel_id));
+    sub.send(&Packet::PubAck(one_id));
+    sub.send(&Packet::PubRec(two_id));
+    assert_eq!(sub.expect_packet(), Pkt::PubRel(two_id));
+    sub.send(&Packet::PubComp(two_id));
+    sub.send(&Packet::PubRec(three_id));
+    assert_eq!(sub.expect_packet(), Pkt::PubRel(three_id));
+    sub.send(&Packet::PubComp(three_id));
+    sub.send(&Packet::PubAck(four_id));
     sub.ping();
     sub.expect_nothing();
 
     // Acknowledged after the restart: nothing comes back after another.
     let server = server.restart();
     drop(sub);
-    let (mut sub, present) = Raw::connect(server.addr(), "inflight-sub", false);
+    let (mut sub, present) = RawClient::connect_to(server.addr(), "inflight-sub", false, 60);
     assert!(present);
     sub.expect_nothing();
     sub.disconnect();
@@ -168,21 +168,19 @@ fn inbound_qos2_resent_after_restart_delivered_once(mode: Mode) {
     let server = Server::start(mode, &dir);
     let addr = server.addr();
 
-    let (mut sub, _) = Raw::connect(addr, "inbound-sub", false);
-    assert_eq!(sub.subscribe(1, &[("in/q2", QoS::ExactlyOnce)]), vec![2]);
-    let (mut publisher, present) = Raw::connect(addr, "inbound-pub", false);
+    let (mut sub, _) = RawClient::connect_to(addr, "inbound-sub", false, 60);
+    assert_eq!(sub.subscribe_id(1, &[("in/q2", QoS::ExactlyOnce)]), vec![2]);
+    let (mut publisher, present) = RawClient::connect_to(addr, "inbound-pub", false, 60);
     assert!(!present);
-    publisher
-        .send_publish(
-            "in/q2",
-            b"exactly-once",
-            QoS::ExactlyOnce,
-            false,
-            false,
-            Some(7),
-        )
-        .unwrap();
-    assert_eq!(publisher.expect(), Pkt::PubRec(7));
+    publisher.send_publish(
+        "in/q2",
+        b"exactly-once",
+        QoS::ExactlyOnce,
+        false,
+        false,
+        Some(7),
+    );
+    assert_eq!(publisher.expect_packet(), Pkt::PubRec(7));
     // The subscriber gets it (and completes its own flow) before the crash.
     let got = sub.receive_and_ack(1);
     assert_eq!(got[0].text(), "exactly-once");
@@ -193,25 +191,23 @@ fn inbound_qos2_resent_after_restart_delivered_once(mode: Mode) {
     drop(sub);
     drop(publisher);
 
-    let (mut sub, present) = Raw::connect(addr, "inbound-sub", false);
+    let (mut sub, present) = RawClient::connect_to(addr, "inbound-sub", false, 60);
     assert!(present);
-    let (mut publisher, present) = Raw::connect(addr, "inbound-pub", false);
+    let (mut publisher, present) = RawClient::connect_to(addr, "inbound-pub", false, 60);
     assert!(present, "the publisher's persistent session is back");
-    publisher
-        .send_publish(
-            "in/q2",
-            b"exactly-once",
-            QoS::ExactlyOnce,
-            false,
-            true,
-            Some(7),
-        )
-        .unwrap();
-    assert_eq!(publisher.expect(), Pkt::PubRec(7));
-    publisher.must_send(&Packet::PubRel(7));
-    assert_eq!(publisher.expect(), Pkt::PubComp(7));
+    publisher.send_publish(
+        "in/q2",
+        b"exactly-once",
+        QoS::ExactlyOnce,
+        false,
+        true,
+        Some(7),
+    );
+    assert_eq!(publisher.expect_packet(), Pkt::PubRec(7));
+    publisher.send(&Packet::PubRel(7));
+    assert_eq!(publisher.expect_packet(), Pkt::PubComp(7));
     // A marker after it: had the resend been routed, it would arrive first.
-    publisher.publish_acked("in/q2", b"marker", QoS::ExactlyOnce, false, 8);
+    publisher.publish_acked_id("in/q2", b"marker", QoS::ExactlyOnce, false, 8);
     let got = sub.receive_and_ack(1);
     assert_eq!(
         got[0].text(),
@@ -237,7 +233,7 @@ fn inbound_qos2_resent_after_restart_delivered_once_binary() {
 
 /// The next PUBLISH `sub` receives, checked to carry `text` at `qos` and to
 /// be a first send (no DUP); returns its packet id.
-fn expect_first_send(sub: &mut Raw, text: &str, qos: QoS) -> u16 {
+fn expect_first_send(sub: &mut RawClient, text: &str, qos: QoS) -> u16 {
     let publish = sub.expect_publish();
     assert_eq!(
         (publish.text().as_str(), publish.qos, publish.dup),

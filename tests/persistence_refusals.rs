@@ -8,17 +8,18 @@
 //! The broker and client harness is in `tests/persistence_support`. Every
 //! wait is bounded.
 
-mod persistence_support;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use mqlite::codec::{Packet, QoS};
 use mqlite::Broker;
-use persistence_support::binary::{mqlite_exits, Mqlite};
-use persistence_support::raw::Raw;
-use persistence_support::server::{api_config, ApiBroker};
-use persistence_support::{free_port, TempDir};
+use support::persistence::api_config;
+use support::persistence::binary::{mqlite_exits, Mqlite};
+use support::persistence::free_port;
+use support::RawClient;
+use support::TempDir;
 
 const GARBAGE: &[u8] = b"this is not a SQLite database, just some bytes a crash or a \
     careless copy could have left here. ";
@@ -32,10 +33,10 @@ fn write_garbage(path: &Path) -> Vec<u8> {
 #[test]
 fn corrupt_db_refused_by_binary_naming_the_file() {
     let dir = TempDir::new("corrupt");
-    let db = dir.join("x.db");
+    let db = dir.path("x.db");
     let bytes = write_garbage(&db);
     let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
     assert!(
         !run.status.success(),
         "mqlite must refuse a corrupt file, it exited with {}",
@@ -59,16 +60,16 @@ fn corrupt_db_refused_by_binary_naming_the_file() {
 #[test]
 fn damaged_pages_of_a_real_store_refused_by_binary() {
     let dir = TempDir::new("damaged");
-    let db = dir.join("x.db");
+    let db = dir.path("x.db");
     let server = Mqlite::start(&db, free_port(), &[]);
-    let (mut sub, _) = Raw::connect(server.addr(), "damaged-sub", false);
-    assert_eq!(sub.subscribe(1, &[("dmg/#", QoS::AtLeastOnce)]), vec![1]);
+    let (mut sub, _) = RawClient::connect_to(server.addr(), "damaged-sub", false, 60);
+    assert_eq!(sub.subscribe_id(1, &[("dmg/#", QoS::AtLeastOnce)]), vec![1]);
     sub.disconnect();
-    let (mut publisher, _) = Raw::connect(server.addr(), "damaged-pub", true);
+    let (mut publisher, _) = RawClient::connect_to(server.addr(), "damaged-pub", true, 60);
     for i in 0..200u16 {
         let topic = format!("dmg/{}", i % 20);
         let payload = format!("queued message {i} ").repeat(20);
-        publisher.publish_acked(&topic, payload.as_bytes(), QoS::AtLeastOnce, i < 20, i + 1);
+        publisher.publish_acked_id(&topic, payload.as_bytes(), QoS::AtLeastOnce, i < 20, i + 1);
     }
     publisher.disconnect();
     server.stop();
@@ -85,10 +86,10 @@ fn damaged_pages_of_a_real_store_refused_by_binary() {
         bytes[page * page_size..page * page_size + 12].fill(0xa5);
     }
     std::fs::write(&db, &bytes).unwrap();
-    let _ = std::fs::remove_file(dir.join("x.db-wal"));
+    let _ = std::fs::remove_file(dir.path("x.db-wal"));
 
     let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
     assert!(
         !run.status.success(),
         "mqlite must refuse a damaged store, it exited with {}",
@@ -105,7 +106,7 @@ fn damaged_pages_of_a_real_store_refused_by_binary() {
 #[test]
 fn corrupt_and_locked_db_refused_by_api_naming_the_file() {
     let dir = TempDir::new("api-refuse");
-    let bad = dir.join("bad.db");
+    let bad = dir.path("bad.db");
     write_garbage(&bad);
     let error = Broker::new(api_config(&bad))
         .err()
@@ -116,8 +117,8 @@ fn corrupt_and_locked_db_refused_by_api_naming_the_file() {
         "{error}"
     );
 
-    let db = dir.join("x.db");
-    let first = ApiBroker::start(&db);
+    let db = dir.path("x.db");
+    let first = support::persistence::api_broker(&db);
     let error = Broker::new(api_config(&db))
         .err()
         .expect("a second Broker on the same file must be refused");
@@ -126,9 +127,11 @@ fn corrupt_and_locked_db_refused_by_api_naming_the_file() {
         text.contains(db.to_str().unwrap()) && (text.contains("in use") || text.contains("lock")),
         "{text}"
     );
-    first.stop();
+    first.stop().expect("Broker::run failed");
     // Released by the first broker's stop.
-    ApiBroker::start(&db).stop();
+    support::persistence::api_broker(&db)
+        .stop()
+        .expect("Broker::run failed");
 }
 
 /// A store closed by the host must be reopenable at once, even while
@@ -146,8 +149,8 @@ fn store_lock_not_held_by_a_forked_child_api() {
     use std::os::unix::process::CommandExt;
 
     let dir = TempDir::new("fork");
-    let db = dir.join("x.db");
-    let first = ApiBroker::start(&db);
+    let db = dir.path("x.db");
+    let first = support::persistence::api_broker(&db);
     // Another thread starts a child; it is forked now and execs in 1 s.
     let spawner = std::thread::spawn(|| {
         let mut command = std::process::Command::new("true");
@@ -161,7 +164,7 @@ fn store_lock_not_held_by_a_forked_child_api() {
         command.spawn().expect("spawn `true`").wait()
     });
     std::thread::sleep(Duration::from_millis(300));
-    first.stop();
+    first.stop().expect("Broker::run failed");
     let result = Broker::new(api_config(&db));
     let _ = spawner.join();
     if let Err(error) = result {
@@ -172,10 +175,10 @@ fn store_lock_not_held_by_a_forked_child_api() {
 #[test]
 fn second_binary_on_same_db_refused_as_in_use() {
     let dir = TempDir::new("locked");
-    let db = dir.join("x.db");
+    let db = dir.path("x.db");
     let first = Mqlite::start(&db, free_port(), &[]);
     let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
     assert!(
         !run.status.success(),
         "the second mqlite must exit non-zero"
@@ -187,12 +190,12 @@ fn second_binary_on_same_db_refused_as_in_use() {
         run.stderr
     );
     // The first one still serves.
-    let (mut client, _) = Raw::connect(first.addr(), "still-there", true);
+    let (mut client, _) = RawClient::connect_to(first.addr(), "still-there", true, 60);
     client.ping();
     drop(client);
     // SIGKILL releases the lock: no stale lock to clean up by hand.
     let first = first.kill_and_restart();
-    let (client, _) = Raw::connect(first.addr(), "still-there", true);
+    let (client, _) = RawClient::connect_to(first.addr(), "still-there", true, 60);
     client.disconnect();
     first.stop();
 }
@@ -200,14 +203,17 @@ fn second_binary_on_same_db_refused_as_in_use() {
 #[test]
 fn fresh_db_moves_old_file_aside_and_starts_empty() {
     let dir = TempDir::new("fresh");
-    let db = dir.join("x.db");
+    let db = dir.path("x.db");
     let port = free_port();
     let server = Mqlite::start(&db, port, &[]);
-    let (mut sub, _) = Raw::connect(server.addr(), "fresh-sub", false);
-    assert_eq!(sub.subscribe(1, &[("fresh/t", QoS::AtLeastOnce)]), vec![1]);
+    let (mut sub, _) = RawClient::connect_to(server.addr(), "fresh-sub", false, 60);
+    assert_eq!(
+        sub.subscribe_id(1, &[("fresh/t", QoS::AtLeastOnce)]),
+        vec![1]
+    );
     sub.disconnect();
-    let (mut publisher, _) = Raw::connect(server.addr(), "fresh-pub", true);
-    publisher.publish_acked("fresh/retained", b"old state", QoS::AtLeastOnce, true, 1);
+    let (mut publisher, _) = RawClient::connect_to(server.addr(), "fresh-pub", true, 60);
+    publisher.publish_acked_id("fresh/retained", b"old state", QoS::AtLeastOnce, true, 1);
     publisher.disconnect();
     server.stop();
 
@@ -224,22 +230,25 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
         dir.list(),
         server.stderr()
     );
-    let (mut sub, present) = Raw::connect(server.addr(), "fresh-sub", false);
+    let (mut sub, present) = RawClient::connect_to(server.addr(), "fresh-sub", false, 60);
     assert!(!present, "--fresh-db starts without the old sessions");
-    assert_eq!(sub.subscribe(1, &[("fresh/#", QoS::AtLeastOnce)]), vec![1]);
+    assert_eq!(
+        sub.subscribe_id(1, &[("fresh/#", QoS::AtLeastOnce)]),
+        vec![1]
+    );
     sub.expect_nothing();
     sub.disconnect();
     server.stop();
 
     // The old state is intact in the backup.
-    let backup = dir.join(&backups[0]);
+    let backup = dir.path(&backups[0]);
     let server = Mqlite::start(&backup, port, &[]);
-    let (sub, present) = Raw::connect(server.addr(), "fresh-sub", false);
+    let (sub, present) = RawClient::connect_to(server.addr(), "fresh-sub", false, 60);
     assert!(present, "the backup holds the old session");
     sub.disconnect();
-    let (mut watcher, _) = Raw::connect(server.addr(), "fresh-watcher", true);
+    let (mut watcher, _) = RawClient::connect_to(server.addr(), "fresh-watcher", true, 60);
     assert_eq!(
-        watcher.subscribe(1, &[("fresh/#", QoS::AtLeastOnce)]),
+        watcher.subscribe_id(1, &[("fresh/#", QoS::AtLeastOnce)]),
         vec![1]
     );
     let msg = watcher.expect_publish();
@@ -248,7 +257,7 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
         ("fresh/retained", "old state", true),
         "the backup holds the old retained message"
     );
-    watcher.must_send(&Packet::PubAck(msg.packet_id.unwrap()));
+    watcher.send(&Packet::PubAck(msg.packet_id.unwrap()));
     watcher.disconnect();
     server.stop();
 }
@@ -263,22 +272,22 @@ fn read_only_db_refused_as_read_only() {
     use std::os::unix::process::CommandExt;
 
     let dir = TempDir::new("read-only");
-    let db = dir.join("x.db");
+    let db = dir.path("x.db");
     // A broker killed, not stopped: its `-wal` file stays beside the store.
     Mqlite::start(&db, free_port(), &[]).kill();
-    let wal = dir.join("x.db-wal");
+    let wal = dir.path("x.db-wal");
     assert!(wal.exists(), "the killed broker left its -wal");
     for file in [&db, &wal] {
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o444)).unwrap();
     }
     // The directory stays writable (for the lock file): only the file is
     // read-only.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(dir.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let port = free_port().to_string();
-    let mut command = std::process::Command::new(persistence_support::BIN);
+    let mut command = std::process::Command::new(support::persistence::BIN);
     command
         .args(["-p", &port, "--db", db.to_str().unwrap()])
-        .current_dir(dir.path())
+        .current_dir(dir.dir())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
@@ -300,11 +309,11 @@ fn read_only_db_refused_as_read_only() {
 #[test]
 fn db_in_a_missing_directory_says_so() {
     let dir = TempDir::new("no-dir");
-    let db = dir.join("absent/deeper/x.db");
+    let db = dir.path("absent/deeper/x.db");
     let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.path());
+    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
     assert!(!run.status.success(), "{}", run.stderr);
-    let missing = dir.join("absent/deeper");
+    let missing = dir.path("absent/deeper");
     assert!(
         run.stderr.contains(&format!(
             "the directory {} does not exist",

@@ -23,12 +23,12 @@
 //! `tests/persistence_support`. rumqttc is the client here (plain publish /
 //! subscribe). Every wait is bounded.
 
-mod persistence_support;
+mod support;
 
-use persistence_support::mqtt::{rqos, Mqtt};
-use persistence_support::server::{Mode, Server};
-use persistence_support::TempDir;
 use rumqttc::QoS as RQoS;
+use support::persistence::mqtt::{rqos, Mqtt};
+use support::persistence::{Mode, Server};
+use support::TempDir;
 
 /// A long offline queue (several pages of `RAM_QUEUE_MESSAGES`), filled
 /// before and after a restart, is read back from the store page by page:

@@ -9,13 +9,12 @@
 //! says why, and the broker still serves a normal client afterwards (and
 //! holds no descriptor of the abusers).
 
-mod robust_support;
 mod support;
 
 use std::time::Duration;
 
 use mqlite::codec::{Packet, QoS};
-use robust_support::{assert_fds_back, broker, wait_until, Spawn};
+use support::robust::{assert_fds_back, broker, Spawn};
 use support::{encode, frame, ConnectOptions, Pkt, RawClient};
 
 const Q1: QoS = QoS::AtLeastOnce;
@@ -130,7 +129,7 @@ mod garbage {
                 );
             }
         }
-        let ok = wait_until(Duration::from_secs(5), || {
+        let ok = support::poll_until(Duration::from_secs(5), || {
             broker
                 .stderr()
                 .lines()
@@ -145,7 +144,7 @@ mod garbage {
         assert!(
             ok,
             "not every garbage connection's close has a reason in the log:\n{}",
-            robust_support::tail(&broker.stderr(), 30)
+            support::robust::tail(&broker.stderr(), 30)
         );
         broker.assert_serves();
         assert_fds_back(&broker, baseline);

@@ -9,7 +9,6 @@
 //! says why, and the broker still serves a normal client afterwards (and
 //! holds no descriptor of the abusers).
 
-mod robust_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, QoS, Subscribe};
-use robust_support::{assert_fds_back, broker, neighbour_pings, sys_u64, wait_until};
+use support::robust::{assert_fds_back, broker, neighbour_pings, sys_u64};
 use support::{encode, ConnectOptions, Pkt, RawClient};
 
 const Q1: QoS = QoS::AtLeastOnce;
@@ -81,7 +80,7 @@ mod floods {
 
         // Every flood connection is gone, and each close was logged.
         assert_fds_back(&broker, baseline + 1);
-        let ok = wait_until(Duration::from_secs(5), || {
+        let ok = support::poll_until(Duration::from_secs(5), || {
             let log = broker.stderr();
             let closes = log
                 .lines()
@@ -95,7 +94,7 @@ mod floods {
         assert!(
             ok,
             "not every flood connection's close was logged:\n{}",
-            robust_support::tail(&broker.stderr(), 20)
+            support::robust::tail(&broker.stderr(), 20)
         );
         // Connected now: steady + the $SYS reader.
         assert_eq!(broker.sys_u64("clients/connected"), 2);
@@ -123,7 +122,7 @@ mod floods {
         last.ping();
         let taken = broker.log_lines("client same-id taken over by a new connection");
         assert!(
-            wait_until(Duration::from_secs(5), || broker
+            support::poll_until(Duration::from_secs(5), || broker
                 .log_lines("client same-id taken over")
                 .len()
                 >= 299),
@@ -176,7 +175,7 @@ mod storms {
         // 10 000 + the $SYS reader's own subscription.
         assert_eq!(broker.sys_u64("subscriptions/count"), 10_001);
         storm.disconnect();
-        assert!(wait_until(Duration::from_secs(5), || broker
+        assert!(support::poll_until(Duration::from_secs(5), || broker
             .sys_u64("subscriptions/count")
             == 1));
         publisher.disconnect();
@@ -236,7 +235,7 @@ mod storms {
             .expect("the neighbour was answered within 5 s");
         assert_eq!(broker.sys_u64("subscriptions/count"), 10_001);
         storm.disconnect();
-        assert!(wait_until(Duration::from_secs(5), || broker
+        assert!(support::poll_until(Duration::from_secs(5), || broker
             .sys_u64("subscriptions/count")
             == 1));
         broker.assert_serves();

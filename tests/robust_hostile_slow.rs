@@ -9,7 +9,6 @@
 //! says why, and the broker still serves a normal client afterwards (and
 //! holds no descriptor of the abusers).
 
-mod robust_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -19,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, QoS};
-use robust_support::{assert_fds_back, broker, wait_until};
+use support::robust::{assert_fds_back, broker};
 use support::{encode, ConnectOptions, RawClient};
 
 const Q0: QoS = QoS::AtMostOnce;
@@ -71,7 +70,7 @@ mod half_open {
             "closed before connect_timeout: {:?}",
             started.elapsed()
         );
-        let ok = wait_until(Duration::from_secs(5), || {
+        let ok = support::poll_until(Duration::from_secs(5), || {
             broker
                 .log_lines("closed before CONNECT completed: ConnectTimeout")
                 .len()
@@ -80,7 +79,7 @@ mod half_open {
         assert!(
             ok,
             "expected 20 ConnectTimeout log lines:\n{}",
-            robust_support::tail(&broker.stderr(), 30)
+            support::robust::tail(&broker.stderr(), 30)
         );
         broker.assert_serves();
         assert_fds_back(&broker, baseline);
@@ -208,13 +207,13 @@ mod slowloris {
             thread.join().unwrap();
         }
         normal.ping();
-        let ok = wait_until(Duration::from_secs(5), || {
+        let ok = support::poll_until(Duration::from_secs(5), || {
             broker
                 .log_lines("closed before CONNECT completed: ConnectTimeout")
                 .len()
                 >= 10
         });
-        assert!(ok, "{}", robust_support::tail(&broker.stderr(), 20));
+        assert!(ok, "{}", support::robust::tail(&broker.stderr(), 20));
         normal.disconnect();
         broker.assert_serves();
         assert_fds_back(&broker, baseline);

@@ -11,7 +11,6 @@
 //! `robust_limits_queues.rs`; that every limit has a documented default in
 //! `robust_limits_defaults.rs`.
 
-mod robust_support;
 mod support;
 
 use std::io::{Read, Write};
@@ -21,7 +20,7 @@ use std::time::{Duration, Instant};
 use mqlite::codec::QoS;
 use mqlite::hooks::AuthDecision;
 use mqlite::{Broker, Config};
-use robust_support::{broker, wait_until, Spawn};
+use support::robust::{broker, Spawn};
 use support::{ConnectOptions, Pkt, RawClient, Recv, TempDir, TestBroker};
 
 const Q0: QoS = QoS::AtMostOnce;
@@ -52,7 +51,7 @@ fn max_connections_refuses_further_sockets() {
     // A slot frees up when a client leaves.
     clients.pop().unwrap().disconnect();
     let mut again = None;
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(support::poll_until(Duration::from_secs(5), || {
         let mut c = RawClient::open(broker.addr);
         c.send_connect(&ConnectOptions::new("mc-again"));
         match c.recv(Duration::from_secs(2)) {
@@ -132,7 +131,7 @@ fn connect_timeout_closes_a_socket_without_connect() {
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
         "closed after {elapsed:?}"
     );
-    let ok = wait_until(Duration::from_secs(5), || {
+    let ok = support::poll_until(Duration::from_secs(5), || {
         broker
             .log_lines("closed before CONNECT completed: ConnectTimeout")
             .len()
@@ -221,7 +220,7 @@ fn auth_timeout_refuses_a_pending_connect_with_0x05() {
     );
     let needle = format!("authentication of {peer} timed out");
     assert!(
-        wait_until(Duration::from_secs(2), || log
+        support::poll_until(Duration::from_secs(2), || log
             .lock()
             .unwrap()
             .iter()
@@ -265,7 +264,7 @@ fn session_expiry_discards_a_disconnected_session_and_its_store() {
     broker.assert_log(&["session se-early expired"]);
     // Gone from the store too: a restart restores no session (se-early's
     // new session from the reconnect above expires as well).
-    assert!(wait_until(Duration::from_secs(5), || broker
+    assert!(support::poll_until(Duration::from_secs(5), || broker
         .log_lines("session se-early expired")
         .len()
         >= 2));

@@ -3,7 +3,6 @@
 //! agree, and the TOML key sets it. The limits themselves are tested in
 //! `robust_limits.rs` and `robust_limits_queues.rs`.
 
-mod robust_support;
 mod support;
 
 use std::time::Duration;
@@ -16,7 +15,7 @@ fn every_limit_has_a_documented_default() {
     // Config doc comment ("Default: ...") and in `mqlite --help`, and a
     // TOML key that sets it.
     let defaults = Config::default();
-    let help = std::process::Command::new(robust_support::bin_path())
+    let help = std::process::Command::new(support::robust::bin_path())
         .arg("--help")
         .output()
         .expect("mqlite --help");

@@ -8,13 +8,12 @@
 //!
 //! The limits on connections and sessions are in `robust_limits.rs`.
 
-mod robust_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, QoS};
-use robust_support::{broker, Mqlite};
+use support::robust::{broker, Mqlite};
 use support::{Pkt, RawClient, Recv};
 
 const Q0: QoS = QoS::AtMostOnce;

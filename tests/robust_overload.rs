@@ -9,12 +9,11 @@
 //! never speeds. Subscribers that stop reading are in
 //! `robust_overload_consumers.rs`.
 
-mod robust_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use robust_support::{cpu_share, fd_count, wait_until, Spawn};
+use support::robust::{cpu_share, fd_count, Spawn};
 use support::{ConnectOptions, Pkt, RawClient, Recv};
 
 #[test]
@@ -50,7 +49,7 @@ fn past_max_connections_new_clients_are_refused_cleanly() {
     let refused: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(refused, 200);
     let cpu = (broker.cpu_ticks() - cpu_before) as f64
-        / robust_support::clk_tck() as f64
+        / support::robust::clk_tck() as f64
         / started.elapsed().as_secs_f64();
     println!(
         "200 refusals in {:?}, broker CPU {:.0} %",
@@ -73,7 +72,7 @@ fn past_max_connections_new_clients_are_refused_cleanly() {
     }
     for i in 0..10 {
         let mut admitted = None;
-        assert!(wait_until(Duration::from_secs(5), || {
+        assert!(support::poll_until(Duration::from_secs(5), || {
             let mut c = RawClient::open(broker.addr);
             c.send_connect(&ConnectOptions::new(&format!("later-{i}")));
             match c.recv(Duration::from_secs(2)) {
@@ -89,7 +88,9 @@ fn past_max_connections_new_clients_are_refused_cleanly() {
     for c in clients.drain(..) {
         c.disconnect();
     }
-    assert!(wait_until(Duration::from_secs(5), || broker.fd_count() <= baseline));
+    assert!(support::poll_until(Duration::from_secs(5), || broker
+        .fd_count()
+        <= baseline));
     broker.assert_serves();
 }
 
@@ -171,6 +172,8 @@ fn descriptor_exhaustion_does_not_spin_and_recovers() {
     for c in waiting.drain(..).chain(connected.drain(..)) {
         c.disconnect();
     }
-    assert!(wait_until(Duration::from_secs(5), || fd_count(pid) <= own));
+    assert!(support::poll_until(Duration::from_secs(5), || fd_count(
+        pid
+    ) <= own));
     broker.assert_serves();
 }

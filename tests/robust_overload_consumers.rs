@@ -7,7 +7,6 @@
 //! generous liveness bounds are asserted, never speeds. Too many
 //! connections and too few descriptors are in `robust_overload.rs`.
 
-mod robust_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -17,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, Publish, QoS};
-use robust_support::{neighbour_pings, rss_kib, Spawn};
+use support::robust::{neighbour_pings, rss_kib, Spawn};
 use support::{encode, ConnectOptions, Pkt, RawClient, Recv};
 
 const Q0: QoS = QoS::AtMostOnce;

@@ -24,7 +24,6 @@
 //! The workload is in `robust_support/soak_load.rs`, the sampling and the
 //! table of figures in `robust_support/soak_figures.rs`.
 
-mod robust_support;
 mod support;
 
 use std::collections::HashMap;
@@ -34,12 +33,12 @@ use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use robust_support::soak_figures::{sample, table, Sample};
-use robust_support::soak_load::{
+use support::robust::soak_figures::{sample, table, Sample};
+use support::robust::soak_load::{
     connection_churn, publisher, retained_churn, subscriber, Counters, Ledger, Q0, Q1, Q2,
     SUBSCRIBERS,
 };
-use robust_support::{sys_u64, wait_until, Spawn};
+use support::robust::{sys_u64, Spawn};
 use support::{Pkt, RawClient, Recv, TempDir};
 
 fn env_secs(name: &str, default: u64) -> u64 {
@@ -65,7 +64,7 @@ fn soak() {
     let end = started + Duration::from_secs(secs);
     println!(
         "soak: {secs} s against {} (pid {}), sampling every {every} s, warm-up {warmup} s",
-        robust_support::bin_path().display(),
+        support::robust::bin_path().display(),
         broker.pid()
     );
 
@@ -189,7 +188,8 @@ fn soak() {
     check_retained(addr);
 
     // No descriptor leak: back to the start figure once all are gone.
-    let fds_closed = wait_until(Duration::from_secs(5), || broker.fd_count() <= fds_at_start);
+    let fds_closed =
+        support::poll_until(Duration::from_secs(5), || broker.fd_count() <= fds_at_start);
     let fds_end = broker.fd_count();
 
     // And all of it survives a restart on the same database.
@@ -225,7 +225,7 @@ fn soak() {
     let _ = writeln!(
         report,
         "Soak of {secs} s ({}), samples every {every} s, warm-up {warmup} s.\n",
-        robust_support::bin_path().display()
+        support::robust::bin_path().display()
     );
     report.push_str(&table(&samples));
     let _ = writeln!(

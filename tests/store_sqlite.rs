@@ -2,20 +2,21 @@
 //! come back in `seq` order and in pages, `SessionCreate` resets a session,
 //! ops on unknown sessions are harmless, a failing batch changes nothing,
 //! retained set / replace / delete, reopening keeps everything, `Send`.
-//! Helpers: `tests/store_support`; the rest in `tests/store_sqlite_*.rs`.
+//! Helpers: `tests/support/store.rs`; the rest in `tests/store_sqlite_*.rs`.
 
-mod store_support;
+mod support;
 
 use mqlite::store::*;
 use mqlite::{Error, QoS};
-use store_support::{
-    add, all_messages, count_rows, create, delete, msg, retain_set, session, store_body, TempDir,
+use support::store::{
+    add, all_messages, count_rows, create, delete, msg, retain_set, session, store_body,
 };
+use support::TempDir;
 
 #[test]
 fn round_trip_of_every_op() {
     let dir = TempDir::new("round-trip");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(
         store.load().unwrap(),
@@ -223,7 +224,7 @@ fn round_trip_of_every_op() {
 #[test]
 fn messages_come_in_seq_order() {
     let dir = TempDir::new("order");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let seqs = [100u64, 2, 30, 1, 9, 1_000_000_000_000, 11];
     let mut ops = vec![create("c")];
@@ -262,7 +263,7 @@ fn messages_come_in_seq_order() {
 #[test]
 fn session_create_resets_the_session() {
     let dir = TempDir::new("reset");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store
         .apply(&[
@@ -329,7 +330,7 @@ fn session_create_resets_the_session() {
 #[test]
 fn ops_on_unknown_sessions_are_harmless() {
     let dir = TempDir::new("unknown");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let ghost = || "ghost".to_string();
     store
@@ -383,7 +384,7 @@ fn ops_on_unknown_sessions_are_harmless() {
 #[test]
 fn a_failing_batch_changes_nothing() {
     let dir = TempDir::new("rollback");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store
         .apply(&[
@@ -416,7 +417,7 @@ fn a_failing_batch_changes_nothing() {
 #[test]
 fn retained_set_replace_delete() {
     let dir = TempDir::new("retained");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let big = vec![0xabu8; 300_000];
     store
@@ -462,7 +463,7 @@ fn retained_set_replace_delete() {
 #[test]
 fn reopening_keeps_everything() {
     let dir = TempDir::new("reopen");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let mut ops = Vec::new();
     for c in 0..10u64 {
@@ -505,7 +506,7 @@ fn the_store_can_move_to_the_reactor_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<SqliteStore>();
     let dir = TempDir::new("send");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store.apply(&[create("c")]).unwrap();
     let snapshot = std::thread::spawn(move || store.load().unwrap())

@@ -3,16 +3,17 @@
 //! session deleted), bodies nobody references are deleted at load, and
 //! message ids are not reused once their bodies are gone.
 
-mod store_support;
+mod support;
 
 use mqlite::store::*;
 use mqlite::QoS;
-use store_support::{add, all_messages, count_rows, create, delete, store_body, TempDir};
+use support::store::{add, all_messages, count_rows, create, delete, store_body};
+use support::TempDir;
 
 #[test]
 fn bodies_are_deleted_with_their_last_reference() {
     let dir = TempDir::new("gc");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let mut ops = vec![create("a"), create("b"), create("c")];
     for id in 1..=20u64 {
@@ -75,7 +76,7 @@ fn bodies_are_deleted_with_their_last_reference() {
 #[test]
 fn orphaned_bodies_are_deleted_at_load() {
     let dir = TempDir::new("orphans");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     // A body nobody queues, and one queued for a session that does not exist.
     store

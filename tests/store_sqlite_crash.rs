@@ -4,7 +4,7 @@
 //! disk afterwards, as a prefix of whole batches, the store goes on from
 //! there, and `open_fresh` keeps the dead writer's log with the backup.
 
-mod store_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use mqlite::store::*;
 use mqlite::QoS;
-use store_support::{
-    add, all_messages, create, msg, retain_set, store_body, store_error_text, TempDir,
-};
+use support::store::{add, all_messages, create, msg, retain_set, store_body, store_error_text};
+use support::TempDir;
 
 const CHILD_ENV: &str = "MQLITE_STORE_CRASH_CHILD_DB";
 
@@ -143,7 +142,7 @@ fn check_prefix(store: &mut SqliteStore, acked: u64) -> u64 {
 #[test]
 fn a_killed_writer_leaves_every_acknowledged_batch() {
     let dir = TempDir::new("crash");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let acked = run_and_kill_child(&path, 40);
     let mut store = SqliteStore::open(&path).unwrap();
     let n = check_prefix(&mut store, acked);
@@ -158,7 +157,7 @@ fn a_killed_writer_leaves_every_acknowledged_batch() {
 #[test]
 fn open_fresh_after_a_crash_keeps_the_log_with_the_backup() {
     let dir = TempDir::new("crash-fresh");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let acked = run_and_kill_child(&path, 10);
     // The killed writer left its WAL behind.
     let mut wal = path.clone().into_os_string();

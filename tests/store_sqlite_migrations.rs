@@ -3,16 +3,17 @@
 //! version 1 schema as shipped (kept here as `SCHEMA_V1`) opens, loads and
 //! is written to by the current code.
 
-mod store_support;
+mod support;
 
 use mqlite::store::*;
 use mqlite::QoS;
-use store_support::{add, create, msg, store_body, TempDir};
+use support::store::{add, create, msg, store_body};
+use support::TempDir;
 
 #[test]
 fn migrates_an_empty_version_0_file() {
     let dir = TempDir::new("v0");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     std::fs::write(&path, b"").unwrap();
     let mut store = SqliteStore::open(&path).unwrap();
     assert!(store.load().unwrap().sessions.is_empty());
@@ -54,7 +55,7 @@ PRAGMA application_id = 1836149876;
 #[test]
 fn opens_a_version_1_file() {
     let dir = TempDir::new("v1");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(SCHEMA_V1).unwrap();

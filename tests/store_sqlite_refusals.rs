@@ -4,18 +4,19 @@
 //! version, another program's database. And `open_fresh`, which moves the
 //! old file aside (never overwriting an earlier backup) and starts empty.
 
-mod store_support;
+mod support;
 
 use std::time::Duration;
 
 use mqlite::store::*;
 use mqlite::QoS;
-use store_support::{add, create, store_body, store_error_text, TempDir};
+use support::store::{add, create, store_body, store_error_text};
+use support::TempDir;
 
 #[test]
 fn a_second_open_is_refused_while_the_first_is_alive() {
     let dir = TempDir::new("locked");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store.apply(&[create("c")]).unwrap();
 
@@ -53,7 +54,7 @@ fn a_file_that_is_not_a_database_is_refused() {
         ("short.db", b"hello, I am a text file\n".to_vec()),
         ("long.db", b"not a database. ".repeat(1000)),
     ] {
-        let path = dir.file(name);
+        let path = dir.path(name);
         std::fs::write(&path, &content).unwrap();
         let text = store_error_text(SqliteStore::open(&path));
         assert!(text.contains(&path.display().to_string()), "{text}");
@@ -69,7 +70,7 @@ fn a_file_that_is_not_a_database_is_refused() {
 #[test]
 fn a_corrupt_database_is_refused() {
     let dir = TempDir::new("corrupt");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     let mut ops = vec![create("c")];
     for id in 1..=200u64 {
@@ -93,7 +94,7 @@ fn a_corrupt_database_is_refused() {
 #[test]
 fn a_schema_from_a_newer_version_is_refused() {
     let dir = TempDir::new("newer");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
@@ -112,7 +113,7 @@ fn a_schema_from_a_newer_version_is_refused() {
 #[test]
 fn another_programs_database_is_refused() {
     let dir = TempDir::new("foreign");
-    let path = dir.file("app.db");
+    let path = dir.path("app.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);")
@@ -128,7 +129,7 @@ fn another_programs_database_is_refused() {
 #[test]
 fn open_fresh_moves_the_old_file_aside() {
     let dir = TempDir::new("fresh");
-    let path = dir.file("store.db");
+    let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
     store
         .apply(&[
@@ -171,7 +172,7 @@ fn open_fresh_moves_the_old_file_aside() {
     assert_eq!(old.load().unwrap(), before);
 
     // Nothing to move: nothing moved.
-    let other = dir.file("other.db");
+    let other = dir.path("other.db");
     let fresh = SqliteStore::open_fresh(&other).unwrap();
     assert!(fresh.moved_aside().is_none());
 }

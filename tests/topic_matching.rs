@@ -2,10 +2,13 @@
 //! name validation, and randomized cross-checks of the two tries against the
 //! plain `matches()`.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use mqlite::topic::*;
 use mqlite::QoS;
+use support::Rng;
 
 /// Whether `filter` matches `topic`, asked of `matches()` and of both trees;
 /// panics if they disagree.
@@ -173,26 +176,6 @@ fn validation() {
     assert!(!tree.unsubscribe("sport+", 1));
 }
 
-/// Marsaglia's xorshift64: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
 const LEVELS: &[&str] = &["", "a", "b", "$SYS", "$", "c d", "a$"];
 
 /// A random valid topic name (never empty) of levels from `levels`.
@@ -252,7 +235,7 @@ fn subscription_tree_with_wide_levels_agrees_with_matches() {
 /// after some of them that matching a random topic gives what
 /// [`matches`] says, then removing everything.
 fn agrees_with_matches(levels: &[&str], rounds: usize, seed: u64) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut tree = SubscriptionTree::new();
     // The model: (filter, key) -> qos.
     let mut model: BTreeMap<(String, u32), QoS> = BTreeMap::new();
@@ -352,7 +335,7 @@ fn retained_tree_with_wide_levels_agrees_with_a_map() {
 /// Random inserts, removals and lookups of topics over `levels` against a
 /// map, matching random filters now and then, then removing everything.
 fn retained_agrees_with_a_map(levels: &[&str], rounds: u32) {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Rng::new(0x2545_F491_4F6C_DD1D);
     let mut tree = RetainedTree::new();
     let mut model: BTreeMap<String, u32> = BTreeMap::new();
     let mut hits = 0;

@@ -1,8 +1,8 @@
 //! Heap used by the topic tries, measured with a counting allocator.
 //!
 //! The counter is per thread, so tests running in parallel do not disturb
-//! each other. Figures for the report:
-//! `cargo test --release --test topic_memory -- --ignored --nocapture`.
+//! each other. The figures for the report come from
+//! `cargo run --release -p mqlite-bench --bin mqlite-topic-memory`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -132,34 +132,4 @@ fn matching_does_not_allocate() {
 fn retained_memory_returns() {
     let (_, left) = retained_bytes(20_000, |i| format!("dev/{}/{i}", i % 100));
     assert_eq!(left, 0, "heap left after removing everything");
-}
-
-/// A named way to make the i-th filter or topic.
-type Shape = (&'static str, fn(u32) -> String);
-
-#[test]
-#[ignore = "measurement; run in release with --nocapture"]
-fn report_memory() {
-    let n = 100_000;
-    let shapes: [Shape; 5] = [
-        ("bench/sub/<i>", |i| format!("bench/sub/{i}")),
-        ("dev/<i>/temp", |i| format!("dev/{i}/temp")),
-        ("site/<i%100>/dev/<i>", |i| {
-            format!("site/{}/dev/{i}", i % 100)
-        }),
-        ("+/<i>/#", |i| format!("+/{i}/#")),
-        ("dev/<i>/+", |i| format!("dev/{i}/+")),
-    ];
-    for (name, shape) in shapes {
-        let (per_sub, left) = subscription_bytes(n, shape);
-        println!(
-            "subscriptions {name:<22} x{n}: {per_sub:.1} bytes each, {left} left after removal"
-        );
-    }
-    for (name, shape) in shapes.into_iter().take(3) {
-        let (per_topic, left) = retained_bytes(n, shape);
-        println!(
-            "retained (u64) {name:<22} x{n}: {per_topic:.1} bytes each, {left} left after removal"
-        );
-    }
 }

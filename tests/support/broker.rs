@@ -1,17 +1,18 @@
-//! [`TestBroker`]: an in-process broker on `127.0.0.1:0`, run in its own
-//! thread, stopped and joined when dropped; [`test_config`] and
+//! [`TestBroker`]: the in-process broker of every test, on `127.0.0.1:0`
+//! (its address read back, so no port is guessed), run in its own thread,
+//! stopped and joined when dropped; [`test_config`] and
 //! [`join_within`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mqlite::codec::QoS;
 use mqlite::core::Stats;
 use mqlite::{Broker, BrokerHandle, Config};
 
-use super::{ConnectOptions, RawClient, TIMEOUT};
+use super::{poll_until, wait_for, wait_until, ConnectOptions, RawClient, TIMEOUT};
 
 /// A config for tests: one listener on a free port, no `$SYS` timer.
 pub fn test_config() -> Config {
@@ -39,7 +40,14 @@ impl TestBroker {
     pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestBroker {
         let mut config = test_config();
         configure(&mut config);
+        TestBroker::start_setup(config, |_| {})
+    }
+
+    /// A broker with `config`, `setup` acting on it first (installing hooks,
+    /// subscribing locally: on this thread, before it runs).
+    pub fn start_setup(config: Config, setup: impl FnOnce(&mut Broker)) -> TestBroker {
         let mut broker = Broker::new(config).expect("the broker starts");
+        setup(&mut broker);
         let addr = broker.local_addr();
         let handle = broker.handle();
         let thread = std::thread::Builder::new()
@@ -91,24 +99,27 @@ impl TestBroker {
         self.handle.stats(TIMEOUT).expect("stats answered")
     }
 
-    /// The connected client ids.
+    /// Polls the stats until `done` holds (at most [`TIMEOUT`]).
+    pub fn stats_until(&self, what: &str, done: impl Fn(&Stats) -> bool) -> Stats {
+        wait_for(TIMEOUT, what, || Some(self.stats()).filter(|s| done(s)))
+    }
+
+    /// The connected client ids, sorted.
     pub fn clients(&self) -> Vec<String> {
-        self.handle
+        let mut clients = self
+            .handle
             .connected_clients(TIMEOUT)
-            .expect("connected_clients answered")
+            .expect("connected_clients answered");
+        clients.sort();
+        clients
     }
 
     /// Waits until `client_id` is no longer connected (the broker has
     /// handled its disconnection).
     pub fn wait_disconnected(&self, client_id: &str) {
-        let deadline = Instant::now() + TIMEOUT;
-        while self.clients().iter().any(|c| c == client_id) {
-            assert!(
-                Instant::now() < deadline,
-                "client {client_id} still connected after 5 s"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(TIMEOUT, &format!("client {client_id} disconnected"), || {
+            !self.clients().iter().any(|c| c == client_id)
+        });
     }
 
     /// Checks that the broker still works for a brand new pair of clients:
@@ -153,12 +164,8 @@ impl Drop for TestBroker {
 /// Joins `thread` if it finishes within `timeout` (a thread that does not
 /// is left running, detached). A panic in the thread is re-raised.
 pub fn join_within<T>(thread: JoinHandle<T>, timeout: Duration) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    while !thread.is_finished() {
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if !poll_until(timeout, || thread.is_finished()) {
+        return None;
     }
     match thread.join() {
         Ok(value) => Some(value),

@@ -1,7 +1,6 @@
 //! The output of a child process the tests start (the `mqlite` binary,
 //! mosquitto's clients), read in a thread so the child never blocks on a
-//! full pipe. Shared by `tests/cli_support`, `tests/persistence_support`
-//! and `tests/robust_support` through `#[path]`.
+//! full pipe.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //!
 //! - [`TestBroker`] (`broker.rs`): an in-process broker on `127.0.0.1:0`,
 //!   run in its own thread, stopped and joined when dropped.
-//! - [`RawClient`] (`raw_client.rs`): a tiny MQTT client over a plain
+//! - [`RawClient`] (`raw.rs`): a tiny MQTT client over a plain
 //!   `TcpStream`, built on `mqlite::codec` for well-formed packets and on
 //!   raw byte slices for malformed ones. Every blocking read has a deadline
 //!   of at most [`TIMEOUT`], so a misbehaving broker fails a test instead of
@@ -21,11 +21,22 @@
 
 use std::time::Duration;
 
+pub mod auth;
 mod broker;
+pub mod child_output;
+pub mod cli;
+pub mod conformance;
+pub mod crash;
+pub mod embedding;
 mod encode;
 mod packets;
-mod raw_client;
+pub mod persistence;
+mod raw;
+mod rng;
+pub mod robust;
+pub mod store;
 mod tempdir;
+mod wait;
 
 // Each target uses only some of these: an unused re-export is not an error.
 #[allow(unused_imports)]
@@ -33,8 +44,10 @@ pub use self::{
     broker::{join_within, test_config, TestBroker},
     encode::{cat, encode, field, frame, ConnectOptions},
     packets::{Msg, Pkt},
-    raw_client::{RawClient, Recv},
+    raw::{RawClient, Recv},
+    rng::Rng,
     tempdir::TempDir,
+    wait::{poll_until, wait_for, wait_until},
 };
 
 /// The longest any single wait lasts.

@@ -1,6 +1,4 @@
-//! Packets as a test receives them from the broker, owned. Shared by
-//! `tests/support` and, through `#[path]`, `tests/persistence_support`
-//! (which has its own `TempDir` and client, so takes only this file).
+//! Packets as a test receives them from the broker, owned.
 
 use mqlite::codec::{self, Packet, QoS};
 

@@ -1,9 +1,10 @@
 //! [`TempDir`]: a scratch directory removed on drop.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A directory under the system temp dir, removed on drop.
+/// A directory under the system temp dir, removed on drop. The process id
+/// and a counter in its name keep parallel tests and runs apart.
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -17,6 +18,11 @@ impl TempDir {
         TempDir(path)
     }
 
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
     /// A path inside the directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
@@ -27,6 +33,17 @@ impl TempDir {
         let path = self.path(name);
         std::fs::write(&path, contents).expect("write a temp file");
         path
+    }
+
+    /// The names of the files in the directory, sorted.
+    pub fn list(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.0)
+            .expect("read the temp dir")
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 }
 

@@ -9,6 +9,7 @@ mod qos;
 mod robustness;
 mod routing;
 mod sessions;
+mod timers;
 mod wills;
 
 use std::time::{Duration, Instant};

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::child_output::collect;
-use super::raw::Raw;
-use super::{BIN, TIMEOUT};
+use super::BIN;
+use crate::support::child_output::collect;
+use crate::support::{RawClient, TIMEOUT};
 
 /// Waits for a child to exit, at most `timeout`.
 fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
@@ -79,7 +79,7 @@ impl Mqlite {
         let mqlite = Mqlite::start_listening(db, port, extra);
         static PROBE: AtomicUsize = AtomicUsize::new(0);
         let id = format!("probe-{}", PROBE.fetch_add(1, Ordering::Relaxed));
-        match Raw::try_connect(mqlite.addr(), &id, true) {
+        match RawClient::try_connect_to(mqlite.addr(), &id, true) {
             Ok((raw, _)) => raw.disconnect(),
             Err(error) => panic!(
                 "mqlite on {} listens but does not serve: {error}; stderr: {}",

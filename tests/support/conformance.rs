@@ -1,12 +1,9 @@
-//! Helpers shared by the `conformance_*.rs` tests (`mod conformance_support;`
-//! next to `mod support;`): QoS shorthands and the check of a refused
-//! connection.
-
-#![allow(dead_code)]
+//! For the `conformance_*.rs` tests: QoS shorthands and the check of a
+//! refused connection.
 
 use mqlite::codec::QoS;
 
-use crate::support::Pkt;
+use super::Pkt;
 
 pub const Q0: QoS = QoS::AtMostOnce;
 pub const Q1: QoS = QoS::AtLeastOnce;

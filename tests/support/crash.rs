@@ -3,8 +3,7 @@
 //! ([`publisher`], QoS 1 and 2, resending what is not acknowledged after
 //! each reconnection) and two persistent subscribers ([`subscriber`],
 //! recognizing QoS 2 redeliveries by packet id), with the [`Shared`] state
-//! and the reports they hand back. Uses `crate::persistence_support`, so the
-//! test crate must declare that module too.
+//! and the reports they hand back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -15,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use mqlite::codec::{Packet, QoS, Subscribe};
 
-use crate::persistence_support::raw::Raw;
-use crate::persistence_support::Pkt;
+use super::{Pkt, RawClient};
 
 /// Messages a publisher keeps in flight.
 const WINDOW: usize = 20;
@@ -96,7 +94,7 @@ pub fn publisher(
     let topic = format!("crash/{tag}");
     let mut report = PublisherReport::default();
     let mut outstanding: Vec<Outstanding> = Vec::new();
-    let mut conn: Option<Raw> = None;
+    let mut conn: Option<RawClient> = None;
     let mut next_packet_id: u16 = 0;
     loop {
         if Instant::now() >= shared.hard_deadline {
@@ -109,12 +107,12 @@ pub fn publisher(
         let stopping = shared.stop_publishing.load(Ordering::Acquire);
         if stopping && outstanding.is_empty() {
             if let Some(mut c) = conn.take() {
-                let _ = c.send(&Packet::Disconnect);
+                let _ = c.try_send(&Packet::Disconnect);
             }
             return report;
         }
         let Some(c) = conn.as_mut() else {
-            match Raw::try_connect(shared.addr, client_id, false) {
+            match RawClient::try_connect_to(shared.addr, client_id, false) {
                 Ok((mut c, present)) => {
                     if report.connects > 0 && !present {
                         report.problems.push(format!(
@@ -127,9 +125,9 @@ pub fn publisher(
                     let mut ok = true;
                     for out in &outstanding {
                         let sent = if out.released {
-                            c.send(&Packet::PubRel(out.packet_id))
+                            c.try_send(&Packet::PubRel(out.packet_id))
                         } else {
-                            c.send_publish(
+                            c.try_send_publish(
                                 &topic,
                                 &payload(tag, out.seq),
                                 qos,
@@ -170,7 +168,7 @@ pub fn publisher(
                 seq,
                 released: false,
             });
-            let sent = c.send_publish(
+            let sent = c.try_send_publish(
                 &topic,
                 &payload(tag, seq),
                 qos,
@@ -188,7 +186,7 @@ pub fn publisher(
             continue;
         }
 
-        let pkt = match c.recv(Duration::from_millis(20)) {
+        let pkt = match c.try_recv(Duration::from_millis(20)) {
             Ok(Some(pkt)) => pkt,
             Ok(None) => continue,
             Err(_) => {
@@ -217,7 +215,7 @@ pub fn publisher(
                         out.released = true;
                         *report.acked.entry(out.seq).or_default() += 1;
                     }
-                    c.send(&Packet::PubRel(id))
+                    c.try_send(&Packet::PubRel(id))
                 }
                 None => {
                     report
@@ -293,11 +291,11 @@ pub fn subscriber(
     qos: QoS,
     report: Arc<Mutex<SubscriberReport>>,
 ) {
-    let mut conn: Option<Raw> = None;
+    let mut conn: Option<RawClient> = None;
     loop {
         if shared.stop_subscribers.load(Ordering::Acquire) {
             if let Some(mut c) = conn.take() {
-                let _ = c.send(&Packet::Disconnect);
+                let _ = c.try_send(&Packet::Disconnect);
             }
             return;
         }
@@ -310,7 +308,7 @@ pub fn subscriber(
             return;
         }
         let Some(c) = conn.as_mut() else {
-            match Raw::try_connect(shared.addr, client_id, false) {
+            match RawClient::try_connect_to(shared.addr, client_id, false) {
                 Ok((mut c, present)) => {
                     let mut r = report.lock().unwrap();
                     if r.connects > 0 && !present {
@@ -322,7 +320,7 @@ pub fn subscriber(
                     let subscribed = r.subscribed;
                     drop(r);
                     if subscribed
-                        || c.send(&Packet::Subscribe(Subscribe {
+                        || c.try_send(&Packet::Subscribe(Subscribe {
                             packet_id: 1,
                             filters: vec![("crash/#", qos)],
                         }))
@@ -335,7 +333,7 @@ pub fn subscriber(
             }
             continue;
         };
-        let pkt = match c.recv(Duration::from_millis(20)) {
+        let pkt = match c.try_recv(Duration::from_millis(20)) {
             Ok(Some(pkt)) => pkt,
             Ok(None) => continue,
             Err(_) => {
@@ -417,7 +415,7 @@ pub fn subscriber(
         };
         drop(guard);
         if let Some(packet) = reply {
-            if c.send(&packet).is_err() {
+            if c.try_send(&packet).is_err() {
                 conn = None;
             }
         }

@@ -1,19 +1,14 @@
-//! Helpers shared by the tests of the `mqlite` binary's command line
-//! (`tests/broker_cli*.rs`, which also `mod support;` for the raw-socket
-//! client):
+//! For the tests of the `mqlite` binary's command line
+//! (`tests/broker_cli*.rs`):
 //!
 //! - [`Mqlite`]: the binary as a child process on a free port, in a temp
 //!   dir, ready once it answers a CONNECT, its stderr captured, killed on
 //!   drop; [`mqlite_exits`] for runs that must end on their own.
 //! - [`mosquitto`]: Debian's `mosquitto_pub` / `mosquitto_sub` against it.
 
-#![allow(dead_code)]
-
 pub mod mosquitto;
 
-#[path = "../support/child_output.rs"]
-mod child_output;
-pub use child_output::collect;
+pub use super::child_output::collect;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -21,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{ConnectOptions, RawClient, TempDir, TIMEOUT};
+use super::{ConnectOptions, RawClient, TempDir, TIMEOUT};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mqlite");
 

@@ -1,5 +1,7 @@
-//! Timing of the topic tries. Ignored by default; for figures run
-//! `cargo test --release --test topic_perf -- --ignored --nocapture`.
+//! Timing of the topic tries: routing one topic among 100 and 100 000
+//! subscriptions, subscribing and unsubscribing 100 000 filters, and
+//! matching retained topics. Prints figures, checks nothing:
+//! `cargo run --release -p mqlite-bench --bin mqlite-topic-perf`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -49,8 +51,6 @@ fn route_time(n: u32) -> Duration {
     total / (rounds * topics.len() as u32)
 }
 
-#[test]
-#[ignore = "measurement; run in release with --nocapture"]
 fn report_routing() {
     let small = route_time(100);
     let large = route_time(100_000);
@@ -86,8 +86,6 @@ fn report_routing() {
     );
 }
 
-#[test]
-#[ignore = "measurement; run in release with --nocapture"]
 fn report_retained() {
     let mut tree = RetainedTree::new();
     let t = Instant::now();
@@ -113,4 +111,9 @@ fn report_retained() {
         println!("retained 100 000: {q:<16} {count:>6} topics in {d:?}");
     }
     println!("retained insert 100 000: {insert:?}");
+}
+
+fn main() {
+    report_routing();
+    report_retained();
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use mqlite::{Broker, CloseReason, Event, QoS};
 
-use super::TIMEOUT;
+use crate::support::TIMEOUT;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ev {

@@ -1,17 +1,46 @@
-//! Throughput of the SQLite store (ignored: it measures, it checks nothing):
-//! the cost of a commit, of large batches, of many small ones, of
-//! acknowledging with body garbage collection, and of a load, on the temp
-//! dir (real fsync) and on `/dev/shm` when there is one. Run with
-//! `cargo test --release --test store_sqlite_throughput -- --ignored --nocapture`.
+//! Throughput of the SQLite store: the cost of a commit, of large batches,
+//! of many small ones, of acknowledging with body garbage collection, and
+//! of a load, on the temp dir (real fsync) and on `/dev/shm` when there is
+//! one. Prints figures, checks nothing:
+//! `cargo run --release -p mqlite-bench --bin mqlite-store-throughput`.
 
-mod store_support;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mqlite::store::*;
-use mqlite::QoS;
-use store_support::{add, create, delete, msg, retain_set, session, TempDir};
+use mqlite::{Message, QoS};
+
+/// A scratch directory inside `parent`, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new(parent: &Path) -> ScratchDir {
+        let dir = parent.join(format!("mqlite-store-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the scratch dir");
+        ScratchDir(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn msg(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Message {
+    Message::new(topic, payload, qos, retain).unwrap()
+}
+
+fn add(client: &str, seq: u64, message_id: u64, qos: QoS) -> StoreOp {
+    StoreOp::SessionMessageAdd {
+        client_id: client.into(),
+        seq,
+        message_id,
+        qos,
+        retain: false,
+    }
+}
 
 /// One pass of `n` messages: each stored and queued for one session.
 fn pass(first_id: u64, n: u64, payload: &[u8]) -> Vec<StoreOp> {
@@ -32,17 +61,23 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn bench_dir(dir: &Path, label: &str) {
-    let tmp = TempDir::in_dir(dir, "bench");
-    let path = tmp.file("store.db");
+    let tmp = ScratchDir::new(dir);
+    let path = tmp.0.join("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
-    store.apply(&[create("bench")]).unwrap();
+    store
+        .apply(&[StoreOp::SessionCreate {
+            client_id: "bench".into(),
+        }])
+        .unwrap();
     let payload = [0x42u8; 100];
     let mut next = 1u64;
 
     // The cost of a commit alone (mostly the fsync).
     let mut commit = Vec::new();
     for i in 0..50u64 {
-        let op = retain_set("bench/r", &i.to_le_bytes(), QoS::AtLeastOnce);
+        let op = StoreOp::RetainSet {
+            message: msg("bench/r", &i.to_le_bytes(), QoS::AtLeastOnce, true),
+        };
         let start = Instant::now();
         store.apply(&[op]).unwrap();
         commit.push(start.elapsed());
@@ -86,7 +121,12 @@ fn bench_dir(dir: &Path, label: &str) {
 
     // Draining: acknowledging 500 messages (delete + body GC) in one pass.
     let first = next - 500;
-    let ops: Vec<StoreOp> = (first..next).map(|seq| delete("bench", seq)).collect();
+    let ops: Vec<StoreOp> = (first..next)
+        .map(|seq| StoreOp::SessionMessageDelete {
+            client_id: "bench".into(),
+            seq,
+        })
+        .collect();
     let start = Instant::now();
     store.apply(&ops).unwrap();
     println!(
@@ -98,14 +138,18 @@ fn bench_dir(dir: &Path, label: &str) {
     let snapshot = store.load().unwrap();
     println!(
         "{label}: load of a session with {} queued messages: {:?}",
-        session(&snapshot, "bench").queued_in_store.messages,
+        snapshot
+            .sessions
+            .iter()
+            .find(|s| s.client_id == "bench")
+            .expect("the bench session")
+            .queued_in_store
+            .messages,
         start.elapsed()
     );
 }
 
-#[test]
-#[ignore = "prints throughput figures; run with --ignored --nocapture (in release)"]
-fn store_sqlite_throughput() {
+fn main() {
     bench_dir(&std::env::temp_dir(), "temp dir (real fsync)");
     let shm = Path::new("/dev/shm");
     if shm.is_dir() {

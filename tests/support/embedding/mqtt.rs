@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{ConnectReturnCode, ConnectionError, MqttOptions, SubscribeReasonCode};
 
-use super::{QUIET, TIMEOUT};
+use crate::support::{QUIET, TIMEOUT};
 
 pub struct Mqtt {
     pub client: rumqttc::Client,

@@ -2,13 +2,17 @@
 //! `mqlite::codec` for well-formed packets and on raw byte slices for
 //! malformed ones. Every blocking read has a deadline of at most
 //! [`TIMEOUT`], so a misbehaving broker fails a test instead of hanging it.
+//!
+//! Most methods panic on anything unexpected, which fails the test; the
+//! `try_*` ones return `io::Result` instead, for clients that must live
+//! through a broker being killed under them (the crash test).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, Publish, QoS, Subscribe, Unsubscribe};
+use mqlite::codec::{Connect, Packet, Protocol, Publish, QoS, Subscribe, Unsubscribe};
 
 use super::{encode, ConnectOptions, Msg, Pkt, QUIET, TIMEOUT};
 
@@ -35,16 +39,62 @@ pub struct RawClient {
 impl RawClient {
     /// Opens a TCP connection to `addr`.
     pub fn open(addr: SocketAddr) -> RawClient {
-        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("TCP connect to the broker");
-        stream.set_nodelay(true).ok();
-        stream
-            .set_write_timeout(Some(TIMEOUT))
-            .expect("set write timeout");
-        RawClient {
+        RawClient::try_open(addr).expect("TCP connect to the broker")
+    }
+
+    /// [`RawClient::open`], returning the error.
+    pub fn try_open(addr: SocketAddr) -> io::Result<RawClient> {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(TIMEOUT))?;
+        Ok(RawClient {
             stream,
             buf: Vec::new(),
             pending: VecDeque::new(),
             next_packet_id: 0,
+        })
+    }
+
+    /// Opens a connection and connects (MQTT 3.1.1, no will), asserting
+    /// CONNACK 0; returns the client and the session-present flag.
+    pub fn connect_to(
+        addr: SocketAddr,
+        client_id: &str,
+        clean: bool,
+        keepalive: u16,
+    ) -> (RawClient, bool) {
+        let mut client = RawClient::open(addr);
+        let present = client.connect(client_id, clean, keepalive);
+        (client, present)
+    }
+
+    /// Opens a connection and connects (keepalive 60 s); any failure
+    /// (refused, closed, no CONNACK within [`TIMEOUT`], code not 0) is an
+    /// `Err`.
+    pub fn try_connect_to(
+        addr: SocketAddr,
+        client_id: &str,
+        clean: bool,
+    ) -> io::Result<(RawClient, bool)> {
+        let mut client = RawClient::try_open(addr)?;
+        client.try_send(&Packet::Connect(Connect {
+            protocol: Protocol::V311,
+            clean_session: clean,
+            keep_alive: 60,
+            client_id,
+            will: None,
+            username: None,
+            password: None,
+        }))?;
+        match client.try_recv(TIMEOUT)? {
+            Some(Pkt::ConnAck {
+                session_present,
+                code: 0,
+            }) => Ok((client, session_present)),
+            Some(other) => Err(io::Error::other(format!(
+                "expected CONNACK 0, got {other:?}"
+            ))),
+            None => Err(io::Error::new(io::ErrorKind::TimedOut, "no CONNACK")),
         }
     }
 
@@ -76,41 +126,62 @@ impl RawClient {
         self.send_raw(&bytes);
     }
 
+    /// Encodes and writes a packet, returning the write's error.
+    pub fn try_send(&mut self, packet: &Packet<'_>) -> io::Result<()> {
+        self.stream.write_all(&encode(packet))
+    }
+
     /// Reads one packet, waiting at most `timeout`.
     pub fn recv(&mut self, timeout: Duration) -> Recv {
-        if let Some(pkt) = self.pending.pop_front() {
-            return Recv::Packet(pkt);
-        }
-        let deadline = Instant::now() + timeout.min(TIMEOUT);
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if let Some(pkt) = Pkt::take(&mut self.buf) {
-                return Recv::Packet(pkt);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Recv::Timeout;
-            }
-            self.stream
-                .set_read_timeout(Some(left))
-                .expect("set read timeout");
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
+        match self.try_recv(timeout) {
+            Ok(Some(pkt)) => Recv::Packet(pkt),
+            Ok(None) => Recv::Timeout,
+            Err(error) => {
+                if error.kind() == io::ErrorKind::UnexpectedEof {
                     assert!(
                         self.buf.is_empty(),
                         "the broker closed in the middle of a packet: {:02x?}",
                         self.buf
                     );
-                    return Recv::Closed;
+                }
+                Recv::Closed
+            }
+        }
+    }
+
+    /// Reads one packet: `Ok(None)` if none within `timeout`, `Err` when
+    /// the connection is closed (`UnexpectedEof`) or broken.
+    pub fn try_recv(&mut self, timeout: Duration) -> io::Result<Option<Pkt>> {
+        if let Some(pkt) = self.pending.pop_front() {
+            return Ok(Some(pkt));
+        }
+        let deadline = Instant::now() + timeout.min(TIMEOUT);
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Some(pkt) = Pkt::take(&mut self.buf) {
+                return Ok(Some(pkt));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed",
+                    ))
                 }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(error)
                     if matches!(
                         error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) => {}
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Recv::Closed,
+                Err(error) => return Err(error),
             }
         }
     }
@@ -214,6 +285,11 @@ impl RawClient {
     /// Subscribes and returns the SUBACK codes (checking its packet id).
     pub fn subscribe(&mut self, filters: &[(&str, QoS)]) -> Vec<u8> {
         let packet_id = self.next_id();
+        self.subscribe_id(packet_id, filters)
+    }
+
+    /// [`RawClient::subscribe`] with this packet id.
+    pub fn subscribe_id(&mut self, packet_id: u16, filters: &[(&str, QoS)]) -> Vec<u8> {
         self.send(&Packet::Subscribe(Subscribe {
             packet_id,
             filters: filters.to_vec(),
@@ -271,12 +347,50 @@ impl RawClient {
         }));
     }
 
+    /// [`RawClient::send_publish`], returning the write's error.
+    pub fn try_send_publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        dup: bool,
+        packet_id: Option<u16>,
+    ) -> io::Result<()> {
+        self.try_send(&Packet::Publish(Publish {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+        }))
+    }
+
     /// Publishes and completes the QoS flow (PUBACK, or PUBREC / PUBREL /
     /// PUBCOMP), checking packet ids. For QoS 0 a PINGREQ round trip makes
     /// sure the broker has handled the PUBLISH. The client must not be
     /// subscribed to `topic` itself.
     pub fn publish_acked(&mut self, topic: &str, payload: &[u8], qos: QoS, retain: bool) {
-        let packet_id = self.publish(topic, payload, qos, retain);
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            self.next_id()
+        };
+        self.publish_acked_id(topic, payload, qos, retain, packet_id);
+    }
+
+    /// [`RawClient::publish_acked`] with this packet id (ignored for QoS 0).
+    pub fn publish_acked_id(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        packet_id: u16,
+    ) {
+        let packet_id = (qos != QoS::AtMostOnce).then_some(packet_id);
+        self.send_publish(topic, payload, qos, retain, false, packet_id);
         match (qos, packet_id) {
             (QoS::AtMostOnce, _) => self.ping(),
             (QoS::AtLeastOnce, Some(id)) => {
@@ -341,6 +455,43 @@ impl RawClient {
         );
         self.ack(&msg);
         msg
+    }
+
+    /// Receives `count` PUBLISHes, acknowledging each as a client would
+    /// (PUBACK; PUBREC, then PUBCOMP for the PUBREL that follows), and
+    /// returns them in arrival order once every QoS 2 flow is complete.
+    pub fn receive_and_ack(&mut self, count: usize) -> Vec<Msg> {
+        let mut received = Vec::new();
+        let mut awaiting_rel = Vec::new();
+        while received.len() < count || !awaiting_rel.is_empty() {
+            match self.expect_packet() {
+                Pkt::Publish(msg) => {
+                    match (msg.qos, msg.packet_id) {
+                        (QoS::AtMostOnce, _) => {}
+                        (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(id)),
+                        (QoS::ExactlyOnce, Some(id)) => {
+                            self.send(&Packet::PubRec(id));
+                            awaiting_rel.push(id);
+                        }
+                        _ => panic!("PUBLISH with inconsistent QoS and packet id: {msg:?}"),
+                    }
+                    received.push(msg);
+                }
+                Pkt::PubRel(id) => {
+                    let Some(index) = awaiting_rel.iter().position(|&p| p == id) else {
+                        panic!("PUBREL({id}) for no PUBREC sent (awaiting {awaiting_rel:?})");
+                    };
+                    awaiting_rel.remove(index);
+                    self.send(&Packet::PubComp(id));
+                }
+                other => panic!("expected PUBLISH or PUBREL, got {other:?}"),
+            }
+        }
+        assert!(
+            received.len() == count,
+            "expected {count} messages, got {received:?}"
+        );
+        received
     }
 
     /// PINGREQ, expecting PINGRESP.

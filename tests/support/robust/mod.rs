@@ -1,5 +1,4 @@
-//! Helpers shared by the robustness tests (`tests/robust_*.rs`, which also
-//! `mod support;` for the raw-socket client).
+//! For the robustness tests (`tests/robust_*.rs`).
 //!
 //! - [`Mqlite`]: the `mqlite` binary as a child process, with a TOML config
 //!   written to a temp dir, listening on a port it picked itself (read back
@@ -18,10 +17,6 @@
 //! release build), else Cargo's `CARGO_BIN_EXE_mqlite`. Every wait is
 //! bounded.
 
-#![allow(dead_code)]
-
-#[path = "../support/child_output.rs"]
-mod child_output;
 pub mod procfs;
 pub mod soak_figures;
 pub mod soak_load;
@@ -34,8 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{Pkt, RawClient, Recv, TempDir};
-use child_output::collect;
+use super::child_output::collect;
+use super::{poll_until, Pkt, RawClient, Recv, TempDir};
 use mqlite::codec::QoS;
 
 // Each test binary uses a different subset of these.
@@ -50,21 +45,6 @@ pub fn bin_path() -> PathBuf {
     match std::env::var_os("MQLITE_BIN") {
         Some(path) => PathBuf::from(path),
         None => PathBuf::from(env!("CARGO_BIN_EXE_mqlite")),
-    }
-}
-
-/// Polls `cond` every 10 ms until it holds (true) or `timeout` passes
-/// (false).
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -241,7 +221,7 @@ impl Mqlite {
     /// `needles`; returns it.
     pub fn wait_log(&self, needles: &[&str], timeout: Duration) -> Option<String> {
         let mut found = None;
-        wait_until(timeout, || {
+        poll_until(timeout, || {
             found = self
                 .stderr()
                 .lines()
@@ -445,7 +425,7 @@ pub fn broker(toml: &str) -> Mqlite {
 /// Waits (at most 10 s) until the broker holds no more descriptors than
 /// `baseline`: the abusers' sockets are all closed.
 pub fn assert_fds_back(broker: &Mqlite, baseline: usize) {
-    let ok = wait_until(Duration::from_secs(10), || broker.fd_count() <= baseline);
+    let ok = poll_until(Duration::from_secs(10), || broker.fd_count() <= baseline);
     assert!(
         ok,
         "the broker still holds {} descriptors (baseline {baseline})",

@@ -9,7 +9,7 @@ use rumqttc::{
     QoS as RQoS, SubscribeReasonCode,
 };
 
-use super::{QUIET, TIMEOUT};
+use crate::support::{QUIET, TIMEOUT};
 
 pub struct Mqtt {
     client: Client,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{ConnectOptions, Pkt, RawClient, Recv};
+use crate::support::{ConnectOptions, Pkt, RawClient, Recv, Rng};
 use mqlite::codec::{Packet, QoS};
 
 pub const Q0: QoS = QoS::AtMostOnce;
@@ -28,22 +28,6 @@ const RATE_RETAINED: u64 = 50;
 const RATE_CHURN: u64 = 20;
 pub const SUBSCRIBERS: usize = 4;
 const RETAINED_TOPICS: u64 = 200;
-
-/// A small deterministic random source.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn millis(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.next() % (high - low))
-    }
-}
 
 /// Live counters, shared by the load threads and the sampler.
 #[derive(Default)]
@@ -186,7 +170,7 @@ pub fn subscriber(
     std::thread::spawn(move || {
         let qos = if k.is_multiple_of(2) { Q1 } else { Q2 };
         let q = qos as usize;
-        let mut rng = Rng(0x5eed + k as u64 * 7777);
+        let mut rng = Rng::new(0x5eed + k as u64 * 7777);
         let mut ledger = Ledger {
             id: format!("soak-sub-{k}"),
             qos: q as u8,
@@ -286,7 +270,7 @@ pub fn retained_churn(
     counters: Arc<Counters>,
 ) -> JoinHandle<HashMap<String, Vec<u8>>> {
     std::thread::spawn(move || {
-        let mut rng = Rng(0xbeef);
+        let mut rng = Rng::new(0xbeef);
         let mut pace = Pace::new(RATE_RETAINED);
         let mut expected = HashMap::new();
         let mut i = 0u64;

@@ -1,50 +1,12 @@
-//! Helpers shared by the SQLite store tests (`mod store_support;` in
-//! `tests/store_sqlite*.rs`): a scratch [`TempDir`], builders for
+//! For the SQLite store tests (`tests/store_sqlite*.rs`): builders for
 //! [`StoreOp`]s and messages, and readers of a store's state ([`session`],
 //! [`all_messages`], [`count_rows`], [`store_error_text`]).
 
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use mqlite::core::Message;
 use mqlite::store::*;
 use mqlite::{Error, QoS};
-
-/// A directory under the system temp dir, removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mqlite-store-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn in_dir(dir: &Path, name: &str) -> TempDir {
-        let dir = dir.join(format!("mqlite-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 pub fn msg(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Message {
     Message::new(topic, payload, qos, retain).unwrap()
