@@ -4,15 +4,16 @@
 //! same process, and a store given together with a persistence file is
 //! refused.
 
-mod embedding_support;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use embedding_support::mqtt::mqtt;
-use embedding_support::{test_config, text};
 use mqlite::store::MemoryStore;
 use mqlite::{Broker, Config, Error};
+use support::embedding::mqtt::mqtt;
+use support::embedding::text;
+use support::test_config;
 
 /// Runs a broker on `store` in a thread; returns its address and a stop
 /// function that waits for it.

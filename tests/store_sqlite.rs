@@ -521,7 +521,7 @@ fn the_store_can_move_to_the_reactor_thread() {
 #[test]
 fn memory_store_matches_the_sqlite_store() {
     let dir = TempDir::new("memory-vs-sqlite");
-    let mut sqlite = SqliteStore::open(&dir.file("store.db")).unwrap();
+    let mut sqlite = SqliteStore::open(&dir.path("store.db")).unwrap();
     let mut memory = MemoryStore::new();
     let clients = ["a", "b", "c"];
     let mut rng = 0x2545_f491_4f6c_dd1du64;
