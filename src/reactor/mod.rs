@@ -266,8 +266,10 @@ impl Reactor {
         Ok(())
     }
 
-    /// Ends a local subscription; false if it was not there.
+    /// Ends a local subscription; false if it was not there. What was
+    /// routed to it before is delivered first.
     pub(crate) fn unsubscribe_local(&mut self, id: u64) -> bool {
+        self.locals.dispatch(&mut self.core);
         self.locals.remove(id);
         self.core.unsubscribe_local(id)
     }
