@@ -14,7 +14,7 @@ use crate::codec::{
 };
 use crate::hooks::{AclAccess, AuthDecision, AuthToken, ConnectInfo, Event};
 use crate::store::StoreOp;
-use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
+use crate::topic::{is_valid_topic_filter, is_valid_topic_name, CAN_PREFETCH};
 
 /// A token naming a connection slot and its generation.
 fn auth_token(id: ConnId, generation: u32) -> AuthToken {
@@ -54,15 +54,18 @@ impl Core {
                     // and the first step (the exact table's bucket) of the
                     // one three ahead; that wait then overlaps with two
                     // packets' work, not one (cache misses hidden when
-                    // there are many filters).
+                    // there are many filters). A target without a prefetch
+                    // skips the peeking and hashing altogether.
                     let next = &bytes[pos..];
-                    if let Some(topic) = codec::peek_publish_topic(next) {
-                        self.subscriptions.prefetch(topic);
-                        if self.subscriptions.prefetches_early() {
-                            let far = (0..EARLY_PREFETCH_DISTANCE)
-                                .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
-                            if let Some(topic) = far.and_then(codec::peek_publish_topic) {
-                                self.subscriptions.prefetch_early(topic);
+                    if CAN_PREFETCH {
+                        if let Some(topic) = codec::peek_publish_topic(next) {
+                            self.subscriptions.prefetch(topic);
+                            if self.subscriptions.prefetches_early() {
+                                let far = (0..EARLY_PREFETCH_DISTANCE)
+                                    .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
+                                if let Some(topic) = far.and_then(codec::peek_publish_topic) {
+                                    self.subscriptions.prefetch_early(topic);
+                                }
                             }
                         }
                     }
