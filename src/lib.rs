@@ -27,7 +27,6 @@ pub mod auth;
 mod broker;
 pub mod codec;
 mod config;
-mod config_file;
 pub mod core;
 mod error;
 #[cfg(feature = "ffi")]
@@ -40,7 +39,6 @@ pub mod topic;
 pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use codec::QoS;
 pub use config::Config;
-pub use config_file::CONFIG_FILE_KEYS;
 pub use core::{CloseReason, LocalSubscription, Message, Stats};
 pub use error::Error;
 pub use hooks::{
