@@ -100,6 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let signals = signals::StopSignals::catch();
     let mut broker = match Broker::new(config) {
         Ok(broker) => broker,
         Err(error) => {
@@ -118,7 +119,7 @@ fn main() -> ExitCode {
             }
         });
     }
-    signals::stop_on_signals(broker.handle());
+    signals.stop(broker.handle());
 
     match broker.run() {
         Ok(()) => ExitCode::SUCCESS,
