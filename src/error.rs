@@ -49,7 +49,8 @@ pub enum Error {
          where the broker cannot answer a request that waits for it"
     )]
     OnBrokerThread,
-    /// A TOML configuration file that cannot be read or parsed.
+    /// A TOML configuration file that cannot be read or parsed (the
+    /// `mqlite` binary's `-c FILE`; the library reads no config file).
     #[error("config file {path}: {reason}")]
     ConfigFile {
         /// The file.

@@ -28,7 +28,6 @@ mod broker;
 mod close_reason;
 pub mod codec;
 mod config;
-mod config_file;
 pub mod core;
 mod error;
 #[cfg(feature = "ffi")]
@@ -44,7 +43,6 @@ pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use close_reason::CloseReason;
 pub use codec::QoS;
 pub use config::Config;
-pub use config_file::CONFIG_FILE_KEYS;
 pub use core::{LocalSubscription, Stats};
 pub use error::Error;
 pub use hooks::{

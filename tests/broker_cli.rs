@@ -17,25 +17,23 @@ use support::{RawClient, TempDir, TIMEOUT};
 mod options {
     use super::*;
 
-    /// The `"-x" | "--xx" =>` match-arm patterns of the binary's option
-    /// parser, read from its source so that a new option must be documented.
+    /// The options the binary's clap parser declares (`short = 'x'`,
+    /// `long = "xx"`, `.short('x')`, `.long("xx")`), read from its source
+    /// so that a new option must be documented.
     fn parsed_options() -> Vec<String> {
-        let source =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite.rs"))
-                .expect("read src/bin/mqlite.rs");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite/args.rs");
+        let source = std::fs::read_to_string(path).expect("read src/bin/mqlite/args.rs");
         let mut options = Vec::new();
-        for line in source.lines() {
-            let line = line.trim();
-            let Some((patterns, _)) = line.split_once("=>") else {
-                continue;
-            };
-            if !patterns.starts_with("\"-") {
-                continue;
-            }
-            for pattern in patterns.split('|') {
-                let pattern = pattern.trim().trim_matches('"');
-                if pattern.starts_with('-') {
-                    options.push(pattern.to_string());
+        for (marker, dashes, quote) in [
+            ("short = '", "-", '\''),
+            (".short('", "-", '\''),
+            ("long = \"", "--", '"'),
+            (".long(\"", "--", '"'),
+        ] {
+            for (at, _) in source.match_indices(marker) {
+                let rest = &source[at + marker.len()..];
+                if let Some(end) = rest.find(quote) {
+                    options.push(format!("{dashes}{}", &rest[..end]));
                 }
             }
         }
@@ -99,16 +97,12 @@ mod options {
                 .any(|word| word == option);
             assert!(listed, "--help lacks `{option}`:\n{help}");
         }
-        let mut keys: Vec<String> = mqlite::CONFIG_FILE_KEYS
-            .iter()
-            .map(|(key, _)| key.to_string())
-            .collect();
-        keys.extend(struct_fields(
+        let mut keys = struct_fields(
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"),
             "Config",
-        ));
+        );
         keys.extend(struct_fields(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/src/config_file.rs"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite/config_file.rs"),
             "FileConfig",
         ));
         assert!(keys.contains(&"max_inflight".to_string()), "{keys:?}");
@@ -182,7 +176,7 @@ mod options {
             c.disconnect();
         }
         // As mosquitto says it, with the user name.
-        let line = "as verbose-probe-client (p2, c1, u'verbose-user').";
+        let line = "as verbose-probe-client (p2, c1, k60, u'verbose-user').";
         support::wait_until(TIMEOUT, "-v logging the client id and user name", || {
             loud.stderr().contains(line)
         });

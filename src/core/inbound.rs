@@ -11,7 +11,7 @@ use crate::codec::{
 };
 use crate::hooks::{AclAccess, Event};
 use crate::store::StoreOp;
-use crate::topic::{is_valid_topic_filter, is_valid_topic_name};
+use crate::topic::{is_valid_topic_filter, is_valid_topic_name, CAN_PREFETCH};
 
 /// How many packets past the next one the first prefetch stage looks: the
 /// bucket it asks for is read by the second stage, which runs one packet
@@ -42,15 +42,18 @@ impl Core {
                     // and the first step (the exact table's bucket) of the
                     // one three ahead; that wait then overlaps with two
                     // packets' work, not one (cache misses hidden when
-                    // there are many filters).
+                    // there are many filters). A target without a prefetch
+                    // skips the peeking and hashing altogether.
                     let next = &bytes[pos..];
-                    if let Some(topic) = codec::peek_publish_topic(next) {
-                        self.router.subscriptions.prefetch(topic);
-                        if self.router.subscriptions.prefetches_early() {
-                            let far = (0..EARLY_PREFETCH_DISTANCE)
-                                .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
-                            if let Some(topic) = far.and_then(codec::peek_publish_topic) {
-                                self.router.subscriptions.prefetch_early(topic);
+                    if CAN_PREFETCH {
+                        if let Some(topic) = codec::peek_publish_topic(next) {
+                            self.router.subscriptions.prefetch(topic);
+                            if self.router.subscriptions.prefetches_early() {
+                                let far = (0..EARLY_PREFETCH_DISTANCE)
+                                    .try_fold(next, |b, _| b.get(codec::peek_packet_len(b)?..));
+                                if let Some(topic) = far.and_then(codec::peek_publish_topic) {
+                                    self.router.subscriptions.prefetch_early(topic);
+                                }
                             }
                         }
                     }

@@ -17,6 +17,7 @@ mod subscriptions;
 mod topic_key;
 mod validate;
 
+pub use prefetch::CAN_PREFETCH;
 pub use retained::RetainedTree;
 pub use subscriptions::SubscriptionTree;
 pub use validate::{is_valid_topic_filter, is_valid_topic_name, matches, MAX_TOPIC_LEN};

@@ -299,24 +299,32 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     /// memory: the bucket of the wildcard-free filters where `topic` would
     /// be. Call it a few messages ahead (the core: three), then
     /// [`SubscriptionTree::prefetch`] one message ahead, which reads that
-    /// bucket. Only a hint.
+    /// bucket. Only a hint; nothing (not even hashing) on a target without
+    /// a prefetch ([`super::CAN_PREFETCH`]).
     pub fn prefetch_early(&self, topic: &[u8]) {
+        if !super::CAN_PREFETCH {
+            return;
+        }
         self.exact.prefetch_bucket(topic);
     }
 
     /// Whether [`SubscriptionTree::prefetch_early`] has anything to fetch
-    /// (there are wildcard-free filters): without, callers can skip
-    /// looking that far ahead.
+    /// (there are wildcard-free filters, on a target with a prefetch):
+    /// without, callers can skip looking that far ahead.
     pub fn prefetches_early(&self) -> bool {
-        self.exact.filters() > 0
+        super::CAN_PREFETCH && self.exact.filters() > 0
     }
 
     /// Starts loading what matching `topic` will read from memory (the
     /// wildcard-free filter equal to it, and the entry of the topic's
     /// level at the first wide trie level on its path), without waiting
     /// for it: called for the next message while this one is routed, it
-    /// hides the cache misses of a large subscription set. Only a hint.
+    /// hides the cache misses of a large subscription set. Only a hint;
+    /// nothing on a target without a prefetch ([`super::CAN_PREFETCH`]).
     pub fn prefetch(&self, topic: &[u8]) {
+        if !super::CAN_PREFETCH {
+            return;
+        }
         self.exact.prefetch_entry(topic);
         if self.wide_levels == 0 {
             return;

@@ -1,4 +1,7 @@
-//! Reading a [`Config`] from TOML: the `mqlite -c FILE` format.
+//! Reading a [`Config`] from TOML: the `mqlite -c FILE` format. It lives
+//! with the binary so that the library links no TOML parser;
+//! `tests/robust_limits_defaults.rs` includes this file to check that every
+//! limit has a key.
 //!
 //! Keys are the field names of [`Config`]; durations are whole seconds, and
 //! `0` means "never" for `session_expiry` and "off" for `sys_interval`.
@@ -19,7 +22,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Config, Error};
+use mqlite::{Config, Error};
 
 /// The TOML file's shape: every key optional, defaults from [`Config`].
 #[derive(Deserialize, Default)]
@@ -100,49 +103,49 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("sys_interval", "10  seconds between $SYS updates (0: off)"),
 ];
 
-impl Config {
-    /// Parses TOML text into a config, on top of the defaults, and
-    /// validates it.
-    ///
-    /// # Errors
-    /// [`Error::Config`] naming the key at fault; for a syntax error or an
-    /// unknown key, the field is `TOML` and the reason is TOML's own
-    /// message: line and column, then an excerpt with a caret under the
-    /// fault, on several lines.
-    pub fn from_toml(text: &str) -> Result<Config, Error> {
-        parse(text).map_err(|error| match error {
-            Parse::Syntax(reason) => Error::Config {
-                field: "TOML".to_string(),
-                reason,
-            },
-            Parse::Invalid(error) => error,
-        })
-    }
+/// Parses TOML text into a config, on top of the defaults, and validates
+/// it.
+///
+/// # Errors
+/// [`Error::Config`] naming the key at fault; for a syntax error or an
+/// unknown key, the field is `TOML` and the reason is TOML's own message:
+/// line and column, then an excerpt with a caret under the fault, on
+/// several lines.
+// Only tests (here and in tests/) parse text; the binary reads a file.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn from_toml(text: &str) -> Result<Config, Error> {
+    parse(text).map_err(|error| match error {
+        Parse::Syntax(reason) => Error::Config {
+            field: "TOML".to_string(),
+            reason,
+        },
+        Parse::Invalid(error) => error,
+    })
+}
 
-    /// Reads and parses a TOML file; errors name the file.
-    ///
-    /// # Errors
-    /// [`Error::ConfigFile`] when the file cannot be read or is not valid
-    /// TOML for a config (with the line, the column and TOML's excerpt of
-    /// the file, on several lines); [`Error::Config`] naming the key and
-    /// the file when a value is unusable.
-    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigFile {
+/// Reads and parses a TOML file; errors name the file.
+///
+/// # Errors
+/// [`Error::ConfigFile`] when the file cannot be read or is not valid TOML
+/// for a config (with the line, the column and TOML's excerpt of the file,
+/// on several lines); [`Error::Config`] naming the key and the file when a
+/// value is unusable.
+pub fn from_toml_file(path: &std::path::Path) -> Result<Config, Error> {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigFile {
+        path: path.display().to_string(),
+        reason: format!("cannot read it: {error}"),
+    })?;
+    parse(&text).map_err(|error| match error {
+        Parse::Syntax(reason) => Error::ConfigFile {
             path: path.display().to_string(),
-            reason: format!("cannot read it: {error}"),
-        })?;
-        parse(&text).map_err(|error| match error {
-            Parse::Syntax(reason) => Error::ConfigFile {
-                path: path.display().to_string(),
-                reason,
-            },
-            Parse::Invalid(Error::Config { field, reason }) => Error::Config {
-                field,
-                reason: format!("{reason} (in {})", path.display()),
-            },
-            Parse::Invalid(other) => other,
-        })
-    }
+            reason,
+        },
+        Parse::Invalid(Error::Config { field, reason }) => Error::Config {
+            field,
+            reason: format!("{reason} (in {})", path.display()),
+        },
+        Parse::Invalid(other) => other,
+    })
 }
 
 /// Why TOML text did not give a config.
@@ -262,7 +265,7 @@ impl FileConfig {
 ///
 /// # Errors
 /// Why the host cannot be used, for the caller to name the option.
-pub(crate) fn resolve_bind(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+pub fn resolve_bind(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -287,12 +290,12 @@ mod tests {
 
     #[test]
     fn empty_file_gives_defaults() {
-        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+        assert_eq!(from_toml("").unwrap(), Config::default());
     }
 
     #[test]
     fn keys_are_applied() {
-        let config = Config::from_toml(
+        let config = from_toml(
             "port = 1884\nbind = \"0.0.0.0\"\nmax_inflight = 5\nsession_expiry = 60\nsys_interval = 0\n",
         )
         .unwrap();
@@ -304,24 +307,16 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let error = Config::from_toml("max_inflight = 0")
-            .unwrap_err()
-            .to_string();
+        let error = from_toml("max_inflight = 0").unwrap_err().to_string();
         assert!(error.contains("max_inflight"), "{error}");
-        let error = Config::from_toml("max_inflght = 3")
-            .unwrap_err()
-            .to_string();
+        let error = from_toml("max_inflght = 3").unwrap_err().to_string();
         assert!(error.contains("max_inflght"), "{error}");
-        let error = Config::from_toml("listeners = [\"nope\"]")
-            .unwrap_err()
-            .to_string();
+        let error = from_toml("listeners = [\"nope\"]").unwrap_err().to_string();
         assert!(
             error.contains("listeners") && error.contains("nope"),
             "{error}"
         );
-        let error = Config::from_toml("max_inflight = \"x\"")
-            .unwrap_err()
-            .to_string();
+        let error = from_toml("max_inflight = \"x\"").unwrap_err().to_string();
         assert!(error.contains("max_inflight"), "{error}");
     }
 
@@ -331,7 +326,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("broken.toml");
         std::fs::write(&path, "port = 1884\nmax_inflight = = 3\n").unwrap();
-        let error = Config::from_toml_file(&path).unwrap_err();
+        let error = from_toml_file(&path).unwrap_err();
         let text = error.to_string();
         let _ = std::fs::remove_dir_all(&dir);
         assert!(matches!(error, Error::ConfigFile { .. }), "{text}");
@@ -358,7 +353,7 @@ mod tests {
 
     #[test]
     fn bind_takes_a_host_name() {
-        let config = Config::from_toml("bind = \"localhost\"\nport = 0\n").unwrap();
+        let config = from_toml("bind = \"localhost\"\nport = 0\n").unwrap();
         assert!(!config.listeners.is_empty());
         assert!(
             config
