@@ -41,13 +41,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --lib --no-default-features -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
-echo "== cargo build --release"
-cargo build --release --workspace -q
-echo "== cargo test"
-cargo test --workspace
+echo "== cargo build --release (the binary, libmqlite.a, libmqlite.so)"
+cargo build --release -q
+echo "== cargo test (profile ci: optimised, with debug assertions)"
+cargo test --workspace --profile ci
 echo "== Rust examples"
 for example in embedded_minimal gateway host_loop; do
-    cargo run -q --release --example "$example" >/dev/null
+    cargo run -q --profile ci --example "$example" >/dev/null
     echo "example $example: ok"
 done
 echo "== valgrind memcheck: Rust examples and embedding tests"

@@ -6,9 +6,10 @@
 # any invalid access, use of uninitialised memory or definite leak fails.
 # Then the `mqlite` binary itself under memcheck, driven by the robustness
 # tests (see the end). The Rust runtime's per-thread data shows as
-# "possibly lost"; that is neither counted nor shown. Release builds, so
-# that valgrind's slowdown stays small (for file:line in a report, build
-# with `--profile profiling` and run the program under the same options).
+# "possibly lost"; that is neither counted nor shown. Optimised builds
+# (the `ci` profile: release without LTO), so that valgrind's slowdown stays
+# small (for file:line in a report, build with `--profile profiling` and run
+# the program under the same options).
 #
 # Prints one line per program: its errors and bytes definitely lost. On a
 # failure, the program's output and memcheck's report, then exit 1.
@@ -52,15 +53,15 @@ memcheck() { # label program args...
     echo "valgrind: $label: $(summary "$logs/report")"
 }
 
-cargo build --release -q --examples
+cargo build --profile ci -q --examples
 for example in embedded_minimal gateway host_loop; do
-    memcheck "example $example" "target/release/examples/$example"
+    memcheck "example $example" "target/ci/examples/$example"
 done
 # The test executable of the cargo target NAME (args: --lib, or --test NAME).
 test_binary() { # name cargo-args...
     local name=$1
     shift
-    cargo test --release -q --no-run "$@" --message-format=json 2>/dev/null \
+    cargo test --profile ci -q --no-run "$@" --message-format=json 2>/dev/null \
         | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -84,16 +85,16 @@ done
 # it with SIGTERM so that memcheck writes its full report. Left out: the
 # tests that measure the broker's RSS or run it under a descriptor limit
 # (memcheck changes both) and the soak.
-cargo build --release -q --bin mqlite
+cargo build --profile ci -q --bin mqlite
 reports="$logs/mqlite"
 mkdir "$reports"
 cat > "$reports/mqlite" <<WRAPPER
 #!/bin/sh
-exec valgrind ${MEMCHECK[*]} --log-file=$reports/memcheck.%p.log $PWD/target/release/mqlite "\$@"
+exec valgrind ${MEMCHECK[*]} --log-file=$reports/memcheck.%p.log $PWD/target/ci/mqlite "\$@"
 WRAPPER
 chmod +x "$reports/mqlite"
 for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
-    MQLITE_BIN="$reports/mqlite" cargo test --release -q --test "$test" >/dev/null
+    MQLITE_BIN="$reports/mqlite" cargo test --profile ci -q --test "$test" >/dev/null
 done
 runs=0
 for report in "$reports"/memcheck.*.log; do
