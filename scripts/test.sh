@@ -10,6 +10,9 @@
 # and the Python tests. The README says how long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# A stage's title, with the time since the start.
+stage() { echo "== $* [$((SECONDS / 60)) min $((SECONDS % 60)) s]"; }
 venv="$PWD/target/test-venv"
 
 need_apt=()
@@ -33,28 +36,28 @@ if ! "$venv/bin/python" -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check paho-mqtt pytest
 fi
 
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 # The smallest build: no SQLite, no C API.
 cargo clippy --lib --no-default-features -- -D warnings
-echo "== cargo doc"
+stage "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
-echo "== cargo build --release (the binary, libmqlite.a, libmqlite.so)"
+stage "cargo build --release (the binary, libmqlite.a, libmqlite.so)"
 cargo build --release -q
-echo "== cargo test (profile ci: optimised, with debug assertions)"
+stage "cargo test (profile ci: optimised, with debug assertions)"
 cargo test --workspace --profile ci
-echo "== Rust examples"
+stage "Rust examples"
 for example in embedded_minimal gateway host_loop; do
     cargo run -q --profile ci --example "$example" >/dev/null
     echo "example $example: ok"
 done
-echo "== valgrind memcheck: Rust examples and embedding tests"
+stage "valgrind memcheck: Rust examples and embedding tests"
 bash scripts/valgrind.sh
-echo "== C API: header, C tests under ASan/UBSan and valgrind, C examples"
+stage "C API: header, C tests under ASan/UBSan and valgrind, C examples"
 MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
-echo "== pytest (paho-mqtt against the binary, Python bindings)"
+stage "pytest (paho-mqtt against the binary, Python bindings)"
 MQLITE_BIN="$PWD/target/release/mqlite" MQLITE_LIB="$PWD/target/release/libmqlite.so" \
     "$venv/bin/python" -m pytest -q tests/python
 echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -36,21 +36,50 @@ summary() { # report...
     echo "$errors errors, $lost bytes definitely lost"
 }
 
-# Runs PROGRAM under memcheck, its output set aside; prints LABEL and the
-# figures, or on a failure the output's end and the report, and exits.
+# Programs run side by side, one per CPU (memcheck runs a program on one
+# CPU): MQLITE_VALGRIND_JOBS overrides it.
+jobs_max=${MQLITE_VALGRIND_JOBS:-$(nproc)}
+runs=0
+
+# Starts PROGRAM under memcheck in the background, its output and report
+# set aside under a number; `finish` reports them in order.
 memcheck() { # label program args...
-    local label=$1 status=0
+    local label=$1
     shift
-    valgrind "${MEMCHECK[@]}" --log-file="$logs/report" "$@" >"$logs/output" 2>&1 || status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "valgrind: $label FAILED (exit $status): $(summary "$logs/report")" >&2
-        echo "--- output (last 40 lines)" >&2
-        tail -n 40 "$logs/output" >&2
-        echo "--- memcheck report" >&2
-        cat "$logs/report" >&2
-        exit 1
-    fi
-    echo "valgrind: $label: $(summary "$logs/report")"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+    runs=$((runs + 1))
+    local run="$logs/run.$runs"
+    echo "$label" >"$run.label"
+    (
+        status=0
+        valgrind "${MEMCHECK[@]}" --log-file="$run.report" "$@" >"$run.output" 2>&1 || status=$?
+        echo "$status" >"$run.status"
+    ) &
+}
+
+# Waits for every program started, prints LABEL and the figures of each in
+# order; on a failure, the output's end and the report, and exits 1.
+finish() {
+    wait
+    local run label status failed=0
+    for ((n = 1; n <= runs; n++)); do
+        run="$logs/run.$n"
+        label=$(cat "$run.label")
+        status=$(cat "$run.status" 2>/dev/null || echo "?")
+        if [ "$status" != 0 ]; then
+            echo "valgrind: $label FAILED (exit $status): $(summary "$run.report")" >&2
+            echo "--- output (last 40 lines)" >&2
+            tail -n 40 "$run.output" >&2
+            echo "--- memcheck report" >&2
+            cat "$run.report" >&2
+            failed=1
+        else
+            echo "valgrind: $label: $(summary "$run.report")"
+        fi
+    done
+    [ "$failed" = 0 ] || exit 1
+    runs=0
+    rm -f "$logs"/run.*
 }
 
 cargo build --profile ci -q --examples
@@ -79,6 +108,7 @@ for test in embedding_local embedding_hooks embedding_hostloop embedding_auth em
     persistence_refusals; do
     memcheck "tests/$test.rs" "$(test_binary "$test" --test "$test")" --test-threads=1 -q
 done
+finish
 
 # The `mqlite` binary itself, driven by the robustness tests: MQLITE_BIN
 # points them at a wrapper that runs it under memcheck, and the tests stop
@@ -94,8 +124,23 @@ exec valgrind ${MEMCHECK[*]} --log-file=$reports/memcheck.%p.log $PWD/target/ci/
 WRAPPER
 chmod +x "$reports/mqlite"
 for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
-    MQLITE_BIN="$reports/mqlite" cargo test --profile ci -q --test "$test" >/dev/null
+    cargo test --profile ci -q --no-run --test "$test" 2>/dev/null
 done
+for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+    (
+        MQLITE_BIN="$reports/mqlite" cargo test --profile ci -q --test "$test" \
+            >"$logs/$test.output" 2>&1 || echo "$test" >>"$logs/failed"
+    ) &
+done
+wait
+if [ -s "$logs/failed" ]; then
+    for test in $(cat "$logs/failed"); do
+        echo "valgrind: tests/$test.rs failed with the binary under memcheck:" >&2
+        tail -n 40 "$logs/$test.output" >&2
+    done
+    exit 1
+fi
 runs=0
 for report in "$reports"/memcheck.*.log; do
     runs=$((runs + 1))
