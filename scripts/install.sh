@@ -13,8 +13,11 @@
 #       only libmqlite.a is installed or you pass the .a by path)
 # With a PREFIX outside the usual places, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig
 # (and LD_LIBRARY_PATH=PREFIX/lib to run against the shared library).
+# MQLITE_PROFILE=NAME installs the libraries of another cargo profile
+# (target/NAME; the tests use `ci`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+profile="${MQLITE_PROFILE:-release}"
 
 build=1
 if [ "${1:-}" = "--no-build" ]; then
@@ -26,21 +29,21 @@ mkdir -p "$prefix"
 prefix="$(cd "$prefix" && pwd)"
 
 if [ "$build" -eq 1 ]; then
-    cargo build --release --lib -q
+    cargo build --profile "$profile" --lib -q
 fi
-for file in target/release/libmqlite.a target/release/libmqlite.so include/mqlite.h; do
-    [ -f "$file" ] || { echo "install.sh: $file is missing (run cargo build --release)" >&2; exit 1; }
+for file in "target/$profile/libmqlite.a" "target/$profile/libmqlite.so" include/mqlite.h; do
+    [ -f "$file" ] || { echo "install.sh: $file is missing (run cargo build --profile $profile)" >&2; exit 1; }
 done
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0644 target/release/libmqlite.a "$prefix/lib/libmqlite.a"
+install -m 0644 "target/$profile/libmqlite.a" "$prefix/lib/libmqlite.a"
 if command -v strip >/dev/null 2>&1; then
     strip --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$prefix/lib/libmqlite.a" ||
         echo "install.sh: strip failed; libmqlite.a is installed unstripped" >&2
 fi
-install -m 0755 target/release/libmqlite.so "$prefix/lib/libmqlite.so"
+install -m 0755 "target/$profile/libmqlite.so" "$prefix/lib/libmqlite.so"
 install -m 0644 include/mqlite.h "$prefix/include/mqlite.h"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" mqlite.pc.in \
     > "$prefix/lib/pkgconfig/mqlite.pc"

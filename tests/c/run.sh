@@ -7,7 +7,8 @@
 #   MQLITE_SKIP_BUILD=1 bash tests/c/run.sh
 #
 # The library is taken from $CARGO_TARGET_DIR/release (target/release when
-# unset). Everything is built under target/c-tests. Ends with "N passed,
+# unset), or the directory of the cargo profile MQLITE_PROFILE (the tests
+# use `ci`). Everything is built under target/c-tests. Ends with "N passed,
 # N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,13 +16,15 @@ root="$PWD"
 out="$root/target/c-tests"
 mkdir -p "$out"
 
+profile="${MQLITE_PROFILE:-release}"
+export MQLITE_PROFILE="$profile"
 if [ -z "${MQLITE_SKIP_BUILD:-}" ]; then
-    echo "== cargo build --release --lib"
-    cargo build --release --lib -q || exit 1
+    echo "== cargo build --profile $profile --lib"
+    cargo build --profile "$profile" --lib -q || exit 1
 fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-lib="$target_dir/release/libmqlite.a"
+lib="$target_dir/$profile/libmqlite.a"
 [ -f "$lib" ] || { echo "run.sh: $lib missing"; exit 1; }
 
 CC="${CC:-gcc}"
@@ -114,11 +117,11 @@ done
 
 # Install into a temporary prefix; build against it with pkg-config, both
 # shared (run with LD_LIBRARY_PATH) and static.
-# scripts/install.sh installs from target/release, so this part needs the
+# scripts/install.sh installs from target/PROFILE, so this part needs the
 # library there.
 prefix="$out/prefix"
 rm -rf "$prefix"
-if [ "$lib" != "$root/target/release/libmqlite.a" ]; then
+if [ "$lib" != "$root/target/$profile/libmqlite.a" ]; then
     echo "note: CARGO_TARGET_DIR is not target; skipping the install and pkg-config builds"
 else
     step install bash "$root/scripts/install.sh" --no-build "$prefix"
