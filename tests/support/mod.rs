@@ -10,6 +10,9 @@
 //! - `encode.rs`: the packets a test sends ([`ConnectOptions`], [`encode`],
 //!   [`frame`], [`field`], [`cat`]); `packets.rs`: the packets it receives
 //!   ([`Pkt`], [`Msg`]).
+//! - [`mqtt::Mqtt`] (`mqtt.rs`): rumqttc, a real client library, driven by
+//!   a thread that forwards its events; the one rumqttc wrapper of the
+//!   tests.
 //! - [`TempDir`] (`tempdir.rs`): a scratch directory removed on drop.
 //!
 //! Everything is re-exported here: users write `support::X`. Each test
@@ -29,6 +32,7 @@ pub mod conformance;
 pub mod crash;
 pub mod embedding;
 mod encode;
+pub mod mqtt;
 mod packets;
 pub mod persistence;
 mod raw;

@@ -1,11 +1,9 @@
 //! For the persistence tests (`tests/persistence_*.rs`): the broker under
 //! test in-process or as a process, per [`Mode`], restarted on the same
 //! database file ([`Server`]); [`binary`]: the `mqlite` binary with `--db`
-//! ([`binary::Mqlite`]); [`mqtt`]: a rumqttc client driven by the test
-//! thread.
+//! ([`binary::Mqlite`]).
 
 pub mod binary;
-pub mod mqtt;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
