@@ -269,7 +269,7 @@ fn session_expiry_discards_a_disconnected_session_and_its_store() {
         .len()
         >= 2));
     let port = broker.addr.port();
-    assert!(broker.stop().success());
+    broker.stop();
     let broker = Spawn::new("session_expiry = 1")
         .verbose()
         .persist()

@@ -25,6 +25,7 @@
 use std::time::Duration;
 
 pub mod auth;
+pub mod binary;
 mod broker;
 pub mod child_output;
 pub mod cli;
