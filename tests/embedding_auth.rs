@@ -96,6 +96,8 @@ fn pending_auth_is_completed_from_another_thread() {
             let Ok((token, user)) = pending_rx.recv_timeout(TIMEOUT) else {
                 break;
             };
+            // Pacing: the decision comes after the CONNECT, as from a
+            // remote service.
             thread::sleep(Duration::from_millis(20));
             let decision = match user.as_str() {
                 "ok" => AuthDecision::Accept,

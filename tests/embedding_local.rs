@@ -191,6 +191,7 @@ fn slow_qos1_channel_subscriber_gets_every_message_in_order() {
     let reader = thread::spawn(move || {
         let mut payloads = Vec::new();
         for _ in 0..COUNT {
+            // Pacing: a reader slower than the publisher fills the channel.
             thread::sleep(Duration::from_millis(5));
             match receiver.recv_timeout(TIMEOUT) {
                 Some(message) => payloads.push(text(message.payload())),

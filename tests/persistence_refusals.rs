@@ -5,7 +5,7 @@
 //! while the host forks a child (`store_lock_not_held_by_a_forked_child_api`);
 //! `--fresh-db` moves the old file aside, intact, and starts empty.
 //!
-//! The broker and client harness is in `tests/persistence_support`. Every
+//! The broker and client harness is in `tests/support/persistence` (with `tests/support/binary.rs` and `tests/support/mqtt.rs`). Every
 //! wait is bounded.
 
 mod support;

@@ -20,7 +20,7 @@
 //! `persistence_inflight.rs`; refused files and `--fresh-db` in
 //! `persistence_refusals.rs`; random SIGKILLs under load in
 //! `persistence_crash.rs`. The broker and client harness is in
-//! `tests/persistence_support`. rumqttc is the client here (plain publish /
+//! `tests/support/persistence` (with `tests/support/binary.rs` and `tests/support/mqtt.rs`). rumqttc is the client here (plain publish /
 //! subscribe). Every wait is bounded.
 
 mod support;

@@ -113,6 +113,7 @@ fn soak() {
             );
             next_sample += Duration::from_secs(every);
         }
+        // Paces the sampling loop while the load runs for its set duration.
         std::thread::sleep(Duration::from_millis(100));
     }
 
