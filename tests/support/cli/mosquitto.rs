@@ -129,6 +129,7 @@ pub fn publish_until_received(pub_tool: &Path, port: u16, args: &[&str], mut sub
             "mosquitto_sub received nothing in 10 s"
         );
         mosquitto_pub(pub_tool, port, args);
+        // Paces the retries; the subscriber's exit is what ends the loop.
         std::thread::sleep(Duration::from_millis(100));
     }
     sub.finish()
