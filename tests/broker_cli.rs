@@ -9,7 +9,6 @@
 mod support;
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use support::cli::{mqlite_exits, Mqlite};
 use support::{RawClient, TempDir, TIMEOUT};
@@ -190,7 +189,6 @@ mod options {
             broker.signal(libc::SIGTERM);
             assert!(broker.wait().success());
         }
-        std::thread::sleep(Duration::from_millis(50));
         assert!(
             !quiet.stderr().contains("verbose-probe-client"),
             "logged without -v: {}",

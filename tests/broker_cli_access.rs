@@ -12,11 +12,11 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use support::cli::mosquitto::{mosquitto_pub, mosquitto_tools, publish_until_received, Sub};
+use support::cli::mosquitto::{mosquitto_pub, mosquitto_tools, Sub};
 use support::cli::{mqlite_exits, run, Mqlite};
-use support::{TempDir, TIMEOUT};
+use support::{wait_until, TempDir, TIMEOUT};
 
 /// `--password-file`, `--acl-file` and `--allow-anonymous` with files
 /// written by mosquitto's own tools, decided as mosquitto 2.0 decides.
@@ -91,10 +91,19 @@ mod access_files {
         let broker = Mqlite::start(&["--password-file", &passwd, "--acl-file", &acl]);
         // alice subscribes to everything, but may not read secret/#.
         let alice = ["-u", "alice", "-P", "wonderland"];
-        let mut sub_args = vec!["-t", "#", "-v", "-C", "1", "-W", "10"];
+        let mut sub_args = vec!["-t", "#", "-v"];
         sub_args.extend_from_slice(&alice);
         let sub = Sub::spawn(&sub_tool, broker.port, &sub_args);
-        std::thread::sleep(Duration::from_millis(300));
+        // Her subscription is active once a public message reaches her.
+        let mut ready_args = vec!["-t", "public/ready", "-m", "r"];
+        ready_args.extend_from_slice(&alice);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sub.received().contains("public/ready r") {
+            assert!(Instant::now() < deadline, "alice received nothing in 10 s");
+            mosquitto_pub(&pub_tool, broker.port, &ready_args);
+            // Paces the retries; the condition is what ends the loop.
+            std::thread::sleep(Duration::from_millis(100));
+        }
         // admin may write anywhere: the secret reaches the broker, and the
         // delivery check keeps it from alice's `#`.
         mosquitto_pub(
@@ -113,10 +122,20 @@ mod access_files {
                 "admin-pass",
             ],
         );
-        let mut pub_args = vec!["-t", "public/x", "-m", "seen"];
+        // Published after the secret was acknowledged: had the secret been
+        // delivered, it would be before this.
+        let mut pub_args = vec!["-t", "public/x", "-m", "seen", "-q", "1"];
         pub_args.extend_from_slice(&alice);
-        let out = publish_until_received(&pub_tool, broker.port, &pub_args, sub);
-        assert_eq!(out, "public/x seen\n");
+        mosquitto_pub(&pub_tool, broker.port, &pub_args);
+        wait_until(TIMEOUT, "alice gets public/x", || {
+            sub.received().contains("public/x seen")
+        });
+        let out = sub.kill();
+        let unexpected: Vec<&str> = out
+            .lines()
+            .filter(|line| *line != "public/ready r" && *line != "public/x seen")
+            .collect();
+        assert!(unexpected.is_empty(), "{out}");
     }
 
     /// Alice leaves messages queued for client id `shared`; Bob, who may
@@ -198,16 +217,15 @@ mod access_files {
                 TIMEOUT,
             )
         };
-        let port = support::cli::free_port();
-        let port_text = port.to_string();
-        let mut all = vec!["-p", port_text.as_str()];
+        let mut all = vec!["-p", "0"];
         all.extend_from_slice(&args);
-        let mut broker = Mqlite::start_exact(&all, port, TempDir::new("restart-acl-run"));
-        assert!(alice(port, &["-E"]).status.success());
+        let mut broker = Mqlite::start_in(&all, TempDir::new("restart-acl-run"));
+        assert!(alice(broker.port, &["-E"]).status.success());
         broker.signal(libc::SIGTERM);
         assert!(broker.wait().success());
 
-        let broker = Mqlite::start_exact(&all, port, TempDir::new("restart-acl-run"));
+        let broker = Mqlite::start_in(&all, TempDir::new("restart-acl-run"));
+        let port = broker.port;
         mosquitto_pub(
             &pub_tool,
             broker.port,

@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::net::TcpStream;
-use std::time::Duration;
+use std::net::TcpListener;
 
 use mqlite::QoS;
-use support::cli::{addr, free_port, mqlite_exits, Mqlite};
+use support::cli::{mqlite_exits, Mqlite};
 use support::{RawClient, TempDir};
 
 mod config_file {
@@ -46,15 +45,12 @@ mod config_file {
     #[test]
     fn config_file_is_applied() {
         let dir = TempDir::new("conf");
-        let port = free_port();
         let file = dir.file(
             "mqlite.toml",
-            &format!(
-                "port = {port}\nconnect_timeout = 1\nsys_interval = 0\nmax_packet_size = 2048\n"
-            ),
+            "port = 0\nconnect_timeout = 1\nsys_interval = 0\nmax_packet_size = 2048\n",
         );
         let file = file.to_str().unwrap().to_string();
-        let broker = Mqlite::start_exact(&["-c", &file, "--no-persist"], port, dir);
+        let broker = Mqlite::start_in(&["-c", &file, "--no-persist"], dir);
         // connect_timeout = 1 (the default is 10 s).
         let mut silent = RawClient::open(broker.addr());
         silent.expect_closed();
@@ -68,16 +64,14 @@ mod config_file {
     #[test]
     fn command_line_overrides_the_file() {
         let dir = TempDir::new("override");
-        let file_port = free_port();
-        let cli_port = free_port();
+        // The file names a port this test holds: a broker that used it
+        // would fail to start.
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let file_port = held.local_addr().unwrap().port();
         let file = dir.file("mqlite.toml", &format!("port = {file_port}\n"));
         let file = file.to_str().unwrap().to_string();
-        let broker = Mqlite::start_exact(
-            &["-c", &file, "-p", &cli_port.to_string(), "--no-persist"],
-            cli_port,
-            dir,
-        );
-        assert!(TcpStream::connect_timeout(&addr(file_port), Duration::from_millis(500)).is_err());
+        let broker = Mqlite::start_in(&["-c", &file, "-p", "0", "--no-persist"], dir);
+        assert_ne!(broker.port, file_port);
         let mut c = RawClient::open(broker.addr());
         c.connect("override", true, 60);
         c.ping();

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use mqlite::QoS;
-use support::cli::{free_port, Mqlite};
+use support::cli::Mqlite;
 use support::{ConnectOptions, RawClient, TempDir};
 
 mod signals {
@@ -53,10 +53,8 @@ mod signals {
         // (CloseReason::Shutdown); with --db, retained messages and
         // persistent sessions survive a restart.
         let dir = TempDir::new("db");
-        let port = free_port();
-        let port_text = port.to_string();
-        let args = ["-p", port_text.as_str(), "--db", "state.db"];
-        let mut broker = Mqlite::start_exact(&args, port, dir);
+        let args = ["-p", "0", "--db", "state.db"];
+        let mut broker = Mqlite::start_in(&args, dir);
 
         let mut durable = RawClient::open(broker.addr());
         durable.connect("durable", false, 60);
@@ -81,14 +79,11 @@ mod signals {
 
         broker.signal(libc::SIGTERM);
         assert_eq!(broker.wait().code(), Some(0), "{}", broker.stderr());
-        assert!(broker.dir.0.join("state.db").exists());
+        assert!(broker.dir.join("state.db").exists());
 
-        let dir = std::mem::replace(&mut broker.dir, TempDir::new("moved"));
+        let dir = broker.take_dir();
         drop(broker);
-        let port = free_port();
-        let port_text = port.to_string();
-        let args = ["-p", port_text.as_str(), "--db", "state.db"];
-        let broker = Mqlite::start_exact(&args, port, dir);
+        let broker = Mqlite::start_in(&args, dir);
         let mut sub = RawClient::open(broker.addr());
         sub.connect("late", true, 60);
         sub.subscribe(&[("status", QoS::AtLeastOnce)]);

@@ -384,6 +384,7 @@ fn packets_split_into_single_bytes() {
     })));
     for byte in bytes {
         c.send_raw(&[byte]);
+        // Pacing: each byte should reach the broker in a read of its own.
         std::thread::sleep(Duration::from_millis(2));
     }
     assert_eq!(c.expect_connack(), (false, 0));

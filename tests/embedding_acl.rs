@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use mqlite::AclAccess;
 use rumqttc::{SubscribeFilter, SubscribeReasonCode};
-use support::embedding::mqtt::{mqtt, with_credentials};
 use support::embedding::text;
+use support::mqtt::{mqtt, with_credentials};
 use support::{test_config, TestBroker, TIMEOUT};
 
 /// `secret/#` is for the `admin` user only (subscribe and receive);
@@ -55,10 +55,10 @@ fn acl_hides_secret_topics_from_a_wildcard_subscriber() {
 
     // Deliveries to one client keep their order: had secret/x leaked, it
     // would come first.
-    let first = viewer.publication();
+    let first = viewer.expect_publish();
     assert_eq!(first.topic, "public/x");
-    viewer.assert_no_publication();
-    assert_eq!(admin.publication().topic, "secret/x");
+    viewer.expect_no_publish();
+    assert_eq!(admin.expect_publish().topic, "secret/x");
 
     // Retained messages are filtered too.
     publisher
@@ -78,7 +78,7 @@ fn acl_hides_secret_topics_from_a_wildcard_subscriber() {
         .unwrap();
     let mut topics = Vec::new();
     loop {
-        let publish = late.publication();
+        let publish = late.expect_publish();
         if publish.topic == "public/sentinel" {
             break;
         }
@@ -174,10 +174,10 @@ fn acl_refused_publish_is_dropped_but_still_acknowledged() {
         });
     }
 
-    let publish = watcher.publication();
+    let publish = watcher.expect_publish();
     assert_eq!(publish.topic, "devices/d1/telemetry");
     assert_eq!(text(&publish.payload), "mine");
-    watcher.assert_no_publication();
+    watcher.expect_no_publish();
 
     let after = broker.handle.stats(TIMEOUT).unwrap();
     assert_eq!(after.messages_dropped, before.messages_dropped + 2);
@@ -224,7 +224,7 @@ fn acl_applies_to_the_will_topic() {
             "sentinel",
         )
         .unwrap();
-    let first = watcher.publication();
+    let first = watcher.expect_publish();
     assert_eq!(
         (first.topic.as_str(), text(&first.payload).as_str()),
         ("devices/legit/x", "sentinel"),

@@ -18,8 +18,8 @@ use mqlite::codec::{self, Packet, Protocol, Publish, Subscribe};
 use mqlite::{AuthDecision, AuthToken, Config, QoS};
 use rumqttc::ConnectReturnCode;
 use support::embedding::events::{next_event_of, record_events, Ev};
-use support::embedding::mqtt::{mqtt, with_credentials};
 use support::embedding::text;
+use support::mqtt::{mqtt, with_credentials};
 use support::{test_config, ConnectOptions, Pkt, RawClient, TestBroker, TIMEOUT};
 
 #[test]
@@ -96,6 +96,8 @@ fn pending_auth_is_completed_from_another_thread() {
             let Ok((token, user)) = pending_rx.recv_timeout(TIMEOUT) else {
                 break;
             };
+            // Pacing: the decision comes after the CONNECT, as from a
+            // remote service.
             thread::sleep(Duration::from_millis(20));
             let decision = match user.as_str() {
                 "ok" => AuthDecision::Accept,
@@ -136,7 +138,7 @@ fn pending_auth_is_completed_from_another_thread() {
         .client
         .publish("pending/echo", rumqttc::QoS::AtLeastOnce, false, "hi")
         .unwrap();
-    assert_eq!(text(&accepted.publication().payload), "hi");
+    assert_eq!(text(&accepted.expect_publish().payload), "hi");
 }
 
 #[test]

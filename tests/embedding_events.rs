@@ -11,7 +11,7 @@ mod support;
 use mqlite::codec::Packet;
 use mqlite::{CloseReason, QoS};
 use support::embedding::events::{disconnected, next_event_of, record_events, Ev};
-use support::embedding::mqtt::{mqtt, with_credentials};
+use support::mqtt::{mqtt, with_credentials};
 use support::{test_config, ConnectOptions, RawClient, TestBroker};
 
 #[test]

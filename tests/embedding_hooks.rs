@@ -11,8 +11,8 @@ mod support;
 
 use mqlite::{AclAccess, AuthDecision, Event, MessageDecision, QoS};
 use rumqttc::ConnectReturnCode;
-use support::embedding::mqtt::{mqtt, with_credentials};
 use support::embedding::text;
+use support::mqtt::{mqtt, with_credentials};
 use support::{test_config, TestBroker, TIMEOUT};
 
 // ---------------------------------------------------------------------------
@@ -60,9 +60,9 @@ fn panicking_hooks_refuse_or_drop_and_the_broker_keeps_serving() {
             .publish(topic, rumqttc::QoS::AtLeastOnce, false, "x")
             .unwrap();
     }
-    let publish = client.publication();
+    let publish = client.expect_publish();
     assert_eq!(publish.topic, "ok/after");
-    client.assert_no_publication();
+    client.expect_no_publish();
 
     let other = mqtt(broker.addr, "after-panics", |_| {}).connected();
     other.subscribe("ok/#", rumqttc::QoS::AtMostOnce);
@@ -127,7 +127,7 @@ fn hooks_publish_through_the_handle_without_deadlock() {
         .client
         .publish("req/ping", rumqttc::QoS::AtLeastOnce, false, "42")
         .unwrap();
-    let reply = client.publication();
+    let reply = client.expect_publish();
     assert_eq!(
         (reply.topic.as_str(), text(&reply.payload).as_str()),
         ("resp/pong", "42")

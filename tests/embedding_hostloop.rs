@@ -240,6 +240,7 @@ fn handle_commands_from_other_threads_wake_the_broker_descriptor() {
     let handle = broker.handle();
     let publisher = thread::spawn(move || {
         for i in 0..3 {
+            // Pacing: each publish should find the host loop idle, waiting.
             thread::sleep(Duration::from_millis(20));
             handle
                 .publish("wake/up", i.to_string().as_bytes(), QoS::AtMostOnce, false)

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use mqlite::{Config, QoS, Stats};
 use rumqttc::LastWill;
-use support::embedding::mqtt::mqtt;
 use support::embedding::{forward, recv, text};
+use support::mqtt::mqtt;
 use support::{test_config, TestBroker, TIMEOUT};
 
 #[test]
@@ -33,7 +33,7 @@ fn connected_clients_and_kick_which_publishes_the_will() {
     assert_eq!(broker.clients(), ["c-doomed", "c-watch"]);
 
     broker.handle.kick("c-doomed").unwrap();
-    let will = watcher.publication();
+    let will = watcher.expect_publish();
     assert_eq!(will.topic, "wills/c-doomed");
     assert_eq!(text(&will.payload), "gone");
     doomed.wait_closed();
@@ -52,11 +52,11 @@ fn stats_counters_move() {
 
     let client = mqtt(broker.addr, "counted", |_| {}).connected();
     client.subscribe("stats/#", rumqttc::QoS::AtLeastOnce);
-    client.publish("stats/a", rumqttc::QoS::AtLeastOnce, false, "1");
-    client.publish("stats/b", rumqttc::QoS::AtMostOnce, false, "2");
-    client.publish("stats/c", rumqttc::QoS::AtLeastOnce, true, "3");
+    client.publish_nowait("stats/a", rumqttc::QoS::AtLeastOnce, false, "1");
+    client.publish_nowait("stats/b", rumqttc::QoS::AtMostOnce, false, "2");
+    client.publish_nowait("stats/c", rumqttc::QoS::AtLeastOnce, true, "3");
     for _ in 0..3 {
-        client.publication();
+        client.expect_publish();
     }
 
     let stats = broker.stats();
@@ -107,7 +107,7 @@ fn sys_clients_connected_is_published_every_sys_interval() {
     // a couple of intervals the client counts itself.
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let publish = client.publication();
+        let publish = client.expect_publish();
         assert_eq!(publish.topic, "$SYS/broker/clients/connected");
         if text(&publish.payload) == "1" {
             break;

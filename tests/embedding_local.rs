@@ -14,8 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use mqlite::{Config, QoS};
-use support::embedding::mqtt::mqtt;
 use support::embedding::{forward, recv, recv_local, text, Got};
+use support::mqtt::mqtt;
 use support::{test_config, TestBroker, QUIET, TIMEOUT};
 
 // ---------------------------------------------------------------------------
@@ -55,9 +55,9 @@ fn local_callbacks_follow_wildcard_rules_and_hash_does_not_match_sys() {
         "other/x",
     ];
     for topic in topics {
-        client.publish(topic, rumqttc::QoS::AtLeastOnce, false, topic);
+        client.publish_nowait(topic, rumqttc::QoS::AtLeastOnce, false, topic);
     }
-    client.publish("done", rumqttc::QoS::AtLeastOnce, false, "sentinel");
+    client.publish_nowait("done", rumqttc::QoS::AtLeastOnce, false, "sentinel");
 
     // Callbacks run in routing order: once `#` has the sentinel, every
     // callback has seen everything before it.
@@ -101,7 +101,7 @@ fn local_subscriptions_receive_retained_messages_with_the_retain_flag() {
         .publish("status/host", b"up", QoS::AtLeastOnce, true)
         .unwrap();
     let client = mqtt(broker.addr, "retainer", |_| {}).connected();
-    client.publish("status/device", rumqttc::QoS::AtLeastOnce, true, "online");
+    client.publish_nowait("status/device", rumqttc::QoS::AtLeastOnce, true, "online");
     client.pubacks(1);
 
     // A channel and a callback, both at QoS 0.
@@ -136,7 +136,7 @@ fn local_subscriptions_receive_retained_messages_with_the_retain_flag() {
     assert_eq!(from_callback, wanted);
 
     // A live message, even a retained one, is forwarded without the flag.
-    client.publish("status/device", rumqttc::QoS::AtLeastOnce, true, "busy");
+    client.publish_nowait("status/device", rumqttc::QoS::AtLeastOnce, true, "busy");
     let live = recv_local(&channel, "live message");
     assert_eq!((live.payload.as_str(), live.retain), ("busy", false));
     let live = recv(&callback, "live message");
@@ -166,11 +166,11 @@ fn channel_subscription_is_read_from_another_thread() {
 
     let client = mqtt(broker.addr, "chatter", |_| {}).connected();
     for i in 0..3 {
-        client.publish(
+        client.publish_nowait(
             "chat/room",
             rumqttc::QoS::AtLeastOnce,
             false,
-            &format!("m{i}"),
+            format!("m{i}"),
         );
     }
     let (reader_id, got) = reader.join().expect("the reader thread");
@@ -191,6 +191,7 @@ fn slow_qos1_channel_subscriber_gets_every_message_in_order() {
     let reader = thread::spawn(move || {
         let mut payloads = Vec::new();
         for _ in 0..COUNT {
+            // Pacing: a reader slower than the publisher fills the channel.
             thread::sleep(Duration::from_millis(5));
             match receiver.recv_timeout(TIMEOUT) {
                 Some(message) => payloads.push(text(message.payload())),
@@ -202,12 +203,7 @@ fn slow_qos1_channel_subscriber_gets_every_message_in_order() {
 
     let client = mqtt(broker.addr, "fast-publisher", |_| {}).connected();
     for i in 0..COUNT {
-        client.publish(
-            "slow/data",
-            rumqttc::QoS::AtLeastOnce,
-            false,
-            &i.to_string(),
-        );
+        client.publish_nowait("slow/data", rumqttc::QoS::AtLeastOnce, false, i.to_string());
     }
     client.pubacks(COUNT);
 

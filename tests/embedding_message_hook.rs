@@ -10,8 +10,8 @@ mod support;
 use std::sync::mpsc;
 
 use mqlite::{Message, MessageDecision, QoS};
-use support::embedding::mqtt::mqtt;
 use support::embedding::text;
+use support::mqtt::mqtt;
 use support::{test_config, TestBroker, TIMEOUT};
 
 #[test]
@@ -63,17 +63,17 @@ fn message_hook_rewrites_and_drops_messages() {
     }
     publisher.pubacks(4);
 
-    let first = subscriber.publication();
+    let first = subscriber.expect_publish();
     assert_eq!(
         (first.topic.as_str(), text(&first.payload).as_str()),
         ("out/cooked", "HELLO")
     );
-    let second = subscriber.publication();
+    let second = subscriber.expect_publish();
     assert_eq!(
         (second.topic.as_str(), text(&second.payload).as_str()),
         ("plain/x", "as is")
     );
-    subscriber.assert_no_publication();
+    subscriber.expect_no_publish();
 
     // The host's own publish is seen by the hook with no origin (and this
     // hook only rewrites clients' messages).
@@ -81,7 +81,7 @@ fn message_hook_rewrites_and_drops_messages() {
         .handle
         .publish("in/raw", b"from the host", QoS::AtLeastOnce, false)
         .unwrap();
-    let host = subscriber.publication();
+    let host = subscriber.expect_publish();
     assert_eq!(
         (host.topic.as_str(), text(&host.payload).as_str()),
         ("in/raw", "from the host")
@@ -90,7 +90,7 @@ fn message_hook_rewrites_and_drops_messages() {
     // The rewrite made the message retained.
     let late = mqtt(broker.addr, "mh-late", |_| {}).connected();
     late.subscribe("out/#", rumqttc::QoS::AtLeastOnce);
-    let retained = late.publication();
+    let retained = late.expect_publish();
     assert_eq!(retained.topic, "out/cooked");
     assert!(retained.retain);
     assert_eq!(text(&retained.payload), "HELLO");

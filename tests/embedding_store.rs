@@ -11,8 +11,8 @@ use std::thread;
 
 use mqlite::store::MemoryStore;
 use mqlite::{Broker, Config, Error};
-use support::embedding::mqtt::mqtt;
 use support::embedding::text;
+use support::mqtt::mqtt;
 use support::test_config;
 
 /// Runs a broker on `store` in a thread; returns its address and a stop
@@ -44,8 +44,8 @@ fn a_shared_memory_store_carries_sessions_to_the_next_broker() {
     device.client.disconnect().unwrap();
     device.wait_closed();
     let publisher = mqtt(addr, "host-app", |_| {}).connected();
-    publisher.publish("cmd/reboot", rumqttc::QoS::AtLeastOnce, false, "now");
-    publisher.publish("state/mode", rumqttc::QoS::AtLeastOnce, true, "eco");
+    publisher.publish_nowait("cmd/reboot", rumqttc::QoS::AtLeastOnce, false, "now");
+    publisher.publish_nowait("state/mode", rumqttc::QoS::AtLeastOnce, true, "eco");
     publisher.pubacks(2);
     drop(publisher);
     stop();
@@ -56,11 +56,11 @@ fn a_shared_memory_store_carries_sessions_to_the_next_broker() {
     });
     let ack = device.connack().expect("the device reconnects");
     assert!(ack.session_present, "the session came back");
-    let queued = device.publication();
+    let queued = device.expect_publish();
     assert_eq!(queued.topic, "cmd/reboot");
     assert_eq!(text(&queued.payload), "now");
     device.subscribe("state/#", rumqttc::QoS::AtLeastOnce);
-    let retained = device.publication();
+    let retained = device.expect_publish();
     assert_eq!(retained.topic, "state/mode");
     assert!(retained.retain);
     device.client.disconnect().unwrap();

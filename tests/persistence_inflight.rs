@@ -6,7 +6,7 @@
 //!
 //! Each scenario runs twice, as in `persistence_restart.rs`: `*_api` (the
 //! in-process `Broker`, stopped cleanly) and `*_binary` (the `mqlite`
-//! binary, SIGKILLed). Raw sockets (`persistence_support::Raw`), since
+//! binary, SIGKILLed). Raw sockets (`support::RawClient`), since
 //! packet ids, DUP flags and a client that does not acknowledge matter.
 //! Every wait is bounded.
 

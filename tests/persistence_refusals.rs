@@ -5,19 +5,20 @@
 //! while the host forks a child (`store_lock_not_held_by_a_forked_child_api`);
 //! `--fresh-db` moves the old file aside, intact, and starts empty.
 //!
-//! The broker and client harness is in `tests/persistence_support`. Every
+//! The broker and client harness is in `tests/support/persistence` (with `tests/support/binary.rs` and `tests/support/mqtt.rs`). Every
 //! wait is bounded.
 
 mod support;
 
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
 use mqlite::codec::{Packet, QoS};
 use mqlite::Broker;
 use support::persistence::api_config;
-use support::persistence::binary::{mqlite_exits, Mqlite};
-use support::persistence::free_port;
+use support::persistence::{mqlite_exits, Mqlite, Ready};
 use support::RawClient;
 use support::TempDir;
 
@@ -35,19 +36,19 @@ fn corrupt_db_refused_by_binary_naming_the_file() {
     let dir = TempDir::new("corrupt");
     let db = dir.path("x.db");
     let bytes = write_garbage(&db);
-    let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
+    let run = mqlite_exits(&["-p", "0", "--db", db.to_str().unwrap()], dir.dir());
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         !run.status.success(),
         "mqlite must refuse a corrupt file, it exited with {}",
         run.status
     );
     assert!(
-        run.stderr.contains(db.to_str().unwrap()),
+        stderr.contains(db.to_str().unwrap()),
         "the error must name the file: {}",
-        run.stderr
+        stderr
     );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!stderr.contains("panicked"), "{}", stderr);
     assert_eq!(
         std::fs::read(&db).unwrap(),
         bytes,
@@ -61,7 +62,7 @@ fn corrupt_db_refused_by_binary_naming_the_file() {
 fn damaged_pages_of_a_real_store_refused_by_binary() {
     let dir = TempDir::new("damaged");
     let db = dir.path("x.db");
-    let server = Mqlite::start(&db, free_port(), &[]);
+    let server = Mqlite::start_db(&db, None, &[], Ready::Serving);
     let (mut sub, _) = RawClient::connect_to(server.addr(), "damaged-sub", false, 60);
     assert_eq!(sub.subscribe_id(1, &[("dmg/#", QoS::AtLeastOnce)]), vec![1]);
     sub.disconnect();
@@ -88,19 +89,19 @@ fn damaged_pages_of_a_real_store_refused_by_binary() {
     std::fs::write(&db, &bytes).unwrap();
     let _ = std::fs::remove_file(dir.path("x.db-wal"));
 
-    let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
+    let run = mqlite_exits(&["-p", "0", "--db", db.to_str().unwrap()], dir.dir());
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         !run.status.success(),
         "mqlite must refuse a damaged store, it exited with {}",
         run.status
     );
     assert!(
-        run.stderr.contains(db.to_str().unwrap()) && run.stderr.contains("corrupt"),
+        stderr.contains(db.to_str().unwrap()) && stderr.contains("corrupt"),
         "the error must name the file and say it is corrupt: {}",
-        run.stderr
+        stderr
     );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!stderr.contains("panicked"), "{}", stderr);
 }
 
 #[test]
@@ -151,19 +152,27 @@ fn store_lock_not_held_by_a_forked_child_api() {
     let dir = TempDir::new("fork");
     let db = dir.path("x.db");
     let first = support::persistence::api_broker(&db);
-    // Another thread starts a child; it is forked now and execs in 1 s.
-    let spawner = std::thread::spawn(|| {
+    // Another thread starts a child; it says it has forked, then execs in
+    // 1 s. If the spawn fails, the pipe closes without a byte.
+    let (mut forked, forked_tx) = std::io::pipe().expect("a pipe");
+    let spawner = std::thread::spawn(move || {
+        let fd = forked_tx.as_raw_fd();
         let mut command = std::process::Command::new("true");
-        // SAFETY: the closure only sleeps (nanosleep is async-signal-safe).
+        // SAFETY: the closure only calls write(2) and sleeps (nanosleep),
+        // both async-signal-safe.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
+                libc::write(fd, b"f".as_ptr().cast(), 1);
                 std::thread::sleep(Duration::from_secs(1));
                 Ok(())
             });
         }
-        command.spawn().expect("spawn `true`").wait()
+        let result = command.spawn().map(|mut child| child.wait());
+        drop(forked_tx);
+        result
     });
-    std::thread::sleep(Duration::from_millis(300));
+    let mut byte = [0u8; 1];
+    forked.read_exact(&mut byte).expect("the child was forked");
     first.stop().expect("Broker::run failed");
     let result = Broker::new(api_config(&db));
     let _ = spawner.join();
@@ -176,18 +185,18 @@ fn store_lock_not_held_by_a_forked_child_api() {
 fn second_binary_on_same_db_refused_as_in_use() {
     let dir = TempDir::new("locked");
     let db = dir.path("x.db");
-    let first = Mqlite::start(&db, free_port(), &[]);
-    let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
+    let first = Mqlite::start_db(&db, None, &[], Ready::Serving);
+    let run = mqlite_exits(&["-p", "0", "--db", db.to_str().unwrap()], dir.dir());
+    let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         !run.status.success(),
         "the second mqlite must exit non-zero"
     );
     assert!(
-        run.stderr.contains(db.to_str().unwrap())
-            && (run.stderr.contains("in use") || run.stderr.contains("locked")),
+        stderr.contains(db.to_str().unwrap())
+            && (stderr.contains("in use") || stderr.contains("locked")),
         "the error must name the file and say it is in use: {}",
-        run.stderr
+        stderr
     );
     // The first one still serves.
     let (mut client, _) = RawClient::connect_to(first.addr(), "still-there", true, 60);
@@ -204,8 +213,7 @@ fn second_binary_on_same_db_refused_as_in_use() {
 fn fresh_db_moves_old_file_aside_and_starts_empty() {
     let dir = TempDir::new("fresh");
     let db = dir.path("x.db");
-    let port = free_port();
-    let server = Mqlite::start(&db, port, &[]);
+    let server = Mqlite::start_db(&db, None, &[], Ready::Serving);
     let (mut sub, _) = RawClient::connect_to(server.addr(), "fresh-sub", false, 60);
     assert_eq!(
         sub.subscribe_id(1, &[("fresh/t", QoS::AtLeastOnce)]),
@@ -217,7 +225,7 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
     publisher.disconnect();
     server.stop();
 
-    let server = Mqlite::start(&db, port, &["--fresh-db"]);
+    let server = Mqlite::start_db(&db, None, &["--fresh-db"], Ready::Serving);
     let backups: Vec<String> = dir
         .list()
         .into_iter()
@@ -242,7 +250,7 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
 
     // The old state is intact in the backup.
     let backup = dir.path(&backups[0]);
-    let server = Mqlite::start(&backup, port, &[]);
+    let server = Mqlite::start_db(&backup, None, &[], Ready::Serving);
     let (sub, present) = RawClient::connect_to(server.addr(), "fresh-sub", false, 60);
     assert!(present, "the backup holds the old session");
     sub.disconnect();
@@ -274,7 +282,7 @@ fn read_only_db_refused_as_read_only() {
     let dir = TempDir::new("read-only");
     let db = dir.path("x.db");
     // A broker killed, not stopped: its `-wal` file stays beside the store.
-    Mqlite::start(&db, free_port(), &[]).kill();
+    Mqlite::start_db(&db, None, &[], Ready::Serving).kill();
     let wal = dir.path("x.db-wal");
     assert!(wal.exists(), "the killed broker left its -wal");
     for file in [&db, &wal] {
@@ -283,10 +291,9 @@ fn read_only_db_refused_as_read_only() {
     // The directory stays writable (for the lock file): only the file is
     // read-only.
     std::fs::set_permissions(dir.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let port = free_port().to_string();
-    let mut command = std::process::Command::new(support::persistence::BIN);
+    let mut command = std::process::Command::new(support::binary::bin_path());
     command
-        .args(["-p", &port, "--db", db.to_str().unwrap()])
+        .args(["-p", "0", "--db", db.to_str().unwrap()])
         .current_dir(dir.dir())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -310,19 +317,19 @@ fn read_only_db_refused_as_read_only() {
 fn db_in_a_missing_directory_says_so() {
     let dir = TempDir::new("no-dir");
     let db = dir.path("absent/deeper/x.db");
-    let port = free_port().to_string();
-    let run = mqlite_exits(&["-p", &port, "--db", db.to_str().unwrap()], dir.dir());
-    assert!(!run.status.success(), "{}", run.stderr);
+    let run = mqlite_exits(&["-p", "0", "--db", db.to_str().unwrap()], dir.dir());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{}", stderr);
     let missing = dir.path("absent/deeper");
     assert!(
-        run.stderr.contains(&format!(
+        stderr.contains(&format!(
             "the directory {} does not exist",
             missing.display()
         )),
         "{}",
-        run.stderr
+        stderr
     );
-    assert!(!run.stderr.contains("lock file"), "{}", run.stderr);
+    assert!(!stderr.contains("lock file"), "{}", stderr);
 }
 
 /// Waits, at most 5 s, for a child that must exit; its output.

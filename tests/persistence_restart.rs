@@ -20,13 +20,13 @@
 //! `persistence_inflight.rs`; refused files and `--fresh-db` in
 //! `persistence_refusals.rs`; random SIGKILLs under load in
 //! `persistence_crash.rs`. The broker and client harness is in
-//! `tests/persistence_support`. rumqttc is the client here (plain publish /
+//! `tests/support/persistence` (with `tests/support/binary.rs` and `tests/support/mqtt.rs`). rumqttc is the client here (plain publish /
 //! subscribe). Every wait is bounded.
 
 mod support;
 
 use rumqttc::QoS as RQoS;
-use support::persistence::mqtt::{rqos, Mqtt};
+use support::mqtt::{rqos, Mqtt};
 use support::persistence::{Mode, Server};
 use support::TempDir;
 
@@ -40,11 +40,11 @@ fn long_offline_queue_is_paged_back_in_order(mode: Mode) {
     let total = 2 * mqlite::core::RAM_QUEUE_MESSAGES + 150;
     let half = total / 2;
 
-    let (mut sub, _) = Mqtt::connect(addr, "paged-sub", false);
+    let (sub, _) = Mqtt::connect(addr, "paged-sub", false);
     sub.subscribe("paged/#", RQoS::AtLeastOnce);
     sub.disconnect();
 
-    let (mut publisher, _) = Mqtt::connect(addr, "paged-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "paged-pub", true);
     for i in 0..half {
         let qos = if i % 2 == 0 {
             RQoS::AtLeastOnce
@@ -56,7 +56,7 @@ fn long_offline_queue_is_paged_back_in_order(mode: Mode) {
     publisher.disconnect();
     let server = server.restart();
     let addr = server.addr();
-    let (mut publisher, _) = Mqtt::connect(addr, "paged-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "paged-pub", true);
     for i in half..total {
         publisher.publish(
             "paged/b",
@@ -67,7 +67,7 @@ fn long_offline_queue_is_paged_back_in_order(mode: Mode) {
     }
     publisher.disconnect();
 
-    let (mut sub, present) = Mqtt::connect(addr, "paged-sub", false);
+    let (sub, present) = Mqtt::connect(addr, "paged-sub", false);
     assert!(present);
     for i in 0..total {
         let msg = sub.expect_publish();
@@ -102,13 +102,13 @@ fn offline_messages_subscriptions_and_retained(mode: Mode) {
     let server = Server::start(mode, &dir);
     let addr = server.addr();
 
-    let (mut sub, present) = Mqtt::connect(addr, "offline-sub", false);
+    let (sub, present) = Mqtt::connect(addr, "offline-sub", false);
     assert!(!present, "a new session is not present");
     sub.subscribe("off/q1", RQoS::AtLeastOnce);
     sub.subscribe("off/q2", RQoS::ExactlyOnce);
     sub.disconnect();
 
-    let (mut publisher, _) = Mqtt::connect(addr, "offline-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "offline-pub", true);
     let mut expected = Vec::new();
     // More than the in-flight window (20): the rest is sent as acks come.
     for i in 0..30 {
@@ -133,7 +133,7 @@ fn offline_messages_subscriptions_and_retained(mode: Mode) {
     let server = server.restart();
     let addr = server.addr();
 
-    let (mut sub, present) = Mqtt::connect(addr, "offline-sub", false);
+    let (sub, present) = Mqtt::connect(addr, "offline-sub", false);
     assert!(present, "the persistent session is back after the restart");
     for (topic, payload, qos) in &expected {
         let msg = sub.expect_publish();
@@ -151,7 +151,7 @@ fn offline_messages_subscriptions_and_retained(mode: Mode) {
     }
 
     // The subscriptions were restored: no SUBSCRIBE this time.
-    let (mut publisher, _) = Mqtt::connect(addr, "offline-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "offline-pub", true);
     publisher.publish("off/q1", RQoS::AtLeastOnce, false, b"after-1");
     publisher.publish("off/q2", RQoS::ExactlyOnce, false, b"after-2");
     for (topic, payload, qos) in [
@@ -167,7 +167,7 @@ fn offline_messages_subscriptions_and_retained(mode: Mode) {
     sub.expect_no_publish();
 
     // The retained messages are back; the cleared one stays cleared.
-    let (mut watcher, _) = Mqtt::connect(addr, "offline-watcher", true);
+    let (watcher, _) = Mqtt::connect(addr, "offline-watcher", true);
     watcher.subscribe("keep/#", RQoS::ExactlyOnce);
     let mut retained: Vec<(String, Vec<u8>, u8, bool)> = (0..3)
         .map(|_| {
@@ -215,17 +215,17 @@ fn clean_session_discards_stored_session(mode: Mode) {
     let server = Server::start(mode, &dir);
     let addr = server.addr();
 
-    let (mut sub, _) = Mqtt::connect(addr, "clean-sub", false);
+    let (sub, _) = Mqtt::connect(addr, "clean-sub", false);
     sub.subscribe("cs/t", RQoS::AtLeastOnce);
     sub.disconnect();
-    let (mut publisher, _) = Mqtt::connect(addr, "clean-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "clean-pub", true);
     publisher.publish("cs/t", RQoS::AtLeastOnce, false, b"queued-1");
     publisher.publish("cs/t", RQoS::ExactlyOnce, false, b"queued-2");
     publisher.disconnect();
 
     let server = server.restart();
     let addr = server.addr();
-    let (mut sub, present) = Mqtt::connect(addr, "clean-sub", true);
+    let (sub, present) = Mqtt::connect(addr, "clean-sub", true);
     assert!(!present, "clean session 1: no session present");
     sub.expect_no_publish();
     // No DISCONNECT: with SIGKILL the discard must already be on disk.
@@ -233,12 +233,12 @@ fn clean_session_discards_stored_session(mode: Mode) {
 
     let server = server.restart();
     let addr = server.addr();
-    let (mut sub, present) = Mqtt::connect(addr, "clean-sub", false);
+    let (sub, present) = Mqtt::connect(addr, "clean-sub", false);
     assert!(
         !present,
         "the session discarded by the clean-session connect must not come back"
     );
-    let (mut publisher, _) = Mqtt::connect(addr, "clean-pub", true);
+    let (publisher, _) = Mqtt::connect(addr, "clean-pub", true);
     publisher.publish("cs/t", RQoS::AtLeastOnce, false, b"after");
     sub.expect_no_publish();
     publisher.disconnect();

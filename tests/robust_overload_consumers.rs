@@ -32,6 +32,7 @@ fn sample_rss(pid: u32, stop: Arc<AtomicBool>) -> JoinHandle<Vec<u64>> {
         let mut samples = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             samples.push(rss_kib(pid));
+            // The sampling period.
             std::thread::sleep(Duration::from_millis(250));
         }
         samples

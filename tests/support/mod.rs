@@ -10,7 +10,21 @@
 //! - `encode.rs`: the packets a test sends ([`ConnectOptions`], [`encode`],
 //!   [`frame`], [`field`], [`cat`]); `packets.rs`: the packets it receives
 //!   ([`Pkt`], [`Msg`]).
+//! - [`mqtt::Mqtt`] (`mqtt.rs`): rumqttc, a real client library, driven by
+//!   a thread that forwards its events; the one rumqttc wrapper of the
+//!   tests.
+//! - [`binary::Mqlite`] (`binary.rs`): the `mqlite` binary as a child
+//!   process, the one process wrapper of the tests: started on port 0 and
+//!   read back from its `mqlite: listening on ADDR` line (a restart passes
+//!   the port the first run got), stderr captured ([`child_output`]);
+//!   [`binary::mqlite_exits`] for runs that must end on their own.
 //! - [`TempDir`] (`tempdir.rs`): a scratch directory removed on drop.
+//! - [`wait_until`], [`poll_until`], [`wait_for`] (`wait.rs`): a condition
+//!   polled with a deadline, never a sleep standing for one.
+//! - Per feature: [`cli`] (mosquitto's clients), [`persistence`] (the
+//!   broker in-process or as the binary, restarted on one file),
+//!   [`robust`] (the binary with a TOML config, `/proc` figures, `$SYS`),
+//!   [`embedding`], [`conformance`], [`store`], [`crash`], [`auth`].
 //!
 //! Everything is re-exported here: users write `support::X`. Each test
 //! target compiles this module on its own and uses only part of it, hence
@@ -22,6 +36,7 @@
 use std::time::Duration;
 
 pub mod auth;
+pub mod binary;
 mod broker;
 pub mod child_output;
 pub mod cli;
@@ -29,6 +44,7 @@ pub mod conformance;
 pub mod crash;
 pub mod embedding;
 mod encode;
+pub mod mqtt;
 mod packets;
 pub mod persistence;
 mod raw;

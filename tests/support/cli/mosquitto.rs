@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{collect, run, wait_exit};
+use super::{run, wait_exit};
+use crate::support::child_output::{collect, Collected};
 use crate::support::TIMEOUT;
 
 /// The path of a mosquitto client, or `None` (skip) when it is missing and
@@ -44,8 +44,8 @@ pub fn mosquitto_tools() -> Option<(PathBuf, PathBuf)> {
 /// A `mosquitto_sub` running in the background, killed on drop.
 pub struct Sub {
     child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+    stdout: Collected,
+    stderr: Collected,
 }
 
 impl Sub {
@@ -71,14 +71,25 @@ impl Sub {
         self.child.try_wait().unwrap().is_some()
     }
 
+    /// What it printed so far.
+    pub fn received(&self) -> String {
+        self.stdout.text()
+    }
+
     /// Waits for the exit and returns stdout.
     pub fn finish(mut self) -> String {
         let status = wait_exit(&mut self.child, TIMEOUT, "mosquitto_sub");
-        std::thread::sleep(Duration::from_millis(20));
-        let out = self.stdout.lock().unwrap().clone();
-        let err = self.stderr.lock().unwrap().clone();
+        let out = self.stdout.join();
+        let err = self.stderr.join();
         assert!(status.success(), "mosquitto_sub failed ({status}): {err}");
         out
+    }
+
+    /// Kills it (it was told to run on) and returns stdout.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdout.join()
     }
 }
 
@@ -118,6 +129,7 @@ pub fn publish_until_received(pub_tool: &Path, port: u16, args: &[&str], mut sub
             "mosquitto_sub received nothing in 10 s"
         );
         mosquitto_pub(pub_tool, port, args);
+        // Paces the retries; the subscriber's exit is what ends the loop.
         std::thread::sleep(Duration::from_millis(100));
     }
     sub.finish()

@@ -1,8 +1,6 @@
 //! For the embedding tests (`tests/embedding_*.rs`, whose broker is a
 //! [`TestBroker`](super::TestBroker) started with a setup closure):
 //!
-//! - [`mqtt`]: a rumqttc client ([`mqtt::Mqtt`]) whose events a thread
-//!   forwards to the test, with `connected()` / `refusal()` for the CONNACK.
 //! - [`events`]: the event hook's events, owned, with a recording hook.
 //! - [`Got`], [`forward`], [`recv`], [`recv_local`]: what local
 //!   subscriptions (callbacks and channels) deliver.
@@ -10,7 +8,6 @@
 //! Every wait is bounded (at most [`TIMEOUT`] per call).
 
 pub mod events;
-pub mod mqtt;
 
 use std::sync::mpsc;
 

@@ -1,28 +1,16 @@
 //! For the persistence tests (`tests/persistence_*.rs`): the broker under
 //! test in-process or as a process, per [`Mode`], restarted on the same
-//! database file ([`Server`]); [`binary`]: the `mqlite` binary with `--db`
-//! ([`binary::Mqlite`]); [`mqtt`]: a rumqttc client driven by the test
-//! thread.
+//! database file ([`Server`]); the binary is [`Mqlite`]
+//! (`support/binary.rs`) with `--db`.
 
-pub mod binary;
-pub mod mqtt;
-
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use mqlite::{Broker, Config};
 
+#[allow(unused_imports)]
+pub use super::binary::{mqlite_exits, Mqlite, Ready};
 use super::{test_config, TempDir, TestBroker};
-use binary::Mqlite;
-
-/// The broker binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_mqlite");
-
-/// A port nothing listens on (bound, read, released).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().unwrap().port()
-}
 
 /// [`test_config`] persisting to `db`.
 pub fn api_config(db: &Path) -> Config {
@@ -64,7 +52,7 @@ impl Server {
         let db = dir.path("x.db");
         match mode {
             Mode::ApiCleanStop => Server::Api(api_broker(&db), db),
-            Mode::BinarySigkill => Server::Bin(Mqlite::start(&db, free_port(), &[])),
+            Mode::BinarySigkill => Server::Bin(Mqlite::start_db(&db, None, &[], Ready::Serving)),
         }
     }
 

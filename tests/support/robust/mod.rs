@@ -1,9 +1,8 @@
 //! For the robustness tests (`tests/robust_*.rs`).
 //!
-//! - [`Mqlite`]: the `mqlite` binary as a child process, with a TOML config
-//!   written to a temp dir, listening on a port it picked itself (read back
-//!   from its "listening on" log line), its stderr captured, stopped on drop;
-//!   [`broker`] starts it with `-v`.
+//! - [`Spawn`]: the `mqlite` binary ([`Mqlite`], `support/binary.rs`)
+//!   with a TOML config written to a temp dir; [`broker`] starts it with
+//!   `-v`.
 //! - [`procfs`]: process figures read from `/proc`: resident memory
 //!   ([`rss_kib`]), CPU time ([`cpu_ticks`]), open descriptors
 //!   ([`fd_count`]); [`assert_fds_back`] waits for the descriptor count to
@@ -13,40 +12,29 @@
 //! - [`soak_load`] and [`soak_figures`]: the soak's workload and its
 //!   measurements (`tests/robust_soak.rs`).
 //!
-//! The binary is `$MQLITE_BIN` when set (the soak script points it at the
-//! release build), else Cargo's `CARGO_BIN_EXE_mqlite`. Every wait is
-//! bounded.
+//! Every wait is bounded.
 
 pub mod procfs;
 pub mod soak_figures;
 pub mod soak_load;
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::child_output::collect;
+#[allow(unused_imports)]
+pub use super::binary::{bin_path, Mqlite, START_TIMEOUT};
+use super::binary::{Launch, Ready};
 use super::{poll_until, Pkt, RawClient, Recv, TempDir};
 use mqlite::codec::QoS;
 
 // Each test binary uses a different subset of these.
 #[allow(unused_imports)]
 pub use procfs::{clk_tck, cpu_share, cpu_ticks, fd_count, files_size, rss_kib};
-
-/// How long the binary may take to start listening.
-pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The broker binary under test.
-pub fn bin_path() -> PathBuf {
-    match std::env::var_os("MQLITE_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_BIN_EXE_mqlite")),
-    }
-}
 
 /// How to start the binary.
 #[derive(Clone, Debug, Default)]
@@ -101,26 +89,9 @@ impl Spawn {
         self
     }
 
-    pub fn start(self) -> Mqlite {
-        Mqlite::start(self)
-    }
-}
-
-/// A running `mqlite` process, stopped (SIGTERM, then SIGKILL) on drop.
-pub struct Mqlite {
-    child: Child,
-    pub addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-    /// The directory holding the config file and the database.
-    pub dir: PathBuf,
-    /// Owns `dir` unless the caller gave one.
-    _temp: Option<TempDir>,
-}
-
-impl Mqlite {
     /// Starts the binary and waits until it answers a CONNECT.
-    pub fn start(spawn: Spawn) -> Mqlite {
-        let (temp, dir) = match &spawn.dir {
+    pub fn start(self) -> Mqlite {
+        let (temp, dir) = match &self.dir {
             Some(dir) => (None, dir.clone()),
             None => {
                 let temp = TempDir::new("robust");
@@ -128,86 +99,47 @@ impl Mqlite {
                 (Some(temp), dir)
             }
         };
-        let mut toml = format!("listeners = [\"127.0.0.1:{}\"]\n", spawn.port.unwrap_or(0));
-        if !spawn.toml.contains("sys_interval") {
+        let mut toml = format!("listeners = [\"127.0.0.1:{}\"]\n", self.port.unwrap_or(0));
+        if !self.toml.contains("sys_interval") {
             toml.push_str("sys_interval = 1\n");
         }
-        toml.push_str(&spawn.toml);
+        toml.push_str(&self.toml);
         toml.push('\n');
         let config = dir.join("mqlite.toml");
         std::fs::write(&config, toml).expect("write the config file");
 
         let bin = bin_path();
-        let mut command = match spawn.nofile {
+        let mut args: Vec<OsString> = Vec::new();
+        let program = match self.nofile {
             Some(n) => {
-                let mut command = Command::new("prlimit");
-                command.arg(format!("--nofile={n}:{n}")).arg("--").arg(&bin);
-                command
+                args.extend([format!("--nofile={n}:{n}").into(), "--".into(), bin.into()]);
+                PathBuf::from("prlimit")
             }
-            None => Command::new(&bin),
+            None => bin,
         };
-        command.arg("-c").arg(&config);
-        if spawn.persist {
-            command.arg("--db").arg(dir.join("mqlite.db"));
+        args.extend(["-c".into(), config.into()]);
+        if self.persist {
+            args.extend(["--db".into(), dir.join("mqlite.db").into()]);
         } else {
-            command.arg("--no-persist");
+            args.push("--no-persist".into());
         }
-        if spawn.verbose {
-            command.arg("-v");
+        if self.verbose {
+            args.push("-v".into());
         }
-        let mut child = command
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-        let stderr = collect(child.stderr.take().expect("stderr piped"));
-
-        // The port: from the "listening on ADDR" line.
-        let deadline = Instant::now() + START_TIMEOUT;
-        let addr = loop {
-            let text = stderr.lock().unwrap().clone();
-            if let Some(addr) = text
-                .lines()
-                .filter_map(|line| line.split("listening on ").nth(1))
-                .filter_map(|rest| rest.trim().parse::<SocketAddr>().ok())
-                .next()
-            {
-                break addr;
-            }
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!("mqlite exited at start ({status}): {text}");
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("mqlite did not log `listening on` within {START_TIMEOUT:?}: {text}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let launch = Launch {
+            program,
+            args,
+            cwd: dir,
+            port: self.port,
         };
-        let mqlite = Mqlite {
-            child,
-            addr,
-            stderr,
-            dir,
-            _temp: temp,
-        };
-        let mut probe = RawClient::open(mqlite.addr);
-        probe.connect("robust-ready-probe", true, 60);
-        probe.disconnect();
+        let mut mqlite = Mqlite::launch(launch, Ready::Serving).unwrap_or_else(|e| panic!("{e}"));
+        mqlite.own_dir(temp);
         mqlite
     }
+}
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Everything the broker wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
+/// What only the robustness tests ask of the binary.
+impl Mqlite {
     /// The lines of stderr containing `needle`.
     pub fn log_lines(&self, needle: &str) -> Vec<String> {
         self.stderr()
@@ -244,16 +176,11 @@ impl Mqlite {
         }
     }
 
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
     /// Panics if the process has exited.
     pub fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
+        if !self.is_running() {
             panic!(
-                "mqlite exited ({status}); stderr ends with:\n{}",
+                "mqlite exited; stderr ends with:\n{}",
                 tail(&self.stderr(), 40)
             );
         }
@@ -285,57 +212,6 @@ impl Mqlite {
     pub fn assert_serves(&mut self) {
         self.assert_running();
         assert_serves(self.addr);
-    }
-
-    /// SIGTERM, then waits (at most 10 s) for the exit.
-    pub fn stop(mut self) -> ExitStatus {
-        self.signal(libc::SIGTERM);
-        self.wait_exit(Duration::from_secs(10))
-    }
-
-    /// Sends a signal to the process.
-    pub fn signal(&self, signal: libc::c_int) {
-        // SAFETY: plain kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, signal);
-        }
-    }
-
-    /// Waits for the exit; kills the process and panics after `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("mqlite did not exit within {timeout:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Mqlite {
-    /// SIGTERM first, so the broker goes through its clean stop (and a
-    /// memory checker wrapping it, see `scripts/valgrind.sh`, gets to write
-    /// its report); SIGKILL if it has not exited within 10 s.
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_some() {
-            return;
-        }
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
