@@ -209,7 +209,10 @@ impl Reactor {
             || self.commands_pending
             || self.direct_work
         {
-            return Some(Instant::now());
+            // Due already: the start of the latest pass is in the past for
+            // every caller, where `Instant::now()` read here would be a
+            // hair later than a `now` the caller read just before.
+            return Some(self.pass_time);
         }
         match (self.core.next_deadline(), self.accept_retry_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
