@@ -143,10 +143,9 @@ impl Core {
         !self.locals.out.is_empty()
     }
 
-    /// Reports local deliveries the driver dropped (a full channel) after
-    /// [`Core::poll_local`] counted them sent, and ones it delivered later
-    /// (from its own overflow queue) that it had held back: `dropped` move
-    /// from sent to dropped.
+    /// Reports `dropped` local deliveries the driver could not hand over (a
+    /// full channel, a receiver gone) after [`Core::poll_local`] counted
+    /// them sent: they move from sent to dropped.
     pub fn count_local(&mut self, dropped: u64) {
         self.stats.messages_sent = self.stats.messages_sent.saturating_sub(dropped);
         self.stats.messages_dropped += dropped;

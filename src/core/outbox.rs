@@ -74,10 +74,13 @@ impl Outbox {
         store: &StoreLog,
         push: impl FnOnce(&mut super::output_queue::OutputQueue),
     ) {
-        let before = conn.pending_output();
+        // Only a core with store work outstanding holds output back.
+        let before = store.outstanding().then(|| conn.pending_output());
         conn.output.take_pooled_buffer(&mut self.pool);
         push(&mut conn.output);
-        hold_appended(conn, id, before, store, &mut self.held);
+        if let Some(before) = before {
+            hold_appended(conn, id, before, store, &mut self.held);
+        }
         self.mark(id, conn);
         if conn.pending_output() >= self.threshold {
             self.pressure = true;

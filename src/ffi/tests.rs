@@ -121,7 +121,7 @@ fn broker_through_the_c_api() {
 ///
 /// # Safety
 /// The caller frees both.
-unsafe fn quiet_broker() -> (*mut mqlite_broker, *mut mqlite_handle) {
+pub(super) unsafe fn quiet_broker() -> (*mut mqlite_broker, *mut mqlite_handle) {
     // SAFETY: objects made here; out-parameters are locals.
     unsafe {
         let config = mqlite_config_new();

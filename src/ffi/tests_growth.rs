@@ -6,7 +6,6 @@ use std::mem::size_of;
 use std::ptr;
 
 use super::broker::*;
-use super::config::*;
 use super::handle::*;
 use super::result::*;
 use super::stats::*;
@@ -15,28 +14,6 @@ use super::view_access::*;
 use super::views::{find, lending, Lent, ViewKind};
 use crate::codec::QoS;
 use crate::core::Message;
-
-/// A broker on an ephemeral port without `$SYS`, and its handle.
-///
-/// # Safety
-/// The caller frees both.
-unsafe fn broker() -> (*mut mqlite_broker, *mut mqlite_handle) {
-    // SAFETY: objects made here; out-parameters are locals.
-    unsafe {
-        let config = mqlite_config_new();
-        assert_eq!(
-            mqlite_config_add_listener(config, c"127.0.0.1:0".as_ptr()),
-            MQLITE_OK
-        );
-        assert_eq!(mqlite_config_set_sys_interval_s(config, 0), MQLITE_OK);
-        let mut broker = ptr::null_mut();
-        assert_eq!(mqlite_broker_new(config, &mut broker), MQLITE_OK);
-        mqlite_config_free(config);
-        let mut handle = ptr::null_mut();
-        assert_eq!(mqlite_broker_handle(broker, &mut handle), MQLITE_OK);
-        (broker, handle)
-    }
-}
 
 #[test]
 fn the_first_stats_struct_is_twelve_counters() {
@@ -50,7 +27,7 @@ fn stats_fill_the_callers_size_and_zero_the_rest() {
     // SAFETY: objects made here and freed once; every buffer is local and
     // at least as large as the size passed.
     unsafe {
-        let (broker, handle) = broker();
+        let (broker, handle) = super::tests::quiet_broker();
         let mine = size_of::<mqlite_stats>();
         // A caller from a later header: 16 bytes more than the library has,
         // then a guard that must not be touched.
@@ -200,7 +177,7 @@ fn transport_from_a_callback_and_not_after() {
     // SAFETY: objects made here and freed once; `seen` outlives the broker
     // and is used only on this thread.
     unsafe {
-        let (broker, handle) = broker();
+        let (broker, handle) = super::tests::quiet_broker();
         let mut seen = Seen::default();
         let userdata = (&mut seen as *mut Seen).cast();
         assert_eq!(

@@ -475,9 +475,6 @@ impl Reactor {
                     self.core.handle_kick(now, &client_id);
                 }
                 Command::Stats(reply) => {
-                    // The commands before it are done, local deliveries
-                    // included.
-                    self.locals.dispatch(&mut self.core);
                     let _ = reply.send(self.core.stats());
                 }
                 Command::Clients(reply) => {
@@ -502,6 +499,12 @@ impl Reactor {
                     self.unsubscribe_local(id);
                 }
                 Command::Stop => self.stopping = true,
+            }
+            // Each command is done, local deliveries included, before the
+            // next one (a stats reply counts them; an unsubscribe follows
+            // the publishes sent before it).
+            if self.core.has_local_deliveries() {
+                self.locals.dispatch(&mut self.core);
             }
         }
         inbox.recycle();
