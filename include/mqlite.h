@@ -141,7 +141,7 @@ typedef struct mqlite_connect_info {
    */
   uint64_t token;
   /**
-   * The protocol level: 3 (MQTT 3.1) or 4 (MQTT 3.1.1).
+   * The protocol level: 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0).
    */
   uint8_t protocol_level;
   /**
@@ -335,7 +335,7 @@ typedef struct mqlite_event {
    */
   struct mqlite_client_info client;
   /**
-   * CONNECTED: the protocol level, 3 or 4.
+   * CONNECTED: the protocol level, 3, 4 or 5.
    */
   uint8_t protocol_level;
   /**
@@ -706,6 +706,11 @@ typedef void (*mqlite_log_callback)(void *userdata,
  * The broker is stopping.
  */
 #define MQLITE_CLOSE_SHUTDOWN 9
+
+/**
+ * An MQTT 5 client sent DISCONNECT asking for its will (reason 0x04).
+ */
+#define MQLITE_CLOSE_DISCONNECT_WITH_WILL 10
 
 /**
  * A reason this version of the header does not name.

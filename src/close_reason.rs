@@ -6,6 +6,9 @@
 pub enum CloseReason {
     /// The client sent DISCONNECT.
     Disconnect,
+    /// An MQTT 5 client sent DISCONNECT with reason 0x04 (Disconnect with
+    /// Will Message): its will is published.
+    DisconnectWithWill,
     /// No packet within 1.5 × keepalive.
     KeepaliveTimeout,
     /// No CONNECT within the connect timeout.
@@ -26,11 +29,33 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// Whether the will message is published for this ending: every ending
-    /// but a DISCONNECT, a refused CONNECT and a broker stop.
+    /// but a DISCONNECT (unless with reason 0x04), a refused CONNECT and a
+    /// broker stop.
     pub fn publishes_will(self) -> bool {
         !matches!(
             self,
             CloseReason::Disconnect | CloseReason::Refused | CloseReason::Shutdown
         )
+    }
+}
+
+impl CloseReason {
+    /// The reason code of the DISCONNECT an MQTT 5 client is sent before
+    /// the broker closes its connection, when the broker is the one
+    /// closing it.
+    pub fn disconnect_code(self) -> Option<crate::codec::ReasonCode> {
+        use crate::codec::ReasonCode;
+        match self {
+            CloseReason::KeepaliveTimeout => Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+            CloseReason::ProtocolError => Some(ReasonCode::PROTOCOL_ERROR),
+            CloseReason::Takeover => Some(ReasonCode::SESSION_TAKEN_OVER),
+            CloseReason::Kicked => Some(ReasonCode::ADMINISTRATIVE_ACTION),
+            CloseReason::Shutdown => Some(ReasonCode::SERVER_SHUTTING_DOWN),
+            CloseReason::Disconnect
+            | CloseReason::DisconnectWithWill
+            | CloseReason::ConnectTimeout
+            | CloseReason::Network
+            | CloseReason::Refused => None,
+        }
     }
 }

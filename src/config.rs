@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::codec::QoS;
+
 /// Everything a [`crate::Broker`] can be told.
 ///
 /// Build it with `Config::default()` and change the fields you need, or use
@@ -53,9 +55,27 @@ pub struct Config {
     /// (see [`crate::hooks::AuthDecision::Pending`]) before it is refused
     /// with CONNACK 0x05. Default: 30 s.
     pub auth_timeout: Duration,
-    /// How long a disconnected persistent session (clean session 0) is kept;
-    /// `None` keeps it forever, like mosquitto's default. Default: `None`.
+    /// How long a disconnected persistent session is kept: a 3.1.1 session
+    /// with clean session 0, and the most an MQTT 5 client's Session Expiry
+    /// Interval may ask (a longer one is cut, and CONNACK says so). `None`
+    /// keeps a 3.1.1 session forever, like mosquitto's default, and lets a
+    /// 5.0 client choose. Default: `None`.
     pub session_expiry: Option<Duration>,
+    /// Most keep alive a client may ask, in seconds (mosquitto's
+    /// `max_keepalive`): an MQTT 5 client asking more, or 0, is told this
+    /// one with Server Keep Alive; a 3.1.1 client asking more is refused
+    /// (CONNACK 0x02, as mosquitto). `None`: no limit. Default: `None`.
+    pub max_keepalive: Option<u16>,
+    /// Most topic aliases an MQTT 5 client may set for the PUBLISHes it
+    /// sends (mosquitto's `max_topic_alias`); 0 turns them off. Default: 10.
+    pub max_topic_alias: u16,
+    /// Highest QoS the broker supports (mosquitto's `max_qos`): a lower one
+    /// is announced to MQTT 5 clients, a PUBLISH above it is refused, and
+    /// subscriptions are granted at most this. Default: 2.
+    pub max_qos: QoS,
+    /// Whether clients may publish retained messages (mosquitto's
+    /// `retain_available`). Default: true.
+    pub retain_available: bool,
     /// Whether a client may connect with an empty client id and clean
     /// session 1 (it is then given a generated id). Default: true.
     pub allow_zero_length_client_id: bool,
@@ -99,6 +119,10 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(30),
             session_expiry: None,
+            max_keepalive: None,
+            max_topic_alias: 10,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
             allow_zero_length_client_id: true,
             auto_id_prefix: "mqlite-".to_string(),
             persistence: None,

@@ -3,48 +3,136 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::codec::QoS;
+use crate::codec::{Properties, PropertyContext, QoS};
 
-/// One application message: topic, payload, QoS and retain flag as published.
+/// One application message: topic, payload, QoS and retain flag as
+/// published, and the MQTT 5 properties forwarded with it.
 ///
-/// The topic and payload live together in one shared allocation, so handing
-/// the message to a thousand subscriber queues costs a thousand reference
-/// count increments, not a thousand copies. Cloning is cheap.
+/// The topic, properties and payload live together in one shared
+/// allocation, so handing the message to a thousand subscriber queues costs
+/// a thousand reference count increments, not a thousand copies. Cloning is
+/// cheap.
+///
+/// The properties are those a server forwards unchanged (MQTT 5.0
+/// §3.3.2.3): Payload Format Indicator, Content Type, Response Topic,
+/// Correlation Data and User Properties, plus the Subscription Identifiers
+/// of one receiver. The Message Expiry Interval is kept as a deadline
+/// instead ([`Message::expires_at_ms`]), so that the remaining time is what
+/// goes out, and a Topic Alias belongs to one connection, never a message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
-    /// Topic bytes followed by payload bytes.
+    /// Topic bytes, then property bytes, then payload bytes.
     body: Arc<[u8]>,
     /// Where the topic ends in `body` (topics are at most 65 535 bytes).
     topic_len: u16,
     qos: QoS,
     retain: bool,
+    /// Length of the property block after the topic.
+    properties_len: u32,
+    /// When the message expires, in milliseconds of the broker's clock
+    /// (`u64::MAX`: never).
+    expires_at_ms: u64,
+}
+
+/// A message whose parts do not fit: a topic over 65 535 bytes or a
+/// property block over 4 GiB.
+fn too_long(topic: &str, properties: &[u8]) -> bool {
+    topic.len() > usize::from(u16::MAX) || u32::try_from(properties.len()).is_err()
 }
 
 impl Message {
     /// Builds a message. `topic` must be at most 65 535 bytes (the caller
     /// validated it as a topic name); a longer one is cut to `None`.
     pub fn new(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Option<Message> {
-        let topic_len = u16::try_from(topic.len()).ok()?;
-        let mut body = Arc::<[u8]>::new_uninit_slice(topic.len() + payload.len());
-        let body = match Arc::get_mut(&mut body) {
-            Some(slots) => {
-                let (head, tail) = slots.split_at_mut(topic.len());
-                head.write_copy_of_slice(topic.as_bytes());
-                tail.write_copy_of_slice(payload);
-                // SAFETY: both parts, which cover the whole slice, were
-                // initialised just above. One allocation and two memcpy per
-                // message, on the hot path.
-                unsafe { body.assume_init() }
-            }
-            // Unreachable (the Arc was just made), but safe all the same.
-            None => Arc::from([topic.as_bytes(), payload].concat()),
-        };
+        Message::with_properties(topic, Properties::EMPTY, payload, qos, retain, None)
+    }
+
+    /// Builds a message with MQTT 5 properties to forward (see the type's
+    /// documentation for which) and an expiry deadline in milliseconds of
+    /// the broker's clock. `None` when the topic is over 65 535 bytes.
+    pub fn with_properties(
+        topic: &str,
+        properties: Properties<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        expires_at_ms: Option<u64>,
+    ) -> Option<Message> {
+        let properties = properties.as_bytes();
+        if too_long(topic, properties) {
+            return None;
+        }
+        let parts = [topic.as_bytes(), properties, payload];
         Some(Message {
-            body,
-            topic_len,
+            body: concat(&parts),
+            topic_len: topic.len() as u16,
             qos,
             retain,
+            properties_len: properties.len() as u32,
+            expires_at_ms: expires_at_ms.unwrap_or(u64::MAX),
         })
+    }
+
+    /// Builds a message from the properties of a PUBLISH or a will: keeps
+    /// what a server forwards and leaves out Message Expiry Interval, Topic
+    /// Alias, Subscription Identifier and Will Delay Interval.
+    pub(crate) fn from_publish(
+        topic: &str,
+        properties: Properties<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        expires_at_ms: Option<u64>,
+    ) -> Option<Message> {
+        if properties.is_empty() {
+            return Message::with_properties(
+                topic,
+                properties,
+                payload,
+                qos,
+                retain,
+                expires_at_ms,
+            );
+        }
+        let mut kept = crate::codec::PropertiesBuilder::new();
+        for (id, value) in properties.iter() {
+            use crate::codec::{property, PropertyValue};
+            match (id, value) {
+                (property::PAYLOAD_FORMAT_INDICATOR, PropertyValue::Byte(v)) => {
+                    kept.byte(id, v);
+                }
+                (property::CONTENT_TYPE | property::RESPONSE_TOPIC, PropertyValue::Str(v)) => {
+                    kept.string(id, v);
+                }
+                (property::CORRELATION_DATA, PropertyValue::Binary(v)) => {
+                    kept.binary(id, v);
+                }
+                (property::USER_PROPERTY, PropertyValue::StrPair(k, v)) => {
+                    kept.user_property(k, v);
+                }
+                _ => {}
+            }
+        }
+        Message::with_properties(topic, kept.unchecked(), payload, qos, retain, expires_at_ms)
+    }
+
+    /// This message with `extra` property bytes (already encoded, such as
+    /// Subscription Identifiers for one receiver) put before its own: a new
+    /// body, for one receiver.
+    pub(crate) fn with_extra_properties(&self, extra: &[u8]) -> Message {
+        let properties = [extra, self.properties().as_bytes()].concat();
+        if too_long(self.topic(), &properties) {
+            return self.clone();
+        }
+        let parts = [self.topic().as_bytes(), &properties, self.payload()];
+        Message {
+            body: concat(&parts),
+            topic_len: self.topic_len,
+            qos: self.qos,
+            retain: self.retain,
+            properties_len: properties.len() as u32,
+            expires_at_ms: self.expires_at_ms,
+        }
     }
 
     /// A message with an empty topic and payload: what a store gives for a
@@ -55,6 +143,8 @@ impl Message {
             topic_len: 0,
             qos,
             retain: false,
+            properties_len: 0,
+            expires_at_ms: u64::MAX,
         }
     }
 
@@ -69,7 +159,29 @@ impl Message {
 
     /// The payload.
     pub fn payload(&self) -> &[u8] {
-        &self.body[self.topic_len as usize..]
+        &self.body[self.topic_len as usize + self.properties_len as usize..]
+    }
+
+    /// The MQTT 5 properties forwarded with the message (empty for a
+    /// message from a 3.1.1 client).
+    pub fn properties(&self) -> Properties<'_> {
+        let start = self.topic_len as usize;
+        let bytes = &self.body[start..start + self.properties_len as usize];
+        // Built from a validated block or by the builder's own writers; a
+        // block that no longer parses only yields fewer properties.
+        Properties::parse(bytes, PropertyContext::Publish).unwrap_or(Properties::EMPTY)
+    }
+
+    /// The property bytes, unparsed (for the encoder).
+    pub(crate) fn property_bytes(&self) -> &[u8] {
+        let start = self.topic_len as usize;
+        &self.body[start..start + self.properties_len as usize]
+    }
+
+    /// When the message expires, in milliseconds of the broker's clock, if
+    /// it has a Message Expiry Interval.
+    pub fn expires_at_ms(&self) -> Option<u64> {
+        (self.expires_at_ms != u64::MAX).then_some(self.expires_at_ms)
     }
 
     /// The QoS it was published with.
@@ -86,15 +198,52 @@ impl Message {
     pub fn with_flags(&self, qos: QoS, retain: bool) -> Message {
         Message {
             body: Arc::clone(&self.body),
-            topic_len: self.topic_len,
             qos,
             retain,
+            ..*self
         }
     }
 
-    /// Topic plus payload length: what the message costs in a queue.
+    /// The same message with another expiry deadline, sharing the body.
+    pub(crate) fn with_expiry(&self, expires_at_ms: Option<u64>) -> Message {
+        Message {
+            body: Arc::clone(&self.body),
+            expires_at_ms: expires_at_ms.unwrap_or(u64::MAX),
+            ..*self
+        }
+    }
+
+    /// Whether the message has expired at `now_ms` of the broker's clock.
+    #[inline]
+    pub(crate) fn expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms <= now_ms
+    }
+
+    /// Topic, properties and payload length: what the message costs in a
+    /// queue.
     pub fn size(&self) -> usize {
         self.body.len()
+    }
+}
+
+/// One shared allocation holding `parts` one after the other.
+fn concat(parts: &[&[u8]; 3]) -> Arc<[u8]> {
+    let len = parts.iter().map(|part| part.len()).sum();
+    let mut body = Arc::<[u8]>::new_uninit_slice(len);
+    match Arc::get_mut(&mut body) {
+        Some(mut slots) => {
+            for part in parts {
+                let (head, tail) = slots.split_at_mut(part.len());
+                head.write_copy_of_slice(part);
+                slots = tail;
+            }
+            // SAFETY: the parts cover the whole slice (its length is their
+            // sum) and each was written just above. One allocation and a
+            // memcpy per part, on the hot path.
+            unsafe { body.assume_init() }
+        }
+        // Unreachable (the Arc was just made), but safe all the same.
+        None => Arc::from(parts.concat()),
     }
 }
 
@@ -105,6 +254,8 @@ impl fmt::Debug for Message {
             .field("payload_len", &self.payload().len())
             .field("qos", &self.qos)
             .field("retain", &self.retain)
+            .field("properties", &self.properties())
+            .field("expires_at_ms", &self.expires_at_ms())
             .finish()
     }
 }

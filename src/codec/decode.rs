@@ -1,15 +1,17 @@
 //! Bytes to packets.
 //!
-//! [`decode`] validates everything the MQTT 3.1.1 standard says about the
-//! byte format. What it leaves to the broker (it depends on state or policy,
+//! [`decode`] validates everything the MQTT 3.1.1 and 5.0 standards say
+//! about the byte format, properties included. What it leaves to the broker (it depends on state or policy,
 //! not on bytes): topic name / filter syntax (wildcards, empty filters),
 //! client identifier rules, and which packets a peer may send when.
 
+use super::decode_connect::{connack, connect};
 use super::reader::Reader;
 use super::varint::read_remaining_length;
 use super::{
-    ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Protocol, Publish, QoS, SubAck,
-    SubAckCode, Subscribe, Unsubscribe, Will,
+    Ack, DecodeError, Packet, Properties, PropertyContext, Protocol, Publish, QoS, ReasonCode,
+    ReasonContext, Reasoned, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
+    Unsubscribe,
 };
 
 /// Decodes one packet from the start of `buf`.
@@ -66,7 +68,7 @@ pub fn decode_as(
     let Some(body) = buf.get(header..size) else {
         return Ok(None);
     };
-    let packet = decode_body(packet_type, flags, body)?;
+    let packet = decode_body(packet_type, flags, body, protocol)?;
     Ok(Some((packet, size)))
 }
 
@@ -101,7 +103,11 @@ fn check_fixed_header(
     protocol: Option<Protocol>,
 ) -> Result<(), DecodeError> {
     let ok = match packet_type {
-        0 | 15 => return Err(DecodeError::InvalidPacketType(packet_type)),
+        0 => return Err(DecodeError::InvalidPacketType(packet_type)),
+        // AUTH exists only in MQTT 5.
+        15 if protocol != Some(Protocol::V5) => {
+            return Err(DecodeError::InvalidPacketType(packet_type))
+        }
         3 => {
             let qos = (flags >> 1) & 0b11;
             if qos == 3 {
@@ -125,125 +131,72 @@ fn check_fixed_header(
 }
 
 /// Decodes the body (variable header + payload) of a packet whose fixed
-/// header has been checked.
-fn decode_body(packet_type: u8, flags: u8, body: &[u8]) -> Result<Packet<'_>, DecodeError> {
+/// header has been checked. CONNECT names its own protocol; any other
+/// packet before it is read as 3.1.1.
+fn decode_body(
+    packet_type: u8,
+    flags: u8,
+    body: &[u8],
+    protocol: Option<Protocol>,
+) -> Result<Packet<'_>, DecodeError> {
+    let v5 = protocol == Some(Protocol::V5);
     let mut r = Reader::new(body);
     let packet = match packet_type {
         1 => Packet::Connect(connect(&mut r)?),
-        2 => Packet::ConnAck(connack(&mut r)?),
-        3 => Packet::Publish(publish(flags, &mut r)?),
-        4 => Packet::PubAck(r.packet_id()?),
-        5 => Packet::PubRec(r.packet_id()?),
-        6 => Packet::PubRel(r.packet_id()?),
-        7 => Packet::PubComp(r.packet_id()?),
-        8 => Packet::Subscribe(subscribe(&mut r)?),
-        9 => Packet::SubAck(suback(&mut r)?),
-        10 => Packet::Unsubscribe(unsubscribe(&mut r)?),
-        11 => Packet::UnsubAck(r.packet_id()?),
+        2 => Packet::ConnAck(connack(&mut r, v5)?),
+        3 => Packet::Publish(publish(flags, &mut r, v5)?),
+        4 => Packet::PubAck(ack(&mut r, v5, packet_type, ReasonContext::PubAckOrRec)?),
+        5 => Packet::PubRec(ack(&mut r, v5, packet_type, ReasonContext::PubAckOrRec)?),
+        6 => Packet::PubRel(ack(&mut r, v5, packet_type, ReasonContext::PubRelOrComp)?),
+        7 => Packet::PubComp(ack(&mut r, v5, packet_type, ReasonContext::PubRelOrComp)?),
+        8 => Packet::Subscribe(subscribe(&mut r, v5)?),
+        9 => Packet::SubAck(suback(&mut r, v5)?),
+        10 => Packet::Unsubscribe(unsubscribe(&mut r, v5)?),
+        11 => Packet::UnsubAck(unsuback(&mut r, v5)?),
         12 => Packet::PingReq,
         13 => Packet::PingResp,
-        14 => Packet::Disconnect,
+        14 => Packet::Disconnect(reasoned(&mut r, v5, packet_type)?),
+        15 => Packet::Auth(reasoned(&mut r, v5, packet_type)?),
         _ => return Err(DecodeError::InvalidPacketType(packet_type)),
     };
     r.finish()?;
     Ok(packet)
 }
 
-const CONNECT_RESERVED: u8 = 0x01;
-const CONNECT_CLEAN_SESSION: u8 = 0x02;
-const CONNECT_WILL: u8 = 0x04;
-const CONNECT_WILL_RETAIN: u8 = 0x20;
-const CONNECT_PASSWORD: u8 = 0x40;
-const CONNECT_USERNAME: u8 = 0x80;
+/// The properties of an MQTT 5 packet, none for 3.1.1.
+#[inline]
+fn properties<'a>(
+    r: &mut Reader<'a>,
+    v5: bool,
+    context: PropertyContext,
+) -> Result<Properties<'a>, DecodeError> {
+    if v5 {
+        Properties::read(r, context)
+    } else {
+        Ok(Properties::EMPTY)
+    }
+}
 
-/// CONNECT (MQTT 3.1.1 §3.1). The protocol level is checked right after the
-/// name, before anything else, so that a client of another version gets
-/// [`DecodeError::UnsupportedProtocolLevel`] whatever follows.
-fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
-    let protocol = match r.binary()? {
-        b"MQTT" => Protocol::V311,
-        b"MQIsdp" => Protocol::V31,
-        _ => return Err(DecodeError::InvalidProtocolName),
-    };
-    let level = r.u8()?;
-    if level != protocol.level() {
-        return Err(DecodeError::UnsupportedProtocolLevel(level));
-    }
-    let flags = r.u8()?;
-    let bad_flags = DecodeError::InvalidConnectFlags(flags);
-    let will_flag = flags & CONNECT_WILL != 0;
-    let will_retain = flags & CONNECT_WILL_RETAIN != 0;
-    let will_qos_bits = (flags >> 3) & 0b11;
-    let has_username = flags & CONNECT_USERNAME != 0;
-    let has_password = flags & CONNECT_PASSWORD != 0;
-    if flags & CONNECT_RESERVED != 0 // [MQTT-3.1.2-3]
-        || (!will_flag && (will_qos_bits != 0 || will_retain)) // [MQTT-3.1.2-13], [MQTT-3.1.2-15]
-        || (has_password && !has_username)
-    // [MQTT-3.1.2-22]
-    {
-        return Err(bad_flags);
-    }
-    // [MQTT-3.1.2-14]
-    let will_qos = QoS::from_u8(will_qos_bits).ok_or(bad_flags)?;
-    let keep_alive = r.u16()?;
-    // Payload fields, in this order when present [MQTT-3.1.3-1].
-    let client_id = r.string()?;
-    let will = if will_flag {
-        let topic = r.string()?;
-        let payload = r.binary()?;
-        Some(Will {
-            topic,
-            payload,
-            qos: will_qos,
-            retain: will_retain,
+/// A reason code byte, checked against the packet's list.
+fn reason(
+    r: &mut Reader<'_>,
+    packet_type: u8,
+    context: ReasonContext,
+) -> Result<ReasonCode, DecodeError> {
+    let code = ReasonCode(r.u8()?);
+    if code.allowed_in(context) {
+        Ok(code)
+    } else {
+        Err(DecodeError::InvalidReasonCode {
+            packet_type,
+            code: code.0,
         })
-    } else {
-        None
-    };
-    let username = if has_username {
-        Some(r.string()?)
-    } else {
-        None
-    };
-    let password = if has_password {
-        Some(r.binary()?)
-    } else {
-        None
-    };
-    Ok(Connect {
-        protocol,
-        clean_session: flags & CONNECT_CLEAN_SESSION != 0,
-        keep_alive,
-        client_id,
-        will,
-        username,
-        password,
-    })
+    }
 }
 
-/// CONNACK (§3.2): acknowledge flags, return code.
-fn connack(r: &mut Reader<'_>) -> Result<ConnAck, DecodeError> {
-    let flags = r.u8()?;
-    let code_byte = r.u8()?;
-    if flags & 0xfe != 0 {
-        return Err(DecodeError::InvalidConnAckFlags(flags));
-    }
-    let code = ConnectReturnCode::from_u8(code_byte)
-        .ok_or(DecodeError::InvalidConnectReturnCode(code_byte))?;
-    let session_present = flags & 0x01 != 0;
-    if session_present && code != ConnectReturnCode::Accepted {
-        // [MQTT-3.2.2-4]
-        return Err(DecodeError::InvalidConnAckFlags(flags));
-    }
-    Ok(ConnAck {
-        session_present,
-        code,
-    })
-}
-
-/// PUBLISH (§3.3): topic, packet identifier when QoS > 0, payload (the rest,
-/// possibly empty).
-fn publish<'a>(flags: u8, r: &mut Reader<'a>) -> Result<Publish<'a>, DecodeError> {
+/// PUBLISH (§3.3): topic, packet identifier when QoS > 0, MQTT 5
+/// properties, payload (the rest, possibly empty).
+fn publish<'a>(flags: u8, r: &mut Reader<'a>, v5: bool) -> Result<Publish<'a>, DecodeError> {
     let qos_bits = (flags >> 1) & 0b11;
     let qos = QoS::from_u8(qos_bits).ok_or(DecodeError::InvalidQoS(qos_bits))?;
     let topic = r.string()?;
@@ -251,6 +204,7 @@ fn publish<'a>(flags: u8, r: &mut Reader<'a>) -> Result<Publish<'a>, DecodeError
         QoS::AtMostOnce => None,
         QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id()?),
     };
+    let properties = properties(r, v5, PropertyContext::Publish)?;
     Ok(Publish {
         dup: flags & 0b1000 != 0,
         qos,
@@ -258,54 +212,138 @@ fn publish<'a>(flags: u8, r: &mut Reader<'a>) -> Result<Publish<'a>, DecodeError
         topic,
         packet_id,
         payload: r.rest(),
+        properties,
     })
 }
 
-/// SUBSCRIBE (§3.8): packet identifier, then one or more (filter, QoS byte).
-/// An empty filter string is decoded; the broker refuses it with 0x80.
-fn subscribe<'a>(r: &mut Reader<'a>) -> Result<Subscribe<'a>, DecodeError> {
+/// PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4-3.7): packet identifier; in
+/// MQTT 5 a reason code and properties may follow (Success and none when
+/// absent, §3.4.2.1).
+fn ack<'a>(
+    r: &mut Reader<'a>,
+    v5: bool,
+    packet_type: u8,
+    context: ReasonContext,
+) -> Result<Ack<'a>, DecodeError> {
     let packet_id = r.packet_id()?;
+    if !v5 || r.is_empty() {
+        return Ok(Ack::new(packet_id));
+    }
+    let reason = reason(r, packet_type, context)?;
+    let properties = if r.is_empty() {
+        Properties::EMPTY
+    } else {
+        Properties::read(r, PropertyContext::Ack)?
+    };
+    Ok(Ack {
+        packet_id,
+        reason,
+        properties,
+    })
+}
+
+/// DISCONNECT (§3.14) and AUTH (§3.15): in MQTT 5 an optional reason code
+/// and properties; nothing in 3.1.1.
+fn reasoned<'a>(
+    r: &mut Reader<'a>,
+    v5: bool,
+    packet_type: u8,
+) -> Result<Reasoned<'a>, DecodeError> {
+    if !v5 || r.is_empty() {
+        return Ok(Reasoned::default());
+    }
+    let (reason_context, property_context) = if packet_type == 15 {
+        (ReasonContext::Auth, PropertyContext::Auth)
+    } else {
+        (ReasonContext::Disconnect, PropertyContext::Disconnect)
+    };
+    let reason = reason(r, packet_type, reason_context)?;
+    let properties = if r.is_empty() {
+        Properties::EMPTY
+    } else {
+        Properties::read(r, property_context)?
+    };
+    Ok(Reasoned { reason, properties })
+}
+
+/// SUBSCRIBE (§3.8): packet identifier, MQTT 5 properties, then one or
+/// more (filter, options byte). An empty filter string is decoded; the
+/// broker refuses it.
+fn subscribe<'a>(r: &mut Reader<'a>, v5: bool) -> Result<Subscribe<'a>, DecodeError> {
+    let packet_id = r.packet_id()?;
+    let properties = properties(r, v5, PropertyContext::Subscribe)?;
     let mut filters = Vec::new();
     while !r.is_empty() {
         let filter = r.string()?;
         let byte = r.u8()?;
-        // Reserved bits 7-2 must be 0 and QoS 3 is invalid [MQTT-3-8.3-4].
-        let qos = if byte & 0xfc == 0 {
-            QoS::from_u8(byte)
-        } else {
-            None
-        };
-        let qos = qos.ok_or(DecodeError::InvalidQoS(byte))?;
-        filters.push((filter, qos));
+        filters.push((filter, subscription_options(byte, v5)?));
     }
     if filters.is_empty() {
         return Err(DecodeError::EmptySubscription); // [MQTT-3.8.3-3]
     }
-    Ok(Subscribe { packet_id, filters })
+    Ok(Subscribe {
+        packet_id,
+        filters,
+        properties,
+    })
 }
 
-/// SUBACK (§3.9): packet identifier, one or more return codes.
-fn suback(r: &mut Reader<'_>) -> Result<SubAck, DecodeError> {
+/// One filter's options byte. 3.1.1: reserved bits 7-2 must be 0 and QoS 3
+/// is invalid [MQTT-3-8.3-4]. MQTT 5: bits 7-6 reserved [MQTT-3.8.3-5],
+/// Retain Handling 3 a Protocol Error.
+fn subscription_options(byte: u8, v5: bool) -> Result<SubscriptionOptions, DecodeError> {
+    let reserved = if v5 { 0xc0 } else { 0xfc };
+    if byte & reserved != 0 {
+        return Err(if v5 {
+            DecodeError::ReservedSubscriptionOptions(byte)
+        } else {
+            DecodeError::InvalidQoS(byte)
+        });
+    }
+    let qos = QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidQoS(byte))?;
+    let retain_handling = match (byte >> 4) & 0b11 {
+        0 => RetainHandling::SendOnSubscribe,
+        1 => RetainHandling::SendIfNew,
+        2 => RetainHandling::DoNotSend,
+        _ => return Err(DecodeError::InvalidRetainHandling),
+    };
+    Ok(SubscriptionOptions {
+        qos,
+        no_local: byte & 0b0100 != 0,
+        retain_as_published: byte & 0b1000 != 0,
+        retain_handling,
+    })
+}
+
+/// SUBACK (§3.9): packet identifier, MQTT 5 properties, one or more codes.
+fn suback<'a>(r: &mut Reader<'a>, v5: bool) -> Result<SubAck<'a>, DecodeError> {
     let packet_id = r.packet_id()?;
+    let properties = properties(r, v5, PropertyContext::SubAck)?;
     let codes = r
         .rest()
         .iter()
         .map(|&byte| match byte {
-            0x80 => Ok(SubAckCode::Failure),
-            _ => QoS::from_u8(byte)
-                .map(SubAckCode::Granted)
-                .ok_or(DecodeError::InvalidSubAckCode(byte)),
+            0x80 if !v5 => Ok(ReasonCode::UNSPECIFIED_ERROR),
+            0..=2 if !v5 => Ok(ReasonCode(byte)),
+            _ if v5 && ReasonCode(byte).allowed_in(ReasonContext::SubAck) => Ok(ReasonCode(byte)),
+            _ => Err(DecodeError::InvalidSubAckCode(byte)),
         })
         .collect::<Result<Vec<_>, _>>()?;
     if codes.is_empty() {
         return Err(DecodeError::EmptySubAck);
     }
-    Ok(SubAck { packet_id, codes })
+    Ok(SubAck {
+        packet_id,
+        codes,
+        properties,
+    })
 }
 
-/// UNSUBSCRIBE (§3.10): packet identifier, then one or more filters.
-fn unsubscribe<'a>(r: &mut Reader<'a>) -> Result<Unsubscribe<'a>, DecodeError> {
+/// UNSUBSCRIBE (§3.10): packet identifier, MQTT 5 properties, then one or
+/// more filters.
+fn unsubscribe<'a>(r: &mut Reader<'a>, v5: bool) -> Result<Unsubscribe<'a>, DecodeError> {
     let packet_id = r.packet_id()?;
+    let properties = properties(r, v5, PropertyContext::Unsubscribe)?;
     let mut filters = Vec::new();
     while !r.is_empty() {
         filters.push(r.string()?);
@@ -313,7 +351,33 @@ fn unsubscribe<'a>(r: &mut Reader<'a>) -> Result<Unsubscribe<'a>, DecodeError> {
     if filters.is_empty() {
         return Err(DecodeError::EmptyUnsubscription); // [MQTT-3.10.3-2]
     }
-    Ok(Unsubscribe { packet_id, filters })
+    Ok(Unsubscribe {
+        packet_id,
+        filters,
+        properties,
+    })
+}
+
+/// UNSUBACK (§3.11): packet identifier; in MQTT 5 properties and one code
+/// per filter.
+fn unsuback<'a>(r: &mut Reader<'a>, v5: bool) -> Result<UnsubAck<'a>, DecodeError> {
+    let packet_id = r.packet_id()?;
+    if !v5 {
+        return Ok(UnsubAck::new(packet_id));
+    }
+    let properties = Properties::read(r, PropertyContext::UnsubAck)?;
+    let mut codes = Vec::new();
+    while !r.is_empty() {
+        codes.push(reason(r, 11, ReasonContext::UnsubAck)?);
+    }
+    if codes.is_empty() {
+        return Err(DecodeError::EmptySubAck);
+    }
+    Ok(UnsubAck {
+        packet_id,
+        codes,
+        properties,
+    })
 }
 
 #[cfg(test)]
@@ -362,12 +426,12 @@ mod tests {
         );
         assert_eq!(
             decode(&[0xe0, 0x80, 0x00], MAX),
-            Ok(Some((Packet::Disconnect, 3)))
+            Ok(Some((Packet::Disconnect(Reasoned::default()), 3)))
         );
         assert_eq!(err(&[0xe0, 0x01, 0x00]), DecodeError::TrailingBytes);
         assert_eq!(
             decode(&[0x62, 0x02, 0x12, 0x34], MAX),
-            Ok(Some((Packet::PubRel(0x1234), 4)))
+            Ok(Some((Packet::PubRel(crate::codec::Ack::new(0x1234)), 4)))
         );
         assert_eq!(err(&[0x40, 0x02, 0x00, 0x00]), DecodeError::ZeroPacketId);
         assert_eq!(err(&[0x40, 0x01, 0x01]), DecodeError::Truncated);
@@ -402,9 +466,9 @@ mod tests {
 
     #[test]
     fn connect_level_before_rest() {
-        // MQTT 5 CONNECT: level 5, the rest is not parsed.
-        let bytes = [0x10, 0x08, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0xff];
-        assert_eq!(err(&bytes), DecodeError::UnsupportedProtocolLevel(5));
+        // A CONNECT of level 6: the rest is not parsed.
+        let bytes = [0x10, 0x08, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06, 0xff];
+        assert_eq!(err(&bytes), DecodeError::UnsupportedProtocolLevel(6));
         let bytes = [0x10, 0x07, 0x00, 0x04, b'M', b'Q', b'T', b'X', 0x04];
         assert_eq!(err(&bytes), DecodeError::InvalidProtocolName);
     }

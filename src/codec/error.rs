@@ -1,9 +1,10 @@
 //! Decoding and encoding errors.
 //!
-//! Every [`DecodeError`] means the peer broke the byte format of MQTT 3.1.1:
-//! the receiver closes the network connection. The only exception the broker
-//! answers before closing is [`DecodeError::UnsupportedProtocolLevel`]
-//! (CONNACK 0x01, [MQTT-3.1.2-2]).
+//! Every [`DecodeError`] means the peer broke the byte format of its
+//! protocol: the receiver closes the network connection. Before closing, the
+//! broker answers [`DecodeError::UnsupportedProtocolLevel`] with CONNACK
+//! (0x01, or 0x84 in MQTT 5 [MQTT-3.1.2-2]) and tells an MQTT 5 client why
+//! with a DISCONNECT carrying [`DecodeError::reason_code`].
 
 /// Why bytes from a peer are not a valid packet.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +89,61 @@ pub enum DecodeError {
     /// Bytes are left in the packet after its last field.
     #[error("unexpected bytes after the last field of the packet")]
     TrailingBytes,
+    /// A property identifier that is unknown or not allowed in this packet
+    /// (MQTT 5.0 §2.2.2.2: a Malformed Packet).
+    #[error("property {0:#04x} is not allowed in this packet")]
+    InvalidProperty(u8),
+    /// A property that may appear once appears again (a Protocol Error).
+    #[error("property {0:#04x} appears more than once")]
+    DuplicateProperty(u8),
+    /// A property value the standard forbids: 0 for Receive Maximum,
+    /// Maximum Packet Size or a Subscription Identifier, or a yes-or-no
+    /// byte other than 0 or 1 (a Protocol Error).
+    #[error("invalid value for property {0:#04x}")]
+    InvalidPropertyValue(u8),
+    /// The property length is not a valid variable byte integer.
+    #[error("malformed property length")]
+    MalformedPropertyLength,
+    /// A variable byte integer (a Subscription Identifier) longer than
+    /// 4 bytes.
+    #[error("malformed variable byte integer")]
+    MalformedVarInt,
+    /// A reason code the packet may not carry (MQTT 5.0 §2.4).
+    #[error("reason code {code:#04x} is not allowed in packet type {packet_type}")]
+    InvalidReasonCode {
+        /// The control packet type.
+        packet_type: u8,
+        /// The code.
+        code: u8,
+    },
+    /// SUBSCRIBE options with reserved bits 6-7 set [MQTT-3.8.3-5].
+    #[error("reserved bits set in subscription options {0:#010b}")]
+    ReservedSubscriptionOptions(u8),
+    /// SUBSCRIBE options with Retain Handling 3 (a Protocol Error,
+    /// §3.8.3.1).
+    #[error("retain handling 3 in subscription options")]
+    InvalidRetainHandling,
+}
+
+impl DecodeError {
+    /// The MQTT 5 reason code a DISCONNECT (or CONNACK) reports for this
+    /// error: 0x95 for a packet too large, 0x82 Protocol Error where the
+    /// bytes parse but break a rule, 0x81 Malformed Packet otherwise.
+    pub fn reason_code(&self) -> super::ReasonCode {
+        use super::ReasonCode;
+        match self {
+            DecodeError::PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
+            DecodeError::UnsupportedProtocolLevel(_) => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+            DecodeError::DuplicateProperty(_)
+            | DecodeError::InvalidPropertyValue(_)
+            | DecodeError::InvalidReasonCode { .. }
+            | DecodeError::InvalidRetainHandling
+            | DecodeError::ZeroPacketId
+            | DecodeError::EmptySubscription
+            | DecodeError::EmptyUnsubscription => ReasonCode::PROTOCOL_ERROR,
+            _ => ReasonCode::MALFORMED_PACKET,
+        }
+    }
 }
 
 /// Why a packet cannot be encoded.

@@ -1,4 +1,4 @@
-//! MQTT 3.1 / 3.1.1 packets to bytes and back. No I/O.
+//! MQTT 3.1 / 3.1.1 / 5.0 packets to bytes and back. No I/O.
 //!
 //! [`decode`] reads one packet from the front of a buffer: `Ok(None)` means
 //! "not enough bytes yet", an error means the peer sent something malformed
@@ -12,7 +12,10 @@
 //!
 //! # What the codec checks, and what it leaves to the broker
 //!
-//! The decoder enforces every byte-format rule of MQTT 3.1.1: packet types
+//! The decoder enforces every byte-format rule of MQTT 3.1.1 and 5.0
+//! (for 5.0 also every property: known, allowed in its packet, not
+//! repeated unless it may be, of its type, and with an allowed value; and
+//! reason codes from each packet's list): packet types
 //! and reserved flags, PUBLISH QoS 3 and DUP on QoS 0, the remaining length
 //! (at most 4 bytes; non-minimal encodings accepted) and the maximum packet
 //! size, UTF-8 strings (well-formed, no U+0000), non-zero packet
@@ -28,17 +31,29 @@
 //! (a server receiving CONNACK, a second CONNECT...).
 
 mod decode;
+mod decode_connect;
 mod encode;
+mod encode_fast;
 mod error;
 mod packet;
+mod properties;
 mod reader;
+mod reason;
 mod varint;
 
 pub use decode::{decode, decode_as, peek_packet_len, peek_publish_topic};
-pub use encode::{
-    encode, encode_ack, encode_connack, encode_pingresp, encode_publish, encode_publish_header,
-    encode_suback, publish_len, AckKind, ACK_LEN, DISCONNECT, PINGREQ, PINGRESP,
+pub use encode::{encode, encode_as};
+pub use encode_fast::{
+    encode_ack, encode_ack_v5, encode_connack, encode_pingresp, encode_publish,
+    encode_publish_header, encode_publish_header_v5, encode_publish_v5, encode_suback,
+    properties_wire_len, publish_len, publish_len_v5, AckKind, ACK_LEN, DISCONNECT, PINGREQ,
+    PINGRESP,
 };
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;
+pub use properties::{
+    id as property, Properties, PropertiesBuilder, PropertyContext, PropertyIter, PropertyValue,
+    MAX_SUBSCRIPTION_IDENTIFIER,
+};
+pub use reason::{ReasonCode, ReasonContext};
 pub use varint::{remaining_length_len, MAX_REMAINING_LENGTH};

@@ -3,6 +3,7 @@
 //! Every read that would run past the end yields [`DecodeError::Truncated`];
 //! nothing here can panic, whatever the bytes.
 
+use super::varint::read_remaining_length;
 use super::{DecodeError, PacketId};
 
 /// Cursor over the variable header and payload of one packet.
@@ -60,6 +61,35 @@ impl<'a> Reader<'a> {
             [hi, lo] => Ok(u16::from_be_bytes([hi, lo])),
             _ => Err(DecodeError::Truncated),
         }
+    }
+
+    /// Reads a big-endian 32-bit integer.
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        match *self.bytes(4)? {
+            [a, b, c, d] => Ok(u32::from_be_bytes([a, b, c, d])),
+            _ => Err(DecodeError::Truncated),
+        }
+    }
+
+    /// Reads a variable byte integer (1 to 4 bytes, MQTT 5.0 §1.5.5).
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Result<u32, DecodeError> {
+        match read_remaining_length(self.buf) {
+            Ok(Some((value, used))) => {
+                self.buf = self.buf.get(used..).unwrap_or_default();
+                // At most 4 bytes of 7 bits: below 2^28.
+                Ok(value as u32)
+            }
+            Ok(None) => Err(DecodeError::Truncated),
+            Err(_) => Err(DecodeError::MalformedVarInt),
+        }
+    }
+
+    /// What is left, without taking it.
+    #[inline]
+    pub(crate) fn peek_rest(&self) -> &'a [u8] {
+        self.buf
     }
 
     /// Reads a packet identifier, refusing 0 [MQTT-2.3.1-1].

@@ -6,12 +6,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::connection::{CloseReason, ConnState, PendingConnect};
+use super::connect_options::{
+    connack_properties, granted_keep_alive, granted_session_expiry, ClientOptions, Granted,
+};
+use super::connection::{CloseReason, ConnState, PendingConnect, Will};
 use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
 use super::{keepalive_window, ConnId, Core, Message, SessionKey};
-use crate::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet, Protocol};
+use crate::codec::{self, ConnAck, Connect, Packet, PropertiesBuilder, Protocol, ReasonCode};
 use crate::hooks::{AuthDecision, AuthToken, ConnectInfo, Event};
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
@@ -27,28 +30,70 @@ fn split_auth_token(token: AuthToken) -> (usize, u32) {
 
 impl Core {
     pub(super) fn handle_connect(&mut self, now: Instant, id: ConnId, connect: Connect<'_>) {
+        let v5 = connect.protocol.is_v5();
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
         }
+        if v5 && connect.properties.authentication_method().is_some() {
+            // Enhanced authentication is not offered: no method is known.
+            self.refuse(now, id, ReasonCode::BAD_AUTHENTICATION_METHOD);
+            return;
+        }
         let mut client_id = connect.client_id.to_string();
-        if client_id.is_empty() {
-            let allowed = connect.clean_session
-                && connect.protocol == Protocol::V311
-                && self.config.allow_zero_length_client_id;
+        let assigned_id = client_id.is_empty();
+        if assigned_id {
+            // MQTT 5 lets any client leave the id to the server; 3.1.1 only
+            // with clean session 1 [MQTT-3.1.3-7].
+            let allowed = self.config.allow_zero_length_client_id
+                && (v5 || (connect.clean_session && connect.protocol == Protocol::V311));
             if !allowed {
-                self.refuse(now, id, ConnectReturnCode::IdentifierRejected);
+                self.refuse(now, id, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID);
                 return;
             }
             client_id = self.generate_client_id();
+        }
+        if granted_keep_alive(&self.config, connect.keep_alive, v5).is_err() {
+            log::info!(
+                "client {client_id} refused: keep alive {} over max_keepalive",
+                connect.keep_alive
+            );
+            self.refuse(now, id, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID);
+            return;
         }
         let will = match &connect.will {
             Some(will) => {
                 if !is_valid_topic_name(will.topic) {
                     log::debug!("will topic {:?} is not a valid topic name", will.topic);
-                    self.close(now, id, CloseReason::ProtocolError);
+                    if v5 {
+                        self.refuse(now, id, ReasonCode::TOPIC_NAME_INVALID);
+                    } else {
+                        self.close(now, id, CloseReason::ProtocolError);
+                    }
                     return;
                 }
-                Message::new(will.topic, will.payload, will.qos, will.retain).map(Box::new)
+                if will.qos > self.config.max_qos {
+                    self.refuse(now, id, ReasonCode::QOS_NOT_SUPPORTED);
+                    return;
+                }
+                if will.retain && !self.config.retain_available {
+                    self.refuse(now, id, ReasonCode::RETAIN_NOT_SUPPORTED);
+                    return;
+                }
+                Message::from_publish(
+                    will.topic,
+                    will.properties,
+                    will.payload,
+                    will.qos,
+                    will.retain,
+                    None,
+                )
+                .map(|message| {
+                    Box::new(Will {
+                        message,
+                        expiry_interval: will.properties.message_expiry_interval(),
+                        delay: will.properties.will_delay_interval().unwrap_or(0),
+                    })
+                })
             }
             None => None,
         };
@@ -58,10 +103,12 @@ impl Core {
         let (peer, generation) = (conn.peer.clone(), conn.generation);
         let pending = PendingConnect {
             client_id,
+            assigned_id,
             username: connect.username.map(Box::from),
             clean_session: connect.clean_session,
             keep_alive: connect.keep_alive,
             will,
+            options: ClientOptions::of(&connect),
         };
         let decision = self.hooks.authenticate(&ConnectInfo {
             client_id: &pending.client_id,
@@ -76,11 +123,11 @@ impl Core {
             AuthDecision::Accept => self.finish_connect(now, id, pending),
             AuthDecision::BadCredentials => {
                 log::info!("client {} refused: bad credentials", pending.client_id);
-                self.refuse(now, id, ConnectReturnCode::BadUsernameOrPassword);
+                self.refuse(now, id, ReasonCode::BAD_USER_NAME_OR_PASSWORD);
             }
             AuthDecision::NotAuthorized => {
                 log::info!("client {} refused: not authorized", pending.client_id);
-                self.refuse(now, id, ConnectReturnCode::NotAuthorized);
+                self.refuse(now, id, ReasonCode::NOT_AUTHORIZED);
             }
             AuthDecision::Pending => {
                 if let Some(conn) = self.live_conn(id) {
@@ -104,6 +151,7 @@ impl Core {
         token: AuthToken,
         decision: AuthDecision,
     ) -> bool {
+        self.tick(now);
         let (index, generation) = split_auth_token(token);
         let id = ConnId(index);
         let Some(conn) = self.conns.get_mut(id) else {
@@ -131,21 +179,22 @@ impl Core {
                 }
             }
             AuthDecision::BadCredentials => {
-                self.refuse(now, id, ConnectReturnCode::BadUsernameOrPassword)
+                self.refuse(now, id, ReasonCode::BAD_USER_NAME_OR_PASSWORD)
             }
             AuthDecision::NotAuthorized | AuthDecision::Pending => {
-                self.refuse(now, id, ConnectReturnCode::NotAuthorized)
+                self.refuse(now, id, ReasonCode::NOT_AUTHORIZED)
             }
         }
         true
     }
 
-    /// Sends a refusing CONNACK and closes.
-    pub(super) fn refuse(&mut self, now: Instant, id: ConnId, code: ConnectReturnCode) {
+    /// Sends a refusing CONNACK and closes. `code` is an MQTT 5 reason
+    /// code; a 3.1.1 client gets the nearest return code.
+    pub(super) fn refuse(&mut self, now: Instant, id: ConnId, code: ReasonCode) {
         if let Some(conn) = self.conns.get(id) {
-            log::info!("CONNECT from {} refused: {code:?}", conn.peer);
+            log::info!("CONNECT from {} refused: {code}", conn.peer);
         }
-        self.send_connack(id, false, code);
+        self.send_connack(id, false, code, &PropertiesBuilder::new());
         self.close(now, id, CloseReason::Refused);
     }
 
@@ -154,10 +203,12 @@ impl Core {
     fn finish_connect(&mut self, now: Instant, id: ConnId, pending: PendingConnect) {
         let PendingConnect {
             client_id,
+            assigned_id,
             username,
             clean_session,
             keep_alive,
             will,
+            options,
         } = pending;
         // Take over: the old connection of this client id ends first, with
         // its will, as if the network had dropped it.
@@ -171,23 +222,41 @@ impl Core {
         // The old connection's close may have discarded a clean session.
         let existing = self.sessions.key_of(&client_id);
         let username: Option<Arc<str>> = username.map(Arc::from);
+        let expiry = granted_session_expiry(&self.config, options.session_expiry);
         let (key, session_present) = match existing {
             Some(key) if !clean_session => {
+                // A will waiting for its delay is not sent once the client
+                // is back [MQTT-3.1.3-9].
+                if let Some(session) = self.sessions.get_mut(key) {
+                    session.delayed_will = None;
+                }
+                let was_stored = self.sessions.get(key).is_some_and(|s| !s.clean);
                 let user_changed = self
                     .sessions
                     .get_mut(key)
-                    .is_some_and(|session| session.resume(id, username.clone()));
-                if user_changed {
+                    .is_some_and(|session| session.resume(id, username.clone(), expiry));
+                if was_stored && expiry == 0 {
+                    // Ends with this connection now: no longer the store's.
+                    if self.store.enabled() {
+                        self.store.push(StoreOp::SessionDelete {
+                            client_id: client_id.clone(),
+                        });
+                    }
+                } else if !was_stored && expiry > 0 {
+                    self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
+                    self.record_session_user(key, username.as_deref());
+                } else if user_changed {
                     self.record_session_user(key, username.as_deref());
                 }
                 (key, true)
             }
             _ => {
                 if let Some(key) = existing {
-                    self.remove_session(key);
+                    self.end_session(now, key);
                 }
                 let client_id: Arc<str> = Arc::from(client_id);
-                let mut session = Session::new(client_id, clean_session, id);
+                let mut session = Session::new(client_id, expiry == 0, id);
+                session.expiry_interval = expiry;
                 session.username = username.clone();
                 let key = self.sessions.insert(session);
                 self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
@@ -197,21 +266,44 @@ impl Core {
                 (key, false)
             }
         };
+        let window = self.config.max_inflight.min(options.receive_maximum);
+        if let Some(session) = self.sessions.get_mut(key) {
+            session.window = window;
+        }
 
-        let keepalive = keepalive_window(keep_alive);
+        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
+        let granted_keep_alive =
+            granted_keep_alive(&self.config, keep_alive, v5).unwrap_or(keep_alive);
+        let keepalive = keepalive_window(granted_keep_alive);
         let Some(conn) = self.live_conn(id) else {
             return;
         };
         conn.state = ConnState::Connected(key);
         conn.keepalive = keepalive;
         conn.will = will;
+        conn.max_packet_size = options.max_packet_size;
+        conn.problem_information = options.problem_information;
         let (generation, peer, protocol) = (conn.generation, conn.peer.clone(), conn.protocol);
         if !keepalive.is_zero() {
             self.timers
                 .push(now + keepalive, Timer::Keepalive(id, generation));
         }
         self.stats.clients_connected += 1;
-        self.send_connack(id, session_present, ConnectReturnCode::Accepted);
+        let properties = if v5 {
+            let session = self.sessions.get(key);
+            let assigned = session.filter(|_| assigned_id).map(|s| &*s.client_id);
+            connack_properties(
+                &self.config,
+                &Granted {
+                    session_expiry: (expiry != options.session_expiry).then_some(expiry),
+                    keep_alive: (granted_keep_alive != keep_alive).then_some(granted_keep_alive),
+                    assigned_id: assigned,
+                },
+            )
+        } else {
+            PropertiesBuilder::new()
+        };
+        self.send_connack(id, session_present, ReasonCode::SUCCESS, &properties);
         if self.hooks.has_event() {
             if let Some(identity) = self.identity(key, peer) {
                 self.hooks.event(&Event::Connected {
@@ -219,7 +311,7 @@ impl Core {
                     protocol,
                     clean_session,
                     session_present,
-                    keep_alive,
+                    keep_alive: granted_keep_alive,
                 });
             }
         }
@@ -229,22 +321,28 @@ impl Core {
         self.refill(key);
     }
 
+    /// Sends CONNACK: for an MQTT 5 client with `code` and `properties`,
+    /// for 3.1 / 3.1.1 with the nearest return code.
     pub(super) fn send_connack(
         &mut self,
         id: ConnId,
         session_present: bool,
-        code: ConnectReturnCode,
+        code: ReasonCode,
+        properties: &PropertiesBuilder,
     ) {
+        let Some(protocol) = self.conns.get(id).map(|conn| conn.protocol) else {
+            return;
+        };
         // The flags byte is reserved in MQTT 3.1.
-        let v31 = matches!(self.conns.get(id), Some(conn) if conn.protocol == Protocol::V31);
-        let session_present = session_present && !v31;
+        let session_present = session_present && protocol != Protocol::V31;
         let ack = ConnAck {
             session_present,
             code,
+            properties: properties.unchecked(),
         };
         self.write_to(id, |out| {
-            // A CONNACK always encodes; nothing in it can be too long.
-            let _ = codec::encode(&Packet::ConnAck(ack), out);
+            // A CONNACK always encodes: its properties are short.
+            let _ = codec::encode_as(&Packet::ConnAck(ack), protocol, out);
         });
     }
 
@@ -279,8 +377,12 @@ impl Core {
                             .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
                         continue;
                     }
-                    conn.output
-                        .push_publish(&inflight.message, true, inflight.packet_id);
+                    conn.output.push_publish(
+                        &inflight.message,
+                        true,
+                        inflight.packet_id,
+                        conn.wire(self.now_ms),
+                    );
                     sent += 1;
                 }
                 // The message reached the client before (PUBREC came

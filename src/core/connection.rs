@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::output_queue::OutputQueue;
+use super::connect_options::ClientOptions;
+use super::output_queue::{publish_wire_len, OutputQueue, Wire};
+use super::topic_aliases::TopicAliases;
 use super::SessionKey;
 pub use crate::close_reason::CloseReason;
 use crate::codec::Protocol;
@@ -28,10 +30,24 @@ pub(crate) enum ConnState {
 /// What the core keeps of a CONNECT while its authentication is pending.
 pub(crate) struct PendingConnect {
     pub(crate) client_id: String,
+    /// Whether the broker made up `client_id` (the client sent none).
+    pub(crate) assigned_id: bool,
     pub(crate) username: Option<Box<str>>,
     pub(crate) clean_session: bool,
     pub(crate) keep_alive: u16,
-    pub(crate) will: Option<Box<Message>>,
+    pub(crate) will: Option<Box<Will>>,
+    pub(crate) options: ClientOptions,
+}
+
+/// A will as the core keeps it until the connection ends.
+pub(crate) struct Will {
+    /// The message, without an expiry: its Message Expiry Interval counts
+    /// from when it is published.
+    pub(crate) message: Message,
+    /// MQTT 5 Message Expiry Interval, seconds.
+    pub(crate) expiry_interval: Option<u32>,
+    /// MQTT 5 Will Delay Interval, seconds (0: at once).
+    pub(crate) delay: u32,
 }
 
 /// Output that waits for the store (see `store_log`): only the first `safe`
@@ -53,7 +69,16 @@ pub(crate) struct Conn {
     pub(crate) keepalive: Duration,
     pub(crate) last_packet_at: Instant,
     /// The will to publish unless the client sends DISCONNECT.
-    pub(crate) will: Option<Box<Message>>,
+    pub(crate) will: Option<Box<Will>>,
+    /// Largest packet the client accepts (MQTT 5 Maximum Packet Size;
+    /// `u32::MAX` when it set none).
+    pub(crate) max_packet_size: u32,
+    /// Whether the client accepts Reason Strings and User Properties on
+    /// packets other than PUBLISH, CONNACK and DISCONNECT (MQTT 5 Request
+    /// Problem Information).
+    pub(crate) problem_information: bool,
+    /// The topic aliases an MQTT 5 client has set, once it sets one.
+    pub(crate) topic_aliases: Option<Box<TopicAliases>>,
     /// The CONNECT being authenticated, while `AuthPending`.
     pub(crate) pending: Option<Box<PendingConnect>>,
     /// The unparsed tail of a partly received packet (empty when idle).
@@ -77,6 +102,9 @@ impl Conn {
             keepalive: Duration::ZERO,
             last_packet_at: now,
             will: None,
+            max_packet_size: u32::MAX,
+            problem_information: true,
+            topic_aliases: None,
             pending: None,
             input: Vec::new(),
             output: OutputQueue::default(),
@@ -132,6 +160,32 @@ impl Conn {
         if let Some(hold) = &mut self.hold {
             hold.safe = hold.safe.saturating_sub(written);
         }
+    }
+
+    /// Whether the client speaks MQTT 5.
+    #[inline]
+    pub(crate) fn is_v5(&self) -> bool {
+        self.protocol.is_v5()
+    }
+
+    /// The form PUBLISH takes on this connection at `now_ms` of the
+    /// broker's clock.
+    #[inline]
+    pub(crate) fn wire(&self, now_ms: u64) -> Wire {
+        if self.is_v5() {
+            Wire::V5 { now_ms }
+        } else {
+            Wire::V3
+        }
+    }
+
+    /// Whether the PUBLISH of `message` is larger than the client takes
+    /// (its Maximum Packet Size): the broker then never sends it
+    /// [MQTT-3.1.2-24].
+    #[inline]
+    pub(crate) fn too_large(&self, message: &Message, wire: Wire) -> bool {
+        self.max_packet_size != u32::MAX
+            && publish_wire_len(message, wire) > self.max_packet_size as usize
     }
 
     /// The session it is attached to, if connected.

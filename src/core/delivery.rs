@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use super::connection::Conn;
 use super::paging::queue_place;
+use super::router::Grant;
 use super::session::{Inflight, InflightState, Session};
 use super::{ConnId, Core, Message, SessionKey};
-use crate::codec::QoS;
+use crate::codec::{property, PropertiesBuilder, QoS};
 use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
 use crate::peer::Peer;
 use crate::store::StoreOp;
@@ -19,20 +20,28 @@ impl Core {
     /// delivers the message once to every session with a matching
     /// subscription, at the highest QoS among that session's matching
     /// filters (capped by the message's QoS), and to every matching local
-    /// subscription. `origin` is the publishing client (`None`: the host).
-    pub(super) fn route(&mut self, _now: Instant, message: Message, origin: Option<&Identity>) {
+    /// subscription. `origin` is the publishing client (`None`: the host),
+    /// `origin_session` its session (whose No Local subscriptions it does
+    /// not reach). Returns whether any subscription matched.
+    pub(super) fn route(
+        &mut self,
+        _now: Instant,
+        message: Message,
+        origin: Option<&Identity>,
+        origin_session: Option<SessionKey>,
+    ) -> bool {
         let message = if self.hooks.has_message() {
             match self.hooks.filter_message(origin, &message) {
                 MessageDecision::Pass => message,
                 MessageDecision::Drop => {
                     self.stats.messages_dropped += 1;
-                    return;
+                    return false;
                 }
                 MessageDecision::Rewrite(rewritten) => {
                     if !is_valid_topic_name(rewritten.topic()) {
                         log::warn!("message hook gave invalid topic {:?}", rewritten.topic());
                         self.stats.messages_dropped += 1;
-                        return;
+                        return false;
                     }
                     rewritten
                 }
@@ -47,21 +56,35 @@ impl Core {
         // needs it stored.
         let mut body_id = None;
 
-        let matched = self.router.matches(message.topic(), &mut self.sessions);
+        let matched = self
+            .router
+            .matches(message.topic(), &mut self.sessions, origin_session);
         let check_acl = self.hooks.has_acl();
-        for &(key, granted) in &matched.sessions {
-            if check_acl && !self.may_receive(key, message.topic()) {
+        for (index, found) in matched.sessions.iter().enumerate() {
+            if check_acl && !self.may_receive(found.key, message.topic()) {
                 continue;
             }
-            // Forwarded to an existing subscription: retain is 0 [MQTT-3.3.1-9].
-            let qos = message.qos().min(granted);
-            self.deliver(key, &message, qos, false, &mut body_id);
+            // Forwarded to an existing subscription: retain is 0
+            // [MQTT-3.3.1-9], unless Retain As Published [MQTT-3.3.1-12].
+            let retain = found.retain_as_published && message.retain();
+            let qos = message.qos().min(found.qos);
+            if found.identifier == 0 {
+                self.deliver(found.key, &message, qos, retain, &mut body_id);
+            } else {
+                // Its Subscription Identifiers go with this receiver's copy
+                // [MQTT-3.3.4-3].
+                let ids = subscription_identifiers(matched.identifiers(index));
+                let own = message.with_extra_properties(&ids);
+                self.deliver(found.key, &own, qos, retain, &mut None);
+            }
         }
         for &(key, granted) in &matched.locals {
             let qos = message.qos().min(granted);
             self.deliver_local(key, &message.with_flags(qos, false));
         }
+        let any = !matched.sessions.is_empty() || !matched.locals.is_empty();
         self.router.recycle(matched);
+        any
     }
 
     /// Whether the ACL hook lets the session's client receive on `topic`.
@@ -80,21 +103,33 @@ impl Core {
     }
 
     /// Sends the retained messages matching `filter` to a session that just
-    /// subscribed with `granted`, with the retain flag set [MQTT-3.3.1-8].
-    pub(super) fn deliver_retained(&mut self, key: SessionKey, filter: &str, granted: QoS) {
+    /// subscribed with `grant`, with the retain flag set [MQTT-3.3.1-8] and
+    /// the subscription's identifier; expired ones are dropped from the
+    /// retained store instead.
+    pub(super) fn deliver_retained(&mut self, key: SessionKey, filter: &str, grant: Grant) {
         let mut found = Vec::new();
         self.router
             .retained
             .for_each_match(filter, |_, message: &Message| found.push(message.clone()));
         let check_acl = self.hooks.has_acl();
+        let ids = subscription_identifiers(std::iter::once(grant.identifier()));
         for message in found {
+            if message.expired(self.now_ms) {
+                self.clear_retained(message.topic());
+                continue;
+            }
             if check_acl && !self.may_receive(key, message.topic()) {
                 continue;
             }
             // The same limits as any delivery: a client that subscribes again
             // and again without reading must not make the broker buffer the
             // retained store each time.
-            let qos = message.qos().min(granted);
+            let qos = message.qos().min(grant.qos());
+            let message = if ids.is_empty() {
+                message
+            } else {
+                message.with_extra_properties(&ids)
+            };
             self.deliver(key, &message, qos, true, &mut None);
         }
     }
@@ -127,6 +162,11 @@ impl Core {
             .conn
             .and_then(|id| self.conns.get_mut(id).map(|conn| (id, conn)));
         let send_now = match &conn {
+            Some((_, conn)) if conn.too_large(&delivered, conn.wire(self.now_ms)) => {
+                self.stats
+                    .drop_message(&session.client_id, TOO_LARGE_FOR_CLIENT);
+                return;
+            }
             Some((_, conn)) => {
                 let output_full = conn.pending_output() >= self.config.max_pending_output;
                 if qos == QoS::AtMostOnce {
@@ -141,7 +181,7 @@ impl Core {
                 } else {
                     session.queue_is_empty()
                         && session.window_has_room(
-                            usize::from(self.config.max_inflight),
+                            usize::from(session.window),
                             self.config.max_inflight_bytes,
                             delivered.size(),
                         )
@@ -162,8 +202,9 @@ impl Core {
             let Some((id, conn)) = conn else {
                 return;
             };
+            let wire = conn.wire(self.now_ms);
             if qos == QoS::AtMostOnce {
-                out.publish(id, conn, &self.store, &delivered, 0);
+                out.publish(id, conn, &self.store, &delivered, 0, wire);
                 self.stats.messages_sent += 1;
                 return;
             }
@@ -185,7 +226,7 @@ impl Core {
                     packet_id,
                 });
             }
-            out.publish(id, conn, &self.store, &delivered, packet_id);
+            out.publish(id, conn, &self.store, &delivered, packet_id, wire);
             session.push_inflight(Inflight {
                 seq,
                 packet_id,
@@ -233,9 +274,10 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
-        let window = usize::from(self.config.max_inflight);
+        let window = usize::from(session.window);
         let check_acl = self.hooks.has_acl();
         let persistent = self.store.enabled() && !session.clean;
+        let wire = conn.wire(self.now_ms);
         let out = &mut self.outbox;
         while conn.pending_output() < self.config.max_pending_output {
             let Some(next) = session.queue.front() else {
@@ -251,18 +293,26 @@ impl Core {
             let Some(queued) = session.dequeue() else {
                 return;
             };
-            if check_acl
+            let withheld = if queued.message.expired(self.now_ms) {
+                Some(EXPIRED)
+            } else if conn.too_large(&queued.message, wire) {
+                Some(TOO_LARGE_FOR_CLIENT)
+            } else if check_acl
                 && queued.seq < session.acl_recheck_below
                 && !may_read(&mut self.hooks, session, conn, queued.message.topic())
             {
+                Some(WITHHELD_FROM_RESUMING_CLIENT)
+            } else {
+                None
+            };
+            if let Some(why) = withheld {
                 if persistent {
                     self.store.push(StoreOp::SessionMessageDelete {
                         client_id: session.client_id.to_string(),
                         seq: queued.seq,
                     });
                 }
-                self.stats
-                    .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
+                self.stats.drop_message(&session.client_id, why);
                 continue;
             }
             let message = queued.message;
@@ -274,7 +324,7 @@ impl Core {
                     packet_id,
                 });
             }
-            out.publish(id, conn, &self.store, &message, packet_id);
+            out.publish(id, conn, &self.store, &message, packet_id, wire);
             self.stats.messages_sent += 1;
             session.push_inflight(Inflight {
                 seq: queued.seq,
@@ -293,6 +343,22 @@ impl Core {
         };
         self.outbox.encode(id, conn, &self.store, encode);
     }
+}
+
+/// Why a message is not sent to a client whose Maximum Packet Size it
+/// exceeds.
+pub(super) const TOO_LARGE_FOR_CLIENT: &str = "larger than the client's Maximum Packet Size";
+
+/// Why a queued message is dropped once its Message Expiry Interval passed.
+pub(super) const EXPIRED: &str = "its Message Expiry Interval passed while it was queued";
+
+/// The Subscription Identifier properties for `ids` (zeros left out).
+fn subscription_identifiers(ids: impl Iterator<Item = u32>) -> Vec<u8> {
+    let mut block = PropertiesBuilder::new();
+    for id in ids.filter(|&id| id != 0) {
+        block.varint(property::SUBSCRIPTION_IDENTIFIER, id);
+    }
+    block.as_bytes().to_vec()
 }
 
 /// Why a queued or in-flight message is dropped when a session resumes.

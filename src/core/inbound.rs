@@ -2,12 +2,15 @@
 
 use std::time::Instant;
 
+use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
+use super::router::Grant;
 use super::session::InflightState;
+use super::topic_aliases::TopicAliases;
 use super::{ConnId, Core, Message, SessionKey, Subscriber};
 use crate::codec::{
-    self, ConnectReturnCode, DecodeError, Packet, PacketId, Publish, QoS, SubAckCode, Subscribe,
-    Unsubscribe,
+    self, AckKind, DecodeError, Packet, PacketId, Publish, QoS, ReasonCode, Reasoned,
+    RetainHandling, Subscribe, Unsubscribe,
 };
 use crate::hooks::{AclAccess, Event};
 use crate::store::StoreOp;
@@ -77,12 +80,16 @@ impl Core {
         log::debug!("malformed input from {}: {error}", conn.peer);
         if conn.state == ConnState::AwaitingConnect {
             if let DecodeError::UnsupportedProtocolLevel(_) = error {
-                self.send_connack(id, false, ConnectReturnCode::UnacceptableProtocolVersion);
-                self.close(now, id, CloseReason::Refused);
+                self.refuse(now, id, ReasonCode::UNSUPPORTED_PROTOCOL_VERSION);
                 return;
             }
         }
-        self.close(now, id, CloseReason::ProtocolError);
+        self.close_with(
+            now,
+            id,
+            CloseReason::ProtocolError,
+            Some(error.reason_code()),
+        );
     }
 
     fn handle_packet(&mut self, now: Instant, id: ConnId, packet: Packet<'_>) {
@@ -106,14 +113,19 @@ impl Core {
         };
         match packet {
             Packet::Publish(publish) => self.handle_publish(now, id, key, publish),
-            Packet::PubAck(packet_id) => self.handle_puback(now, id, key, packet_id),
-            Packet::PubRec(packet_id) => self.handle_pubrec(now, id, key, packet_id),
-            Packet::PubRel(packet_id) => self.handle_pubrel(id, key, packet_id),
-            Packet::PubComp(packet_id) => self.handle_pubcomp(now, id, key, packet_id),
-            Packet::Subscribe(subscribe) => self.handle_subscribe(id, key, subscribe),
+            Packet::PubAck(ack) => self.handle_puback(now, id, key, ack.packet_id),
+            // A PUBREC with an error code ends the flow: the receiver will
+            // not take the message (§4.3.3), like a PUBCOMP would.
+            Packet::PubRec(ack) if ack.reason.is_error() => {
+                self.handle_refused_pubrec(now, id, key, ack.packet_id)
+            }
+            Packet::PubRec(ack) => self.handle_pubrec(now, id, key, ack.packet_id),
+            Packet::PubRel(ack) => self.handle_pubrel(id, key, ack.packet_id),
+            Packet::PubComp(ack) => self.handle_pubcomp(now, id, key, ack.packet_id),
+            Packet::Subscribe(subscribe) => self.handle_subscribe(now, id, key, subscribe),
             Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(id, key, unsubscribe),
-            Packet::PingReq => self.write_to(id, |out| out.extend_from_slice(&[0xD0, 0x00])),
-            Packet::Disconnect => self.close(now, id, CloseReason::Disconnect),
+            Packet::PingReq => self.write_to(id, codec::encode_pingresp),
+            Packet::Disconnect(disconnect) => self.handle_disconnect(now, id, key, disconnect),
             other => {
                 // CONNECT again [MQTT-3.1.0-2], or a server-to-client packet.
                 log::debug!("unexpected {} from a connected client", other.name());
@@ -123,11 +135,51 @@ impl Core {
     }
 
     fn handle_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: Publish<'_>) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let v5 = conn.is_v5();
+        // A topic set or named by an alias, copied out of the alias table.
+        let mut aliased = None;
+        if v5 {
+            if let Err(code) = self.check_v5_publish(&publish) {
+                self.close_with(now, id, CloseReason::ProtocolError, Some(code));
+                return;
+            }
+            let alias = publish.properties.topic_alias();
+            if alias.is_some() || publish.topic.is_empty() {
+                let Some(conn) = self.conns.get_mut(id) else {
+                    return;
+                };
+                match TopicAliases::resolve(
+                    &mut conn.topic_aliases,
+                    publish.topic,
+                    alias,
+                    self.config.max_topic_alias,
+                ) {
+                    Ok(topic) => aliased = Some(topic.to_string()),
+                    Err(code) => {
+                        log::debug!("PUBLISH with topic alias {alias:?} refused: {code}");
+                        self.close_with(now, id, CloseReason::ProtocolError, Some(code));
+                        return;
+                    }
+                }
+            }
+        }
+        let publish = match &aliased {
+            Some(topic) => Publish { topic, ..publish },
+            None => publish,
+        };
         if !is_valid_topic_name(publish.topic) {
             // A wildcard (or empty) topic name in PUBLISH is a protocol
             // violation [MQTT-3.3.2-2].
             log::debug!("PUBLISH to invalid topic {:?}", publish.topic);
-            self.close(now, id, CloseReason::ProtocolError);
+            self.close_with(
+                now,
+                id,
+                CloseReason::ProtocolError,
+                Some(ReasonCode::TOPIC_NAME_INVALID),
+            );
             return;
         }
         self.stats.messages_received += 1;
@@ -138,60 +190,129 @@ impl Core {
             };
             // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
             // delivered: only acknowledge it again.
-            if session.receive_qos2(packet_id) {
-                self.record_inbound_qos2(key, packet_id, true);
-                self.route_publish(now, id, key, &publish);
+            let mut code = ReasonCode::SUCCESS;
+            if !session.inbound_qos2.contains(&packet_id) {
+                // The client may have at most our Receive Maximum of QoS 2
+                // messages unreleased [MQTT-3.3.4-9].
+                if v5 && session.inbound_qos2.len() >= usize::from(self.config.max_inflight) {
+                    self.close_with(
+                        now,
+                        id,
+                        CloseReason::ProtocolError,
+                        Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
+                    );
+                    return;
+                }
+                code = self.route_publish(now, id, key, &publish);
+                // A refused message has no exchange to complete: its packet
+                // id is not kept waiting for PUBREL (§4.3.3).
+                if !code.is_error() {
+                    if let Some(session) = self.sessions.get_mut(key) {
+                        session.receive_qos2(packet_id);
+                    }
+                    self.record_inbound_qos2(key, packet_id, true);
+                }
             }
             self.write_to(id, |out| {
-                codec::encode_ack(out, codec::AckKind::PubRec, packet_id)
+                if v5 {
+                    codec::encode_ack_v5(out, AckKind::PubRec, packet_id, code)
+                } else {
+                    codec::encode_ack(out, AckKind::PubRec, packet_id)
+                }
             });
             return;
         }
-        self.route_publish(now, id, key, &publish);
+        let code = self.route_publish(now, id, key, &publish);
         if publish.qos == QoS::AtLeastOnce {
             self.write_to(id, |out| {
-                codec::encode_ack(out, codec::AckKind::PubAck, packet_id)
+                if v5 {
+                    codec::encode_ack_v5(out, AckKind::PubAck, packet_id, code)
+                } else {
+                    codec::encode_ack(out, AckKind::PubAck, packet_id)
+                }
             });
         }
     }
 
-    /// Routes a client's PUBLISH unless the ACL hook refuses it (a refused
-    /// message is dropped silently; its acknowledgement still goes out, as
-    /// mosquitto does for 3.1.1).
-    fn route_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: &Publish<'_>) {
+    /// What an MQTT 5 PUBLISH may not carry: a Subscription Identifier
+    /// [MQTT-3.3.4-6], a QoS above the broker's Maximum QoS, a RETAIN flag
+    /// when retain is not available (§3.2.2.3.4, §3.2.2.3.5).
+    fn check_v5_publish(&self, publish: &Publish<'_>) -> Result<(), ReasonCode> {
+        if publish
+            .properties
+            .get(codec::property::SUBSCRIPTION_IDENTIFIER)
+            .is_some()
+        {
+            return Err(ReasonCode::PROTOCOL_ERROR);
+        }
+        if publish.qos > self.config.max_qos {
+            return Err(ReasonCode::QOS_NOT_SUPPORTED);
+        }
+        if publish.retain && !self.config.retain_available {
+            return Err(ReasonCode::RETAIN_NOT_SUPPORTED);
+        }
+        Ok(())
+    }
+
+    /// Routes a client's PUBLISH unless the ACL hook refuses it. Returns
+    /// the reason code of its acknowledgement: Not authorized when refused
+    /// (an MQTT 5 client is told; a 3.1.1 client's ack is the same as ever
+    /// and the message is dropped silently, as mosquitto does), No
+    /// matching subscribers when it reached nobody.
+    fn route_publish(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        publish: &Publish<'_>,
+    ) -> ReasonCode {
         // `$SYS` belongs to the broker: clients may not publish there (as in
         // mosquitto); the message is dropped but still acknowledged.
         if publish.topic.starts_with("$SYS/") || publish.topic == "$SYS" {
             log::debug!("client publish to {} dropped", publish.topic);
             self.stats.messages_dropped += 1;
-            return;
+            return ReasonCode::NOT_AUTHORIZED;
         }
-        let Some(message) =
-            Message::new(publish.topic, publish.payload, publish.qos, publish.retain)
-        else {
-            return;
+        let expires_at = publish
+            .properties
+            .message_expiry_interval()
+            .map(|interval| self.expiry_deadline(now, interval));
+        let Some(message) = Message::from_publish(
+            publish.topic,
+            publish.properties,
+            publish.payload,
+            publish.qos,
+            publish.retain,
+            expires_at,
+        ) else {
+            return ReasonCode::TOPIC_NAME_INVALID;
         };
-        if !self.hooks.has_acl() && !self.hooks.has_message() {
-            self.route(now, message, None);
-            return;
-        }
-        let peer = self.conns.get(id).map(|conn| conn.peer.clone());
-        let identity = peer.and_then(|peer| self.identity(key, peer));
-        if let Some(identity) = &identity {
-            if !self
-                .hooks
-                .authorize(identity, AclAccess::Publish, publish.topic)
-            {
-                log::debug!(
-                    "{} may not publish to {}",
-                    identity.client_id,
-                    publish.topic
-                );
-                self.stats.messages_dropped += 1;
-                return;
+        let routed = if !self.hooks.has_acl() && !self.hooks.has_message() {
+            self.route(now, message, None, Some(key))
+        } else {
+            let peer = self.conns.get(id).map(|conn| conn.peer.clone());
+            let identity = peer.and_then(|peer| self.identity(key, peer));
+            if let Some(identity) = &identity {
+                if !self
+                    .hooks
+                    .authorize(identity, AclAccess::Publish, publish.topic)
+                {
+                    log::debug!(
+                        "{} may not publish to {}",
+                        identity.client_id,
+                        publish.topic
+                    );
+                    self.stats.messages_dropped += 1;
+                    return ReasonCode::NOT_AUTHORIZED;
+                }
             }
+            self.route(now, message, identity.as_ref(), Some(key))
+        };
+        if routed {
+            ReasonCode::SUCCESS
+        } else {
+            ReasonCode::NO_MATCHING_SUBSCRIBERS
         }
-        self.route(now, message, identity.as_ref());
     }
 
     /// PUBACK: ends the flow of an in-flight QoS 1 message. One for a
@@ -234,22 +355,56 @@ impl Core {
                 self.record_released(key, seq);
             }
         }
+        self.write_to(id, |out| codec::encode_ack(out, AckKind::PubRel, packet_id));
+    }
+
+    /// PUBREL: releases an inbound QoS 2 packet id. MQTT 5 tells a client
+    /// releasing an id it never sent (or already released) that it was not
+    /// found.
+    fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
+        let released = self
+            .sessions
+            .get_mut(key)
+            .is_some_and(|session| session.release_qos2(packet_id));
+        if released {
+            self.record_inbound_qos2(key, packet_id, false);
+        }
+        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
+        let code = if released || !v5 {
+            ReasonCode::SUCCESS
+        } else {
+            ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+        };
         self.write_to(id, |out| {
-            codec::encode_ack(out, codec::AckKind::PubRel, packet_id)
+            codec::encode_ack_v5(out, AckKind::PubComp, packet_id, code)
         });
     }
 
-    fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        if self
-            .sessions
-            .get_mut(key)
-            .is_some_and(|session| session.release_qos2(packet_id))
+    /// A PUBREC with an error code: the client will not take the QoS 2
+    /// message, and the flow ends there (no PUBREL).
+    fn handle_refused_pubrec(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        packet_id: PacketId,
+    ) {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        let Some(index) = session.inflight_position(packet_id) else {
+            return;
+        };
+        if session.inflight[index].message.qos() != QoS::ExactlyOnce
+            || session.inflight[index].state != InflightState::AwaitingAck
         {
-            self.record_inbound_qos2(key, packet_id, false);
+            self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
+            return;
         }
-        self.write_to(id, |out| {
-            codec::encode_ack(out, codec::AckKind::PubComp, packet_id)
-        });
+        if let Some(done) = session.remove_inflight(index) {
+            self.record_acknowledged(key, done.seq);
+        }
+        self.refill(key);
     }
 
     /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
@@ -284,7 +439,19 @@ impl Core {
         self.close(now, id, CloseReason::ProtocolError);
     }
 
-    fn handle_subscribe(&mut self, id: ConnId, key: SessionKey, subscribe: Subscribe<'_>) {
+    fn handle_subscribe(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        subscribe: Subscribe<'_>,
+    ) {
+        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
+        let identifier = subscribe
+            .properties
+            .subscription_identifiers()
+            .next()
+            .unwrap_or(0);
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let identity = if self.hooks.has_acl() || self.hooks.has_event() {
@@ -293,15 +460,20 @@ impl Core {
         } else {
             None
         };
-        for &(filter, qos) in &subscribe.filters {
-            if !is_valid_topic_filter(filter) {
-                codes.push(SubAckCode::Failure);
+        for &(filter, options) in &subscribe.filters {
+            if filter.starts_with("$share/") {
+                codes.push(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED);
                 continue;
             }
+            if !is_valid_topic_filter(filter) {
+                codes.push(ReasonCode::TOPIC_FILTER_INVALID);
+                continue;
+            }
+            let qos = options.qos.min(self.config.max_qos);
             if let Some(identity) = &identity {
                 if !self.hooks.authorize(identity, AclAccess::Subscribe, filter) {
                     log::debug!("{} may not subscribe to {filter}", identity.client_id);
-                    codes.push(SubAckCode::Failure);
+                    codes.push(ReasonCode::NOT_AUTHORIZED);
                     continue;
                 }
                 self.hooks.event(&Event::Subscribed {
@@ -310,42 +482,51 @@ impl Core {
                     qos,
                 });
             }
+            let grant = Grant::new(codec::SubscriptionOptions { qos, ..options }, identifier);
             self.router
                 .subscriptions
-                .subscribe(filter, Subscriber::Session(key), qos);
-            if let Some(session) = self.sessions.get_mut(key) {
-                session.add_subscription(filter, qos);
-            }
+                .subscribe(filter, Subscriber::Session(key), grant);
+            let new = match self.sessions.get_mut(key) {
+                Some(session) => session.add_subscription(filter, grant),
+                None => false,
+            };
             self.record_session_op(key, |client_id| StoreOp::Subscribe {
                 client_id,
                 filter: filter.to_string(),
                 qos,
             });
-            codes.push(SubAckCode::Granted(qos));
-            granted.push((filter, qos));
+            codes.push(ReasonCode::granted(qos));
+            let send_retained = match options.retain_handling {
+                RetainHandling::SendOnSubscribe => true,
+                RetainHandling::SendIfNew => new,
+                RetainHandling::DoNotSend => false,
+            };
+            if send_retained {
+                granted.push((filter, grant));
+            }
         }
-        let suback = codec::SubAck {
-            packet_id: subscribe.packet_id,
-            codes,
-        };
+        let packet_id = subscribe.packet_id;
         self.write_to(id, |out| {
-            // At most 65 535-byte SUBACK: the SUBSCRIBE it answers was larger.
-            let _ = codec::encode(&Packet::SubAck(suback), out);
+            // At most the SUBSCRIBE's size: it always encodes.
+            codec::encode_suback(out, packet_id, &codes, v5.then_some(&[][..]));
         });
         // Retained messages follow the SUBACK, also when a subscription is
         // replaced [MQTT-3.8.4-3].
-        for (filter, qos) in granted {
-            self.deliver_retained(key, filter, qos);
+        for (filter, grant) in granted {
+            self.deliver_retained(key, filter, grant);
         }
+        let _ = now;
     }
 
     fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
+        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
         let identity = if self.hooks.has_event() {
             let peer = self.conns.get(id).map(|conn| conn.peer.clone());
             peer.and_then(|peer| self.identity(key, peer))
         } else {
             None
         };
+        let mut codes = Vec::new();
         for filter in &unsubscribe.filters {
             self.router
                 .subscriptions
@@ -354,6 +535,13 @@ impl Core {
                 Some(session) => session.remove_subscription(filter),
                 None => false,
             };
+            if v5 {
+                codes.push(if removed {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::NO_SUBSCRIPTION_EXISTED
+                });
+            }
             if removed {
                 self.record_session_op(key, |client_id| StoreOp::Unsubscribe {
                     client_id,
@@ -367,9 +555,48 @@ impl Core {
                 });
             }
         }
-        let packet_id = unsubscribe.packet_id;
+        let unsuback = codec::UnsubAck {
+            packet_id: unsubscribe.packet_id,
+            codes,
+            properties: codec::Properties::EMPTY,
+        };
+        let protocol = if v5 {
+            codec::Protocol::V5
+        } else {
+            codec::Protocol::V311
+        };
         self.write_to(id, |out| {
-            codec::encode_ack(out, codec::AckKind::UnsubAck, packet_id)
+            // One code per filter of a decoded UNSUBSCRIBE: always encodes.
+            let _ = codec::encode_as(&Packet::UnsubAck(unsuback), protocol, out);
         });
+    }
+
+    /// DISCONNECT from the client. MQTT 5: reason 0x04 asks for the will;
+    /// a Session Expiry Interval replaces the one given at CONNECT, except
+    /// that a session that was to end with the connection cannot be made
+    /// to outlive it [MQTT-3.14.2-2].
+    fn handle_disconnect(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        disconnect: Reasoned<'_>,
+    ) {
+        if let Some(expiry) = disconnect.properties.session_expiry_interval() {
+            let Some(session) = self.sessions.get_mut(key) else {
+                return;
+            };
+            if session.expiry_interval == 0 && expiry != 0 {
+                self.close(now, id, CloseReason::ProtocolError);
+                return;
+            }
+            session.expiry_interval = granted_session_expiry(&self.config, expiry);
+        }
+        let reason = if disconnect.reason == ReasonCode::DISCONNECT_WITH_WILL {
+            CloseReason::DisconnectWithWill
+        } else {
+            CloseReason::Disconnect
+        };
+        self.close(now, id, reason);
     }
 }

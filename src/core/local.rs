@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use slab::Slab;
 
+use super::router::Grant;
 use super::{Core, Message, Subscriber};
 use crate::codec::QoS;
 use crate::topic::is_valid_topic_filter;
@@ -89,7 +90,7 @@ impl Core {
         self.locals.by_id.insert(id, key);
         self.router
             .subscriptions
-            .subscribe(filter, Subscriber::Local(key), qos);
+            .subscribe(filter, Subscriber::Local(key), Grant::qos_only(qos));
         let mut found = Vec::new();
         self.router
             .retained

@@ -49,7 +49,9 @@
 //! `Timers`, `Stats` and the host's `Hooks`.
 
 mod buffer_pool;
+mod closing;
 mod connect;
+mod connect_options;
 mod connection;
 mod conns;
 mod delivery;
@@ -67,6 +69,7 @@ mod stats;
 mod store_log;
 mod sys;
 mod timers;
+mod topic_aliases;
 
 #[cfg(test)]
 mod tests;
@@ -129,8 +132,12 @@ pub struct Core {
     pub(crate) hooks: Hooks,
     /// The host's local subscriptions.
     locals: Locals,
-    /// When the core was made, for `$SYS/broker/uptime`.
+    /// When the core was made, for `$SYS/broker/uptime` and as the zero
+    /// of the broker's clock (message expiry deadlines).
     started: Instant,
+    /// The broker's clock at the latest input, in milliseconds since
+    /// `started`.
+    now_ms: u64,
     /// Work for the store, and the watermark of what it has applied.
     store: StoreLog,
     /// Output waiting for the driver.
@@ -156,6 +163,7 @@ impl Core {
             hooks: Hooks::default(),
             locals: Locals::default(),
             started: now,
+            now_ms: 0,
             store: StoreLog::new(),
             outbox: Outbox::new(pressure_threshold),
         }
@@ -185,8 +193,14 @@ impl Core {
         Some(id)
     }
 
+    /// Advances the broker's clock to `now` (it never goes back).
+    fn tick(&mut self, now: Instant) {
+        self.now_ms = self.now_ms.max(self.clock_ms(now));
+    }
+
     /// Feeds bytes read from a connection's socket.
     pub fn handle_read(&mut self, now: Instant, id: ConnId, bytes: &[u8]) {
+        self.tick(now);
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
@@ -247,6 +261,7 @@ impl Core {
     /// Runs every timer due at `now`: connect timeouts, keepalive expiry,
     /// session expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
         while let Some((_, timer)) = self.timers.pop_due(now) {
             match timer {
                 Timer::ConnectTimeout(id, generation) => {
@@ -262,11 +277,12 @@ impl Core {
                     if let Some(conn) = self.conns.get(id) {
                         if conn.generation == generation && conn.state == ConnState::AuthPending {
                             log::info!("authentication of {} timed out", conn.peer);
-                            self.refuse(now, id, crate::codec::ConnectReturnCode::NotAuthorized);
+                            self.refuse(now, id, crate::codec::ReasonCode::NOT_AUTHORIZED);
                         }
                     }
                 }
                 Timer::SessionExpiry(key, generation) => self.expire_session(now, key, generation),
+                Timer::WillDelay(key, generation) => self.send_delayed_will(now, key, generation),
                 Timer::Sys => {
                     if let Some(interval) = self.config.sys_interval {
                         self.timers.push(now + interval, Timer::Sys);
@@ -304,8 +320,9 @@ impl Core {
     /// Publishes a message from the host whose topic the caller already
     /// validated (the handle does, before queueing it).
     pub(crate) fn publish_message(&mut self, now: Instant, message: Message) {
+        self.tick(now);
         self.stats.messages_received += 1;
-        self.route(now, message, None);
+        self.route(now, message, None, None);
     }
 
     /// Closes every connection and ends every local subscription (for a
@@ -368,87 +385,6 @@ impl Core {
         }
     }
 
-    fn expire_session(&mut self, now: Instant, key: SessionKey, generation: u32) {
-        let Some(session) = self.sessions.get(key) else {
-            return;
-        };
-        if session.generation != generation || session.conn.is_some() {
-            return;
-        }
-        if matches!(session.expires_at, Some(at) if at <= now) {
-            log::debug!("session {} expired", session.client_id);
-            self.remove_session(key);
-        }
-    }
-
-    /// Ends a connection: detaches or discards its session, publishes its
-    /// will when `reason` calls for it, and queues it for release.
-    fn close(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
-        let Some(conn) = self.conns.get_mut(id) else {
-            return;
-        };
-        if conn.state == ConnState::Closing {
-            return;
-        }
-        let previous = conn.state;
-        conn.state = ConnState::Closing;
-        conn.input = Vec::new();
-        conn.pending = None;
-        let will = conn.will.take();
-        let peer = conn.peer.clone();
-        self.conns.closing.push(id);
-        self.stats.connections = self.stats.connections.saturating_sub(1);
-        let ConnState::Connected(key) = previous else {
-            log::debug!("connection from {peer} closed before CONNECT completed: {reason:?}");
-            return;
-        };
-        self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
-        let identity = self.identity(key, peer);
-        let stored = self.store.enabled();
-        if let Some(session) = self.sessions.get_mut(key) {
-            log::debug!("client {} disconnected: {reason:?}", session.client_id);
-            if session.detach(id, stored) {
-                if session.clean {
-                    self.remove_session(key);
-                } else {
-                    if let Some(expiry) = self.config.session_expiry {
-                        let at = now + expiry;
-                        session.expires_at = Some(at);
-                        self.timers
-                            .push(at, Timer::SessionExpiry(key, session.generation));
-                    }
-                }
-            }
-        }
-        if let Some(identity) = &identity {
-            if self.hooks.has_event() {
-                self.hooks.event(&crate::hooks::Event::Disconnected {
-                    client: identity.info(),
-                    reason,
-                });
-            }
-        }
-        if reason.publishes_will() {
-            if let Some(will) = will {
-                // The will is a publish by the client: the same ACL applies.
-                let allowed = match &identity {
-                    Some(identity) => self.hooks.authorize(
-                        identity,
-                        crate::hooks::AclAccess::Publish,
-                        will.topic(),
-                    ),
-                    None => true,
-                };
-                if allowed && !will.topic().starts_with("$SYS/") {
-                    self.stats.messages_received += 1;
-                    self.route(now, *will, identity.as_ref());
-                } else {
-                    self.stats.messages_dropped += 1;
-                }
-            }
-        }
-    }
-
     /// Who the client of a session is (`peer` being its connection's
     /// address).
     pub(crate) fn identity(&self, key: SessionKey, peer: Peer) -> Option<Identity> {
@@ -457,23 +393,6 @@ impl Core {
             username: session.username.clone(),
             peer,
         })
-    }
-
-    /// Drops a session and all its subscriptions.
-    fn remove_session(&mut self, key: SessionKey) {
-        let Some(session) = self.sessions.remove(key) else {
-            return;
-        };
-        if self.store.enabled() && !session.clean {
-            self.store.push(crate::store::StoreOp::SessionDelete {
-                client_id: session.client_id.to_string(),
-            });
-        }
-        for filter in session.subscriptions.keys() {
-            self.router
-                .subscriptions
-                .unsubscribe(filter, Subscriber::Session(key));
-        }
     }
 
     /// A client id not in use, for clients that connect with an empty one.

@@ -9,6 +9,7 @@
 
 use super::buffer_pool::BufferPool;
 use super::connection::Conn;
+use super::output_queue::Wire;
 use super::store_log::{hold_appended, StoreLog};
 use super::ConnId;
 use crate::message::Message;
@@ -48,9 +49,10 @@ impl Outbox {
         store: &StoreLog,
         message: &Message,
         packet_id: u16,
+        wire: Wire,
     ) {
         self.append(id, conn, store, |output| {
-            output.push_publish(message, false, packet_id)
+            output.push_publish(message, false, packet_id, wire)
         });
     }
 

@@ -70,6 +70,7 @@ impl Core {
     /// output empties, queued messages may be encoded (the connection then
     /// shows up in the dirty list again).
     pub fn handle_written(&mut self, now: Instant, id: ConnId, written: usize) {
+        self.tick(now);
         let _ = now;
         let Some(conn) = self.conns.get_mut(id) else {
             return;
@@ -122,8 +123,10 @@ impl Core {
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::AuthTimeout(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
-            Timer::SessionExpiry(key, generation) => matches!(sessions.get(key),
-                Some(s) if s.generation == generation && s.conn.is_none()),
+            Timer::SessionExpiry(key, generation) | Timer::WillDelay(key, generation) => {
+                matches!(sessions.get(key),
+                Some(s) if s.generation == generation && s.conn.is_none())
+            }
             Timer::Sys => true,
         });
     }

@@ -20,6 +20,60 @@ use crate::message::Message;
 /// Payloads at least this long are spliced rather than copied.
 pub(crate) const SPLICE_MIN: usize = 8 * 1024;
 
+/// The form a PUBLISH takes on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// MQTT 3.1 / 3.1.1: no properties.
+    V3,
+    /// MQTT 5, at `now_ms` of the broker's clock (for the time left of a
+    /// Message Expiry Interval).
+    V5 {
+        /// The broker's clock.
+        now_ms: u64,
+    },
+}
+
+/// The Message Expiry Interval property of `message` as sent at `now_ms`:
+/// the seconds left, rounded up [MQTT-3.3.2-6]. Meaningful for
+/// [`expiry_len`] bytes.
+fn remaining_expiry(message: &Message, now_ms: u64) -> [u8; 5] {
+    let Some(at) = message.expires_at_ms() else {
+        return [0; 5];
+    };
+    let left = at.saturating_sub(now_ms).div_ceil(1000);
+    let [a, b, c, d] = u32::try_from(left).unwrap_or(u32::MAX).to_be_bytes();
+    [codec::property::MESSAGE_EXPIRY_INTERVAL, a, b, c, d]
+}
+
+/// Bytes of [`remaining_expiry`] that are a property: 5, or 0 without an
+/// expiry.
+fn expiry_len(message: &Message) -> usize {
+    if message.expires_at_ms().is_some() {
+        5
+    } else {
+        0
+    }
+}
+
+/// Bytes the PUBLISH of `message` takes in the form `wire` gives it (for
+/// the client's Maximum Packet Size).
+pub(crate) fn publish_wire_len(message: &Message, wire: Wire) -> usize {
+    let (topic, qos, payload) = (
+        message.topic().len(),
+        message.qos(),
+        message.payload().len(),
+    );
+    match wire {
+        Wire::V3 => codec::publish_len(topic, qos, payload),
+        Wire::V5 { .. } => codec::publish_len_v5(
+            topic,
+            qos,
+            expiry_len(message) + message.property_bytes().len(),
+            payload,
+        ),
+    }
+}
+
 /// A payload that goes out after `bytes[..at]`.
 struct Splice {
     at: usize,
@@ -62,16 +116,56 @@ impl OutputQueue {
         &mut self.bytes
     }
 
-    /// Appends a PUBLISH of `message`, splicing its payload when large.
-    pub(crate) fn push_publish(&mut self, message: &Message, dup: bool, packet_id: PacketId) {
+    /// Appends a PUBLISH of `message`, splicing its payload when large: in
+    /// the 3.1.1 form, or for an MQTT 5 client (`wire`) with the message's
+    /// properties and what is left of its expiry interval.
+    pub(crate) fn push_publish(
+        &mut self,
+        message: &Message,
+        dup: bool,
+        packet_id: PacketId,
+        wire: Wire,
+    ) {
         let payload = message.payload();
         let (qos, retain, topic) = (message.qos(), message.retain(), message.topic());
         let out = &mut self.bytes;
-        if payload.len() < SPLICE_MIN {
-            codec::encode_publish(out, dup, qos, retain, topic, packet_id, payload);
-            return;
+        let splice = payload.len() >= SPLICE_MIN;
+        match wire {
+            Wire::V3 if !splice => {
+                codec::encode_publish(out, dup, qos, retain, topic, packet_id, payload);
+                return;
+            }
+            Wire::V3 => {
+                codec::encode_publish_header(out, dup, qos, retain, topic, packet_id, payload.len())
+            }
+            Wire::V5 { now_ms } => {
+                let expiry = remaining_expiry(message, now_ms);
+                let properties = [&expiry[..expiry_len(message)], message.property_bytes()];
+                if !splice {
+                    codec::encode_publish_v5(
+                        out,
+                        dup,
+                        qos,
+                        retain,
+                        topic,
+                        packet_id,
+                        &properties,
+                        payload,
+                    );
+                    return;
+                }
+                codec::encode_publish_header_v5(
+                    out,
+                    dup,
+                    qos,
+                    retain,
+                    topic,
+                    packet_id,
+                    &properties,
+                    payload.len(),
+                );
+            }
         }
-        codec::encode_publish_header(out, dup, qos, retain, topic, packet_id, payload.len());
         self.splices.push_back(Splice {
             at: self.bytes.len(),
             message: message.clone(),
@@ -256,7 +350,7 @@ mod tests {
         for (step, slots) in [(1, 64), (7, 2), (4096, 1), (65_536, 3), (usize::MAX, 64)] {
             let mut queue = OutputQueue::default();
             for (message, _) in parts {
-                queue.push_publish(message, false, 0);
+                queue.push_publish(message, false, 0, Wire::V3);
             }
             assert_eq!(queue.splices.len(), 2);
             assert_eq!(queue.contiguous(usize::MAX).into_owned(), expected(&parts));
@@ -276,12 +370,12 @@ mod tests {
         let mut queue = OutputQueue::default();
         let mut parts = Vec::new();
         for _ in 0..100 {
-            queue.push_publish(&small, false, 0);
+            queue.push_publish(&small, false, 0, Wire::V3);
             parts.push((&small, false));
         }
-        queue.push_publish(&large, false, 0);
+        queue.push_publish(&large, false, 0, Wire::V3);
         parts.push((&large, true));
-        queue.push_publish(&small, false, 0);
+        queue.push_publish(&small, false, 0, Wire::V3);
         parts.push((&small, false));
         let all = expected(&parts);
         // Past COMPACT_AFTER and half the buffer: the prefix is dropped.

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::connect_options::{granted_session_expiry, SESSION_NEVER_EXPIRES};
+use super::router::Grant;
 use super::session::{Inflight, InflightState, Queued, Session};
 use super::timers::Timer;
 use super::{Core, Message, SessionKey, Subscriber};
@@ -34,10 +36,11 @@ impl Core {
             let key = self.sessions.next_key();
             for (filter, qos) in &stored.subscriptions {
                 if crate::topic::is_valid_topic_filter(filter) {
+                    let grant = Grant::qos_only(*qos);
                     self.router
                         .subscriptions
-                        .subscribe(filter, Subscriber::Session(key), *qos);
-                    session.add_subscription(filter, *qos);
+                        .subscribe(filter, Subscriber::Session(key), grant);
+                    session.add_subscription(filter, grant);
                 }
             }
             let mut last_seq = stored.last_seq;
@@ -71,6 +74,7 @@ impl Core {
             session.stored_only.bytes = stored.queued_in_store.bytes;
             session.next_seq = last_seq + 1;
             session.inbound_qos2 = stored.inbound_qos2;
+            session.expiry_interval = granted_session_expiry(&self.config, SESSION_NEVER_EXPIRES);
             if let Some(expiry) = self.config.session_expiry {
                 session.expires_at = Some(now + expiry);
                 self.timers
@@ -98,6 +102,17 @@ impl Core {
                     message: message.clone(),
                 });
             }
+        }
+    }
+
+    /// Clears the retained message of `topic` (one whose expiry passed),
+    /// recording it.
+    pub(super) fn clear_retained(&mut self, topic: &str) {
+        let removed = self.router.retained.remove(topic).is_some();
+        if removed && self.persists_retained(topic) {
+            self.store.push(StoreOp::RetainDelete {
+                topic: topic.to_string(),
+            });
         }
     }
 

@@ -6,8 +6,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::connect_options::SESSION_NEVER_EXPIRES;
+use super::connection::Will;
+use super::router::Grant;
 use super::ConnId;
-use crate::codec::{PacketId, QoS};
+use crate::codec::PacketId;
 use crate::message::Message;
 use crate::store::{StoredMessage, StoredState};
 
@@ -72,13 +75,26 @@ pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
     /// The user name of the latest connection, for ACL checks.
     pub(crate) username: Option<Arc<str>>,
-    /// Clean session 1: discarded when the connection ends.
+    /// Discarded when the connection ends (3.1.1 clean session 1, MQTT 5
+    /// Session Expiry Interval 0); a session that is not clean is the
+    /// store's.
     pub(crate) clean: bool,
+    /// How long the session outlives its connection, seconds
+    /// (`SESSION_NEVER_EXPIRES`: for ever).
+    pub(crate) expiry_interval: u32,
+    /// Most QoS 1/2 messages in flight to the client: the broker's
+    /// `max_inflight`, or less if the client's Receive Maximum is less.
+    pub(crate) window: u16,
+    /// A will waiting for its Will Delay Interval after the connection
+    /// ended; sent when the delay passes or the session ends, dropped if
+    /// the client comes back first.
+    pub(crate) delayed_will: Option<Box<Will>>,
     /// The connection currently attached, if online.
     pub(crate) conn: Option<ConnId>,
-    /// The filters this session holds, with their granted QoS (the trie holds
-    /// the routing copy; this one lets the session be torn down or saved).
-    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
+    /// The filters this session holds, with what each grants (the trie
+    /// holds the routing copy; this one lets the session be torn down or
+    /// saved).
+    pub(crate) subscriptions: HashMap<Box<str>, Grant>,
     /// Outbound messages sent and awaiting acknowledgement, in send order.
     pub(crate) inflight: VecDeque<Inflight>,
     /// Sum of `Message::size` over `inflight`.
@@ -121,6 +137,9 @@ impl Session {
             client_id,
             username: None,
             clean,
+            expiry_interval: if clean { 0 } else { SESSION_NEVER_EXPIRES },
+            window: u16::MAX,
+            delayed_will: None,
             conn: Some(conn),
             subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
@@ -141,12 +160,18 @@ impl Session {
     }
 
     /// Attaches a new connection of the client, resuming the session (clean
-    /// session 0). Every message queued or in flight before now is checked
-    /// again against the ACL for `username` before it is sent. Returns
-    /// whether the user name changed.
-    pub(crate) fn resume(&mut self, conn: ConnId, username: Option<Arc<str>>) -> bool {
+    /// session 0 / clean start 0) with a new expiry interval. Every message
+    /// queued or in flight before now is checked again against the ACL for
+    /// `username` before it is sent. Returns whether the user name changed.
+    pub(crate) fn resume(
+        &mut self,
+        conn: ConnId,
+        username: Option<Arc<str>>,
+        expiry_interval: u32,
+    ) -> bool {
         self.conn = Some(conn);
-        self.clean = false;
+        self.clean = expiry_interval == 0;
+        self.expiry_interval = expiry_interval;
         self.expires_at = None;
         let changed = self.username != username;
         self.username = username;
@@ -352,15 +377,15 @@ impl Session {
         self.inflight.iter().position(|m| m.packet_id == packet_id)
     }
 
-    /// Records the granted QoS of a filter; true if it was new.
-    pub(crate) fn add_subscription(&mut self, filter: &str, qos: QoS) -> bool {
+    /// Records what a filter grants; true if it was new.
+    pub(crate) fn add_subscription(&mut self, filter: &str, grant: Grant) -> bool {
         match self.subscriptions.get_mut(filter) {
             Some(granted) => {
-                *granted = qos;
+                *granted = grant;
                 false
             }
             None => {
-                self.subscriptions.insert(filter.into(), qos);
+                self.subscriptions.insert(filter.into(), grant);
                 true
             }
         }
@@ -375,6 +400,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::QoS;
 
     fn msg(payload: &[u8]) -> Message {
         Message::new("t", payload, QoS::AtLeastOnce, false).unwrap()

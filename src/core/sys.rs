@@ -41,7 +41,7 @@ impl Core {
         for (name, value) in entries {
             let topic = format!("$SYS/broker/{name}");
             if let Some(message) = Message::new(&topic, value.as_bytes(), QoS::AtMostOnce, true) {
-                self.route(now, message, None);
+                self.route(now, message, None, None);
             }
         }
     }

@@ -23,6 +23,8 @@ pub(crate) enum Timer {
     AuthTimeout(ConnId, u32),
     /// A disconnected persistent session expires.
     SessionExpiry(SessionKey, u32),
+    /// A disconnected session's will is due (its Will Delay Interval).
+    WillDelay(SessionKey, u32),
     /// Time to publish `$SYS` statistics.
     Sys,
 }

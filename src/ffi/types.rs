@@ -81,6 +81,8 @@ pub const MQLITE_CLOSE_REFUSED: mqlite_close_reason = 7;
 pub const MQLITE_CLOSE_KICKED: mqlite_close_reason = 8;
 /// The broker is stopping.
 pub const MQLITE_CLOSE_SHUTDOWN: mqlite_close_reason = 9;
+/// An MQTT 5 client sent DISCONNECT asking for its will (reason 0x04).
+pub const MQLITE_CLOSE_DISCONNECT_WITH_WILL: mqlite_close_reason = 10;
 /// A reason this version of the header does not name.
 pub const MQLITE_CLOSE_OTHER: mqlite_close_reason = 255;
 
@@ -205,7 +207,7 @@ pub struct mqlite_connect_info {
     /// Names this connection for `mqlite_handle_complete_auth()` after an
     /// `MQLITE_AUTH_PENDING` answer.
     pub token: u64,
-    /// The protocol level: 3 (MQTT 3.1) or 4 (MQTT 3.1.1).
+    /// The protocol level: 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0).
     pub protocol_level: u8,
     /// The Clean Session flag.
     pub clean_session: bool,
@@ -230,7 +232,7 @@ pub struct mqlite_event {
     pub kind: mqlite_event_kind,
     /// Who.
     pub client: mqlite_client_info,
-    /// CONNECTED: the protocol level, 3 or 4.
+    /// CONNECTED: the protocol level, 3, 4 or 5.
     pub protocol_level: u8,
     /// CONNECTED: the Clean Session flag.
     pub clean_session: bool,
@@ -325,6 +327,7 @@ pub(crate) fn close_reason_to_c(reason: CloseReason) -> mqlite_close_reason {
         CloseReason::Refused => MQLITE_CLOSE_REFUSED,
         CloseReason::Kicked => MQLITE_CLOSE_KICKED,
         CloseReason::Shutdown => MQLITE_CLOSE_SHUTDOWN,
+        CloseReason::DisconnectWithWill => MQLITE_CLOSE_DISCONNECT_WITH_WILL,
         // A reason added later reads as "other" until it has a code.
         #[allow(unreachable_patterns)]
         _ => MQLITE_CLOSE_OTHER,

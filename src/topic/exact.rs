@@ -92,9 +92,9 @@ fn slots(mut bits: u32) -> impl Iterator<Item = usize> {
 
 /// A filter and its subscribers.
 #[derive(Debug)]
-struct Entry<K> {
+struct Entry<K, V = QoS> {
     key: TopicKey,
-    subs: Subscribers<K>,
+    subs: Subscribers<K, V>,
 }
 
 /// The 32-bit tag kept in a bucket: high bits of the hash (the bucket
@@ -116,16 +116,16 @@ struct Place {
 /// of tags probed linearly, over a dense vector of entries (see the module
 /// documentation for why).
 #[derive(Debug)]
-pub(crate) struct ExactIndex<K> {
+pub(crate) struct ExactIndex<K, V = QoS> {
     /// Power-of-two length (or empty).
     buckets: Vec<Bucket>,
     /// Every filter once, in no particular order (removal moves the last
     /// one into the gap).
-    entries: Vec<Entry<K>>,
+    entries: Vec<Entry<K, V>>,
     hasher: TopicHasher,
 }
 
-impl<K> Default for ExactIndex<K> {
+impl<K, V> Default for ExactIndex<K, V> {
     fn default() -> Self {
         ExactIndex {
             buckets: Vec::new(),
@@ -135,7 +135,7 @@ impl<K> Default for ExactIndex<K> {
     }
 }
 
-impl<K: Copy + Eq> ExactIndex<K> {
+impl<K: Copy + Eq, V: Copy> ExactIndex<K, V> {
     /// Number of distinct filters.
     pub(crate) fn filters(&self) -> usize {
         self.entries.len()
@@ -216,7 +216,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
 
     /// Subscribes `key` to `filter` (which must have no wildcard). Returns
     /// whether the pair is new; otherwise its QoS is updated.
-    pub(crate) fn subscribe(&mut self, filter: &str, key: K, qos: QoS) -> bool {
+    pub(crate) fn subscribe(&mut self, filter: &str, key: K, qos: V) -> bool {
         let hash = self.hash(filter.as_bytes());
         if let Some(place) = self.find(filter.as_bytes(), hash) {
             return self.entries[place.entry].subs.upsert(key, qos);
@@ -304,7 +304,7 @@ impl<K: Copy + Eq> ExactIndex<K> {
     }
 
     /// Calls `f` for every subscriber of the filter equal to `topic`.
-    pub(crate) fn for_each_match(&self, topic: &str, f: &mut impl FnMut(K, QoS)) {
+    pub(crate) fn for_each_match(&self, topic: &str, f: &mut impl FnMut(K, V)) {
         if self.entries.is_empty() {
             return;
         }

@@ -10,18 +10,18 @@ use crate::codec::QoS;
 
 /// The `(key, QoS)` pairs of one filter, each key at most once.
 #[derive(Debug, Default)]
-pub(crate) enum Subscribers<K> {
+pub(crate) enum Subscribers<K, V = QoS> {
     /// No subscriber.
     #[default]
     Empty,
     /// Exactly one subscriber, inline (a pair, so it reads as a slice).
-    One((K, QoS)),
+    One((K, V)),
     /// Two or more subscribers.
     #[allow(clippy::box_collection)]
-    Many(Box<Vec<(K, QoS)>>),
+    Many(Box<Vec<(K, V)>>),
 }
 
-impl<K: Copy + Eq> Subscribers<K> {
+impl<K: Copy + Eq, V: Copy> Subscribers<K, V> {
     /// Number of subscribers.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -42,7 +42,7 @@ impl<K: Copy + Eq> Subscribers<K> {
     }
 
     /// The pairs as a slice (one inline pair is a slice of one).
-    fn as_slice(&self) -> &[(K, QoS)] {
+    fn as_slice(&self) -> &[(K, V)] {
         match self {
             Subscribers::Empty => &[],
             Subscribers::One(pair) => std::slice::from_ref(pair),
@@ -52,7 +52,7 @@ impl<K: Copy + Eq> Subscribers<K> {
 
     /// Adds `(key, qos)`, or updates the QoS of `key`. Returns whether it
     /// was added.
-    pub(crate) fn upsert(&mut self, key: K, qos: QoS) -> bool {
+    pub(crate) fn upsert(&mut self, key: K, qos: V) -> bool {
         match self {
             Subscribers::Empty => {
                 *self = Subscribers::One((key, qos));
@@ -111,7 +111,7 @@ impl<K: Copy + Eq> Subscribers<K> {
     }
 
     /// Calls `f` for every subscriber.
-    pub(crate) fn report(&self, f: &mut impl FnMut(K, QoS)) {
+    pub(crate) fn report(&self, f: &mut impl FnMut(K, V)) {
         match self {
             Subscribers::Empty => {}
             Subscribers::One((k, q)) => f(*k, *q),

@@ -29,20 +29,20 @@ use super::validate::is_valid_topic_filter;
 use crate::codec::QoS;
 
 /// One filter level.
-struct Node<K> {
+struct Node<K, V = QoS> {
     /// Literal children by level text.
-    children: Children<Node<K>>,
+    children: Children<Node<K, V>>,
     /// The `+` child, for filters going on past a `+` level.
-    plus: Option<Box<Node<K>>>,
+    plus: Option<Box<Node<K, V>>>,
     /// Subscribers of the filter ending in `+` right below this node.
-    plus_leaf: Subscribers<K>,
+    plus_leaf: Subscribers<K, V>,
     /// Subscribers of the filter ending in `#` right below this node.
-    hash: Subscribers<K>,
+    hash: Subscribers<K, V>,
     /// Subscribers of the filter ending at this node.
-    subs: Subscribers<K>,
+    subs: Subscribers<K, V>,
 }
 
-impl<K> Node<K> {
+impl<K, V> Node<K, V> {
     fn new() -> Self {
         Node {
             children: Children::default(),
@@ -59,16 +59,16 @@ impl<K> Node<K> {
     }
 
     /// Moves the child nodes out, so that this node drops shallowly.
-    fn take_edges(&mut self) -> [Option<IntoNodes<Node<K>>>; 2] {
+    fn take_edges(&mut self) -> [Option<IntoNodes<Node<K, V>>>; 2] {
         let children = (!self.children.is_empty()).then(|| self.children.take_nodes());
         let plus = self.plus.take().map(|p| IntoNodes::One(Some(*p)));
         [children, plus]
     }
 }
 
-impl<K: Copy + Eq> Node<K> {
+impl<K: Copy + Eq, V: Copy> Node<K, V> {
     /// The list of filters that end `at` this node.
-    fn list(&self, at: End) -> &Subscribers<K> {
+    fn list(&self, at: End) -> &Subscribers<K, V> {
         match at {
             End::Here => &self.subs,
             End::Plus => &self.plus_leaf,
@@ -77,7 +77,7 @@ impl<K: Copy + Eq> Node<K> {
     }
 
     /// The list of filters that end `at` this node, mutably.
-    fn list_mut(&mut self, at: End) -> &mut Subscribers<K> {
+    fn list_mut(&mut self, at: End) -> &mut Subscribers<K, V> {
         match at {
             End::Here => &mut self.subs,
             End::Plus => &mut self.plus_leaf,
@@ -91,7 +91,7 @@ impl<K: Copy + Eq> Node<K> {
     }
 }
 
-impl<K> Drop for Node<K> {
+impl<K, V> Drop for Node<K, V> {
     fn drop(&mut self) {
         if self.edges() > 0 {
             let [children, plus] = self.take_edges();
@@ -153,24 +153,24 @@ fn level_at(topic: &str, start: usize) -> (&str, Option<usize>) {
 /// `K` identifies a subscriber (the broker uses a small session id). Each
 /// `(filter, key)` pair holds one QoS. Matching a topic never scans
 /// unrelated subscriptions, and memory is given back as subscriptions go.
-pub struct SubscriptionTree<K> {
+pub struct SubscriptionTree<K, V = QoS> {
     /// Filters without `+` or `#`.
-    exact: ExactIndex<K>,
+    exact: ExactIndex<K, V>,
     /// Filters with a wildcard.
-    root: Node<K>,
+    root: Node<K, V>,
     len: usize,
     /// Trie nodes whose children are a hash table: while there are none,
     /// [`SubscriptionTree::prefetch`] has nothing to do in the trie.
     wide_levels: usize,
 }
 
-impl<K: Copy + Eq + Hash> Default for SubscriptionTree<K> {
+impl<K: Copy + Eq + Hash, V: Copy> Default for SubscriptionTree<K, V> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
+impl<K: Copy + Eq + Hash, V: Copy> SubscriptionTree<K, V> {
     /// An empty tree; allocates nothing.
     pub fn new() -> Self {
         SubscriptionTree {
@@ -197,7 +197,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     /// filter (its QoS is now `qos`) or if `filter` is not a valid topic
     /// filter (then nothing is stored; the broker validates first).
     /// Filters are compared byte for byte, never normalized.
-    pub fn subscribe(&mut self, filter: &str, key: K, qos: QoS) -> bool {
+    pub fn subscribe(&mut self, filter: &str, key: K, qos: V) -> bool {
         if !is_valid_topic_filter(filter) {
             return false;
         }
@@ -356,7 +356,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
     ///
     /// Does not allocate unless more than 16 `+` branches are pending at
     /// once.
-    pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(K, QoS)) {
+    pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(K, V)) {
         self.exact.for_each_match(topic, &mut f);
         // Without wildcard filters (the root holds no `#` and no edge) there
         // is no trie to walk.
@@ -364,7 +364,7 @@ impl<K: Copy + Eq + Hash> SubscriptionTree<K> {
             return;
         }
         // Pending branches: a node and where its next topic level starts.
-        let mut pending: InlineStack<(&Node<K>, Option<usize>), 16> = InlineStack::new();
+        let mut pending: InlineStack<(&Node<K, V>, Option<usize>), 16> = InlineStack::new();
         pending.push((&self.root, Some(0)));
         let mut at_root = true;
         let dollar = topic.starts_with('$');

@@ -46,6 +46,7 @@ pub fn connected_line(event: &mqlite::Event<'_>) -> Option<String> {
     let level = match protocol {
         mqlite::codec::Protocol::V31 => 1,
         mqlite::codec::Protocol::V311 => 2,
+        mqlite::codec::Protocol::V5 => 5,
     };
     let user = client
         .username

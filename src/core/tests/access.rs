@@ -26,7 +26,7 @@ fn connect_as<'a>(client_id: &'a str, username: &'a str) -> Connect<'a> {
 /// goes away; three more are queued while she is offline.
 fn alice_leaves_messages(sim: &mut Sim) {
     let (alice, got) = sim.connect_with(connect_as("shared-id", "alice"));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     sim.subscribe(alice, "secret/#", QoS::ExactlyOnce);
     sim.subscribe(alice, "open/#", QoS::ExactlyOnce);
     let now = sim.now;
@@ -59,7 +59,7 @@ fn check_bob_gets_only_open(mut sim: Sim) {
     install_acl(&mut sim);
     alice_leaves_messages(&mut sim);
     let (bob, got) = sim.connect_with(connect_as("shared-id", "bob"));
-    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
     assert_eq!(topics(&got[1..]), vec!["open/queued".to_string()]);
     // Live messages through the inherited subscription are withheld too.
     let now = sim.now;
@@ -71,7 +71,7 @@ fn check_bob_gets_only_open(mut sim: Sim) {
     sim.core.handle_closed(now, bob);
     sim.reap();
     let (alice, got) = sim.connect_with(connect_as("shared-id", "alice"));
-    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
     let again = topics(&got[1..]);
     assert!(
         again.iter().all(|topic| topic == "open/queued"),
@@ -97,7 +97,7 @@ fn the_same_user_resuming_gets_everything() {
     install_acl(&mut sim);
     alice_leaves_messages(&mut sim);
     let (_, got) = sim.connect_with(connect_as("shared-id", "alice"));
-    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
     assert_eq!(
         topics(&got[1..]),
         vec![

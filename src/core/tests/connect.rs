@@ -7,7 +7,7 @@ use super::*;
 fn connect_is_acknowledged() {
     let mut sim = Sim::new();
     let (id, got) = sim.connect_with(connect("a", true));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     assert!(sim.is_open(id));
     assert_eq!(sim.core.stats().clients_connected, 1);
 }
@@ -33,18 +33,18 @@ fn second_connect_closes() {
 fn unsupported_level_gets_connack_1() {
     let mut sim = Sim::new();
     let id = sim.accept();
-    // CONNECT, protocol MQTT level 5 (not spoken yet), clean session.
+    // CONNECT, protocol MQTT level 6 (no such version), clean session.
     sim.send_raw(
         id,
         &[
-            0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 60, 0, 1, b'x',
+            0x10, 0x0d, 0, 4, b'M', b'Q', b'T', b'T', 6, 2, 0, 60, 0, 1, b'x',
         ],
     );
     assert_eq!(
         sim.recv(id),
         vec![Got::ConnAck(
             false,
-            ConnectReturnCode::UnacceptableProtocolVersion
+            ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
         )]
     );
     assert!(!sim.is_open(id));
@@ -57,16 +57,16 @@ fn mqtt31_clients_connect() {
         protocol: Protocol::V31,
         ..connect("old-firmware", true)
     });
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
 }
 
 #[test]
 fn empty_client_id_rules() {
     let mut sim = Sim::new();
     let (a, got) = sim.connect_with(connect("", true));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     let (b, got) = sim.connect_with(connect("", true));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     assert!(
         sim.is_open(a) && sim.is_open(b),
         "generated ids are distinct"
@@ -74,7 +74,7 @@ fn empty_client_id_rules() {
     let (c, got) = sim.connect_with(connect("", false));
     assert_eq!(
         got,
-        vec![Got::ConnAck(false, ConnectReturnCode::IdentifierRejected)]
+        vec![Got::ConnAck(false, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID)]
     );
     assert!(!sim.is_open(c));
 }

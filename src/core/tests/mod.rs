@@ -10,19 +10,23 @@ mod robustness;
 mod routing;
 mod sessions;
 mod timers;
+mod v5;
 mod wills;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::codec::{
-    self, Connect, ConnectReturnCode, Packet, Protocol, Publish, SubAckCode, Subscribe,
+    self, Connect, Packet, Properties, Protocol, Publish, ReasonCode, Subscribe,
+    SubscriptionOptions,
 };
 
-/// What a simulated client received, owned for assertions.
+/// What a simulated client received, owned for assertions. MQTT 5
+/// acknowledgements with a code other than Success are `Reason`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Got {
-    ConnAck(bool, ConnectReturnCode),
+    ConnAck(bool, ReasonCode),
     Publish {
         topic: String,
         payload: Vec<u8>,
@@ -30,13 +34,21 @@ enum Got {
         retain: bool,
         dup: bool,
         packet_id: u16,
+        /// The MQTT 5 property block, raw.
+        properties: Vec<u8>,
     },
     PubAck(u16),
     PubRec(u16),
     PubRel(u16),
     PubComp(u16),
-    SubAck(u16, Vec<SubAckCode>),
+    /// An MQTT 5 PUBACK .. PUBCOMP with an error or informative code.
+    Reason(&'static str, u16, ReasonCode),
+    SubAck(u16, Vec<ReasonCode>),
     UnsubAck(u16),
+    /// An MQTT 5 UNSUBACK's codes.
+    UnsubAckCodes(u16, Vec<ReasonCode>),
+    /// An MQTT 5 DISCONNECT from the server.
+    Disconnect(ReasonCode),
     PingResp,
 }
 
@@ -45,6 +57,11 @@ struct Sim {
     now: Instant,
     /// A store the core's operations are applied to, as the reactor does.
     store: Option<paging::ModelStore>,
+    /// The protocol of each connection's CONNECT, to encode and decode its
+    /// packets.
+    protocols: HashMap<ConnId, Protocol>,
+    /// The CONNACK properties each MQTT 5 connection received, raw.
+    connack_properties: HashMap<ConnId, Vec<u8>>,
 }
 
 fn peer() -> Peer {
@@ -69,6 +86,8 @@ impl Sim {
             core: Core::new(config, now),
             now,
             store: None,
+            protocols: HashMap::new(),
+            connack_properties: HashMap::new(),
         }
     }
 
@@ -76,9 +95,16 @@ impl Sim {
         self.core.handle_accept(self.now, peer()).expect("accepted")
     }
 
+    fn protocol(&self, id: ConnId) -> Protocol {
+        self.protocols.get(&id).copied().unwrap_or(Protocol::V311)
+    }
+
     fn send(&mut self, id: ConnId, packet: Packet<'_>) {
+        if let Packet::Connect(connect) = &packet {
+            self.protocols.insert(id, connect.protocol);
+        }
         let mut bytes = Vec::new();
-        codec::encode(&packet, &mut bytes).expect("encodable");
+        codec::encode_as(&packet, self.protocol(id), &mut bytes).expect("encodable");
         self.core.handle_read(self.now, id, &bytes);
     }
 
@@ -98,15 +124,27 @@ impl Sim {
             self.core.handle_written(self.now, id, out.len());
             bytes.extend_from_slice(&out);
         }
+        let protocol = self.protocol(id);
         let mut got = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
-            let (packet, used) = codec::decode(&bytes[pos..], usize::MAX)
+            let (packet, used) = codec::decode_as(&bytes[pos..], usize::MAX, Some(protocol))
                 .expect("valid output")
                 .expect("complete output");
             pos += used;
+            let ack = |name, ack: codec::Ack<'_>, plain: fn(u16) -> Got| {
+                if ack.reason == ReasonCode::SUCCESS {
+                    plain(ack.packet_id)
+                } else {
+                    Got::Reason(name, ack.packet_id, ack.reason)
+                }
+            };
             got.push(match packet {
-                Packet::ConnAck(ack) => Got::ConnAck(ack.session_present, ack.code),
+                Packet::ConnAck(connack) => {
+                    self.connack_properties
+                        .insert(id, connack.properties.as_bytes().to_vec());
+                    Got::ConnAck(connack.session_present, connack.code)
+                }
                 Packet::Publish(p) => Got::Publish {
                     topic: p.topic.to_string(),
                     payload: p.payload.to_vec(),
@@ -114,13 +152,18 @@ impl Sim {
                     retain: p.retain,
                     dup: p.dup,
                     packet_id: p.packet_id.unwrap_or(0),
+                    properties: p.properties.as_bytes().to_vec(),
                 },
-                Packet::PubAck(id) => Got::PubAck(id),
-                Packet::PubRec(id) => Got::PubRec(id),
-                Packet::PubRel(id) => Got::PubRel(id),
-                Packet::PubComp(id) => Got::PubComp(id),
+                Packet::PubAck(a) => ack("PUBACK", a, Got::PubAck),
+                Packet::PubRec(a) => ack("PUBREC", a, Got::PubRec),
+                Packet::PubRel(a) => ack("PUBREL", a, Got::PubRel),
+                Packet::PubComp(a) => ack("PUBCOMP", a, Got::PubComp),
                 Packet::SubAck(ack) => Got::SubAck(ack.packet_id, ack.codes),
-                Packet::UnsubAck(id) => Got::UnsubAck(id),
+                Packet::UnsubAck(ack) if protocol.is_v5() => {
+                    Got::UnsubAckCodes(ack.packet_id, ack.codes)
+                }
+                Packet::UnsubAck(ack) => Got::UnsubAck(ack.packet_id),
+                Packet::Disconnect(d) => Got::Disconnect(d.reason),
                 Packet::PingResp => Got::PingResp,
                 other => panic!("server sent {}", other.name()),
             });
@@ -171,19 +214,27 @@ impl Sim {
 
     fn connect(&mut self, client_id: &str, clean: bool) -> ConnId {
         let (id, got) = self.connect_with(connect(client_id, clean));
-        assert!(matches!(
-            got[0],
-            Got::ConnAck(_, ConnectReturnCode::Accepted)
-        ));
+        assert!(matches!(got[0], Got::ConnAck(_, ReasonCode::SUCCESS)));
         id
     }
 
     fn subscribe(&mut self, id: ConnId, filter: &str, qos: QoS) -> Vec<Got> {
+        self.subscribe_with(id, filter, qos.into(), Properties::EMPTY)
+    }
+
+    fn subscribe_with(
+        &mut self,
+        id: ConnId,
+        filter: &str,
+        options: SubscriptionOptions,
+        properties: Properties<'_>,
+    ) -> Vec<Got> {
         self.send(
             id,
             Packet::Subscribe(Subscribe {
                 packet_id: 1,
-                filters: vec![(filter, qos)],
+                filters: vec![(filter, options)],
+                properties,
             }),
         );
         self.recv(id)
@@ -207,6 +258,7 @@ impl Sim {
                 topic,
                 packet_id: (qos != QoS::AtMostOnce).then_some(pid),
                 payload,
+                properties: Properties::EMPTY,
             }),
         );
     }
@@ -221,6 +273,7 @@ fn connect(client_id: &str, clean: bool) -> Connect<'_> {
         will: None,
         username: None,
         password: None,
+        properties: Properties::EMPTY,
     }
 }
 

@@ -112,6 +112,11 @@ impl Sim {
         self.core.sessions.get(key).expect("a session")
     }
 
+    fn session_mut(&mut self, client_id: &str) -> &mut session::Session {
+        let key = self.core.sessions.key_of(client_id).expect("a session");
+        self.core.sessions.get_mut(key).expect("a session")
+    }
+
     /// Receives every publish on `id`, acknowledging each QoS 1 one.
     fn receive_and_ack(&mut self, id: ConnId) -> Vec<Vec<u8>> {
         let mut payloads = Vec::new();
@@ -126,7 +131,7 @@ impl Sim {
                 } = g
                 {
                     payloads.push(payload);
-                    self.send(id, Packet::PubAck(packet_id));
+                    self.send(id, Packet::PubAck(crate::codec::Ack::new(packet_id)));
                 }
             }
         }
@@ -147,7 +152,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
     let sub = sim.connect("dev", false);
     sim.subscribe(sub, "q", QoS::AtLeastOnce);
     // Two queued in RAM while online (window of 1 full), then offline.
-    sim.core.config.max_inflight = 1;
+    sim.session_mut("dev").window = 1;
     for n in 0..3 {
         sim.core
             .handle_host_publish(sim.now, "q", &numbered(n), QoS::AtLeastOnce, false)
@@ -171,7 +176,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
 
     sim.core.config.max_inflight = 20;
     let (back, got) = sim.connect_with(connect("dev", false));
-    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
     let mut payloads: Vec<Vec<u8>> = got[1..]
         .iter()
         .filter_map(|g| match g {
@@ -187,7 +192,7 @@ fn offline_queue_lives_in_the_store_and_comes_back_in_order() {
         })
         .collect();
     for packet_id in acks {
-        sim.send(back, Packet::PubAck(packet_id));
+        sim.send(back, Packet::PubAck(crate::codec::Ack::new(packet_id)));
     }
     payloads.extend(sim.receive_and_ack(back));
     let expected: Vec<Vec<u8>> = (0..total).map(numbered).collect();
@@ -260,7 +265,7 @@ fn a_stale_page_delivers_nothing_to_a_new_session() {
         .unwrap_or_default();
     assert_eq!(page.len(), 1);
     let (fresh, got) = sim.connect_with(connect("dev", true));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     sim.subscribe(fresh, "q", QoS::AtLeastOnce);
     sim.core.handle_queue_page(&requests[0], page);
     assert!(sim.recv(fresh).is_empty());

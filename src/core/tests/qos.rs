@@ -25,8 +25,8 @@ fn qos1_window_queues_in_order() {
         })
         .collect();
     assert_eq!(ids.len(), 2);
-    sim.send(sub, Packet::PubAck(ids[0]));
-    sim.send(sub, Packet::PubAck(ids[1]));
+    sim.send(sub, Packet::PubAck(crate::codec::Ack::new(ids[0])));
+    sim.send(sub, Packet::PubAck(crate::codec::Ack::new(ids[1])));
     let got = sim.publishes(sub);
     assert_eq!(got.iter().map(|g| g.1[0]).collect::<Vec<_>>(), vec![2, 3]);
 }
@@ -40,7 +40,7 @@ fn qos2_inbound_is_delivered_once() {
     sim.publish(publisher, "t", b"once", QoS::ExactlyOnce, false, 42);
     sim.publish(publisher, "t", b"once", QoS::ExactlyOnce, false, 42);
     assert_eq!(sim.recv(publisher), vec![Got::PubRec(42), Got::PubRec(42)]);
-    sim.send(publisher, Packet::PubRel(42));
+    sim.send(publisher, Packet::PubRel(crate::codec::Ack::new(42)));
     assert_eq!(sim.recv(publisher), vec![Got::PubComp(42)]);
     assert_eq!(sim.publishes(sub).len(), 1);
     // After PUBREL the id is free again: a new message with it is delivered.
@@ -61,9 +61,9 @@ fn qos2_outbound_flow() {
         panic!("{got:?}")
     };
     assert_eq!(qos, QoS::ExactlyOnce);
-    sim.send(sub, Packet::PubRec(packet_id));
+    sim.send(sub, Packet::PubRec(crate::codec::Ack::new(packet_id)));
     assert_eq!(sim.recv(sub), vec![Got::PubRel(packet_id)]);
-    sim.send(sub, Packet::PubComp(packet_id));
+    sim.send(sub, Packet::PubComp(crate::codec::Ack::new(packet_id)));
     assert!(sim.recv(sub).is_empty());
     let session = sim
         .core
@@ -93,13 +93,13 @@ fn delivered(sim: &mut Sim, sub: ConnId, qos: QoS) -> u16 {
 /// connection, as mosquitto does; no PUBREL answers a PUBREC for QoS 1.
 #[test]
 fn a_wrong_acknowledgement_closes_the_connection() {
-    type Ack = fn(u16) -> Packet<'static>;
-    let cases: [(QoS, &[Ack]); 5] = [
-        (QoS::AtLeastOnce, &[Packet::PubRec]),
-        (QoS::AtLeastOnce, &[Packet::PubComp]),
-        (QoS::ExactlyOnce, &[Packet::PubAck]),
-        (QoS::ExactlyOnce, &[Packet::PubComp]),
-        (QoS::ExactlyOnce, &[Packet::PubRec, Packet::PubAck]),
+    use crate::codec::AckKind;
+    let cases: [(QoS, &[AckKind]); 5] = [
+        (QoS::AtLeastOnce, &[AckKind::PubRec]),
+        (QoS::AtLeastOnce, &[AckKind::PubComp]),
+        (QoS::ExactlyOnce, &[AckKind::PubAck]),
+        (QoS::ExactlyOnce, &[AckKind::PubComp]),
+        (QoS::ExactlyOnce, &[AckKind::PubRec, AckKind::PubAck]),
     ];
     for (qos, acks) in cases {
         let mut sim = Sim::new();
@@ -107,11 +107,11 @@ fn a_wrong_acknowledgement_closes_the_connection() {
         let packet_id = delivered(&mut sim, sub, qos);
         let (last, before) = acks.split_last().unwrap();
         for ack in before {
-            sim.send(sub, ack(packet_id));
+            sim.send(sub, ack.packet(packet_id));
             assert!(sim.is_open(sub));
         }
         sim.recv(sub);
-        sim.send(sub, last(packet_id));
+        sim.send(sub, last.packet(packet_id));
         assert!(!sim.is_open(sub), "{qos:?}: {:?} accepted", acks);
         assert!(sim.recv(sub).is_empty(), "{qos:?}: {:?} answered", acks);
     }
@@ -124,10 +124,10 @@ fn a_wrong_acknowledgement_closes_the_connection() {
 fn acknowledgements_for_unknown_packet_ids_are_ignored() {
     let mut sim = Sim::new();
     let sub = sim.connect("sub", true);
-    sim.send(sub, Packet::PubAck(9));
-    sim.send(sub, Packet::PubComp(9));
+    sim.send(sub, Packet::PubAck(crate::codec::Ack::new(9)));
+    sim.send(sub, Packet::PubComp(crate::codec::Ack::new(9)));
     assert!(sim.is_open(sub));
-    sim.send(sub, Packet::PubRec(9));
+    sim.send(sub, Packet::PubRec(crate::codec::Ack::new(9)));
     assert_eq!(sim.recv(sub), vec![Got::PubRel(9)]);
     assert!(sim.is_open(sub));
 }
@@ -142,7 +142,7 @@ fn pubrel_with_dup_is_accepted_from_mqtt_31_only() {
             protocol,
             ..connect("pub", true)
         });
-        assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+        assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
         sim.publish(publisher, "t", b"x", QoS::ExactlyOnce, false, 5);
         assert_eq!(sim.recv(publisher), vec![Got::PubRec(5)]);
         sim.send_raw(publisher, &[0x6A, 0x02, 0x00, 0x05]);
@@ -198,7 +198,7 @@ fn inflight_bytes_bound_the_window() {
             .collect();
         assert_eq!(ids.len(), expected, "{got:?}");
         for id in ids {
-            sim.send(sub, Packet::PubAck(id));
+            sim.send(sub, Packet::PubAck(crate::codec::Ack::new(id)));
         }
     }
     assert_eq!(

@@ -11,7 +11,7 @@ fn qos0_pub_sub_and_downgrade() {
     let got = sim.subscribe(sub, "a/+", QoS::AtLeastOnce);
     assert_eq!(
         got,
-        vec![Got::SubAck(1, vec![SubAckCode::Granted(QoS::AtLeastOnce)])]
+        vec![Got::SubAck(1, vec![ReasonCode::granted(QoS::AtLeastOnce)])]
     );
     let publisher = sim.connect("pub", true);
     sim.publish(publisher, "a/b", b"zero", QoS::AtMostOnce, false, 0);
@@ -49,10 +49,11 @@ fn invalid_filter_gets_0x80_and_wildcard_publish_closes() {
         Packet::Subscribe(Subscribe {
             packet_id: 3,
             filters: vec![
-                ("a/#/b", QoS::AtMostOnce),
-                ("ok", QoS::ExactlyOnce),
-                ("", QoS::AtMostOnce),
+                ("a/#/b", QoS::AtMostOnce.into()),
+                ("ok", QoS::ExactlyOnce.into()),
+                ("", QoS::AtMostOnce.into()),
             ],
+            properties: crate::codec::Properties::EMPTY,
         }),
     );
     assert_eq!(
@@ -60,9 +61,9 @@ fn invalid_filter_gets_0x80_and_wildcard_publish_closes() {
         vec![Got::SubAck(
             3,
             vec![
-                SubAckCode::Failure,
-                SubAckCode::Granted(QoS::ExactlyOnce),
-                SubAckCode::Failure
+                ReasonCode::UNSPECIFIED_ERROR,
+                ReasonCode::granted(QoS::ExactlyOnce),
+                ReasonCode::UNSPECIFIED_ERROR
             ]
         )]
     );
@@ -94,6 +95,7 @@ fn unsubscribe_stops_delivery() {
         Packet::Unsubscribe(Unsubscribe {
             packet_id: 9,
             filters: vec!["t", "never-subscribed"],
+            properties: crate::codec::Properties::EMPTY,
         }),
     );
     assert_eq!(sim.recv(id), vec![Got::UnsubAck(9)]);

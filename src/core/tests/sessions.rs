@@ -24,7 +24,7 @@ fn persistent_session_queues_offline_and_resends_in_order() {
         panic!()
     };
     // Acknowledge the QoS 2 one as far as PUBREC, then drop the network.
-    sim.send(sub, Packet::PubRec(second_id));
+    sim.send(sub, Packet::PubRec(crate::codec::Ack::new(second_id)));
     assert_eq!(sim.recv(sub), vec![Got::PubRel(second_id)]);
     sim.core.handle_closed(sim.now, sub);
     sim.reap();
@@ -37,7 +37,7 @@ fn persistent_session_queues_offline_and_resends_in_order() {
         .unwrap();
 
     let (back, got) = sim.connect_with(connect("dev", false));
-    assert_eq!(got[0], Got::ConnAck(true, ConnectReturnCode::Accepted));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
     let rest = &got[1..];
     assert!(matches!(&rest[0], Got::Publish { dup: true, payload, .. } if payload == b"first"));
     assert_eq!(rest[1], Got::PubRel(second_id));
@@ -57,7 +57,7 @@ fn clean_session_discards_state() {
     sim.subscribe(sub, "t", QoS::AtLeastOnce);
     sim.core.handle_closed(sim.now, sub);
     let (_, got) = sim.connect_with(connect("dev", true));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
     assert_eq!(sim.core.stats().subscriptions, 0);
 }
 

@@ -40,6 +40,7 @@ fn pingreq_every_keepalive_keeps_the_connection_and_its_will() {
             payload: b"x",
             qos: QoS::AtLeastOnce,
             retain: false,
+            properties: crate::codec::Properties::EMPTY,
         }),
         ..connect("alive", true)
     });
@@ -59,10 +60,7 @@ fn connect_timeout_spares_a_connected_client_and_closes_a_partial_connect() {
         ..test_config()
     });
     let (connected, got) = sim.connect_with(connect("in-time", true));
-    assert!(matches!(
-        got[0],
-        Got::ConnAck(_, ConnectReturnCode::Accepted)
-    ));
+    assert!(matches!(got[0], Got::ConnAck(_, ReasonCode::SUCCESS)));
     let partial = sim.accept();
     let mut bytes = Vec::new();
     codec::encode(&Packet::Connect(connect("slow", true)), &mut bytes).unwrap();
@@ -89,10 +87,10 @@ fn an_expired_session_is_not_resumed() {
     });
     let sub = sim.connect("exp", false);
     sim.subscribe(sub, "exp", QoS::AtLeastOnce);
-    sim.send(sub, Packet::Disconnect);
+    sim.send(sub, Packet::Disconnect(crate::codec::Reasoned::default()));
     assert!(!sim.is_open(sub));
     sim.advance(Duration::from_secs(1));
     assert_eq!(sim.core.stats().sessions, 0);
     let (_, got) = sim.connect_with(connect("exp", false));
-    assert_eq!(got, vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]);
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SUCCESS)]);
 }

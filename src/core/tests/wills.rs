@@ -12,6 +12,7 @@ fn will_connect(client_id: &str, keep_alive: u16) -> Connect<'_> {
             payload: b"gone",
             qos: QoS::AtLeastOnce,
             retain: false,
+            properties: crate::codec::Properties::EMPTY,
         }),
         ..connect(client_id, true)
     }
@@ -31,7 +32,10 @@ fn will_on_network_close_not_after_disconnect() {
     );
 
     let (polite, _) = sim.connect_with(will_connect("polite", 0));
-    sim.send(polite, Packet::Disconnect);
+    sim.send(
+        polite,
+        Packet::Disconnect(crate::codec::Reasoned::default()),
+    );
     assert!(!sim.is_open(polite));
     assert!(sim.publishes(watcher).is_empty());
 }

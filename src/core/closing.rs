@@ -1,0 +1,207 @@
+//! The end of a connection and of a session: the DISCONNECT an MQTT 5
+//! client is told, detaching or discarding the session, the will (at once
+//! or after its delay), and session expiry.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::connect_options::SESSION_NEVER_EXPIRES;
+use super::connection::{CloseReason, ConnState, Will};
+use super::timers::Timer;
+use super::{ConnId, Core, SessionKey, Subscriber};
+use crate::codec::{self, Packet, Protocol, ReasonCode, Reasoned};
+use crate::hooks::{AclAccess, Event, Identity};
+use crate::peer::Peer;
+use crate::store::StoreOp;
+
+impl Core {
+    /// Ends a connection: tells an MQTT 5 client why when the broker is the
+    /// one ending it, detaches or discards its session, publishes its will
+    /// when `reason` calls for it, and queues it for release.
+    pub(super) fn close(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
+        self.close_with(now, id, reason, reason.disconnect_code());
+    }
+
+    /// [`Core::close`] with the reason code of the DISCONNECT sent to an
+    /// MQTT 5 client (`None`: none is sent). A DISCONNECT goes only to a
+    /// client whose CONNECT was accepted [MQTT-3.14.0-1].
+    pub(super) fn close_with(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        reason: CloseReason,
+        code: Option<ReasonCode>,
+    ) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        if conn.state == ConnState::Closing {
+            return;
+        }
+        if let (Some(code), ConnState::Connected(_), true) = (code, conn.state, conn.is_v5()) {
+            let disconnect = Packet::Disconnect(Reasoned::new(code));
+            self.outbox.encode(id, conn, &self.store, |out| {
+                // A DISCONNECT with a reason code alone always encodes.
+                let _ = codec::encode_as(&disconnect, Protocol::V5, out);
+            });
+        }
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        let previous = conn.state;
+        conn.state = ConnState::Closing;
+        conn.input = Vec::new();
+        conn.pending = None;
+        conn.topic_aliases = None;
+        let will = conn.will.take();
+        let peer = conn.peer.clone();
+        self.conns.closing.push(id);
+        self.stats.connections = self.stats.connections.saturating_sub(1);
+        let ConnState::Connected(key) = previous else {
+            log::debug!("connection from {peer} closed before CONNECT completed: {reason:?}");
+            return;
+        };
+        self.stats.clients_connected = self.stats.clients_connected.saturating_sub(1);
+        let identity = self.identity(key, peer);
+        let stored = self.store.enabled();
+        let mut session_ends = false;
+        let mut session_generation = 0;
+        if let Some(session) = self.sessions.get_mut(key) {
+            log::debug!("client {} disconnected: {reason:?}", session.client_id);
+            if session.detach(id, stored) {
+                session_generation = session.generation;
+                if session.expiry_interval == 0 {
+                    session_ends = true;
+                } else if session.expiry_interval != SESSION_NEVER_EXPIRES {
+                    let at = now + Duration::from_secs(u64::from(session.expiry_interval));
+                    session.expires_at = Some(at);
+                    self.timers
+                        .push(at, Timer::SessionExpiry(key, session.generation));
+                }
+            }
+        }
+        if let Some(identity) = &identity {
+            if self.hooks.has_event() {
+                self.hooks.event(&Event::Disconnected {
+                    client: identity.info(),
+                    reason,
+                });
+            }
+        }
+        if let Some(will) = will.filter(|_| reason.publishes_will()) {
+            if will.delay == 0 || session_ends {
+                self.publish_will(now, *will, identity.as_ref());
+            } else if let Some(session) = self.sessions.get_mut(key) {
+                // Sent when the delay passes or the session ends, whichever
+                // comes first [MQTT-3.1.3-9].
+                let delay = Duration::from_secs(u64::from(will.delay.min(session.expiry_interval)));
+                session.delayed_will = Some(will);
+                self.timers
+                    .push(now + delay, Timer::WillDelay(key, session_generation));
+            }
+        }
+        if session_ends {
+            self.remove_session(key);
+        }
+    }
+
+    /// Publishes a will, as a publish of its client: the same ACL applies,
+    /// and its Message Expiry Interval counts from now.
+    fn publish_will(&mut self, now: Instant, will: Will, identity: Option<&Identity>) {
+        let allowed = match identity {
+            Some(identity) => {
+                self.hooks
+                    .authorize(identity, AclAccess::Publish, will.message.topic())
+            }
+            None => true,
+        };
+        if !allowed || will.message.topic().starts_with("$SYS/") {
+            self.stats.messages_dropped += 1;
+            return;
+        }
+        let message = match will.expiry_interval {
+            Some(interval) => will
+                .message
+                .with_expiry(Some(self.expiry_deadline(now, interval))),
+            None => will.message,
+        };
+        self.stats.messages_received += 1;
+        self.route(now, message, identity, None);
+    }
+
+    /// The broker-clock deadline of a Message Expiry Interval starting now.
+    pub(super) fn expiry_deadline(&self, now: Instant, interval_secs: u32) -> u64 {
+        self.clock_ms(now)
+            .saturating_add(u64::from(interval_secs) * 1000)
+    }
+
+    /// Milliseconds of the broker's clock: since the core was made.
+    pub(super) fn clock_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Sends the will of a disconnected session once its delay has passed.
+    pub(super) fn send_delayed_will(&mut self, now: Instant, key: SessionKey, generation: u32) {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        if session.generation != generation || session.conn.is_some() {
+            return;
+        }
+        if let Some(will) = session.delayed_will.take() {
+            let identity = self.offline_identity(key);
+            self.publish_will(now, *will, identity.as_ref());
+        }
+    }
+
+    /// Removes a disconnected session whose expiry interval has passed.
+    pub(super) fn expire_session(&mut self, now: Instant, key: SessionKey, generation: u32) {
+        let Some(session) = self.sessions.get(key) else {
+            return;
+        };
+        if session.generation != generation || session.conn.is_some() {
+            return;
+        }
+        if matches!(session.expires_at, Some(at) if at <= now) {
+            log::debug!("session {} expired", session.client_id);
+            self.end_session(now, key);
+        }
+    }
+
+    /// Ends a session: a will still waiting for its delay goes out first
+    /// (the session's end is the other moment it is due), then the session
+    /// and its subscriptions go.
+    pub(super) fn end_session(&mut self, now: Instant, key: SessionKey) {
+        let will = self
+            .sessions
+            .get_mut(key)
+            .and_then(|session| session.delayed_will.take());
+        if let Some(will) = will {
+            let identity = self.offline_identity(key);
+            self.publish_will(now, *will, identity.as_ref());
+        }
+        self.remove_session(key);
+    }
+
+    /// Who the client of an offline session was, for its ACL checks.
+    pub(super) fn offline_identity(&self, key: SessionKey) -> Option<Identity> {
+        self.identity(key, Peer::Tcp(SocketAddr::from(([0, 0, 0, 0], 0))))
+    }
+
+    /// Drops a session and all its subscriptions.
+    pub(super) fn remove_session(&mut self, key: SessionKey) {
+        let Some(session) = self.sessions.remove(key) else {
+            return;
+        };
+        if self.store.enabled() && !session.clean {
+            self.store.push(StoreOp::SessionDelete {
+                client_id: session.client_id.to_string(),
+            });
+        }
+        for filter in session.subscriptions.keys() {
+            self.router
+                .subscriptions
+                .unsubscribe(filter, Subscriber::Session(key));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! MQTT 5 in the core: properties, reason codes, flow control.
