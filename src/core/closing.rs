@@ -199,9 +199,16 @@ impl Core {
             });
         }
         for filter in session.subscriptions.keys() {
-            self.router
-                .subscriptions
-                .unsubscribe(filter, Subscriber::Session(key));
+            match super::shared::parse_shared(filter) {
+                super::shared::SharedFilter::Yes { .. } => {
+                    self.leave_shared(filter, key);
+                }
+                _ => {
+                    self.router
+                        .subscriptions
+                        .unsubscribe(filter, Subscriber::Session(key));
+                }
+            }
         }
     }
 }

@@ -109,6 +109,5 @@ pub(crate) fn connack_properties(config: &Config, granted: &Granted<'_>) -> Prop
     if config.max_topic_alias > 0 {
         p.two_byte(property::TOPIC_ALIAS_MAXIMUM, config.max_topic_alias);
     }
-    p.byte(property::SHARED_SUBSCRIPTION_AVAILABLE, 0);
     p
 }

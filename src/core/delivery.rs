@@ -82,13 +82,18 @@ impl Core {
             let qos = message.qos().min(granted);
             self.deliver_local(key, &message.with_flags(qos, false));
         }
-        let any = !matched.sessions.is_empty() || !matched.locals.is_empty();
+        for &index in &matched.shared {
+            self.deliver_shared(index, &message, &mut body_id);
+        }
+        let any = !matched.sessions.is_empty()
+            || !matched.locals.is_empty()
+            || !matched.shared.is_empty();
         self.router.recycle(matched);
         any
     }
 
     /// Whether the ACL hook lets the session's client receive on `topic`.
-    fn may_receive(&mut self, key: SessionKey, topic: &str) -> bool {
+    pub(super) fn may_receive(&mut self, key: SessionKey, topic: &str) -> bool {
         let peer = self
             .sessions
             .get(key)
@@ -353,7 +358,7 @@ pub(super) const TOO_LARGE_FOR_CLIENT: &str = "larger than the client's Maximum 
 pub(super) const EXPIRED: &str = "its Message Expiry Interval passed while it was queued";
 
 /// The Subscription Identifier properties for `ids` (zeros left out).
-fn subscription_identifiers(ids: impl Iterator<Item = u32>) -> Vec<u8> {
+pub(super) fn subscription_identifiers(ids: impl Iterator<Item = u32>) -> Vec<u8> {
     let mut block = PropertiesBuilder::new();
     for id in ids.filter(|&id| id != 0) {
         block.varint(property::SUBSCRIPTION_IDENTIFIER, id);

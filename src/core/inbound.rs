@@ -6,8 +6,9 @@ use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
 use super::router::Grant;
 use super::session::InflightState;
+use super::shared::{parse_shared, SharedFilter};
 use super::topic_aliases::TopicAliases;
-use super::{ConnId, Core, Message, SessionKey, Subscriber};
+use super::{ConnId, Core, Message, SessionKey};
 use crate::codec::{
     self, AckKind, DecodeError, Packet, PacketId, Publish, QoS, ReasonCode, Reasoned,
     RetainHandling, Subscribe, Unsubscribe,
@@ -461,17 +462,31 @@ impl Core {
             None
         };
         for &(filter, options) in &subscribe.filters {
-            if filter.starts_with("$share/") {
-                codes.push(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED);
-                continue;
-            }
-            if !is_valid_topic_filter(filter) {
-                codes.push(ReasonCode::TOPIC_FILTER_INVALID);
-                continue;
-            }
+            let shared = parse_shared(filter);
+            let acl_filter = match shared {
+                SharedFilter::Invalid => {
+                    codes.push(ReasonCode::TOPIC_FILTER_INVALID);
+                    continue;
+                }
+                // No Local on a shared subscription is a Protocol Error
+                // [MQTT-3.8.3-4].
+                SharedFilter::Yes { .. } if options.no_local && v5 => {
+                    self.close(now, id, CloseReason::ProtocolError);
+                    return;
+                }
+                SharedFilter::Yes { filter: inner, .. } => inner,
+                SharedFilter::No if !is_valid_topic_filter(filter) => {
+                    codes.push(ReasonCode::TOPIC_FILTER_INVALID);
+                    continue;
+                }
+                SharedFilter::No => filter,
+            };
             let qos = options.qos.min(self.config.max_qos);
             if let Some(identity) = &identity {
-                if !self.hooks.authorize(identity, AclAccess::Subscribe, filter) {
+                if !self
+                    .hooks
+                    .authorize(identity, AclAccess::Subscribe, acl_filter)
+                {
                     log::debug!("{} may not subscribe to {filter}", identity.client_id);
                     codes.push(ReasonCode::NOT_AUTHORIZED);
                     continue;
@@ -483,20 +498,16 @@ impl Core {
                 });
             }
             let grant = Grant::new(codec::SubscriptionOptions { qos, ..options }, identifier);
-            self.router
-                .subscriptions
-                .subscribe(filter, Subscriber::Session(key), grant);
-            let new = match self.sessions.get_mut(key) {
-                Some(session) => session.add_subscription(filter, grant),
-                None => false,
-            };
+            let new = self.add_subscription(key, filter, grant);
             self.record_session_op(key, |client_id| StoreOp::Subscribe {
                 client_id,
                 filter: filter.to_string(),
                 qos,
             });
             codes.push(ReasonCode::granted(qos));
+            // A shared subscription gets no retained messages (§4.8.2).
             let send_retained = match options.retain_handling {
+                _ if shared != SharedFilter::No => false,
                 RetainHandling::SendOnSubscribe => true,
                 RetainHandling::SendIfNew => new,
                 RetainHandling::DoNotSend => false,
@@ -528,13 +539,7 @@ impl Core {
         };
         let mut codes = Vec::new();
         for filter in &unsubscribe.filters {
-            self.router
-                .subscriptions
-                .unsubscribe(filter, Subscriber::Session(key));
-            let removed = match self.sessions.get_mut(key) {
-                Some(session) => session.remove_subscription(filter),
-                None => false,
-            };
+            let removed = self.remove_subscription(key, filter);
             if v5 {
                 codes.push(if removed {
                     ReasonCode::SUCCESS

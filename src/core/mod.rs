@@ -65,8 +65,10 @@ mod persist;
 mod router;
 mod session;
 mod sessions;
+mod shared;
 mod stats;
 mod store_log;
+mod subscribe;
 mod sys;
 mod timers;
 mod topic_aliases;
@@ -95,6 +97,7 @@ use local::{LocalKey, Locals};
 use outbox::Outbox;
 use router::Router;
 use sessions::Sessions;
+use shared::SharedGroups;
 use timers::{Timer, Timers};
 
 /// Identifies a network connection inside one core. Slots are reused after
@@ -113,6 +116,8 @@ pub(crate) enum Subscriber {
     Session(SessionKey),
     /// A subscription of the host program.
     Local(LocalKey),
+    /// A shared subscription group (see `shared`).
+    Shared(u32),
 }
 
 /// Written bytes kept at the front of an output buffer before they are
@@ -126,6 +131,8 @@ pub struct Core {
     conns: Conns,
     sessions: Sessions,
     router: Router,
+    /// Shared subscription groups.
+    shared: SharedGroups,
     timers: Timers,
     stats: Stats,
     /// The host's callbacks.
@@ -158,6 +165,7 @@ impl Core {
             conns: Conns::default(),
             sessions: Sessions::default(),
             router: Router::new(),
+            shared: SharedGroups::default(),
             timers,
             stats: Stats::default(),
             hooks: Hooks::default(),

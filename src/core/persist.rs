@@ -12,7 +12,7 @@ use super::connect_options::{granted_session_expiry, SESSION_NEVER_EXPIRES};
 use super::router::Grant;
 use super::session::{Inflight, InflightState, Queued, Session};
 use super::timers::Timer;
-use super::{Core, Message, SessionKey, Subscriber};
+use super::{Core, Message, SessionKey};
 use crate::codec::PacketId;
 use crate::store::{Snapshot, StoreOp, StoredState};
 
@@ -28,21 +28,13 @@ impl Core {
             let topic = message.topic().to_string();
             self.router.retained.insert(&topic, message);
         }
-        for stored in snapshot.sessions {
+        for mut stored in snapshot.sessions {
             let client_id: Arc<str> = Arc::from(stored.client_id.as_str());
             let mut session = Session::new(Arc::clone(&client_id), false, super::ConnId(0));
             session.conn = None;
             session.username = stored.username.as_deref().map(Arc::from);
             let key = self.sessions.next_key();
-            for (filter, qos) in &stored.subscriptions {
-                if crate::topic::is_valid_topic_filter(filter) {
-                    let grant = Grant::qos_only(*qos);
-                    self.router
-                        .subscriptions
-                        .subscribe(filter, Subscriber::Session(key), grant);
-                    session.add_subscription(filter, grant);
-                }
-            }
+            let subscriptions = std::mem::take(&mut stored.subscriptions);
             let mut last_seq = stored.last_seq;
             for message in stored.messages {
                 last_seq = last_seq.max(message.seq);
@@ -82,6 +74,11 @@ impl Core {
             }
             let inserted = self.sessions.insert(session);
             debug_assert_eq!(inserted, key);
+            for (filter, qos) in &subscriptions {
+                if crate::topic::is_valid_topic_filter(filter) {
+                    self.add_subscription(key, filter, Grant::qos_only(*qos));
+                }
+            }
         }
     }
 

@@ -82,6 +82,8 @@ pub(super) struct Matched {
     /// several subscriptions that have one.
     pub(super) extra_ids: Vec<(u32, u32)>,
     pub(super) locals: Vec<(LocalKey, QoS)>,
+    /// Shared subscription groups (each reached once: a group is one entry).
+    pub(super) shared: Vec<u32>,
 }
 
 impl Matched {
@@ -135,10 +137,12 @@ impl Router {
         matched.sessions.clear();
         matched.extra_ids.clear();
         matched.locals.clear();
+        matched.shared.clear();
         let Matched {
             sessions: found,
             extra_ids,
             locals,
+            shared,
         } = &mut matched;
         self.subscriptions
             .for_each_match(topic, |subscriber, grant| match subscriber {
@@ -172,6 +176,7 @@ impl Router {
                     }
                 }
                 Subscriber::Local(key) => locals.push((key, grant.qos())),
+                Subscriber::Shared(index) => shared.push(index),
             });
         matched
     }

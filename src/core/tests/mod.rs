@@ -9,6 +9,7 @@ mod qos;
 mod robustness;
 mod routing;
 mod sessions;
+mod shared;
 mod timers;
 mod v5;
 mod wills;

@@ -94,12 +94,18 @@ fn connack_announces_limits_and_capabilities() {
     assert!(has(property::RECEIVE_MAXIMUM, "20"), "{got:?}");
     assert!(has(property::TOPIC_ALIAS_MAXIMUM, "4"), "{got:?}");
     assert!(has(property::MAXIMUM_PACKET_SIZE, "1000"), "{got:?}");
-    assert!(has(property::SHARED_SUBSCRIPTION_AVAILABLE, "0"), "{got:?}");
-    // Nothing the client did not need: no assigned id, no keep alive.
-    assert!(!got
-        .iter()
-        .any(|(id, _)| *id == property::ASSIGNED_CLIENT_IDENTIFIER
-            || *id == property::SERVER_KEEP_ALIVE));
+    // Nothing the client did not need: no assigned id, no keep alive, and
+    // no capability at its default (all available).
+    assert!(!got.iter().any(|(id, _)| [
+        property::ASSIGNED_CLIENT_IDENTIFIER,
+        property::SERVER_KEEP_ALIVE,
+        property::SHARED_SUBSCRIPTION_AVAILABLE,
+        property::WILDCARD_SUBSCRIPTION_AVAILABLE,
+        property::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+        property::RETAIN_AVAILABLE,
+        property::MAXIMUM_QOS,
+    ]
+    .contains(id)));
 }
 
 #[test]
@@ -471,7 +477,7 @@ fn acknowledgements_carry_reason_codes() {
             packet_id: 4,
             filters: vec![
                 ("a/#/b", QoS::AtMostOnce.into()),
-                ("$share/g/t", QoS::AtMostOnce.into()),
+                ("$share/+/t", QoS::AtMostOnce.into()),
             ],
             properties: Properties::EMPTY,
         }),
@@ -482,7 +488,7 @@ fn acknowledgements_carry_reason_codes() {
             4,
             vec![
                 ReasonCode::TOPIC_FILTER_INVALID,
-                ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+                ReasonCode::TOPIC_FILTER_INVALID
             ]
         )]
     );
@@ -630,4 +636,16 @@ fn an_authentication_method_is_refused() {
         vec![Got::ConnAck(false, ReasonCode::BAD_AUTHENTICATION_METHOD)]
     );
     assert!(!sim.is_open(id));
+}
+
+#[test]
+fn no_local_on_a_shared_subscription_is_a_protocol_error() {
+    let mut sim = Sim::new();
+    let c = sim.connect_v5("c", true, &props());
+    let options = SubscriptionOptions {
+        no_local: true,
+        ..QoS::AtMostOnce.into()
+    };
+    let got = sim.subscribe_with(c, "$share/g/t", options, Properties::EMPTY);
+    assert_eq!(got, vec![Got::Disconnect(ReasonCode::PROTOCOL_ERROR)]);
 }
