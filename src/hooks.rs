@@ -18,23 +18,43 @@
 use std::sync::Arc;
 
 use crate::close_reason::CloseReason;
-use crate::codec::{Protocol, QoS};
+use crate::codec::{Properties, Protocol, QoS, ReasonCode};
 use crate::message::Message;
 use crate::peer::Peer;
 
 /// The answer of the authentication hook.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// For MQTT 5 enhanced authentication ([`ConnectInfo::authentication_method`]
+/// set) the hook is called again for every AUTH packet of the exchange,
+/// and for a re-authentication; it may answer [`AuthDecision::Continue`]
+/// to send the client a challenge, and [`AuthDecision::AcceptWith`] to
+/// send final data with the success. A hook that does not know the method
+/// answers `Refuse(ReasonCode::BAD_AUTHENTICATION_METHOD)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthDecision {
     /// Let the client in (CONNACK 0x00).
     Accept,
-    /// Refuse with CONNACK 0x04 (bad user name or password).
+    /// Refuse with CONNACK 0x04 (bad user name or password; 0x86 in
+    /// MQTT 5).
     BadCredentials,
-    /// Refuse with CONNACK 0x05 (not authorized).
+    /// Refuse with CONNACK 0x05 (not authorized; 0x87 in MQTT 5).
     NotAuthorized,
     /// Decide later with [`crate::BrokerHandle::complete_auth`] and the
     /// [`ConnectInfo::token`]. The client waits without blocking anyone;
     /// with no decision within `Config::auth_timeout` it is refused (0x05).
     Pending,
+    /// MQTT 5 enhanced authentication: send the client AUTH (Continue
+    /// authentication) with this data and call the hook again with its
+    /// answer.
+    Continue(Vec<u8>),
+    /// MQTT 5 enhanced authentication: let the client in, sending this
+    /// Authentication Data with the success (in CONNACK, or in AUTH for a
+    /// re-authentication).
+    AcceptWith(Vec<u8>),
+    /// Refuse with this MQTT 5 reason code (a 3.1.1 client gets the
+    /// nearest CONNACK return code; a re-authenticating client is
+    /// disconnected with it).
+    Refuse(ReasonCode),
 }
 
 /// Names a connection whose authentication is pending.
@@ -63,14 +83,29 @@ pub struct ConnectInfo<'a> {
     pub username: Option<&'a str>,
     /// Password bytes, if given.
     pub password: Option<&'a [u8]>,
-    /// MQTT 3.1 or 3.1.1.
+    /// MQTT 3.1, 3.1.1 or 5.0.
     pub protocol: Protocol,
-    /// The Clean Session flag.
+    /// The Clean Session flag (Clean Start in MQTT 5).
     pub clean_session: bool,
     /// Who is at the other end (for TCP, [`Peer::Tcp`] with its address).
     pub peer: &'a Peer,
     /// Completes a [`AuthDecision::Pending`] answer later.
     pub token: AuthToken,
+    /// MQTT 5 enhanced authentication: the method the client named (the
+    /// same for every step of an exchange).
+    pub authentication_method: Option<&'a str>,
+    /// MQTT 5 enhanced authentication: the data of this step (from CONNECT,
+    /// then from each AUTH).
+    pub authentication_data: Option<&'a [u8]>,
+    /// Which step of an enhanced authentication this is: 0 for CONNECT,
+    /// then 1, 2... for each AUTH the client answers with.
+    pub step: u32,
+    /// Whether this is a re-authentication of a connected client (MQTT 5
+    /// AUTH with reason 0x19).
+    pub reauthentication: bool,
+    /// The MQTT 5 properties of CONNECT (User Properties among them), or
+    /// of the AUTH packet of this step.
+    pub properties: Properties<'a>,
 }
 
 /// Who a connected client is, for ACL and message hooks. Borrowed: valid
@@ -209,6 +244,10 @@ impl Hooks {
     pub(crate) fn authenticate(&mut self, info: &ConnectInfo<'_>) -> AuthDecision {
         match &mut self.auth {
             Some(hook) => guarded("authentication", AuthDecision::NotAuthorized, || hook(info)),
+            // Without a hook nobody knows an enhanced authentication method.
+            None if info.authentication_method.is_some() => {
+                AuthDecision::Refuse(ReasonCode::BAD_AUTHENTICATION_METHOD)
+            }
             None => AuthDecision::Accept,
         }
     }

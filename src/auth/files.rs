@@ -36,7 +36,10 @@ pub(crate) fn load(config: &Config) -> Result<FileHooks, Error> {
                 // are not allowed).
                 (Some(_), None) => allow_anonymous,
             };
-            if accepted {
+            if info.authentication_method.is_some() {
+                // The files know user names and passwords, no other method.
+                AuthDecision::Refuse(crate::codec::ReasonCode::BAD_AUTHENTICATION_METHOD)
+            } else if accepted {
                 AuthDecision::Accept
             } else {
                 AuthDecision::NotAuthorized
@@ -92,6 +95,11 @@ mod tests {
                 clean_session: true,
                 peer: &peer,
                 token: AuthToken::from_u64(0),
+                authentication_method: None,
+                authentication_data: None,
+                step: 0,
+                reauthentication: false,
+                properties: crate::codec::Properties::EMPTY,
             };
             auth(&info) == AuthDecision::Accept
         })

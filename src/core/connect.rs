@@ -11,6 +11,7 @@ use super::connect_options::{
 };
 use super::connection::{CloseReason, ConnState, PendingConnect, Will};
 use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
+use super::enhanced_auth::{auth_token, AuthExchange};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
 use super::{keepalive_window, ConnId, Core, Message, SessionKey};
@@ -18,11 +19,6 @@ use crate::codec::{self, ConnAck, Connect, Packet, PropertiesBuilder, Protocol, 
 use crate::hooks::{AuthDecision, AuthToken, ConnectInfo, Event};
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
-
-/// A token naming a connection slot and its generation.
-fn auth_token(id: ConnId, generation: u32) -> AuthToken {
-    AuthToken(((id.0 as u64) << 32) | u64::from(generation))
-}
 
 fn split_auth_token(token: AuthToken) -> (usize, u32) {
     ((token.0 >> 32) as usize, token.0 as u32)
@@ -34,10 +30,14 @@ impl Core {
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
         }
-        if v5 && connect.properties.authentication_method().is_some() {
-            // Enhanced authentication is not offered: no method is known.
-            self.refuse(now, id, ReasonCode::BAD_AUTHENTICATION_METHOD);
-            return;
+        let method = connect.properties.authentication_method();
+        if let (Some(method), Some(conn)) = (method, self.live_conn(id)) {
+            conn.auth = Some(Box::new(AuthExchange {
+                method: method.into(),
+                step: 0,
+                reauthentication: false,
+                active: true,
+            }));
         }
         let mut client_id = connect.client_id.to_string();
         let assigned_id = client_id.is_empty();
@@ -118,28 +118,13 @@ impl Core {
             clean_session: connect.clean_session,
             peer: &peer,
             token: auth_token(id, generation),
+            authentication_method: method,
+            authentication_data: connect.properties.authentication_data(),
+            step: 0,
+            reauthentication: false,
+            properties: connect.properties,
         });
-        match decision {
-            AuthDecision::Accept => self.finish_connect(now, id, pending),
-            AuthDecision::BadCredentials => {
-                log::info!("client {} refused: bad credentials", pending.client_id);
-                self.refuse(now, id, ReasonCode::BAD_USER_NAME_OR_PASSWORD);
-            }
-            AuthDecision::NotAuthorized => {
-                log::info!("client {} refused: not authorized", pending.client_id);
-                self.refuse(now, id, ReasonCode::NOT_AUTHORIZED);
-            }
-            AuthDecision::Pending => {
-                if let Some(conn) = self.live_conn(id) {
-                    conn.state = ConnState::AuthPending;
-                    conn.pending = Some(Box::new(pending));
-                }
-                self.timers.push(
-                    now + self.config.auth_timeout,
-                    Timer::AuthTimeout(id, generation),
-                );
-            }
-        }
+        self.decide_connect(now, id, pending, decision);
     }
 
     /// Carries out the host's decision on a pending authentication. False if
@@ -157,32 +142,39 @@ impl Core {
         let Some(conn) = self.conns.get_mut(id) else {
             return false;
         };
-        if conn.generation != generation || conn.state != ConnState::AuthPending {
+        if conn.generation != generation {
+            return false;
+        }
+        let reauthenticating = matches!(conn.state, ConnState::Connected(_))
+            && conn
+                .auth
+                .as_ref()
+                .is_some_and(|a| a.active && a.reauthentication);
+        if reauthenticating {
+            self.decide_reauthentication(now, id, decision);
+            return true;
+        }
+        if conn.state != ConnState::AuthPending {
             return false;
         }
         let Some(pending) = conn.pending.take() else {
             return false;
         };
         conn.state = ConnState::AwaitingConnect;
-        match decision {
-            AuthDecision::Accept => {
-                self.finish_connect(now, id, *pending);
-                // Packets that arrived while waiting.
+        // A second "pending" is a refusal: the host was to decide now.
+        let decision = match decision {
+            AuthDecision::Pending => AuthDecision::NotAuthorized,
+            other => other,
+        };
+        self.decide_connect(now, id, *pending, decision);
+        // Packets that arrived while waiting.
+        if let Some(conn) = self.live_conn(id) {
+            let input = std::mem::take(&mut conn.input);
+            if !input.is_empty() {
+                let consumed = self.process_input(now, id, &input);
                 if let Some(conn) = self.live_conn(id) {
-                    let input = std::mem::take(&mut conn.input);
-                    if !input.is_empty() {
-                        let consumed = self.process_input(now, id, &input);
-                        if let Some(conn) = self.live_conn(id) {
-                            conn.input = input[consumed..].to_vec();
-                        }
-                    }
+                    conn.input = input[consumed..].to_vec();
                 }
-            }
-            AuthDecision::BadCredentials => {
-                self.refuse(now, id, ReasonCode::BAD_USER_NAME_OR_PASSWORD)
-            }
-            AuthDecision::NotAuthorized | AuthDecision::Pending => {
-                self.refuse(now, id, ReasonCode::NOT_AUTHORIZED)
             }
         }
         true
@@ -199,8 +191,15 @@ impl Core {
     }
 
     /// Attaches an authenticated connection to its session and sends
-    /// CONNACK 0.
-    fn finish_connect(&mut self, now: Instant, id: ConnId, pending: PendingConnect) {
+    /// CONNACK 0 (with the Authentication Method, and `auth_data`, of an
+    /// enhanced authentication).
+    pub(super) fn finish_connect(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        pending: PendingConnect,
+        auth_data: Option<Vec<u8>>,
+    ) {
         let PendingConnect {
             client_id,
             assigned_id,
@@ -283,6 +282,11 @@ impl Core {
         conn.will = will;
         conn.max_packet_size = options.max_packet_size;
         conn.problem_information = options.problem_information;
+        let method = conn.auth.as_mut().map(|exchange| {
+            exchange.active = false;
+            exchange.step = 0;
+            exchange.method.clone()
+        });
         let (generation, peer, protocol) = (conn.generation, conn.peer.clone(), conn.protocol);
         if !keepalive.is_zero() {
             self.timers
@@ -292,14 +296,21 @@ impl Core {
         let properties = if v5 {
             let session = self.sessions.get(key);
             let assigned = session.filter(|_| assigned_id).map(|s| &*s.client_id);
-            connack_properties(
+            let mut properties = connack_properties(
                 &self.config,
                 &Granted {
                     session_expiry: (expiry != options.session_expiry).then_some(expiry),
                     keep_alive: (granted_keep_alive != keep_alive).then_some(granted_keep_alive),
                     assigned_id: assigned,
                 },
-            )
+            );
+            if let Some(method) = method {
+                properties.string(codec::property::AUTHENTICATION_METHOD, &method);
+                if let Some(data) = auth_data.filter(|d| !d.is_empty()) {
+                    properties.binary(codec::property::AUTHENTICATION_DATA, &data);
+                }
+            }
+            properties
         } else {
             PropertiesBuilder::new()
         };

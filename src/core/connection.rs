@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::connect_options::ClientOptions;
+use super::enhanced_auth::AuthExchange;
 use super::output_queue::{publish_wire_len, OutputQueue, Wire};
 use super::topic_aliases::TopicAliases;
 use super::SessionKey;
@@ -20,6 +21,9 @@ pub(crate) enum ConnState {
     /// CONNECT received; the authentication hook answered "pending".
     /// Further input waits unparsed.
     AuthPending,
+    /// MQTT 5 enhanced authentication at CONNECT: AUTH sent, the client's
+    /// AUTH awaited (nothing else may come).
+    Authenticating,
     /// CONNACK 0 sent; attached to a session.
     Connected(SessionKey),
     /// The core is done with it; the reactor flushes what is left and
@@ -79,6 +83,9 @@ pub(crate) struct Conn {
     pub(crate) problem_information: bool,
     /// The topic aliases an MQTT 5 client has set, once it sets one.
     pub(crate) topic_aliases: Option<Box<TopicAliases>>,
+    /// The MQTT 5 enhanced authentication of this connection, if its
+    /// CONNECT named a method.
+    pub(crate) auth: Option<Box<AuthExchange>>,
     /// The CONNECT being authenticated, while `AuthPending`.
     pub(crate) pending: Option<Box<PendingConnect>>,
     /// The unparsed tail of a partly received packet (empty when idle).
@@ -105,6 +112,7 @@ impl Conn {
             max_packet_size: u32::MAX,
             problem_information: true,
             topic_aliases: None,
+            auth: None,
             pending: None,
             input: Vec::new(),
             output: OutputQueue::default(),

@@ -99,6 +99,19 @@ impl Core {
         };
         conn.last_packet_at = now;
         let key = match conn.state {
+            ConnState::Authenticating => {
+                match packet {
+                    Packet::Auth(auth) => self.handle_auth_packet(now, id, auth),
+                    // Only AUTH may come before CONNACK (§4.12);
+                    // DISCONNECT ends the attempt.
+                    Packet::Disconnect(_) => self.close(now, id, CloseReason::Disconnect),
+                    other => {
+                        log::debug!("{} during authentication", other.name());
+                        self.close(now, id, CloseReason::ProtocolError);
+                    }
+                }
+                return;
+            }
             ConnState::AwaitingConnect => {
                 match packet {
                     Packet::Connect(connect) => self.handle_connect(now, id, connect),
@@ -127,6 +140,7 @@ impl Core {
             Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(id, key, unsubscribe),
             Packet::PingReq => self.write_to(id, codec::encode_pingresp),
             Packet::Disconnect(disconnect) => self.handle_disconnect(now, id, key, disconnect),
+            Packet::Auth(auth) => self.handle_auth_packet(now, id, auth),
             other => {
                 // CONNECT again [MQTT-3.1.0-2], or a server-to-client packet.
                 log::debug!("unexpected {} from a connected client", other.name());

@@ -55,6 +55,7 @@ mod connect_options;
 mod connection;
 mod conns;
 mod delivery;
+mod enhanced_auth;
 mod inbound;
 mod local;
 mod outbox;
@@ -281,14 +282,7 @@ impl Core {
                     }
                 }
                 Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
-                Timer::AuthTimeout(id, generation) => {
-                    if let Some(conn) = self.conns.get(id) {
-                        if conn.generation == generation && conn.state == ConnState::AuthPending {
-                            log::info!("authentication of {} timed out", conn.peer);
-                            self.refuse(now, id, crate::codec::ReasonCode::NOT_AUTHORIZED);
-                        }
-                    }
-                }
+                Timer::AuthTimeout(id, generation) => self.check_auth_timeout(now, id, generation),
                 Timer::SessionExpiry(key, generation) => self.expire_session(now, key, generation),
                 Timer::WillDelay(key, generation) => self.send_delayed_will(now, key, generation),
                 Timer::Sys => {
@@ -372,6 +366,29 @@ impl Core {
     /// The connection, unless it is gone or closing.
     fn live_conn(&mut self, id: ConnId) -> Option<&mut Conn> {
         self.conns.live_mut(id)
+    }
+
+    /// Ends an authentication still undecided after `auth_timeout`: a
+    /// CONNECT is refused, a re-authentication disconnects.
+    fn check_auth_timeout(&mut self, now: Instant, id: ConnId, generation: u32) {
+        let Some(conn) = self.conns.get(id) else {
+            return;
+        };
+        if conn.generation != generation {
+            return;
+        }
+        let code = crate::codec::ReasonCode::NOT_AUTHORIZED;
+        match conn.state {
+            ConnState::AuthPending | ConnState::Authenticating => {
+                log::info!("authentication of {} timed out", conn.peer);
+                self.refuse(now, id, code);
+            }
+            ConnState::Connected(_) if conn.auth.as_ref().is_some_and(|a| a.active) => {
+                log::info!("re-authentication of {} timed out", conn.peer);
+                self.close_with(now, id, CloseReason::Refused, Some(code));
+            }
+            _ => {}
+        }
     }
 
     fn check_keepalive(&mut self, now: Instant, id: ConnId, generation: u32) {

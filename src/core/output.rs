@@ -122,7 +122,7 @@ impl Core {
             Timer::Keepalive(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::AuthTimeout(id, generation) => matches!(conns.get(id),
-                Some(c) if c.generation == generation && c.state == ConnState::AuthPending),
+                Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::SessionExpiry(key, generation) | Timer::WillDelay(key, generation) => {
                 matches!(sessions.get(key),
                 Some(s) if s.generation == generation && s.conn.is_none())

@@ -4,6 +4,7 @@
 
 mod access;
 mod connect;
+mod enhanced_auth;
 mod paging;
 mod qos;
 mod robustness;
@@ -50,6 +51,8 @@ enum Got {
     UnsubAckCodes(u16, Vec<ReasonCode>),
     /// An MQTT 5 DISCONNECT from the server.
     Disconnect(ReasonCode),
+    /// An MQTT 5 AUTH: its code and raw properties.
+    Auth(ReasonCode, Vec<u8>),
     PingResp,
 }
 
@@ -165,6 +168,7 @@ impl Sim {
                 }
                 Packet::UnsubAck(ack) => Got::UnsubAck(ack.packet_id),
                 Packet::Disconnect(d) => Got::Disconnect(d.reason),
+                Packet::Auth(a) => Got::Auth(a.reason, a.properties.as_bytes().to_vec()),
                 Packet::PingResp => Got::PingResp,
                 other => panic!("server sent {}", other.name()),
             });
