@@ -190,12 +190,12 @@ impl Core {
             return;
         }
         let connecting = conn.state == ConnState::Authenticating;
-        let allowed = match (connecting, exchange.active, auth.reason) {
-            (true, _, ReasonCode::CONTINUE_AUTHENTICATION) => true,
-            (false, true, ReasonCode::CONTINUE_AUTHENTICATION) => true,
-            (false, false, ReasonCode::RE_AUTHENTICATE) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (connecting, exchange.active, auth.reason),
+            (true, _, ReasonCode::CONTINUE_AUTHENTICATION)
+                | (false, true, ReasonCode::CONTINUE_AUTHENTICATION)
+                | (false, false, ReasonCode::RE_AUTHENTICATE)
+        );
         if !allowed
             || !matches!(
                 conn.state,
