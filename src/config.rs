@@ -69,6 +69,11 @@ pub struct Config {
     /// Most topic aliases an MQTT 5 client may set for the PUBLISHes it
     /// sends (mosquitto's `max_topic_alias`); 0 turns them off. Default: 10.
     pub max_topic_alias: u16,
+    /// Most topic aliases the broker sets on the PUBLISHes it sends an
+    /// MQTT 5 client, replacing a repeated topic name by a number (never
+    /// more than the client's own Topic Alias Maximum, which is 0 unless it
+    /// asks for aliases); 0 turns them off. Default: 10.
+    pub outgoing_topic_aliases: u16,
     /// Highest QoS the broker supports (mosquitto's `max_qos`): a lower one
     /// is announced to MQTT 5 clients, a PUBLISH above it is refused, and
     /// subscriptions are granted at most this. Default: 2.
@@ -121,6 +126,7 @@ impl Default for Config {
             session_expiry: None,
             max_keepalive: None,
             max_topic_alias: 10,
+            outgoing_topic_aliases: 10,
             max_qos: QoS::ExactlyOnce,
             retain_available: true,
             allow_zero_length_client_id: true,

@@ -14,6 +14,7 @@ use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
 use super::enhanced_auth::{auth_token, AuthExchange};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
+use super::topic_aliases::OutgoingAliases;
 use super::{keepalive_window, ConnId, Core, Message, SessionKey};
 use crate::codec::{self, ConnAck, Connect, Packet, PropertiesBuilder, Protocol, ReasonCode};
 use crate::hooks::{AuthDecision, AuthToken, ConnectInfo, Event};
@@ -274,6 +275,9 @@ impl Core {
         let granted_keep_alive =
             granted_keep_alive(&self.config, keep_alive, v5).unwrap_or(keep_alive);
         let keepalive = keepalive_window(granted_keep_alive);
+        let aliases = options
+            .topic_alias_maximum
+            .min(self.config.outgoing_topic_aliases);
         let Some(conn) = self.live_conn(id) else {
             return;
         };
@@ -282,6 +286,7 @@ impl Core {
         conn.will = will;
         conn.max_packet_size = options.max_packet_size;
         conn.problem_information = options.problem_information;
+        conn.aliases_out = (v5 && aliases > 0).then(|| Box::new(OutgoingAliases::new(aliases)));
         let method = conn.auth.as_mut().map(|exchange| {
             exchange.active = false;
             exchange.step = 0;

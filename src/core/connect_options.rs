@@ -21,6 +21,8 @@ pub(crate) struct ClientOptions {
     pub(crate) max_packet_size: u32,
     /// Request Problem Information.
     pub(crate) problem_information: bool,
+    /// Topic Alias Maximum: most aliases the client takes from the broker.
+    pub(crate) topic_alias_maximum: u16,
 }
 
 impl ClientOptions {
@@ -39,6 +41,7 @@ impl ClientOptions {
             receive_maximum: p.receive_maximum().unwrap_or(u16::MAX),
             max_packet_size: p.maximum_packet_size().unwrap_or(u32::MAX),
             problem_information: p.request_problem_information() != Some(0),
+            topic_alias_maximum: p.topic_alias_maximum().unwrap_or(0),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::connect_options::ClientOptions;
 use super::enhanced_auth::AuthExchange;
 use super::output_queue::{publish_wire_len, OutputQueue, Wire};
-use super::topic_aliases::TopicAliases;
+use super::topic_aliases::{AliasUse, OutgoingAliases, TopicAliases};
 use super::SessionKey;
 pub use crate::close_reason::CloseReason;
 use crate::codec::Protocol;
@@ -83,6 +83,9 @@ pub(crate) struct Conn {
     pub(crate) problem_information: bool,
     /// The topic aliases an MQTT 5 client has set, once it sets one.
     pub(crate) topic_aliases: Option<Box<TopicAliases>>,
+    /// The topic aliases the broker sets on the PUBLISHes it sends, when
+    /// the client accepts some.
+    pub(crate) aliases_out: Option<Box<OutgoingAliases>>,
     /// The MQTT 5 enhanced authentication of this connection, if its
     /// CONNECT named a method.
     pub(crate) auth: Option<Box<AuthExchange>>,
@@ -112,6 +115,7 @@ impl Conn {
             max_packet_size: u32::MAX,
             problem_information: true,
             topic_aliases: None,
+            aliases_out: None,
             auth: None,
             pending: None,
             input: Vec::new(),
@@ -181,9 +185,25 @@ impl Conn {
     #[inline]
     pub(crate) fn wire(&self, now_ms: u64) -> Wire {
         if self.is_v5() {
-            Wire::V5 { now_ms }
+            Wire::V5 {
+                now_ms,
+                alias: AliasUse::None,
+            }
         } else {
             Wire::V3
+        }
+    }
+
+    /// `wire` with the topic alias a PUBLISH on `topic` sets or uses, when
+    /// the broker sets aliases on this connection.
+    #[inline]
+    pub(crate) fn with_alias(&mut self, wire: Wire, topic: &str) -> Wire {
+        match (wire, self.aliases_out.as_mut()) {
+            (Wire::V5 { now_ms, .. }, Some(aliases)) => Wire::V5 {
+                now_ms,
+                alias: aliases.assign(topic),
+            },
+            _ => wire,
         }
     }
 

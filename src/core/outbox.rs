@@ -51,6 +51,7 @@ impl Outbox {
         packet_id: u16,
         wire: Wire,
     ) {
+        let wire = conn.with_alias(wire, message.topic());
         self.append(id, conn, store, |output| {
             output.push_publish(message, false, packet_id, wire)
         });

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use super::buffer_pool::BufferPool;
+use super::topic_aliases::AliasUse;
 use super::COMPACT_AFTER;
 use crate::codec::{self, PacketId};
 use crate::message::Message;
@@ -26,10 +27,12 @@ pub(crate) enum Wire {
     /// MQTT 3.1 / 3.1.1: no properties.
     V3,
     /// MQTT 5, at `now_ms` of the broker's clock (for the time left of a
-    /// Message Expiry Interval).
+    /// Message Expiry Interval), with a topic alias or not.
     V5 {
         /// The broker's clock.
         now_ms: u64,
+        /// The topic alias this PUBLISH sets or uses.
+        alias: AliasUse,
     },
 }
 
@@ -43,6 +46,12 @@ fn remaining_expiry(message: &Message, now_ms: u64) -> [u8; 5] {
     let left = at.saturating_sub(now_ms).div_ceil(1000);
     let [a, b, c, d] = u32::try_from(left).unwrap_or(u32::MAX).to_be_bytes();
     [codec::property::MESSAGE_EXPIRY_INTERVAL, a, b, c, d]
+}
+
+/// A Topic Alias property.
+fn alias_property(alias: u16) -> [u8; 3] {
+    let [hi, lo] = alias.to_be_bytes();
+    [codec::property::TOPIC_ALIAS, hi, lo]
 }
 
 /// Bytes of [`remaining_expiry`] that are a property: 5, or 0 without an
@@ -138,9 +147,18 @@ impl OutputQueue {
             Wire::V3 => {
                 codec::encode_publish_header(out, dup, qos, retain, topic, packet_id, payload.len())
             }
-            Wire::V5 { now_ms } => {
+            Wire::V5 { now_ms, alias } => {
                 let expiry = remaining_expiry(message, now_ms);
-                let properties = [&expiry[..expiry_len(message)], message.property_bytes()];
+                let (alias_bytes, alias_len, topic) = match alias {
+                    AliasUse::None => ([0; 3], 0, topic),
+                    AliasUse::Set(n) => (alias_property(n), 3, topic),
+                    AliasUse::Use(n) => (alias_property(n), 3, ""),
+                };
+                let properties = [
+                    &expiry[..expiry_len(message)],
+                    &alias_bytes[..alias_len],
+                    message.property_bytes(),
+                ];
                 if !splice {
                     codec::encode_publish_v5(
                         out,

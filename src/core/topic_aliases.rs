@@ -1,5 +1,8 @@
-//! The topic aliases an MQTT 5 client sets on the PUBLISHes it sends
-//! (§3.3.2.3.4): a number standing for a topic name on one connection.
+//! Topic aliases (§3.3.2.3.4): a number standing for a topic name on one
+//! connection, set by an MQTT 5 client on the PUBLISHes it sends, and by
+//! the broker on those it sends a client that accepts them.
+
+use std::collections::HashMap;
 
 use crate::codec::ReasonCode;
 
@@ -48,9 +51,79 @@ impl TopicAliases {
     }
 }
 
+/// What a PUBLISH to a client does with a topic alias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AliasUse {
+    /// No alias: the topic goes out in full.
+    None,
+    /// The topic goes out in full and sets this alias.
+    Set(u16),
+    /// The topic is left out: this alias stands for it.
+    Use(u16),
+}
+
+/// The aliases the broker has set on one connection: at most `maximum`
+/// (the smaller of the client's Topic Alias Maximum and the broker's
+/// `outgoing_topic_aliases`); once all are taken, the least recently set
+/// one is set again for the new topic.
+pub(crate) struct OutgoingAliases {
+    maximum: u16,
+    by_topic: HashMap<Box<str>, u16>,
+    /// The topic of alias `n` at `n - 1`.
+    topics: Vec<Box<str>>,
+    /// The alias set again next once all are taken.
+    next_reused: u16,
+}
+
+impl OutgoingAliases {
+    /// A table of at most `maximum` aliases (at least 1).
+    pub(crate) fn new(maximum: u16) -> OutgoingAliases {
+        OutgoingAliases {
+            maximum: maximum.max(1),
+            by_topic: HashMap::new(),
+            topics: Vec::new(),
+            next_reused: 1,
+        }
+    }
+
+    /// The alias use for a PUBLISH on `topic`.
+    pub(crate) fn assign(&mut self, topic: &str) -> AliasUse {
+        if let Some(&alias) = self.by_topic.get(topic) {
+            return AliasUse::Use(alias);
+        }
+        let alias = if self.topics.len() < usize::from(self.maximum) {
+            self.topics.push(topic.into());
+            self.topics.len() as u16
+        } else {
+            let alias = self.next_reused;
+            self.next_reused = if alias >= self.maximum { 1 } else { alias + 1 };
+            let slot = usize::from(alias - 1);
+            if let Some(old) = self.topics.get_mut(slot) {
+                self.by_topic.remove(old);
+                *old = topic.into();
+            }
+            alias
+        };
+        self.by_topic.insert(topic.into(), alias);
+        AliasUse::Set(alias)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outgoing_aliases_are_set_used_and_reused() {
+        let mut out = OutgoingAliases::new(2);
+        assert_eq!(out.assign("a"), AliasUse::Set(1));
+        assert_eq!(out.assign("b"), AliasUse::Set(2));
+        assert_eq!(out.assign("a"), AliasUse::Use(1));
+        assert_eq!(out.assign("c"), AliasUse::Set(1));
+        assert_eq!(out.assign("c"), AliasUse::Use(1));
+        assert_eq!(out.assign("a"), AliasUse::Set(2));
+        assert_eq!(out.assign("b"), AliasUse::Set(1));
+    }
 
     #[test]
     fn set_use_and_refuse() {

@@ -649,3 +649,49 @@ fn no_local_on_a_shared_subscription_is_a_protocol_error() {
     let got = sim.subscribe_with(c, "$share/g/t", options, Properties::EMPTY);
     assert_eq!(got, vec![Got::Disconnect(ReasonCode::PROTOCOL_ERROR)]);
 }
+
+#[test]
+fn the_broker_sets_topic_aliases_for_clients_that_take_them() {
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.two_byte(property::TOPIC_ALIAS_MAXIMUM, 1);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "#", QoS::AtMostOnce);
+    let publisher = sim.connect("p", true);
+    for topic in [
+        "long/topic/a",
+        "long/topic/a",
+        "long/topic/b",
+        "long/topic/b",
+    ] {
+        sim.publish(publisher, topic, b"x", QoS::AtMostOnce, false, 0);
+    }
+    let got: Vec<(String, Vec<(u8, String)>)> = sim
+        .recv(sub)
+        .iter()
+        .map(|g| match g {
+            Got::Publish { topic, .. } => (topic.clone(), publish_properties(g)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let alias = |n: u16| vec![(property::TOPIC_ALIAS, format!("TwoByte({n})"))];
+    assert_eq!(
+        got,
+        vec![
+            ("long/topic/a".to_string(), alias(1)),
+            (String::new(), alias(1)),
+            ("long/topic/b".to_string(), alias(1)),
+            (String::new(), alias(1)),
+        ]
+    );
+    // A client that did not ask for aliases gets none.
+    let plain = sim.connect_v5("plain", true, &props());
+    sim.subscribe(plain, "#", QoS::AtMostOnce);
+    sim.publish(publisher, "long/topic/a", b"x", QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "long/topic/a", b"x", QoS::AtMostOnce, false, 0);
+    let got = sim.recv(plain);
+    assert!(
+        got.iter().all(|g| publish_properties(g).is_empty()),
+        "{got:?}"
+    );
+}
