@@ -81,6 +81,19 @@ pub struct Config {
     /// Whether clients may publish retained messages (mosquitto's
     /// `retain_available`). Default: true.
     pub retain_available: bool,
+    /// Response Information for an MQTT 5 client that asks for it
+    /// (Request Response Information 1): the base of the topics it may use
+    /// for responses, with `%c` replaced by its client id. `None`: none is
+    /// sent. Default: `None`.
+    pub response_information: Option<String>,
+    /// Redirects every MQTT 5 client to this Server Reference (CONNACK
+    /// 0x9C "use another server", or 0x9D "server moved" with
+    /// `redirect_permanent`); a 3.1.1 client is refused with 0x03 (server
+    /// unavailable). `None`: clients are served. Default: `None`.
+    pub redirect: Option<String>,
+    /// Whether `redirect` is permanent (0x9D) rather than temporary
+    /// (0x9C). Default: false.
+    pub redirect_permanent: bool,
     /// Whether a client may connect with an empty client id and clean
     /// session 1 (it is then given a generated id). Default: true.
     pub allow_zero_length_client_id: bool,
@@ -129,6 +142,9 @@ impl Default for Config {
             outgoing_topic_aliases: 10,
             max_qos: QoS::ExactlyOnce,
             retain_available: true,
+            response_information: None,
+            redirect: None,
+            redirect_permanent: false,
             allow_zero_length_client_id: true,
             auto_id_prefix: "mqlite-".to_string(),
             persistence: None,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::connect_options::{
-    connack_properties, granted_keep_alive, granted_session_expiry, ClientOptions, Granted,
+    connack_properties, granted_keep_alive, granted_session_expiry, redirection, ClientOptions,
+    Granted,
 };
 use super::connection::{CloseReason, ConnState, PendingConnect, Will};
 use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
@@ -30,6 +31,21 @@ impl Core {
         let v5 = connect.protocol.is_v5();
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
+        }
+        if let Some((code, reference)) = redirection(&self.config) {
+            let mut properties = PropertiesBuilder::new();
+            if v5 {
+                properties.string(codec::property::SERVER_REFERENCE, reference);
+            }
+            log::info!("CONNECT redirected to {reference}");
+            let code = if v5 {
+                code
+            } else {
+                ReasonCode::SERVER_UNAVAILABLE
+            };
+            self.send_connack(id, false, code, &properties);
+            self.close(now, id, CloseReason::Refused);
+            return;
         }
         let method = connect.properties.authentication_method();
         if let (Some(method), Some(conn)) = (method, self.live_conn(id)) {
@@ -307,6 +323,9 @@ impl Core {
                     session_expiry: (expiry != options.session_expiry).then_some(expiry),
                     keep_alive: (granted_keep_alive != keep_alive).then_some(granted_keep_alive),
                     assigned_id: assigned,
+                    response_information_for: session
+                        .filter(|_| options.response_information)
+                        .map(|s| &*s.client_id),
                 },
             );
             if let Some(method) = method {

@@ -2,7 +2,7 @@
 //! CONNACK: session expiry, flow control and size limits, keep alive, and
 //! the capabilities an MQTT 5 client is told (§3.1.2.11, §3.2.2.3).
 
-use crate::codec::{property, Connect, PropertiesBuilder, QoS};
+use crate::codec::{property, Connect, PropertiesBuilder, QoS, ReasonCode};
 use crate::Config;
 
 /// A Session Expiry Interval that never ends.
@@ -23,6 +23,8 @@ pub(crate) struct ClientOptions {
     pub(crate) problem_information: bool,
     /// Topic Alias Maximum: most aliases the client takes from the broker.
     pub(crate) topic_alias_maximum: u16,
+    /// Request Response Information.
+    pub(crate) response_information: bool,
 }
 
 impl ClientOptions {
@@ -42,6 +44,7 @@ impl ClientOptions {
             max_packet_size: p.maximum_packet_size().unwrap_or(u32::MAX),
             problem_information: p.request_problem_information() != Some(0),
             topic_alias_maximum: p.topic_alias_maximum().unwrap_or(0),
+            response_information: p.request_response_information() == Some(1),
         }
     }
 }
@@ -81,6 +84,8 @@ pub(crate) struct Granted<'a> {
     pub(crate) keep_alive: Option<u16>,
     /// The client identifier the broker made up, if it did.
     pub(crate) assigned_id: Option<&'a str>,
+    /// The client's identifier, when it asked for Response Information.
+    pub(crate) response_information_for: Option<&'a str>,
 }
 
 /// The properties of a successful MQTT 5 CONNACK: what differs from what
@@ -96,6 +101,15 @@ pub(crate) fn connack_properties(config: &Config, granted: &Granted<'_>) -> Prop
     }
     if let Some(keep_alive) = granted.keep_alive {
         p.two_byte(property::SERVER_KEEP_ALIVE, keep_alive);
+    }
+    if let (Some(client_id), Some(base)) = (
+        granted.response_information_for,
+        &config.response_information,
+    ) {
+        p.string(
+            property::RESPONSE_INFORMATION,
+            &base.replace("%c", client_id),
+        );
     }
     if config.max_inflight < u16::MAX {
         p.two_byte(property::RECEIVE_MAXIMUM, config.max_inflight);
@@ -113,4 +127,16 @@ pub(crate) fn connack_properties(config: &Config, granted: &Granted<'_>) -> Prop
         p.two_byte(property::TOPIC_ALIAS_MAXIMUM, config.max_topic_alias);
     }
     p
+}
+
+/// The CONNACK refusing every client of a broker that redirects them:
+/// its reason code and Server Reference.
+pub(crate) fn redirection(config: &Config) -> Option<(ReasonCode, &str)> {
+    let reference = config.redirect.as_deref()?;
+    let code = if config.redirect_permanent {
+        ReasonCode::SERVER_MOVED
+    } else {
+        ReasonCode::USE_ANOTHER_SERVER
+    };
+    Some((code, reference))
 }

@@ -49,6 +49,14 @@ struct FileConfig {
     acl_file: Option<PathBuf>,
     allow_anonymous: Option<bool>,
     sys_interval: Option<u64>,
+    max_keepalive: Option<u16>,
+    max_topic_alias: Option<u16>,
+    outgoing_topic_aliases: Option<u16>,
+    max_qos: Option<u8>,
+    retain_available: Option<bool>,
+    response_information: Option<String>,
+    redirect: Option<String>,
+    redirect_permanent: Option<bool>,
 }
 
 /// The keys of the TOML file with their defaults, for `--help`.
@@ -101,6 +109,35 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     ("acl_file", "none  mosquitto ACL file"),
     ("allow_anonymous", "true unless password_file is given"),
     ("sys_interval", "10  seconds between $SYS updates (0: off)"),
+    (
+        "max_keepalive",
+        "none  most keep alive a client may ask, seconds (MQTT 5: Server Keep Alive)",
+    ),
+    (
+        "max_topic_alias",
+        "10  topic aliases an MQTT 5 client may set (0: none)",
+    ),
+    (
+        "outgoing_topic_aliases",
+        "10  topic aliases the broker sets for MQTT 5 clients that take them (0: none)",
+    ),
+    ("max_qos", "2  highest QoS supported"),
+    (
+        "retain_available",
+        "true  whether clients may publish retained messages",
+    ),
+    (
+        "response_information",
+        "none  MQTT 5 Response Information, %c = client id",
+    ),
+    (
+        "redirect",
+        "none  send every MQTT 5 client to this server (CONNACK 0x9C)",
+    ),
+    (
+        "redirect_permanent",
+        "false  redirect with 0x9D (server moved)",
+    ),
 ];
 
 /// Parses TOML text into a config, on top of the defaults, and validates
@@ -255,6 +292,31 @@ impl FileConfig {
         if let Some(value) = self.sys_interval {
             config.sys_interval = (value > 0).then(|| Duration::from_secs(value));
         }
+        if let Some(value) = self.max_keepalive {
+            config.max_keepalive = Some(value);
+        }
+        if let Some(value) = self.max_topic_alias {
+            config.max_topic_alias = value;
+        }
+        if let Some(value) = self.outgoing_topic_aliases {
+            config.outgoing_topic_aliases = value;
+        }
+        if let Some(value) = self.max_qos {
+            config.max_qos = mqlite::codec::QoS::from_u8(value)
+                .ok_or_else(|| invalid("max_qos", format!("{value} is not 0, 1 or 2")))?;
+        }
+        if let Some(value) = self.retain_available {
+            config.retain_available = value;
+        }
+        if let Some(value) = self.response_information {
+            config.response_information = Some(value);
+        }
+        if let Some(value) = self.redirect {
+            config.redirect = Some(value);
+        }
+        if let Some(value) = self.redirect_permanent {
+            config.redirect_permanent = value;
+        }
         Ok(())
     }
 }
@@ -303,6 +365,26 @@ mod tests {
         assert_eq!(config.max_inflight, 5);
         assert_eq!(config.session_expiry, Some(Duration::from_secs(60)));
         assert_eq!(config.sys_interval, None);
+    }
+
+    #[test]
+    fn mqtt5_keys_are_applied() {
+        let config = from_toml(
+            "max_keepalive = 120\nmax_topic_alias = 0\noutgoing_topic_aliases = 3\n\
+             max_qos = 1\nretain_available = false\nresponse_information = \"r/%c\"\n\
+             redirect = \"b:1883\"\nredirect_permanent = true\n",
+        )
+        .unwrap();
+        assert_eq!(config.max_keepalive, Some(120));
+        assert_eq!(config.max_topic_alias, 0);
+        assert_eq!(config.outgoing_topic_aliases, 3);
+        assert_eq!(config.max_qos, mqlite::codec::QoS::AtLeastOnce);
+        assert!(!config.retain_available);
+        assert_eq!(config.response_information.as_deref(), Some("r/%c"));
+        assert_eq!(config.redirect.as_deref(), Some("b:1883"));
+        assert!(config.redirect_permanent);
+        let error = from_toml("max_qos = 3").unwrap_err().to_string();
+        assert!(error.contains("max_qos"), "{error}");
     }
 
     #[test]

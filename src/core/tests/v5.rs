@@ -695,3 +695,43 @@ fn the_broker_sets_topic_aliases_for_clients_that_take_them() {
         "{got:?}"
     );
 }
+
+#[test]
+fn response_information_is_given_to_who_asks() {
+    let mut sim = Sim::with_config(Config {
+        response_information: Some("responses/%c".into()),
+        ..test_config()
+    });
+    let mut ask = props();
+    ask.byte(property::REQUEST_RESPONSE_INFORMATION, 1);
+    let id = sim.connect_v5("c", true, &ask);
+    assert!(sim.connack_props(id).contains(&(
+        property::RESPONSE_INFORMATION,
+        "Str(\"responses/c\")".into()
+    )));
+    let other = sim.connect_v5("d", true, &props());
+    assert!(!sim
+        .connack_props(other)
+        .iter()
+        .any(|(id, _)| *id == property::RESPONSE_INFORMATION));
+}
+
+#[test]
+fn a_redirecting_broker_names_the_other_server() {
+    let mut sim = Sim::with_config(Config {
+        redirect: Some("other.example:1883".into()),
+        redirect_permanent: true,
+        ..test_config()
+    });
+    let (id, got) = sim.connect_with(connect5("c", true, &props()));
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::SERVER_MOVED)]);
+    assert!(sim.connack_props(id).contains(&(
+        property::SERVER_REFERENCE,
+        "Str(\"other.example:1883\")".into()
+    )));
+    let (_, got) = sim.connect_with(connect("old", true));
+    assert_eq!(
+        got,
+        vec![Got::ConnAck(false, ReasonCode::SERVER_UNAVAILABLE)]
+    );
+}
