@@ -70,48 +70,13 @@ use support::crash::{
     publisher, subscriber, PublisherReport, Shared, SubscriberReport, SubscriberThread,
 };
 use support::persistence::{Mqlite, Ready};
-use support::Rng;
-use support::{TempDir, QUIET};
+use support::{env_or, join_within, poll_until, wait_until, Rng, TempDir, QUIET};
 
 /// Time allowed, after the last restart, for publishers to finish and
 /// subscribers to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_ROUNDS: u32 = 5;
 const DEFAULT_SEED: u64 = 0x6d71_6c69_7465_2121;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
-
-fn join<T>(thread: JoinHandle<T>, deadline: Instant, what: &str) -> T {
-    while !thread.is_finished() {
-        assert!(Instant::now() < deadline, "{what} did not finish in time");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    match thread.join() {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
-/// Waits until `done` holds, polling; false at `deadline`.
-fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos2() {
@@ -154,12 +119,11 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
         (id, qos, report, thread)
     })
     .collect();
-    assert!(
-        wait_until(Instant::now() + Duration::from_secs(5), || subscribers
+    wait_until(Duration::from_secs(5), "the subscribers' SUBACK", || {
+        subscribers
             .iter()
-            .all(|(_, _, r, _)| r.lock().unwrap().subscribed)),
-        "the subscribers did not get their SUBACK within 5 s"
-    );
+            .all(|(_, _, r, _)| r.lock().unwrap().subscribed)
+    });
 
     let publishers: Vec<(&str, JoinHandle<PublisherReport>)> =
         [("q1", QoS::AtLeastOnce), ("q2", QoS::ExactlyOnce)]
@@ -186,7 +150,12 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
     let drain_deadline = Instant::now() + DRAIN_TIMEOUT;
     let publisher_reports: BTreeMap<&str, PublisherReport> = publishers
         .into_iter()
-        .map(|(tag, thread)| (tag, join(thread, drain_deadline, "a publisher")))
+        .map(|(tag, thread)| {
+            let left = drain_deadline.saturating_duration_since(Instant::now());
+            let report = join_within(thread, left)
+                .unwrap_or_else(|| panic!("publisher {tag} did not finish in time"));
+            (tag, report)
+        })
         .collect();
 
     // Subscribers drain: every acknowledged message arrived, no QoS 2 flow
@@ -199,11 +168,14 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
                     .all(|&seq| r.received.contains_key(&(tag.to_string(), seq)))
             })
     };
-    let drained = wait_until(drain_deadline, || {
-        subscribers
-            .iter()
-            .all(|(_, _, r, _)| all_arrived(&r.lock().unwrap()))
-    });
+    let drained = poll_until(
+        drain_deadline.saturating_duration_since(Instant::now()),
+        || {
+            subscribers
+                .iter()
+                .all(|(_, _, r, _)| all_arrived(&r.lock().unwrap()))
+        },
+    );
     // Part of the scenario, not a wait: a quiet window in which a late
     // duplicate would show up.
     std::thread::sleep(QUIET);
@@ -211,11 +183,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
     let subscriber_reports: Vec<(&str, QoS, SubscriberReport)> = subscribers
         .into_iter()
         .map(|(id, qos, report, thread)| {
-            join(
-                thread,
-                Instant::now() + Duration::from_secs(5),
-                "a subscriber",
-            );
+            join_within(thread, Duration::from_secs(5))
+                .unwrap_or_else(|| panic!("subscriber {id} did not finish in time"));
             let report = std::mem::take(&mut *report.lock().unwrap());
             (id, qos, report)
         })

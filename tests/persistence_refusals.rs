@@ -294,16 +294,13 @@ fn read_only_db_refused_as_read_only() {
     let mut command = std::process::Command::new(support::binary::bin_path());
     command
         .args(["-p", "0", "--db", db.to_str().unwrap()])
-        .current_dir(dir.dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .current_dir(dir.dir());
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         command.uid(65534).gid(65534);
     }
-    let child = command.spawn().expect("spawn mqlite");
-    let output = wait_output(child);
+    // It must refuse the file and exit.
+    let output = support::binary::run(&mut command, support::TIMEOUT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains(db.to_str().unwrap()), "{stderr}");
@@ -330,17 +327,4 @@ fn db_in_a_missing_directory_says_so() {
         stderr
     );
     assert!(!stderr.contains("lock file"), "{}", stderr);
-}
-
-/// Waits, at most 5 s, for a child that must exit; its output.
-fn wait_output(mut child: std::process::Child) -> std::process::Output {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while child.try_wait().expect("try_wait").is_none() {
-        if std::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("collect the output")
 }

@@ -8,6 +8,11 @@
 //! limit (or served, when it stays within the limits), the broker's stderr
 //! says why, and the broker still serves a normal client afterwards (and
 //! holds no descriptor of the abusers).
+//!
+//! No test asserts on when the cut comes, only that it comes within a
+//! generous deadline; the moment each timer fires is checked with the
+//! core's fake clock (`src/core/tests/timers.rs`, `connect.rs`,
+//! `wills.rs`).
 
 mod support;
 
@@ -55,7 +60,6 @@ mod half_open {
     fn silent_sockets_are_closed_at_connect_timeout() {
         let mut broker = broker("connect_timeout = 1");
         let baseline = broker.fd_count();
-        let started = Instant::now();
         let mut silent: Vec<TcpStream> = (0..20)
             .map(|_| TcpStream::connect(broker.addr).expect("TCP connect"))
             .collect();
@@ -65,11 +69,6 @@ mod half_open {
                 "a silent socket is still open 5 s after connect_timeout = 1 s"
             );
         }
-        assert!(
-            started.elapsed() >= Duration::from_millis(900),
-            "closed before connect_timeout: {:?}",
-            started.elapsed()
-        );
         let ok = support::poll_until(Duration::from_secs(5), || {
             broker
                 .log_lines("closed before CONNECT completed: ConnectTimeout")
@@ -94,7 +93,6 @@ mod half_open {
         let mut watcher = RawClient::open(broker.addr);
         watcher.connect("ka-watcher", true, 60);
         watcher.subscribe(&[("will/ka", Q1)]);
-        let started = Instant::now();
         let mut gone = RawClient::open(broker.addr);
         gone.connect_with(&ConnectOptions::new("vanished").keepalive(1).will(
             "will/ka",
@@ -102,12 +100,8 @@ mod half_open {
             Q1,
             false,
         ));
+        // Within `expect_message`'s 5 s, for 1.5 s of silence.
         watcher.expect_message("will/ka", b"vanished");
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed >= Duration::from_millis(1400),
-            "will before 1.5 x keepalive: {elapsed:?}"
-        );
         gone.expect_closed();
         broker.assert_log(&["keepalive expired for"]);
         broker.assert_log(&["client vanished disconnected: KeepaliveTimeout"]);
@@ -180,7 +174,6 @@ mod slowloris {
         // time: bytes arriving do not extend connect_timeout.
         let mut broker = broker("connect_timeout = 2");
         let baseline = broker.fd_count();
-        let started = Instant::now();
         let mut loris = Vec::new();
         for i in 0..10 {
             let stream = TcpStream::connect(broker.addr).unwrap();
@@ -191,6 +184,8 @@ mod slowloris {
         // A normal client meanwhile.
         let mut normal = RawClient::open(broker.addr);
         normal.connect("loris-neighbour", true, 60);
+        // Were each byte to extend the timeout, the CONNECT (over 20 bytes,
+        // one a second) would complete before the 8 s are out.
         for (stream, stop, _) in &mut loris {
             assert!(
                 closed_within(stream, Duration::from_secs(8)),
@@ -198,11 +193,6 @@ mod slowloris {
             );
             stop.store(true, Ordering::Relaxed);
         }
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed >= Duration::from_millis(1900),
-            "closed before connect_timeout: {elapsed:?}"
-        );
         for (_, _, thread) in loris {
             thread.join().unwrap();
         }
@@ -236,7 +226,6 @@ mod slowloris {
             .unwrap();
         stream.read_exact(&mut ack).unwrap();
         assert_eq!(ack, [0x20, 0x02, 0x00, 0x00]);
-        let started = Instant::now();
         let publish = encode(&Packet::Publish(mqlite::codec::Publish {
             dup: false,
             qos: Q0,
@@ -245,18 +234,15 @@ mod slowloris {
             packet_id: None,
             payload: b"0123456789",
         }));
+        // Were each byte to count as activity, the PUBLISH (over 40
+        // bytes, two a second) would still be trickling in after the 10 s.
         let (stop, thread) = dribble(&stream, publish, Duration::from_millis(500));
         assert!(
             closed_within(&mut stream, Duration::from_secs(10)),
             "trickling client still connected 10 s after keepalive 2 s"
         );
-        let elapsed = started.elapsed();
         stop.store(true, Ordering::Relaxed);
         thread.join().unwrap();
-        assert!(
-            elapsed >= Duration::from_millis(2900) && elapsed < Duration::from_secs(8),
-            "closed after {elapsed:?}, expected about 3 s (1.5 x keepalive)"
-        );
         broker.assert_log(&["client loris-after disconnected: KeepaliveTimeout"]);
         broker.assert_serves();
         assert_fds_back(&broker, baseline);

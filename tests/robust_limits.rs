@@ -15,7 +15,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mqlite::codec::QoS;
 use mqlite::hooks::AuthDecision;
@@ -115,23 +115,20 @@ fn max_packet_size_closes_the_connection_of_a_larger_packet() {
 #[test]
 fn connect_timeout_closes_a_socket_without_connect() {
     // Documented: "A socket that sends no complete CONNECT within this time
-    // is closed."
+    // is closed." Here the closes happen (within `expect_closed`'s 5 s, for
+    // a 1 s timeout) and are logged; when, to the millisecond (not before
+    // the timeout, a CONNECT completed just in time spared), is checked
+    // with the core's fake clock in `src/core/tests/timers.rs`.
     let mut broker = broker("connect_timeout = 1");
-    let started = Instant::now();
+    // Accepted before the others, so its connect timer, had its CONNECT not
+    // cancelled it, would be due first.
+    let mut in_time = RawClient::open(broker.addr);
+    in_time.connect("ct-in-time", true, 0);
     let mut silent = RawClient::open(broker.addr);
     let mut partial = RawClient::open(broker.addr);
     partial.send_raw(&ConnectOptions::new("ct-partial").encode()[..6]);
-    let mut late = RawClient::open(broker.addr);
-    // Part of the scenario: this client connects late, but within the 1 s.
-    std::thread::sleep(Duration::from_millis(500));
-    late.connect("ct-in-time", true, 0);
     silent.expect_closed();
     partial.expect_closed();
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
-        "closed after {elapsed:?}"
-    );
     let ok = support::poll_until(Duration::from_secs(5), || {
         broker
             .log_lines("closed before CONNECT completed: ConnectTimeout")
@@ -139,10 +136,8 @@ fn connect_timeout_closes_a_socket_without_connect() {
             >= 2
     });
     assert!(ok, "{}", broker.stderr());
-    // A client that connected in time stays, past the timeout: the wait is
-    // the scenario.
-    std::thread::sleep(Duration::from_millis(1000));
-    late.ping();
+    // Its timeout has passed too (the others' closes say so): still served.
+    in_time.ping();
     broker.assert_serves();
 }
 
@@ -193,7 +188,6 @@ fn auth_timeout_refuses_a_pending_connect_with_0x05() {
     let handle = broker.handle();
     let thread = std::thread::spawn(move || broker.run());
 
-    let started = Instant::now();
     let mut waiting = std::net::TcpStream::connect(addr).unwrap();
     let peer = waiting.local_addr().unwrap();
     waiting
@@ -204,22 +198,20 @@ fn auth_timeout_refuses_a_pending_connect_with_0x05() {
     ok.connect("accepted-meanwhile", true, 60);
     ok.ping();
     ok.disconnect();
+    // The refusal comes (within 5 s, for a 1 s timeout); when, to the
+    // millisecond, is checked with the core's fake clock in
+    // `src/core/tests/timers.rs`.
     waiting
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut connack = [0u8; 4];
     waiting.read_exact(&mut connack).expect("a CONNACK");
     assert_eq!(connack, [0x20, 0x02, 0x00, 0x05], "CONNACK 0x05");
-    let elapsed = started.elapsed();
     let mut rest = Vec::new();
     waiting
         .read_to_end(&mut rest)
         .expect("closed after the CONNACK");
     assert!(rest.is_empty(), "{rest:?}");
-    assert!(
-        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
-        "refused after {elapsed:?}"
-    );
     let needle = format!("authentication of {peer} timed out");
     assert!(
         support::poll_until(Duration::from_secs(2), || log

@@ -39,19 +39,12 @@ use support::robust::soak_load::{
     SUBSCRIBERS,
 };
 use support::robust::{sys_u64, Spawn};
-use support::{Pkt, RawClient, Recv, TempDir};
-
-fn env_secs(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{env_or, Pkt, RawClient, Recv, TempDir};
 
 #[test]
 fn soak() {
-    let secs = env_secs("MQLITE_SOAK_SECS", 60);
-    let every = env_secs("MQLITE_SOAK_SAMPLE_SECS", 10).max(1);
+    let secs = env_or("MQLITE_SOAK_SECS", 60u64);
+    let every = env_or("MQLITE_SOAK_SAMPLE_SECS", 10u64).max(1);
     // Warm-up: the first third of the run, at most 2 minutes.
     let warmup = (secs / 3).min(120);
     let dir = TempDir::new("soak");

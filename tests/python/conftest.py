@@ -1,5 +1,6 @@
-"""Fixtures for the paho-mqtt tests: the mqlite binary on a free port, and
-a paho client wrapper that works with paho-mqtt 1.x and 2.x.
+"""Fixtures for the paho-mqtt tests: the mqlite binary on a port the kernel
+picked (`-p 0`, read back from the binary's `mqlite: listening on ADDR`
+line), and a paho client wrapper that works with paho-mqtt 1.x and 2.x.
 
 The binary is taken from the environment variable MQLITE_BIN (default
 target/release/mqlite, relative to the repository root). Every wait has a
@@ -9,6 +10,7 @@ timeout, so a broken broker fails a test instead of hanging it.
 import os
 import pathlib
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -37,43 +39,67 @@ def mqlite_bin():
     return str(path.resolve())
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+LISTENING = re.compile(r"^mqlite: listening on (\S+):(\d+)$")
 
 
-class Broker:
-    """A running `mqlite -p PORT --no-persist` in a temporary directory."""
+class MqliteProcess:
+    """One `mqlite -p 0 ARGS...` process in `workdir`. The kernel picks the
+    port; the binary reports it on stderr, once bound, as
+    `mqlite: listening on ADDR` (src/bin/mqlite/main.rs), and `port` is the
+    one of that line: no port is picked here and handed over later, so no
+    other process can take it in between. Its stderr is read on a thread
+    (a full pipe would block the broker) and kept for `stderr()`."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, args):
         self.host = "127.0.0.1"
-        self.port = free_port()
-        self.log = open(workdir / "mqlite.log", "w+b")
+        self.lines = []
+        self.lock = threading.Lock()
         self.proc = subprocess.Popen(
-            [mqlite_bin(), "-p", str(self.port), "--no-persist"],
+            [mqlite_bin(), "-p", "0", *args],
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=self.log,
+            stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"mqlite exited early ({self.proc.returncode}): {self.stderr()}")
-            try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.proc.kill()
-                    pytest.fail(f"mqlite not listening after {TIMEOUT} s: {self.stderr()}")
-                time.sleep(0.02)
+        listening = queue.Queue()
+        self.reader = threading.Thread(target=self._read, args=(listening,), daemon=True)
+        self.reader.start()
+        try:
+            port = listening.get(timeout=TIMEOUT)
+        except queue.Empty:
+            self.proc.kill()
+            self.proc.wait()
+            self.reader.join(TIMEOUT)
+            pytest.fail(f"mqlite not listening after {TIMEOUT} s: {self.stderr()}")
+        if port is None:
+            code = self.proc.wait(timeout=TIMEOUT)
+            self.reader.join(TIMEOUT)
+            pytest.fail(f"mqlite exited before listening ({code}): {self.stderr()}")
+        self.port = port
+
+    def _read(self, listening):
+        """Collects stderr lines; puts the first listening port on
+        `listening`, and None at end of file."""
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self.lock:
+                self.lines.append(line)
+            match = LISTENING.match(line)
+            if match:
+                listening.put(int(match.group(2)))
+        listening.put(None)
 
     def stderr(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+        """What the process wrote to stderr so far; all of it once it has
+        exited and `wait` returned."""
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def wait(self, timeout=TIMEOUT):
+        """Waits for the exit and for stderr's end of file; the exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(TIMEOUT)
+        return code
 
     def stop(self):
         """SIGTERM; returns the exit code (the process is killed if it does
@@ -81,12 +107,25 @@ class Broker:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=TIMEOUT)
+                self.wait()
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                self.wait()
                 raise AssertionError("mqlite did not exit within 5 s of SIGTERM")
-        return self.proc.returncode
+        return self.wait()
+
+    def kill(self):
+        """SIGKILL (nothing flushed, nothing closed cleanly); waits for the
+        process to be gone and returns its exit code."""
+        self.proc.send_signal(signal.SIGKILL)
+        return self.wait()
+
+
+class Broker(MqliteProcess):
+    """A running `mqlite -p 0 --no-persist` in a temporary directory."""
+
+    def __init__(self, workdir):
+        super().__init__(workdir, ["--no-persist"])
 
 
 @pytest.fixture
@@ -97,7 +136,6 @@ def broker(tmp_path):
     finally:
         code = b.stop()
         log = b.stderr()
-        b.log.close()
     assert code == 0, f"mqlite exited with {code} after SIGTERM: {log}"
     assert "panicked" not in log, log
 

@@ -3,84 +3,54 @@ offline persistent session survive a SIGKILL of the mqlite binary.
 
 The broker here runs with `--db <tmp>/x.db` (the `broker` fixture of
 conftest.py runs `--no-persist`), is killed with SIGKILL and started again
-on the same file and port. The paho client wrapper, the binary lookup
-(MQLITE_BIN) and the free-port helper come from conftest.py. Every wait has
-a timeout.
+on the same file (each run on the port the kernel picks for `-p 0`). The
+paho client wrapper and the process wrapper (MQLITE_BIN, `-p 0` read back
+from the binary's `mqlite: listening on ADDR` line) come from conftest.py.
+Every wait has a timeout.
 """
 
 import signal
-import socket
-import subprocess
-import time
 
 import pytest
 
-from conftest import TIMEOUT, Client, free_port, mqlite_bin
+from conftest import Client, MqliteProcess
 
 
 class PersistentBroker:
-    """`mqlite -p PORT --db DB` in `workdir`; restartable on the same file
-    and port."""
+    """`mqlite -p 0 --db DB` in `workdir`, restartable on the same file.
+    Each run gets the port the kernel picks (conftest.MqliteProcess):
+    clients made after a restart connect to the new one."""
 
     def __init__(self, workdir):
-        self.host = "127.0.0.1"
-        self.port = free_port()
         self.workdir = workdir
         self.db = workdir / "x.db"
-        self.logs = []
-        self.proc = None
+        self.runs = []
         self.start()
 
     def start(self):
-        log = open(self.workdir / f"mqlite-{len(self.logs)}.log", "w+b")
-        self.logs.append(log)
-        self.proc = subprocess.Popen(
-            [mqlite_bin(), "-p", str(self.port), "--db", str(self.db)],
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"mqlite exited early ({self.proc.returncode}): {self.stderr()}")
-            try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.proc.kill()
-                    pytest.fail(f"mqlite not listening after {TIMEOUT} s: {self.stderr()}")
-                time.sleep(0.02)
+        self.runs.append(MqliteProcess(self.workdir, ["--db", str(self.db)]))
+
+    @property
+    def host(self):
+        return self.runs[-1].host
+
+    @property
+    def port(self):
+        return self.runs[-1].port
 
     def stderr(self):
-        text = []
-        for log in self.logs:
-            log.flush()
-            log.seek(0)
-            text.append(log.read().decode(errors="replace"))
-        return "\n---\n".join(text)
+        return "\n---\n".join(run.stderr() for run in self.runs)
 
     def kill_and_restart(self):
         """SIGKILL (nothing flushed, nothing closed cleanly), then the same
         command again."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=TIMEOUT)
-        assert self.proc.returncode == -signal.SIGKILL, self.proc.returncode
+        code = self.runs[-1].kill()
+        assert code == -signal.SIGKILL, code
         self.start()
 
     def stop(self):
         """SIGTERM; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("mqlite did not exit within 5 s of SIGTERM")
-        return self.proc.returncode
+        return self.runs[-1].stop()
 
 
 @pytest.fixture
@@ -91,8 +61,6 @@ def persistent_broker(tmp_path):
     finally:
         code = b.stop()
         log = b.stderr()
-        for f in b.logs:
-            f.close()
     assert code == 0, f"mqlite exited with {code} after SIGTERM: {log}"
     assert "panicked" not in log, log
 

@@ -1,18 +1,16 @@
 //! [`TestBroker`]: the in-process broker of every test, on `127.0.0.1:0`
 //! (its address read back, so no port is guessed), run in its own thread,
-//! stopped and joined when dropped; [`test_config`] and
-//! [`join_within`].
+//! stopped and joined when dropped; [`test_config`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use mqlite::codec::QoS;
 use mqlite::core::Stats;
 use mqlite::{Broker, BrokerHandle, Config};
 
-use super::{poll_until, wait_for, wait_until, ConnectOptions, RawClient, TIMEOUT};
+use super::{join_within, wait_for, wait_until, ConnectOptions, RawClient, TIMEOUT};
 
 /// A config for tests: one listener on a free port, no `$SYS` timer.
 pub fn test_config() -> Config {
@@ -158,17 +156,5 @@ impl Drop for TestBroker {
             Some(Err(error)) => panic!("Broker::run failed: {error}"),
             Some(Ok(())) => {}
         }
-    }
-}
-
-/// Joins `thread` if it finishes within `timeout` (a thread that does not
-/// is left running, detached). A panic in the thread is re-raised.
-pub fn join_within<T>(thread: JoinHandle<T>, timeout: Duration) -> Option<T> {
-    if !poll_until(timeout, || thread.is_finished()) {
-        return None;
-    }
-    match thread.join() {
-        Ok(value) => Some(value),
-        Err(panic) => std::panic::resume_unwind(panic),
     }
 }

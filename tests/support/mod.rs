@@ -20,7 +20,10 @@
 //!   [`binary::mqlite_exits`] for runs that must end on their own.
 //! - [`TempDir`] (`tempdir.rs`): a scratch directory removed on drop.
 //! - [`wait_until`], [`poll_until`], [`wait_for`] (`wait.rs`): a condition
-//!   polled with a deadline, never a sleep standing for one.
+//!   polled with a deadline, never a sleep standing for one; [`join_within`]
+//!   for a thread that must finish.
+//! - [`env_or`]: a test's knob from the environment (rounds, seeds,
+//!   durations), refusing a value that does not parse.
 //! - Per feature: [`cli`] (mosquitto's clients), [`persistence`] (the
 //!   broker in-process or as the binary, restarted on one file),
 //!   [`robust`] (the binary with a TOML config, `/proc` figures, `$SYS`),
@@ -57,16 +60,29 @@ mod wait;
 // Each target uses only some of these: an unused re-export is not an error.
 #[allow(unused_imports)]
 pub use self::{
-    broker::{join_within, test_config, TestBroker},
+    broker::{test_config, TestBroker},
     encode::{cat, encode, field, frame, ConnectOptions},
     packets::{Msg, Pkt},
     raw::{RawClient, Recv},
     rng::Rng,
     tempdir::TempDir,
-    wait::{poll_until, wait_for, wait_until},
+    wait::{join_within, poll_until, wait_for, wait_until},
 };
 
 /// The longest any single wait lasts.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to listen before concluding that nothing more is coming.
 pub const QUIET: Duration = Duration::from_millis(300);
+
+/// The value of the environment variable `name`, parsed, or `default` when
+/// it is not set. A value that does not parse is an error, not the default:
+/// a typo must not silently run the default scenario.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a valid value")),
+        Err(_) => default,
+    }
+}

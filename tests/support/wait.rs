@@ -1,6 +1,8 @@
 //! Waiting for something to happen: poll a condition until it holds, with
-//! a deadline, instead of sleeping for a time that is usually long enough.
+//! a deadline, instead of sleeping for a time that is usually long enough;
+//! [`join_within`] for a thread that must finish.
 
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How often a condition is polled.
@@ -37,4 +39,16 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut get: impl FnMut() -> Optio
         found.is_some()
     });
     found.expect("the condition held")
+}
+
+/// Joins `thread` if it finishes within `timeout` (a thread that does not
+/// is left running, detached). A panic in the thread is re-raised.
+pub fn join_within<T>(thread: JoinHandle<T>, timeout: Duration) -> Option<T> {
+    if !poll_until(timeout, || thread.is_finished()) {
+        return None;
+    }
+    match thread.join() {
+        Ok(value) => Some(value),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }

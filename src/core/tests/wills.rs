@@ -52,6 +52,10 @@ fn keepalive_expires_at_one_and_a_half_times_and_publishes_will() {
     // The deadline moved to 10 s + 15 s.
     sim.advance(Duration::from_millis(14_999));
     assert!(sim.is_open(id));
+    assert!(
+        sim.publishes(watcher).is_empty(),
+        "no will before the expiry"
+    );
     let deadline = sim.core.next_deadline().unwrap();
     assert_eq!(deadline, sim.now + Duration::from_millis(1));
     sim.advance(Duration::from_millis(1));
