@@ -11,6 +11,7 @@ use crate::hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
 use crate::message::Message;
+use crate::publish_properties::PublishProperties;
 use crate::reactor::LocalSink;
 use crate::reactor::{Command, Reactor, Shared};
 use crate::store::SessionStore;
@@ -177,6 +178,33 @@ impl Broker {
         Ok(())
     }
 
+    /// [`Broker::publish`] with MQTT 5 properties: MQTT 5 subscribers (and
+    /// local subscriptions) get them; the Message Expiry Interval counts
+    /// from now.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid topic name or Response Topic,
+    /// [`Error::Config`] for a property the protocol cannot carry.
+    pub fn publish_with(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &PublishProperties,
+    ) -> Result<(), Error> {
+        let message = properties.message(topic, payload, qos, retain)?;
+        let now = self.reactor.pass_time();
+        let _busy = self.handle.shared.enter_busy();
+        self.reactor.core_with_work().handle_host_publish_with(
+            now,
+            message,
+            properties.message_expiry_interval,
+        );
+        self.reactor.dispatch_local();
+        Ok(())
+    }
+
     /// Sets the authentication hook, called on the broker thread for every
     /// CONNECT (after protocol checks, before the session is touched) with
     /// what the client presented. Without one, every client is accepted.
@@ -290,6 +318,32 @@ impl BrokerHandle {
         }
         // The inbox refuses it once the broker has stopped.
         if !self.shared.send_publish(topic, payload, qos, retain) {
+            return Err(Error::Stopped);
+        }
+        Ok(())
+    }
+
+    /// [`BrokerHandle::publish`] with MQTT 5 properties (see
+    /// [`Broker::publish_with`]); the Message Expiry Interval counts from
+    /// when the broker thread takes the message.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for an invalid topic name or Response Topic,
+    /// [`Error::Config`] for a property the protocol cannot carry,
+    /// [`Error::Stopped`] once the broker has stopped.
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: &PublishProperties,
+    ) -> Result<(), Error> {
+        let message = properties.message(topic, payload, qos, retain)?;
+        if !self
+            .shared
+            .send_with_properties(message, properties.message_expiry_interval)
+        {
             return Err(Error::Stopped);
         }
         Ok(())

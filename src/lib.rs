@@ -1,4 +1,4 @@
-//! mqlite: an MQTT 3.1 / 3.1.1 broker that is a library.
+//! mqlite: an MQTT 3.1 / 3.1.1 / 5.0 broker that is a library.
 //!
 //! The layers, from the bytes up (see `docs/ARCHITECTURE.md`):
 //!
@@ -35,6 +35,7 @@ pub mod ffi;
 pub mod hooks;
 mod message;
 mod peer;
+mod publish_properties;
 mod reactor;
 pub mod store;
 pub mod topic;
@@ -50,6 +51,7 @@ pub use hooks::{
 };
 pub use message::Message;
 pub use peer::{GatewayProtocol, Peer};
+pub use publish_properties::PublishProperties;
 
 /// The README's Rust example, compiled by `cargo test --doc` so that it
 /// stays true (it waits for Enter, so it is built, not run).

@@ -319,6 +319,23 @@ impl Core {
         Ok(())
     }
 
+    /// Publishes a message from the host with MQTT 5 properties: its
+    /// Message Expiry Interval (`expiry_interval`, seconds) counts from
+    /// now.
+    pub fn handle_host_publish_with(
+        &mut self,
+        now: Instant,
+        message: Message,
+        expiry_interval: Option<u32>,
+    ) {
+        self.tick(now);
+        let message = match expiry_interval {
+            Some(interval) => message.with_expiry(Some(self.expiry_deadline(now, interval))),
+            None => message,
+        };
+        self.publish_message(now, message);
+    }
+
     /// Publishes a message from the host whose topic the caller already
     /// validated (the handle does, before queueing it).
     pub(crate) fn publish_message(&mut self, now: Instant, message: Message) {

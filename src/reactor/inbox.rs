@@ -36,8 +36,12 @@ pub(crate) enum Command {
         qos: QoS,
         retain: bool,
     },
-    /// Publish this message (one too large to copy) as the host.
+    /// Publish this message (one too large to copy, or with properties) as
+    /// the host.
     PublishMessage(Message),
+    /// Publish this message as the host, expiring this many seconds after
+    /// it reaches the broker thread.
+    PublishExpiring(Message, u32),
     /// Close the connection of this client id.
     Kick(String),
     /// Reply with the counters.
@@ -224,15 +228,26 @@ impl Shared {
             for message in messages {
                 let (topic, payload) = (message.topic(), message.payload());
                 match inline_topic_len(topic, payload) {
-                    Some(topic_len) => {
+                    // Only a message without properties travels as bytes.
+                    Some(topic_len) if message.property_bytes().is_empty() => {
                         let (qos, retain) = (message.qos(), message.retain());
                         inbox.copy_publish(topic_len, topic, payload, qos, retain);
                     }
-                    None => inbox
+                    _ => inbox
                         .commands
                         .push(Command::PublishMessage(message.clone())),
                 }
             }
+        })
+    }
+
+    /// Queues one host publish with properties (and an expiry interval,
+    /// counted from when the broker thread takes it); false once the broker
+    /// has stopped.
+    pub(crate) fn send_with_properties(&self, message: Message, expiry: Option<u32>) -> bool {
+        self.send(match expiry {
+            Some(interval) => Command::PublishExpiring(message, interval),
+            None => Command::PublishMessage(message),
         })
     }
 

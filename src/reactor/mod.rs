@@ -471,6 +471,10 @@ impl Reactor {
                     }
                 }
                 Command::PublishMessage(message) => self.core.publish_message(now, message),
+                Command::PublishExpiring(message, interval) => {
+                    self.core
+                        .handle_host_publish_with(now, message, Some(interval));
+                }
                 Command::Kick(client_id) => {
                     self.core.handle_kick(now, &client_id);
                 }

@@ -99,6 +99,7 @@ fn bytes_of_a_packet_trickling_in_do_not_reset_the_keepalive() {
             topic: "loris/topic/that/is/long/enough",
             packet_id: None,
             payload: b"0123456789",
+            properties: crate::codec::Properties::EMPTY,
         }),
         &mut bytes,
     )
@@ -130,7 +131,7 @@ fn a_connect_completed_just_before_connect_timeout_is_in_time() {
     sim.send(late, Packet::Connect(connect("late", true)));
     assert_eq!(
         sim.recv(late),
-        vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]
+        vec![Got::ConnAck(false, ReasonCode::SUCCESS)]
     );
     sim.advance(Duration::from_millis(1));
     assert!(
@@ -192,7 +193,7 @@ fn a_pending_authentication_is_refused_with_0x05_at_auth_timeout() {
     sim.advance(Duration::from_millis(1));
     assert_eq!(
         sim.recv(waiting),
-        vec![Got::ConnAck(false, ConnectReturnCode::NotAuthorized)]
+        vec![Got::ConnAck(false, ReasonCode::NOT_AUTHORIZED)]
     );
     assert!(!sim.is_open(waiting));
     assert!(sim.is_open(other));
@@ -225,13 +226,13 @@ fn an_authentication_decided_within_auth_timeout_is_carried_out_a_late_one_ignor
         .handle_auth_decision(sim.now, in_time_token, AuthDecision::Accept));
     assert_eq!(
         sim.recv(in_time),
-        vec![Got::ConnAck(false, ConnectReturnCode::Accepted)]
+        vec![Got::ConnAck(false, ReasonCode::SUCCESS)]
     );
     sim.advance(Duration::from_millis(1));
     assert!(sim.is_open(in_time), "its timer does nothing once decided");
     assert_eq!(
         sim.recv(late),
-        vec![Got::ConnAck(false, ConnectReturnCode::NotAuthorized)]
+        vec![Got::ConnAck(false, ReasonCode::NOT_AUTHORIZED)]
     );
     assert!(
         !sim.core

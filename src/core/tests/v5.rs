@@ -735,3 +735,36 @@ fn a_redirecting_broker_names_the_other_server() {
         vec![Got::ConnAck(false, ReasonCode::SERVER_UNAVAILABLE)]
     );
 }
+
+#[test]
+fn host_publishes_carry_properties_and_an_expiry_from_now() {
+    let mut sim = Sim::new();
+    let sub = sim.connect_v5("sub", true, &props());
+    sim.subscribe(sub, "t", QoS::AtMostOnce);
+    let properties = crate::PublishProperties {
+        content_type: Some("text/plain".into()),
+        user_properties: vec![("k".into(), "v".into())],
+        message_expiry_interval: Some(30),
+        ..Default::default()
+    };
+    let message = properties
+        .message("t", b"x", QoS::AtMostOnce, false)
+        .unwrap();
+    sim.advance(Duration::from_secs(100));
+    sim.core
+        .handle_host_publish_with(sim.now, message, properties.message_expiry_interval);
+    let got = sim.recv(sub);
+    let ids: Vec<u8> = publish_properties(&got[0])
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            property::MESSAGE_EXPIRY_INTERVAL,
+            property::CONTENT_TYPE,
+            property::USER_PROPERTY
+        ]
+    );
+    assert!(publish_properties(&got[0])[0].1.contains("30"));
+}
