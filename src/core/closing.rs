@@ -9,7 +9,7 @@ use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::{CloseReason, ConnState, Will};
 use super::timers::Timer;
 use super::{ConnId, Core, SessionKey, Subscriber};
-use crate::codec::{self, Packet, Protocol, ReasonCode, Reasoned};
+use crate::codec::{self, property, Packet, PropertiesBuilder, Protocol, ReasonCode, Reasoned};
 use crate::hooks::{AclAccess, Event, Identity};
 use crate::peer::Peer;
 use crate::store::StoreOp;
@@ -32,6 +32,20 @@ impl Core {
         reason: CloseReason,
         code: Option<ReasonCode>,
     ) {
+        self.close_explained(now, id, reason, code, "");
+    }
+
+    /// [`Core::close_with`], the DISCONNECT carrying `why` as its Reason
+    /// String (when not empty, and when the packet stays within the
+    /// client's Maximum Packet Size [MQTT-3.14.2-3]).
+    pub(super) fn close_explained(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        reason: CloseReason,
+        code: Option<ReasonCode>,
+        why: &str,
+    ) {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
@@ -39,9 +53,16 @@ impl Core {
             return;
         }
         if let (Some(code), ConnState::Connected(_), true) = (code, conn.state, conn.is_v5()) {
-            let disconnect = Packet::Disconnect(Reasoned::new(code));
+            let mut properties = PropertiesBuilder::new();
+            if !why.is_empty() && why.len() + 16 <= conn.max_packet_size as usize {
+                properties.string(property::REASON_STRING, why);
+            }
+            let disconnect = Packet::Disconnect(Reasoned {
+                reason: code,
+                properties: properties.unchecked(),
+            });
             self.outbox.encode(id, conn, &self.store, |out| {
-                // A DISCONNECT with a reason code alone always encodes.
+                // A reason code and a string cut to 65 535 bytes: it encodes.
                 let _ = codec::encode_as(&disconnect, Protocol::V5, out);
             });
         }

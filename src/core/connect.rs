@@ -203,7 +203,11 @@ impl Core {
         if let Some(conn) = self.conns.get(id) {
             log::info!("CONNECT from {} refused: {code}", conn.peer);
         }
-        self.send_connack(id, false, code, &PropertiesBuilder::new());
+        // CONNACK may carry a Reason String whatever the client asked
+        // [MQTT-3.1.2-29].
+        let mut properties = PropertiesBuilder::new();
+        properties.string(codec::property::REASON_STRING, code.describe());
+        self.send_connack(id, false, code, &properties);
         self.close(now, id, CloseReason::Refused);
     }
 

@@ -85,11 +85,12 @@ impl Core {
                 return;
             }
         }
-        self.close_with(
+        self.close_explained(
             now,
             id,
             CloseReason::ProtocolError,
             Some(error.reason_code()),
+            &error.to_string(),
         );
     }
 
@@ -228,25 +229,53 @@ impl Core {
                     self.record_inbound_qos2(key, packet_id, true);
                 }
             }
-            self.write_to(id, |out| {
-                if v5 {
-                    codec::encode_ack_v5(out, AckKind::PubRec, packet_id, code)
-                } else {
-                    codec::encode_ack(out, AckKind::PubRec, packet_id)
-                }
-            });
+            self.acknowledge_publish(id, AckKind::PubRec, packet_id, code, v5);
             return;
         }
         let code = self.route_publish(now, id, key, &publish);
         if publish.qos == QoS::AtLeastOnce {
-            self.write_to(id, |out| {
-                if v5 {
-                    codec::encode_ack_v5(out, AckKind::PubAck, packet_id, code)
-                } else {
-                    codec::encode_ack(out, AckKind::PubAck, packet_id)
-                }
-            });
+            self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5);
         }
+    }
+
+    /// PUBACK or PUBREC for a client's PUBLISH: the 3.1.1 form, or MQTT 5
+    /// with its reason code and, for a refusal, a Reason String when the
+    /// client accepts problem information [MQTT-3.1.2-29].
+    fn acknowledge_publish(
+        &mut self,
+        id: ConnId,
+        kind: AckKind,
+        packet_id: PacketId,
+        code: ReasonCode,
+        v5: bool,
+    ) {
+        let explain = v5
+            && code.is_error()
+            && self
+                .conns
+                .get(id)
+                .is_some_and(|conn| conn.problem_information && conn.max_packet_size >= 64);
+        self.write_to(id, |out| {
+            if explain {
+                let mut properties = codec::PropertiesBuilder::new();
+                properties.string(codec::property::REASON_STRING, code.describe());
+                let ack = codec::Ack {
+                    packet_id,
+                    reason: code,
+                    properties: properties.unchecked(),
+                };
+                let packet = match kind {
+                    AckKind::PubRec => Packet::PubRec(ack),
+                    _ => Packet::PubAck(ack),
+                };
+                // A short reason string: it encodes.
+                let _ = codec::encode_as(&packet, codec::Protocol::V5, out);
+            } else if v5 {
+                codec::encode_ack_v5(out, kind, packet_id, code)
+            } else {
+                codec::encode_ack(out, kind, packet_id)
+            }
+        });
     }
 
     /// What an MQTT 5 PUBLISH may not carry: a Subscription Identifier

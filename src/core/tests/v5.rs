@@ -768,3 +768,38 @@ fn host_publishes_carry_properties_and_an_expiry_from_now() {
     );
     assert!(publish_properties(&got[0])[0].1.contains("30"));
 }
+
+/// Everything written to `id` so far, raw.
+fn raw_output(sim: &mut Sim, id: ConnId) -> Vec<u8> {
+    let out = sim.core.output(id).to_vec();
+    sim.core.handle_written(sim.now, id, out.len());
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn reason_strings_go_only_to_clients_that_accept_them() {
+    let mut sim = Sim::new();
+    sim.core.hooks.acl = Some(Box::new(|_, access, _| access != crate::AclAccess::Publish));
+    let told = sim.connect_v5("told", true, &props());
+    sim.publish_v5(told, "t", b"x", QoS::AtLeastOnce, &props());
+    let out = raw_output(&mut sim, told);
+    assert!(contains(&out, b"Not authorized"), "{out:?}");
+    let mut quiet = props();
+    quiet.byte(property::REQUEST_PROBLEM_INFORMATION, 0);
+    let silent = sim.connect_v5("silent", true, &quiet);
+    sim.publish_v5(silent, "t", b"x", QoS::AtLeastOnce, &props());
+    let out = raw_output(&mut sim, silent);
+    assert_eq!(out, [0x40, 0x03, 0x00, 0x07, 0x87]);
+    // A DISCONNECT for a malformed packet says what was wrong.
+    sim.send_raw(silent, &[0x30, 0x06, 0, 1, b't', 2, 0x05, 0]);
+    let out = raw_output(&mut sim, silent);
+    assert!(
+        contains(&out, b"not allowed"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
