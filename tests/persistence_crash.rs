@@ -65,7 +65,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mqlite::codec::QoS;
-use mqlite::store::SessionStore;
+use mqlite::store::{SessionStore, StoredSubscription};
 use support::crash::{
     publisher, subscriber, PublisherReport, Shared, SubscriberReport, SubscriberThread,
 };
@@ -296,9 +296,13 @@ fn sigkill_at_random_moments_loses_no_acknowledged_message_and_duplicates_no_qos
                 problems.push(format!("the file holds the sessions {ids:?}"));
             }
             for session in &snapshot.sessions {
-                let want: Vec<(String, QoS)> = match session.client_id.as_str() {
-                    "crash-sub-q1" => vec![("crash/#".into(), QoS::AtLeastOnce)],
-                    "crash-sub-q2" => vec![("crash/#".into(), QoS::ExactlyOnce)],
+                let want = match session.client_id.as_str() {
+                    "crash-sub-q1" => {
+                        vec![StoredSubscription::qos_only("crash/#", QoS::AtLeastOnce)]
+                    }
+                    "crash-sub-q2" => {
+                        vec![StoredSubscription::qos_only("crash/#", QoS::ExactlyOnce)]
+                    }
                     _ => vec![],
                 };
                 if session.subscriptions != want

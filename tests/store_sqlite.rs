@@ -6,6 +6,8 @@
 
 mod support;
 
+use mqlite::codec::{PropertiesBuilder, RetainHandling, SubscriptionOptions};
+use mqlite::core::Message;
 use mqlite::store::*;
 use mqlite::{Error, QoS};
 use support::store::{
@@ -45,23 +47,27 @@ fn round_trip_of_every_op() {
         StoreOp::Subscribe {
             client_id: "a".into(),
             filter: "x/#".into(),
-            qos: QoS::AtLeastOnce,
+            options: QoS::AtLeastOnce.into(),
+            identifier: 0,
         },
         StoreOp::Subscribe {
             client_id: "a".into(),
             filter: "y/+".into(),
-            qos: QoS::ExactlyOnce,
+            options: QoS::ExactlyOnce.into(),
+            identifier: 0,
         },
         StoreOp::Subscribe {
             client_id: "a".into(),
             filter: "z".into(),
-            qos: QoS::AtMostOnce,
+            options: QoS::AtMostOnce.into(),
+            identifier: 0,
         },
         // QoS change.
         StoreOp::Subscribe {
             client_id: "a".into(),
             filter: "x/#".into(),
-            qos: QoS::ExactlyOnce,
+            options: QoS::ExactlyOnce.into(),
+            identifier: 0,
         },
         StoreOp::Unsubscribe {
             client_id: "a".into(),
@@ -124,9 +130,10 @@ fn round_trip_of_every_op() {
             StoredSession {
                 client_id: "a".into(),
                 username: Some("alice".into()),
+                expiry_interval: u32::MAX,
                 subscriptions: vec![
-                    ("x/#".into(), QoS::ExactlyOnce),
-                    ("y/+".into(), QoS::ExactlyOnce),
+                    StoredSubscription::qos_only("x/#", QoS::ExactlyOnce),
+                    StoredSubscription::qos_only("y/+", QoS::ExactlyOnce),
                 ],
                 messages: vec![
                     StoredMessage {
@@ -153,6 +160,7 @@ fn round_trip_of_every_op() {
             StoredSession {
                 client_id: "b".into(),
                 username: None,
+                expiry_interval: u32::MAX,
                 subscriptions: vec![],
                 messages: vec![],
                 queued_in_store: QueuedInStore {
@@ -272,7 +280,8 @@ fn session_create_resets_the_session() {
             StoreOp::Subscribe {
                 client_id: "c".into(),
                 filter: "a".into(),
-                qos: QoS::AtLeastOnce,
+                options: QoS::AtLeastOnce.into(),
+                identifier: 0,
             },
             store_body(1, "a", b"1"),
             store_body(2, "a", b"2"),
@@ -292,7 +301,8 @@ fn session_create_resets_the_session() {
             StoreOp::Subscribe {
                 client_id: "c".into(),
                 filter: "b".into(),
-                qos: QoS::AtMostOnce,
+                options: QoS::AtMostOnce.into(),
+                identifier: 0,
             },
         ])
         .unwrap();
@@ -302,7 +312,8 @@ fn session_create_resets_the_session() {
         &StoredSession {
             client_id: "c".into(),
             username: None,
-            subscriptions: vec![("b".into(), QoS::AtMostOnce)],
+            expiry_interval: u32::MAX,
+            subscriptions: vec![StoredSubscription::qos_only("b", QoS::AtMostOnce)],
             messages: vec![],
             queued_in_store: QueuedInStore::default(),
             last_seq: 0,
@@ -338,7 +349,8 @@ fn ops_on_unknown_sessions_are_harmless() {
             StoreOp::Subscribe {
                 client_id: ghost(),
                 filter: "a".into(),
-                qos: QoS::AtLeastOnce,
+                options: QoS::AtLeastOnce.into(),
+                identifier: 0,
             },
             StoreOp::Unsubscribe {
                 client_id: ghost(),
@@ -472,7 +484,8 @@ fn reopening_keeps_everything() {
         ops.push(StoreOp::Subscribe {
             client_id: client.clone(),
             filter: format!("c/{c}/#"),
-            qos: QoS::ExactlyOnce,
+            options: QoS::ExactlyOnce.into(),
+            identifier: 0,
         });
         for i in 0..10u64 {
             let id = c * 10 + i + 1;
@@ -516,8 +529,10 @@ fn the_store_can_move_to_the_reactor_thread() {
 }
 
 /// The memory store keeps what the SQLite store keeps: the same random
-/// batches of operations, shaped as the core makes them, give the same
-/// snapshots and the same queue pages from both.
+/// batches of operations, shaped as the core makes them (subscriptions with
+/// MQTT 5 options and identifiers, session expiry intervals, bodies with
+/// properties among them), give the same snapshots and the same queue pages
+/// from both.
 #[test]
 fn memory_store_matches_the_sqlite_store() {
     let dir = TempDir::new("memory-vs-sqlite");
@@ -545,7 +560,17 @@ fn memory_store_matches_the_sqlite_store() {
                 2 => StoreOp::Subscribe {
                     client_id: client,
                     filter: format!("f/{}", next(3)),
-                    qos: QoS::AtLeastOnce,
+                    options: SubscriptionOptions {
+                        qos: QoS::AtLeastOnce,
+                        no_local: next(2) == 0,
+                        retain_as_published: next(2) == 0,
+                        retain_handling: [
+                            RetainHandling::SendOnSubscribe,
+                            RetainHandling::SendIfNew,
+                            RetainHandling::DoNotSend,
+                        ][next(3) as usize],
+                    },
+                    identifier: next(3) as u32,
                 },
                 3 => StoreOp::Unsubscribe {
                     client_id: client,
@@ -555,7 +580,25 @@ fn memory_store_matches_the_sqlite_store() {
                     let id = *body.get_or_insert_with(|| {
                         let id = next_body;
                         next_body += 1;
-                        batch.push(store_body(id, &format!("t/{id}"), &id.to_be_bytes()));
+                        let topic = format!("t/{id}");
+                        batch.push(if next(2) == 0 {
+                            store_body(id, &topic, &id.to_be_bytes())
+                        } else {
+                            let mut properties = PropertiesBuilder::new();
+                            properties.user_property("id", &id.to_string());
+                            StoreOp::MessageStore {
+                                id,
+                                message: Message::with_properties(
+                                    &topic,
+                                    properties.unchecked(),
+                                    &id.to_be_bytes(),
+                                    QoS::ExactlyOnce,
+                                    false,
+                                    None,
+                                )
+                                .unwrap(),
+                            }
+                        });
                         id
                     });
                     next_seq += 1;
@@ -583,6 +626,10 @@ fn memory_store_matches_the_sqlite_store() {
                 10 => StoreOp::SessionUser {
                     client_id: client,
                     username: (next(2) == 0).then(|| "user".to_string()),
+                },
+                11 if next(2) == 0 => StoreOp::SessionExpiry {
+                    client_id: client,
+                    interval: [1, 3600, u32::MAX][next(3) as usize],
                 },
                 _ => retain_set(&format!("r/{}", next(4)), b"r", QoS::AtMostOnce),
             };

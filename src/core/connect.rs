@@ -251,6 +251,7 @@ impl Core {
                     session.delayed_will = None;
                 }
                 let was_stored = self.sessions.get(key).is_some_and(|s| !s.clean);
+                let old_expiry = self.sessions.get(key).map(|s| s.expiry_interval);
                 let user_changed = self
                     .sessions
                     .get_mut(key)
@@ -265,8 +266,14 @@ impl Core {
                 } else if !was_stored && expiry > 0 {
                     self.record_session_op(key, |client_id| StoreOp::SessionCreate { client_id });
                     self.record_session_user(key, username.as_deref());
-                } else if user_changed {
-                    self.record_session_user(key, username.as_deref());
+                    self.record_session_expiry(key);
+                } else {
+                    if user_changed {
+                        self.record_session_user(key, username.as_deref());
+                    }
+                    if old_expiry != Some(expiry) {
+                        self.record_session_expiry(key);
+                    }
                 }
                 (key, true)
             }
@@ -283,6 +290,7 @@ impl Core {
                 if username.is_some() {
                     self.record_session_user(key, username.as_deref());
                 }
+                self.record_session_expiry(key);
                 (key, false)
             }
         };

@@ -545,7 +545,8 @@ impl Core {
             self.record_session_op(key, |client_id| StoreOp::Subscribe {
                 client_id,
                 filter: filter.to_string(),
-                qos,
+                options: codec::SubscriptionOptions { qos, ..options },
+                identifier: grant.identifier(),
             });
             codes.push(ReasonCode::granted(qos));
             // A shared subscription gets no retained messages (§4.8.2).
@@ -638,7 +639,15 @@ impl Core {
                 self.close(now, id, CloseReason::ProtocolError);
                 return;
             }
-            session.expiry_interval = granted_session_expiry(&self.config, expiry);
+            let granted = granted_session_expiry(&self.config, expiry);
+            if session.expiry_interval != granted {
+                session.expiry_interval = granted;
+                // 0 ends the session with this connection, which deletes it
+                // from the store.
+                if granted != 0 {
+                    self.record_session_expiry(key);
+                }
+            }
         }
         let reason = if disconnect.reason == ReasonCode::DISCONNECT_WITH_WILL {
             CloseReason::DisconnectWithWill

@@ -6,7 +6,7 @@
 //! in-memory broker pays nothing here.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::connect_options::{granted_session_expiry, SESSION_NEVER_EXPIRES};
 use super::router::Grant;
@@ -18,9 +18,11 @@ use crate::store::{Snapshot, StoreOp, StoredState};
 
 impl Core {
     /// Rebuilds sessions, their queues and subscriptions, and retained
-    /// messages from a snapshot. Call once, before any connection. Every
-    /// restored session is offline; its expiry (if configured) counts from
-    /// `now`.
+    /// messages from a snapshot. Call once, before any connection, with the
+    /// snapshot of a store loaded just now (its messages' expiry deadlines
+    /// are in this core's clock). Every restored session is offline; it
+    /// keeps its Session Expiry Interval (within `Config::session_expiry`),
+    /// which counts from `now`.
     pub fn restore(&mut self, now: Instant, snapshot: Snapshot) {
         self.store
             .continue_message_ids_from(snapshot.next_message_id);
@@ -66,17 +68,20 @@ impl Core {
             session.stored_only.bytes = stored.queued_in_store.bytes;
             session.next_seq = last_seq + 1;
             session.inbound_qos2 = stored.inbound_qos2;
-            session.expiry_interval = granted_session_expiry(&self.config, SESSION_NEVER_EXPIRES);
-            if let Some(expiry) = self.config.session_expiry {
-                session.expires_at = Some(now + expiry);
+            session.expiry_interval = granted_session_expiry(&self.config, stored.expiry_interval);
+            if session.expiry_interval != SESSION_NEVER_EXPIRES {
+                let at = now + Duration::from_secs(u64::from(session.expiry_interval));
+                session.expires_at = Some(at);
                 self.timers
-                    .push(now + expiry, Timer::SessionExpiry(key, session.generation));
+                    .push(at, Timer::SessionExpiry(key, session.generation));
             }
             let inserted = self.sessions.insert(session);
             debug_assert_eq!(inserted, key);
-            for (filter, qos) in &subscriptions {
+            for subscription in &subscriptions {
+                let filter = subscription.filter.as_str();
                 if crate::topic::is_valid_topic_filter(filter) {
-                    self.add_subscription(key, filter, Grant::qos_only(*qos));
+                    let grant = Grant::new(subscription.options, subscription.identifier);
+                    self.add_subscription(key, filter, grant);
                 }
             }
         }
@@ -133,6 +138,17 @@ impl Core {
                 self.store.push(op);
             }
         }
+    }
+
+    /// Records the Session Expiry Interval of a session.
+    pub(super) fn record_session_expiry(&mut self, key: SessionKey) {
+        let Some(interval) = self.sessions.get(key).map(|s| s.expiry_interval) else {
+            return;
+        };
+        self.record_session_op(key, |client_id| StoreOp::SessionExpiry {
+            client_id,
+            interval,
+        });
     }
 
     /// Records the user name now connected to a session.

@@ -7,15 +7,22 @@
 //! example of the trait for a host writing its own (flash, a key-value
 //! store). It follows the same rules as the SQLite store: operations on a
 //! session that does not exist are ignored, a body is kept while some
-//! queued or sent entry refers to it, and a session created again starts
-//! empty.
+//! queued or sent entry refers to it (an entry added for a body not stored
+//! is ignored), and a session created again starts empty.
+//!
+//! Message expiry deadlines are kept as [`Instant`]s: each `load` (one per
+//! broker started on the store) takes the moment it is called as the zero
+//! of the broker's clock, so a deadline keeps counting across a broker
+//! restart in the same process (see [`crate::store`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use super::{
     QueuedInStore, SessionStore, Snapshot, StoreOp, StoredMessage, StoredSession, StoredState,
+    StoredSubscription,
 };
-use crate::codec::QoS;
+use crate::codec::{QoS, SubscriptionOptions};
 use crate::message::Message;
 use crate::Error;
 
@@ -36,10 +43,22 @@ impl Entry {
     }
 }
 
+/// A stored message: the body as given (its expiry deadline in the clock
+/// of the broker that gave it) and that deadline as an instant.
+#[derive(Clone, Debug)]
+struct Body {
+    message: Message,
+    /// `None`: the message does not expire.
+    expires_at: Option<Instant>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct MemorySession {
     username: Option<String>,
-    subscriptions: BTreeMap<String, QoS>,
+    /// `None`: never recorded (for ever).
+    expiry_interval: Option<u32>,
+    /// Filter → (options, identifier).
+    subscriptions: BTreeMap<String, (SubscriptionOptions, u32)>,
     /// By `seq`.
     queue: BTreeMap<u64, Entry>,
     inbound_qos2: BTreeSet<u16>,
@@ -49,11 +68,14 @@ struct MemorySession {
 #[derive(Clone, Debug)]
 pub struct MemoryStore {
     sessions: BTreeMap<String, MemorySession>,
-    bodies: HashMap<u64, Message>,
+    bodies: HashMap<u64, Body>,
     /// How many entries hold each body.
     body_refs: HashMap<u64, usize>,
-    retained: BTreeMap<String, Message>,
+    retained: BTreeMap<String, Body>,
     next_message_id: u64,
+    /// When the broker's clock read 0: the latest `load`, or the store's
+    /// making.
+    clock_zero: Instant,
 }
 
 impl Default for MemoryStore {
@@ -71,7 +93,37 @@ impl MemoryStore {
             body_refs: HashMap::new(),
             retained: BTreeMap::new(),
             next_message_id: 1,
+            clock_zero: Instant::now(),
         }
+    }
+
+    /// Sets the moment the broker's clock reads 0 (what `load` does with
+    /// the present moment), for tests with a simulated clock.
+    #[cfg(test)]
+    pub(crate) fn set_clock_zero(&mut self, zero: Instant) {
+        self.clock_zero = zero;
+    }
+
+    /// `message` as kept: its deadline made an instant.
+    fn body(&self, message: &Message) -> Body {
+        Body {
+            message: message.clone(),
+            expires_at: message
+                .expires_at_ms()
+                .and_then(|ms| self.clock_zero.checked_add(Duration::from_millis(ms))),
+        }
+    }
+
+    /// A kept message with its deadline in the broker's clock of now
+    /// (saturating at 0: already expired).
+    fn restored(&self, body: &Body, qos: QoS, retain: bool) -> Message {
+        let expires_at_ms = body.expires_at.map(|at| {
+            let left = at.saturating_duration_since(self.clock_zero).as_millis();
+            u64::try_from(left).unwrap_or(u64::MAX - 1)
+        });
+        body.message
+            .with_flags(qos, retain)
+            .with_expiry(expires_at_ms)
     }
 
     fn hold(&mut self, body: u64) {
@@ -105,7 +157,18 @@ impl MemoryStore {
         match op {
             StoreOp::SessionCreate { client_id } => {
                 self.clear_session(client_id);
-                self.sessions.entry(client_id.clone()).or_default();
+                self.sessions
+                    .entry(client_id.clone())
+                    .or_default()
+                    .expiry_interval = None;
+            }
+            StoreOp::SessionExpiry {
+                client_id,
+                interval,
+            } => {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.expiry_interval = Some(*interval);
+                }
             }
             StoreOp::SessionUser {
                 client_id,
@@ -122,10 +185,13 @@ impl MemoryStore {
             StoreOp::Subscribe {
                 client_id,
                 filter,
-                qos,
+                options,
+                identifier,
             } => {
                 if let Some(session) = self.sessions.get_mut(client_id) {
-                    session.subscriptions.insert(filter.clone(), *qos);
+                    session
+                        .subscriptions
+                        .insert(filter.clone(), (*options, *identifier));
                 }
             }
             StoreOp::Unsubscribe { client_id, filter } => {
@@ -134,7 +200,8 @@ impl MemoryStore {
                 }
             }
             StoreOp::MessageStore { id, message } => {
-                self.bodies.insert(*id, message.clone());
+                let body = self.body(message);
+                self.bodies.insert(*id, body);
                 self.next_message_id = self.next_message_id.max(id.saturating_add(1));
             }
             StoreOp::SessionMessageAdd {
@@ -144,6 +211,11 @@ impl MemoryStore {
                 qos,
                 retain,
             } => {
+                // An entry without its body is nothing to deliver: the
+                // SQLite store drops it at load, and leaves it out of pages.
+                if !self.bodies.contains_key(message_id) {
+                    return;
+                }
                 let Some(session) = self.sessions.get_mut(client_id) else {
                     return;
                 };
@@ -214,8 +286,8 @@ impl MemoryStore {
                 }
             }
             StoreOp::RetainSet { message } => {
-                self.retained
-                    .insert(message.topic().to_string(), message.clone());
+                let body = self.body(message);
+                self.retained.insert(message.topic().to_string(), body);
             }
             StoreOp::RetainDelete { topic } => {
                 self.retained.remove(topic);
@@ -231,54 +303,18 @@ impl MemoryStore {
             .get(&entry.message_id)
             .filter(|_| entry.holds_body());
         match body {
-            Some(body) => body.with_flags(entry.qos, entry.retain),
+            Some(body) => self.restored(body, entry.qos, entry.retain),
             None => Message::empty(entry.qos),
         }
     }
 }
 
 impl SessionStore for MemoryStore {
+    /// Everything kept; its moment is the zero of the broker's clock from
+    /// now on (see the module documentation).
     fn load(&mut self) -> Result<Snapshot, Error> {
-        let mut sessions = Vec::with_capacity(self.sessions.len());
-        for (client_id, session) in &self.sessions {
-            let mut queued = QueuedInStore::default();
-            let mut messages = Vec::new();
-            for (&seq, entry) in &session.queue {
-                if entry.state == StoredState::Queued {
-                    queued.messages += 1;
-                    queued.bytes += self.entry_message(entry).size();
-                } else {
-                    messages.push(StoredMessage {
-                        seq,
-                        message_id: entry.message_id,
-                        message: self.entry_message(entry),
-                        state: entry.state,
-                    });
-                }
-            }
-            sessions.push(StoredSession {
-                client_id: client_id.clone(),
-                username: session.username.clone(),
-                subscriptions: session
-                    .subscriptions
-                    .iter()
-                    .map(|(filter, qos)| (filter.clone(), *qos))
-                    .collect(),
-                messages,
-                queued_in_store: queued,
-                last_seq: session.queue.keys().next_back().copied().unwrap_or(0),
-                inbound_qos2: session.inbound_qos2.iter().copied().collect(),
-            });
-        }
-        Ok(Snapshot {
-            sessions,
-            retained: self
-                .retained
-                .values()
-                .map(|message| message.with_flags(message.qos(), true))
-                .collect(),
-            next_message_id: self.next_message_id,
-        })
+        self.clock_zero = Instant::now();
+        Ok(self.snapshot())
     }
 
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
@@ -318,5 +354,56 @@ impl SessionStore for MemoryStore {
             });
         }
         Ok(page)
+    }
+}
+
+impl MemoryStore {
+    /// What `load` gives, in the broker's clock of `clock_zero`.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let mut sessions = Vec::with_capacity(self.sessions.len());
+        for (client_id, session) in &self.sessions {
+            let mut queued = QueuedInStore::default();
+            let mut messages = Vec::new();
+            for (&seq, entry) in &session.queue {
+                if entry.state == StoredState::Queued {
+                    queued.messages += 1;
+                    queued.bytes += self.entry_message(entry).size();
+                } else {
+                    messages.push(StoredMessage {
+                        seq,
+                        message_id: entry.message_id,
+                        message: self.entry_message(entry),
+                        state: entry.state,
+                    });
+                }
+            }
+            sessions.push(StoredSession {
+                client_id: client_id.clone(),
+                username: session.username.clone(),
+                expiry_interval: session.expiry_interval.unwrap_or(u32::MAX),
+                subscriptions: session
+                    .subscriptions
+                    .iter()
+                    .map(|(filter, &(options, identifier))| StoredSubscription {
+                        filter: filter.clone(),
+                        options,
+                        identifier,
+                    })
+                    .collect(),
+                messages,
+                queued_in_store: queued,
+                last_seq: session.queue.keys().next_back().copied().unwrap_or(0),
+                inbound_qos2: session.inbound_qos2.iter().copied().collect(),
+            });
+        }
+        Snapshot {
+            sessions,
+            retained: self
+                .retained
+                .values()
+                .map(|body| self.restored(body, body.message.qos(), true))
+                .collect(),
+            next_message_id: self.next_message_id,
+        }
     }
 }

@@ -7,14 +7,31 @@
 //! disk. At start, [`SessionStore::load`] gives the [`Snapshot`] the core
 //! is rebuilt from.
 //!
-//! Only persistent sessions (clean session 0) and retained messages are
-//! stored; clean sessions live and die in memory.
+//! Only persistent sessions (clean session 0, or an MQTT 5 Session Expiry
+//! Interval above 0) and retained messages are stored; clean sessions live
+//! and die in memory.
+//!
+//! # The broker's clock
+//!
+//! A message's expiry ([`Message::expires_at_ms`]) is a deadline in
+//! milliseconds of the *broker's clock*, which reads 0 when the broker's
+//! core is made, and so again at every start. The broker calls
+//! [`SessionStore::load`] right after making its core, before anything
+//! else, so a store takes the moment of `load` (or of its own making, if it
+//! is never loaded) as the zero of that clock: it keeps each deadline as an
+//! absolute time (the zero plus what [`SessionStore::apply`] was given),
+//! and [`SessionStore::load`] and [`SessionStore::load_queued`] give it back
+//! relative to the zero of the run that loads it, saturating at 0. A message
+//! whose deadline passed while the broker was down thus comes back already
+//! expired, and the broker drops it instead of sending it.
 
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
-use crate::codec::{PacketId, QoS};
+use crate::codec::{PacketId, QoS, SubscriptionOptions};
 use crate::message::Message;
 
 pub use memory::MemoryStore;
@@ -26,7 +43,8 @@ pub use sqlite::SqliteStore;
 pub enum StoreOp {
     /// A persistent session was created (or reset by a clean-session-0
     /// CONNECT after a clean-session-1 one): any stored state of this client
-    /// id is replaced by an empty session.
+    /// id is replaced by an empty session, whose expiry interval is "for
+    /// ever" until a [`StoreOp::SessionExpiry`] says otherwise.
     SessionCreate {
         /// The client identifier.
         client_id: String,
@@ -41,19 +59,34 @@ pub enum StoreOp {
         /// The user name, if any.
         username: Option<String>,
     },
+    /// The Session Expiry Interval of a persistent session: recorded when
+    /// the session is created or resumed with a new one, and when the
+    /// client's DISCONNECT changes it. A restored session gets it back
+    /// (within `Config::session_expiry`), counting from the restart.
+    SessionExpiry {
+        /// The client identifier.
+        client_id: String,
+        /// Seconds the session outlives its connection; `u32::MAX`: for
+        /// ever.
+        interval: u32,
+    },
     /// A session and everything it holds is gone.
     SessionDelete {
         /// The client identifier.
         client_id: String,
     },
-    /// A subscription was added or its QoS changed.
+    /// A subscription was added or replaced (its QoS, options or
+    /// identifier changed).
     Subscribe {
         /// The client identifier.
         client_id: String,
-        /// The topic filter.
+        /// The topic filter (`$share/{group}/{filter}` for a shared one).
         filter: String,
-        /// The granted QoS.
-        qos: QoS,
+        /// The options as granted: `options.qos` is the granted QoS; a
+        /// 3.1.1 subscription has every MQTT 5 option off.
+        options: SubscriptionOptions,
+        /// The Subscription Identifier, 0 for none.
+        identifier: u32,
     },
     /// A subscription was removed.
     Unsubscribe {
@@ -68,7 +101,9 @@ pub enum StoreOp {
     MessageStore {
         /// The message's store id.
         id: u64,
-        /// Topic, payload, and the QoS / retain flag as published.
+        /// Topic, properties, payload, the QoS / retain flag as published,
+        /// and the expiry deadline (in the broker's clock: see the module
+        /// documentation), all of which the store keeps.
         message: Message,
     },
     /// A message was added to a session's outbound queue at position `seq`
@@ -127,7 +162,8 @@ pub enum StoreOp {
     },
     /// The retained message of a topic was set (replacing any other).
     RetainSet {
-        /// The message; its topic is the key.
+        /// The message; its topic is the key. Its properties and expiry are
+        /// kept as for [`StoreOp::MessageStore`].
         message: Message,
     },
     /// The retained message of a topic was cleared.
@@ -155,7 +191,8 @@ pub struct StoredMessage {
     pub seq: u64,
     /// Store id of the body.
     pub message_id: u64,
-    /// The message with its delivered QoS and retain flag. For
+    /// The message with its delivered QoS and retain flag, its properties,
+    /// and its expiry in the broker's clock of the run that loads it. For
     /// [`StoredState::Released`] the body may be empty.
     pub message: Message,
     /// Where it is in its flow.
@@ -170,8 +207,31 @@ pub struct StoredMessage {
 pub struct QueuedInStore {
     /// How many messages.
     pub messages: usize,
-    /// Their topic plus payload bytes ([`Message::size`]).
+    /// Their topic, property and payload bytes ([`Message::size`]).
     pub bytes: usize,
+}
+
+/// One subscription of a stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSubscription {
+    /// The topic filter (`$share/{group}/{filter}` for a shared one).
+    pub filter: String,
+    /// The options as granted (`options.qos` is the granted QoS). A
+    /// subscription stored before the store kept options has only its QoS.
+    pub options: SubscriptionOptions,
+    /// The Subscription Identifier, 0 for none.
+    pub identifier: u32,
+}
+
+impl StoredSubscription {
+    /// A subscription of `filter` at `qos` with no MQTT 5 option.
+    pub fn qos_only(filter: impl Into<String>, qos: QoS) -> StoredSubscription {
+        StoredSubscription {
+            filter: filter.into(),
+            options: SubscriptionOptions::new(qos),
+            identifier: 0,
+        }
+    }
 }
 
 /// One stored persistent session.
@@ -181,8 +241,12 @@ pub struct StoredSession {
     pub client_id: String,
     /// The user name of the client last connected to it, if any.
     pub username: Option<String>,
-    /// Its subscriptions.
-    pub subscriptions: Vec<(String, QoS)>,
+    /// Its Session Expiry Interval in seconds ([`StoreOp::SessionExpiry`]);
+    /// `u32::MAX` (for ever) for a session stored without one, such as one
+    /// written before the store kept it.
+    pub expiry_interval: u32,
+    /// Its subscriptions, by filter.
+    pub subscriptions: Vec<StoredSubscription>,
     /// The outbound messages loaded with the session, in `seq` order: the
     /// in-flight ones (sent or released), and any queued ones the store
     /// chose to load eagerly.
@@ -208,8 +272,17 @@ pub struct Snapshot {
 }
 
 /// A place to keep persistent state.
+///
+/// A store keeps everything the ops carry: messages with their MQTT 5
+/// properties and expiry, sessions with their user name and expiry
+/// interval, subscriptions with their options and identifier. Message
+/// expiry deadlines are in the broker's clock, which restarts at 0 with
+/// every broker: see the module documentation for how a store carries them
+/// across a restart.
 pub trait SessionStore {
-    /// Reads everything stored.
+    /// Reads everything stored. The broker calls it once, right after
+    /// making its core: its moment is the zero of the broker's clock for
+    /// the expiry deadlines given back now and by later calls.
     ///
     /// # Errors
     /// When the store cannot be read; the message names the file.

@@ -18,6 +18,17 @@
 //! every transaction). The busy timeout is 0: a second opener fails at once
 //! instead of waiting.
 //!
+//! # Message expiry
+//!
+//! The core's expiry deadlines are in the broker's clock, which restarts at
+//! 0 with every broker (see [`crate::store`]). The file keeps them as Unix
+//! milliseconds: the store adds the zero of the broker's clock, taken at
+//! [`SessionStore::load`] (which the broker calls right after making its
+//! core; at opening for a store never loaded), and subtracts the zero of
+//! the run that loads them, saturating at 0. So a message's remaining time
+//! keeps running while the broker is down, by the system clock: one whose
+//! deadline passed meanwhile comes back expired and is dropped.
+//!
 //! # Refusals
 //!
 //! Opening never wipes anything. It refuses, with an [`Error::Store`] naming
@@ -27,6 +38,7 @@
 //! [`SqliteStore::open_fresh`], which moves the old file aside.
 
 mod apply;
+mod clock;
 mod files;
 mod lock;
 mod pages;
@@ -42,6 +54,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use super::{SessionStore, Snapshot, StoreOp, StoredMessage};
 use crate::Error;
 
+use clock::ClockZero;
 use files::{exists, move_aside, sync_parent_dir};
 use lock::LockFile;
 use schema::{APPLICATION_ID, CURRENT_VERSION, MIGRATIONS};
@@ -58,6 +71,8 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     moved_aside: Option<PathBuf>,
+    /// When the broker's clock read 0 (see "Message expiry" above).
+    clock_zero: ClockZero,
     _lock: LockFile,
 }
 
@@ -232,6 +247,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             moved_aside,
+            clock_zero: ClockZero::now(),
             _lock: lock,
         };
         store.configure_and_check()?;
@@ -425,9 +441,11 @@ impl SessionStore for SqliteStore {
     /// (orphaned bodies, rows of unknown sessions). A `Released` message
     /// comes with an empty body: topic `""`, payload `b""`, retain `false`,
     /// its delivered QoS and its original `message_id`. Retained messages
-    /// come with the retain flag set.
+    /// come with the retain flag set. Now is the zero of the broker's clock
+    /// from here on: expiry deadlines come back relative to it.
     fn load(&mut self) -> Result<Snapshot, Error> {
-        snapshot::load(&mut self.conn, &self.path)
+        self.clock_zero = ClockZero::now();
+        snapshot::load(&mut self.conn, &self.path, self.clock_zero)
     }
 
     /// Applies the whole slice in one transaction (nothing at all for an
@@ -436,7 +454,7 @@ impl SessionStore for SqliteStore {
     /// with a `seq` already used by that session, is an error (the batch
     /// is rolled back).
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
-        apply::apply(&mut self.conn, &self.path, ops)
+        apply::apply(&mut self.conn, &self.path, self.clock_zero, ops)
     }
 
     /// One indexed range read, outside any write transaction.
@@ -450,10 +468,77 @@ impl SessionStore for SqliteStore {
         pages::load_queued(
             &self.conn,
             &self.path,
+            self.clock_zero,
             client_id,
             after_seq,
             max_messages,
             max_bytes,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::QoS;
+    use crate::message::Message;
+
+    /// Deadlines go to the file as Unix milliseconds (the zero of the
+    /// broker's clock plus the deadline), and come back relative to the
+    /// zero of the run that reads them.
+    #[test]
+    fn expiry_deadlines_are_kept_as_unix_time() {
+        let dir = std::env::temp_dir().join(format!("mqlite-sqlite-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.clock_zero = ClockZero::at(1_000_000);
+        let expiring = |topic: &str, at: u64| {
+            Message::new(topic, b"x", QoS::AtLeastOnce, false)
+                .unwrap()
+                .with_expiry(Some(at))
+        };
+        store
+            .apply(&[
+                StoreOp::SessionCreate {
+                    client_id: "c".into(),
+                },
+                StoreOp::MessageStore {
+                    id: 1,
+                    message: expiring("q", 60_000),
+                },
+                StoreOp::SessionMessageAdd {
+                    client_id: "c".into(),
+                    seq: 1,
+                    message_id: 1,
+                    qos: QoS::AtLeastOnce,
+                    retain: false,
+                },
+                StoreOp::RetainSet {
+                    message: expiring("r", 5_000),
+                },
+            ])
+            .unwrap();
+        let column = |table: &str| -> Option<i64> {
+            store
+                .conn
+                .query_row(&format!("SELECT expires_at FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap()
+        };
+        assert_eq!(column("messages"), Some(1_060_000));
+        assert_eq!(column("retained"), Some(1_005_000));
+        // A run that started 20 s later: 40 s left of one, the other
+        // already expired.
+        let later = ClockZero::at(1_020_000);
+        let snapshot = snapshot::load(&mut store.conn, &path, later).unwrap();
+        assert_eq!(snapshot.retained[0].expires_at_ms(), Some(0));
+        let page =
+            pages::load_queued(&store.conn, &path, later, "c", None, 10, usize::MAX).unwrap();
+        assert_eq!(page[0].message.expires_at_ms(), Some(40_000));
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

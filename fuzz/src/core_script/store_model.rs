@@ -42,6 +42,13 @@ impl ModelStore {
             StoreOp::SessionUser { client_id, .. } => {
                 self.session(client_id, op);
             }
+            StoreOp::SessionExpiry {
+                client_id,
+                interval,
+            } => {
+                assert_ne!(*interval, 0, "{op:?}: a session ending with its connection");
+                self.session(client_id, op);
+            }
             StoreOp::SessionDelete { client_id } => {
                 assert!(
                     self.sessions.remove(client_id).is_some(),
@@ -51,12 +58,13 @@ impl ModelStore {
             StoreOp::Subscribe {
                 client_id,
                 filter,
-                qos,
+                options,
+                ..
             } => {
                 assert!(is_valid_topic_filter(filter), "{op:?}: invalid filter");
                 self.session(client_id, op)
                     .subscriptions
-                    .insert(filter.clone(), *qos);
+                    .insert(filter.clone(), options.qos);
             }
             StoreOp::Unsubscribe { client_id, filter } => {
                 let removed = self

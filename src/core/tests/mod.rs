@@ -6,6 +6,7 @@ mod access;
 mod connect;
 mod enhanced_auth;
 mod paging;
+mod persist_v5;
 mod qos;
 mod robustness;
 mod routing;

@@ -1,81 +1,43 @@
 //! Offline queues kept in the store: nothing of them in RAM while the
 //! client is away, read back a page at a time, in order, on return.
 
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::core::paging::{RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
 use crate::core::StoreBatch;
-use crate::store::{StoreOp, StoredMessage, StoredState};
+use crate::store::{MemoryStore, SessionStore, StoreOp, StoredMessage};
 
-/// The parts of a store the paging reads: bodies and queue entries.
-#[derive(Default)]
+/// The store the simulator applies the core's operations to: the real
+/// [`MemoryStore`], counting the pages it serves.
 pub(super) struct ModelStore {
-    bodies: BTreeMap<u64, Message>,
-    /// (client id, seq) → (body id, delivered QoS, retain, sent).
-    entries: BTreeMap<(String, u64), (u64, QoS, bool, bool)>,
+    pub(super) memory: MemoryStore,
     pub(super) pages_served: usize,
 }
 
 impl ModelStore {
-    fn apply(&mut self, op: StoreOp) {
-        match op {
-            StoreOp::MessageStore { id, message } => {
-                self.bodies.insert(id, message);
-            }
-            StoreOp::SessionMessageAdd {
-                client_id,
-                seq,
-                message_id,
-                qos,
-                retain,
-            } => {
-                self.entries
-                    .insert((client_id, seq), (message_id, qos, retain, false));
-            }
-            StoreOp::SessionMessageSent { client_id, seq, .. } => {
-                if let Some(entry) = self.entries.get_mut(&(client_id, seq)) {
-                    entry.3 = true;
-                }
-            }
-            StoreOp::SessionMessageDelete { client_id, seq } => {
-                self.entries.remove(&(client_id, seq));
-            }
-            StoreOp::SessionDelete { client_id } | StoreOp::SessionCreate { client_id } => {
-                self.entries.retain(|(cid, _), _| *cid != client_id);
-            }
-            _ => {}
+    /// An empty store whose broker's clock reads 0 at `zero`.
+    fn new(zero: Instant) -> ModelStore {
+        let mut memory = MemoryStore::new();
+        memory.set_clock_zero(zero);
+        ModelStore {
+            memory,
+            pages_served: 0,
         }
+    }
+
+    fn apply(&mut self, op: StoreOp) {
+        self.memory.apply(&[op]).expect("a memory store applies");
     }
 
     fn load_queued(&mut self, request: &QueuePageRequest) -> Vec<StoredMessage> {
         self.pages_served += 1;
-        let mut page = Vec::new();
-        let mut bytes = 0;
-        let from = (
-            request.client_id.clone(),
-            request.after_seq.map_or(0, |seq| seq + 1),
-        );
-        for ((cid, seq), (id, qos, retain, sent)) in self.entries.range(from..) {
-            if *cid != request.client_id || page.len() == request.max_messages {
-                break;
-            }
-            if *sent {
-                continue;
-            }
-            let message = self.bodies[id].with_flags(*qos, *retain);
-            bytes += message.size();
-            page.push(StoredMessage {
-                seq: *seq,
-                message_id: *id,
-                message,
-                state: StoredState::Queued,
-            });
-            if bytes >= request.max_bytes {
-                break;
-            }
-        }
-        page
+        self.memory
+            .load_queued(
+                &request.client_id,
+                request.after_seq,
+                request.max_messages,
+                request.max_bytes,
+            )
+            .expect("a memory store reads")
     }
 }
 
@@ -84,8 +46,27 @@ impl Sim {
     pub(super) fn persistent(config: Config) -> Sim {
         let mut sim = Sim::with_config(config);
         sim.core.enable_persistence();
-        sim.store = Some(ModelStore::default());
+        sim.store = Some(ModelStore::new(sim.now));
         sim
+    }
+
+    /// The broker restarted `down` after now on the same store: a new
+    /// core, whose clock reads 0 at its start, restored from what the store
+    /// gives it then. Connections are gone.
+    pub(super) fn restart(&mut self, config: Config, down: Duration) {
+        self.save();
+        let mut store = self.store.take().expect("a persistent simulator");
+        let now = self.now + down;
+        store.memory.set_clock_zero(now);
+        let snapshot = store.memory.snapshot();
+        let mut core = Core::new(config, now);
+        core.restore(now, snapshot);
+        core.enable_persistence();
+        self.core = core;
+        self.now = now;
+        self.store = Some(store);
+        self.protocols.clear();
+        self.connack_properties.clear();
     }
 
     /// What the reactor does before writing: apply the operations, serve
@@ -107,12 +88,12 @@ impl Sim {
         }
     }
 
-    fn session(&self, client_id: &str) -> &session::Session {
+    pub(super) fn session(&self, client_id: &str) -> &session::Session {
         let key = self.core.sessions.key_of(client_id).expect("a session");
         self.core.sessions.get(key).expect("a session")
     }
 
-    fn session_mut(&mut self, client_id: &str) -> &mut session::Session {
+    pub(super) fn session_mut(&mut self, client_id: &str) -> &mut session::Session {
         let key = self.core.sessions.key_of(client_id).expect("a session");
         self.core.sessions.get_mut(key).expect("a session")
     }

@@ -5,7 +5,11 @@
 use super::*;
 use crate::codec::{property, PropertiesBuilder, PropertyContext, Reasoned, RetainHandling, Will};
 
-fn connect5<'a>(client_id: &'a str, clean: bool, properties: &'a PropertiesBuilder) -> Connect<'a> {
+pub(super) fn connect5<'a>(
+    client_id: &'a str,
+    clean: bool,
+    properties: &'a PropertiesBuilder,
+) -> Connect<'a> {
     Connect {
         protocol: Protocol::V5,
         properties: properties.unchecked(),
@@ -13,12 +17,12 @@ fn connect5<'a>(client_id: &'a str, clean: bool, properties: &'a PropertiesBuild
     }
 }
 
-fn props() -> PropertiesBuilder {
+pub(super) fn props() -> PropertiesBuilder {
     PropertiesBuilder::new()
 }
 
 impl Sim {
-    fn connect_v5(
+    pub(super) fn connect_v5(
         &mut self,
         client_id: &str,
         clean: bool,
@@ -32,7 +36,7 @@ impl Sim {
         id
     }
 
-    fn publish_v5(
+    pub(super) fn publish_v5(
         &mut self,
         id: ConnId,
         topic: &str,
@@ -65,7 +69,7 @@ impl Sim {
 }
 
 /// A property block as `(identifier, value)` text, for assertions.
-fn described(raw: &[u8], context: PropertyContext) -> Vec<(u8, String)> {
+pub(super) fn described(raw: &[u8], context: PropertyContext) -> Vec<(u8, String)> {
     let properties = Properties::parse(raw, context).expect("valid properties");
     properties
         .iter()
@@ -73,7 +77,7 @@ fn described(raw: &[u8], context: PropertyContext) -> Vec<(u8, String)> {
         .collect()
 }
 
-fn publish_properties(got: &Got) -> Vec<(u8, String)> {
+pub(super) fn publish_properties(got: &Got) -> Vec<(u8, String)> {
     match got {
         Got::Publish { properties, .. } => described(properties, PropertyContext::Publish),
         other => panic!("not a PUBLISH: {other:?}"),

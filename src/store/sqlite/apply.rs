@@ -5,13 +5,21 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::clock::ClockZero;
 use super::sql_error;
 use super::statements::*;
+use crate::message::Message;
 use crate::store::StoreOp;
 use crate::Error;
 
-/// [`crate::store::SessionStore::apply`] of the store at `path`.
-pub(super) fn apply(conn: &mut Connection, path: &Path, ops: &[StoreOp]) -> Result<(), Error> {
+/// [`crate::store::SessionStore::apply`] of the store at `path`, whose
+/// broker's clock read 0 at `zero`.
+pub(super) fn apply(
+    conn: &mut Connection,
+    path: &Path,
+    zero: ClockZero,
+    ops: &[StoreOp],
+) -> Result<(), Error> {
     if ops.is_empty() {
         return Ok(());
     }
@@ -25,7 +33,7 @@ pub(super) fn apply(conn: &mut Connection, path: &Path, ops: &[StoreOp]) -> Resu
         let used = apply_fused(&tx, op, ops.get(index + 1))
             .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
         if !used {
-            apply_op(&tx, op, &mut max_id)
+            apply_op(&tx, op, zero, &mut max_id)
                 .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
             index += 1;
         } else {
@@ -71,9 +79,19 @@ fn apply_fused(conn: &Connection, op: &StoreOp, next: Option<&StoreOp>) -> rusql
     Ok(false)
 }
 
+/// The property block of `message` as stored (NULL when empty).
+fn properties_column(message: &Message) -> Option<&[u8]> {
+    Some(message.property_bytes()).filter(|bytes| !bytes.is_empty())
+}
+
 /// Applies one op inside the transaction of `apply`. `max_id` collects the
 /// highest stored message id of the batch.
-fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqlite::Result<()> {
+fn apply_op(
+    conn: &Connection,
+    op: &StoreOp,
+    zero: ClockZero,
+    max_id: &mut Option<u64>,
+) -> rusqlite::Result<()> {
     match op {
         StoreOp::SessionCreate { client_id } => {
             drop_session_state(conn, client_id)?;
@@ -86,6 +104,13 @@ fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqli
             conn.prepare_cached(SESSION_USER)?
                 .execute(params![client_id, username])?;
         }
+        StoreOp::SessionExpiry {
+            client_id,
+            interval,
+        } => {
+            conn.prepare_cached(SESSION_EXPIRY)?
+                .execute(params![client_id, interval])?;
+        }
         StoreOp::SessionDelete { client_id } => {
             drop_session_state(conn, client_id)?;
             conn.prepare_cached(DELETE_SESSION)?.execute([client_id])?;
@@ -93,10 +118,18 @@ fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqli
         StoreOp::Subscribe {
             client_id,
             filter,
-            qos,
+            options,
+            identifier,
         } => {
-            conn.prepare_cached(SUBSCRIBE)?
-                .execute(params![client_id, filter, *qos as u8])?;
+            conn.prepare_cached(SUBSCRIBE)?.execute(params![
+                client_id,
+                filter,
+                options.qos as u8,
+                options.no_local,
+                options.retain_as_published,
+                options.retain_handling as u8,
+                identifier,
+            ])?;
         }
         StoreOp::Unsubscribe { client_id, filter } => {
             conn.prepare_cached(UNSUBSCRIBE)?
@@ -109,6 +142,8 @@ fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqli
                 message.payload(),
                 message.qos() as u8,
                 message.retain(),
+                properties_column(message),
+                zero.to_unix(message.expires_at_ms()),
             ])?;
             *max_id = Some(max_id.map_or(*id, |m| m.max(*id)));
         }
@@ -172,7 +207,9 @@ fn apply_op(conn: &Connection, op: &StoreOp, max_id: &mut Option<u64>) -> rusqli
             conn.prepare_cached(RETAIN_SET)?.execute(params![
                 message.topic(),
                 message.payload(),
-                message.qos() as u8
+                message.qos() as u8,
+                properties_column(message),
+                zero.to_unix(message.expires_at_ms()),
             ])?;
         }
         StoreOp::RetainDelete { topic } => {
@@ -200,6 +237,7 @@ fn op_name(op: &StoreOp) -> &'static str {
     match op {
         StoreOp::SessionCreate { .. } => "SessionCreate",
         StoreOp::SessionUser { .. } => "SessionUser",
+        StoreOp::SessionExpiry { .. } => "SessionExpiry",
         StoreOp::SessionDelete { .. } => "SessionDelete",
         StoreOp::Subscribe { .. } => "Subscribe",
         StoreOp::Unsubscribe { .. } => "Unsubscribe",

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::clock::ClockZero;
 use super::snapshot::{message, qos_column, u64_column};
 use super::sql_error;
 use crate::store::{StoredMessage, StoredState};
@@ -13,26 +14,30 @@ use crate::Error;
 
 /// The queued messages of a session after a position, in order; the
 /// primary key `(client_id, seq)` makes this one range scan.
-const QUEUED_PAGE: &str = "SELECT s.seq, s.message_id, s.qos, s.retain, m.topic, m.payload
+const QUEUED_PAGE: &str = "SELECT s.seq, s.message_id, s.qos, s.retain, m.topic, m.payload,
+    m.properties, m.expires_at
   FROM session_messages AS s JOIN messages AS m ON m.id = s.message_id
   WHERE s.client_id = ?1 AND s.seq >= ?2 AND s.state = 0
   ORDER BY s.seq LIMIT ?3";
 
-/// [`crate::store::SessionStore::load_queued`] of the store at `path`.
+/// [`crate::store::SessionStore::load_queued`] of the store at `path`, for
+/// a broker whose clock read 0 at `zero`.
 pub(super) fn load_queued(
     conn: &Connection,
     path: &Path,
+    zero: ClockZero,
     client_id: &str,
     after_seq: Option<u64>,
     max_messages: usize,
     max_bytes: usize,
 ) -> Result<Vec<StoredMessage>, Error> {
-    read_page(conn, client_id, after_seq, max_messages, max_bytes)
+    read_page(conn, zero, client_id, after_seq, max_messages, max_bytes)
         .map_err(|e| sql_error(path, "cannot read queued messages", &e))
 }
 
 fn read_page(
     conn: &Connection,
+    zero: ClockZero,
     client_id: &str,
     after_seq: Option<u64>,
     max_messages: usize,
@@ -56,10 +61,18 @@ fn read_page(
     while let Some(row) = rows.next()? {
         let topic: String = row.get(4)?;
         let payload: Vec<u8> = row.get(5)?;
+        let properties: Option<Vec<u8>> = row.get(6)?;
         let stored = StoredMessage {
             seq: u64_column(row, 0)?,
             message_id: u64_column(row, 1)?,
-            message: message(&topic, &payload, qos_column(row, 2)?, row.get(3)?)?,
+            message: message(
+                &topic,
+                properties.as_deref(),
+                &payload,
+                qos_column(row, 2)?,
+                row.get(3)?,
+                zero.to_clock(row.get(7)?),
+            )?,
             state: StoredState::Queued,
         };
         bytes = bytes.saturating_add(stored.message.size());

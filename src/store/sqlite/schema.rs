@@ -5,7 +5,7 @@
 //! `n..` in one transaction, then setting `user_version`. To change the
 //! schema, append a step: never edit a step that has shipped, since files in
 //! the field were made by it (`tests/store_sqlite_migrations.rs` keeps a copy of the
-//! version 1 schema and opens a file made from it).
+//! version 1 and version 2 schemas and opens files made from them).
 
 /// `PRAGMA application_id` of an mqlite store ("mqlt"), so that a SQLite file
 /// of another program is not mistaken for one.
@@ -13,7 +13,7 @@ pub(super) const APPLICATION_ID: i32 = 0x6d71_6c74;
 
 /// The migration steps: `MIGRATIONS[n]` takes a file from version `n` to
 /// `n + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this code writes and understands.
 pub(super) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -93,4 +93,34 @@ CREATE TABLE retained (
 /// is away.
 const V2: &str = "
 ALTER TABLE sessions ADD COLUMN username TEXT;
+";
+
+/// Version 3: what MQTT 5 adds. Every new column reads, in a row written
+/// before it, as what a 3.1.1 client would have had.
+///
+/// - `sessions.expiry_interval`: the Session Expiry Interval in seconds
+///   (4294967295: for ever); NULL, not recorded, is for ever too.
+/// - `subscriptions.no_local`, `retain_as_published`, `retain_handling`
+///   (0, 1, 2 as in SUBSCRIBE) and `identifier` (the Subscription
+///   Identifier, 0: none): 0 by default, a QoS-only subscription.
+/// - `messages.properties` and `retained.properties`: the MQTT 5 property
+///   block forwarded with the message, as on the wire without its length
+///   (NULL: none).
+/// - `messages.expires_at` and `retained.expires_at`: when the message
+///   expires, in Unix milliseconds (NULL: never). The core's deadlines are
+///   in its own clock, which restarts with every broker; the store converts
+///   them (see `SqliteStore`).
+const V3: &str = "
+ALTER TABLE sessions ADD COLUMN expiry_interval INTEGER;
+
+ALTER TABLE subscriptions ADD COLUMN no_local INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN retain_as_published INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN retain_handling INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE subscriptions ADD COLUMN identifier INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE messages ADD COLUMN properties BLOB;
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+
+ALTER TABLE retained ADD COLUMN properties BLOB;
+ALTER TABLE retained ADD COLUMN expires_at INTEGER;
 ";

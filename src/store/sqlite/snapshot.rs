@@ -6,11 +6,16 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use super::clock::ClockZero;
 use super::sql_error;
 use super::statements::{QUEUED, RELEASED, SENT};
-use crate::codec::{PacketId, QoS};
+use crate::codec::{
+    PacketId, Properties, PropertyContext, QoS, RetainHandling, SubscriptionOptions,
+};
 use crate::message::Message;
-use crate::store::{QueuedInStore, Snapshot, StoredMessage, StoredSession, StoredState};
+use crate::store::{
+    QueuedInStore, Snapshot, StoredMessage, StoredSession, StoredState, StoredSubscription,
+};
 use crate::Error;
 
 /// Garbage collection at load: rows of sessions that do not exist, queue
@@ -42,8 +47,9 @@ const LOAD_GC: &[(&str, &str)] = &[
     ),
 ];
 
-/// [`crate::store::SessionStore::load`] of the store at `path`.
-pub(super) fn load(conn: &mut Connection, path: &Path) -> Result<Snapshot, Error> {
+/// [`crate::store::SessionStore::load`] of the store at `path`, for a broker
+/// whose clock read 0 at `zero`.
+pub(super) fn load(conn: &mut Connection, path: &Path, zero: ClockZero) -> Result<Snapshot, Error> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
@@ -55,26 +61,35 @@ pub(super) fn load(conn: &mut Connection, path: &Path) -> Result<Snapshot, Error
             log::info!("persistence file {}: deleted {n} {what}", path.display());
         }
     }
-    let snapshot = read_snapshot(&tx).map_err(|e| sql_error(path, "cannot read the store", &e))?;
+    let snapshot =
+        read_snapshot(&tx, zero).map_err(|e| sql_error(path, "cannot read the store", &e))?;
     tx.commit()
         .map_err(|e| sql_error(path, "cannot commit", &e))?;
     Ok(snapshot)
 }
 
 /// Reads the snapshot inside the transaction of `load`.
-fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
+fn read_snapshot(conn: &Connection, zero: ClockZero) -> rusqlite::Result<Snapshot> {
     let mut sessions: Vec<StoredSession> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     {
-        let mut stmt =
-            conn.prepare("SELECT client_id, username FROM sessions ORDER BY client_id")?;
+        let mut stmt = conn.prepare(
+            "SELECT client_id, username, expiry_interval FROM sessions ORDER BY client_id",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let client_id: String = row.get(0)?;
+            let expiry: Option<i64> = row.get(2)?;
+            let expiry_interval = match expiry {
+                None => u32::MAX,
+                Some(value) => u32::try_from(value)
+                    .map_err(|_| bad_value(2, format!("session expiry interval {value}")))?,
+            };
             index.insert(client_id.clone(), sessions.len());
             sessions.push(StoredSession {
                 client_id,
                 username: row.get(1)?,
+                expiry_interval,
                 subscriptions: Vec::new(),
                 messages: Vec::new(),
                 queued_in_store: QueuedInStore::default(),
@@ -85,22 +100,22 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     }
     {
         let mut stmt = conn.prepare(
-            "SELECT client_id, filter, qos FROM subscriptions ORDER BY client_id, filter",
+            "SELECT client_id, filter, qos, no_local, retain_as_published, retain_handling,
+                    identifier
+             FROM subscriptions ORDER BY client_id, filter",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let client_id: String = row.get(0)?;
             if let Some(&i) = index.get(&client_id) {
-                sessions[i]
-                    .subscriptions
-                    .push((row.get(1)?, qos_column(row, 2)?));
+                sessions[i].subscriptions.push(subscription(row)?);
             }
         }
     }
     {
         let mut stmt = conn.prepare(
             "SELECT s.client_id, s.seq, s.message_id, s.qos, s.retain, s.state, s.packet_id,
-                    m.topic, m.payload
+                    m.topic, m.payload, m.properties, m.expires_at
              FROM session_messages AS s
              LEFT JOIN messages AS m ON m.id = s.message_id AND s.state < 2
              WHERE s.state <> 0
@@ -124,8 +139,19 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
             let topic: Option<String> = row.get(7)?;
             let payload: Option<Vec<u8>> = row.get(8)?;
             let message = match (state, topic, payload) {
-                (StoredState::Released(_), _, _) => message("", b"", qos, false)?,
-                (_, Some(topic), Some(payload)) => message(&topic, &payload, qos, retain)?,
+                (StoredState::Released(_), _, _) => Message::empty(qos),
+                (_, Some(topic), Some(payload)) => {
+                    let properties: Option<Vec<u8>> = row.get(9)?;
+                    let expires_at = zero.to_clock(row.get(10)?);
+                    message(
+                        &topic,
+                        properties.as_deref(),
+                        &payload,
+                        qos,
+                        retain,
+                        expires_at,
+                    )?
+                }
                 // Removed by the GC of `load` before this runs.
                 _ => continue,
             };
@@ -143,7 +169,8 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     {
         let mut stmt = conn.prepare(
             "SELECT s.client_id, count(*),
-                    sum(length(CAST(m.topic AS BLOB)) + length(m.payload))
+                    sum(length(CAST(m.topic AS BLOB)) + length(m.payload)
+                        + coalesce(length(m.properties), 0))
              FROM session_messages AS s JOIN messages AS m ON m.id = s.message_id
              WHERE s.state = 0
              GROUP BY s.client_id",
@@ -184,12 +211,22 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
     }
     let mut retained = Vec::new();
     {
-        let mut stmt = conn.prepare("SELECT topic, payload, qos FROM retained ORDER BY topic")?;
+        let mut stmt = conn.prepare(
+            "SELECT topic, payload, qos, properties, expires_at FROM retained ORDER BY topic",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let topic: String = row.get(0)?;
             let payload: Vec<u8> = row.get(1)?;
-            retained.push(message(&topic, &payload, qos_column(row, 2)?, true)?);
+            let properties: Option<Vec<u8>> = row.get(3)?;
+            retained.push(message(
+                &topic,
+                properties.as_deref(),
+                &payload,
+                qos_column(row, 2)?,
+                true,
+                zero.to_clock(row.get(4)?),
+            )?);
         }
     }
     let max_body: Option<i64> = conn.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
@@ -208,6 +245,32 @@ fn read_snapshot(conn: &Connection) -> rusqlite::Result<Snapshot> {
         sessions,
         retained,
         next_message_id: u64::try_from(next_message_id).unwrap_or(1),
+    })
+}
+
+/// Reads a subscription row: client id, filter, qos, no_local,
+/// retain_as_published, retain_handling, identifier.
+fn subscription(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredSubscription> {
+    let retain_handling = match row.get::<_, i64>(5)? {
+        0 => RetainHandling::SendOnSubscribe,
+        1 => RetainHandling::SendIfNew,
+        2 => RetainHandling::DoNotSend,
+        other => return Err(bad_value(5, format!("retain handling {other}"))),
+    };
+    let identifier: i64 = row.get(6)?;
+    let identifier = u32::try_from(identifier)
+        .ok()
+        .filter(|&id| id <= crate::codec::MAX_SUBSCRIPTION_IDENTIFIER)
+        .ok_or_else(|| bad_value(6, format!("subscription identifier {identifier}")))?;
+    Ok(StoredSubscription {
+        filter: row.get(1)?,
+        options: SubscriptionOptions {
+            qos: qos_column(row, 2)?,
+            no_local: row.get(3)?,
+            retain_as_published: row.get(4)?,
+            retain_handling,
+        },
+        identifier,
     })
 }
 
@@ -247,18 +310,33 @@ fn bad_value(index: usize, what: String) -> rusqlite::Error {
     )
 }
 
-/// Builds a message read from the file.
+/// Builds a message read from the file: its property block (NULL: none)
+/// must be one a PUBLISH may carry, since it goes out as it is.
 pub(super) fn message(
     topic: &str,
+    properties: Option<&[u8]>,
     payload: &[u8],
     qos: QoS,
     retain: bool,
+    expires_at_ms: Option<u64>,
 ) -> rusqlite::Result<Message> {
-    Message::new(topic, payload, qos, retain).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("topic of {} bytes is too long", topic.len()).into(),
-        )
-    })
+    let properties = match properties {
+        None => Properties::EMPTY,
+        Some(bytes) => Properties::parse(bytes, PropertyContext::Publish).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Blob,
+                format!("invalid property block of a message on {topic:?}: {e}").into(),
+            )
+        })?,
+    };
+    Message::with_properties(topic, properties, payload, qos, retain, expires_at_ms).ok_or_else(
+        || {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                format!("topic of {} bytes is too long", topic.len()).into(),
+            )
+        },
+    )
 }

@@ -9,9 +9,14 @@ pub(super) const SENT: i64 = 1;
 pub(super) const RELEASED: i64 = 2;
 
 // The statements of `apply`, prepared (and cached) at open.
-pub(super) const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (client_id) VALUES (?1)";
+/// A session created again keeps its user name (set again by the op that
+/// follows) but not its expiry interval.
+pub(super) const INSERT_SESSION: &str = "INSERT INTO sessions (client_id) VALUES (?1)
+  ON CONFLICT (client_id) DO UPDATE SET expiry_interval = NULL";
 pub(super) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE client_id = ?1";
 pub(super) const SESSION_USER: &str = "UPDATE sessions SET username = ?2 WHERE client_id = ?1";
+pub(super) const SESSION_EXPIRY: &str =
+    "UPDATE sessions SET expiry_interval = ?2 WHERE client_id = ?1";
 /// Deletes the bodies that only this session's queue holds.
 pub(super) const DELETE_SESSION_BODIES: &str = "DELETE FROM messages WHERE id IN (
     SELECT message_id FROM session_messages WHERE client_id = ?1 AND state < 2)
@@ -21,13 +26,17 @@ pub(super) const DELETE_SESSION_MESSAGES: &str =
     "DELETE FROM session_messages WHERE client_id = ?1";
 pub(super) const DELETE_SUBSCRIPTIONS: &str = "DELETE FROM subscriptions WHERE client_id = ?1";
 pub(super) const DELETE_INBOUND: &str = "DELETE FROM inbound_qos2 WHERE client_id = ?1";
-pub(super) const SUBSCRIBE: &str = "INSERT INTO subscriptions (client_id, filter, qos)
-  SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)
-  ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos";
+pub(super) const SUBSCRIBE: &str = "INSERT INTO subscriptions
+  (client_id, filter, qos, no_local, retain_as_published, retain_handling, identifier)
+  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+  WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)
+  ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos,
+    no_local = excluded.no_local, retain_as_published = excluded.retain_as_published,
+    retain_handling = excluded.retain_handling, identifier = excluded.identifier";
 pub(super) const UNSUBSCRIBE: &str =
     "DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2";
-pub(super) const MESSAGE_STORE: &str =
-    "INSERT INTO messages (id, topic, payload, qos, retain) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub(super) const MESSAGE_STORE: &str = "INSERT INTO messages
+  (id, topic, payload, qos, retain, properties, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 pub(super) const BUMP_NEXT_ID: &str =
     "UPDATE meta SET value = max(value, ?1) WHERE key = 'next_message_id'";
 pub(super) const SESSION_MESSAGE_ADD: &str = "INSERT INTO session_messages
@@ -56,14 +65,17 @@ pub(super) const INBOUND_ADD: &str = "INSERT INTO inbound_qos2 (client_id, packe
   ON CONFLICT DO NOTHING";
 pub(super) const INBOUND_REMOVE: &str =
     "DELETE FROM inbound_qos2 WHERE client_id = ?1 AND packet_id = ?2";
-pub(super) const RETAIN_SET: &str = "INSERT INTO retained (topic, payload, qos) VALUES (?1, ?2, ?3)
-  ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos";
+pub(super) const RETAIN_SET: &str = "INSERT INTO retained
+  (topic, payload, qos, properties, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+  ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
+    properties = excluded.properties, expires_at = excluded.expires_at";
 pub(super) const RETAIN_DELETE: &str = "DELETE FROM retained WHERE topic = ?1";
 
 pub(super) const APPLY_STATEMENTS: &[&str] = &[
     INSERT_SESSION,
     DELETE_SESSION,
     SESSION_USER,
+    SESSION_EXPIRY,
     DELETE_SESSION_BODIES,
     DELETE_SESSION_MESSAGES,
     DELETE_SUBSCRIPTIONS,
