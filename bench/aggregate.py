@@ -14,6 +14,7 @@ import subprocess
 SUMMARY = {
     "fanin": [("msg_per_s", "delivered msg/s", True)],
     "fanout": [("msg_per_s", "deliveries/s", True)],
+    "shared": [("msg_per_s", "delivered msg/s (all members)", True)],
     "subscriptions": [("msg_per_s", "delivered msg/s", True)],
     "latency": [("p50_us", "round trip p50 µs", False), ("p99_us", "round trip p99 µs", False)],
     "connections": [("conn_per_s", "CONNECT+SUBSCRIBE /s", True),
@@ -24,6 +25,7 @@ SUMMARY = {
 DETAILS = {
     "fanin": ["msg_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "lost"],
     "fanout": ["msg_per_s", "publish_per_s", "p50_us", "p99_us", "p999_us", "lost"],
+    "shared": ["msg_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "lost", "member_min", "member_max"],
     "subscriptions": ["subscribe_s", "msg_per_s", "p50_us", "p99_us", "p999_us", "lost"],
     "latency": ["p50_us", "p99_us", "p999_us", "mean_us", "lost"],
     "connections": ["conn_per_s", "broker_cpu_us_per_conn", "broker_capacity_conn_per_s",
@@ -72,6 +74,7 @@ def main():
 
     runs = {}  # (id, broker) -> list of results
     errors = {}
+    unsupported = {}  # (id, broker) -> errors of MQTT 5 runs a peer failed
     busy = []  # CPU % used by other processes just before each run
     other = []  # (id, broker, round, CPU % used by other processes during the run)
     gen_cpu = {}  # (id, broker) -> generator CPU share of the run's wall time
@@ -94,6 +97,8 @@ def main():
                     busy.append(r["busy_before"])
                 if isinstance(r.get("other_cpu_pct"), (int, float)):
                     other.append((r["id"], r["broker"], r.get("round"), r["other_cpu_pct"]))
+            elif r.get("unsupported"):
+                unsupported.setdefault(key, []).append(r.get("error", "?"))
             else:
                 errors.setdefault(key, []).append(r.get("error", "?"))
 
@@ -112,6 +117,8 @@ def main():
                 v = median(sid, b, metric)
                 n_err = len(errors.get((sid, b), []))
                 cell = fmt(v)
+                if v is None and (sid, b) in unsupported:
+                    cell = "not supported"
                 if n_err:
                     cell += f" ({n_err} failed)"
                 row.append(cell)
@@ -154,7 +161,7 @@ def main():
         rs = []
         for b in cols:
             n = len(runs.get((sid, b), []))
-            if not n and not errors.get((sid, b)):
+            if not n and not errors.get((sid, b)) and not unsupported.get((sid, b)):
                 continue
             rs.append([b, str(n)] + [fmt(median(sid, b, m)) for m in metrics])
         if rs:
@@ -170,6 +177,7 @@ def main():
                       f"{statistics.median(c for _, c in v):+.1f} %"]
                      for b, v in sorted(changes.items())]))
     errs = [f"- {sid} / {b}: {e}" for (sid, b), es in sorted(errors.items()) for e in es]
+    unsup = [f"- {sid} / {b}: {es[0]}" for (sid, b), es in sorted(unsupported.items())]
 
     with open(o.versions) as f:
         versions = [line.strip().split("|", 1) for line in f if "|" in line]
@@ -245,7 +253,19 @@ def main():
         "(A B C A B C …); the tables show medians over the rounds.",
         "- Load generator: `mqlite-bench` (bench/), one thread, mio non-blocking sockets with "
         "TCP_NODELAY, pre-encoded PUBLISH packets, 1 MiB reads, frames decoded in place. It "
-        "speaks MQTT 3.1.1 itself and does not use mqlite's code.",
+        "speaks MQTT 3.1.1 and 5 itself and does not use mqlite's code.",
+        "- MQTT 5 scenarios (`_v5` in the name, `--mqtt5`): every client connects with protocol "
+        "level 5 and an empty property block, and uses the MQTT 5 forms of SUBSCRIBE, PUBLISH "
+        "and the acknowledgements. `--props`: every PUBLISH carries a Content Type "
+        "(`application/octet-stream`), a User Property (`source`: `bench`) and a Message Expiry "
+        "Interval (3600 s), 48 bytes of properties; each delivery is checked to carry them. "
+        "`--topic-alias`: each publisher's first PUBLISH sets topic alias 1, the later ones "
+        "have an empty topic name and the alias (the brokers' default Topic Alias Maximum is "
+        "10). `shared_v5_8`: fan-in from 4 publishers to the 8 members of one shared "
+        "subscription `$share/bench/bench/+` (each message delivered to one member; the rate "
+        "counts deliveries over all members, `member_min`/`member_max` how they were spread). "
+        "rumqttd gets a `[v5.1]` listener with the same settings as its v4 one for these; "
+        "a scenario it fails is shown as not supported (its error under Not supported).",
         "- Flows are windowed: each publisher keeps at most `--window` (100) messages outstanding "
         "(not yet received by the subscriber, and for QoS 1/2 not yet acknowledged), so brokers "
         "are measured delivering, not buffering. Latency = receive time − monotonic timestamp in "
@@ -306,6 +326,10 @@ def main():
     ]
     if errs:
         md += ["## Failed runs", ""] + errs + [""]
+    if unsup:
+        md += ["## Not supported", "",
+               "MQTT 5 scenarios a peer failed (first error; not run again in later rounds):",
+               ""] + unsup + [""]
     md += [
         "## Caveats",
         "",

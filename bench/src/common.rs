@@ -65,17 +65,53 @@ pub fn connect_all_session(
     timeout: Duration,
     clean: bool,
 ) -> Result<Vec<usize>, String> {
+    connect_all_as(net, addr, role, n, rbuf, timeout, clean, false).map(|(ids, _)| ids)
+}
+
+/// What the brokers' CONNACKs announced (the smallest value over the
+/// connections); MQTT 3.1.1 CONNACKs announce nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Granted {
+    /// Topic Alias Maximum (0: the client must not use topic aliases).
+    pub topic_alias_max: u16,
+    /// Receive Maximum (QoS 1/2 PUBLISHes the client may have unacknowledged).
+    pub receive_max: u16,
+}
+
+/// [`connect_all_session`] speaking MQTT 5 if `v5` (CONNECT level 5 with an
+/// empty property block; everything the connections receive is decoded as
+/// MQTT 5). Also returns what the CONNACKs granted.
+#[allow(clippy::too_many_arguments)]
+pub fn connect_all_as(
+    net: &mut Net,
+    addr: SocketAddr,
+    role: &str,
+    n: usize,
+    rbuf: usize,
+    timeout: Duration,
+    clean: bool,
+    v5: bool,
+) -> Result<(Vec<usize>, Granted), String> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = net
             .connect(addr, rbuf)
             .map_err(|e| format!("connect to {addr}: {e}"))?;
-        proto::connect_session(net.out(id), &client_id(role, i), KEEP_ALIVE, clean);
+        if v5 {
+            net.set_mqtt5(id, true);
+            proto::connect_v5(net.out(id), &client_id(role, i), KEEP_ALIVE, clean);
+        } else {
+            proto::connect_session(net.out(id), &client_id(role, i), KEEP_ALIVE, clean);
+        }
         ids.push(id);
     }
     let deadline = Instant::now() + timeout;
     let mut acked = 0;
     let mut refused = None;
+    let mut granted = Granted {
+        topic_alias_max: if v5 { u16::MAX } else { 0 },
+        receive_max: u16::MAX,
+    };
     let mut ready = Vec::new();
     while acked < n {
         if Instant::now() >= deadline {
@@ -84,18 +120,28 @@ pub fn connect_all_session(
             ));
         }
         step(net, &mut ready, Duration::from_millis(20), |_, p, _| {
-            if let Packet::ConnAck { code } = p {
+            if let Packet::ConnAck { code, props } = p {
                 acked += 1;
-                if code != 0 {
-                    refused = Some(code);
+                if code != 0 && v5 {
+                    let why = proto::find_prop(props, proto::prop::REASON_STRING)
+                        .map(|s| format!(" ({})", String::from_utf8_lossy(s)))
+                        .unwrap_or_default();
+                    refused = Some(format!("0x{code:02x}{why}"));
+                } else if code != 0 {
+                    refused = Some(code.to_string());
                 }
+                // Absent: no aliases, and a Receive Maximum of 65535.
+                let alias = proto::find_prop_u16(props, proto::prop::TOPIC_ALIAS_MAXIMUM);
+                granted.topic_alias_max = granted.topic_alias_max.min(alias.unwrap_or(0));
+                let recv = proto::find_prop_u16(props, proto::prop::RECEIVE_MAXIMUM);
+                granted.receive_max = granted.receive_max.min(recv.unwrap_or(u16::MAX));
             }
         })?;
         if let Some(code) = refused {
             return Err(format!("{role}: CONNECT refused with return code {code}"));
         }
     }
-    Ok(ids)
+    Ok((ids, granted))
 }
 
 /// Sends `filters` on connection `id` in SUBSCRIBE packets of at most
@@ -108,10 +154,27 @@ pub fn send_subscribes<S: AsRef<[u8]>>(
     per_packet: usize,
     pid: &mut u16,
 ) -> usize {
+    send_subscribes_as(net, id, filters, qos, per_packet, pid, false)
+}
+
+/// [`send_subscribes`] in the MQTT 5 form if `v5`.
+pub fn send_subscribes_as<S: AsRef<[u8]>>(
+    net: &mut Net,
+    id: usize,
+    filters: &[S],
+    qos: u8,
+    per_packet: usize,
+    pid: &mut u16,
+    v5: bool,
+) -> usize {
     let mut packets = 0;
     for chunk in filters.chunks(per_packet) {
         *pid = pid.wrapping_add(1).max(1);
-        proto::subscribe(net.out(id), *pid, chunk, qos);
+        if v5 {
+            proto::subscribe_v5(net.out(id), *pid, chunk, qos);
+        } else {
+            proto::subscribe(net.out(id), *pid, chunk, qos);
+        }
         packets += 1;
     }
     packets
@@ -131,6 +194,8 @@ pub fn wait_subacks(net: &mut Net, packets: usize, timeout: Duration) -> Result<
         step(net, &mut ready, Duration::from_millis(20), |_, p, _| {
             if let Packet::SubAck { codes, .. } = p {
                 got += 1;
+                // 3.1.1: 0x80 is the failure code; MQTT 5: every reason
+                // code from 0x80 on is one.
                 refused += codes.iter().filter(|&&c| c & 0x80 != 0).count() as u64;
             }
         })?;

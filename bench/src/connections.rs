@@ -73,7 +73,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
         for &id in &ready {
             let st = &mut state[id];
             net.read(id, |p, _, _| match p {
-                Packet::ConnAck { code } if *st == WAIT_CONNACK => {
+                Packet::ConnAck { code, .. } if *st == WAIT_CONNACK => {
                     *st = if code == 0 { WAIT_SUBACK } else { FAILED };
                 }
                 Packet::SubAck { codes, .. } if *st == WAIT_SUBACK => {

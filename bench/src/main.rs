@@ -1,4 +1,4 @@
-//! `mqlite-bench`: a single-threaded MQTT 3.1.1 load generator.
+//! `mqlite-bench`: a single-threaded MQTT 3.1.1 / 5.0 load generator.
 //!
 //! It speaks MQTT itself (see [`proto`]) so that it does not depend on the
 //! broker under test. Every scenario is bounded in time and in message count
@@ -44,6 +44,16 @@ options:
   --label NAME      broker name in the result      --json         print JSON
   --persistent-sub  subscribers use clean session 0 (persistent sessions)
   --bind ADDR       ceiling-server bind address (127.0.0.1)
+  --shared N        fanin: the subscribers are N members of one shared
+                    subscription $share/bench/bench/+ (each message to one)
+
+MQTT 5 (fanin, fanout, subscriptions):
+  --mqtt5           CONNECT with protocol level 5 (empty properties), MQTT 5
+                    SUBSCRIBE / PUBLISH / acknowledgements
+  --props           every PUBLISH carries a Content Type, a User Property and
+                    a Message Expiry Interval (deliveries are checked for them)
+  --topic-alias     fanin/fanout: each publisher's first PUBLISH sets topic
+                    alias 1, the later ones have an empty topic and the alias
 
 Flows send until --duration (10 s) or --messages (fanin/subscriptions 5000000,
 latency 20000) is reached, whichever comes first, then drain for up to 5 s.
@@ -97,6 +107,14 @@ pub struct Opts {
     pub label: String,
     /// Bind address of `ceiling-server`.
     pub bind: String,
+    /// Speak MQTT 5.
+    pub mqtt5: bool,
+    /// MQTT 5: application properties on every PUBLISH.
+    pub props: bool,
+    /// MQTT 5: publishers use a topic alias.
+    pub topic_alias: bool,
+    /// Fan-in to the members of one shared subscription.
+    pub shared: Option<usize>,
 }
 
 impl Opts {
@@ -136,6 +154,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         ceiling: false,
         label: String::new(),
         bind: "127.0.0.1".into(),
+        mqtt5: false,
+        props: false,
+        topic_alias: false,
+        shared: None,
     };
     while let Some(a) = it.next() {
         let (key, inline) = match a.split_once('=') {
@@ -146,6 +168,9 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--json" => o.json = true,
             "--persistent-sub" => o.persistent_sub = true,
             "--ceiling" => o.ceiling = true,
+            "--mqtt5" => o.mqtt5 = true,
+            "--props" => o.props = true,
+            "--topic-alias" => o.topic_alias = true,
             "-h" | "--help" => return Err(String::new()),
             _ => {
                 let v = match inline {
@@ -172,6 +197,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     "--hold" => o.hold = v.parse().map_err(|e| bad(&e))?,
                     "--label" => o.label = v.clone(),
                     "--bind" => o.bind = v.clone(),
+                    "--shared" => o.shared = Some(v.parse().map_err(|e| bad(&e))?),
                     _ => return Err(format!("unknown option {key}")),
                 }
             }
@@ -188,6 +214,22 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     }
     if o.per_packet == 0 || o.wildcard_pct > 100 {
         return Err("--per-packet must be positive and --wildcard-pct at most 100".into());
+    }
+    if (o.props || o.topic_alias) && !o.mqtt5 {
+        return Err("--props and --topic-alias need --mqtt5".into());
+    }
+    let ceiling = o.ceiling || o.scenario.starts_with("ceiling");
+    if o.mqtt5 && (ceiling || !matches!(o.scenario.as_str(), "fanin" | "fanout" | "subscriptions"))
+    {
+        return Err("--mqtt5 is for fanin, fanout and subscriptions against a broker".into());
+    }
+    if o.topic_alias && !matches!(o.scenario.as_str(), "fanin" | "fanout") {
+        return Err("--topic-alias is for fanin and fanout".into());
+    }
+    if let Some(n) = o.shared {
+        if n == 0 || o.scenario != "fanin" || ceiling {
+            return Err("--shared N: N positive, for fanin against a broker".into());
+        }
     }
     if o.label.is_empty() {
         o.label = if o.ceiling || o.scenario == "ceiling" {

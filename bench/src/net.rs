@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::proto::{decode, Decode, Packet};
+use crate::proto::{self, decode_as, Decode, Packet};
 
 /// Read buffer size for connections that carry traffic.
 pub const BIG_BUF: usize = 1 << 20;
@@ -29,6 +29,8 @@ pub struct Conn {
     connected: bool,
     blocked: bool,
     dirty: bool,
+    /// Frames are decoded as MQTT 5 (see [`Net::set_mqtt5`]).
+    v5: bool,
     /// Set once the peer closed the connection or an I/O error happened.
     pub closed: Option<String>,
 }
@@ -45,6 +47,7 @@ impl Conn {
             connected: false,
             blocked: false,
             dirty: false,
+            v5: false,
             closed: None,
         }
     }
@@ -155,9 +158,30 @@ impl Conn {
     where
         F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
     {
+        if self.v5 {
+            self.parse_as::<true, F>(f)
+        } else {
+            self.parse_as::<false, F>(f)
+        }
+    }
+
+    fn parse_as<const V5: bool, F>(&mut self, f: &mut F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
         let before = self.wbuf.len();
         loop {
-            match decode(&self.rbuf[self.rstart..self.rend]) {
+            match decode_as::<V5>(&self.rbuf[self.rstart..self.rend]) {
+                Decode::Frame(Packet::Disconnect { reason, props }, _) if V5 => {
+                    // The broker closes the connection and says why.
+                    let why = proto::find_prop(props, proto::prop::REASON_STRING)
+                        .map(|s| format!(": {}", String::from_utf8_lossy(s)))
+                        .unwrap_or_default();
+                    self.fail(format!(
+                        "broker sent DISCONNECT with reason code 0x{reason:02x}{why}"
+                    ));
+                    break;
+                }
                 Decode::Frame(pkt, n) => {
                     f(
                         pkt,
@@ -289,6 +313,12 @@ impl Net {
         )?;
         self.conns.push(Conn::new(stream, rbuf));
         Ok(id)
+    }
+
+    /// Decodes what connection `id` receives as MQTT 5 (or 3.1.1, the
+    /// default): set it before the CONNACK can arrive.
+    pub fn set_mqtt5(&mut self, id: usize, on: bool) {
+        self.conns[id].v5 = on;
     }
 
     /// The write buffer of connection `id` (marks it for the next flush).

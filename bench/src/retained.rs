@@ -81,6 +81,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
                     payload,
                     qos,
                     pid,
+                    ..
                 } if id == sub => {
                     if qos == 1 {
                         proto::ack(out, kind::PUBACK, pid);
