@@ -2,10 +2,12 @@
 # The whole test suite, from a fresh machine. Installs what the tests need,
 # only what is missing:
 # - with apt-get (as root, else through sudo): mosquitto-clients, cmake,
-#   valgrind, pkg-config, and python3-venv when Python cannot make a
-#   virtual environment;
+#   valgrind, pkg-config, nodejs and npm, and python3-venv when Python
+#   cannot make a virtual environment;
 # - with pip, into the virtual environment target/test-venv (made on first
-#   use; nothing goes into the system's Python): paho-mqtt and pytest.
+#   use; nothing goes into the system's Python): paho-mqtt and pytest;
+# - with npm, into tests/node/node_modules (from its package-lock.json):
+#   MQTT.js.
 # Then runs the checks, the Rust tests, the examples, valgrind, the C tests
 # and the Python tests. The README says how long it takes.
 set -euo pipefail
@@ -20,6 +22,8 @@ command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ! -x "$venv/bin/python" ] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
     need_apt+=(python3-venv)
 fi
@@ -34,6 +38,10 @@ if ! "$venv/bin/python" -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
     echo "== installing paho-mqtt and pytest into $venv (pip, virtual environment)"
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check paho-mqtt pytest
+fi
+if [ ! -d tests/node/node_modules/mqtt ]; then
+    echo "== installing MQTT.js into tests/node (npm ci)"
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 stage "cargo fmt --check"
@@ -64,4 +72,6 @@ MQLITE_SKIP_BUILD=1 MQLITE_PROFILE=ci bash tests/c/run.sh
 stage "pytest (paho-mqtt against the binary, Python bindings)"
 MQLITE_BIN="$PWD/target/ci/mqlite" MQLITE_LIB="$PWD/target/ci/libmqlite.so" \
     "$venv/bin/python" -m pytest -q tests/python
+stage "node (MQTT.js, MQTT 5 and 3.1.1, against the binary)"
+(cd tests/node && MQLITE_BIN="$PWD/../../target/ci/mqlite" node --test)
 echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"
