@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use super::broker_direct::{
-    mqlite_broker_publish, mqlite_broker_stats, mqlite_broker_subscribe_local,
-    mqlite_broker_unsubscribe_local,
+    mqlite_broker_publish, mqlite_broker_publish_with, mqlite_broker_stats,
+    mqlite_broker_subscribe_local, mqlite_broker_unsubscribe_local,
 };
 pub use super::broker_hooks::{
     mqlite_broker_set_acl_callback, mqlite_broker_set_auth_callback,

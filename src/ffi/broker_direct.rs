@@ -8,6 +8,7 @@ use std::ffi::c_char;
 use super::broker::{mqlite_broker, with_broker};
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
 use super::panic::{boundary, bytes, c_str, out};
+use super::properties::{mqlite_properties, optional};
 use super::result::{mqlite_result, Failure, MQLITE_NOT_FOUND};
 use super::stats::{write_stats, STATS_SIZE_0_1};
 use super::types::{mqlite_stats, qos_from_c};
@@ -57,6 +58,66 @@ pub unsafe extern "C" fn mqlite_broker_publish(
         unsafe {
             with_broker(broker, |broker| {
                 Ok(broker.publish(topic, payload, qos, retain)?)
+            })
+        }
+    })
+}
+
+/// `mqlite_broker_publish()` with MQTT 5 properties: MQTT 5 subscribers
+/// and local subscriptions get them (read with the `mqlite_message_*()`
+/// accessors), MQTT 3.1.1 subscribers get the message without them. A
+/// Message Expiry Interval counts from this call.
+///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `topic`: NUL-terminated topic name (no wildcards).
+/// - `payload`, `payload_len`: the payload (NULL allowed when
+///   `payload_len` is 0).
+/// - `qos`: 0, 1 or 2. `retain`: the retain flag (a retained message keeps
+///   its properties, and its expiry: it leaves the store when it expires).
+/// - `properties`: from `mqlite_properties_new()`, or NULL for none (then
+///   this is `mqlite_broker_publish()`).
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS), `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// Topic, payload and properties are copied before the call returns: the
+/// caller may change or free `properties` at once.
+///
+/// # Safety
+/// `broker` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
+/// is NULL or points to `payload_len` readable bytes; `properties` is NULL
+/// or live, and not being changed by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_broker_publish_with(
+    broker: *mut mqlite_broker,
+    topic: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+    properties: *const mqlite_properties,
+) -> mqlite_result {
+    boundary("mqlite_broker_publish_with", || {
+        // SAFETY: NULL or NUL-terminated.
+        let topic = unsafe { c_str(topic, "topic") }?;
+        // SAFETY: NULL or `payload_len` readable bytes.
+        let payload = unsafe { bytes(payload, payload_len, "payload") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        // SAFETY: NULL or live.
+        let properties = unsafe { optional(properties) };
+        // SAFETY: NULL or live.
+        unsafe {
+            with_broker(broker, |broker| {
+                match properties {
+                    Some(properties) => {
+                        broker.publish_with(topic, payload, qos, retain, properties)?
+                    }
+                    None => broker.publish(topic, payload, qos, retain)?,
+                }
+                Ok(())
             })
         }
     })

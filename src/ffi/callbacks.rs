@@ -8,15 +8,16 @@
 //! `MQLITE_BUSY`); it may use a `mqlite_handle`, whose requests are carried
 //! out at the broker's next pass.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_void};
 
 use super::panic::{boundary, str_len};
+use super::properties::mqlite_properties;
 use super::result::{mqlite_result, Failure, MQLITE_INVALID_TOPIC};
 use super::types::{
-    client_view, close_reason_to_c, mqlite_acl_access, mqlite_auth_decision, mqlite_client_info,
-    mqlite_connect_info, mqlite_event, mqlite_message, mqlite_message_decision, qos_from_c,
-    PeerText, MQLITE_ACL_PUBLISH, MQLITE_ACL_RECEIVE, MQLITE_ACL_SUBSCRIBE, MQLITE_AUTH_ACCEPT,
-    MQLITE_AUTH_BAD_CREDENTIALS, MQLITE_AUTH_NOT_AUTHORIZED, MQLITE_AUTH_PENDING,
+    auth_decision_from_c, client_view, close_reason_to_c, mqlite_acl_access, mqlite_auth_decision,
+    mqlite_client_info, mqlite_connect_info, mqlite_event, mqlite_message, mqlite_message_decision,
+    qos_from_c, PeerText, MQLITE_ACL_PUBLISH, MQLITE_ACL_RECEIVE, MQLITE_ACL_SUBSCRIBE,
     MQLITE_CLOSE_NONE, MQLITE_EVENT_CONNECTED, MQLITE_EVENT_DISCONNECTED, MQLITE_EVENT_SUBSCRIBED,
     MQLITE_EVENT_UNSUBSCRIBED, MQLITE_MESSAGE_DROP, MQLITE_MESSAGE_PASS, MQLITE_MESSAGE_REWRITE,
 };
@@ -28,13 +29,21 @@ use crate::hooks::{
 };
 
 /// Decides whether a client may connect. Runs on the broker thread for
-/// every CONNECT that passed the protocol checks.
+/// every CONNECT that passed the protocol checks and, for MQTT 5 enhanced
+/// authentication, again for every AUTH packet of the exchange (each a new
+/// step) and for a re-authentication of a connected client: the
+/// `mqlite_connect_info_*()` accessors (authentication method and data,
+/// step, re-authentication, user properties) tell which.
 ///
 /// Parameters: `userdata` as given when the callback was set; `info`, what
 /// the client presented.
 ///
-/// Returns: one of `MQLITE_AUTH_*`. Any other value refuses the client
-/// (CONNACK 0x05).
+/// Returns: one of `MQLITE_AUTH_*`: `_ACCEPT`, `_BAD_CREDENTIALS`,
+/// `_NOT_AUTHORIZED`, `_PENDING`, and for enhanced authentication
+/// `_CONTINUE` and `_ACCEPT_WITH_DATA` (their data set with
+/// `mqlite_connect_info_set_reply_data()` before returning), or
+/// `MQLITE_AUTH_REFUSE_REASON | code`. Any other value refuses the client
+/// (0x87 Not authorized; CONNACK 0x05 for MQTT 3.1.1).
 ///
 /// Memory and lifetimes: `info` and everything it points to are borrowed
 /// and valid only during the call (strings NOT NUL-terminated: use the
@@ -143,10 +152,15 @@ impl UserData {
 /// given. Opaque; valid only during the callback.
 pub struct mqlite_message_rewrite {
     message: Option<Message>,
+    /// The expiry deadline of the message the callback was given, kept by
+    /// `mqlite_message_rewrite_set_with()`.
+    expires_at_ms: Option<u64>,
 }
 
 /// Sets the message that replaces the one a message callback was given;
-/// the callback then returns `MQLITE_MESSAGE_REWRITE`.
+/// the callback then returns `MQLITE_MESSAGE_REWRITE`. The replacement has
+/// no MQTT 5 properties and no expiry: `mqlite_message_rewrite_set_with()`
+/// gives it properties and keeps the original's expiry.
 ///
 /// # Parameters
 /// - `rewrite`: the object the callback was given.
@@ -199,6 +213,84 @@ pub unsafe extern "C" fn mqlite_message_rewrite_set(
     })
 }
 
+/// `mqlite_message_rewrite_set()` with MQTT 5 properties: the replacement
+/// carries `properties` (MQTT 5 subscribers and local subscriptions get
+/// them) and keeps the Message Expiry deadline of the message the callback
+/// was given, if it had one (the `properties`' own expiry interval is not
+/// used here).
+///
+/// # Parameters
+/// - `rewrite`: the object the callback was given.
+/// - `topic`, `topic_len`: the new topic name, UTF-8, without wildcards,
+///   not necessarily NUL-terminated.
+/// - `payload`, `payload_len`: the new payload (NULL allowed when
+///   `payload_len` is 0).
+/// - `qos`: 0, 1 or 2. `retain`: the retain flag.
+/// - `properties`: from `mqlite_properties_new()`, or NULL for none. To
+///   keep the original's, copy them with the `mqlite_message_*()`
+///   accessors.
+///
+/// # Returns
+/// `MQLITE_OK`; `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+/// `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_ARGUMENT` (QoS). On error the
+/// rewrite is left as it was. Calling it again replaces the earlier one.
+///
+/// # Memory and lifetimes
+/// Topic, payload and properties are copied; the caller keeps ownership
+/// of its buffers and may free `properties` at once. `rewrite` must only
+/// be used during the callback that got it.
+///
+/// # Safety
+/// `rewrite` is NULL or the pointer the callback was given; `topic` and
+/// `payload` are NULL or point to the given number of readable bytes;
+/// `properties` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_message_rewrite_set_with(
+    rewrite: *mut mqlite_message_rewrite,
+    topic: *const c_char,
+    topic_len: usize,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+    properties: *const mqlite_properties,
+) -> mqlite_result {
+    boundary("mqlite_message_rewrite_set_with", || {
+        // SAFETY: NULL or the live object handed to the callback.
+        let rewrite = unsafe { rewrite.as_mut() }.ok_or_else(|| Failure::null("rewrite"))?;
+        // SAFETY: NULL or `topic_len` readable bytes (the caller's contract).
+        let topic = unsafe { str_len(topic, topic_len, "topic") }?;
+        // SAFETY: NULL or `payload_len` readable bytes.
+        let payload = unsafe { super::panic::bytes(payload, payload_len, "payload") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        if !crate::topic::is_valid_topic_name(topic) {
+            return Err(Failure::new(
+                MQLITE_INVALID_TOPIC,
+                format!("`{topic}` is not a valid topic name"),
+            ));
+        }
+        // SAFETY: NULL or live.
+        let block = match unsafe { super::properties::optional(properties) } {
+            Some(properties) => {
+                properties.validate()?;
+                properties.to_block()
+            }
+            None => crate::codec::PropertiesBuilder::new(),
+        };
+        let message = Message::with_properties(
+            topic,
+            block.unchecked(),
+            payload,
+            qos,
+            retain,
+            rewrite.expires_at_ms,
+        )
+        .ok_or_else(|| Failure::new(MQLITE_INVALID_TOPIC, "topic longer than 65535 bytes"))?;
+        rewrite.message = Some(message);
+        Ok(())
+    })
+}
+
 /// A C view of a CONNECT, borrowing `info` and `peer`.
 fn connect_view(info: &ConnectInfo<'_>, peer: &PeerText) -> mqlite_connect_info {
     let (username, username_len) = match info.username {
@@ -240,6 +332,8 @@ pub(crate) fn auth_hook(
         let client_view = client_view(&client, &peer);
         let value = ConnectValue {
             client: &client_view,
+            info,
+            reply: RefCell::new(None),
         };
         let lent = [
             Lent::connect(&view, &value),
@@ -248,13 +342,10 @@ pub(crate) fn auth_hook(
         // SAFETY: a C function pointer the host set, called with its own
         // userdata and a view that outlives the call.
         let answer = lending(&lent, || unsafe { callback(userdata.get(), &view) });
-        match answer {
-            MQLITE_AUTH_ACCEPT => AuthDecision::Accept,
-            MQLITE_AUTH_BAD_CREDENTIALS => AuthDecision::BadCredentials,
-            MQLITE_AUTH_NOT_AUTHORIZED => AuthDecision::NotAuthorized,
-            MQLITE_AUTH_PENDING => AuthDecision::Pending,
-            other => {
-                ::log::warn!("auth callback answered {other}, not an MQLITE_AUTH_* value: refused");
+        match auth_decision_from_c(answer, value.reply.take(), true) {
+            Ok(decision) => decision,
+            Err(why) => {
+                ::log::warn!("auth callback answered {answer}: {why}; refused");
                 AuthDecision::NotAuthorized
             }
         }
@@ -320,7 +411,10 @@ pub(crate) fn message_hook(
             .as_ref()
             .map_or(std::ptr::null(), |view| view as *const mqlite_client_info);
         let view = mqlite_message::view(message);
-        let mut rewrite = mqlite_message_rewrite { message: None };
+        let mut rewrite = mqlite_message_rewrite {
+            message: None,
+            expires_at_ms: message.expires_at_ms(),
+        };
         let message_lent = Lent::message(&view, message);
         let with_origin;
         let without_origin;

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
 use super::panic::{arg, boundary, bytes, c_str, guard, out};
+use super::properties::{mqlite_properties, optional};
 use super::result::{mqlite_result, Failure};
 use super::stats::{write_stats, STATS_SIZE_0_1};
 use super::types::{
-    mqlite_auth_decision, mqlite_stats, qos_from_c, MQLITE_AUTH_ACCEPT,
+    auth_decision_from_c, mqlite_auth_decision, mqlite_stats, qos_from_c, MQLITE_AUTH_ACCEPT,
     MQLITE_AUTH_BAD_CREDENTIALS, MQLITE_AUTH_NOT_AUTHORIZED,
 };
 use crate::core::LocalSubscription;
@@ -90,6 +91,63 @@ pub unsafe extern "C" fn mqlite_handle_publish(
         let payload = unsafe { bytes(payload, payload_len, "payload") }?;
         let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
         Ok(handle.inner.publish(topic, payload, qos, retain)?)
+    })
+}
+
+/// `mqlite_handle_publish()` with MQTT 5 properties, from any thread (and
+/// from callbacks): MQTT 5 subscribers and local subscriptions get them,
+/// MQTT 3.1.1 subscribers get the message without them. A Message Expiry
+/// Interval counts from when the broker thread takes the message (its next
+/// pass).
+///
+/// # Parameters
+/// - `handle`: the handle.
+/// - `topic`: NUL-terminated topic name (no wildcards).
+/// - `payload`, `payload_len`: the payload (NULL allowed when
+///   `payload_len` is 0).
+/// - `qos`: 0, 1 or 2. `retain`: the retain flag.
+/// - `properties`: from `mqlite_properties_new()`, or NULL for none (then
+///   this is `mqlite_handle_publish()`).
+///
+/// # Returns
+/// `MQLITE_OK` (queued); `MQLITE_NULL_PARAMETER`; `MQLITE_INVALID_UTF8`;
+/// `MQLITE_INVALID_TOPIC`; `MQLITE_INVALID_ARGUMENT` (QoS);
+/// `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// Topic, payload and properties are copied before the call returns: the
+/// caller may change or free `properties` at once.
+///
+/// # Safety
+/// `handle` is NULL or live; `topic` is NULL or NUL-terminated; `payload`
+/// is NULL or points to `payload_len` readable bytes; `properties` is NULL
+/// or live, and not being changed by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_publish_with(
+    handle: *const mqlite_handle,
+    topic: *const c_char,
+    payload: *const u8,
+    payload_len: usize,
+    qos: u8,
+    retain: bool,
+    properties: *const mqlite_properties,
+) -> mqlite_result {
+    boundary("mqlite_handle_publish_with", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        // SAFETY: NULL or NUL-terminated.
+        let topic = unsafe { c_str(topic, "topic") }?;
+        // SAFETY: NULL or `payload_len` readable bytes.
+        let payload = unsafe { bytes(payload, payload_len, "payload") }?;
+        let qos = qos_from_c(qos).ok_or_else(|| Failure::invalid("qos", "must be 0, 1 or 2"))?;
+        // SAFETY: NULL or live.
+        match unsafe { optional(properties) } {
+            Some(properties) => handle
+                .inner
+                .publish_with(topic, payload, qos, retain, properties)?,
+            None => handle.inner.publish(topic, payload, qos, retain)?,
+        }
+        Ok(())
     })
 }
 
@@ -178,7 +236,10 @@ pub unsafe extern "C" fn mqlite_handle_unsubscribe_local(
 }
 
 /// Decides an authentication the callback left `MQLITE_AUTH_PENDING`.
-/// Harmless if the client has gone or the decision timed out.
+/// Harmless if the client has gone or the decision timed out. The
+/// decisions of MQTT 5 enhanced authentication, and refusals with a
+/// chosen reason code, are given with
+/// `mqlite_handle_complete_auth_with_data()`.
 ///
 /// # Parameters
 /// - `token`: the `token` of the `mqlite_connect_info`.
@@ -214,6 +275,62 @@ pub unsafe extern "C" fn mqlite_handle_complete_auth(
                 ))
             }
         };
+        Ok(handle
+            .inner
+            .complete_auth(AuthToken::from_u64(token), decision)?)
+    })
+}
+
+/// Decides an authentication the callback left `MQLITE_AUTH_PENDING`, with
+/// every decision the callback itself could give: also MQTT 5 enhanced
+/// authentication's `MQLITE_AUTH_CONTINUE` (a challenge) and
+/// `MQLITE_AUTH_ACCEPT_WITH_DATA`, with their data, and
+/// `MQLITE_AUTH_REFUSE_REASON | code`. Harmless if the client has gone or
+/// the decision timed out. Also decides a pending re-authentication (use
+/// the token its callback was given).
+///
+/// # Parameters
+/// - `handle`: the handle.
+/// - `token`: the `token` of the `mqlite_connect_info`.
+/// - `decision`: `MQLITE_AUTH_ACCEPT`, `_BAD_CREDENTIALS`,
+///   `_NOT_AUTHORIZED`, `_CONTINUE`, `_ACCEPT_WITH_DATA`, or
+///   `MQLITE_AUTH_REFUSE_REASON | code` with `code` from 0x80 to 0xFF.
+/// - `data`, `data_len`: the Authentication Data sent with `_CONTINUE`
+///   (the challenge) or `_ACCEPT_WITH_DATA` (at most 65535 bytes; NULL
+///   allowed when `data_len` is 0); ignored for other decisions.
+///
+/// # Returns
+/// `MQLITE_OK` (queued), `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+/// (`MQLITE_AUTH_PENDING`, an unknown decision, a refusal code below 0x80,
+/// data over 65535 bytes), `MQLITE_STOPPED`.
+///
+/// # Memory and lifetimes
+/// The data is copied before the call returns.
+///
+/// # Safety
+/// `handle` is NULL or live; `data` is NULL or points to `data_len`
+/// readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_complete_auth_with_data(
+    handle: *const mqlite_handle,
+    token: u64,
+    decision: mqlite_auth_decision,
+    data: *const u8,
+    data_len: usize,
+) -> mqlite_result {
+    boundary("mqlite_handle_complete_auth_with_data", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        // SAFETY: NULL or `data_len` readable bytes.
+        let data = unsafe { bytes(data, data_len, "data") }?;
+        if data.len() > usize::from(u16::MAX) {
+            return Err(Failure::invalid(
+                "data_len",
+                "authentication data is at most 65535 bytes",
+            ));
+        }
+        let decision = auth_decision_from_c(decision, Some(data.to_vec()), false)
+            .map_err(|why| Failure::invalid("decision", why))?;
         Ok(handle
             .inner
             .complete_auth(AuthToken::from_u64(token), decision)?)

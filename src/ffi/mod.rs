@@ -7,7 +7,8 @@
 //! rustls-ffi:
 //!
 //! - names are `mqlite_<type>_<verb>`; `mqlite_config`, `mqlite_broker`,
-//!   `mqlite_handle` and `mqlite_message_rewrite` are opaque;
+//!   `mqlite_handle`, `mqlite_properties` and `mqlite_message_rewrite` are
+//!   opaque;
 //! - `_new`/`_free` pairs; `_free(NULL)` does nothing; `_free` takes
 //!   ownership and the host must not use the pointer again (no
 //!   pointer-nulling variant: a double free is the host's error, as with
@@ -25,8 +26,11 @@
 //! types and their adapters), [`config`], [`broker`] (with its callback
 //! setters in `broker_hooks` and its direct calls in `broker_direct`),
 //! [`handle`], [`stats`] (the counters, in a caller's struct of any
-//! version), `views` (the views lent to a running callback) and
-//! [`view_access`] (their accessors: how the callback structs grow),
+//! version), [`properties`] (the MQTT 5 properties of a message the host
+//! publishes), `views` (the views lent to a running callback) and their
+//! accessors, how the callback structs grow: [`view_access`] (clients),
+//! [`message_access`] (a message's MQTT 5 properties) and
+//! [`connect_access`] (enhanced authentication and CONNECT properties),
 //! [`log_bridge`] (the `log` crate bridge), and `panic` (the boundary).
 //!
 //! The ABI only grows: see docs/C_API.md, "A C ABI that only grows". The
@@ -42,6 +46,8 @@ pub mod result;
 pub mod types;
 
 pub mod callbacks;
+
+pub mod properties;
 
 pub mod config;
 
@@ -61,6 +67,10 @@ mod views;
 
 pub mod view_access;
 
+pub mod message_access;
+
+pub mod connect_access;
+
 pub mod log_bridge;
 
 mod panic;
@@ -70,3 +80,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_growth;
+
+#[cfg(test)]
+mod tests_v5;

@@ -6,9 +6,9 @@ use crate::peer::Peer;
 use std::ffi::c_char;
 use std::io::Write;
 
-use crate::codec::QoS;
+use crate::codec::{QoS, ReasonCode};
 use crate::core::Message;
-use crate::hooks::ClientInfo;
+use crate::hooks::{AuthDecision, ClientInfo};
 use crate::{CloseReason, Stats};
 
 /// The answer of an authentication callback, and the decision given to
@@ -24,6 +24,31 @@ pub const MQLITE_AUTH_NOT_AUTHORIZED: mqlite_auth_decision = 2;
 /// `mqlite_connect_info` (callback answer only). Without a decision within
 /// the auth timeout the client is refused (0x05).
 pub const MQLITE_AUTH_PENDING: mqlite_auth_decision = 3;
+/// MQTT 5 enhanced authentication: send the client an AUTH packet
+/// (reason 0x18, Continue authentication) carrying the data set with
+/// `mqlite_connect_info_set_reply_data()` (none if not set), and call the
+/// callback again with the client's answer (the next step). Only for a
+/// client that named an authentication method
+/// (`mqlite_connect_info_authentication_method()`); any other is refused
+/// (0x87 / 0x05).
+pub const MQLITE_AUTH_CONTINUE: mqlite_auth_decision = 4;
+/// Let the client in, sending the data set with
+/// `mqlite_connect_info_set_reply_data()` as Authentication Data with the
+/// success: in CONNACK, or in AUTH (reason 0x00) for a re-authentication.
+/// Without data, or for a client that named no authentication method, this
+/// is `MQLITE_AUTH_ACCEPT`.
+pub const MQLITE_AUTH_ACCEPT_WITH_DATA: mqlite_auth_decision = 5;
+/// Refuse with a chosen MQTT 5 reason code: the decision is
+/// `MQLITE_AUTH_REFUSE_REASON | code`, `code` from 0x80 to 0xFF (for
+/// instance `MQLITE_AUTH_REFUSE_REASON | 0x8A`, Banned, or `| 0x8C`, Bad
+/// authentication method). An MQTT 3.1/3.1.1 client gets the nearest
+/// CONNACK return code (0x86 gives 4; 0x87, 0x8A and 0x8C give 5; others
+/// 3); a re-authenticating client is disconnected with the code (0x87 when
+/// DISCONNECT cannot carry it). A code below 0x80 is not a refusal: the
+/// callback's answer is then refused as unknown (0x87 / 0x05), and
+/// `mqlite_handle_complete_auth_with_data()` refuses it with
+/// `MQLITE_INVALID_ARGUMENT`.
+pub const MQLITE_AUTH_REFUSE_REASON: mqlite_auth_decision = 0x100;
 
 /// What a client asks to do, for the ACL callback: one of the
 /// `MQLITE_ACL_*` values.
@@ -196,7 +221,9 @@ pub struct mqlite_connect_info {
     pub username: *const c_char,
     /// Bytes in `username` (0 when NULL).
     pub username_len: usize,
-    /// The password bytes (any bytes, not a string), or NULL.
+    /// The password bytes (any bytes, not a string), or NULL (always NULL
+    /// for the AUTH steps of MQTT 5 enhanced authentication and for
+    /// re-authentications).
     pub password: *const u8,
     /// Bytes in `password` (0 when NULL).
     pub password_len: usize,
@@ -204,7 +231,8 @@ pub struct mqlite_connect_info {
     pub peer: *const c_char,
     /// Bytes in `peer`.
     pub peer_len: usize,
-    /// Names this connection for `mqlite_handle_complete_auth()` after an
+    /// Names this connection for `mqlite_handle_complete_auth()` (or
+    /// `mqlite_handle_complete_auth_with_data()`) after an
     /// `MQLITE_AUTH_PENDING` answer.
     pub token: u64,
     /// The protocol level: 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0).
@@ -313,6 +341,38 @@ pub(crate) fn qos_from_c(qos: u8) -> Option<QoS> {
         2 => Some(QoS::ExactlyOnce),
         _ => None,
     }
+}
+
+/// The Rust decision of a C one, with the reply data of a CONTINUE or
+/// ACCEPT_WITH_DATA answer; `pending_allowed` for a callback's answer.
+/// `Err` says why the value is not a decision.
+pub(crate) fn auth_decision_from_c(
+    decision: mqlite_auth_decision,
+    data: Option<Vec<u8>>,
+    pending_allowed: bool,
+) -> Result<AuthDecision, String> {
+    Ok(match decision {
+        MQLITE_AUTH_ACCEPT => AuthDecision::Accept,
+        MQLITE_AUTH_BAD_CREDENTIALS => AuthDecision::BadCredentials,
+        MQLITE_AUTH_NOT_AUTHORIZED => AuthDecision::NotAuthorized,
+        MQLITE_AUTH_PENDING if pending_allowed => AuthDecision::Pending,
+        MQLITE_AUTH_CONTINUE => AuthDecision::Continue(data.unwrap_or_default()),
+        MQLITE_AUTH_ACCEPT_WITH_DATA => AuthDecision::AcceptWith(data.unwrap_or_default()),
+        refusal if refusal & !0xFF == MQLITE_AUTH_REFUSE_REASON => {
+            let code = ReasonCode((refusal & 0xFF) as u8);
+            if !code.is_error() {
+                return Err(format!(
+                    "MQLITE_AUTH_REFUSE_REASON | {:#04x}: a refusal needs a reason code from 0x80 up",
+                    code.0
+                ));
+            }
+            AuthDecision::Refuse(code)
+        }
+        MQLITE_AUTH_PENDING => {
+            return Err("MQLITE_AUTH_PENDING is a callback's answer, not a decision".into())
+        }
+        other => return Err(format!("{other} is not an MQLITE_AUTH_* decision")),
+    })
 }
 
 /// The C code of a close reason.

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use super::result::{Failure, MQLITE_INVALID_ARGUMENT};
 use super::types::{mqlite_client_info, mqlite_connect_info, mqlite_event, mqlite_message};
 use crate::core::Message;
-use crate::hooks::{ClientInfo, Event};
+use crate::hooks::{ClientInfo, ConnectInfo, Event};
 
 /// What a lent view shows, which fixes the type of its Rust value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,11 +33,15 @@ pub(crate) enum ViewKind {
     Event,
 }
 
-/// The Rust value behind a lent `mqlite_connect_info`: the client view
-/// made from the CONNECT for `mqlite_connect_info_client()` (accessors of
-/// what only a CONNECT has will add the `ConnectInfo` here).
-pub(crate) struct ConnectValue {
+/// The Rust value behind a lent `mqlite_connect_info`: the CONNECT (or
+/// AUTH step) itself, the client view made from it for
+/// `mqlite_connect_info_client()`, and the reply data the callback sets
+/// with `mqlite_connect_info_set_reply_data()` for a CONTINUE or
+/// ACCEPT_WITH_DATA answer.
+pub(crate) struct ConnectValue<'a> {
     pub(crate) client: *const mqlite_client_info,
+    pub(crate) info: &'a ConnectInfo<'a>,
+    pub(crate) reply: RefCell<Option<Vec<u8>>>,
 }
 
 /// One lent view: where it is, what it shows, and the value behind it.
@@ -63,7 +67,7 @@ impl Lent {
         Lent::new(ViewKind::Client, view, value)
     }
 
-    pub(crate) fn connect(view: &mqlite_connect_info, value: &ConnectValue) -> Lent {
+    pub(crate) fn connect(view: &mqlite_connect_info, value: &ConnectValue<'_>) -> Lent {
         Lent::new(ViewKind::Connect, view, value)
     }
 
@@ -164,12 +168,29 @@ pub(crate) unsafe fn client<'a>(
 pub(crate) unsafe fn connect<'a>(
     view: *const mqlite_connect_info,
     what: &str,
-) -> Result<&'a ConnectValue, Failure> {
+) -> Result<&'a ConnectValue<'a>, Failure> {
     if view.is_null() {
         return Err(Failure::null(what));
     }
     let value = find(view, ViewKind::Connect).ok_or_else(|| not_lent(what))?;
     // SAFETY: lent as `ViewKind::Connect`, whose value is a `ConnectValue`
     // that lives until the callback returns, which it has not.
-    Ok(unsafe { &*value.cast::<ConnectValue>() })
+    Ok(unsafe { &*value.cast::<ConnectValue<'a>>() })
+}
+
+/// The message behind a lent `mqlite_message`.
+///
+/// # Safety
+/// As for [`client`].
+pub(crate) unsafe fn message<'a>(
+    view: *const mqlite_message,
+    what: &str,
+) -> Result<&'a Message, Failure> {
+    if view.is_null() {
+        return Err(Failure::null(what));
+    }
+    let value = find(view, ViewKind::Message).ok_or_else(|| not_lent(what))?;
+    // SAFETY: lent as `ViewKind::Message`, whose value is a `Message` that
+    // lives until the callback returns, which it has not.
+    Ok(unsafe { &*value.cast::<Message>() })
 }

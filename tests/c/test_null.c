@@ -284,11 +284,142 @@ static void handle_nulls(void) {
     mqlite_handle_free(handle);
 }
 
+/* The MQTT 5 functions: properties, publishing with them, the message and
+ * CONNECT accessors (outside a callback every pointer is refused), and the
+ * decisions completed with data. */
+static void v5_nulls(void) {
+    mqlite_properties_free(NULL);
+    CHECK_RC(mqlite_properties_clear(NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_payload_format(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_message_expiry_interval(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_content_type(NULL, "t"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_response_topic(NULL, "t"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_correlation_data(NULL, (const uint8_t *)"c", 1),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_add_user_property(NULL, "k", "v"), MQLITE_NULL_PARAMETER);
+
+    mqlite_properties *properties = mqlite_properties_new();
+    CHECK(properties != NULL);
+    CHECK_RC(mqlite_properties_set_payload_format(properties, 2), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_properties_set_message_expiry_interval(properties, -2),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_properties_set_message_expiry_interval(properties, 4294967296LL),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_properties_set_message_expiry_interval(properties, -1), MQLITE_OK);
+    CHECK_RC(mqlite_properties_set_content_type(properties, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_properties_set_content_type(properties, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_properties_set_response_topic(properties, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_properties_set_response_topic(properties, "a/#"), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_properties_set_response_topic(properties, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_properties_set_correlation_data(properties, NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_set_correlation_data(properties, NULL, 0), MQLITE_OK);
+    CHECK_RC(mqlite_properties_add_user_property(properties, NULL, "v"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_add_user_property(properties, "k", NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_properties_add_user_property(properties, "k", BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_properties_add_user_property(properties, "", ""), MQLITE_OK);
+    CHECK_RC(mqlite_properties_clear(properties), MQLITE_OK);
+
+    CHECK_RC(mqlite_broker_publish_with(NULL, "a", NULL, 0, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_publish_with(NULL, "a", NULL, 0, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(NULL, 1, MQLITE_AUTH_ACCEPT, NULL, 0),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_message_rewrite_set_with(NULL, "a", 1, NULL, 0, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+
+    mqlite_broker *broker = test_broker(NULL);
+    mqlite_handle *handle = NULL;
+    CHECK_RC(mqlite_broker_handle(broker, &handle), MQLITE_OK);
+    CHECK_RC(mqlite_broker_publish_with(broker, NULL, NULL, 0, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish_with(broker, "a", NULL, 3, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_publish_with(broker, BAD_UTF8, NULL, 0, 0, false, properties),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_publish_with(broker, "a/+", NULL, 0, 0, false, properties),
+             MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_publish_with(broker, "a", NULL, 0, 3, false, properties),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_broker_publish_with(broker, "a", NULL, 0, 0, false, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_broker_publish_with(broker, "a", NULL, 0, 0, false, properties), MQLITE_OK);
+    CHECK_RC(mqlite_handle_publish_with(handle, NULL, NULL, 0, 0, false, properties),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_publish_with(handle, "a", NULL, 0, 3, false, properties),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_publish_with(handle, "", NULL, 0, 0, false, properties),
+             MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_handle_publish_with(handle, "a", NULL, 0, 0, false, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(handle, 1, MQLITE_AUTH_PENDING, NULL, 0),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(handle, 1, 99, NULL, 0),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(handle, 1, MQLITE_AUTH_REFUSE_REASON | 0x04,
+                                                   NULL, 0),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(handle, 1, MQLITE_AUTH_CONTINUE, NULL, 2),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_complete_auth_with_data(handle, 1, MQLITE_AUTH_REFUSE_REASON | 0x9F,
+                                                   NULL, 0),
+             MQLITE_OK);
+    /* The 0.1 function keeps its three decisions. */
+    CHECK_RC(mqlite_handle_complete_auth(handle, 1, MQLITE_AUTH_ACCEPT_WITH_DATA),
+             MQLITE_INVALID_ARGUMENT);
+
+    /* Accessors outside a callback: NULL, or a view nobody lent. */
+    mqlite_message fake_message;
+    memset(&fake_message, 0, sizeof fake_message);
+    mqlite_connect_info fake_info;
+    memset(&fake_info, 0, sizeof fake_info);
+    const char *text = "untouched";
+    const uint8_t *data = (const uint8_t *)"untouched";
+    size_t len = 77, count = 77;
+    uint8_t format = 77;
+    uint32_t step = 77;
+    bool reauth = true;
+    const char *value = "untouched";
+    size_t value_len = 77;
+    const mqlite_message *messages[] = {NULL, &fake_message};
+    mqlite_result expected[] = {MQLITE_NULL_PARAMETER, MQLITE_INVALID_ARGUMENT};
+    for (int i = 0; i < 2; i++) {
+        const mqlite_message *m = messages[i];
+        CHECK_RC(mqlite_message_payload_format(m, &format), expected[i]);
+        CHECK_RC(mqlite_message_content_type(m, &text, &len), expected[i]);
+        CHECK_RC(mqlite_message_response_topic(m, &text, &len), expected[i]);
+        CHECK_RC(mqlite_message_correlation_data(m, &data, &len), expected[i]);
+        CHECK_RC(mqlite_message_user_property_count(m, &count), expected[i]);
+        CHECK_RC(mqlite_message_user_property(m, 0, &text, &len, &value, &value_len),
+                 expected[i]);
+    }
+    const mqlite_connect_info *infos[] = {NULL, &fake_info};
+    for (int i = 0; i < 2; i++) {
+        const mqlite_connect_info *info = infos[i];
+        CHECK_RC(mqlite_connect_info_authentication_method(info, &text, &len), expected[i]);
+        CHECK_RC(mqlite_connect_info_authentication_data(info, &data, &len), expected[i]);
+        CHECK_RC(mqlite_connect_info_auth_step(info, &step), expected[i]);
+        CHECK_RC(mqlite_connect_info_reauthentication(info, &reauth), expected[i]);
+        CHECK_RC(mqlite_connect_info_user_property_count(info, &count), expected[i]);
+        CHECK_RC(mqlite_connect_info_user_property(info, 0, &text, &len, &value, &value_len),
+                 expected[i]);
+        CHECK_RC(mqlite_connect_info_set_reply_data(info, (const uint8_t *)"d", 1), expected[i]);
+    }
+    CHECK(strcmp(text, "untouched") == 0 && strcmp(value, "untouched") == 0);
+    CHECK(data[0] == 'u' && len == 77 && value_len == 77 && count == 77 && format == 77);
+    CHECK(step == 77 && reauth);
+
+    mqlite_broker_free(broker);
+    CHECK_RC(mqlite_handle_publish_with(handle, "a", NULL, 0, 0, false, properties),
+             MQLITE_STOPPED);
+    mqlite_handle_free(handle);
+    mqlite_properties_free(properties);
+}
+
 int main(void) {
     texts();
     config_nulls();
     bind_failure();
     broker_nulls();
     handle_nulls();
+    v5_nulls();
     return test_done("test_null");
 }

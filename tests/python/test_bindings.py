@@ -6,10 +6,13 @@ this repository; the package from an installed `mqlite`, else
 bindings/python. Every wait has a timeout.
 """
 
+import dataclasses
 import logging
 import os
 import pathlib
 import queue
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -471,3 +474,348 @@ def test_log_bridge(caplog):
         record.name.startswith("mqlite.") and f"127.0.0.1:{port}" in record.getMessage()
         for record in caplog.records
     ), caplog.text
+
+
+# --- MQTT 5: properties and enhanced authentication -------------------------
+
+needs_paho2 = pytest.mark.skipif(not PAHO2, reason="MQTT 5 tests use the paho-mqtt 2.x API")
+
+
+class PahoV5(Paho):
+    """A paho client speaking MQTT 5; connect() returns the raw reason
+    code."""
+
+    def __init__(self, port, client_id, username=None, password=None):
+        self.paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                protocol=mqtt.MQTTv5)
+        if username is not None:
+            self.paho.username_pw_set(username, password)
+        self.port = port
+        self.messages = queue.Queue()
+        self.connacks = queue.Queue()
+        self.subacks = queue.Queue()
+        self.disconnected = threading.Event()
+        self.paho.on_connect = lambda c, u, flags, rc, props: self.connacks.put(rc.value)
+        self.paho.on_message = lambda c, u, message: self.messages.put(message)
+        self.paho.on_subscribe = lambda c, u, mid, codes, props: self.subacks.put(
+            [code.value for code in codes]
+        )
+        self.paho.on_disconnect = lambda c, u, *rest: self.disconnected.set()
+
+    def connect(self, properties=None):
+        self.paho.connect("127.0.0.1", self.port, 30, properties=properties)
+        self.paho.loop_start()
+        try:
+            code = self.connacks.get(timeout=TIMEOUT)
+        except queue.Empty:
+            raise AssertionError("no CONNACK within 5 s") from None
+        if code != 0:
+            self.paho.loop_stop()
+        return code
+
+    def publish(self, topic, payload, qos=0, retain=False, properties=None):
+        info = self.paho.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        info.wait_for_publish(TIMEOUT)
+        assert info.is_published(), f"publish to {topic} not completed"
+
+
+@pytest.fixture
+def paho_v5(mq):
+    """A factory of MQTT 5 paho clients for the `mq` broker."""
+    made = []
+
+    def make(client_id, username=None, password=None):
+        client = PahoV5(mq.port, client_id, username, password)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        try:
+            client.close()
+        except Exception:
+            pass
+
+
+def paho_properties(**values):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    properties = Properties(PacketTypes.PUBLISH)
+    for name, value in values.items():
+        setattr(properties, name, value)
+    return properties
+
+
+FULL = mqlite.PublishProperties(
+    payload_is_utf8=True,
+    message_expiry_interval=60,
+    content_type="application/json",
+    response_topic="replies/7",
+    correlation_data=b"\x00\x01",
+    user_properties=[("unit", "celsius"), ("unit", "kelvin"), ("", "")],
+)
+
+
+@needs_paho2
+def test_publish_with_properties_reaches_v5_and_v311_clients(mq, paho_v5, paho_client):
+    v5 = paho_v5("v5-reader")
+    assert v5.connect() == 0
+    assert v5.subscribe("props/#", 1) == [1]
+    v311 = paho_client("v311-reader")
+    assert v311.connect() == 0
+    assert v311.subscribe("props/#", 1) == [1]
+    mq.publish("props/full", b"{}", qos=1, properties=FULL)
+    message = v5.expect_message()
+    got = message.properties
+    assert (message.topic, message.payload) == ("props/full", b"{}")
+    assert got.PayloadFormatIndicator == 1
+    assert 58 <= got.MessageExpiryInterval <= 60
+    assert got.ContentType == "application/json"
+    assert got.ResponseTopic == "replies/7"
+    assert got.CorrelationData == b"\x00\x01"
+    assert got.UserProperty == [("unit", "celsius"), ("unit", "kelvin"), ("", "")]
+    # An MQTT 3.1.1 client gets the message without them.
+    plain = v311.expect_message()
+    assert (plain.topic, plain.payload) == ("props/full", b"{}")
+    # None, or empty properties, publish a plain message.
+    mq.publish("props/plain", b"x", properties=mqlite.PublishProperties())
+    message = v5.expect_message()
+    assert message.topic == "props/plain"
+    assert not hasattr(message.properties, "ContentType")
+
+
+@needs_paho2
+def test_local_subscriber_and_message_hook_see_v5_properties(mq, paho_v5):
+    hooked = queue.Queue()
+
+    @mq.on_message
+    def hook(client, message):
+        hooked.put((client.client_id if client else None, message))
+        if message.topic == "props/rewrite":
+            # The replacement keeps the properties, with one more.
+            extra = message.properties.user_properties + (("rewritten", "yes"),)
+            properties = dataclasses.replace(message.properties, user_properties=extra)
+            return dataclasses.replace(message, topic="props/rewritten", properties=properties)
+        return None
+
+    inbox = Inbox()
+    mq.subscribe("props/#", inbox, qos=1)
+    publisher = paho_v5("v5-writer")
+    assert publisher.connect() == 0
+    properties = paho_properties(
+        PayloadFormatIndicator=1,
+        ContentType="text/csv",
+        ResponseTopic="replies/8",
+        CorrelationData=b"req-8",
+        MessageExpiryInterval=30,
+        UserProperty=[("b", "2"), ("a", "1")],
+    )
+    publisher.publish("props/in", b"1,2", qos=1, properties=properties)
+    expected = mqlite.PublishProperties(
+        payload_is_utf8=True,
+        content_type="text/csv",
+        response_topic="replies/8",
+        correlation_data=b"req-8",
+        user_properties=(("b", "2"), ("a", "1")),
+    )
+    message = inbox.get()
+    assert message == mqlite.Message("props/in", b"1,2", 1, False, expected)
+    origin, seen = hooked.get(timeout=TIMEOUT)
+    assert origin == "v5-writer" and seen.properties == expected
+
+    publisher.publish("props/rewrite", b"old", qos=1, properties=properties)
+    rewritten = inbox.get()
+    assert rewritten.topic == "props/rewritten"
+    assert rewritten.properties.user_properties == (("b", "2"), ("a", "1"), ("rewritten", "yes"))
+    assert rewritten.properties.content_type == "text/csv"
+
+    # The host's own message, with properties, through the hook.
+    mq.publish("props/host", b"h", properties=FULL)
+    host = inbox.get()
+    assert host.properties == dataclasses.replace(FULL, message_expiry_interval=None)
+
+
+def test_publish_properties_refusals(mq):
+    with pytest.raises(TypeError):
+        mq.publish("a", b"x", properties={"content_type": "x"})
+    with pytest.raises(TypeError):
+        mqlite.PublishProperties(user_properties=[("k", 1)])
+    with pytest.raises(TypeError):
+        mqlite.PublishProperties(user_properties="kv")
+    refusals = [
+        (mqlite.PublishProperties(response_topic="a/+"), 7005),
+        (mqlite.PublishProperties(content_type="a\x00b"), 7003),
+        (mqlite.PublishProperties(user_properties=[("k", "v\x00")]), 7003),
+        (mqlite.PublishProperties(message_expiry_interval=-1), 7003),
+        (mqlite.PublishProperties(message_expiry_interval=1 << 32), 7003),
+        (mqlite.PublishProperties(content_type="x" * 65536), 7003),
+        (mqlite.PublishProperties(correlation_data=bytes(65536)), 7003),
+    ]
+    for properties, code in refusals:
+        with pytest.raises(mqlite.InvalidArgument) as error:
+            mq.publish("a", b"x", properties=properties)
+        assert error.value.code == code, properties
+    with pytest.raises(ValueError):
+        mqlite.AuthRefuse(0x10)
+    with pytest.raises(TypeError):
+        mqlite.AuthContinue(42)
+
+
+class RawV5:
+    """A minimal MQTT 5 client over a socket, for the AUTH exchange (paho
+    does not answer AUTH challenges)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+    @staticmethod
+    def varint(value):
+        out = bytearray()
+        while True:
+            byte = value % 128
+            value //= 128
+            out.append(byte | (0x80 if value else 0))
+            if not value:
+                return bytes(out)
+
+    @staticmethod
+    def string(value):
+        value = value.encode() if isinstance(value, str) else value
+        return struct.pack(">H", len(value)) + value
+
+    @classmethod
+    def auth_properties(cls, method, data=None, user=None):
+        block = b"\x15" + cls.string(method) if method else b""
+        if data is not None:
+            block += b"\x16" + cls.string(data)
+        if user:
+            block += b"\x26" + cls.string(user[0]) + cls.string(user[1])
+        return cls.varint(len(block)) + block
+
+    def send(self, first, body):
+        self.sock.sendall(bytes([first]) + self.varint(len(body)) + body)
+
+    def connect(self, client_id, method, data=None, user=None):
+        body = self.string("MQTT") + bytes([5, 0x02, 0, 60])
+        body += self.auth_properties(method, data, user) + self.string(client_id)
+        self.send(0x10, body)
+
+    def auth(self, reason, method, data=None):
+        self.send(0xF0, bytes([reason]) + self.auth_properties(method, data))
+
+    def read_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise AssertionError("connection closed")
+            data += chunk
+        return data
+
+    def read(self):
+        """(packet type, reason code, {property id: value}) of a CONNACK or
+        AUTH."""
+        first = self.read_exact(1)[0]
+        length, shift = 0, 0
+        while True:
+            byte = self.read_exact(1)[0]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        body = self.read_exact(length)
+        kind = first & 0xF0
+        at = 2 if kind == 0x20 else 1
+        reason = body[at - 1] if body else 0
+        found = {}
+        if at < len(body):
+            size, shift, end = 0, 0, at
+            while True:
+                byte = body[end]
+                end += 1
+                size |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            at, end = end, end + size
+            while at < end:
+                ident = body[at]
+                at += 1
+                if ident in (0x15, 0x16, 0x12, 0x1A, 0x1C, 0x1F):
+                    (n,) = struct.unpack(">H", body[at:at + 2])
+                    found[ident] = body[at + 2:at + 2 + n]
+                    at += 2 + n
+                elif ident == 0x26:
+                    for _ in range(2):
+                        (n,) = struct.unpack(">H", body[at:at + 2])
+                        at += 2 + n
+                elif ident in (0x11, 0x27):
+                    at += 4
+                elif ident in (0x13, 0x21, 0x22):
+                    at += 2
+                else:
+                    at += 1
+        return kind, reason, found
+
+    def close(self):
+        self.sock.close()
+
+
+def test_enhanced_authentication(mq, paho_client):
+    seen = []
+    tokens = queue.Queue()
+
+    @mq.on_auth
+    def auth(info):
+        seen.append(info)
+        if info.authentication_method is None:
+            return mqlite.AuthRefuse(0x8A) if info.username == "banned" else True
+        if info.authentication_method != "X-TEST":
+            return mqlite.AuthRefuse(0x8C)
+        if info.reauthentication:
+            tokens.put(info.token)
+            return mqlite.AuthDecision.PENDING
+        if info.auth_step == 0:
+            return mqlite.AuthContinue(b"challenge")
+        if info.authentication_data == b"response":
+            return mqlite.AuthAcceptWith(b"welcome")
+        return False
+
+    client = RawV5(mq.port)
+    client.connect("enhanced", "X-TEST", b"hello", user=("device", "7"))
+    assert client.read() == (0xF0, 0x18, {0x15: b"X-TEST", 0x16: b"challenge"})
+    client.auth(0x18, "X-TEST", b"response")
+    kind, reason, found = client.read()
+    assert (kind, reason) == (0x20, 0)
+    assert found[0x15] == b"X-TEST" and found[0x16] == b"welcome"
+    first, second = seen[0], seen[1]
+    assert isinstance(first, mqlite.ConnectInfo)
+    assert (first.client_id, first.protocol_level) == ("enhanced", 5)
+    assert (first.authentication_method, first.authentication_data) == ("X-TEST", b"hello")
+    assert (first.auth_step, first.reauthentication) == (0, False)
+    assert first.user_properties == (("device", "7"),)
+    assert (second.auth_step, second.authentication_data) == (1, b"response")
+
+    # Re-authentication, left pending and completed with final data.
+    client.auth(0x19, "X-TEST", b"again")
+    token = tokens.get(timeout=TIMEOUT)
+    assert seen[-1].reauthentication and seen[-1].auth_step == 0
+    mq.complete_auth(token, mqlite.AuthAcceptWith(b"renewed"))
+    assert client.read() == (0xF0, 0x00, {0x15: b"X-TEST", 0x16: b"renewed"})
+    # Again, refused with a chosen code: the client is disconnected.
+    client.auth(0x19, "X-TEST", b"again")
+    mq.complete_auth(tokens.get(timeout=TIMEOUT), mqlite.AuthRefuse(0x87))
+    kind, reason, _ = client.read()
+    assert (kind, reason) == (0xE0, 0x87)
+    client.close()
+
+    # Refusals with chosen reason codes.
+    unknown = RawV5(mq.port)
+    unknown.connect("unknown", "OTHER")
+    assert unknown.read()[:2] == (0x20, 0x8C)
+    unknown.close()
+    if PAHO2:
+        banned = PahoV5(mq.port, "banned-v5", "banned", "x")
+        assert banned.connect() == 0x8A
+    assert paho_client("banned-v311", "banned", "x").connect() == 5

@@ -1,4 +1,4 @@
-"""mqlite: an embeddable MQTT 3.1/3.1.1 broker, from Python (ctypes).
+"""mqlite: an embeddable MQTT 3.1/3.1.1/5.0 broker, from Python (ctypes).
 
 >>> import mqlite
 >>> with mqlite.Broker(port=0) as broker:
@@ -17,7 +17,10 @@ of the wrong type raises ``TypeError``.
 from ._native import LibraryNotFound
 from .broker import (
     AclAccess,
+    AuthAcceptWith,
+    AuthContinue,
     AuthDecision,
+    AuthRefuse,
     Broker,
     ClientInfo,
     CloseReason,
@@ -28,6 +31,7 @@ from .broker import (
     Message,
     MessageDecision,
     MqliteError,
+    PublishProperties,
     Stats,
     disable_logging,
     enable_logging,
@@ -38,7 +42,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AclAccess",
+    "AuthAcceptWith",
+    "AuthContinue",
     "AuthDecision",
+    "AuthRefuse",
     "Broker",
     "ClientInfo",
     "CloseReason",
@@ -50,6 +57,7 @@ __all__ = [
     "Message",
     "MessageDecision",
     "MqliteError",
+    "PublishProperties",
     "Stats",
     "disable_logging",
     "enable_logging",

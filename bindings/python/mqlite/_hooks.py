@@ -12,19 +12,23 @@ from . import _args, _native
 from .errors import _check
 from .values import (
     AclAccess,
+    AuthAcceptWith,
+    AuthContinue,
     AuthDecision,
+    AuthRefuse,
     CloseReason,
-    ConnectInfo,
     Event,
     EventKind,
     Message,
     MessageDecision,
+    _CProperties,
     _check_qos,
     _client,
+    _connect_info,
     _encode_payload,
     _message,
 )
-from ._native import view_bytes, view_optional_str, view_str
+from ._native import view_optional_str, view_str
 
 log = logging.getLogger("mqlite")
 
@@ -101,6 +105,13 @@ class _Hooks:
         (refused: CONNACK 5), or an :class:`AuthDecision` (``PENDING``:
         answer later with :meth:`complete_auth` and ``info.token``). An
         exception refuses the client.
+
+        MQTT 5: it may also return :class:`AuthRefuse` (a chosen reason
+        code) and, for enhanced authentication (``info.authentication_method``
+        set), :class:`AuthContinue` (send a challenge; the hook is called
+        again with the client's answer, ``info.auth_step`` one higher) or
+        :class:`AuthAcceptWith` (accept with final data). It is also called
+        when a connected client re-authenticates (``info.reauthentication``).
         """
         self._set_hook("auth", func)
         return func
@@ -142,20 +153,18 @@ class _Hooks:
             hook = self._hooks["auth"]
             if hook is None:
                 return int(AuthDecision.ACCEPT)
-            view = info_ptr.contents
-            password = view_bytes(view.password, view.password_len) if view.password else None
-            info = ConnectInfo(
-                client_id=view_str(view.client_id, view.client_id_len),
-                username=view_optional_str(view.username, view.username_len),
-                password=password,
-                peer=view_str(view.peer, view.peer_len),
-                protocol_level=view.protocol_level,
-                clean_session=bool(view.clean_session),
-                token=view.token,
-            )
-            answer = hook(info)
+            answer = hook(_connect_info(self._lib, info_ptr))
             if isinstance(answer, bool) or answer is None:
                 return int(AuthDecision.ACCEPT if answer else AuthDecision.NOT_AUTHORIZED)
+            if isinstance(answer, (AuthContinue, AuthAcceptWith)):
+                function = "mqlite_connect_info_set_reply_data"
+                _check(function, self._lib.mqlite_connect_info_set_reply_data(
+                    info_ptr, answer.data, len(answer.data)))
+                if isinstance(answer, AuthContinue):
+                    return _native.MQLITE_AUTH_CONTINUE
+                return _native.MQLITE_AUTH_ACCEPT_WITH_DATA
+            if isinstance(answer, AuthRefuse):
+                return answer.decision
             return int(AuthDecision(answer))
         except BaseException:
             log.exception("on_auth hook raised; the client is refused")
@@ -180,19 +189,21 @@ class _Hooks:
             if hook is None:
                 return int(MessageDecision.PASS)
             origin = _client(origin_ptr.contents) if origin_ptr else None
-            answer = hook(origin, _message(message_ptr.contents))
+            answer = hook(origin, _message(self._lib, message_ptr))
             if answer is None or answer is True:
                 return int(MessageDecision.PASS)
             if answer is False:
                 return int(MessageDecision.DROP)
             if isinstance(answer, Message):
-                function = "mqlite_message_rewrite_set"
+                # With its properties; the original's expiry is kept.
+                function = "mqlite_message_rewrite_set_with"
                 topic = _args.c_string(answer.topic, "topic", function,
                                        _native.MQLITE_INVALID_TOPIC)
                 payload = _encode_payload(answer.payload)
-                _check(function, self._lib.mqlite_message_rewrite_set(
-                    rewrite, topic, len(topic), payload, len(payload),
-                    _check_qos(answer.qos, function), bool(answer.retain)))
+                with _CProperties(self._lib, answer.properties, function) as properties:
+                    _check(function, self._lib.mqlite_message_rewrite_set_with(
+                        rewrite, topic, len(topic), payload, len(payload),
+                        _check_qos(answer.qos, function), bool(answer.retain), properties))
                 return int(MessageDecision.REWRITE)
             decision = MessageDecision(answer)
             if decision == MessageDecision.REWRITE:

@@ -141,6 +141,11 @@ MQLITE_INVALID_ARGUMENT = 7003
 MQLITE_INVALID_ADDRESS = 7004
 MQLITE_INVALID_TOPIC = 7005
 MQLITE_INVALID_CONFIG = 7006
+MQLITE_NOT_FOUND = 7011
+
+MQLITE_AUTH_CONTINUE = 4
+MQLITE_AUTH_ACCEPT_WITH_DATA = 5
+MQLITE_AUTH_REFUSE_REASON = 0x100
 
 # name, argtypes, restype
 _R = c_uint32  # mqlite_result
@@ -194,6 +199,45 @@ _SIGNATURES = [
     ("mqlite_handle_stop", [_P], _R),
     ("mqlite_handle_is_stopped", [_P], c_bool),
     ("mqlite_set_log_callback", [LOG_CALLBACK, c_void_p, c_uint32], _R),
+    # MQTT 5: the properties of a message to publish.
+    ("mqlite_properties_new", [], _P),
+    ("mqlite_properties_free", [_P], None),
+    ("mqlite_properties_set_payload_format", [_P, c_uint8], _R),
+    ("mqlite_properties_set_message_expiry_interval", [_P, c_int64], _R),
+    ("mqlite_properties_set_content_type", [_P, c_char_p], _R),
+    ("mqlite_properties_set_response_topic", [_P, c_char_p], _R),
+    ("mqlite_properties_set_correlation_data", [_P, c_char_p, c_size_t], _R),
+    ("mqlite_properties_add_user_property", [_P, c_char_p, c_char_p], _R),
+    ("mqlite_handle_publish_with",
+     [_P, c_char_p, c_char_p, c_size_t, c_uint8, c_bool, _P], _R),
+    ("mqlite_message_rewrite_set_with",
+     [_P, c_void_p, c_size_t, c_void_p, c_size_t, c_uint8, c_bool, _P], _R),
+    # MQTT 5: a lent message's properties.
+    ("mqlite_message_payload_format", [POINTER(MessageC), POINTER(c_uint8)], _R),
+    ("mqlite_message_content_type",
+     [POINTER(MessageC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_message_response_topic",
+     [POINTER(MessageC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_message_correlation_data",
+     [POINTER(MessageC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_message_user_property_count", [POINTER(MessageC), POINTER(c_size_t)], _R),
+    ("mqlite_message_user_property",
+     [POINTER(MessageC), c_size_t, POINTER(c_void_p), POINTER(c_size_t), POINTER(c_void_p),
+      POINTER(c_size_t)], _R),
+    # MQTT 5: enhanced authentication and CONNECT properties.
+    ("mqlite_connect_info_authentication_method",
+     [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_authentication_data",
+     [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_auth_step", [POINTER(ConnectInfoC), POINTER(c_uint32)], _R),
+    ("mqlite_connect_info_reauthentication", [POINTER(ConnectInfoC), POINTER(c_bool)], _R),
+    ("mqlite_connect_info_user_property_count",
+     [POINTER(ConnectInfoC), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_user_property",
+     [POINTER(ConnectInfoC), c_size_t, POINTER(c_void_p), POINTER(c_size_t),
+      POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_set_reply_data", [POINTER(ConnectInfoC), c_char_p, c_size_t], _R),
+    ("mqlite_handle_complete_auth_with_data", [_P, c_uint64, c_uint32, c_char_p, c_size_t], _R),
 ]
 
 

@@ -28,7 +28,10 @@ from ._log_bridge import (  # noqa: F401 (re-exported)
 from .errors import InvalidArgument, MqliteError, _check  # noqa: F401 (re-exported)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
+    AuthAcceptWith,
+    AuthContinue,
     AuthDecision,
+    AuthRefuse,
     ClientInfo,
     CloseReason,
     ConnectInfo,
@@ -37,7 +40,9 @@ from .values import (  # noqa: F401 (re-exported)
     Message,
     MessageDecision,
     Payload,
+    PublishProperties,
     Stats,
+    _CProperties,
     _check_qos,
     _client,
     _encode_payload,
@@ -314,7 +319,7 @@ class Broker(_Hooks):
             callback = self._subscriptions.get(userdata or 0)
             if callback is None:
                 return  # unsubscribed; the broker had not yet heard
-            callback(_message(message_ptr.contents))
+            callback(_message(self._lib, message_ptr))
         except BaseException:
             log.exception("local subscription callback raised")
 
@@ -326,23 +331,33 @@ class Broker(_Hooks):
         return self._handle
 
     def publish(self, topic: str, payload: Payload = b"", qos: int = 0,
-                retain: bool = False) -> None:
+                retain: bool = False, *,
+                properties: Optional[PublishProperties] = None) -> None:
         """Publishes a message as the host (from any thread, hooks
         included). A str payload is sent as UTF-8.
 
+        ``properties``: MQTT 5 properties (:class:`PublishProperties`), which
+        MQTT 5 subscribers and local subscriptions get; MQTT 3.1.1
+        subscribers get the message without them. A message expiry interval
+        counts from when the broker thread takes the message.
+
         Raises:
             InvalidArgument: an invalid topic (wildcards, a NUL character,
-                ...) or QoS.
+                ...) or QoS; a property the protocol cannot carry (a
+                response topic that is not a topic name, a string with a NUL
+                character or over 65535 bytes, an expiry out of range).
             TypeError: a topic that is not a str, a payload that is not
-                bytes or str.
+                bytes or str, properties that are not PublishProperties.
             MqliteError: the broker has stopped.
         """
-        function = "mqlite_handle_publish"
+        function = "mqlite_handle_publish_with"
         encoded = _args.c_string(topic, "topic", function, _native.MQLITE_INVALID_TOPIC)
         data = _encode_payload(payload)
         qos = _check_qos(qos, function)
-        _check(function, self._lib.mqlite_handle_publish(
-            self._live_handle(), encoded, data, len(data), qos, bool(retain)))
+        with _CProperties(self._lib, properties, function) as c_properties:
+            _check(function, self._lib.mqlite_handle_publish_with(
+                self._live_handle(), encoded, data, len(data), qos, bool(retain),
+                c_properties))
 
     def subscribe(self, filter: str, callback: Optional[Callable[[Message], Any]] = None,
                   qos: int = 0) -> Any:
@@ -409,26 +424,41 @@ class Broker(_Hooks):
         _check(function, self._lib.mqlite_handle_unsubscribe_local(self._live_handle(),
                                                                   subscription))
 
-    def complete_auth(self, token: int, decision: Union[AuthDecision, bool]) -> None:
+    def complete_auth(self, token: int,
+                      decision: Union[AuthDecision, bool, AuthContinue, AuthAcceptWith,
+                                      AuthRefuse]) -> None:
         """Answers an authentication the hook left ``PENDING`` (from any
-        thread). True/False mean ACCEPT/NOT_AUTHORIZED.
+        thread). True/False mean ACCEPT/NOT_AUTHORIZED; every answer the
+        hook itself may give is accepted (:class:`AuthContinue`,
+        :class:`AuthAcceptWith` and :class:`AuthRefuse` included). A
+        pending re-authentication is answered the same way.
 
         Raises:
             InvalidArgument: ``PENDING`` or an unknown decision given, a
                 token out of range.
             TypeError: a token that is not an int, a decision that is not
-                an :class:`AuthDecision`, int or bool.
+                an :class:`AuthDecision`, int, bool or one of the classes
+                above.
             MqliteError: the broker has stopped.
         """
-        function = "mqlite_handle_complete_auth"
+        function = "mqlite_handle_complete_auth_with_data"
         _args.c_int(token, "token", function, _native.MQLITE_INVALID_ARGUMENT, 0, _args.U64_MAX)
+        data = b""
         if isinstance(decision, bool):
-            decision = AuthDecision.ACCEPT if decision else AuthDecision.NOT_AUTHORIZED
-        elif not isinstance(decision, AuthDecision):
-            decision = _args.c_int(decision, "decision", function,
-                                   _native.MQLITE_INVALID_ARGUMENT, 0, max(AuthDecision))
-        _check(function, self._lib.mqlite_handle_complete_auth(
-            self._live_handle(), token, int(decision)))
+            code = int(AuthDecision.ACCEPT if decision else AuthDecision.NOT_AUTHORIZED)
+        elif isinstance(decision, AuthContinue):
+            code, data = _native.MQLITE_AUTH_CONTINUE, decision.data
+        elif isinstance(decision, AuthAcceptWith):
+            code, data = _native.MQLITE_AUTH_ACCEPT_WITH_DATA, decision.data
+        elif isinstance(decision, AuthRefuse):
+            code = decision.decision
+        elif isinstance(decision, AuthDecision):
+            code = int(decision)
+        else:
+            code = _args.c_int(decision, "decision", function,
+                               _native.MQLITE_INVALID_ARGUMENT, 0, max(AuthDecision))
+        _check(function, self._lib.mqlite_handle_complete_auth_with_data(
+            self._live_handle(), token, code, data, len(data)))
 
     def kick(self, client_id: str) -> None:
         """Closes a client's connection (its will is published).
