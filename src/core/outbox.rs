@@ -42,6 +42,7 @@ impl Outbox {
 
     /// Appends a PUBLISH of `message` (with its own QoS and retain flag)
     /// to `conn`'s output.
+    #[inline]
     pub(super) fn publish(
         &mut self,
         id: ConnId,
@@ -58,6 +59,7 @@ impl Outbox {
     }
 
     /// Appends the bytes `encode` writes to `conn`'s output.
+    #[inline]
     pub(super) fn encode(
         &mut self,
         id: ConnId,
@@ -70,6 +72,7 @@ impl Outbox {
 
     /// Appends to `conn`'s output through `push`, then lists, holds and
     /// flags it as needed.
+    #[inline]
     pub(super) fn append(
         &mut self,
         id: ConnId,
@@ -91,6 +94,7 @@ impl Outbox {
     }
 
     /// Lists `conn` for the driver unless it is listed already.
+    #[inline]
     pub(super) fn mark(&mut self, id: ConnId, conn: &mut Conn) {
         if !conn.in_dirty_list {
             conn.in_dirty_list = true;

@@ -70,6 +70,39 @@ pub(crate) enum QueuePlace {
     RamUpTo(usize, usize),
 }
 
+/// A run of packet ids going up from `first`, wrapping from 65 535 to 1
+/// (0 is not a packet id): `first`, `first + 1`, ... `first + span`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IdRange {
+    first: PacketId,
+    span: u16,
+}
+
+impl IdRange {
+    /// How many packet ids there are.
+    const IDS: u32 = 65_535;
+
+    fn single(id: PacketId) -> IdRange {
+        IdRange { first: id, span: 0 }
+    }
+
+    /// Steps up from `first` to `id`, wrapping.
+    fn distance(&self, id: PacketId) -> u16 {
+        // Both are 1..=65 535; the result is below 65 535.
+        ((u32::from(id) + Self::IDS - u32::from(self.first)) % Self::IDS) as u16
+    }
+
+    fn contains(&self, id: PacketId) -> bool {
+        self.distance(id) <= self.span
+    }
+
+    /// Grows the run upwards (wrapping) until it holds `id`: the run it
+    /// was is still inside.
+    fn extend(&mut self, id: PacketId) {
+        self.span = self.span.max(self.distance(id));
+    }
+}
+
 /// One client's session.
 pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
@@ -96,7 +129,13 @@ pub(crate) struct Session {
     /// saved).
     pub(crate) subscriptions: HashMap<Box<str>, Grant>,
     /// Outbound messages sent and awaiting acknowledgement, in send order.
+    /// Added to only through `push_inflight` (which keeps `inflight_ids`).
     pub(crate) inflight: VecDeque<Inflight>,
+    /// Packet ids that `inflight` may use: every id there is within this
+    /// range (wider than needed after acknowledgements), so that
+    /// `next_packet_id` need not look through the window for an id outside
+    /// it. Meaningless while `inflight` is empty.
+    inflight_ids: IdRange,
     /// Sum of `Message::size` over `inflight`.
     pub(crate) inflight_bytes: usize,
     /// Outbound QoS 1/2 messages waiting for the window, in order.
@@ -143,6 +182,7 @@ impl Session {
             conn: Some(conn),
             subscriptions: HashMap::new(),
             inflight: VecDeque::new(),
+            inflight_ids: IdRange::single(1),
             inflight_bytes: 0,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -220,8 +260,10 @@ impl Session {
         }
     }
 
-    /// A packet id not used by any in-flight message. The window is far
-    /// smaller than 65 535, so one is always found.
+    /// A packet id not used by any in-flight message: the one after the
+    /// last handed out (0 skipped), or the next one after it that is free.
+    /// The caller has room in the window, so at most 65 534 ids are in use
+    /// and one is always found.
     pub(crate) fn next_packet_id(&mut self) -> PacketId {
         loop {
             self.last_packet_id = self.last_packet_id.wrapping_add(1);
@@ -229,15 +271,37 @@ impl Session {
                 self.last_packet_id = 1;
             }
             let id = self.last_packet_id;
-            if !self.inflight.iter().any(|m| m.packet_id == id) {
+            if !self.packet_id_in_flight(id) {
                 return id;
             }
         }
     }
 
+    /// Whether an in-flight message uses `id`. Ids are handed out in
+    /// ascending order, so the next one is nearly always past the range
+    /// the window's ids span, and the window is not looked through; when
+    /// it is, the range is narrowed to what the window holds now.
+    fn packet_id_in_flight(&mut self, id: PacketId) -> bool {
+        if self.inflight.is_empty() || !self.inflight_ids.contains(id) {
+            return false;
+        }
+        let Some(front) = self.inflight.front() else {
+            return false;
+        };
+        let mut range = IdRange::single(front.packet_id);
+        let mut found = false;
+        for inflight in &self.inflight {
+            found |= inflight.packet_id == id;
+            range.extend(inflight.packet_id);
+        }
+        self.inflight_ids = range;
+        found
+    }
+
     /// Whether a message of `size` bytes fits in the in-flight window of at
     /// most `max_messages` messages and `max_bytes` bytes (0: no byte
     /// limit; a larger message fits an empty window).
+    #[inline]
     pub(crate) fn window_has_room(
         &self,
         max_messages: usize,
@@ -251,14 +315,27 @@ impl Session {
     }
 
     /// Adds a message to the end of the in-flight window.
+    #[inline]
     pub(crate) fn push_inflight(&mut self, inflight: Inflight) {
+        if self.inflight.is_empty() {
+            self.inflight_ids = IdRange::single(inflight.packet_id);
+        } else {
+            self.inflight_ids.extend(inflight.packet_id);
+        }
         self.inflight_bytes += inflight.message.size();
         self.inflight.push_back(inflight);
     }
 
     /// Takes the in-flight message at `index` out of the window.
+    #[inline]
     pub(crate) fn remove_inflight(&mut self, index: usize) -> Option<Inflight> {
-        let inflight = self.inflight.remove(index)?;
+        // Acknowledgements mostly come in send order: the oldest goes
+        // without `VecDeque::remove`'s general shifting.
+        let inflight = if index == 0 {
+            self.inflight.pop_front()
+        } else {
+            self.inflight.remove(index)
+        }?;
         self.inflight_bytes = self.inflight_bytes.saturating_sub(inflight.message.size());
         Some(inflight)
     }
@@ -411,13 +488,130 @@ mod tests {
         let mut s = Session::new("c".into(), false, ConnId(0));
         s.last_packet_id = u16::MAX - 1;
         assert_eq!(s.next_packet_id(), u16::MAX);
-        s.inflight.push_back(Inflight {
+        s.push_inflight(Inflight {
             seq: 1,
             packet_id: 1,
             message: msg(b""),
             state: InflightState::AwaitingAck,
         });
         assert_eq!(s.next_packet_id(), 2);
+    }
+
+    /// `next_packet_id` hands out exactly the ids a search of the whole
+    /// window would, through wrap-arounds, acknowledgements out of order,
+    /// messages left in flight while the ids go round past them, and full
+    /// windows.
+    #[test]
+    fn packet_ids_match_a_search_of_the_window() {
+        fn reference(last: &mut PacketId, window: &[PacketId], skipped: &mut usize) -> PacketId {
+            loop {
+                *last = last.wrapping_add(1).max(1);
+                if !window.contains(last) {
+                    return *last;
+                }
+                *skipped += 1;
+            }
+        }
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |below: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % below
+        };
+        // (window limit, eighths of the acknowledgements that are for the
+        // oldest message)
+        for (limit, in_order) in [(3, 8), (100, 8), (100, 6), (2_000, 7)] {
+            let mut s = Session::new("c".into(), false, ConnId(0));
+            let (mut last, mut window) = (0, Vec::new());
+            // Messages not acknowledged before this step: some stay in
+            // flight while more than 65 535 ids are handed out.
+            let mut held: HashMap<PacketId, u64> = HashMap::new();
+            let mut skipped = 0;
+            for step in 0..300_000 {
+                let fill = window.len() < limit && (window.len() < limit / 2 || next(2) == 0);
+                if fill {
+                    let id = s.next_packet_id();
+                    let expected = reference(&mut last, &window, &mut skipped);
+                    assert_eq!(id, expected, "limit {limit}, step {step}");
+                    s.push_inflight(Inflight {
+                        seq: step,
+                        packet_id: id,
+                        message: msg(b""),
+                        state: InflightState::AwaitingAck,
+                    });
+                    window.push(id);
+                    if held.len() < limit / 4 && next(3_000) == 0 {
+                        held.insert(id, step + 140_000 + next(60_000));
+                    }
+                } else if !window.is_empty() {
+                    let mut index = if next(8) < in_order {
+                        0
+                    } else {
+                        next(window.len() as u64) as usize
+                    };
+                    while index < window.len() && held.get(&window[index]) > Some(&step) {
+                        index += 1;
+                    }
+                    if index == window.len() {
+                        continue;
+                    }
+                    held.remove(&window[index]);
+                    let done = s.remove_inflight(index).map(|m| m.packet_id);
+                    assert_eq!(done, Some(window.remove(index)));
+                }
+            }
+            assert!(
+                limit < 100 || skipped > 0,
+                "limit {limit}: no id was skipped"
+            );
+        }
+    }
+
+    /// With all ids but one in flight, the free one is found.
+    #[test]
+    fn packet_ids_fill_the_id_space() {
+        let mut s = Session::new("c".into(), false, ConnId(0));
+        let push = |s: &mut Session, id: PacketId| {
+            s.push_inflight(Inflight {
+                seq: u64::from(id),
+                packet_id: id,
+                message: msg(b""),
+                state: InflightState::AwaitingAck,
+            })
+        };
+        for expected in 1..=65_534 {
+            let id = s.next_packet_id();
+            assert_eq!(id, expected);
+            push(&mut s, id);
+        }
+        assert_eq!(s.remove_inflight(100).map(|m| m.packet_id), Some(101));
+        assert_eq!(s.next_packet_id(), 65_535);
+        push(&mut s, 65_535);
+        assert_eq!(s.next_packet_id(), 101);
+    }
+
+    /// Runs of packet ids wrap from 65 535 to 1 and only grow.
+    #[test]
+    fn id_ranges_wrap() {
+        let mut range = IdRange::single(65_534);
+        assert!(range.contains(65_534));
+        assert!(!range.contains(65_535) && !range.contains(1));
+        range.extend(2);
+        assert_eq!(
+            range,
+            IdRange {
+                first: 65_534,
+                span: 3
+            }
+        );
+        assert!(range.contains(65_535) && range.contains(1) && range.contains(2));
+        assert!(!range.contains(3) && !range.contains(65_533));
+        range.extend(65_535);
+        assert_eq!(range.span, 3, "already inside");
+        range.extend(65_533);
+        assert_eq!(range.span, 65_534, "every id");
+        assert!((1..=65_535).all(|id| range.contains(id)));
     }
 
     #[test]
