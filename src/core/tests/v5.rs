@@ -807,3 +807,33 @@ fn reason_strings_go_only_to_clients_that_accept_them() {
         String::from_utf8_lossy(&out)
     );
 }
+
+#[test]
+fn a_pubrec_with_an_error_ends_the_qos2_flow() {
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.two_byte(property::RECEIVE_MAXIMUM, 1);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "t", QoS::ExactlyOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", b"1", QoS::ExactlyOnce, false, 1);
+    sim.publish(publisher, "t", b"2", QoS::ExactlyOnce, false, 2);
+    let got = sim.recv(sub);
+    let [Got::Publish { packet_id, .. }] = got[..] else {
+        panic!("{got:?}")
+    };
+    // The client refuses the message: no PUBREL, and the window moves on.
+    sim.send(
+        sub,
+        Packet::PubRec(codec::Ack {
+            packet_id,
+            reason: ReasonCode::QUOTA_EXCEEDED,
+            properties: Properties::EMPTY,
+        }),
+    );
+    let got = sim.recv(sub);
+    assert!(
+        matches!(&got[..], [Got::Publish { payload, .. }] if payload == b"2"),
+        "{got:?}"
+    );
+}
