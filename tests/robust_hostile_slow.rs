@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Packet, Properties, QoS};
 use support::robust::{assert_fds_back, broker};
 use support::{encode, ConnectOptions, RawClient};
 
@@ -244,6 +244,7 @@ mod slowloris {
             topic: "loris/topic/that/is/long/enough",
             packet_id: None,
             payload: b"0123456789",
+            properties: Properties::EMPTY,
         }));
         let (stop, thread) = dribble(&stream, publish, Duration::from_millis(500));
         assert!(
