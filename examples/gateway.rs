@@ -33,7 +33,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use mqlite::codec::{self, Connect, Packet, Protocol, Publish, Subscribe};
+use mqlite::codec::{
+    self, Ack, Connect, Packet, Properties, Protocol, Publish, Reasoned, Subscribe,
+};
 use mqlite::{AclAccess, AuthDecision, Broker, ClientInfo, Config, Event, QoS};
 
 /// The gateway's accounts: user name and password. A device's user name
@@ -213,9 +215,10 @@ fn run_demo_clients(addr: SocketAddr) -> Result<String, BoxError> {
     device.send(&Packet::Subscribe(Subscribe {
         packet_id: 1,
         filters: vec![
-            ("devices/sensor-1/commands", QoS::AtLeastOnce),
-            ("secret/#", QoS::AtMostOnce),
+            ("devices/sensor-1/commands", QoS::AtLeastOnce.into()),
+            ("secret/#", QoS::AtMostOnce.into()),
         ],
+        properties: Properties::EMPTY,
     }))?;
     let mut suback = None;
     let mut command = None;
@@ -254,7 +257,7 @@ fn run_demo_clients(addr: SocketAddr) -> Result<String, BoxError> {
         "[sensor-1] all {} publishes acknowledged (the spoofed one too)",
         READINGS + 1
     );
-    device.send(&Packet::Disconnect)?;
+    device.send(&Packet::Disconnect(Reasoned::default()))?;
 
     // The admin may read the secret: the retained copy comes on subscribe.
     let (mut admin, code) = DemoClient::connect(addr, "console", Some(("admin", "admin-secret")))?;
@@ -263,7 +266,8 @@ fn run_demo_clients(addr: SocketAddr) -> Result<String, BoxError> {
     }
     admin.send(&Packet::Subscribe(Subscribe {
         packet_id: 1,
-        filters: vec![("secret/#", QoS::AtLeastOnce)],
+        filters: vec![("secret/#", QoS::AtLeastOnce.into())],
+        properties: Properties::EMPTY,
     }))?;
     let mut secret = None;
     while secret.is_none() {
@@ -273,7 +277,7 @@ fn run_demo_clients(addr: SocketAddr) -> Result<String, BoxError> {
             other => println!("[console] ignoring {}", other.name()),
         }
     }
-    admin.send(&Packet::Disconnect)?;
+    admin.send(&Packet::Disconnect(Reasoned::default()))?;
 
     Ok(format!(
         "sensor-1 got command {:?}, console read {:?}",
@@ -314,9 +318,12 @@ impl Incoming {
 
     fn from_packet(packet: Packet<'_>) -> Incoming {
         match packet {
-            Packet::ConnAck(ack) => Incoming::ConnAck(ack.code as u8),
-            Packet::SubAck(ack) => Incoming::SubAck(ack.codes.iter().map(|c| c.to_u8()).collect()),
-            Packet::PubAck(packet_id) => Incoming::PubAck(packet_id),
+            // The 3.1.1 bytes on the wire (the codec reads MQTT 5 codes).
+            Packet::ConnAck(ack) => Incoming::ConnAck(ack.code.to_v3_connack()),
+            Packet::SubAck(ack) => {
+                Incoming::SubAck(ack.codes.iter().map(|c| c.to_v3_suback()).collect())
+            }
+            Packet::PubAck(ack) => Incoming::PubAck(ack.packet_id),
             Packet::Publish(publish) => Incoming::Publish(ReceivedPublish {
                 topic: publish.topic.to_string(),
                 payload: publish.payload.to_vec(),
@@ -358,6 +365,7 @@ impl DemoClient {
             will: None,
             username: credentials.map(|(user, _)| user),
             password: credentials.map(|(_, password)| password.as_bytes()),
+            properties: Properties::EMPTY,
         }))?;
         match client.next()? {
             Incoming::ConnAck(code) => Ok((client, code)),
@@ -384,6 +392,7 @@ impl DemoClient {
             topic,
             packet_id: Some(packet_id),
             payload,
+            properties: Properties::EMPTY,
         }))
     }
 
@@ -396,7 +405,7 @@ impl DemoClient {
             self.name, payload, publish.topic
         );
         if let Some(packet_id) = publish.packet_id {
-            self.send(&Packet::PubAck(packet_id))?;
+            self.send(&Packet::PubAck(Ack::new(packet_id)))?;
         }
         Ok(payload)
     }

@@ -30,7 +30,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{self, Connect, Packet, Protocol, Publish};
+use mqlite::codec::{self, Ack, Connect, Packet, Properties, Protocol, Publish};
 use mqlite::{Broker, Config, QoS};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -246,6 +246,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
             will: None,
             username: None,
             password: None,
+            properties: Properties::EMPTY,
         }),
         Packet::Publish(Publish {
             dup: false,
@@ -254,6 +255,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
             topic: "sensors/kitchen/temperature",
             packet_id: Some(1),
             payload: b"21.5",
+            properties: Properties::EMPTY,
         }),
     ];
     for packet in &packets {
@@ -269,7 +271,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
             .map(|(packet, used)| {
                 (
                     format!("{packet:?}"),
-                    matches!(packet, Packet::PubAck(1)),
+                    matches!(packet, Packet::PubAck(Ack { packet_id: 1, .. })),
                     used,
                 )
             });

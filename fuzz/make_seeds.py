@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes hand-made seed scripts for the `core` fuzz target into
 corpus/core/seed-*, following the script format of src/core_script.rs
-(keep the two in step). Run from fuzz/: python3 make_seeds.py"""
+(keep the two in step), and hand-made MQTT 5 packets for the `decode`
+target into corpus/decode/seed-v5-*. Run from fuzz/: python3 make_seeds.py"""
 
 import os
 
@@ -129,11 +130,79 @@ SEEDS = {
 }
 
 
+# MQTT 5 packets for the `decode` target: every packet type with
+# properties and reason codes, and a few the decoder must refuse.
+
+
+def field(data):
+    return bytes([len(data) >> 8, len(data) & 255]) + data
+
+
+def varint(n):
+    out = b""
+    while True:
+        digit, n = n % 128, n // 128
+        out += bytes([digit | (128 if n else 0)])
+        if not n:
+            return out
+
+
+def packet(first, body):
+    return bytes([first]) + varint(len(body)) + body
+
+
+def props(block):
+    return varint(len(block)) + block
+
+
+V5_PACKETS = {
+    # QoS 1: payload format, message expiry, topic alias, subscription
+    # identifier 128, user property.
+    "publish": packet(0x32, field(b"a/b") + b"\x00\x01" + props(
+        b"\x01\x01" + b"\x02\x00\x00\x00\x3c" + b"\x23\x00\x01" + b"\x0b\x80\x01"
+        + b"\x26" + field(b"k") + field(b"v")) + b"hi"),
+    # Will QoS 1 retained, user name and password, CONNECT and will
+    # properties.
+    "connect": packet(0x10, field(b"MQTT") + b"\x05\xee\x00\x3c" + props(
+        b"\x11\x00\x00\x00\x1e" + b"\x21\x00\x0a" + b"\x22\x00\x05" + b"\x27\x00\x00\x10\x00")
+        + field(b"c5") + props(b"\x18\x00\x00\x00\x05" + b"\x03" + field(b"text"))
+        + field(b"w") + field(b"by") + field(b"u") + field(b"pw")),
+    "connack": packet(0x20, b"\x00\x00" + props(
+        b"\x12" + field(b"id") + b"\x13\x00\x1e" + b"\x24\x01" + b"\x25\x00" + b"\x1f" + field(b"ok"))),
+    "connack-refused": packet(0x20, b"\x00\x87\x00"),
+    "puback": packet(0x40, b"\x00\x07\x10" + props(b"\x1f" + field(b"x"))),
+    "pubrec": packet(0x50, b"\x00\x08\x80"),
+    "pubrel": packet(0x62, b"\x00\x09\x92"),
+    # Success and an empty property block written out: re-encodes shorter.
+    "pubcomp-long-success": packet(0x70, b"\x00\x0a\x00\x00"),
+    "subscribe": packet(0x82, b"\x00\x02" + props(b"\x0b\x05")
+                        + field(b"a/#") + b"\x2d" + field(b"b") + b"\x12"),
+    "suback": packet(0x90, b"\x00\x02" + props(b"") + b"\x01\x02\x87\xa2"),
+    "unsubscribe": packet(0xa2, b"\x00\x03" + props(b"\x26" + field(b"a") + field(b"b")) + field(b"a")),
+    "unsuback": packet(0xb0, b"\x00\x03" + props(b"") + b"\x00\x11"),
+    "disconnect": packet(0xe0, b"\x04" + props(b"\x11\x00\x00\x00\x00")),
+    "auth": packet(0xf0, b"\x18" + props(b"\x15" + field(b"SCRA") + b"\x16" + field(b"\x01\x02"))),
+    # Refused: Topic Alias in a PUBACK, Payload Format Indicator twice,
+    # Receive Maximum 0.
+    "puback-bad-property": packet(0x40, b"\x00\x01\x00" + props(b"\x23\x00\x01")),
+    "publish-duplicate-property": packet(0x30, field(b"t") + props(b"\x01\x00\x01\x01")),
+    "connect-receive-maximum-0": packet(0x10, field(b"MQTT") + b"\x05\x02\x00\x3c"
+                                        + props(b"\x21\x00\x00") + field(b"c")),
+}
+
+
 def main():
     os.makedirs("corpus/core", exist_ok=True)
     for name, data in SEEDS.items():
         with open(f"corpus/core/seed-{name}", "wb") as f:
             f.write(bytes(data))
+    os.makedirs("corpus/decode", exist_ok=True)
+    for i, (name, data) in enumerate(V5_PACKETS.items()):
+        # The first byte: the largest maximum packet size, and split
+        # points spread over the packet for the stream check.
+        selector = 0x07 | (i * 5 % 32) << 3
+        with open(f"corpus/decode/seed-v5-{name}", "wb") as f:
+            f.write(bytes([selector]) + data)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Ack, Packet, QoS};
 use support::*;
 
 const Q0: QoS = QoS::AtMostOnce;
@@ -116,7 +116,7 @@ fn unacknowledged_messages_resent_after_a_restart() {
         second = sub.expect_publish();
         third = sub.expect_publish();
         let id = second.packet_id.unwrap();
-        sub.send(&Packet::PubRec(id));
+        sub.send(&Packet::PubRec(Ack::new(id)));
         assert_eq!(sub.expect_packet(), Pkt::PubRel(id));
         sub.close_abruptly();
         broker.wait_disconnected("durable");
@@ -149,7 +149,7 @@ fn unacknowledged_messages_resent_after_a_restart() {
             "{resent:?}"
         );
     }
-    sub.send(&Packet::PubComp(second.packet_id.unwrap()));
+    sub.send(&Packet::PubComp(Ack::new(second.packet_id.unwrap())));
     for msg in publishes {
         sub.ack(msg);
     }
@@ -189,7 +189,7 @@ fn inbound_qos2_state_survives_a_restart() {
     assert!(publisher.connect("p", false, 60));
     publisher.send_publish("in", b"once", Q2, false, true, Some(42));
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(42));
-    publisher.send(&Packet::PubRel(42));
+    publisher.send(&Packet::PubRel(Ack::new(42)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(42));
     sub.expect_nothing();
 }

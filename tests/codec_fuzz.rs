@@ -44,9 +44,11 @@ mod codec {
                     payload: b"gone",
                     qos: QoS::AtLeastOnce,
                     retain: true,
+                    properties: Properties::EMPTY,
                 }),
                 username: Some("user"),
                 password: Some(b"pw"),
+                properties: Properties::EMPTY,
             }),
             Packet::Connect(Connect {
                 protocol: Protocol::V31,
@@ -56,10 +58,12 @@ mod codec {
                 will: None,
                 username: None,
                 password: None,
+                properties: Properties::EMPTY,
             }),
             Packet::ConnAck(ConnAck {
                 session_present: true,
-                code: ConnectReturnCode::Accepted,
+                code: ReasonCode::SUCCESS,
+                properties: Properties::EMPTY,
             }),
             Packet::Publish(Publish {
                 dup: true,
@@ -68,6 +72,7 @@ mod codec {
                 topic: "a/b/c",
                 packet_id: Some(9),
                 payload: b"payload",
+                properties: Properties::EMPTY,
             }),
             Packet::Publish(Publish {
                 dup: false,
@@ -76,24 +81,34 @@ mod codec {
                 topic: "x",
                 packet_id: None,
                 payload: b"",
+                properties: Properties::EMPTY,
             }),
-            Packet::PubAck(1),
-            Packet::PubRel(2),
+            Packet::PubAck(Ack::new(1)),
+            Packet::PubRel(Ack::new(2)),
             Packet::Subscribe(Subscribe {
                 packet_id: 3,
-                filters: vec![("a/#", QoS::AtLeastOnce), ("+/b", QoS::ExactlyOnce)],
+                filters: vec![
+                    ("a/#", QoS::AtLeastOnce.into()),
+                    ("+/b", QoS::ExactlyOnce.into()),
+                ],
+                properties: Properties::EMPTY,
             }),
             Packet::SubAck(SubAck {
                 packet_id: 3,
-                codes: vec![SubAckCode::Granted(QoS::AtLeastOnce), SubAckCode::Failure],
+                codes: vec![
+                    ReasonCode::granted(QoS::AtLeastOnce),
+                    ReasonCode::UNSPECIFIED_ERROR,
+                ],
+                properties: Properties::EMPTY,
             }),
             Packet::Unsubscribe(Unsubscribe {
                 packet_id: 4,
                 filters: vec!["a/#"],
+                properties: Properties::EMPTY,
             }),
-            Packet::UnsubAck(4),
+            Packet::UnsubAck(UnsubAck::new(4)),
             Packet::PingReq,
-            Packet::Disconnect,
+            Packet::Disconnect(Reasoned::default()),
         ];
         packets
             .iter()

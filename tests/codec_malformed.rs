@@ -162,7 +162,10 @@ mod codec {
         let Packet::Subscribe(sub) = ok(&bytes) else {
             panic!()
         };
-        assert_eq!(sub.filters, [("", QoS::AtLeastOnce)]);
+        assert_eq!(
+            sub.filters,
+            [("", SubscriptionOptions::new(QoS::AtLeastOnce))]
+        );
         // Filter validation.
         let mut nul = vec![0x00, 0x01];
         nul.extend(s(b"a\0"));
@@ -240,17 +243,18 @@ mod codec {
             UnsupportedProtocolLevel(3)
         );
         assert_eq!(
-            err(&connect(b"MQTT", 5, 0x02, &[b"c"])),
-            UnsupportedProtocolLevel(5)
+            err(&connect(b"MQTT", 6, 0x02, &[b"c"])),
+            UnsupportedProtocolLevel(6)
         );
         assert_eq!(
             err(&connect(b"MQIsdp", 4, 0x02, &[b"c"])),
             UnsupportedProtocolLevel(4)
         );
-        // The level is judged even when what follows is garbage (MQTT 5).
+        // The level is judged even when what follows is garbage (a later
+        // version's CONNECT; level 5 is MQTT 5, decoded).
         assert_eq!(
-            err(&frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05])),
-            UnsupportedProtocolLevel(5)
+            err(&frame(0x10, &[0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06])),
+            UnsupportedProtocolLevel(6)
         );
         for name in [&b"mqtt"[..], b"MQT", b"MQTTT", b"", b"MQIsdP", b"\xff\xfe"] {
             assert_eq!(err(&connect(name, 4, 0x02, &[b"c"])), InvalidProtocolName);

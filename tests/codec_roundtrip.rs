@@ -17,6 +17,7 @@ mod codec {
                 will: None,
                 username: None,
                 password: None,
+                properties: Properties::EMPTY,
             }));
             packets.push(Packet::Connect(Connect {
                 protocol,
@@ -28,9 +29,11 @@ mod codec {
                     payload: &[0, 1, 2, 0xff],
                     qos: QoS::ExactlyOnce,
                     retain: true,
+                    properties: Properties::EMPTY,
                 }),
                 username: Some("user"),
                 password: Some(b"\x00secret\xff"),
+                properties: Properties::EMPTY,
             }));
             packets.push(Packet::Connect(Connect {
                 protocol,
@@ -42,22 +45,26 @@ mod codec {
                     payload: b"",
                     qos: QoS::AtMostOnce,
                     retain: false,
+                    properties: Properties::EMPTY,
                 }),
                 username: Some(""),
                 password: None,
+                properties: Properties::EMPTY,
             }));
         }
         for session_present in [false, true] {
             packets.push(Packet::ConnAck(ConnAck {
                 session_present,
-                code: ConnectReturnCode::Accepted,
+                code: ReasonCode::SUCCESS,
+                properties: Properties::EMPTY,
             }));
         }
         for code in 1..=5 {
-            let code = ConnectReturnCode::from_u8(code).unwrap();
+            let code = ReasonCode::from_v3_connack(code);
             packets.push(Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
+                properties: Properties::EMPTY,
             }));
         }
         for (qos, packet_id) in [
@@ -74,6 +81,7 @@ mod codec {
                     topic: "sensors/temp",
                     packet_id,
                     payload: b"21.5",
+                    properties: Properties::EMPTY,
                 }));
                 packets.push(Packet::Publish(Publish {
                     dup,
@@ -82,39 +90,43 @@ mod codec {
                     topic: "",
                     packet_id,
                     payload: b"",
+                    properties: Properties::EMPTY,
                 }));
             }
         }
         packets.extend([
-            Packet::PubAck(1),
-            Packet::PubRec(0x1234),
-            Packet::PubRel(0xffff),
-            Packet::PubComp(42),
+            Packet::PubAck(Ack::new(1)),
+            Packet::PubRec(Ack::new(0x1234)),
+            Packet::PubRel(Ack::new(0xffff)),
+            Packet::PubComp(Ack::new(42)),
             Packet::Subscribe(Subscribe {
                 packet_id: 7,
                 filters: vec![
-                    ("a/+/c", QoS::AtMostOnce),
-                    ("#", QoS::AtLeastOnce),
-                    ("", QoS::ExactlyOnce),
+                    ("a/+/c", QoS::AtMostOnce.into()),
+                    ("#", QoS::AtLeastOnce.into()),
+                    ("", QoS::ExactlyOnce.into()),
                 ],
+                properties: Properties::EMPTY,
             }),
             Packet::SubAck(SubAck {
                 packet_id: 7,
                 codes: vec![
-                    SubAckCode::Granted(QoS::AtMostOnce),
-                    SubAckCode::Granted(QoS::AtLeastOnce),
-                    SubAckCode::Granted(QoS::ExactlyOnce),
-                    SubAckCode::Failure,
+                    ReasonCode::granted(QoS::AtMostOnce),
+                    ReasonCode::granted(QoS::AtLeastOnce),
+                    ReasonCode::granted(QoS::ExactlyOnce),
+                    ReasonCode::UNSPECIFIED_ERROR,
                 ],
+                properties: Properties::EMPTY,
             }),
             Packet::Unsubscribe(Unsubscribe {
                 packet_id: 8,
                 filters: vec!["a/+/c", "#"],
+                properties: Properties::EMPTY,
             }),
-            Packet::UnsubAck(8),
+            Packet::UnsubAck(UnsubAck::new(8)),
             Packet::PingReq,
             Packet::PingResp,
-            Packet::Disconnect,
+            Packet::Disconnect(Reasoned::default()),
         ]);
         packets
     }
@@ -207,7 +219,7 @@ mod codec {
             assert_eq!(decoded(&out), (kind.packet(0x0102), ACK_LEN));
         }
         let mut out = Vec::new();
-        encode_connack(&mut out, false, ConnectReturnCode::NotAuthorized);
+        encode_connack(&mut out, false, ReasonCode::NOT_AUTHORIZED);
         assert_eq!(out, [0x20, 0x02, 0x00, 0x05]);
         out.clear();
         encode_pingresp(&mut out);
@@ -218,8 +230,14 @@ mod codec {
     fn known_encodings() {
         assert_eq!(encoded(&Packet::PingReq), [0xc0, 0x00]);
         assert_eq!(encoded(&Packet::PingResp), [0xd0, 0x00]);
-        assert_eq!(encoded(&Packet::Disconnect), [0xe0, 0x00]);
-        assert_eq!(encoded(&Packet::PubRel(10)), [0x62, 0x02, 0x00, 0x0a]);
+        assert_eq!(
+            encoded(&Packet::Disconnect(Reasoned::default())),
+            [0xe0, 0x00]
+        );
+        assert_eq!(
+            encoded(&Packet::PubRel(Ack::new(10))),
+            [0x62, 0x02, 0x00, 0x0a]
+        );
 
         // CONNECT with the variable header of MQTT 3.1.1 figure 3.6: "MQTT",
         // level 4, flags 0xCE (user name, password, will QoS 1, will, clean
@@ -234,9 +252,11 @@ mod codec {
                 payload: b"bye",
                 qos: QoS::AtLeastOnce,
                 retain: false,
+                properties: Properties::EMPTY,
             }),
             username: Some("u"),
             password: Some(b"p"),
+            properties: Properties::EMPTY,
         });
         let bytes: &[u8] = &[
             0x10, 0x1c, // fixed header, remaining length 28
@@ -271,6 +291,7 @@ mod codec {
             topic: "a/b",
             packet_id: Some(10),
             payload: b"x",
+            properties: Properties::EMPTY,
         });
         assert_eq!(
             encoded(&publish),
@@ -280,7 +301,11 @@ mod codec {
         // SUBSCRIBE of figure 3.22: id 10, "a/b" QoS 1, "c/d" QoS 2.
         let subscribe = Packet::Subscribe(Subscribe {
             packet_id: 10,
-            filters: vec![("a/b", QoS::AtLeastOnce), ("c/d", QoS::ExactlyOnce)],
+            filters: vec![
+                ("a/b", QoS::AtLeastOnce.into()),
+                ("c/d", QoS::ExactlyOnce.into()),
+            ],
+            properties: Properties::EMPTY,
         });
         let bytes: &[u8] = &[
             0x82, 0x0e, 0x00, 0x0a, 0x00, 0x03, b'a', b'/', b'b', 0x01, 0x00, 0x03, b'c', b'/',
@@ -293,11 +318,12 @@ mod codec {
         let suback = Packet::SubAck(SubAck {
             packet_id: 10,
             codes: vec![
-                SubAckCode::Granted(QoS::AtMostOnce),
-                SubAckCode::Granted(QoS::AtLeastOnce),
-                SubAckCode::Granted(QoS::ExactlyOnce),
-                SubAckCode::Failure,
+                ReasonCode::granted(QoS::AtMostOnce),
+                ReasonCode::granted(QoS::AtLeastOnce),
+                ReasonCode::granted(QoS::ExactlyOnce),
+                ReasonCode::UNSPECIFIED_ERROR,
             ],
+            properties: Properties::EMPTY,
         });
         assert_eq!(
             encoded(&suback),
@@ -308,6 +334,7 @@ mod codec {
         let unsubscribe = Packet::Unsubscribe(Unsubscribe {
             packet_id: 10,
             filters: vec!["a/b", "c/d"],
+            properties: Properties::EMPTY,
         });
         let bytes: &[u8] = &[
             0xa2, 0x0c, 0x00, 0x0a, 0x00, 0x03, b'a', b'/', b'b', 0x00, 0x03, b'c', b'/', b'd',
@@ -321,7 +348,10 @@ mod codec {
         let bytes = [0xc0, 0x80, 0x80, 0x00, 0xc0];
         assert_eq!(decode(&bytes, MAX), Ok(Some((Packet::PingReq, 4))));
         let bytes = [0x40, 0x82, 0x00, 0x00, 0x05];
-        assert_eq!(decode(&bytes, MAX), Ok(Some((Packet::PubAck(5), 5))));
+        assert_eq!(
+            decode(&bytes, MAX),
+            Ok(Some((Packet::PubAck(Ack::new(5)), 5)))
+        );
     }
 
     /// A QoS 0 PUBLISH with an empty topic and a remaining length of `rl`.
@@ -333,6 +363,7 @@ mod codec {
             topic: "",
             packet_id: None,
             payload: &payload[..rl - 2],
+            properties: Properties::EMPTY,
         })
     }
 
@@ -435,6 +466,7 @@ mod codec {
                 will: None,
                 username,
                 password,
+                properties: Properties::EMPTY,
             })
         };
         let mut out = Vec::new();
@@ -452,7 +484,8 @@ mod codec {
         );
         let subscribe = Packet::Subscribe(Subscribe {
             packet_id: 1,
-            filters: vec![(&long, QoS::AtMostOnce)],
+            filters: vec![(&long, QoS::AtMostOnce.into())],
+            properties: Properties::EMPTY,
         });
         assert_eq!(encode(&subscribe, &mut out), Err(EncodeError::FieldTooLong));
         assert!(out.is_empty());

@@ -13,7 +13,7 @@ mod support;
 
 use std::time::Duration;
 
-use mqlite::codec::Packet;
+use mqlite::codec::{Packet, Properties, Reasoned};
 use support::conformance::*;
 use support::*;
 
@@ -30,12 +30,13 @@ fn accepted_with_session_present_0_for_clean_session() {
 }
 
 #[test]
-fn protocol_level_5_gets_0x01_and_close() {
+fn protocol_level_6_gets_0x01_and_close() {
     // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01, then close.
     let broker = TestBroker::start();
     let mut c = broker.socket();
-    // An MQTT 5 CONNECT: level 5 and an empty properties block.
-    let body = cat(&[&field(b"MQTT"), &[5, 0x02, 0, 60, 0], &field(b"v5")]);
+    // A CONNECT of a level after MQTT 5 (level 5 is MQTT 5, accepted):
+    // level 6 and an empty properties block.
+    let body = cat(&[&field(b"MQTT"), &[6, 0x02, 0, 60, 0], &field(b"v6")]);
     c.send_raw(&frame(0x10, &body));
     assert_eq!(
         c.drain_until_closed(),
@@ -151,7 +152,8 @@ fn first_packet_not_connect_closes() {
         encode(&Packet::PingReq),
         encode(&Packet::Subscribe(mqlite::codec::Subscribe {
             packet_id: 1,
-            filters: vec![("#", Q0)],
+            filters: vec![("#", Q0.into())],
+            properties: Properties::EMPTY,
         })),
         encode(&Packet::Publish(mqlite::codec::Publish {
             dup: false,
@@ -160,6 +162,7 @@ fn first_packet_not_connect_closes() {
             topic: "a",
             packet_id: None,
             payload: b"x",
+            properties: Properties::EMPTY,
         })),
     ] {
         let mut c = broker.socket();
@@ -287,6 +290,7 @@ fn data_after_a_refused_connect_is_not_processed() {
         topic: "sneaky",
         packet_id: None,
         payload: b"x",
+        properties: Properties::EMPTY,
     })));
     c.send_raw(&bytes);
     assert_eq!(
@@ -310,7 +314,7 @@ fn data_after_disconnect_is_not_processed() {
     // PUBLISH behind it in the same write is not processed.
     let broker = TestBroker::start();
     let mut c = broker.connect("bye", true, 60);
-    let mut bytes = encode(&Packet::Disconnect);
+    let mut bytes = encode(&Packet::Disconnect(Reasoned::default()));
     bytes.extend(encode(&Packet::Publish(mqlite::codec::Publish {
         dup: false,
         qos: Q0,
@@ -318,6 +322,7 @@ fn data_after_disconnect_is_not_processed() {
         topic: "after",
         packet_id: None,
         payload: b"x",
+        properties: Properties::EMPTY,
     })));
     c.send_raw(&bytes);
     c.expect_closed();
@@ -333,7 +338,8 @@ fn pipelined_packets_in_one_write() {
     let mut bytes = ConnectOptions::new("pipeline").encode();
     bytes.extend(encode(&Packet::Subscribe(mqlite::codec::Subscribe {
         packet_id: 5,
-        filters: vec![("pipe", Q1)],
+        filters: vec![("pipe", Q1.into())],
+        properties: Properties::EMPTY,
     })));
     bytes.extend(encode(&Packet::Publish(mqlite::codec::Publish {
         dup: false,
@@ -342,6 +348,7 @@ fn pipelined_packets_in_one_write() {
         topic: "pipe",
         packet_id: Some(6),
         payload: b"self",
+        properties: Properties::EMPTY,
     })));
     bytes.extend(encode(&Packet::PingReq));
     c.send_raw(&bytes);
@@ -381,6 +388,7 @@ fn packets_split_into_single_bytes() {
         topic: "slow/bytes",
         packet_id: Some(1),
         payload: b"one byte at a time",
+        properties: Properties::EMPTY,
     })));
     for byte in bytes {
         c.send_raw(&[byte]);

@@ -12,7 +12,7 @@ mod support;
 
 use std::time::Duration;
 
-use mqlite::codec::Packet;
+use mqlite::codec::{Ack, Packet};
 use support::conformance::*;
 use support::*;
 
@@ -30,7 +30,7 @@ fn qos1_end_to_end() {
     assert_eq!((msg.qos, msg.dup, msg.retain), (Q1, false, false));
     let id = msg.packet_id.expect("QoS 1 has a packet id");
     assert_ne!(id, 0);
-    sub.send(&Packet::PubAck(id));
+    sub.send(&Packet::PubAck(Ack::new(id)));
     sub.expect_nothing();
 }
 
@@ -50,11 +50,11 @@ fn qos2_end_to_end() {
         (Q2, false, &b"two"[..])
     );
     let id = msg.packet_id.unwrap();
-    sub.send(&Packet::PubRec(id));
+    sub.send(&Packet::PubRec(Ack::new(id)));
     assert_eq!(sub.expect_packet(), Pkt::PubRel(id));
-    publisher.send(&Packet::PubRel(77));
+    publisher.send(&Packet::PubRel(Ack::new(77)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(77));
-    sub.send(&Packet::PubComp(id));
+    sub.send(&Packet::PubComp(Ack::new(id)));
     sub.expect_nothing();
     publisher.expect_nothing();
 }
@@ -75,13 +75,13 @@ fn qos2_duplicate_publish_before_pubrel_delivered_once() {
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(7));
     sub.expect_message("dup", b"m");
     sub.expect_nothing();
-    publisher.send(&Packet::PubRel(7));
+    publisher.send(&Packet::PubRel(Ack::new(7)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(7));
     // Id 7 released: this is a new message.
     publisher.publish_acked("dup", b"next", Q2, false);
     publisher.send_publish("dup", b"again", Q2, false, false, Some(7));
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(7));
-    publisher.send(&Packet::PubRel(7));
+    publisher.send(&Packet::PubRel(Ack::new(7)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(7));
     sub.expect_message("dup", b"next");
     sub.expect_message("dup", b"again");
@@ -115,7 +115,7 @@ fn incoming_dup_flag_is_not_propagated() {
     assert_eq!(publisher.expect_packet(), Pkt::PubAck(1));
     publisher.send_publish("dupflag", b"2", Q2, false, true, Some(2));
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(2));
-    publisher.send(&Packet::PubRel(2));
+    publisher.send(&Packet::PubRel(Ack::new(2)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(2));
     assert!(!sub.expect_message("dupflag", b"1").dup);
     assert!(!sub.expect_message("dupflag", b"2").dup);
@@ -127,7 +127,7 @@ fn pubrel_for_unknown_id_gets_pubcomp() {
     // no longer holds (e.g. after a lost PUBCOMP).
     let broker = TestBroker::start();
     let mut c = broker.connect("c", true, 60);
-    c.send(&Packet::PubRel(999));
+    c.send(&Packet::PubRel(Ack::new(999)));
     assert_eq!(c.expect_packet(), Pkt::PubComp(999));
 }
 

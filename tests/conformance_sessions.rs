@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Duration;
 
-use mqlite::codec::Packet;
+use mqlite::codec::{Ack, Packet};
 use support::conformance::*;
 use support::*;
 
@@ -113,7 +113,7 @@ fn qos2_resume_resends_pubrel_and_unreceived_publish() {
     let one = sub.expect_publish();
     let two = sub.expect_publish();
     let (id1, id2) = (one.packet_id.unwrap(), two.packet_id.unwrap());
-    sub.send(&Packet::PubRec(id1));
+    sub.send(&Packet::PubRec(Ack::new(id1)));
     assert_eq!(sub.expect_packet(), Pkt::PubRel(id1));
     sub.close_abruptly();
     broker.wait_disconnected("q2s");
@@ -130,7 +130,7 @@ fn qos2_resume_resends_pubrel_and_unreceived_publish() {
         (&again.payload[..], again.packet_id, again.dup, again.qos),
         (&b"two"[..], Some(id2), true, Q2)
     );
-    sub.send(&Packet::PubComp(id1));
+    sub.send(&Packet::PubComp(Ack::new(id1)));
     sub.ack(again);
     sub.expect_nothing();
 }
@@ -154,7 +154,7 @@ fn inbound_qos2_state_survives_reconnect() {
     assert!(publisher.connect("p2", false, 60));
     publisher.send_publish("in2", b"once", Q2, false, true, Some(9));
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(9));
-    publisher.send(&Packet::PubRel(9));
+    publisher.send(&Packet::PubRel(Ack::new(9)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(9));
     sub.expect_nothing();
 }

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use mqlite::codec::{self, Packet, Protocol, Publish, Subscribe};
+use mqlite::codec::{self, Packet, Properties, Protocol, Publish, Subscribe};
 use mqlite::{AuthDecision, AuthToken, Config, QoS};
 use rumqttc::ConnectReturnCode;
 use support::embedding::events::{next_event_of, record_events, Ev};
@@ -160,7 +160,8 @@ fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
     codec::encode(
         &Packet::Subscribe(Subscribe {
             packet_id: 1,
-            filters: vec![("eager/topic", QoS::AtLeastOnce)],
+            filters: vec![("eager/topic", QoS::AtLeastOnce.into())],
+            properties: Properties::EMPTY,
         }),
         &mut bytes,
     )
@@ -173,6 +174,7 @@ fn packets_sent_while_auth_is_pending_are_handled_after_accept() {
             topic: "eager/topic",
             packet_id: Some(2),
             payload: b"early bird",
+            properties: Properties::EMPTY,
         }),
         &mut bytes,
     )

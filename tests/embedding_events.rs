@@ -8,7 +8,7 @@
 
 mod support;
 
-use mqlite::codec::Packet;
+use mqlite::codec::{Packet, Reasoned};
 use mqlite::{CloseReason, QoS};
 use support::embedding::events::{disconnected, next_event_of, record_events, Ev};
 use support::mqtt::{mqtt, with_credentials};
@@ -132,7 +132,7 @@ fn event_hook_reports_network_takeover_kick_protocol_error_and_shutdown() {
         next_event_of(&events, "r-polite"),
         Ev::Connected { .. }
     ));
-    polite.send(&Packet::Disconnect);
+    polite.send(&Packet::Disconnect(Reasoned::default()));
     assert_eq!(
         next_event_of(&events, "r-polite"),
         disconnected("r-polite", CloseReason::Disconnect)

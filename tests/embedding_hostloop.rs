@@ -426,7 +426,8 @@ fn broker_thread_calls_between_passes_make_the_next_pass_due() {
         raw.send(&mqlite::codec::Packet::Subscribe(
             mqlite::codec::Subscribe {
                 packet_id: 1,
-                filters: vec![("direct/#", QoS::AtMostOnce)],
+                filters: vec![("direct/#", QoS::AtMostOnce.into())],
+                properties: mqlite::codec::Properties::EMPTY,
             },
         ));
         assert!(

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{self, Connect, Packet, Protocol, QoS, Subscribe};
+use mqlite::codec::{self, Connect, Packet, Properties, Protocol, QoS, Subscribe};
 use mqlite::core::{ConnId, Core};
 use mqlite::Config;
 
@@ -152,6 +152,7 @@ fn connect_bytes(client_id: &str) -> Vec<u8> {
             will: None,
             username: None,
             password: None,
+            properties: Properties::EMPTY,
         }),
         &mut bytes,
     )
@@ -267,7 +268,8 @@ fn subscribe_bytes(packet_id: u16, filter: &str) -> Vec<u8> {
     codec::encode(
         &Packet::Subscribe(Subscribe {
             packet_id,
-            filters: vec![(filter, QoS::AtMostOnce)],
+            filters: vec![(filter, QoS::AtMostOnce.into())],
+            properties: Properties::EMPTY,
         }),
         &mut bytes,
     )
@@ -336,8 +338,9 @@ fn subscribing_many_filters_is_not_quadratic() {
             packet_id: 1,
             filters: filters
                 .iter()
-                .map(|f| (f.as_str(), QoS::AtMostOnce))
+                .map(|f| (f.as_str(), QoS::AtMostOnce.into()))
                 .collect(),
+            properties: Properties::EMPTY,
         }),
         &mut subscribe,
     )
@@ -347,6 +350,7 @@ fn subscribing_many_filters_is_not_quadratic() {
         &Packet::Unsubscribe(mqlite::codec::Unsubscribe {
             packet_id: 2,
             filters: filters.iter().map(String::as_str).collect(),
+            properties: Properties::EMPTY,
         }),
         &mut unsubscribe,
     )
@@ -394,6 +398,7 @@ fn connection_churn_does_not_accumulate_timers() {
             will: None,
             username: None,
             password: None,
+            properties: Properties::EMPTY,
         }),
         &mut connect,
     )

@@ -12,7 +12,7 @@
 
 mod support;
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Ack, Packet, QoS};
 use support::persistence::{Mode, Server};
 use support::RawClient;
 use support::{Pkt, TempDir};
@@ -56,7 +56,7 @@ fn inflight_resent_after_restart(mode: Mode) {
     // PUBREC is saved), no PUBCOMP.
     publisher.publish_acked_id("inf/rel", b"released", QoS::ExactlyOnce, false, 1);
     let rel_id = expect_first_send(&mut sub, "released", QoS::ExactlyOnce);
-    sub.send(&Packet::PubRec(rel_id));
+    sub.send(&Packet::PubRec(Ack::new(rel_id)));
     assert_eq!(sub.expect_packet(), Pkt::PubRel(rel_id));
 
     // QoS 1 and QoS 2 received and never acknowledged.
@@ -126,16 +126,16 @@ fn inflight_resent_after_restart(mode: Mode) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 6, "packet ids in use are not reused");
-    sub.send(&Packet::PubAck(ret_id));
-    sub.send(&Packet::PubComp(rel_id));
-    sub.send(&Packet::PubAck(one_id));
-    sub.send(&Packet::PubRec(two_id));
+    sub.send(&Packet::PubAck(Ack::new(ret_id)));
+    sub.send(&Packet::PubComp(Ack::new(rel_id)));
+    sub.send(&Packet::PubAck(Ack::new(one_id)));
+    sub.send(&Packet::PubRec(Ack::new(two_id)));
     assert_eq!(sub.expect_packet(), Pkt::PubRel(two_id));
-    sub.send(&Packet::PubComp(two_id));
-    sub.send(&Packet::PubRec(three_id));
+    sub.send(&Packet::PubComp(Ack::new(two_id)));
+    sub.send(&Packet::PubRec(Ack::new(three_id)));
     assert_eq!(sub.expect_packet(), Pkt::PubRel(three_id));
-    sub.send(&Packet::PubComp(three_id));
-    sub.send(&Packet::PubAck(four_id));
+    sub.send(&Packet::PubComp(Ack::new(three_id)));
+    sub.send(&Packet::PubAck(Ack::new(four_id)));
     sub.ping();
     sub.expect_nothing();
 
@@ -204,7 +204,7 @@ fn inbound_qos2_resent_after_restart_delivered_once(mode: Mode) {
         Some(7),
     );
     assert_eq!(publisher.expect_packet(), Pkt::PubRec(7));
-    publisher.send(&Packet::PubRel(7));
+    publisher.send(&Packet::PubRel(Ack::new(7)));
     assert_eq!(publisher.expect_packet(), Pkt::PubComp(7));
     // A marker after it: had the resend been routed, it would arrive first.
     publisher.publish_acked_id("in/q2", b"marker", QoS::ExactlyOnce, false, 8);

@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::Duration;
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Ack, Packet, QoS};
 use mqlite::Broker;
 use support::persistence::api_config;
 use support::persistence::{mqlite_exits, Mqlite, Ready};
@@ -265,7 +265,7 @@ fn fresh_db_moves_old_file_aside_and_starts_empty() {
         ("fresh/retained", "old state", true),
         "the backup holds the old retained message"
     );
-    watcher.send(&Packet::PubAck(msg.packet_id.unwrap()));
+    watcher.send(&Packet::PubAck(Ack::new(msg.packet_id.unwrap())));
     watcher.disconnect();
     server.stop();
 }

@@ -13,7 +13,7 @@ mod support;
 
 use std::time::Duration;
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Packet, Properties, QoS};
 use support::robust::{assert_fds_back, broker, Spawn};
 use support::{encode, frame, ConnectOptions, Pkt, RawClient};
 
@@ -70,6 +70,7 @@ mod truncated {
             topic: "trunc/t",
             packet_id: Some(1),
             payload: &[7u8; 1000],
+            properties: Properties::EMPTY,
         }));
         b.send_raw(&publish[..100]);
         b.close_abruptly();

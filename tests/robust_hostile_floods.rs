@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS, Subscribe};
+use mqlite::codec::{Packet, Properties, QoS, Subscribe};
 use support::robust::{assert_fds_back, broker, neighbour_pings, sys_u64};
 use support::{encode, ConnectOptions, Pkt, RawClient};
 
@@ -145,7 +145,8 @@ mod storms {
     fn subscribe_packet(packet_id: u16, filters: &[String]) -> Vec<u8> {
         encode(&Packet::Subscribe(Subscribe {
             packet_id,
-            filters: filters.iter().map(|f| (f.as_str(), Q1)).collect(),
+            filters: filters.iter().map(|f| (f.as_str(), Q1.into())).collect(),
+            properties: Properties::EMPTY,
         }))
     }
 

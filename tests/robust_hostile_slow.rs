@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Packet, Properties, QoS};
 use support::robust::{assert_fds_back, broker};
 use support::{encode, ConnectOptions, RawClient};
 
@@ -233,6 +233,7 @@ mod slowloris {
             topic: "loris/topic/that/is/long/enough",
             packet_id: None,
             payload: b"0123456789",
+            properties: Properties::EMPTY,
         }));
         // Were each byte to count as activity, the PUBLISH (over 40
         // bytes, two a second) would still be trickling in after the 10 s.

@@ -12,7 +12,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Ack, Packet, QoS};
 use support::robust::{broker, Mqlite};
 use support::{Pkt, RawClient, Recv};
 
@@ -61,13 +61,13 @@ fn max_inflight_holds_further_messages_in_order() {
             let oldest = window.remove(0);
             let id = oldest.packet_id.unwrap();
             if qos == Q1 {
-                sub.send(&Packet::PubAck(id));
+                sub.send(&Packet::PubAck(Ack::new(id)));
             } else {
                 // QoS 2 holds its slot until PUBCOMP.
-                sub.send(&Packet::PubRec(id));
+                sub.send(&Packet::PubRec(Ack::new(id)));
                 assert_eq!(sub.expect_packet(), Pkt::PubRel(id));
                 sub.expect_nothing_for(Duration::from_millis(100));
-                sub.send(&Packet::PubComp(id));
+                sub.send(&Packet::PubComp(Ack::new(id)));
             }
             if next < 10 {
                 let msg = sub.expect_publish();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, Publish, QoS};
+use mqlite::codec::{Packet, Properties, Publish, QoS};
 use support::robust::{neighbour_pings, rss_kib, Spawn};
 use support::{encode, ConnectOptions, Pkt, RawClient, Recv};
 
@@ -108,6 +108,7 @@ fn blast_qos0(addr: SocketAddr, id: &str, topic: &str, size: usize, until: Insta
                 topic,
                 packet_id: None,
                 payload: &payload,
+                properties: Properties::EMPTY,
             })));
             sent += 1;
         }
@@ -238,6 +239,7 @@ fn stuck_qos1_subscriber_queue_is_bounded_and_counted() {
                     topic: "q1/load",
                     packet_id: Some((sent % 60_000 + 1) as u16),
                     payload: &payload,
+                    properties: Properties::EMPTY,
                 })));
                 sent += 1;
             }
@@ -315,7 +317,8 @@ fn raw_subscriber(addr: SocketAddr, id: &str, filter: &str) -> std::net::TcpStre
     stream
         .write_all(&encode(&Packet::Subscribe(mqlite::codec::Subscribe {
             packet_id: 1,
-            filters: vec![(filter, Q0)],
+            filters: vec![(filter, Q0.into())],
+            properties: Properties::EMPTY,
         })))
         .unwrap();
     let mut suback = [0u8; 5];

@@ -8,8 +8,8 @@
 //! [`super::encode_fast`] instead.
 
 use super::encode_fast::{
-    encode_ack, encode_publish_v5, encode_suback, properties_wire_len, publish_remaining_length,
-    write_publish, AckKind, DISCONNECT, PINGREQ, PINGRESP,
+    encode_ack, encode_suback, properties_wire_len, publish_remaining_length, write_publish,
+    write_publish_header, AckKind, DISCONNECT, PINGREQ, PINGRESP,
 };
 use super::properties::write_properties;
 use super::varint::{remaining_length_len, write_remaining_length, MAX_REMAINING_LENGTH};
@@ -134,16 +134,13 @@ fn encode_publish(p: &Publish<'_>, v5: bool, out: &mut Vec<u8>) -> Result<(), En
     let after_header = properties_len(p.properties, v5) + p.payload.len();
     check_remaining_length(publish_remaining_length(p.topic.len(), p.qos, after_header))?;
     if v5 {
-        encode_publish_v5(
-            out,
-            p.dup,
-            p.qos,
-            p.retain,
-            p.topic,
-            packet_id,
-            &[p.properties.as_bytes()],
-            p.payload,
-        );
+        // Not `encode_publish_v5`: it `debug_assert!`s what the broker
+        // never writes (DUP on QoS 0...), which this writes as given.
+        let remaining = publish_remaining_length(p.topic.len(), p.qos, after_header);
+        out.reserve(1 + remaining_length_len(remaining) + remaining);
+        write_publish_header(out, p.dup, p.qos, p.retain, p.topic, packet_id, remaining);
+        write_properties(out, p.properties);
+        out.extend_from_slice(p.payload);
     } else {
         write_publish(out, p.dup, p.qos, p.retain, p.topic, packet_id, p.payload);
     }
@@ -374,6 +371,32 @@ mod tests {
                 0x90, 0x04, 0x00, 0x05, 0x01, 0x80
             ]
         );
+    }
+
+    #[test]
+    fn what_the_decoder_refuses_is_written_as_given_in_mqtt_5_too() {
+        // DUP on QoS 0: the fast path's debug assertion is not encode's.
+        let p = Packet::Publish(Publish {
+            dup: true,
+            qos: QoS::AtMostOnce,
+            retain: false,
+            topic: "t",
+            packet_id: None,
+            payload: b"x",
+            properties: Properties::EMPTY,
+        });
+        for protocol in [Protocol::V311, Protocol::V5] {
+            let mut out = Vec::new();
+            encode_as(&p, protocol, &mut out).unwrap();
+            let properties: &[u8] = if protocol.is_v5() { &[0] } else { &[] };
+            let expected = [
+                &[0x38, 4 + properties.len() as u8, 0, 1, b't'][..],
+                properties,
+                b"x",
+            ]
+            .concat();
+            assert_eq!(out, expected, "{protocol:?}");
+        }
     }
 
     #[test]

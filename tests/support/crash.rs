@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Packet, QoS, Subscribe};
+use mqlite::codec::{Ack, Packet, Properties, QoS, Reasoned, Subscribe};
 
 use super::{Pkt, RawClient};
 
@@ -107,7 +107,7 @@ pub fn publisher(
         let stopping = shared.stop_publishing.load(Ordering::Acquire);
         if stopping && outstanding.is_empty() {
             if let Some(mut c) = conn.take() {
-                let _ = c.try_send(&Packet::Disconnect);
+                let _ = c.try_send(&Packet::Disconnect(Reasoned::default()));
             }
             return report;
         }
@@ -125,7 +125,7 @@ pub fn publisher(
                     let mut ok = true;
                     for out in &outstanding {
                         let sent = if out.released {
-                            c.try_send(&Packet::PubRel(out.packet_id))
+                            c.try_send(&Packet::PubRel(Ack::new(out.packet_id)))
                         } else {
                             c.try_send_publish(
                                 &topic,
@@ -215,7 +215,7 @@ pub fn publisher(
                         out.released = true;
                         *report.acked.entry(out.seq).or_default() += 1;
                     }
-                    c.try_send(&Packet::PubRel(id))
+                    c.try_send(&Packet::PubRel(Ack::new(id)))
                 }
                 None => {
                     report
@@ -295,7 +295,7 @@ pub fn subscriber(
     loop {
         if shared.stop_subscribers.load(Ordering::Acquire) {
             if let Some(mut c) = conn.take() {
-                let _ = c.try_send(&Packet::Disconnect);
+                let _ = c.try_send(&Packet::Disconnect(Reasoned::default()));
             }
             return;
         }
@@ -322,7 +322,8 @@ pub fn subscriber(
                     if subscribed
                         || c.try_send(&Packet::Subscribe(Subscribe {
                             packet_id: 1,
-                            filters: vec![("crash/#", qos)],
+                            filters: vec![("crash/#", qos.into())],
+                            properties: Properties::EMPTY,
                         }))
                         .is_ok()
                     {
@@ -369,7 +370,7 @@ pub fn subscriber(
                             ));
                         }
                         r.count(&shared, index, key, msg.qos);
-                        Some(Packet::PubAck(id))
+                        Some(Packet::PubAck(Ack::new(id)))
                     }
                     (QoS::ExactlyOnce, Some(id)) => {
                         match r.awaiting_release.get(&id) {
@@ -394,7 +395,7 @@ pub fn subscriber(
                                 r.count(&shared, index, key, msg.qos);
                             }
                         }
-                        Some(Packet::PubRec(id))
+                        Some(Packet::PubRec(Ack::new(id)))
                     }
                     _ => {
                         r.problems
@@ -405,7 +406,7 @@ pub fn subscriber(
             }
             Pkt::PubRel(id) => {
                 r.awaiting_release.remove(&id);
-                Some(Packet::PubComp(id))
+                Some(Packet::PubComp(Ack::new(id)))
             }
             other => {
                 r.problems

@@ -2,7 +2,7 @@
 //! for any well-formed packet, and [`frame`], [`field`] and [`cat`] to build
 //! malformed ones byte by byte.
 
-use mqlite::codec::{self, Connect, Packet, Protocol, QoS, Will};
+use mqlite::codec::{self, Connect, Packet, Properties, Protocol, QoS, Will};
 
 /// CONNECT fields, with builder-style setters.
 #[derive(Clone, Debug)]
@@ -67,6 +67,7 @@ impl ConnectOptions {
                 payload,
                 qos: *qos,
                 retain: *retain,
+                properties: Properties::EMPTY,
             });
         let packet = Packet::Connect(Connect {
             protocol: self.protocol,
@@ -76,6 +77,7 @@ impl ConnectOptions {
             will,
             username: self.username.as_deref(),
             password: self.password.as_deref(),
+            properties: Properties::EMPTY,
         });
         encode(&packet)
     }

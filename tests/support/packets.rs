@@ -64,7 +64,9 @@ impl Pkt {
         match packet {
             Packet::ConnAck(ack) => Pkt::ConnAck {
                 session_present: ack.session_present,
-                code: ack.code as u8,
+                // The 3.1.1 return code on the wire (the codec reads it
+                // as its MQTT 5 equivalent).
+                code: ack.code.to_v3_connack(),
             },
             Packet::Publish(p) => Pkt::Publish(Msg {
                 topic: p.topic.to_string(),
@@ -74,15 +76,15 @@ impl Pkt {
                 dup: p.dup,
                 packet_id: p.packet_id,
             }),
-            Packet::PubAck(id) => Pkt::PubAck(*id),
-            Packet::PubRec(id) => Pkt::PubRec(*id),
-            Packet::PubRel(id) => Pkt::PubRel(*id),
-            Packet::PubComp(id) => Pkt::PubComp(*id),
+            Packet::PubAck(ack) => Pkt::PubAck(ack.packet_id),
+            Packet::PubRec(ack) => Pkt::PubRec(ack.packet_id),
+            Packet::PubRel(ack) => Pkt::PubRel(ack.packet_id),
+            Packet::PubComp(ack) => Pkt::PubComp(ack.packet_id),
             Packet::SubAck(ack) => Pkt::SubAck {
                 packet_id: ack.packet_id,
-                codes: ack.codes.iter().map(|c| c.to_u8()).collect(),
+                codes: ack.codes.iter().map(|c| c.to_v3_suback()).collect(),
             },
-            Packet::UnsubAck(id) => Pkt::UnsubAck(*id),
+            Packet::UnsubAck(ack) => Pkt::UnsubAck(ack.packet_id),
             Packet::PingResp => Pkt::PingResp,
             other => Pkt::ClientOnly(other.name()),
         }

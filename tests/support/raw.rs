@@ -12,7 +12,9 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Connect, Packet, Protocol, Publish, QoS, Subscribe, Unsubscribe};
+use mqlite::codec::{
+    Ack, Connect, Packet, Properties, Protocol, Publish, QoS, Reasoned, Subscribe, Unsubscribe,
+};
 
 use super::{encode, ConnectOptions, Msg, Pkt, QUIET, TIMEOUT};
 
@@ -85,6 +87,7 @@ impl RawClient {
             will: None,
             username: None,
             password: None,
+            properties: Properties::EMPTY,
         }))?;
         match client.try_recv(TIMEOUT)? {
             Some(Pkt::ConnAck {
@@ -292,7 +295,8 @@ impl RawClient {
     pub fn subscribe_id(&mut self, packet_id: u16, filters: &[(&str, QoS)]) -> Vec<u8> {
         self.send(&Packet::Subscribe(Subscribe {
             packet_id,
-            filters: filters.to_vec(),
+            filters: filters.iter().map(|&(f, q)| (f, q.into())).collect(),
+            properties: Properties::EMPTY,
         }));
         match self.expect_packet() {
             Pkt::SubAck {
@@ -312,6 +316,7 @@ impl RawClient {
         self.send(&Packet::Unsubscribe(Unsubscribe {
             packet_id,
             filters: filters.to_vec(),
+            properties: Properties::EMPTY,
         }));
         assert_eq!(
             self.expect_packet(),
@@ -344,6 +349,7 @@ impl RawClient {
             topic,
             packet_id,
             payload,
+            properties: Properties::EMPTY,
         }));
     }
 
@@ -364,6 +370,7 @@ impl RawClient {
             topic,
             packet_id,
             payload,
+            properties: Properties::EMPTY,
         }))
     }
 
@@ -406,7 +413,7 @@ impl RawClient {
                     Pkt::PubRec(id),
                     "PUBREC [MQTT-4.3.3-2]"
                 );
-                self.send(&Packet::PubRel(id));
+                self.send(&Packet::PubRel(Ack::new(id)));
                 assert_eq!(
                     self.expect_packet(),
                     Pkt::PubComp(id),
@@ -424,9 +431,9 @@ impl RawClient {
     pub fn ack(&mut self, msg: &Msg) {
         match (msg.qos, msg.packet_id) {
             (QoS::AtMostOnce, None) => {}
-            (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(id)),
+            (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(Ack::new(id))),
             (QoS::ExactlyOnce, Some(id)) => {
-                self.send(&Packet::PubRec(id));
+                self.send(&Packet::PubRec(Ack::new(id)));
                 let mut before = Vec::new();
                 loop {
                     match self.expect_packet() {
@@ -438,7 +445,7 @@ impl RawClient {
                 for pkt in before.into_iter().rev() {
                     self.pending.push_front(pkt);
                 }
-                self.send(&Packet::PubComp(id));
+                self.send(&Packet::PubComp(Ack::new(id)));
             }
             _ => panic!("PUBLISH with inconsistent QoS and packet id: {msg:?}"),
         }
@@ -468,9 +475,9 @@ impl RawClient {
                 Pkt::Publish(msg) => {
                     match (msg.qos, msg.packet_id) {
                         (QoS::AtMostOnce, _) => {}
-                        (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(id)),
+                        (QoS::AtLeastOnce, Some(id)) => self.send(&Packet::PubAck(Ack::new(id))),
                         (QoS::ExactlyOnce, Some(id)) => {
-                            self.send(&Packet::PubRec(id));
+                            self.send(&Packet::PubRec(Ack::new(id)));
                             awaiting_rel.push(id);
                         }
                         _ => panic!("PUBLISH with inconsistent QoS and packet id: {msg:?}"),
@@ -482,7 +489,7 @@ impl RawClient {
                         panic!("PUBREL({id}) for no PUBREC sent (awaiting {awaiting_rel:?})");
                     };
                     awaiting_rel.remove(index);
-                    self.send(&Packet::PubComp(id));
+                    self.send(&Packet::PubComp(Ack::new(id)));
                 }
                 other => panic!("expected PUBLISH or PUBREL, got {other:?}"),
             }
@@ -506,7 +513,7 @@ impl RawClient {
 
     /// Sends DISCONNECT and waits for the broker to close the connection.
     pub fn disconnect(mut self) {
-        self.send(&Packet::Disconnect);
+        self.send(&Packet::Disconnect(Reasoned::default()));
         self.stream.shutdown(Shutdown::Write).ok();
         self.expect_closed();
     }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mqlite::codec::{self, Connect, Packet, Protocol, Publish, Subscribe};
+use mqlite::codec::{self, Connect, Packet, Properties, Protocol, Publish, Subscribe};
 use mqlite::core::{ConnId, Core};
 use mqlite::{Config, QoS};
 
@@ -86,7 +86,8 @@ impl Setup {
             };
             let subscribe = Packet::Subscribe(Subscribe {
                 packet_id: 1,
-                filters: vec![(&filter, QoS::AtMostOnce)],
+                filters: vec![(&filter, QoS::AtMostOnce.into())],
+                properties: Properties::EMPTY,
             });
             let id = setup.subscribers[i % CLIENTS];
             setup.core.handle_read(now, id, &encode(&subscribe)?);
@@ -110,6 +111,7 @@ impl Setup {
                     topic: &topic,
                     packet_id: None,
                     payload: &[7; 16],
+                    properties: Properties::EMPTY,
                 });
                 codec::encode(&publish, &mut input).map_err(|e| format!("encode: {e:?}"))?;
                 i += CLIENTS;
@@ -133,6 +135,7 @@ impl Setup {
             will: None,
             username: None,
             password: None,
+            properties: Properties::EMPTY,
         });
         self.core.handle_read(self.now, id, &encode(&connect)?);
         self.drain();

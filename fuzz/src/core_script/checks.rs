@@ -24,6 +24,9 @@ impl Script<'_> {
         if self.persistent {
             self.save_and_page();
         }
+        if self.stopped {
+            return;
+        }
         let now = self.now;
         if self.timed_out {
             if let Some(at) = self.core.next_deadline() {
@@ -200,13 +203,30 @@ impl Script<'_> {
                 .count();
             assert!(queued <= MAX_QUEUED_MESSAGES, "{queued} messages queued");
         }
+        // A session kept 0 s after its connection (`session_expiry` 0)
+        // ends with it, as an MQTT 5 Session Expiry Interval 0 does: it is
+        // never the store's, clean session 0 or not.
+        let kept = self
+            .config
+            .session_expiry
+            .is_none_or(|expiry| expiry.as_secs() > 0);
         for client in &self.clients {
-            if client.phase != Phase::Connected || client.clean || !client.inflight_known {
+            if client.phase != Phase::Connected || client.clean {
                 continue;
             }
             let Some(cid) = &client.client_id else {
                 continue;
             };
+            if !kept {
+                assert!(
+                    !store.sessions.contains_key(cid),
+                    "{cid:?}: a session of expiry 0 in the store"
+                );
+                continue;
+            }
+            if !client.inflight_known {
+                continue;
+            }
             let session = store
                 .sessions
                 .get(cid)

@@ -1,7 +1,7 @@
 //! Feeding bytes to a connection, and the model of what the core must do
 //! with each packet a client sends.
 
-use mqlite::codec::{self, ConnectReturnCode, DecodeError, Packet, Protocol, QoS, SubAckCode};
+use mqlite::codec::{self, Ack, DecodeError, Packet, Protocol, QoS, ReasonCode};
 use mqlite::topic::{is_valid_topic_filter, is_valid_topic_name};
 
 use super::client_model::{Owed, Phase, Stage};
@@ -36,7 +36,7 @@ impl Script<'_> {
         let mut handled = 0;
         let mut acks = false;
         let mut connect = false;
-        while self.clients[i].open() {
+        while self.clients[i].open() && !self.stopped {
             let protocol = match self.clients[i].phase {
                 Phase::Connected => Some(self.clients[i].protocol),
                 _ => None,
@@ -48,9 +48,9 @@ impl Script<'_> {
                     if client.phase == Phase::AwaitingConnect
                         && matches!(error, DecodeError::UnsupportedProtocolLevel(_))
                     {
-                        client.owed.push_back(Owed::ConnAck(
-                            ConnectReturnCode::UnacceptableProtocolVersion,
-                        ));
+                        client
+                            .owed
+                            .push_back(Owed::ConnAck(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION));
                     }
                     client.close();
                 }
@@ -90,6 +90,16 @@ impl Script<'_> {
                     client.close();
                     return;
                 };
+                if connect.protocol == Protocol::V5 {
+                    // The model covers MQTT 3.1 and 3.1.1 only: an MQTT 5
+                    // client (made only from raw input bytes) ends the
+                    // checks, not the core's run.
+                    if self.trace {
+                        eprintln!("  MQTT 5 CONNECT: the model stops here");
+                    }
+                    self.stopped = true;
+                    return;
+                }
                 client.protocol = connect.protocol;
                 if connect.client_id.is_empty()
                     && !(connect.clean_session
@@ -98,7 +108,7 @@ impl Script<'_> {
                 {
                     client
                         .owed
-                        .push_back(Owed::ConnAck(ConnectReturnCode::IdentifierRejected));
+                        .push_back(Owed::ConnAck(ReasonCode::CLIENT_IDENTIFIER_NOT_VALID));
                     client.close();
                     return;
                 }
@@ -111,9 +121,7 @@ impl Script<'_> {
                 client.phase = Phase::Connected;
                 client.clean = connect.clean_session;
                 client.keep_alive = connect.keep_alive;
-                client
-                    .owed
-                    .push_back(Owed::ConnAck(ConnectReturnCode::Accepted));
+                client.owed.push_back(Owed::ConnAck(ReasonCode::SUCCESS));
                 let client_id = connect.client_id.to_string();
                 if !client_id.is_empty() {
                     // Takeover: the other connection of this client id ends.
@@ -148,14 +156,14 @@ impl Script<'_> {
                 // acknowledgements read together with other packets) the
                 // broker may have sent a message with that id meanwhile:
                 // either outcome is taken.
-                Packet::PubAck(id) => match client.known_stage(id) {
+                Packet::PubAck(Ack { packet_id: id, .. }) => match client.known_stage(id) {
                     Some(Stage::Ack(QoS::AtLeastOnce)) => {
                         client.inflight.remove(&id);
                     }
                     Some(_) => client.close(),
                     None => client.ack_ambiguous = true,
                 },
-                Packet::PubRec(id) => {
+                Packet::PubRec(Ack { packet_id: id, .. }) => {
                     match client.known_stage(id) {
                         Some(Stage::Ack(QoS::ExactlyOnce)) => {
                             client.inflight.insert(id, Stage::Comp);
@@ -169,19 +177,20 @@ impl Script<'_> {
                     }
                     client.owed.push_back(Owed::PubRel(id));
                 }
-                Packet::PubComp(id) => match client.known_stage(id) {
+                Packet::PubComp(Ack { packet_id: id, .. }) => match client.known_stage(id) {
                     Some(Stage::Comp) => {
                         client.inflight.remove(&id);
                     }
                     Some(_) => client.close(),
                     None => client.ack_ambiguous = true,
                 },
-                Packet::PubRel(id) => client.owed.push_back(Owed::PubComp(id)),
+                Packet::PubRel(ack) => client.owed.push_back(Owed::PubComp(ack.packet_id)),
                 Packet::Subscribe(subscribe) => {
                     let mut codes = Vec::new();
-                    for &(filter, qos) in &subscribe.filters {
+                    for &(filter, options) in &subscribe.filters {
+                        let qos = options.qos;
                         if is_valid_topic_filter(filter) {
-                            codes.push(SubAckCode::Granted(qos));
+                            codes.push(ReasonCode::granted(qos));
                             let entry = (filter.to_string(), qos);
                             match &client.client_id {
                                 Some(cid) => {
@@ -190,7 +199,7 @@ impl Script<'_> {
                                 None => client.own_history.push(entry),
                             }
                         } else {
-                            codes.push(SubAckCode::Failure);
+                            codes.push(ReasonCode::UNSPECIFIED_ERROR);
                         }
                     }
                     client

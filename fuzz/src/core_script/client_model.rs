@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use mqlite::codec::{ConnectReturnCode, Protocol, QoS, SubAckCode};
+use mqlite::codec::{Protocol, QoS, ReasonCode};
 use mqlite::core::ConnId;
 
 /// Where an outbound QoS 1/2 message is, as the client sees it.
@@ -18,12 +18,12 @@ pub(super) enum Stage {
 /// An answer the broker owes a client, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Owed {
-    ConnAck(ConnectReturnCode),
+    ConnAck(ReasonCode),
     PubAck(u16),
     PubRec(u16),
     PubRel(u16),
     PubComp(u16),
-    SubAck(u16, Vec<SubAckCode>),
+    SubAck(u16, Vec<ReasonCode>),
     UnsubAck(u16),
     PingResp,
 }
@@ -55,7 +55,7 @@ pub(super) struct Client {
     pub(super) consumed: usize,
     pub(super) seen: usize,
     pub(super) out_tail: Vec<u8>,
-    pub(super) connack: Option<ConnectReturnCode>,
+    pub(super) connack: Option<ReasonCode>,
     pub(super) owed: VecDeque<Owed>,
     /// Outbound QoS 1/2 messages in flight, by packet id.
     pub(super) inflight: BTreeMap<u16, Stage>,

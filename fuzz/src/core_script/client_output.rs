@@ -1,7 +1,7 @@
 //! The model of what the broker writes to each client: every packet is
 //! parsed and checked against what the client is owed.
 
-use mqlite::codec::{self, ConnectReturnCode, Packet, Protocol, QoS};
+use mqlite::codec::{self, Ack, Packet, Protocol, QoS, ReasonCode};
 use mqlite::topic::{is_valid_topic_name, matches};
 
 use super::client_model::{Owed, Stage};
@@ -86,12 +86,12 @@ impl Script<'_> {
                 );
             }
             client.connack = Some(ack.code);
-            client.in_resend = ack.code == ConnectReturnCode::Accepted;
+            client.in_resend = ack.code == ReasonCode::SUCCESS;
             return;
         }
         assert_eq!(
             client.connack,
-            Some(ConnectReturnCode::Accepted),
+            Some(ReasonCode::SUCCESS),
             "{id:?}: {packet:?} after a refusing CONNACK"
         );
         let owed = match packet {
@@ -129,7 +129,7 @@ impl Script<'_> {
                 }
                 return;
             }
-            Packet::PubRel(packet_id) if client.pubrel_ambiguous => {
+            Packet::PubRel(Ack { packet_id, .. }) if client.pubrel_ambiguous => {
                 if let Some(at) = client
                     .owed
                     .iter()
@@ -140,19 +140,19 @@ impl Script<'_> {
                 client.inflight_known = false;
                 return;
             }
-            Packet::PubRel(packet_id) if client.in_resend => {
+            Packet::PubRel(Ack { packet_id, .. }) if client.in_resend => {
                 let previous = client.inflight.insert(packet_id, Stage::Comp);
                 if client.inflight_known {
                     assert_eq!(previous, None, "{id:?}: PUBREL {packet_id} resent twice");
                 }
                 return;
             }
-            Packet::PubAck(id) => Owed::PubAck(id),
-            Packet::PubRec(id) => Owed::PubRec(id),
-            Packet::PubRel(id) => Owed::PubRel(id),
-            Packet::PubComp(id) => Owed::PubComp(id),
+            Packet::PubAck(ack) => Owed::PubAck(ack.packet_id),
+            Packet::PubRec(ack) => Owed::PubRec(ack.packet_id),
+            Packet::PubRel(ack) => Owed::PubRel(ack.packet_id),
+            Packet::PubComp(ack) => Owed::PubComp(ack.packet_id),
             Packet::SubAck(suback) => Owed::SubAck(suback.packet_id, suback.codes),
-            Packet::UnsubAck(id) => Owed::UnsubAck(id),
+            Packet::UnsubAck(unsuback) => Owed::UnsubAck(unsuback.packet_id),
             Packet::PingResp => Owed::PingResp,
             other => panic!("{id:?}: broker wrote {other:?}"),
         };

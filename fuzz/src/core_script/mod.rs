@@ -50,7 +50,12 @@
 //!   model store are consistent (no message added to a missing session,
 //!   sent before it was added, acknowledged twice...), a session's stored
 //!   queue stays within `max_queued_messages` and its stored in-flight
-//!   messages equal what the client has in flight.
+//!   messages equal what the client has in flight; with `session_expiry`
+//!   0 no session is in the store (it ends with its connection).
+//!
+//! The model follows MQTT 3.1 and 3.1.1 clients. The script builds only
+//! those; when raw input bytes make an MQTT 5 CONNECT, the checks stop
+//! there and the run ends (shutdown and release, without checks).
 
 mod actions;
 mod checks;
@@ -132,6 +137,10 @@ struct Script<'a> {
     scratch: Vec<ConnId>,
     batch: StoreBatch,
     trace: bool,
+    /// A client sent an MQTT 5 CONNECT, which the model does not follow:
+    /// the script runs no further step and checks nothing more (but the
+    /// core must still shut down without panicking).
+    stopped: bool,
 }
 
 impl<'a> Script<'a> {
@@ -182,12 +191,13 @@ impl<'a> Script<'a> {
             scratch: Vec::new(),
             batch: StoreBatch::default(),
             trace: false,
+            stopped: false,
         }
     }
 
     fn run(&mut self) {
         for _ in 0..MAX_STEPS {
-            if self.input.is_empty() {
+            if self.input.is_empty() || self.stopped {
                 break;
             }
             self.step();

@@ -2,8 +2,8 @@
 //! has in flight.
 
 use mqlite::codec::{
-    self, ConnAck, Connect, ConnectReturnCode, Packet, Protocol, Publish, QoS, SubAck, SubAckCode,
-    Subscribe, Unsubscribe, Will,
+    self, Ack, ConnAck, Connect, Packet, Properties, Protocol, Publish, QoS, ReasonCode, Reasoned,
+    SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
 };
 
 use super::client_model::Stage;
@@ -37,6 +37,7 @@ impl Script<'_> {
                     payload: &will_payload,
                     qos: will_qos,
                     retain: flags & 4 != 0,
+                    properties: Properties::EMPTY,
                 });
                 codec::encode(
                     &Packet::Connect(Connect {
@@ -47,6 +48,7 @@ impl Script<'_> {
                         will,
                         username: (flags & 8 != 0).then_some("user"),
                         password: (flags & 24 == 24).then_some(b"pw".as_slice()),
+                        properties: Properties::EMPTY,
                     }),
                     &mut out,
                 )
@@ -65,6 +67,7 @@ impl Script<'_> {
                         topic: &topic,
                         packet_id,
                         payload: &payload,
+                        properties: Properties::EMPTY,
                     }),
                     &mut out,
                 )
@@ -72,10 +75,10 @@ impl Script<'_> {
             3..=6 => {
                 let id = self.smart_id(i);
                 let packet = match kind {
-                    3 => Packet::PubAck(id),
-                    4 => Packet::PubRec(id),
-                    5 => Packet::PubRel(id),
-                    _ => Packet::PubComp(id),
+                    3 => Packet::PubAck(Ack::new(id)),
+                    4 => Packet::PubRec(Ack::new(id)),
+                    5 => Packet::PubRel(Ack::new(id)),
+                    _ => Packet::PubComp(Ack::new(id)),
                 };
                 codec::encode(&packet, &mut out)
             }
@@ -88,7 +91,11 @@ impl Script<'_> {
                 codec::encode(
                     &Packet::Subscribe(Subscribe {
                         packet_id,
-                        filters: filters.iter().map(|(f, q)| (f.as_str(), *q)).collect(),
+                        filters: filters
+                            .iter()
+                            .map(|(f, q)| (f.as_str(), (*q).into()))
+                            .collect(),
+                        properties: Properties::EMPTY,
                     }),
                     &mut out,
                 )
@@ -101,24 +108,27 @@ impl Script<'_> {
                     &Packet::Unsubscribe(Unsubscribe {
                         packet_id,
                         filters: filters.iter().map(String::as_str).collect(),
+                        properties: Properties::EMPTY,
                     }),
                     &mut out,
                 )
             }
             9 => codec::encode(&Packet::PingReq, &mut out),
-            10 => codec::encode(&Packet::Disconnect, &mut out),
+            10 => codec::encode(&Packet::Disconnect(Reasoned::default()), &mut out),
             _ => {
                 // What a client may not send.
                 let packet = match self.input.byte() % 4 {
                     0 => Packet::ConnAck(ConnAck {
                         session_present: false,
-                        code: ConnectReturnCode::Accepted,
+                        code: ReasonCode::SUCCESS,
+                        properties: Properties::EMPTY,
                     }),
                     1 => Packet::SubAck(SubAck {
                         packet_id: 1,
-                        codes: vec![SubAckCode::Failure],
+                        codes: vec![ReasonCode::UNSPECIFIED_ERROR],
+                        properties: Properties::EMPTY,
                     }),
-                    2 => Packet::UnsubAck(1),
+                    2 => Packet::UnsubAck(UnsubAck::new(1)),
                     _ => Packet::PingResp,
                 };
                 codec::encode(&packet, &mut out)
@@ -154,9 +164,9 @@ impl Script<'_> {
             return;
         };
         let packet = match stage {
-            Stage::Ack(QoS::ExactlyOnce) => Packet::PubRec(id),
-            Stage::Ack(_) => Packet::PubAck(id),
-            Stage::Comp => Packet::PubComp(id),
+            Stage::Ack(QoS::ExactlyOnce) => Packet::PubRec(Ack::new(id)),
+            Stage::Ack(_) => Packet::PubAck(Ack::new(id)),
+            Stage::Comp => Packet::PubComp(Ack::new(id)),
         };
         let mut bytes = Vec::new();
         codec::encode(&packet, &mut bytes).expect("encodable");

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::support::{ConnectOptions, Pkt, RawClient, Recv, Rng};
-use mqlite::codec::{Packet, QoS};
+use mqlite::codec::{Ack, Packet, QoS, Reasoned};
 
 pub const Q0: QoS = QoS::AtMostOnce;
 pub const Q1: QoS = QoS::AtLeastOnce;
@@ -91,7 +91,7 @@ impl Pace {
 /// arrives meanwhile (unacknowledged QoS 1/2 messages are sent again on
 /// the next connection).
 fn disconnect_draining(mut client: RawClient) {
-    client.send(&Packet::Disconnect);
+    client.send(&Packet::Disconnect(Reasoned::default()));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -214,7 +214,7 @@ pub fn subscriber(
                                 if !ledger.received.insert(seq_of(&msg.payload)) {
                                     ledger.duplicates += 1;
                                 }
-                                client.send(&Packet::PubAck(id));
+                                client.send(&Packet::PubAck(Ack::new(id)));
                             }
                             (QoS::ExactlyOnce, Some(id)) => {
                                 if awaiting_rel.insert(id) {
@@ -226,14 +226,14 @@ pub fn subscriber(
                                     assert!(msg.dup, "{}: pid {id} reused early", ledger.id);
                                     ledger.resent_awaiting_rel += 1;
                                 }
-                                client.send(&Packet::PubRec(id));
+                                client.send(&Packet::PubRec(Ack::new(id)));
                             }
                             other => panic!("{}: PUBLISH {other:?}", ledger.id),
                         }
                     }
                     Recv::Packet(Pkt::PubRel(id)) => {
                         awaiting_rel.remove(&id);
-                        client.send(&Packet::PubComp(id));
+                        client.send(&Packet::PubComp(Ack::new(id)));
                     }
                     Recv::Packet(other) => panic!("{}: unexpected {other:?}", ledger.id),
                     Recv::Closed => panic!("{}: closed by the broker", ledger.id),
