@@ -26,26 +26,64 @@ fn mosquitto_clients_carry_every_message_property() {
         &sub_tool,
         broker.port,
         &[
-            "-V", "5", "-t", "p/#", "-C", "1", "-W", "10", "-D", "subscribe",
-            "subscription-identifier", "9", "-F", "%t|%p|%P|%R|%C|%D|%F|%S",
+            "-V",
+            "5",
+            "-t",
+            "p/#",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-D",
+            "subscribe",
+            "subscription-identifier",
+            "9",
+            "-F",
+            "%t|%p|%P|%R|%C|%D|%F|%S",
         ],
     );
     let out = publish_until_received(
         &pub_tool,
         broker.port,
         &[
-            "-V", "5", "-t", "p/x", "-m", "hello", "-q", "1", "-D", "publish",
-            "user-property", "k", "v", "-D", "publish", "user-property", "k2", "v2",
-            "-D", "publish", "content-type", "text/plain", "-D", "publish",
-            "response-topic", "reply/x", "-D", "publish", "correlation-data", "c1",
-            "-D", "publish", "payload-format-indicator", "1",
+            "-V",
+            "5",
+            "-t",
+            "p/x",
+            "-m",
+            "hello",
+            "-q",
+            "1",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v",
+            "-D",
+            "publish",
+            "user-property",
+            "k2",
+            "v2",
+            "-D",
+            "publish",
+            "content-type",
+            "text/plain",
+            "-D",
+            "publish",
+            "response-topic",
+            "reply/x",
+            "-D",
+            "publish",
+            "correlation-data",
+            "c1",
+            "-D",
+            "publish",
+            "payload-format-indicator",
+            "1",
         ],
         sub,
     );
-    assert_eq!(
-        out,
-        "p/x|hello|k:v k2:v2|reply/x|text/plain|c1|1|9\n"
-    );
+    assert_eq!(out, "p/x|hello|k:v k2:v2|reply/x|text/plain|c1|1|9\n");
 }
 
 #[test]
@@ -60,8 +98,17 @@ fn mosquitto_clients_message_expiry_counts_down() {
         &pub_tool,
         broker.port,
         &[
-            "-V", "5", "-t", "e/x", "-m", "m", "-r", "-D", "publish",
-            "message-expiry-interval", "300",
+            "-V",
+            "5",
+            "-t",
+            "e/x",
+            "-m",
+            "m",
+            "-r",
+            "-D",
+            "publish",
+            "message-expiry-interval",
+            "300",
         ],
     );
     let sub = Sub::spawn(
@@ -84,18 +131,36 @@ fn mosquitto_v311_and_v5_clients_share_a_broker() {
         return;
     };
     let broker = Mqlite::start(&[]);
-    let old = Sub::spawn(&sub_tool, broker.port, &["-t", "m/#", "-C", "1", "-W", "10", "-v"]);
+    let old = Sub::spawn(
+        &sub_tool,
+        broker.port,
+        &["-t", "m/#", "-C", "1", "-W", "10", "-v"],
+    );
     let out = publish_until_received(
         &pub_tool,
         broker.port,
-        &["-V", "5", "-t", "m/x", "-m", "five", "-D", "publish", "user-property", "a", "b"],
+        &[
+            "-V",
+            "5",
+            "-t",
+            "m/x",
+            "-m",
+            "five",
+            "-D",
+            "publish",
+            "user-property",
+            "a",
+            "b",
+        ],
         old,
     );
     assert_eq!(out, "m/x five\n");
     let new = Sub::spawn(
         &sub_tool,
         broker.port,
-        &["-V", "5", "-t", "m/#", "-C", "1", "-W", "10", "-F", "%t %p %P"],
+        &[
+            "-V", "5", "-t", "m/#", "-C", "1", "-W", "10", "-F", "%t %p %P",
+        ],
     );
     let out = publish_until_received(&pub_tool, broker.port, &["-t", "m/y", "-m", "three"], new);
     assert_eq!(out, "m/y three \n");
@@ -191,7 +256,10 @@ fn rumqttc_v5_properties_identifiers_and_no_local() {
     assert_eq!(props.correlation_data.as_deref(), Some(&b"id-1"[..]));
     assert_eq!(
         props.user_properties,
-        vec![("x".to_string(), "1".to_string()), ("y".to_string(), "2".to_string())]
+        vec![
+            ("x".to_string(), "1".to_string()),
+            ("y".to_string(), "2".to_string())
+        ]
     );
     assert_eq!(props.subscription_identifiers, vec![42]);
     // No Local: the subscriber's own publish to r/own reaches it only
