@@ -57,7 +57,15 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 # same code into the shipped artefacts.
 stage "cargo test (profile ci: optimised, with debug assertions)"
 # The soak runs 30 s here (scripts/soak.sh runs it for 10 minutes).
-MQLITE_SOAK_SECS=30 MQLITE_SOAK_SAMPLE_SECS=5 cargo test --profile ci
+# cargo-nextest, when present, runs the test programs side by side (cargo
+# test runs them one after another); the doc tests run apart.
+if cargo nextest --version >/dev/null 2>&1; then
+    MQLITE_SOAK_SECS=30 MQLITE_SOAK_SAMPLE_SECS=5 \
+        cargo nextest run --cargo-profile ci --no-fail-fast --status-level fail
+    cargo test --profile ci --doc -q
+else
+    MQLITE_SOAK_SECS=30 MQLITE_SOAK_SAMPLE_SECS=5 cargo test --profile ci
+fi
 stage "cargo build --profile ci (the binary, libmqlite.a, libmqlite.so)"
 cargo build --profile ci -q
 stage "Rust examples"

@@ -52,7 +52,9 @@ memcheck() { # label program args...
     echo "$label" >"$run.label"
     (
         status=0
+        started=$SECONDS
         valgrind "${MEMCHECK[@]}" --log-file="$run.report" "$@" >"$run.output" 2>&1 || status=$?
+        echo "$((SECONDS - started))" >"$run.seconds"
         echo "$status" >"$run.status"
     ) &
 }
@@ -74,7 +76,7 @@ finish() {
             cat "$run.report" >&2
             failed=1
         else
-            echo "valgrind: $label: $(summary "$run.report")"
+            echo "valgrind: $label: $(summary "$run.report") ($(cat "$run.seconds") s)"
         fi
     done
     [ "$failed" = 0 ] || exit 1
@@ -100,12 +102,14 @@ for line in sys.stdin:
 memcheck "library unit tests" "$(test_binary mqlite --lib)" --test-threads=1 -q
 # The conformance and client tests drive the same in-process paths as the
 # embedding and persistence tests (and run natively in every CI run); they
-# are left out here to keep CI within its time.
+# are left out here to keep CI within its time, and so is topic_matching
+# (pure routing arithmetic, 150 s under memcheck; the library's unit tests
+# run the topic module under it).
 for test in embedding_local embedding_hooks embedding_hostloop embedding_auth embedding_acl \
     embedding_message_hook embedding_events embedding_publish embedding_introspection \
     embedding_store store_sqlite store_sqlite_bodies store_sqlite_refusals \
     store_sqlite_migrations store_sqlite_crash fuzz_regressions codec_malformed \
-    codec_roundtrip topic_matching broker_persistence persistence_restart \
+    codec_roundtrip broker_persistence persistence_restart \
     persistence_inflight persistence_refusals; do
     memcheck "tests/$test.rs" "$(test_binary "$test" --test "$test")" --test-threads=1 -q
 done
@@ -124,10 +128,12 @@ cat > "$reports/mqlite" <<WRAPPER
 exec valgrind ${MEMCHECK[*]} --log-file=$reports/memcheck.%p.log $PWD/target/ci/mqlite "\$@"
 WRAPPER
 chmod +x "$reports/mqlite"
-for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
+# robust_hostile_slow is left out: its slow clients spend their time
+# waiting, the code they reach is robust_hostile's.
+for test in robust_hostile robust_hostile_floods robust_limits; do
     cargo test --profile ci -q --no-run --test "$test" 2>/dev/null
 done
-for test in robust_hostile robust_hostile_slow robust_hostile_floods robust_limits; do
+for test in robust_hostile robust_hostile_floods robust_limits; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
     (
         MQLITE_BIN="$reports/mqlite" cargo test --profile ci -q --test "$test" \
@@ -155,5 +161,5 @@ if [ "$runs" -eq 0 ]; then
     echo "valgrind: no report from the mqlite binary" >&2
     exit 1
 fi
-echo "valgrind: the mqlite binary in $runs runs (robust_hostile*, robust_limits):" \
+echo "valgrind: the mqlite binary in $runs runs (robust_hostile, robust_hostile_floods, robust_limits):" \
     "$(summary "$reports"/memcheck.*.log)"
