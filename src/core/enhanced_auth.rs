@@ -31,6 +31,16 @@ pub(crate) struct AuthExchange {
     pub(crate) active: bool,
 }
 
+/// The reason code of a refusing decision (any other reads as Not
+/// authorized).
+fn refusal_code(decision: AuthDecision) -> ReasonCode {
+    match decision {
+        AuthDecision::BadCredentials => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+        AuthDecision::Refuse(code) if code.is_error() => code,
+        _ => ReasonCode::NOT_AUTHORIZED,
+    }
+}
+
 /// A token naming a connection slot and its generation.
 pub(super) fn auth_token(id: ConnId, generation: u32) -> crate::hooks::AuthToken {
     crate::hooks::AuthToken(((id.0 as u64) << 32) | u64::from(generation))
@@ -62,12 +72,8 @@ impl Core {
                     if let Some(conn) = self.live_conn(id) {
                         conn.state = ConnState::Authenticating;
                         conn.pending = Some(Box::new(pending));
-                        let generation = conn.generation;
-                        self.timers.push(
-                            now + self.config.auth_timeout,
-                            Timer::AuthTimeout(id, generation),
-                        );
                     }
+                    self.start_auth_timer(now, id);
                     return;
                 }
             }
@@ -75,18 +81,11 @@ impl Core {
                 if let Some(conn) = self.live_conn(id) {
                     conn.state = ConnState::AuthPending;
                     conn.pending = Some(Box::new(pending));
-                    let generation = conn.generation;
-                    self.timers.push(
-                        now + self.config.auth_timeout,
-                        Timer::AuthTimeout(id, generation),
-                    );
                 }
+                self.start_auth_timer(now, id);
                 return;
             }
-            AuthDecision::BadCredentials => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
-            AuthDecision::NotAuthorized => ReasonCode::NOT_AUTHORIZED,
-            AuthDecision::Refuse(code) if code.is_error() => code,
-            AuthDecision::Refuse(_) => ReasonCode::NOT_AUTHORIZED,
+            refused => refusal_code(refused),
         };
         log::info!("client {} refused: {refusal}", pending.client_id);
         self.refuse(now, id, refusal);
@@ -116,19 +115,10 @@ impl Core {
                 return;
             }
             AuthDecision::Pending => {
-                if let Some(conn) = self.live_conn(id) {
-                    let generation = conn.generation;
-                    self.timers.push(
-                        now + self.config.auth_timeout,
-                        Timer::AuthTimeout(id, generation),
-                    );
-                }
+                self.start_auth_timer(now, id);
                 return;
             }
-            AuthDecision::BadCredentials => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
-            AuthDecision::NotAuthorized => ReasonCode::NOT_AUTHORIZED,
-            AuthDecision::Refuse(code) if code.is_error() => code,
-            AuthDecision::Refuse(_) => ReasonCode::NOT_AUTHORIZED,
+            refused => refusal_code(refused),
         };
         // BAD_USER_NAME_OR_PASSWORD is not a DISCONNECT code.
         let code = if refusal.allowed_in(codec::ReasonContext::Disconnect) {
@@ -137,6 +127,16 @@ impl Core {
             ReasonCode::NOT_AUTHORIZED
         };
         self.close_with(now, id, CloseReason::Refused, Some(code));
+    }
+
+    /// Gives the connection's authentication `auth_timeout` to finish.
+    fn start_auth_timer(&mut self, now: Instant, id: ConnId) {
+        if let Some(generation) = self.live_conn(id).map(|conn| conn.generation) {
+            self.timers.push(
+                now + self.config.auth_timeout,
+                Timer::AuthTimeout(id, generation),
+            );
+        }
     }
 
     fn end_reauthentication(&mut self, id: ConnId) {
