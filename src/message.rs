@@ -84,7 +84,20 @@ impl Message {
         retain: bool,
         expires_at_ms: Option<u64>,
     ) -> Option<Message> {
-        if properties.is_empty() {
+        // Most blocks hold only forwarded properties: kept as they are,
+        // with no rebuilding on the message path.
+        let all_forwarded = properties.iter().all(|(id, _)| {
+            use crate::codec::property;
+            matches!(
+                id,
+                property::PAYLOAD_FORMAT_INDICATOR
+                    | property::CONTENT_TYPE
+                    | property::RESPONSE_TOPIC
+                    | property::CORRELATION_DATA
+                    | property::USER_PROPERTY
+            )
+        });
+        if all_forwarded {
             return Message::with_properties(
                 topic,
                 properties,

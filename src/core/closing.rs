@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::{CloseReason, ConnState, Will};
 use super::timers::Timer;
-use super::{ConnId, Core, SessionKey, Subscriber};
+use super::{ConnId, Core, SessionKey};
 use crate::codec::{self, property, Packet, PropertiesBuilder, Protocol, ReasonCode, Reasoned};
 use crate::hooks::{AclAccess, Event, Identity};
 use crate::peer::Peer;
@@ -220,16 +220,7 @@ impl Core {
             });
         }
         for filter in session.subscriptions.keys() {
-            match super::shared::parse_shared(filter) {
-                super::shared::SharedFilter::Yes { .. } => {
-                    self.leave_shared(filter, key);
-                }
-                _ => {
-                    self.router
-                        .subscriptions
-                        .unsubscribe(filter, Subscriber::Session(key));
-                }
-            }
+            self.unroute_subscription(key, filter);
         }
     }
 }

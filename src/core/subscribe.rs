@@ -26,6 +26,17 @@ impl Core {
 
     /// Unsubscribes a session from `filter`; true if it had it.
     pub(super) fn remove_subscription(&mut self, key: SessionKey, filter: &str) -> bool {
+        self.unroute_subscription(key, filter);
+        match self.sessions.get_mut(key) {
+            Some(session) => session.remove_subscription(filter),
+            None => false,
+        }
+    }
+
+    /// Takes a session's subscription to `filter` out of the trie or its
+    /// shared group, leaving the session's own list as it is (for a session
+    /// being removed whole).
+    pub(super) fn unroute_subscription(&mut self, key: SessionKey, filter: &str) {
         match parse_shared(filter) {
             SharedFilter::Yes { .. } => {
                 self.leave_shared(filter, key);
@@ -36,10 +47,6 @@ impl Core {
                     .unsubscribe(filter, Subscriber::Session(key));
             }
             SharedFilter::Invalid => {}
-        }
-        match self.sessions.get_mut(key) {
-            Some(session) => session.remove_subscription(filter),
-            None => false,
         }
     }
 }
