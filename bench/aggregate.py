@@ -107,7 +107,9 @@ def main():
         return statistics.median(vals) if vals else None
 
     peers = [p for p in ("mosquitto", "rumqttd") if p in brokers]
-    cols = [b for b in ("mqlite", "mosquitto", "rumqttd", "ceiling") if b in brokers]
+    if "baseline" in brokers:
+        peers.append("baseline")
+    cols = [b for b in ("mqlite", "baseline", "mosquitto", "rumqttd", "ceiling") if b in brokers]
     head = ["scenario", "metric"] + cols + [f"mqlite/{p}" for p in peers]
     rows = []
     for sid, _args, _ceil in scenarios:

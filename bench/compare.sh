@@ -9,7 +9,12 @@
 #   --duration SECS length of each throughput run in the full set (default 10)
 #   --with-rumqttd  also run rumqttd (cargo install rumqttd --root bench/.tools)
 #   --no-ceiling    skip the in-generator TCP forwarder ("ceiling") runs
-#   --brokers LIST  only these of mqlite,mosquitto,rumqttd,ceiling (comma separated)
+#   --brokers LIST  only these of mqlite,mosquitto,rumqttd,ceiling,baseline
+#                   (comma separated)
+#   --baseline BIN  also run an earlier mqlite binary as "baseline" (same
+#                   config), for a before/after in one run: build it with
+#                   `git worktree add /tmp/base REV && cargo build --release
+#                   --manifest-path /tmp/base/Cargo.toml --bin mqlite`
 #
 # Brokers run in alternation (A B C A B C ...), each run against a freshly
 # started broker on a free loopback port. Medians per scenario and broker,
@@ -31,6 +36,7 @@ DURATION=""
 WITH_RUMQTTD=0
 CEILING=1
 ONLY=""
+BASELINE_BIN=""
 ARGS="$*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +48,8 @@ while [ $# -gt 0 ]; do
         --no-ceiling) CEILING=0 ;;
         --brokers) ONLY="${2:?--brokers needs a list}"; shift ;;
         --brokers=*) ONLY="${1#*=}" ;;
+        --baseline) BASELINE_BIN="${2:?--baseline needs a binary}"; shift ;;
+        --baseline=*) BASELINE_BIN="${1#*=}" ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -124,6 +132,9 @@ if [ "$WITH_RUMQTTD" = 1 ]; then
     if [ -x "$RUMQTTD" ]; then BROKERS+=(rumqttd); else log "rumqttd SKIPPED: cargo install failed"; fi
 fi
 [ "$CEILING" = 1 ] && BROKERS+=(ceiling)
+if [ -n "$BASELINE_BIN" ]; then
+    if [ -x "$BASELINE_BIN" ]; then BROKERS+=(baseline); else log "baseline SKIPPED: $BASELINE_BIN is not executable"; fi
+fi
 if [ -n "$ONLY" ]; then
     KEEP=()
     for b in "${BROKERS[@]}"; do
@@ -252,9 +263,11 @@ start_broker() { # name port [defaults] [v5] -> BROKER_PID ($PIN_BROKER prefixes
     if [ -n "$defaults" ]; then
         # Each broker as a user starts it: no config beyond the port.
         case "$name" in
-            mqlite)
+            mqlite|baseline)
+                local bin="$MQLITE_BIN"
+                [ "$name" = baseline ] && bin="$BASELINE_BIN"
                 rm -rf "$WORK/defaults-run" && mkdir -p "$WORK/defaults-run"
-                (cd "$WORK/defaults-run" && exec $PIN_BROKER "$MQLITE_BIN" -p "$port") >"$WORK/$name.log" 2>&1 & ;;
+                (cd "$WORK/defaults-run" && exec $PIN_BROKER "$bin" -p "$port") >"$WORK/$name.log" 2>&1 & ;;
             mosquitto)
                 $PIN_BROKER "$MOSQUITTO" -p "$port" >"$WORK/$name.log" 2>&1 & ;;
             rumqttd)
@@ -276,6 +289,9 @@ start_broker() { # name port [defaults] [v5] -> BROKER_PID ($PIN_BROKER prefixes
         mqlite)
             mqlite_conf "$port" > "$WORK/mqlite.toml"
             $PIN_BROKER "$MQLITE_BIN" -c "$WORK/mqlite.toml" --no-persist >"$WORK/$name.log" 2>&1 & ;;
+        baseline)
+            mqlite_conf "$port" > "$WORK/mqlite.toml"
+            $PIN_BROKER "$BASELINE_BIN" -c "$WORK/mqlite.toml" --no-persist >"$WORK/$name.log" 2>&1 & ;;
         mosquitto)
             mosquitto_conf "$port" > "$WORK/mosquitto.conf"
             $PIN_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/$name.log" 2>&1 & ;;
@@ -547,6 +563,9 @@ versions="$WORK/versions.txt"
     if [ -n "$MOSQUITTO" ]; then echo "mosquitto|$("$MOSQUITTO" -h 2>&1 | head -n1) (Debian package $(dpkg-query -W -f='${Version}' mosquitto 2>/dev/null || echo '?'))"; fi
     if [[ " ${BROKERS[*]} " == *" rumqttd "* ]]; then
         echo "rumqttd|$(cargo install --list --root "$ROOT/bench/.tools" 2>/dev/null | grep -m1 '^rumqttd' | tr -d ':')"
+    fi
+    if [[ " ${BROKERS[*]} " == *" baseline "* ]]; then
+        echo "baseline|$BASELINE_BIN: an earlier mqlite, same config as mqlite"
     fi
     echo "generator|mqlite-bench $(grep -m1 '^version' bench/Cargo.toml | cut -d'"' -f2)"
 } > "$versions"

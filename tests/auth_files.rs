@@ -86,8 +86,9 @@ const MOSQUITTO_2_0_11: &[(Access, &str, Option<&str>, &str, bool)] = &[
 
 /// Where mqlite deliberately refuses what mosquitto 2.0.11 allows: a `%c`
 /// pattern does not grant through a client id containing `/` (mosquitto 1.x
-/// refused such clients; 2.0 dropped the check).
-const DIVERGENCES: &[(&str, &str)] = &[("a/b", "devices/a/b/x")];
+/// refused such clients; 2.0 dropped the check); a subscription whose every
+/// topic is denied is refused (mosquitto grants it and delivers nothing).
+const DIVERGENCES: &[(&str, &str)] = &[("a/b", "devices/a/b/x"), ("alice-1", "secret/#")];
 
 #[test]
 fn acl_decisions_match_mosquitto_2_0_11() {
@@ -142,15 +143,39 @@ fn mosquitto_example_acl() {
 }
 
 #[test]
+fn deny_pattern_refuses_a_subscription_only_where_nothing_grants_read() {
+    let acl = AclFile::parse(
+        "user op\ntopic read devices/+/locked\n\
+         pattern deny devices/%c/locked\npattern readwrite devices/%c/#\n",
+        "acl",
+    )
+    .unwrap();
+    assert!(!acl.check("c1", None, "devices/c1/locked", Subscribe));
+    assert!(acl.check("c1", None, "devices/c1/#", Subscribe));
+    assert!(acl.check("c1", None, "devices/c2/locked", Subscribe));
+    // The user's own line grants the read the pattern would deny.
+    assert!(acl.check("c1", Some("op"), "devices/c1/locked", Subscribe));
+    assert!(acl.check("c1", Some("op"), "devices/c1/locked", Read));
+}
+
+#[test]
 fn hash_subscriber_receives_all_but_denied_topics() {
     let acl = AclFile::parse(
         "user alice\ntopic readwrite #\ntopic deny secret/#\n",
         "acl",
     )
     .unwrap();
-    // mosquitto 2.0 grants the subscriptions and filters each message.
+    // `#` is granted and each message filtered, as in mosquitto 2.0; a
+    // filter holding only denied topics is refused (mosquitto grants it
+    // and delivers nothing through it).
     assert!(acl.check("a", Some("alice"), "#", Subscribe));
-    assert!(acl.check("a", Some("alice"), "secret/#", Subscribe));
+    assert!(acl.check("a", Some("alice"), "+/plans", Subscribe));
+    for filter in ["secret/#", "secret/+", "secret", "secret/a/+/b"] {
+        assert!(
+            !acl.check("a", Some("alice"), filter, Subscribe),
+            "{filter}"
+        );
+    }
     for topic in ["news", "a/b/c", "/", "secretive", "x/secret/y"] {
         assert!(acl.check("a", Some("alice"), topic, Read), "{topic}");
         assert!(acl.check("a", Some("alice"), topic, Write), "{topic}");

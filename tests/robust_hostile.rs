@@ -272,3 +272,77 @@ mod client_ids {
         assert_fds_back(&broker, baseline);
     }
 }
+
+mod closing {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use mqlite::codec::{decode_as, encode_as, Connect, Protocol, Publish, ReasonCode};
+
+    use super::*;
+
+    /// The broker closes on a client that is still sending (it exceeded the
+    /// broker's Receive Maximum, and megabytes follow): the DISCONNECT with
+    /// its reason still reaches the client, ahead of a clean end of stream.
+    /// Closing a socket with unread input would send RST, and a client
+    /// receiving RST can lose what it had not read yet.
+    #[test]
+    fn server_disconnect_reaches_a_client_still_sending() {
+        let broker = broker("max_inflight = 2\n");
+        let mut bytes = Vec::new();
+        let connect = Connect {
+            protocol: Protocol::V5,
+            clean_session: true,
+            keep_alive: 60,
+            client_id: "still-sending",
+            will: None,
+            username: None,
+            password: None,
+            properties: Properties::default(),
+        };
+        encode_as(&Packet::Connect(connect), Protocol::V5, &mut bytes).expect("a CONNECT");
+        for id in 1..=3 {
+            let publish = Publish {
+                dup: false,
+                qos: QoS::ExactlyOnce,
+                retain: false,
+                topic: "flood",
+                packet_id: Some(id),
+                payload: b"x",
+                properties: Properties::default(),
+            };
+            encode_as(&Packet::Publish(publish), Protocol::V5, &mut bytes).expect("a PUBLISH");
+        }
+        // PINGREQs the broker never gets to: more than one read takes.
+        bytes.extend([0xC0, 0x00].repeat(2 * 1024 * 1024));
+
+        let mut stream = TcpStream::connect(broker.addr).expect("connected");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        let mut writer = stream.try_clone().expect("a second handle");
+        let sender = std::thread::spawn(move || {
+            let _ = writer.write_all(&bytes);
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+        });
+        let mut received = Vec::new();
+        let end = stream.read_to_end(&mut received);
+        let _ = sender.join();
+        assert!(end.is_ok(), "the stream ended with {end:?}, not cleanly");
+
+        let mut rest = &received[..];
+        let mut last = None;
+        while !rest.is_empty() {
+            let (packet, used) = decode_as(rest, usize::MAX, Some(Protocol::V5))
+                .expect("a packet")
+                .expect("a whole packet");
+            last = Some(format!("{packet:?}"));
+            if let Packet::Disconnect(reasoned) = packet {
+                assert_eq!(reasoned.reason, ReasonCode::RECEIVE_MAXIMUM_EXCEEDED);
+                return;
+            }
+            rest = &rest[used..];
+        }
+        panic!("no DISCONNECT; the last packet was {last:?}");
+    }
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::topic::{is_valid_topic_filter, matches};
+use crate::topic::{covers, is_valid_topic_filter, matches, overlaps};
 use crate::Error;
 
 /// The `field` of the [`Error::Config`] returned for ACL files.
@@ -18,8 +18,9 @@ pub enum Access {
     Read,
     /// Publish to a topic name (PUBLISH, and the will at CONNECT).
     Write,
-    /// Subscribe to a topic filter. Always allowed, as in mosquitto 2.0: the
-    /// messages delivered are checked with [`Access::Read`] instead.
+    /// Subscribe to a topic filter. Refused only when `deny` lines refuse
+    /// every topic the filter matches; otherwise allowed, as in mosquitto
+    /// 2.0, and each message delivered is checked with [`Access::Read`].
     Subscribe,
 }
 
@@ -128,10 +129,18 @@ struct PatternRule {
 /// Subscriptions: mosquitto 2.0's ACL file grants every SUBSCRIBE (the check
 /// returns success for `MOSQ_ACL_SUBSCRIBE` with the comment "FIXME -
 /// implement ACL subscription strings") and enforces the ACL on each message
-/// delivered, as a read of its topic, retained messages included. So
-/// [`Access::Subscribe`] is always allowed, and the broker must check
-/// [`Access::Read`] per delivered message: a client subscribed to `#` then
-/// receives everything it may read and nothing else.
+/// delivered, as a read of its topic, retained messages included. The broker
+/// does the same per delivered message ([`Access::Read`]): a client
+/// subscribed to `#` receives everything it may read and nothing else. One
+/// case differs: a SUBSCRIBE whose filter can only ever match denied topics
+/// is refused (SUBACK 0x80), where mosquitto grants a subscription that
+/// never delivers anything. That is the case when a `deny` line of the
+/// client's own list covers the filter (every topic the filter matches, the
+/// line matches: `topic deny secret/#` refuses `secret/#`, `secret/+` and
+/// `secret`, not `#`), or when a `deny` pattern covers it and no line of the
+/// client's own list granting read overlaps it. The client learns at once
+/// that the subscription is refused, which a mosquitto user asking for a
+/// topic "that must refuse subscriptions" expects of `deny`.
 ///
 /// One deliberate difference: mosquitto 2.0 no longer refuses a client id or
 /// username containing `/` (1.x did); here a pattern never *grants* access
@@ -282,8 +291,9 @@ impl AclFile {
     /// For [`Access::Read`] and [`Access::Write`], `topic` is a topic name,
     /// matched against the ACL's filters with the MQTT rules
     /// ([`crate::topic::matches`]), in the order given under "Decisions" in
-    /// the [`AclFile`] documentation. [`Access::Subscribe`] is always
-    /// allowed, as in mosquitto 2.0.
+    /// the [`AclFile`] documentation. For [`Access::Subscribe`], `topic` is
+    /// a topic filter, refused only when `deny` lines refuse every topic it
+    /// matches (see "Subscriptions" there).
     pub fn check(
         &self,
         client_id: &str,
@@ -292,13 +302,10 @@ impl AclFile {
         access: Access,
     ) -> bool {
         if access == Access::Subscribe {
-            return true;
+            return !self.denies_every_match(client_id, username, topic);
         }
 
-        let own = match username {
-            Some(name) => self.users.get(name).map(Vec::as_slice).unwrap_or(&[]),
-            None => &self.anonymous,
-        };
+        let own = self.own_rules(username);
         let dollar = topic.starts_with('$');
         let own_matching = || {
             own.iter()
@@ -333,6 +340,45 @@ impl AclFile {
                 || (p.uses_username && username.is_some_and(|u| u.contains('/')))
         };
         pattern_matching().any(|p| p.grant.allows(access) && !through_slash(p))
+    }
+
+    /// Whether `deny` lines refuse a read of every topic `filter` matches:
+    /// a `deny` line of the client's own list covering it, or a `deny`
+    /// pattern covering it with no own line granting read overlapping it.
+    fn denies_every_match(&self, client_id: &str, username: Option<&str>, filter: &str) -> bool {
+        let own = self.own_rules(username);
+        if own
+            .iter()
+            .any(|r| r.grant == Grant::Deny && covers(&r.filter, filter))
+        {
+            return true;
+        }
+        if own
+            .iter()
+            .any(|r| r.grant.allows(Access::Read) && overlaps(&r.filter, filter))
+        {
+            return false;
+        }
+        if [Some(client_id), username]
+            .iter()
+            .flatten()
+            .any(|s| s.contains(['+', '#']))
+        {
+            return false;
+        }
+        self.patterns
+            .iter()
+            .filter(|p| p.grant == Grant::Deny && !(p.uses_username && username.is_none()))
+            .any(|p| covers(&substitute(&p.pattern, client_id, username), filter))
+    }
+
+    /// The `topic` lines for `username`: its `user` section, or the lines
+    /// for anonymous clients.
+    fn own_rules(&self, username: Option<&str>) -> &[TopicRule] {
+        match username {
+            Some(name) => self.users.get(name).map(Vec::as_slice).unwrap_or(&[]),
+            None => &self.anonymous,
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 mod accept;
 mod fd_table;
 mod inbox;
+mod lingering;
 mod local_sinks;
 
 use std::io::{self, IoSlice, Read, Write};
@@ -32,6 +33,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 pub(crate) use inbox::{Command, Shared};
 
 use inbox::Inbox;
+use lingering::Lingering;
 pub(crate) use local_sinks::LocalSink;
 use local_sinks::LocalSinks;
 
@@ -69,6 +71,8 @@ pub(crate) struct Reactor {
     local_addrs: Vec<SocketAddr>,
     /// Sockets by connection id.
     sockets: Vec<Option<TcpStream>>,
+    /// Closed sockets waiting for their peer to close.
+    lingering: Lingering,
     core: Core,
     /// Where the host's local subscriptions lead.
     locals: LocalSinks,
@@ -166,6 +170,7 @@ impl Reactor {
             listeners,
             local_addrs,
             sockets: Vec::new(),
+            lingering: Lingering::default(),
             core,
             locals: LocalSinks::default(),
             shared: Arc::clone(&shared),
@@ -214,10 +219,14 @@ impl Reactor {
             // hair later than a `now` the caller read just before.
             return Some(self.pass_time);
         }
-        match (self.core.next_deadline(), self.accept_retry_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.core.next_deadline(),
+            self.accept_retry_at,
+            self.lingering.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// When the latest pass started: the time of host publishes made on
@@ -330,6 +339,10 @@ impl Reactor {
             match token.0 {
                 0 => {}
                 n if n < self.conn_base => accept = true,
+                _ if Lingering::owns(token) => {
+                    self.lingering
+                        .ready(self.poll.registry(), token, &mut self.read_buf);
+                }
                 n => {
                     let id = ConnId(n - self.conn_base);
                     if writable {
@@ -342,6 +355,7 @@ impl Reactor {
             }
         }
         self.ready = ready;
+        self.lingering.expire(self.poll.registry(), now);
         if accept {
             self.accept(now);
         }
@@ -616,13 +630,18 @@ impl Reactor {
         }
     }
 
-    /// Drops a socket the core closed, after one last try at its output.
+    /// Hands a socket the core closed to [`Lingering`], after one last try
+    /// at its output.
     fn close_socket(&mut self, id: ConnId) {
         if let Some(slot) = self.sockets.get_mut(id.0) {
             if let Some(mut socket) = slot.take() {
                 let _ = write_output(&mut socket, &self.core, id);
-                let _ = self.poll.registry().deregister(&mut socket);
-                let _ = socket.shutdown(std::net::Shutdown::Both);
+                self.lingering.add(
+                    self.poll.registry(),
+                    socket,
+                    self.pass_time,
+                    &mut self.read_buf,
+                );
             }
         }
         self.core.handle_released(id);

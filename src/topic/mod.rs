@@ -10,6 +10,7 @@
 mod children;
 mod exact;
 mod prefetch;
+mod relations;
 mod retained;
 mod stack;
 mod sublist;
@@ -18,6 +19,7 @@ mod topic_key;
 mod validate;
 
 pub use prefetch::CAN_PREFETCH;
+pub use relations::{covers, overlaps};
 pub use retained::RetainedTree;
 pub use subscriptions::SubscriptionTree;
 pub use validate::{is_valid_topic_filter, is_valid_topic_name, matches, MAX_TOPIC_LEN};

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from conftest import TIMEOUT, QUIET, PAHO2
+from conftest import TIMEOUT, QUIET, PAHO2, MqliteProcess
 
 pytestmark = pytest.mark.skipif(not PAHO2, reason="MQTT 5 tests use the paho-mqtt 2.x API")
 
@@ -375,3 +375,25 @@ def test_topic_aliases_from_the_broker(v5):
     assert any(not m.topic for m in got), "no alias was used"
     sub.close()
     pub.close()
+
+
+def test_subscription_to_denied_topics_is_refused(tmp_path):
+    """The ACL file's `deny` lines refuse a subscription that could only
+    ever match denied topics (the Eclipse Paho interoperability suite's
+    "nosubscribe" topic); a wider filter is granted and filtered per
+    message."""
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite #\ntopic deny test/nosubscribe\n")
+    broker = MqliteProcess(tmp_path, ["--no-persist", "--acl-file", str(acl)])
+    try:
+        c = V5(broker, "denied")
+        c.connect()
+        assert c.subscribe("test/nosubscribe", SubscribeOptions(qos=2)) == [0x80]
+        assert c.subscribe("test/#", SubscribeOptions(qos=1)) == [1]
+        c.publish("test/nosubscribe", b"hidden")
+        c.publish("test/open", b"seen")
+        assert c.expect_message().topic == "test/open"
+        c.expect_no_message()
+        c.close()
+    finally:
+        assert broker.stop() == 0, broker.stderr()

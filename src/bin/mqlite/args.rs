@@ -15,7 +15,7 @@ use crate::config_file::CONFIG_FILE_KEYS;
 #[command(
     name = "mqlite",
     version,
-    about = "mqlite — an embeddable MQTT 3.1/3.1.1 broker",
+    about = "mqlite — an embeddable MQTT 3.1/3.1.1/5.0 broker",
     disable_help_flag = true,
     disable_version_flag = true,
     // A repeated option takes its last value, as before clap.
