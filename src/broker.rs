@@ -78,6 +78,8 @@ impl Broker {
         let hooks = &mut reactor.core_mut().hooks;
         hooks.auth = file_hooks.auth;
         hooks.acl = file_hooks.acl;
+        hooks.auth_from_files = true;
+        hooks.acl_from_files = true;
         for addr in reactor.local_addrs() {
             log::info!("listening on {addr}");
         }
@@ -97,6 +99,22 @@ impl Broker {
     pub fn local_addr(&self) -> SocketAddr {
         // `Config::validate` guarantees at least one listener.
         self.reactor.local_addrs()[0]
+    }
+
+    /// The addresses `Config::custom_listeners` are bound to, in their
+    /// order: `None` for a Unix socket listener.
+    pub fn custom_local_addrs(&self) -> Vec<Option<SocketAddr>> {
+        self.reactor.custom_local_addrs().to_vec()
+    }
+
+    /// Reads the password file, the ACL file and the TLS listeners'
+    /// certificates again, on the broker thread: see
+    /// [`BrokerHandle::reload`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file that cannot be read or parsed.
+    pub fn reload(&mut self) -> Result<(), Error> {
+        self.reactor.reload()
     }
 
     /// A handle for other threads (cheap to clone).
@@ -217,7 +235,9 @@ impl Broker {
         &mut self,
         hook: impl FnMut(&ConnectInfo<'_>) -> AuthDecision + Send + 'static,
     ) {
-        self.reactor.core_mut().hooks.auth = Some(Box::new(hook));
+        let hooks = &mut self.reactor.core_mut().hooks;
+        hooks.auth = Some(Box::new(hook));
+        hooks.auth_from_files = false;
     }
 
     /// Sets the ACL hook, called on the broker thread for each PUBLISH a
@@ -231,7 +251,9 @@ impl Broker {
         &mut self,
         hook: impl FnMut(&ClientInfo<'_>, AclAccess, &str) -> bool + Send + 'static,
     ) {
-        self.reactor.core_mut().hooks.acl = Some(Box::new(hook));
+        let hooks = &mut self.reactor.core_mut().hooks;
+        hooks.acl = Some(Box::new(hook));
+        hooks.acl_from_files = false;
     }
 
     /// Sets the message hook, called on the broker thread for every accepted
@@ -418,6 +440,25 @@ impl BrokerHandle {
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.send(Command::Clients(reply))?;
         answer.recv_timeout(timeout).map_err(|_| Error::Stopped)
+    }
+
+    /// Reads the password file, the ACL file and the TLS listeners'
+    /// certificates and keys again (what SIGHUP does to the `mqlite`
+    /// binary, as to mosquitto), waiting up to `timeout` for the broker
+    /// thread: new connections use them; connected clients keep the
+    /// decisions and certificates they connected with. Hooks the host set
+    /// are kept. On an error nothing changes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the file that cannot be read or parsed;
+    /// otherwise as for [`BrokerHandle::stats`].
+    pub fn reload(&self, timeout: Duration) -> Result<(), Error> {
+        if self.shared.busy_on_this_thread() {
+            return Err(Error::OnBrokerThread);
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.send(Command::Reload(reply))?;
+        answer.recv_timeout(timeout).map_err(|_| Error::Stopped)?
     }
 
     /// Whether the broker has stopped.

@@ -15,10 +15,14 @@ use crate::codec::QoS;
 /// the chained setters. Durations are whole seconds in the TOML file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// TCP addresses to listen on. Port 0 picks a free port; read the bound
-    /// addresses back with [`crate::Broker::local_addrs`].
-    /// Default: `127.0.0.1:1883`.
+    /// TCP addresses to listen on, for plain MQTT with the broker-wide
+    /// settings. Port 0 picks a free port; read the bound addresses back
+    /// with [`crate::Broker::local_addrs`]. Default: `127.0.0.1:1883`.
     pub listeners: Vec<SocketAddr>,
+    /// Listeners with a transport or settings of their own (TLS, WebSocket,
+    /// Unix domain sockets, per-listener limits and access files), beside
+    /// `listeners`. Default: none.
+    pub custom_listeners: Vec<crate::Listener>,
     /// Most simultaneous network connections; further ones are accepted and
     /// closed at once. Default: 100 000.
     pub max_connections: usize,
@@ -127,6 +131,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listeners: vec![SocketAddr::from(([127, 0, 0, 1], 1883))],
+            custom_listeners: Vec::new(),
             max_connections: 100_000,
             max_packet_size: 16 * 1024 * 1024,
             max_inflight: 100,
@@ -174,8 +179,47 @@ impl Config {
                 reason,
             })
         };
-        if self.listeners.is_empty() {
+        if self.listeners.is_empty() && self.custom_listeners.is_empty() {
             return bad("listeners", "at least one listener is needed".into());
+        }
+        for listener in &self.custom_listeners {
+            if listener.max_connections == Some(0) {
+                return bad(
+                    "max_connections",
+                    format!("must be at least 1 (listener {})", listener.describe()),
+                );
+            }
+            if let Some(tls) = &listener.tls {
+                if tls.use_identity_as_username && tls.use_subject_as_username {
+                    return bad(
+                        "use_identity_as_username",
+                        format!(
+                            "cannot be used with use_subject_as_username (listener {})",
+                            listener.describe()
+                        ),
+                    );
+                }
+                if (tls.use_identity_as_username || tls.use_subject_as_username)
+                    && !tls.require_certificate
+                {
+                    return bad(
+                        "use_identity_as_username",
+                        format!(
+                            "needs require_certificate (listener {})",
+                            listener.describe()
+                        ),
+                    );
+                }
+                if tls.require_certificate && tls.ca_file.is_none() && tls.ca_path.is_none() {
+                    return bad(
+                        "require_certificate",
+                        format!(
+                            "needs cafile or capath to verify certificates against (listener {})",
+                            listener.describe()
+                        ),
+                    );
+                }
+            }
         }
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1".into());

@@ -21,6 +21,15 @@ pub enum Error {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// A listener cannot start: a Unix socket path, a certificate or key
+    /// file, a TLS or WebSocket setting.
+    #[error("cannot start listener {listener}: {reason}")]
+    Listener {
+        /// The listener (`mqtts://0.0.0.0:8883`, `unix:/run/mqlite.sock`...).
+        listener: String,
+        /// What is wrong, naming the file at fault.
+        reason: String,
+    },
     /// An I/O error of the reactor (poll, waker).
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),

@@ -204,6 +204,10 @@ pub(crate) struct Hooks {
     pub(crate) acl: Option<AclHook>,
     pub(crate) message: Option<MessageHook>,
     pub(crate) event: Option<EventHook>,
+    /// Whether `auth` / `acl` were made from the config's files (and are
+    /// made again by a reload), not set by the host.
+    pub(crate) auth_from_files: bool,
+    pub(crate) acl_from_files: bool,
 }
 
 /// An owned identity, cheap to clone, from which [`ClientInfo`] is lent.

@@ -28,6 +28,7 @@ mod broker;
 mod close_reason;
 pub mod codec;
 mod config;
+mod listener;
 pub mod core;
 mod error;
 #[cfg(feature = "ffi")]
@@ -44,6 +45,7 @@ pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use close_reason::CloseReason;
 pub use codec::QoS;
 pub use config::Config;
+pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
 pub use core::{LocalSubscription, Stats};
 pub use error::Error;
 pub use hooks::{

@@ -215,7 +215,7 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         let code = match &error {
             Error::Config { .. } => MQLITE_INVALID_CONFIG,
-            Error::Bind { .. } => MQLITE_BIND_FAILED,
+            Error::Bind { .. } | Error::Listener { .. } => MQLITE_BIND_FAILED,
             Error::Io(_) => MQLITE_IO,
             Error::InvalidTopic(_) => MQLITE_INVALID_TOPIC,
             Error::Store { .. } => MQLITE_PERSISTENCE,

@@ -48,6 +48,9 @@ pub(crate) enum Command {
     Stats(Sender<Stats>),
     /// Reply with the connected client ids.
     Clients(Sender<Vec<String>>),
+    /// Read the password, ACL and certificate files again; reply whether
+    /// that worked.
+    Reload(Sender<Result<(), crate::Error>>),
     /// Decide a pending authentication.
     CompleteAuth(AuthToken, AuthDecision),
     /// Add a local subscription with this id.

@@ -69,6 +69,8 @@ pub(crate) struct Reactor {
     /// listeners.
     conn_base: usize,
     local_addrs: Vec<SocketAddr>,
+    /// Bound addresses of the custom listeners (`None`: a Unix socket).
+    custom_local_addrs: Vec<Option<SocketAddr>>,
     /// Sockets by connection id.
     sockets: Vec<Option<TcpStream>>,
     /// Closed sockets waiting for their peer to close.
@@ -169,6 +171,7 @@ impl Reactor {
             conn_base: FIRST_LISTENER + listeners.len(),
             listeners,
             local_addrs,
+            custom_local_addrs: Vec::new(),
             sockets: Vec::new(),
             lingering: Lingering::default(),
             core,
@@ -198,6 +201,11 @@ impl Reactor {
     /// The addresses the listeners are bound to.
     pub(crate) fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// The addresses the custom listeners are bound to (`None`: Unix).
+    pub(crate) fn custom_local_addrs(&self) -> &[Option<SocketAddr>] {
+        &self.custom_local_addrs
     }
 
     /// The poll's file descriptor, readable when a pass has work.
@@ -291,6 +299,23 @@ impl Reactor {
     /// would.
     pub(crate) fn dispatch_local(&mut self) {
         self.locals.dispatch(&mut self.core);
+    }
+
+    /// Reads the password and ACL files (where the hooks are the files',
+    /// not the host's) and the listeners' certificates again; new
+    /// connections use them, connected clients are not affected. On an
+    /// error nothing changes.
+    pub(crate) fn reload(&mut self) -> Result<(), Error> {
+        let files = crate::auth::files::load(self.core.config())?;
+        let hooks = &mut self.core.hooks;
+        if hooks.auth_from_files {
+            hooks.auth = files.auth;
+        }
+        if hooks.acl_from_files {
+            hooks.acl = files.acl;
+        }
+        log::info!("reloaded the password and ACL files");
+        Ok(())
     }
 
     /// Whether the broker has stopped.
@@ -497,6 +522,9 @@ impl Reactor {
                 }
                 Command::Clients(reply) => {
                     let _ = reply.send(self.core.connected_clients());
+                }
+                Command::Reload(reply) => {
+                    let _ = reply.send(self.reload());
                 }
                 Command::CompleteAuth(token, decision) => {
                     if !self.core.handle_auth_decision(now, token, decision) {
