@@ -80,8 +80,8 @@ impl Broker {
         hooks.acl = file_hooks.acl;
         hooks.auth_from_files = true;
         hooks.acl_from_files = true;
-        for addr in reactor.local_addrs() {
-            log::info!("listening on {addr}");
+        for name in reactor.listener_names() {
+            log::info!("listening on {name}");
         }
         Ok(Broker {
             reactor,

@@ -89,6 +89,13 @@ pub struct ConnectInfo<'a> {
     pub clean_session: bool,
     /// Who is at the other end (for TCP, [`Peer::Tcp`] with its address).
     pub peer: &'a Peer,
+    /// The listener the client came in on: its place in
+    /// `Config::listeners`, then `Config::custom_listeners`.
+    pub listener: u16,
+    /// The certificate the client presented on a TLS listener (verified
+    /// against the listener's CAs), if any. On a listener with
+    /// `use_identity_as_username`, `username` is its Common Name.
+    pub certificate: Option<&'a ClientCertificate>,
     /// Completes a [`AuthDecision::Pending`] answer later.
     pub token: AuthToken,
     /// MQTT 5 enhanced authentication: the method the client named (the
@@ -108,6 +115,18 @@ pub struct ConnectInfo<'a> {
     pub properties: Properties<'a>,
 }
 
+/// The certificate a client presented on a TLS listener, verified by the
+/// handshake against the listener's CAs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The subject, RFC 4514, most specific first (`CN=dev1,O=Acme`), as
+    /// mosquitto's `use_subject_as_username` gives it.
+    pub subject: String,
+    /// The subject's Common Name, when it has one (mosquitto's
+    /// `use_identity_as_username` gives this).
+    pub common_name: Option<String>,
+}
+
 /// Who a connected client is, for ACL and message hooks. Borrowed: valid
 /// only during the call.
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +137,9 @@ pub struct ClientInfo<'a> {
     pub username: Option<&'a str>,
     /// Who is at the other end (for TCP, [`Peer::Tcp`] with its address).
     pub peer: &'a Peer,
+    /// The listener of the client's latest connection (as
+    /// [`ConnectInfo::listener`]).
+    pub listener: u16,
 }
 
 /// What a client wants to do, for the ACL hook.
@@ -216,6 +238,7 @@ pub(crate) struct Identity {
     pub(crate) client_id: Arc<str>,
     pub(crate) username: Option<Arc<str>>,
     pub(crate) peer: Peer,
+    pub(crate) listener: u16,
 }
 
 impl Identity {
@@ -224,6 +247,7 @@ impl Identity {
             client_id: &self.client_id,
             username: self.username.as_deref(),
             peer: &self.peer,
+            listener: self.listener,
         }
     }
 }

@@ -1,9 +1,14 @@
 //! Turning `Config::password_file`, `Config::acl_file` and
-//! `Config::allow_anonymous` into the broker's authentication and ACL
-//! hooks, with mosquitto 2.0's decisions.
+//! `Config::allow_anonymous` (and the same settings of each custom
+//! listener) into the broker's authentication and ACL hooks, with
+//! mosquitto 2.0's decisions.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Access, AclFile, PasswordFile};
-use crate::hooks::{AclAccess, AclHook, AuthDecision, AuthHook};
+use crate::hooks::{AclAccess, AclHook, AuthDecision, AuthHook, ConnectInfo};
 use crate::{Config, Error};
 
 /// The hooks a config's files call for (`None` where it names no file).
@@ -12,55 +17,143 @@ pub(crate) struct FileHooks {
     pub(crate) acl: Option<AclHook>,
 }
 
-/// Loads the files named by `config` (errors name the file and line).
+/// How one listener authenticates its clients.
+struct ListenerAuth {
+    passwords: Option<Arc<PasswordFile>>,
+    allow_anonymous: bool,
+    /// The TLS handshake verified the client's certificate, which named
+    /// the user (`use_identity_as_username` / `use_subject_as_username`):
+    /// no password to check, as in mosquitto.
+    by_certificate: bool,
+}
+
+impl ListenerAuth {
+    /// Whether this listener lets everyone in (no hook needed for it).
+    fn lets_everyone_in(&self) -> bool {
+        self.passwords.is_none() && self.allow_anonymous
+    }
+
+    fn decide(&self, info: &ConnectInfo<'_>) -> AuthDecision {
+        if info.authentication_method.is_some() {
+            // The files know user names and passwords, no other method.
+            return AuthDecision::Refuse(crate::codec::ReasonCode::BAD_AUTHENTICATION_METHOD);
+        }
+        // mosquitto answers 0x05 for every refusal, so do we: a client
+        // gets the same answer from both brokers.
+        let accepted = match (info.username, &self.passwords) {
+            (Some(_), _) if self.by_certificate => true,
+            (None, _) => self.allow_anonymous,
+            (Some(username), Some(passwords)) => {
+                passwords.check(username, info.password.unwrap_or(b""))
+            }
+            // No file to check a user name against: a user name proves
+            // nothing, so the client counts as anonymous (mosquitto 2.0
+            // refuses every client here when anonymous clients are not
+            // allowed).
+            (Some(_), None) => self.allow_anonymous,
+        };
+        if accepted {
+            AuthDecision::Accept
+        } else {
+            AuthDecision::NotAuthorized
+        }
+    }
+}
+
+/// Loads the files named by `config` and its listeners (errors name the
+/// file and line). A file named by several listeners is read once.
 pub(crate) fn load(config: &Config) -> Result<FileHooks, Error> {
-    let passwords = match &config.password_file {
-        Some(path) => Some(PasswordFile::load(path)?),
-        None => None,
+    let mut password_files: HashMap<PathBuf, Arc<PasswordFile>> = HashMap::new();
+    let mut acl_files: HashMap<PathBuf, Arc<AclFile>> = HashMap::new();
+    let mut load_passwords = |path: &Option<PathBuf>| -> Result<_, Error> {
+        let Some(path) = path else { return Ok(None) };
+        if let Some(file) = password_files.get(path) {
+            return Ok(Some(Arc::clone(file)));
+        }
+        let file = Arc::new(PasswordFile::load(path)?);
+        password_files.insert(path.clone(), Arc::clone(&file));
+        Ok(Some(file))
     };
+    let mut load_acl = |path: &Option<PathBuf>| -> Result<_, Error> {
+        let Some(path) = path else { return Ok(None) };
+        if let Some(file) = acl_files.get(path) {
+            return Ok(Some(Arc::clone(file)));
+        }
+        let file = Arc::new(AclFile::load(path)?);
+        acl_files.insert(path.clone(), Arc::clone(&file));
+        Ok(Some(file))
+    };
+
+    let passwords = load_passwords(&config.password_file)?;
     // Anonymous clients are allowed unless a password file is given, or
     // the config says otherwise.
-    let allow_anonymous = config.allow_anonymous.unwrap_or(passwords.is_none());
-    let auth: Option<AuthHook> = if passwords.is_some() || !allow_anonymous {
-        Some(Box::new(move |info| {
-            // mosquitto answers 0x05 for every refusal, so do we: a client
-            // gets the same answer from both brokers.
-            let accepted = match (info.username, &passwords) {
-                (None, _) => allow_anonymous,
-                (Some(username), Some(passwords)) => {
-                    passwords.check(username, info.password.unwrap_or(b""))
-                }
-                // No file to check a user name against: a user name proves
-                // nothing, so the client counts as anonymous (mosquitto
-                // 2.0 refuses every client here when anonymous clients
-                // are not allowed).
-                (Some(_), None) => allow_anonymous,
-            };
-            if info.authentication_method.is_some() {
-                // The files know user names and passwords, no other method.
-                AuthDecision::Refuse(crate::codec::ReasonCode::BAD_AUTHENTICATION_METHOD)
-            } else if accepted {
-                AuthDecision::Accept
-            } else {
-                AuthDecision::NotAuthorized
-            }
-        }))
-    } else {
-        None
+    let broker_wide = ListenerAuth {
+        allow_anonymous: config.allow_anonymous.unwrap_or(passwords.is_none()),
+        passwords,
+        by_certificate: false,
     };
-    let acl: Option<AclHook> = match &config.acl_file {
-        Some(path) => {
-            let rules = AclFile::load(path)?;
-            Some(Box::new(move |client, access, topic| {
-                let access = match access {
-                    AclAccess::Publish => Access::Write,
-                    AclAccess::Subscribe => Access::Subscribe,
-                    AclAccess::Receive => Access::Read,
-                };
-                rules.check(client.client_id, client.username, topic, access)
-            }))
-        }
-        None => None,
+    let broker_acl = load_acl(&config.acl_file)?;
+    // One entry per listener, plain ones first (`ConnectInfo::listener`).
+    let mut auths = Vec::new();
+    let mut acls = Vec::new();
+    for _ in &config.listeners {
+        auths.push(ListenerAuth {
+            passwords: broker_wide.passwords.clone(),
+            ..broker_wide
+        });
+        acls.push(broker_acl.clone());
+    }
+    for listener in &config.custom_listeners {
+        let passwords = match &listener.password_file {
+            Some(_) => load_passwords(&listener.password_file)?,
+            None => broker_wide.passwords.clone(),
+        };
+        let allow_anonymous = match (listener.allow_anonymous, &listener.password_file) {
+            (Some(allow), _) => allow,
+            (None, Some(_)) => false,
+            (None, None) => broker_wide.allow_anonymous,
+        };
+        let by_certificate = listener
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.use_identity_as_username || tls.use_subject_as_username);
+        auths.push(ListenerAuth {
+            passwords,
+            allow_anonymous,
+            by_certificate,
+        });
+        acls.push(match &listener.acl_file {
+            Some(_) => load_acl(&listener.acl_file)?,
+            None => broker_acl.clone(),
+        });
+    }
+
+    let auth: Option<AuthHook> = if auths.iter().all(ListenerAuth::lets_everyone_in) {
+        None
+    } else {
+        Some(Box::new(move |info| match auths.get(usize::from(info.listener)) {
+            Some(listener) => listener.decide(info),
+            None => broker_wide.decide(info),
+        }))
+    };
+    let acl: Option<AclHook> = if acls.iter().all(Option::is_none) && broker_acl.is_none() {
+        None
+    } else {
+        Some(Box::new(move |client, access, topic| {
+            let rules = match acls.get(usize::from(client.listener)) {
+                Some(rules) => rules.as_deref(),
+                None => broker_acl.as_deref(),
+            };
+            let Some(rules) = rules else {
+                return true;
+            };
+            let access = match access {
+                AclAccess::Publish => Access::Write,
+                AclAccess::Subscribe => Access::Subscribe,
+                AclAccess::Receive => Access::Read,
+            };
+            rules.check(client.client_id, client.username, topic, access)
+        }))
     };
     Ok(FileHooks { auth, acl })
 }
@@ -94,6 +187,8 @@ mod tests {
                 protocol: Protocol::V311,
                 clean_session: true,
                 peer: &peer,
+                listener: 0,
+                certificate: None,
                 token: AuthToken::from_u64(0),
                 authentication_method: None,
                 authentication_data: None,

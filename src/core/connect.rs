@@ -117,11 +117,24 @@ impl Core {
         let Some(conn) = self.live_conn(id) else {
             return;
         };
-        let (peer, generation) = (conn.peer.clone(), conn.generation);
+        let (peer, generation, listener) = (conn.peer.clone(), conn.generation, conn.listener);
+        let certificate = conn.certificate.clone();
+        // A listener that names clients by their certificate ignores the
+        // user name and password of CONNECT, as mosquitto does.
+        let from_certificate = self.certificate_username(listener, certificate.as_deref());
+        let (username, password) = match &from_certificate {
+            Some(Some(name)) => (Some(name.as_str()), None),
+            Some(None) => {
+                log::info!("client {client_id} refused: its certificate gives no user name");
+                self.refuse(now, id, ReasonCode::NOT_AUTHORIZED);
+                return;
+            }
+            None => (connect.username, connect.password),
+        };
         let pending = PendingConnect {
             client_id,
             assigned_id,
-            username: connect.username.map(Box::from),
+            username: username.map(Box::from),
             clean_session: connect.clean_session,
             keep_alive: connect.keep_alive,
             will,
@@ -129,11 +142,13 @@ impl Core {
         };
         let decision = self.hooks.authenticate(&ConnectInfo {
             client_id: &pending.client_id,
-            username: connect.username,
-            password: connect.password,
+            username,
+            password,
             protocol: connect.protocol,
             clean_session: connect.clean_session,
             peer: &peer,
+            listener,
+            certificate: certificate.as_deref(),
             token: auth_token(id, generation),
             authentication_method: method,
             authentication_data: connect.properties.authentication_data(),
@@ -295,8 +310,10 @@ impl Core {
             }
         };
         let window = self.config.max_inflight.min(options.receive_maximum);
+        let listener = self.conns.get(id).map_or(0, |conn| conn.listener);
         if let Some(session) = self.sessions.get_mut(key) {
             session.window = window;
+            session.listener = listener;
         }
 
         let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());

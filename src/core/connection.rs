@@ -68,6 +68,11 @@ pub(crate) struct Conn {
     /// Distinguishes this connection from earlier ones in the same slot.
     pub(crate) generation: u32,
     pub(crate) peer: Peer,
+    /// The listener it came in on (`Config::listeners`, then
+    /// `Config::custom_listeners`).
+    pub(crate) listener: u16,
+    /// The certificate the client presented on a TLS listener.
+    pub(crate) certificate: Option<std::sync::Arc<crate::hooks::ClientCertificate>>,
     pub(crate) protocol: Protocol,
     /// Keepalive window (1.5 × the client's keepalive); zero means none.
     pub(crate) keepalive: Duration,
@@ -103,11 +108,13 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(peer: Peer, generation: u32, now: Instant) -> Conn {
+    pub(crate) fn new(peer: Peer, listener: u16, generation: u32, now: Instant) -> Conn {
         Conn {
             state: ConnState::AwaitingConnect,
             generation,
             peer,
+            listener,
+            certificate: None,
             protocol: Protocol::V311,
             keepalive: Duration::ZERO,
             last_packet_at: now,

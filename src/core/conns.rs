@@ -18,6 +18,8 @@ pub(super) struct Conns {
     generation: u32,
     /// Connections closed by the core, awaiting `release`.
     pub(super) closing: Vec<ConnId>,
+    /// Connections per listener, from accept to release.
+    per_listener: Vec<usize>,
 }
 
 impl Conns {
@@ -36,17 +38,35 @@ impl Conns {
             .filter(|conn| conn.state != ConnState::Closing)
     }
 
-    /// Adds a connection from `peer`; gives its id and generation.
-    pub(super) fn insert(&mut self, peer: Peer, now: Instant) -> (ConnId, u32) {
+    /// Adds a connection from `peer` on `listener`; gives its id and
+    /// generation.
+    pub(super) fn insert(&mut self, peer: Peer, listener: u16, now: Instant) -> (ConnId, u32) {
         self.generation = self.generation.wrapping_add(1);
         let generation = self.generation;
-        let id = ConnId(self.slab.insert(Conn::new(peer, generation, now)));
+        let id = ConnId(self.slab.insert(Conn::new(peer, listener, generation, now)));
+        let index = usize::from(listener);
+        if self.per_listener.len() <= index {
+            self.per_listener.resize(index + 1, 0);
+        }
+        self.per_listener[index] += 1;
         (id, generation)
     }
 
     /// Frees a connection's slot.
     pub(super) fn remove(&mut self, id: ConnId) -> Option<Conn> {
-        self.slab.try_remove(id.0)
+        let conn = self.slab.try_remove(id.0)?;
+        if let Some(count) = self.per_listener.get_mut(usize::from(conn.listener)) {
+            *count = count.saturating_sub(1);
+        }
+        Some(conn)
+    }
+
+    /// Connections on `listener` now.
+    pub(super) fn on_listener(&self, listener: u16) -> usize {
+        self.per_listener
+            .get(usize::from(listener))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub(super) fn len(&self) -> usize {

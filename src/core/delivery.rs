@@ -377,6 +377,7 @@ pub(super) fn may_read(hooks: &mut Hooks, session: &Session, conn: &Conn, topic:
         client_id: &session.client_id,
         username: session.username.as_deref(),
         peer: &conn.peer,
+        listener: conn.listener,
     };
     hooks.authorize_client(&client, AclAccess::Receive, topic)
 }

@@ -215,6 +215,7 @@ impl Core {
         let step = exchange.step;
         let reauthentication = !connecting;
         let (peer, generation, protocol) = (conn.peer.clone(), conn.generation, conn.protocol);
+        let (listener, certificate) = (conn.listener, conn.certificate.clone());
         let (client_id, username, clean_session) = match (&conn.pending, conn.session()) {
             (Some(pending), _) => (
                 pending.client_id.clone(),
@@ -239,6 +240,8 @@ impl Core {
             protocol,
             clean_session,
             peer: &peer,
+            listener,
+            certificate: certificate.as_deref(),
             token: auth_token(id, generation),
             authentication_method: method.as_deref(),
             authentication_data: auth.properties.authentication_data(),

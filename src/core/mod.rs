@@ -57,6 +57,7 @@ mod conns;
 mod delivery;
 mod enhanced_auth;
 mod inbound;
+mod listener_settings;
 mod local;
 mod outbox;
 mod output;
@@ -187,12 +188,29 @@ impl Core {
     /// `None` when `max_connections` is reached: the driver closes the
     /// socket at once.
     pub fn handle_accept(&mut self, now: Instant, peer: impl Into<Peer>) -> Option<ConnId> {
+        self.handle_accept_on(now, peer, 0)
+    }
+
+    /// A socket was accepted on `listener` (its place in
+    /// `Config::listeners`, then `Config::custom_listeners`): as
+    /// [`Core::handle_accept`], within that listener's `max_connections`
+    /// too.
+    pub fn handle_accept_on(
+        &mut self,
+        now: Instant,
+        peer: impl Into<Peer>,
+        listener: u16,
+    ) -> Option<ConnId> {
         let peer = peer.into();
-        if self.conns.len() >= self.config.max_connections {
+        let listener_full = self
+            .listener_settings(listener)
+            .and_then(|l| l.max_connections)
+            .is_some_and(|max| self.conns.on_listener(listener) >= max);
+        if self.conns.len() >= self.config.max_connections || listener_full {
             self.stats.connections_refused += 1;
             return None;
         }
-        let (id, generation) = self.conns.insert(peer, now);
+        let (id, generation) = self.conns.insert(peer, listener, now);
         self.timers.push(
             now + self.config.connect_timeout,
             Timer::ConnectTimeout(id, generation),
@@ -434,6 +452,7 @@ impl Core {
             client_id: Arc::clone(&session.client_id),
             username: session.username.clone(),
             peer,
+            listener: session.listener,
         })
     }
 

@@ -108,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) client_id: Arc<str>,
     /// The user name of the latest connection, for ACL checks.
     pub(crate) username: Option<Arc<str>>,
+    /// The listener of the latest connection, for ACL checks.
+    pub(crate) listener: u16,
     /// Discarded when the connection ends (3.1.1 clean session 1, MQTT 5
     /// Session Expiry Interval 0); a session that is not clean is the
     /// store's.
@@ -175,6 +177,7 @@ impl Session {
         Session {
             client_id,
             username: None,
+            listener: 0,
             clean,
             expiry_interval: if clean { 0 } else { SESSION_NEVER_EXPIRES },
             window: u16::MAX,

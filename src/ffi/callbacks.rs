@@ -328,6 +328,7 @@ pub(crate) fn auth_hook(
             client_id: info.client_id,
             username: info.username,
             peer: info.peer,
+            listener: info.listener,
         };
         let client_view = client_view(&client, &peer);
         let value = ConnectValue {

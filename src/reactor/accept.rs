@@ -6,14 +6,20 @@ use std::io;
 use std::os::unix::io::AsRawFd;
 use std::time::Instant;
 
-use mio::net::TcpListener;
+use std::net::SocketAddr;
+
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Token};
 
+use super::listeners::Accepted;
+use super::transport::{Stream, Transport};
 use super::{Reactor, ACCEPT_BUDGET, ACCEPT_RETRY};
+use crate::Peer;
 
 impl Reactor {
     /// Accepts what the listeners have, up to [`ACCEPT_BUDGET`] per pass,
-    /// registers each socket and tells the core.
+    /// wraps each socket in its listener's layers, registers it and tells
+    /// the core.
     pub(super) fn accept(&mut self, now: Instant) {
         self.accept_backlog = false;
         let mut accepted = 0;
@@ -23,8 +29,8 @@ impl Reactor {
                     self.accept_backlog = true;
                     return;
                 }
-                let (mut stream, peer) = match self.listeners[index].accept() {
-                    Ok(pair) => pair,
+                let connection = match self.listeners[index].acceptor.accept() {
+                    Ok(connection) => connection,
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                     Err(error) => {
@@ -39,32 +45,43 @@ impl Reactor {
                     }
                 };
                 accepted += 1;
-                let Some(id) = self.core.handle_accept(now, crate::Peer::Tcp(peer)) else {
+                let (stream, peer) = match connection {
+                    Accepted::Tcp(stream, addr) => {
+                        self.set_nodelay(&stream, addr);
+                        (Stream::Tcp(stream), Peer::Tcp(addr))
+                    }
+                    Accepted::Unix(stream, path) => (Stream::Unix(stream), Peer::Unix(path)),
+                };
+                // Listener numbers fit: the config cannot hold 65 536.
+                let listener = u16::try_from(index).unwrap_or(u16::MAX);
+                let Some(id) = self.core.handle_accept_on(now, peer.clone(), listener) else {
                     if self.log_allowed(now) {
                         log::warn!(
-                            "refusing {peer}: max_connections ({}) reached ({} refused so far)",
-                            self.core.config().max_connections,
+                            "refusing {peer} on {}: max_connections reached ({} refused so far)",
+                            self.listeners[index].name,
                             self.core.stats().connections_refused
                         );
                     }
                     continue;
                 };
-                let token = Token(id.0 + self.conn_base);
-                if self.nodelay_inherited != Some(true) {
-                    let inherited =
-                        self.nodelay_inherited.is_none() && matches!(stream.nodelay(), Ok(true));
-                    self.nodelay_inherited = Some(inherited);
-                    if !inherited {
-                        if let Err(error) = stream.set_nodelay(true) {
-                            log::debug!("TCP_NODELAY failed for {peer}: {error}");
-                        }
+                let mut transport = match Transport::new(stream, &self.listeners[index].layers) {
+                    Ok(transport) => transport,
+                    Err(error) => {
+                        log::warn!("cannot set up {peer}: {error}");
+                        self.core.handle_closed(now, id);
+                        continue;
                     }
-                }
-                if let Err(error) = self.poll.registry().register(
-                    &mut stream,
-                    token,
-                    Interest::READABLE | Interest::WRITABLE,
-                ) {
+                };
+                let token = Token(id.0 + self.conn_base);
+                let registered = match transport.stream_mut() {
+                    Some(stream) => self.poll.registry().register(
+                        stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ),
+                    None => Err(io::ErrorKind::NotConnected.into()),
+                };
+                if let Err(error) = registered {
                     log::warn!("cannot register {peer}: {error}");
                     self.core.handle_closed(now, id);
                     continue;
@@ -72,8 +89,23 @@ impl Reactor {
                 if self.sockets.len() <= id.0 {
                     self.sockets.resize_with(id.0 + 1, || None);
                 }
-                self.sockets[id.0] = Some(stream);
-                log::debug!("accepted {peer}");
+                self.sockets[id.0] = Some(transport);
+                log::debug!("accepted {peer} on {}", self.listeners[index].name);
+            }
+        }
+    }
+
+    /// TCP_NODELAY on an accepted socket, unless it came with it from its
+    /// listener (learnt from the first one).
+    fn set_nodelay(&mut self, stream: &TcpStream, peer: SocketAddr) {
+        if self.nodelay_inherited == Some(true) {
+            return;
+        }
+        let inherited = self.nodelay_inherited.is_none() && matches!(stream.nodelay(), Ok(true));
+        self.nodelay_inherited = Some(inherited);
+        if !inherited {
+            if let Err(error) = stream.set_nodelay(true) {
+                log::debug!("TCP_NODELAY failed for {peer}: {error}");
             }
         }
     }
@@ -123,8 +155,11 @@ mod tests {
             assert!(Instant::now() < deadline, "not accepted");
             reactor.run_once(Some(Duration::from_millis(10))).unwrap();
         }
-        for socket in reactor.sockets.iter().flatten() {
-            assert!(socket.nodelay().unwrap(), "TCP_NODELAY not set");
+        for socket in reactor.sockets.iter_mut().flatten() {
+            let Some(Stream::Tcp(stream)) = socket.stream_mut() else {
+                panic!("not a TCP socket");
+            };
+            assert!(stream.nodelay().unwrap(), "TCP_NODELAY not set");
         }
         assert!(reactor.nodelay_inherited.is_some());
     }

@@ -16,8 +16,9 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+
+use super::transport::Stream;
 
 /// How long a closed socket waits for its peer to close.
 pub(super) const LINGER: Duration = Duration::from_secs(2);
@@ -32,7 +33,7 @@ const DRAIN_BUDGET: usize = 256 * 1024;
 /// The lingering sockets, by slot (token [`FIRST_LINGER_TOKEN`] + slot).
 #[derive(Default)]
 pub(super) struct Lingering {
-    slots: Vec<Option<(TcpStream, Instant)>>,
+    slots: Vec<Option<(Stream, Instant)>>,
     free: Vec<usize>,
     /// Slots and their deadlines, oldest first (all wait [`LINGER`], so
     /// this is also deadline order). An entry whose slot has since been
@@ -46,7 +47,7 @@ impl Lingering {
     pub(super) fn add(
         &mut self,
         registry: &Registry,
-        mut socket: TcpStream,
+        mut socket: Stream,
         now: Instant,
         buf: &mut [u8],
     ) {

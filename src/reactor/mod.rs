@@ -19,21 +19,24 @@ mod accept;
 mod fd_table;
 mod inbox;
 mod lingering;
+mod listeners;
 mod local_sinks;
+mod transport;
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 pub(crate) use inbox::{Command, Shared};
 
 use inbox::Inbox;
 use lingering::Lingering;
+use listeners::{Acceptor, Bound};
+use transport::Transport;
 pub(crate) use local_sinks::LocalSink;
 use local_sinks::LocalSinks;
 
@@ -64,7 +67,7 @@ const ACCEPT_BUDGET: usize = 512;
 pub(crate) struct Reactor {
     poll: Poll,
     events: Events,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Bound>,
     /// Token of connection 0: the tokens below belong to the waker and the
     /// listeners.
     conn_base: usize,
@@ -72,7 +75,7 @@ pub(crate) struct Reactor {
     /// Bound addresses of the custom listeners (`None`: a Unix socket).
     custom_local_addrs: Vec<Option<SocketAddr>>,
     /// Sockets by connection id.
-    sockets: Vec<Option<TcpStream>>,
+    sockets: Vec<Option<Transport>>,
     /// Closed sockets waiting for their peer to close.
     lingering: Lingering,
     core: Core,
@@ -140,23 +143,34 @@ impl Reactor {
             core.restore(now, snapshot);
             core.enable_persistence();
         }
-        let mut listeners = Vec::new();
+        let mut listeners = listeners::bind_all(&config)?;
         let mut local_addrs = Vec::new();
-        for (index, &addr) in config.listeners.iter().enumerate() {
-            let mut listener =
-                TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-            local_addrs.push(listener.local_addr()?);
-            // Inherited by accepted sockets on Linux, which saves a system
-            // call per connection; elsewhere each socket still gets it.
-            if let Err(error) = accept::set_nodelay(&listener) {
-                log::debug!("TCP_NODELAY on the listener of {addr} failed: {error}");
+        let mut custom_local_addrs = Vec::new();
+        for (index, bound) in listeners.iter_mut().enumerate() {
+            let token = Token(FIRST_LISTENER + index);
+            match &mut bound.acceptor {
+                Acceptor::Tcp(listener) => {
+                    // Inherited by accepted sockets on Linux, which saves
+                    // a system call per connection; elsewhere each socket
+                    // still gets it.
+                    if let Err(error) = accept::set_nodelay(listener) {
+                        log::debug!("TCP_NODELAY on {} failed: {error}", bound.name);
+                    }
+                    poll.registry()
+                        .register(listener, token, Interest::READABLE)?;
+                }
+                Acceptor::Unix(listener, _) => {
+                    poll.registry()
+                        .register(listener, token, Interest::READABLE)?;
+                }
             }
-            poll.registry().register(
-                &mut listener,
-                Token(FIRST_LISTENER + index),
-                Interest::READABLE,
-            )?;
-            listeners.push(listener);
+            if index < config.listeners.len() {
+                local_addrs.push(bound.local_addr().ok_or_else(|| {
+                    Error::Io(io::Error::other("a TCP listener without an address"))
+                })?);
+            } else {
+                custom_local_addrs.push(bound.local_addr());
+            }
         }
         // Room for every connection allowed, and the listeners, store and
         // poll descriptors: grown now, not while clients wait.
@@ -171,7 +185,7 @@ impl Reactor {
             conn_base: FIRST_LISTENER + listeners.len(),
             listeners,
             local_addrs,
-            custom_local_addrs: Vec::new(),
+            custom_local_addrs,
             sockets: Vec::new(),
             lingering: Lingering::default(),
             core,
@@ -201,6 +215,12 @@ impl Reactor {
     /// The addresses the listeners are bound to.
     pub(crate) fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// What each listener is, with its bound port (`mqtts://0.0.0.0:8883`,
+    /// `unix:/run/mqlite.sock`), for the start-up log.
+    pub(crate) fn listener_names(&self) -> Vec<String> {
+        self.listeners.iter().map(Bound::bound_name).collect()
     }
 
     /// The addresses the custom listeners are bound to (`None`: Unix).
@@ -307,6 +327,24 @@ impl Reactor {
     /// error nothing changes.
     pub(crate) fn reload(&mut self) -> Result<(), Error> {
         let files = crate::auth::files::load(self.core.config())?;
+        let max_packet_size = self.core.config().max_packet_size;
+        let mut layers = Vec::with_capacity(self.listeners.len());
+        for bound in &self.listeners {
+            layers.push(match &bound.spec {
+                Some(spec) => Some(listeners::layers(spec, max_packet_size).map_err(|reason| {
+                    Error::Listener {
+                        listener: bound.name.clone(),
+                        reason,
+                    }
+                })?),
+                None => None,
+            });
+        }
+        for (bound, layers) in self.listeners.iter_mut().zip(layers) {
+            if let Some(layers) = layers {
+                bound.layers = layers;
+            }
+        }
         let hooks = &mut self.core.hooks;
         if hooks.auth_from_files {
             hooks.auth = files.auth;
@@ -314,7 +352,7 @@ impl Reactor {
         if hooks.acl_from_files {
             hooks.acl = files.acl;
         }
-        log::info!("reloaded the password and ACL files");
+        log::info!("reloaded the password and ACL files and the certificates");
         Ok(())
     }
 
@@ -371,6 +409,7 @@ impl Reactor {
                 n => {
                     let id = ConnId(n - self.conn_base);
                     if writable {
+                        self.flush_transport(now, id);
                         self.core.mark_dirty(id);
                     }
                     if readable {
@@ -433,7 +472,12 @@ impl Reactor {
                 self.read_backlog.push(id);
                 return Ok(());
             }
-            match socket.read(&mut self.read_buf) {
+            let result = socket.read(&mut self.read_buf);
+            if let Some(certificate) = socket.take_certificate() {
+                // Before the bytes that follow the handshake.
+                self.core.handle_client_certificate(id, certificate);
+            }
+            match result {
                 Ok(0) => {
                     self.core.handle_closed(now, id);
                     return Ok(());
@@ -457,11 +501,45 @@ impl Reactor {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    log::debug!("read error: {error}");
+                    self.log_transport_error(id, "read", &error);
                     self.core.handle_closed(now, id);
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Sends what a connection's transport layers hold (handshake records,
+    /// an upgrade answer, pongs).
+    fn flush_transport(&mut self, now: Instant, id: ConnId) {
+        let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
+            return;
+        };
+        match socket.flush() {
+            Ok(()) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(error) => {
+                self.log_transport_error(id, "write", &error);
+                self.core.handle_closed(now, id);
+            }
+        }
+    }
+
+    /// Says at `-v` why a connection's transport failed: a TLS alert, a
+    /// refused upgrade, a bad frame name what was wrong.
+    fn log_transport_error(&self, id: ConnId, what: &str, error: &io::Error) {
+        let peer = self
+            .core
+            .conn_peer(id)
+            .map_or_else(|| "?".to_string(), |p| p.to_string());
+        if error.kind() == io::ErrorKind::InvalidData {
+            log::info!("connection from {peer} closed: {error}");
+        } else {
+            log::debug!("{what} error from {peer}: {error}");
         }
     }
 
@@ -650,7 +728,7 @@ impl Reactor {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    log::debug!("write error: {error}");
+                    self.log_transport_error(id, "write", &error);
                     self.core.handle_closed(now, id);
                     return;
                 }
@@ -664,12 +742,14 @@ impl Reactor {
         if let Some(slot) = self.sockets.get_mut(id.0) {
             if let Some(mut socket) = slot.take() {
                 let _ = write_output(&mut socket, &self.core, id);
-                self.lingering.add(
-                    self.poll.registry(),
-                    socket,
-                    self.pass_time,
-                    &mut self.read_buf,
-                );
+                if let Some(stream) = socket.close() {
+                    self.lingering.add(
+                        self.poll.registry(),
+                        stream,
+                        self.pass_time,
+                        &mut self.read_buf,
+                    );
+                }
             }
         }
         self.core.handle_released(id);
@@ -678,8 +758,11 @@ impl Reactor {
     /// Stops accepting, closes every client, flushes, and marks the broker
     /// stopped.
     fn finish_stop(&mut self, now: Instant) -> Result<(), Error> {
-        for mut listener in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut bound in self.listeners.drain(..) {
+            let _ = match &mut bound.acceptor {
+                Acceptor::Tcp(listener) => self.poll.registry().deregister(listener),
+                Acceptor::Unix(listener, _) => self.poll.registry().deregister(listener),
+            };
         }
         self.core.handle_shutdown(now);
         self.locals.dispatch(&mut self.core);
@@ -695,12 +778,11 @@ impl Reactor {
 /// Writes what `core` holds for `id` to `socket` in one system call (a
 /// `writev` when large payloads are spliced in); `None` when there is
 /// nothing to write.
-fn write_output(socket: &mut TcpStream, core: &Core, id: ConnId) -> Option<io::Result<usize>> {
+fn write_output(socket: &mut Transport, core: &Core, id: ConnId) -> Option<io::Result<usize>> {
     let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
     let count = core.output_slices(id, &mut slices);
     match &slices[..count] {
         [] => None,
-        [one] => Some(socket.write(one)),
-        several => Some(socket.write_vectored(several)),
+        some => Some(socket.write_vectored(some)),
     }
 }
