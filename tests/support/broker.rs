@@ -24,6 +24,8 @@ pub fn test_config() -> Config {
 /// A broker running in a thread of the test process.
 pub struct TestBroker {
     pub addr: SocketAddr,
+    /// The addresses of `Config::custom_listeners` (`None`: Unix).
+    pub custom: Vec<Option<SocketAddr>>,
     pub handle: BrokerHandle,
     thread: Option<JoinHandle<Result<(), mqlite::Error>>>,
 }
@@ -47,6 +49,7 @@ impl TestBroker {
         let mut broker = Broker::new(config).expect("the broker starts");
         setup(&mut broker);
         let addr = broker.local_addr();
+        let custom = broker.custom_local_addrs();
         let handle = broker.handle();
         let thread = std::thread::Builder::new()
             .name("mqlite-broker".into())
@@ -54,6 +57,7 @@ impl TestBroker {
             .expect("spawn the broker thread");
         TestBroker {
             addr,
+            custom,
             handle,
             thread: Some(thread),
         }

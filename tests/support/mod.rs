@@ -27,7 +27,8 @@
 //! - Per feature: [`cli`] (mosquitto's clients), [`persistence`] (the
 //!   broker in-process or as the binary, restarted on one file),
 //!   [`robust`] (the binary with a TOML config, `/proc` figures, `$SYS`),
-//!   [`embedding`], [`conformance`], [`store`], [`crash`], [`auth`].
+//!   [`embedding`], [`conformance`], [`store`], [`crash`], [`auth`],
+//!   [`pki`] (test certificates).
 //!
 //! Everything is re-exported here: users write `support::X`. Each test
 //! target compiles this module on its own and uses only part of it, hence
@@ -50,6 +51,7 @@ mod encode;
 pub mod mqtt;
 mod packets;
 pub mod persistence;
+pub mod pki;
 mod raw;
 mod rng;
 pub mod robust;

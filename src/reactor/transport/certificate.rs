@@ -68,7 +68,21 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{describe, escape};
+
+    #[test]
+    fn the_subject_reads_most_specific_first() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::CountryName, "DE");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Acme, Inc.");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "dev1");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let described = describe(cert.der()).unwrap();
+        assert_eq!(described.subject, "CN=dev1,O=Acme\\, Inc.,C=DE");
+        assert_eq!(described.common_name.as_deref(), Some("dev1"));
+    }
 
     #[test]
     fn values_are_escaped_as_rfc_4514_says() {
