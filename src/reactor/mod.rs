@@ -473,6 +473,7 @@ impl Reactor {
                 return Ok(());
             }
             let result = socket.read(&mut self.read_buf);
+            let plain = socket.is_plain();
             if let Some(certificate) = socket.take_certificate() {
                 // Before the bytes that follow the handshake.
                 self.core.handle_client_certificate(id, certificate);
@@ -493,8 +494,9 @@ impl Reactor {
                     }
                     // A short read drained the socket: bytes arriving later
                     // raise a new edge, so the `WouldBlock` read that would
-                    // follow is a wasted system call.
-                    if n < self.read_buf.len() && !to_the_end {
+                    // follow is a wasted system call. Not so under TLS or
+                    // WebSocket, whose layers may hold what they read.
+                    if n < self.read_buf.len() && !to_the_end && plain {
                         return Ok(());
                     }
                 }

@@ -156,6 +156,12 @@ impl Transport {
         }
     }
 
+    /// Whether this is bare MQTT on the socket: then a short read means
+    /// the socket is drained.
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain(_))
+    }
+
     /// Reads MQTT bytes; `Ok(0)` at the end of the stream.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
