@@ -28,12 +28,12 @@ mod broker;
 mod close_reason;
 pub mod codec;
 mod config;
-mod listener;
 pub mod core;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 pub mod hooks;
+mod listener;
 mod message;
 mod peer;
 mod publish_properties;
@@ -45,12 +45,12 @@ pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use close_reason::CloseReason;
 pub use codec::QoS;
 pub use config::Config;
-pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
 pub use core::{LocalSubscription, Stats};
 pub use error::Error;
 pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
+pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
 pub use message::Message;
 pub use peer::{GatewayProtocol, Peer};
 pub use publish_properties::PublishProperties;

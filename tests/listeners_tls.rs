@@ -74,7 +74,18 @@ fn mosquitto_clients_over_tls() {
         let sub = Sub::spawn(
             &sub_tool,
             port,
-            &["-h", "localhost", "--cafile", ca, "-t", "tls/t", "-C", "1", "-W", "10"],
+            &[
+                "-h",
+                "localhost",
+                "--cafile",
+                ca,
+                "-t",
+                "tls/t",
+                "-C",
+                "1",
+                "-W",
+                "10",
+            ],
         );
         let mut args = tls_args.clone();
         args.extend(["-t", "tls/t", "-m", "over tls", "-q", "1"]);
@@ -131,7 +142,11 @@ fn client_certificate_names_the_user_under_the_listeners_acl() {
     assert_eq!(out.trim(), "dev1/temp 21");
 
     // Without a certificate the handshake fails.
-    let (ok, _) = publish(&pub_tool, port, &["--cafile", ca, "-t", "dev1/x", "-m", "x"]);
+    let (ok, _) = publish(
+        &pub_tool,
+        port,
+        &["--cafile", ca, "-t", "dev1/x", "-m", "x"],
+    );
     assert!(!ok, "a client without a certificate connected");
     broker.assert_serves();
 }
@@ -152,7 +167,9 @@ fn the_auth_hook_sees_the_certificate_and_the_listener() {
     let record = Arc::clone(&seen);
     let broker = TestBroker::start_setup(config, move |broker: &mut Broker| {
         broker.set_auth_hook(move |info| {
-            let cert = info.certificate.map(|c| (c.subject.clone(), c.common_name.clone()));
+            let cert = info
+                .certificate
+                .map(|c| (c.subject.clone(), c.common_name.clone()));
             record.lock().unwrap().push((info.listener, cert));
             AuthDecision::Accept
         });
@@ -209,7 +226,10 @@ fn tls_1_3_only() {
         Some(rustls::ProtocolVersion::TLSv1_3)
     );
     let tls12 = tls_connect(addr, &pki.ca, &[&rustls::version::TLS12]);
-    assert!(tls12.is_err(), "a TLS 1.2 client connected to a TLS 1.3 listener");
+    assert!(
+        tls12.is_err(),
+        "a TLS 1.2 client connected to a TLS 1.3 listener"
+    );
 
     // The default listener takes both.
     let both = broker_with(

@@ -41,14 +41,23 @@ fn mosquitto_clients_over_a_unix_socket() {
         .spawn()
         .expect("mosquitto_sub");
     let mut sub = Some(sub);
-    wait_until(std::time::Duration::from_secs(10), "mosquitto_sub receives", || {
-        let out = run(
-            Command::new(&pub_tool).args(["--unix", sock, "-t", "unix/a", "-m", "local", "-q", "1"]),
-            TIMEOUT,
-        );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        matches!(sub.as_mut().map(|s| s.try_wait()), Some(Ok(Some(_))))
-    });
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "mosquitto_sub receives",
+        || {
+            let out = run(
+                Command::new(&pub_tool)
+                    .args(["--unix", sock, "-t", "unix/a", "-m", "local", "-q", "1"]),
+                TIMEOUT,
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            matches!(sub.as_mut().map(|s| s.try_wait()), Some(Ok(Some(_))))
+        },
+    );
     let out = sub.take().unwrap().wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "unix/a local");
     plain.expect_message("unix/a", b"local");

@@ -160,7 +160,8 @@ fn old_clients_get_mqttv3_1() {
     let (_broker, addr) = ws_broker(|_| {});
     let (mut ws, protocol) = handshake(tcp(addr), addr, "mqttv3.1").expect("the upgrade");
     assert_eq!(protocol, "mqttv3.1");
-    ws.send(Message::Binary(connect_packet("old").into())).unwrap();
+    ws.send(Message::Binary(connect_packet("old").into()))
+        .unwrap();
     assert!(read_packets(&mut ws, 1)[0].contains("ConnAck"));
 }
 
@@ -185,7 +186,8 @@ fn bad_frames_close_only_their_connection() {
     let (broker, addr) = ws_broker(|config| config.max_packet_size = 1024);
     // A text frame.
     let (mut ws, _) = handshake(tcp(addr), addr, "mqtt").unwrap();
-    ws.send(Message::Binary(connect_packet("texter").into())).unwrap();
+    ws.send(Message::Binary(connect_packet("texter").into()))
+        .unwrap();
     read_packets(&mut ws, 1);
     ws.send(Message::Text("hello".into())).unwrap();
     assert!(closed(&mut ws), "a text frame did not close the connection");
@@ -193,7 +195,10 @@ fn bad_frames_close_only_their_connection() {
     // A frame over the maximum packet size.
     let (mut ws, _) = handshake(tcp(addr), addr, "mqtt").unwrap();
     ws.send(Message::Binary(vec![0u8; 2048].into())).unwrap();
-    assert!(closed(&mut ws), "an oversized frame did not close the connection");
+    assert!(
+        closed(&mut ws),
+        "an oversized frame did not close the connection"
+    );
 
     // An unmasked frame, after a hand-made upgrade.
     let mut raw = tcp(addr);
@@ -237,7 +242,8 @@ fn websocket_over_tls() {
     let tls = support::pki::tls_connect(addr, &pki.ca, rustls::DEFAULT_VERSIONS).expect("TLS");
     let (mut ws, protocol) = handshake(tls, addr, "mqtt").expect("the upgrade");
     assert_eq!(protocol, "mqtt");
-    ws.send(Message::Binary(connect_packet("wss").into())).unwrap();
+    ws.send(Message::Binary(connect_packet("wss").into()))
+        .unwrap();
     assert!(read_packets(&mut ws, 1)[0].contains("ConnAck"));
     let mut sub = RawClient::open(broker.addr);
     sub.connect("plain", true, 60);

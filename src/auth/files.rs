@@ -131,9 +131,11 @@ pub(crate) fn load(config: &Config) -> Result<FileHooks, Error> {
     let auth: Option<AuthHook> = if auths.iter().all(ListenerAuth::lets_everyone_in) {
         None
     } else {
-        Some(Box::new(move |info| match auths.get(usize::from(info.listener)) {
-            Some(listener) => listener.decide(info),
-            None => broker_wide.decide(info),
+        Some(Box::new(move |info| {
+            match auths.get(usize::from(info.listener)) {
+                Some(listener) => listener.decide(info),
+                None => broker_wide.decide(info),
+            }
         }))
     };
     let acl: Option<AclHook> = if acls.iter().all(Option::is_none) && broker_acl.is_none() {

@@ -66,7 +66,9 @@ pub(super) fn bind_all(config: &Config) -> Result<Vec<Bound>, Error> {
         let acceptor = match &spec.address {
             ListenAddress::Tcp(addr) => {
                 let addr = *addr;
-                Acceptor::Tcp(TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?)
+                Acceptor::Tcp(
+                    TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?,
+                )
             }
             ListenAddress::Unix(unix) => bind_unix(unix).map_err(failed)?,
         };
@@ -137,7 +139,8 @@ fn bind_unix(unix: &UnixSocket) -> Result<Acceptor, String> {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(format!("{shown} is in use by another process"));
         }
-        std::fs::remove_file(path).map_err(|e| format!("{shown}: cannot remove the stale socket: {e}"))?;
+        std::fs::remove_file(path)
+            .map_err(|e| format!("{shown}: cannot remove the stale socket: {e}"))?;
     }
     let listener = UnixListener::bind(path).map_err(|e| format!("{shown}: {e}"))?;
     let path: Arc<Path> = Arc::from(path.as_path());

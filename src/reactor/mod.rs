@@ -16,14 +16,16 @@
 //! work).
 
 mod accept;
+mod commands;
 mod fd_table;
 mod inbox;
 mod lingering;
 mod listeners;
 mod local_sinks;
+mod socket_io;
 mod transport;
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
@@ -36,12 +38,11 @@ pub(crate) use inbox::{Command, Shared};
 use inbox::Inbox;
 use lingering::Lingering;
 use listeners::{Acceptor, Bound};
-use transport::Transport;
 pub(crate) use local_sinks::LocalSink;
 use local_sinks::LocalSinks;
+use transport::Transport;
 
 use crate::core::{ConnId, Core, StoreBatch};
-use crate::message::Message;
 use crate::store::SessionStore;
 use crate::{Config, Error};
 
@@ -454,97 +455,6 @@ impl Reactor {
         !quiet
     }
 
-    /// Reads one socket until `WouldBlock`, end-of-file, or its budget;
-    /// unless `to_the_end`, a short read also ends it (the socket is then
-    /// drained, and later bytes raise a new edge). When the bytes read fill
-    /// some connection's output past half its limit, everything is saved
-    /// and written at once instead of at the end of the pass.
-    fn read(&mut self, now: Instant, id: ConnId, to_the_end: bool) -> Result<(), Error> {
-        let mut total = 0;
-        loop {
-            if !self.core.is_open(id) {
-                return Ok(());
-            }
-            let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
-                return Ok(());
-            };
-            if total >= READ_BUDGET {
-                self.read_backlog.push(id);
-                return Ok(());
-            }
-            let result = socket.read(&mut self.read_buf);
-            let plain = socket.is_plain();
-            if let Some(certificate) = socket.take_certificate() {
-                // Before the bytes that follow the handshake.
-                self.core.handle_client_certificate(id, certificate);
-            }
-            match result {
-                Ok(0) => {
-                    self.core.handle_closed(now, id);
-                    return Ok(());
-                }
-                Ok(n) => {
-                    total += n;
-                    self.core.handle_read(now, id, &self.read_buf[..n]);
-                    if self.core.has_local_deliveries() {
-                        self.locals.dispatch(&mut self.core);
-                    }
-                    if self.core.poll_output_pressure() {
-                        self.flush(now)?;
-                    }
-                    // A short read drained the socket: bytes arriving later
-                    // raise a new edge, so the `WouldBlock` read that would
-                    // follow is a wasted system call. Not so under TLS or
-                    // WebSocket, whose layers may hold what they read.
-                    if n < self.read_buf.len() && !to_the_end && plain {
-                        return Ok(());
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    self.log_transport_error(id, "read", &error);
-                    self.core.handle_closed(now, id);
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    /// Sends what a connection's transport layers hold (handshake records,
-    /// an upgrade answer, pongs).
-    fn flush_transport(&mut self, now: Instant, id: ConnId) {
-        let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
-            return;
-        };
-        match socket.flush() {
-            Ok(()) => {}
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(error) => {
-                self.log_transport_error(id, "write", &error);
-                self.core.handle_closed(now, id);
-            }
-        }
-    }
-
-    /// Says at `-v` why a connection's transport failed: a TLS alert, a
-    /// refused upgrade, a bad frame name what was wrong.
-    fn log_transport_error(&self, id: ConnId, what: &str, error: &io::Error) {
-        let peer = self
-            .core
-            .conn_peer(id)
-            .map_or_else(|| "?".to_string(), |p| p.to_string());
-        if error.kind() == io::ErrorKind::InvalidData {
-            log::info!("connection from {peer} closed: {error}");
-        } else {
-            log::debug!("{what} error from {peer}: {error}");
-        }
-    }
-
     /// Ends a pass: tells senders the reactor may sleep from now on (so the
     /// next command wakes its descriptor), unless commands are already
     /// waiting, in which case the next pass must come at once.
@@ -561,80 +471,6 @@ impl Reactor {
             }
         }
         self.commands_pending = self.shared.sleep_unless_queued();
-    }
-
-    /// Handles the commands that had arrived when the pass started, in the
-    /// order they were sent.
-    fn drain_commands(&mut self, now: Instant) {
-        self.shared.take(&mut self.inbox);
-        let mut inbox = std::mem::take(&mut self.inbox);
-        self.drained_commands |= !inbox.commands.is_empty();
-        let mut offset = 0;
-        for command in inbox.commands.drain(..) {
-            match command {
-                Command::Publish {
-                    topic_len,
-                    len,
-                    qos,
-                    retain,
-                } => {
-                    let record = inbox.bytes.get(offset..offset + len).unwrap_or_default();
-                    offset += len;
-                    let (topic, payload) = record.split_at(usize::from(topic_len).min(len));
-                    // The sender copied the topic from a valid `&str`.
-                    let message = std::str::from_utf8(topic)
-                        .ok()
-                        .and_then(|topic| Message::new(topic, payload, qos, retain));
-                    if let Some(message) = message {
-                        self.core.publish_message(now, message);
-                    }
-                }
-                Command::PublishMessage(message) => self.core.publish_message(now, message),
-                Command::PublishExpiring(message, interval) => {
-                    self.core
-                        .handle_host_publish_with(now, message, Some(interval));
-                }
-                Command::Kick(client_id) => {
-                    self.core.handle_kick(now, &client_id);
-                }
-                Command::Stats(reply) => {
-                    let _ = reply.send(self.core.stats());
-                }
-                Command::Clients(reply) => {
-                    let _ = reply.send(self.core.connected_clients());
-                }
-                Command::Reload(reply) => {
-                    let _ = reply.send(self.reload());
-                }
-                Command::CompleteAuth(token, decision) => {
-                    if !self.core.handle_auth_decision(now, token, decision) {
-                        log::debug!("auth decision for a connection no longer pending");
-                    }
-                }
-                Command::SubscribeLocal {
-                    id,
-                    filter,
-                    qos,
-                    sink,
-                } => {
-                    if let Err(error) = self.subscribe_local(id, &filter, qos, sink) {
-                        log::warn!("local subscription refused: {error}");
-                    }
-                }
-                Command::UnsubscribeLocal(id) => {
-                    self.unsubscribe_local(id);
-                }
-                Command::Stop => self.stopping = true,
-            }
-            // Each command is done, local deliveries included, before the
-            // next one (a stats reply counts them; an unsubscribe follows
-            // the publishes sent before it).
-            if self.core.has_local_deliveries() {
-                self.locals.dispatch(&mut self.core);
-            }
-        }
-        inbox.recycle();
-        self.inbox = inbox;
     }
 
     /// Saves what the core recorded, writes all pending output, and closes
@@ -710,53 +546,6 @@ impl Reactor {
         Ok(())
     }
 
-    fn write(&mut self, now: Instant, id: ConnId) {
-        loop {
-            let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
-                return;
-            };
-            let Some(result) = write_output(socket, &self.core, id) else {
-                return;
-            };
-            match result {
-                Ok(0) => {
-                    self.core.handle_closed(now, id);
-                    return;
-                }
-                // Room made for queued messages may record them as sent:
-                // the core holds their bytes until that is saved, so the
-                // loop ends at what may go out now.
-                Ok(n) => self.core.handle_written(now, id, n),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    self.log_transport_error(id, "write", &error);
-                    self.core.handle_closed(now, id);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Hands a socket the core closed to [`Lingering`], after one last try
-    /// at its output.
-    fn close_socket(&mut self, id: ConnId) {
-        if let Some(slot) = self.sockets.get_mut(id.0) {
-            if let Some(mut socket) = slot.take() {
-                let _ = write_output(&mut socket, &self.core, id);
-                if let Some(stream) = socket.close() {
-                    self.lingering.add(
-                        self.poll.registry(),
-                        stream,
-                        self.pass_time,
-                        &mut self.read_buf,
-                    );
-                }
-            }
-        }
-        self.core.handle_released(id);
-    }
-
     /// Stops accepting, closes every client, flushes, and marks the broker
     /// stopped.
     fn finish_stop(&mut self, now: Instant) -> Result<(), Error> {
@@ -774,17 +563,5 @@ impl Reactor {
         self.shared.close();
         log::info!("broker stopped");
         result
-    }
-}
-
-/// Writes what `core` holds for `id` to `socket` in one system call (a
-/// `writev` when large payloads are spliced in); `None` when there is
-/// nothing to write.
-fn write_output(socket: &mut Transport, core: &Core, id: ConnId) -> Option<io::Result<usize>> {
-    let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-    let count = core.output_slices(id, &mut slices);
-    match &slices[..count] {
-        [] => None,
-        some => Some(socket.write_vectored(some)),
     }
 }

@@ -74,9 +74,15 @@ mod tests {
     fn the_subject_reads_most_specific_first() {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(rcgen::DnType::CountryName, "DE");
-        params.distinguished_name.push(rcgen::DnType::OrganizationName, "Acme, Inc.");
-        params.distinguished_name.push(rcgen::DnType::CommonName, "dev1");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CountryName, "DE");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Acme, Inc.");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "dev1");
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let described = describe(cert.der()).unwrap();

@@ -66,8 +66,8 @@ fn client_roots(settings: &TlsSettings) -> Result<Option<RootCertStore>, String>
         add_roots(&mut roots, file, "cafile")?;
     }
     if let Some(dir) = &settings.ca_path {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|error| format!("capath {}: {error}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|error| format!("capath {}: {error}", dir.display()))?;
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|entry| entry.path())
@@ -101,7 +101,8 @@ fn add_roots(roots: &mut RootCertStore, file: &Path, option: &str) -> Result<(),
 
 /// Every certificate in a PEM file; at least one.
 fn certificates(file: &Path, option: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(file).map_err(|error| format!("{option} {}: {error}", file.display()))?;
+    let bytes =
+        std::fs::read(file).map_err(|error| format!("{option} {}: {error}", file.display()))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("{option} {}: {error}", file.display()))?;
@@ -125,10 +126,6 @@ fn private_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
             file.display()
         ));
     }
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|error| {
-        format!(
-            "keyfile {}: no private key in it ({error})",
-            file.display()
-        )
-    })
+    PrivateKeyDer::from_pem_slice(&bytes)
+        .map_err(|error| format!("keyfile {}: no private key in it ({error})", file.display()))
 }

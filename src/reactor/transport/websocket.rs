@@ -253,7 +253,10 @@ fn into_io(error: tungstenite::Error) -> io::Error {
 
 /// Where the request's headers end (after the blank line).
 fn find_header_end(request: &[u8]) -> Option<usize> {
-    request.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+    request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
 }
 
 /// The answer to an upgrade request: 101 with the accept key and the
@@ -337,7 +340,8 @@ mod tests {
 
     #[test]
     fn upgrade_answers_with_the_accept_key_and_mqtt() {
-        let (answer, ok) = answer_upgrade(request("Sec-WebSocket-Protocol: mqttv3.1, mqtt\r\n").as_bytes());
+        let (answer, ok) =
+            answer_upgrade(request("Sec-WebSocket-Protocol: mqttv3.1, mqtt\r\n").as_bytes());
         assert!(ok.is_ok());
         let answer = String::from_utf8(answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 101"));
@@ -348,9 +352,12 @@ mod tests {
 
     #[test]
     fn old_clients_get_mqttv3_1() {
-        let (answer, ok) = answer_upgrade(request("Sec-WebSocket-Protocol: mqttv3.1\r\n").as_bytes());
+        let (answer, ok) =
+            answer_upgrade(request("Sec-WebSocket-Protocol: mqttv3.1\r\n").as_bytes());
         assert!(ok.is_ok());
-        assert!(String::from_utf8(answer).unwrap().contains("Protocol: mqttv3.1\r\n"));
+        assert!(String::from_utf8(answer)
+            .unwrap()
+            .contains("Protocol: mqttv3.1\r\n"));
     }
 
     #[test]
@@ -365,7 +372,10 @@ mod tests {
             let (answer, ok) = answer_upgrade(req.as_bytes());
             assert!(ok.is_err(), "{req}");
             let answer = String::from_utf8(answer).unwrap();
-            assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{req}: {answer}");
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{req}: {answer}"
+            );
         }
     }
 }
