@@ -1,7 +1,8 @@
 //! The `mqlite` binary's command-line options: `--help` lists every option
 //! and config key, `--version`, bad options exit non-zero naming the
 //! option, a port in use names the address, `-v` logs connections. The
-//! config file (`-c`) is in `broker_cli_config.rs`, signals in
+//! config file (`-c`) is in `broker_cli_config.rs` (TOML) and
+//! `broker_cli_mosquitto_conf.rs` (mosquitto.conf), signals in
 //! `broker_cli_signals.rs`, Debian's mosquitto clients against the binary
 //! in `broker_cli_mosquitto.rs`, `--password-file` / `--acl-file` in
 //! `broker_cli_access.rs`.
@@ -96,14 +97,34 @@ mod options {
                 .any(|word| word == option);
             assert!(listed, "--help lacks `{option}`:\n{help}");
         }
-        let mut keys = struct_fields(
+        // `Config::custom_listeners` is the file's `[[listener]]` tables,
+        // whose keys are listed too.
+        let mut keys: Vec<String> = struct_fields(
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"),
             "Config",
-        );
+        )
+        .into_iter()
+        .map(|key| match key.as_str() {
+            "custom_listeners" => "listener".to_string(),
+            _ => key,
+        })
+        .collect();
         keys.extend(struct_fields(
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite/config_file.rs"),
             "FileConfig",
         ));
+        let table_keys = struct_fields(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/bin/mqlite/toml_listener.rs"
+            ),
+            "ListenerTable",
+        );
+        assert!(
+            table_keys.contains(&"socket_mode".to_string()),
+            "{table_keys:?}"
+        );
+        keys.extend(table_keys);
         assert!(keys.contains(&"max_inflight".to_string()), "{keys:?}");
         for key in &keys {
             let listed = help

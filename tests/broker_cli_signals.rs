@@ -1,7 +1,8 @@
 //! The `mqlite` binary and signals: SIGTERM and SIGINT stop it cleanly
 //! with status 0, closing its clients and its listener; a stop publishes
 //! no will, and with `--db` retained messages and persistent sessions
-//! survive a restart.
+//! survive a restart. SIGHUP reloads the password file (a new user gets
+//! in), and a reload that fails is logged and keeps what was loaded.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use mqlite::QoS;
 use support::cli::Mqlite;
-use support::{ConnectOptions, RawClient, TempDir};
+use support::{wait_until, ConnectOptions, RawClient, TempDir, TIMEOUT};
 
 mod signals {
     use super::*;
@@ -97,5 +98,87 @@ mod signals {
             "session present after restart"
         );
         durable.expect_message("jobs", b"queued");
+    }
+
+    /// A password file line of `tests/fixtures/` (see its README for the
+    /// passwords).
+    fn fixture_line(file: &str, user: &str) -> String {
+        let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{user}:")))
+            .unwrap_or_else(|| panic!("no {user} in {path}"));
+        format!("{line}\n")
+    }
+
+    /// The CONNACK code a 3.1.1 client with these credentials gets.
+    fn connack(broker: &Mqlite, user: &str, password: &str) -> u8 {
+        let mut client = RawClient::open(broker.addr());
+        client.send_connect(&ConnectOptions::new(user).credentials(user, password.as_bytes()));
+        client.expect_connack().1
+    }
+
+    /// Waits for the `n`th stderr line containing `text`.
+    fn wait_for_log(broker: &Mqlite, text: &str, n: usize) {
+        wait_until(TIMEOUT, &format!("log line {n} `{text}`"), || {
+            broker.stderr().matches(text).count() >= n
+        });
+    }
+
+    #[test]
+    fn sighup_reloads_the_password_file_and_a_failed_reload_keeps_it() {
+        let dir = TempDir::new("sighup");
+        let passwd = dir.file("passwd", &fixture_line("passwd_pbkdf2", "alice"));
+        let passwd = passwd.to_str().unwrap().to_string();
+        let mut broker = Mqlite::start_in(
+            &["-p", "0", "--no-persist", "--password-file", &passwd],
+            dir,
+        );
+        assert_eq!(connack(&broker, "alice", "wonderland"), 0);
+        assert_ne!(
+            connack(&broker, "hand", "made by hand"),
+            0,
+            "not in the file yet"
+        );
+
+        // A new user (and a new password for alice): the file is read again.
+        std::fs::write(
+            &passwd,
+            format!(
+                "{}{}",
+                fixture_line("passwd_sha512", "alice"),
+                fixture_line("passwd_sha512", "hand")
+            ),
+        )
+        .unwrap();
+        broker.signal(libc::SIGHUP);
+        wait_for_log(&broker, "SIGHUP: reloaded", 1);
+        assert_eq!(connack(&broker, "hand", "made by hand"), 0);
+        assert_eq!(connack(&broker, "alice", "wonderland"), 0);
+
+        // A file that cannot be read as a password file: the reload fails,
+        // the broker says so, keeps the users it had and keeps serving.
+        std::fs::write(&passwd, ":no user name\n").unwrap();
+        broker.signal(libc::SIGHUP);
+        wait_for_log(&broker, "SIGHUP: reload failed", 1);
+        assert!(broker.is_running(), "{}", broker.stderr());
+        let log = broker.stderr();
+        let failure = log
+            .lines()
+            .find(|line| line.contains("SIGHUP: reload failed"))
+            .unwrap();
+        assert!(failure.contains(&passwd), "{failure}");
+        assert_eq!(connack(&broker, "hand", "made by hand"), 0);
+
+        // Mended: the next SIGHUP works again.
+        std::fs::write(&passwd, fixture_line("passwd_pbkdf2", "dave")).unwrap();
+        broker.signal(libc::SIGHUP);
+        wait_for_log(&broker, "SIGHUP: reloaded", 2);
+        assert_eq!(connack(&broker, "dave", "slow"), 0);
+        assert_ne!(connack(&broker, "hand", "made by hand"), 0);
+
+        let log = broker.stop();
+        assert!(!log.contains("panicked"), "{log}");
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
-use crate::config_file::CONFIG_FILE_KEYS;
+use crate::config_file::{CONFIG_FILE_KEYS, LISTENER_KEYS};
 
 /// What the command line asked for.
 #[derive(Parser, Debug)]
@@ -30,8 +30,14 @@ pub struct Options {
     /// as with mosquitto: localhost -> 127.0.0.1 and ::1)
     #[arg(long = "bind", value_name = "HOST", value_parser = bind, verbatim_doc_comment)]
     pub bind: Option<String>,
-    /// TOML file with any of the keys below  [default: none]
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    /// config file: TOML with any of the keys below,
+    /// or a mosquitto.conf (see docs/CONFIG.md)  [default: none]
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        verbatim_doc_comment
+    )]
     pub config_file: Option<PathBuf>,
     /// SQLite file for sessions and retained  [default: mqlite.db]
     #[arg(long = "db", value_name = "PATH")]
@@ -113,12 +119,24 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
 /// combine, and the file's keys with their defaults.
 fn after_help() -> String {
     let mut text = String::from(
-        "Command-line options override the file. SIGINT or SIGTERM stops the broker\n\
-         cleanly.\n\nConfig file keys (TOML) and their defaults:\n",
+        "Command-line options override the file (-p / --bind replace its plain\n\
+         listeners). SIGINT or SIGTERM stops the broker cleanly; SIGHUP reloads the\n\
+         password file, the ACL file and the TLS certificates, and reopens log files.\n\
+         \n\
+         Config file keys (TOML) and their defaults:\n",
     );
     for (key, default) in CONFIG_FILE_KEYS {
         text.push_str(&format!("  {key:<28} {default}\n"));
     }
+    text.push_str("\nKeys of a [[listener]] table:\n");
+    for (key, default) in LISTENER_KEYS {
+        text.push_str(&format!("  {key:<28} {default}\n"));
+    }
+    text.push_str(
+        "\nA file whose first setting is a mosquitto option (`listener 1883`, `port`,\n\
+         `password_file`...) is read as mosquitto.conf; docs/CONFIG.md lists the\n\
+         options supported, skipped and refused.\n",
+    );
     text
 }
 

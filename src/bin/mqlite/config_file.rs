@@ -7,13 +7,22 @@
 //! `0` means "never" for `session_expiry` and "off" for `sys_interval`.
 //! `port` and `bind` are shorthands for listeners on one port: `bind` is
 //! an IP address or a host name, which gets a listener on every address it
-//! resolves to. Unknown keys are
-//! refused, so a typo is reported instead of silently ignored.
+//! resolves to. `[[listener]]` tables (`toml_listener.rs`) add listeners
+//! with settings of their own (TLS, WebSocket, Unix sockets, limits and
+//! access files); with them and without `listeners`, `port` or `bind`,
+//! no plain listener is made (as mosquitto starts no default listener once
+//! a `listener` is configured). Unknown keys are refused, so a typo is
+//! reported instead of silently ignored.
 //!
 //! ```toml
 //! listeners = ["127.0.0.1:1883", "[::1]:1883"]
 //! max_inflight = 100
 //! session_expiry = 86400
+//!
+//! [[listener]]
+//! port = 8883
+//! certfile = "server.pem"
+//! keyfile = "server.key"
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +32,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use mqlite::{Config, Error};
+
+#[path = "toml_listener.rs"]
+mod listener_table;
+
+pub use listener_table::LISTENER_KEYS;
 
 /// The TOML file's shape: every key optional, defaults from [`Config`].
 #[derive(Deserialize, Default)]
@@ -57,6 +71,7 @@ struct FileConfig {
     response_information: Option<String>,
     redirect: Option<String>,
     redirect_permanent: Option<bool>,
+    listener: Option<Vec<toml::Spanned<listener_table::ListenerTable>>>,
 }
 
 /// The keys of the TOML file with their defaults, for `--help`.
@@ -138,6 +153,10 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
         "redirect_permanent",
         "false  redirect with 0x9D (server moved)",
     ),
+    (
+        "listener",
+        "none  [[listener]] tables: TLS, WebSocket, Unix socket listeners (keys below)",
+    ),
 ];
 
 /// Parses TOML text into a config, on top of the defaults, and validates
@@ -167,12 +186,22 @@ pub fn from_toml(text: &str) -> Result<Config, Error> {
 /// for a config (with the line, the column and TOML's excerpt of the file,
 /// on several lines); [`Error::Config`] naming the key and the file when a
 /// value is unusable.
+// The binary reads the text first, to tell TOML from mosquitto.conf.
+#[allow(dead_code)]
 pub fn from_toml_file(path: &std::path::Path) -> Result<Config, Error> {
     let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigFile {
         path: path.display().to_string(),
         reason: format!("cannot read it: {error}"),
     })?;
-    parse(&text).map_err(|error| match error {
+    from_toml_text(path, &text)
+}
+
+/// Parses the text of the TOML file at `path`; errors name the file.
+///
+/// # Errors
+/// As for [`from_toml_file`].
+pub fn from_toml_text(path: &std::path::Path, text: &str) -> Result<Config, Error> {
+    parse(text).map_err(|error| match error {
         Parse::Syntax(reason) => Error::ConfigFile {
             path: path.display().to_string(),
             reason,
@@ -198,7 +227,7 @@ fn parse(text: &str) -> Result<Config, Parse> {
     let file: FileConfig = toml::from_str(text)
         .map_err(|error| Parse::Syntax(error.to_string().trim().to_string()))?;
     let mut config = Config::default();
-    file.apply(&mut config).map_err(Parse::Invalid)?;
+    file.apply(&mut config, text).map_err(Parse::Invalid)?;
     config.validate().map_err(Parse::Invalid)?;
     Ok(config)
 }
@@ -211,7 +240,24 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
 }
 
 impl FileConfig {
-    fn apply(self, config: &mut Config) -> Result<(), Error> {
+    fn apply(self, config: &mut Config, text: &str) -> Result<(), Error> {
+        if let Some(tables) = self.listener {
+            if self.listeners.is_none() && self.port.is_none() && self.bind.is_none() {
+                config.listeners = Vec::new();
+            }
+            for (index, table) in tables.into_iter().enumerate() {
+                let line = text[..table.span().start.min(text.len())]
+                    .matches('\n')
+                    .count()
+                    + 1;
+                let which = format!("[[listener]] #{} (line {line})", index + 1);
+                let listeners = table
+                    .into_inner()
+                    .listeners(&which)
+                    .map_err(|reason| invalid("listener", reason))?;
+                config.custom_listeners.extend(listeners);
+            }
+        }
         if let Some(listeners) = self.listeners {
             if self.port.is_some() || self.bind.is_some() {
                 return Err(invalid(
@@ -431,6 +477,45 @@ mod tests {
                 .any(|line| line.trim_start().starts_with('|') && line.contains('^')),
             "{text}"
         );
+    }
+
+    #[test]
+    fn listener_tables_add_custom_listeners() {
+        let config = from_toml(
+            "max_inflight = 5\n\n[[listener]]\naddress = \"127.0.0.1:8883\"\ncertfile = \"c\"\n\
+             keyfile = \"k\"\n\n[[listener]]\nunix = \"/run/m.sock\"\n",
+        )
+        .unwrap();
+        // No `listeners`, `port` or `bind`: no plain listener.
+        assert!(config.listeners.is_empty());
+        assert_eq!(config.max_inflight, 5);
+        assert_eq!(
+            config.custom_listeners,
+            vec![
+                mqlite::Listener::tcp("127.0.0.1:8883".parse().unwrap())
+                    .with_tls(mqlite::TlsSettings::new("c", "k")),
+                mqlite::Listener::unix("/run/m.sock"),
+            ]
+        );
+        let config = from_toml("port = 1884\n[[listener]]\nport = 1885\n").unwrap();
+        assert_eq!(config.listeners, vec!["127.0.0.1:1884".parse().unwrap()]);
+        assert_eq!(config.custom_listeners.len(), 1);
+        // Errors name the table and its line.
+        let error = from_toml("port = 1\n\n[[listener]]\nport = 2\n[[listener]]\ncafile = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid config `listener`: [[listener]] #2 (line 5): "),
+            "{error}"
+        );
+        let error = from_toml("[[listener]]\nport = 1\nsocket = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("socket"), "{error}");
+        // The table's keys are listed for --help.
+        for key in ["port", "unix", "socket_mode", "tls_version", "acl_file"] {
+            assert!(LISTENER_KEYS.iter().any(|(k, _)| *k == key), "{key}");
+        }
     }
 
     #[test]

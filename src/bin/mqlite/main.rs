@@ -1,35 +1,61 @@
 //! `mqlite`: the standalone broker, for people used to `mosquitto`.
 //!
-//! Reads options (`args`) and optionally a TOML file (`config_file`),
-//! installs a logger (`logging`), runs the broker on the main thread, and
-//! stops cleanly on SIGINT / SIGTERM (`signals`). All of this is the
-//! binary's: the library links none of these crates.
+//! Reads options (`args`) and optionally a config file (`settings`: TOML,
+//! `config_file`, or mosquitto.conf, `mosquitto/`), installs a logger
+//! (`logging`), runs the broker on the main thread, stops cleanly on
+//! SIGINT / SIGTERM and reloads the password, ACL and certificate files on
+//! SIGHUP (`signals`). All of this is the binary's: the library links none
+//! of these crates.
 //!
 //! Once listening it writes one line per bound address to stderr, whatever
 //! the log levels, for scripts that start it on port 0:
-//! `mqlite: listening on 127.0.0.1:40123` (`[::1]:40123` for IPv6).
+//! `mqlite: listening on 127.0.0.1:40123` (`[::1]:40123` for IPv6); a TLS
+//! or WebSocket listener's line ends with its scheme (`(mqtts)`), a Unix
+//! socket's is `mqlite: listening on unix:PATH`.
 
 mod args;
 mod config_file;
 mod logging;
+mod mosquitto;
+mod settings;
 mod signals;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use args::{Options, Parsed};
-use mqlite::{Broker, Config};
+use mqlite::{Broker, Config, ListenAddress, Listener};
+use settings::{FileSettings, Syntax};
 
-/// The config the options describe: the file's, or the defaults, with the
-/// options on top.
-fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
-    let mut config = match &options.config_file {
-        Some(path) => config_file::from_toml_file(path)?,
-        None => Config::default(),
+/// Why the binary does not start: the message, and the exit status (2: the
+/// command line, 1: the config file or the broker).
+struct Refusal {
+    status: u8,
+    error: mqlite::Error,
+}
+
+/// The settings the options describe: the file's, or the defaults, with
+/// the options on top.
+fn build_settings(options: &Options) -> Result<FileSettings, Refusal> {
+    let mut settings = match &options.config_file {
+        Some(path) => settings::load(path).map_err(|error| Refusal { status: 1, error })?,
+        None => FileSettings::from_config(Config::default()),
     };
-    // The standalone broker is durable by default.
-    if config.persistence.is_none() {
+    apply_options(options, &mut settings.config, settings.syntax)
+        .map_err(|error| Refusal { status: 2, error })?;
+    Ok(settings)
+}
+
+/// The command line on top of the file.
+fn apply_options(
+    options: &Options,
+    config: &mut Config,
+    syntax: Syntax,
+) -> Result<(), mqlite::Error> {
+    // The standalone broker is durable by default; a mosquitto.conf says
+    // itself (`persistence true`), as mosquitto's default is memory only.
+    if syntax == Syntax::Toml && config.persistence.is_none() {
         config.persistence = Some(PathBuf::from("mqlite.db"));
     }
     if let Some(db) = &options.db {
@@ -54,6 +80,8 @@ fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
     if options.allow_anonymous.is_some() {
         config.allow_anonymous = options.allow_anonymous;
     }
+    // -p / --bind replace the plain listeners; the file's listeners with
+    // settings of their own stay.
     if options.port.is_some() || options.bind.is_some() {
         let current = config.listeners.first().copied();
         let port = options
@@ -75,8 +103,7 @@ fn build_config(options: &Options) -> Result<Config, mqlite::Error> {
             }
         };
     }
-    config.validate()?;
-    Ok(config)
+    config.validate()
 }
 
 fn main() -> ExitCode {
@@ -91,17 +118,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(options.verbose);
-
-    let config = match build_config(&options) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("mqlite: {error}");
-            return ExitCode::from(2);
+    let mut settings = match build_settings(&options) {
+        Ok(settings) => settings,
+        Err(refusal) => {
+            eprintln!("mqlite: {}", refusal.error);
+            return ExitCode::from(refusal.status);
         }
     };
-    let signals = signals::StopSignals::catch();
-    let mut broker = match Broker::new(config) {
+    if let Err(message) = logging::init(&settings.log, options.verbose) {
+        eprintln!("mqlite: {message}");
+        return ExitCode::FAILURE;
+    }
+    for warning in &settings.warnings {
+        log::warn!("{warning}");
+    }
+    if let Some(warning) = settings::foreign_store(&mut settings.config) {
+        log::warn!("{warning}");
+    }
+
+    let signals = signals::Signals::catch();
+    let custom = settings.config.custom_listeners.clone();
+    let mut broker = match Broker::new(settings.config) {
         Ok(broker) => broker,
         Err(error) => {
             eprintln!("mqlite: {error}");
@@ -111,22 +148,64 @@ fn main() -> ExitCode {
     for addr in broker.local_addrs() {
         eprintln!("mqlite: listening on {addr}");
     }
+    for (listener, bound) in custom.iter().zip(broker.custom_local_addrs()) {
+        eprintln!("mqlite: listening on {}", listening(listener, bound));
+    }
+    if let Some(path) = &settings.pid_file {
+        if let Err(error) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            eprintln!("mqlite: cannot write pid_file {}: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
 
-    if options.verbose {
-        broker.set_event_hook(|event| {
-            if let Some(line) = logging::connected_line(event) {
+    let connections = settings.connection_messages.unwrap_or(false) || options.verbose;
+    let log = settings.log.clone();
+    if connections || log.subscriptions || log.unsubscriptions {
+        broker.set_event_hook(move |event| {
+            let line = if connections {
+                logging::connected_line(event).or_else(|| logging::disconnected_line(event))
+            } else {
+                None
+            };
+            if let Some(line) = line.or_else(|| logging::subscription_line(event, &log)) {
                 log::info!("{line}");
             }
         });
     }
-    signals.stop(broker.handle());
+    signals.serve(broker.handle());
 
-    match broker.run() {
+    let status = match broker.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("mqlite: {error}");
             ExitCode::FAILURE
         }
+    };
+    if let Some(path) = &settings.pid_file {
+        remove_pid_file(path);
+    }
+    status
+}
+
+/// A custom listener's `listening on` text: the bound address, with the
+/// scheme unless plain MQTT; `unix:PATH` for a Unix socket.
+fn listening(listener: &Listener, bound: Option<SocketAddr>) -> String {
+    let scheme = match (listener.websocket, listener.tls.is_some()) {
+        (false, false) => "",
+        (false, true) => " (mqtts)",
+        (true, false) => " (ws)",
+        (true, true) => " (wss)",
+    };
+    match (&listener.address, bound) {
+        (_, Some(addr)) => format!("{addr}{scheme}"),
+        (ListenAddress::Unix(unix), None) => format!("unix:{}{scheme}", unix.path.display()),
+        (ListenAddress::Tcp(addr), None) => format!("{addr}{scheme}"),
+    }
+}
+
+fn remove_pid_file(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        log::warn!("cannot remove pid_file {}: {error}", path.display());
     }
 }
 
@@ -136,7 +215,9 @@ mod tests {
 
     fn try_config(args: &[&str]) -> Result<Config, mqlite::Error> {
         match args::parse(args.iter().map(|s| s.to_string())) {
-            Ok(Parsed::Run(options)) => build_config(&options),
+            Ok(Parsed::Run(options)) => build_settings(&options)
+                .map(|settings| settings.config)
+                .map_err(|refusal| refusal.error),
             _ => panic!("{args:?} not parsed"),
         }
     }
@@ -169,5 +250,49 @@ mod tests {
         );
         let config = config_of(&["--bind", "::1"]);
         assert_eq!(config.listeners, vec!["[::1]:1883".parse().unwrap()]);
+    }
+
+    #[test]
+    fn a_mosquitto_conf_keeps_no_file_unless_told_and_options_override_it() {
+        let dir = std::env::temp_dir().join(format!("mqlite-main-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mosquitto.conf");
+        std::fs::write(
+            &file,
+            "listener 1883 127.0.0.1\nlistener 8883 127.0.0.1\ncertfile c.pem\nkeyfile k.pem\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let config = config_of(&["-c", file]);
+        assert_eq!(config.persistence, None);
+        assert_eq!(config.listeners, vec!["127.0.0.1:1883".parse().unwrap()]);
+        assert_eq!(config.custom_listeners.len(), 1);
+        // -p replaces the plain listeners and keeps the TLS one.
+        let config = config_of(&["-c", file, "-p", "0", "--db", "x.db"]);
+        assert_eq!(config.listeners, vec!["127.0.0.1:0".parse().unwrap()]);
+        assert_eq!(config.custom_listeners.len(), 1);
+        assert_eq!(config.persistence, Some(PathBuf::from("x.db")));
+        // A refused option exits 1, the command line's faults 2.
+        std::fs::write(dir.join("bad.conf"), "port 1883\nconnection b\n").unwrap();
+        let options = match args::parse(["-c".to_string(), format!("{}/bad.conf", dir.display())]) {
+            Ok(Parsed::Run(options)) => options,
+            _ => panic!(),
+        };
+        let refusal = build_settings(&options).err().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(refusal.status, 1);
+        assert!(
+            refusal
+                .error
+                .to_string()
+                .ends_with("bad.conf: line 2: `connection`: not supported: mqlite has no bridges"),
+            "{}",
+            refusal.error
+        );
+        let options = match args::parse(["--bind=no.such.host.invalid".to_string()]) {
+            Ok(Parsed::Run(options)) => options,
+            _ => panic!(),
+        };
+        assert_eq!(build_settings(&options).err().unwrap().status, 2);
     }
 }
