@@ -31,6 +31,8 @@ impl Core {
         let v5 = connect.protocol.is_v5();
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
+            // Known before CONNACK: a refusal keeps to it too.
+            conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
         }
         if let Some((code, reference)) = redirection(&self.config) {
             let mut properties = PropertiesBuilder::new();
@@ -204,9 +206,14 @@ impl Core {
             log::info!("CONNECT from {} refused: {code}", conn.peer);
         }
         // CONNACK may carry a Reason String whatever the client asked
-        // [MQTT-3.1.2-29].
+        // [MQTT-3.1.2-29], unless it would make the packet larger than the
+        // client's Maximum Packet Size [MQTT-3.2.2-19].
+        let why = code.describe();
+        let max = self.conns.get(id).map_or(u32::MAX, |c| c.max_packet_size);
         let mut properties = PropertiesBuilder::new();
-        properties.string(codec::property::REASON_STRING, code.describe());
+        if why.len() + 16 <= max as usize {
+            properties.string(codec::property::REASON_STRING, why);
+        }
         self.send_connack(id, false, code, &properties);
         self.close(now, id, CloseReason::Refused);
     }

@@ -643,6 +643,30 @@ fn an_authentication_method_is_refused() {
 }
 
 #[test]
+fn a_refusal_leaves_out_its_reason_string_beyond_the_maximum_packet_size() {
+    // Found by the `core` fuzz target: the refusing CONNACK carried its
+    // Reason String whatever the client's Maximum Packet Size
+    // [MQTT-3.2.2-19].
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 20);
+    let id = sim.accept();
+    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    let out = raw_output(&mut sim, id);
+    assert_eq!(out, [0x20, 0x03, 0x00, 0x8C, 0x00]);
+    assert!(!sim.is_open(id));
+    // Within it, the string is there.
+    let mut p = props();
+    p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 64);
+    let id = sim.accept();
+    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    let out = raw_output(&mut sim, id);
+    assert!(out.len() <= 64 && contains(&out, b"Bad authentication method"));
+}
+
+#[test]
 fn no_local_on_a_shared_subscription_is_a_protocol_error() {
     let mut sim = Sim::new();
     let c = sim.connect_v5("c", true, &props());
