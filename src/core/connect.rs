@@ -11,7 +11,7 @@ use super::connect_options::{
     Granted,
 };
 use super::connection::{CloseReason, ConnState, PendingConnect, Will};
-use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
+use super::delivery::{may_read, TOO_LARGE_FOR_CLIENT, WITHHELD_FROM_RESUMING_CLIENT};
 use super::enhanced_auth::{auth_token, AuthExchange};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
@@ -410,16 +410,27 @@ impl Core {
             return;
         };
         let check_acl = self.hooks.has_acl();
+        let wire = conn.wire(self.now_ms);
         let mut sent = 0;
         let mut index = 0;
         while let Some(inflight) = session.inflight.get(index) {
             match inflight.state {
                 InflightState::AwaitingAck => {
                     let seq = inflight.seq;
-                    if check_acl
+                    let withheld = if check_acl
                         && seq < session.acl_recheck_below
                         && !may_read(&mut self.hooks, session, conn, inflight.message.topic())
                     {
+                        Some(WITHHELD_FROM_RESUMING_CLIENT)
+                    } else if conn.too_large(&inflight.message, wire) {
+                        // The client came back with a smaller Maximum
+                        // Packet Size: what no longer fits is dropped, as
+                        // if it had been sent [MQTT-3.1.2-25].
+                        Some(TOO_LARGE_FOR_CLIENT)
+                    } else {
+                        None
+                    };
+                    if let Some(why) = withheld {
                         session.remove_inflight(index);
                         if self.store.enabled() && !session.clean {
                             self.store.push(StoreOp::SessionMessageDelete {
@@ -427,16 +438,11 @@ impl Core {
                                 seq,
                             });
                         }
-                        self.stats
-                            .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
+                        self.stats.drop_message(&session.client_id, why);
                         continue;
                     }
-                    conn.output.push_publish(
-                        &inflight.message,
-                        true,
-                        inflight.packet_id,
-                        conn.wire(self.now_ms),
-                    );
+                    conn.output
+                        .push_publish(&inflight.message, true, inflight.packet_id, wire);
                     sent += 1;
                 }
                 // The message reached the client before (PUBREC came

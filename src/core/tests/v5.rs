@@ -434,6 +434,39 @@ fn nothing_larger_than_the_clients_maximum_packet_size_is_sent() {
 }
 
 #[test]
+fn a_resumed_session_drops_what_exceeds_the_new_maximum_packet_size() {
+    // Found by the `core` fuzz target: messages left in flight were sent
+    // again (DUP) whatever the Maximum Packet Size the client came back
+    // with [MQTT-3.1.2-24], [MQTT-3.1.2-25].
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.four_byte(property::SESSION_EXPIRY_INTERVAL, 60);
+    let sub = sim.connect_v5("sub", false, &p);
+    sim.subscribe(sub, "t", QoS::AtLeastOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[7; 100], QoS::AtLeastOnce, false, 1);
+    sim.publish(publisher, "t", b"small", QoS::AtLeastOnce, false, 2);
+    assert_eq!(sim.publishes(sub).len(), 2);
+    sim.core.handle_closed(sim.now, sub);
+    p.four_byte(property::MAXIMUM_PACKET_SIZE, 64);
+    let (sub, got) = sim.connect_with(connect5("sub", false, &p));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
+    let resent: Vec<&[u8]> = got[1..]
+        .iter()
+        .map(|g| match g {
+            Got::Publish {
+                payload, dup: true, ..
+            } => payload.as_slice(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(resent, [b"small"]);
+    assert!(sim.core.stats().messages_dropped >= 1);
+    // The dropped one is done with: the window is not held by it.
+    assert!(sim.is_open(sub));
+}
+
+#[test]
 fn acknowledgements_carry_reason_codes() {
     let mut sim = Sim::new();
     let c = sim.connect_v5("c", true, &props());
