@@ -411,6 +411,12 @@ impl Core {
         };
         let check_acl = self.hooks.has_acl();
         let wire = conn.wire(self.now_ms);
+        // What goes out again stays within the client's Receive Maximum
+        // [MQTT-3.3.4-9]: the rest is sent as acknowledgements make room
+        // (`refill`).
+        let window = usize::from(session.window);
+        session.held_back.clear();
+        let mut outstanding = 0;
         let mut sent = 0;
         let mut index = 0;
         while let Some(inflight) = session.inflight.get(index) {
@@ -441,17 +447,25 @@ impl Core {
                         self.stats.drop_message(&session.client_id, why);
                         continue;
                     }
-                    conn.output
-                        .push_publish(&inflight.message, true, inflight.packet_id, wire);
-                    sent += 1;
+                    if outstanding >= window {
+                        session.held_back.push(inflight.packet_id);
+                    } else {
+                        conn.output
+                            .push_publish(&inflight.message, true, inflight.packet_id, wire);
+                        sent += 1;
+                        outstanding += 1;
+                    }
                 }
                 // The message reached the client before (PUBREC came
                 // back); only its packet id is sent again.
-                InflightState::AwaitingComp => codec::encode_ack(
-                    conn.output.bytes_mut(),
-                    codec::AckKind::PubRel,
-                    inflight.packet_id,
-                ),
+                InflightState::AwaitingComp => {
+                    codec::encode_ack(
+                        conn.output.bytes_mut(),
+                        codec::AckKind::PubRel,
+                        inflight.packet_id,
+                    );
+                    outstanding += 1;
+                }
             }
             index += 1;
         }

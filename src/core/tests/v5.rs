@@ -467,6 +467,42 @@ fn a_resumed_session_drops_what_exceeds_the_new_maximum_packet_size() {
 }
 
 #[test]
+fn a_resumed_session_resends_within_the_new_receive_maximum() {
+    // Found by the `core` fuzz target: every message left in flight was
+    // sent again at once, beyond the Receive Maximum the client came back
+    // with [MQTT-3.3.4-9]; the rest now follow as it acknowledges.
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.four_byte(property::SESSION_EXPIRY_INTERVAL, 60);
+    let sub = sim.connect_v5("sub", false, &p);
+    sim.subscribe(sub, "t", QoS::AtLeastOnce);
+    let publisher = sim.connect("p", true);
+    for n in 1..=3 {
+        sim.publish(publisher, "t", &[n], QoS::AtLeastOnce, false, u16::from(n));
+    }
+    assert_eq!(sim.publishes(sub).len(), 3);
+    sim.core.handle_closed(sim.now, sub);
+    p.two_byte(property::RECEIVE_MAXIMUM, 1);
+    let (sub, mut got) = sim.connect_with(connect5("sub", false, &p));
+    assert_eq!(got.remove(0), Got::ConnAck(true, ReasonCode::SUCCESS));
+    for n in 1..=3u8 {
+        let [Got::Publish {
+            packet_id,
+            dup: true,
+            ref payload,
+            ..
+        }] = got[..]
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(payload, &[n]);
+        sim.send(sub, Packet::PubAck(codec::Ack::new(packet_id)));
+        got = sim.recv(sub);
+    }
+    assert_eq!(got, []);
+}
+
+#[test]
 fn acknowledgements_carry_reason_codes() {
     let mut sim = Sim::new();
     let c = sim.connect_v5("c", true, &props());
