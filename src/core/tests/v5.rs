@@ -794,6 +794,41 @@ fn the_broker_sets_topic_aliases_for_clients_that_take_them() {
 }
 
 #[test]
+fn a_topic_alias_never_takes_a_publish_over_the_maximum_packet_size() {
+    // Setting an alias adds 3 bytes the size check did not count: a
+    // PUBLISH that just fit went out larger than the client's Maximum
+    // Packet Size [MQTT-3.1.2-24]. It now goes out without the alias.
+    let mut sim = Sim::new();
+    let mut p = props();
+    // "t" with 20 bytes at QoS 0: 26 bytes, 29 with a Topic Alias.
+    p.two_byte(property::TOPIC_ALIAS_MAXIMUM, 5)
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 26);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "t", QoS::AtMostOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[1; 20], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[2; 10], QoS::AtMostOnce, false, 0);
+    let out = raw_output(&mut sim, sub);
+    let mut pos = 0;
+    let mut got = Vec::new();
+    while pos < out.len() {
+        let (packet, used) = codec::decode_as(&out[pos..], usize::MAX, Some(Protocol::V5))
+            .unwrap()
+            .unwrap();
+        assert!(used <= 26, "{used}-byte {packet:?}");
+        if let Packet::Publish(publish) = packet {
+            got.push((publish.topic.to_string(), publish.properties.topic_alias()));
+        }
+        pos += used;
+    }
+    assert_eq!(
+        got,
+        [("t".to_string(), None), ("t".to_string(), Some(1))],
+        "the first without an alias, the next sets it"
+    );
+}
+
+#[test]
 fn response_information_is_given_to_who_asks() {
     let mut sim = Sim::with_config(Config {
         response_information: Some("responses/%c".into()),
