@@ -604,6 +604,27 @@ fn disconnect_with_will_publishes_it_and_a_normal_one_does_not() {
 }
 
 #[test]
+fn a_will_published_when_the_socket_closes_counts_its_expiry_from_then() {
+    // Found by the `core` fuzz target: a close from the driver (socket
+    // closed, kick) did not move the broker's clock, so a will published
+    // then went out with its Message Expiry Interval plus the time since
+    // the last input [MQTT-3.3.2-6].
+    let mut sim = Sim::new();
+    let watcher = sim.connect_v5("w", true, &props());
+    sim.subscribe(watcher, "will", QoS::AtMostOnce);
+    let mut will = props();
+    will.four_byte(property::MESSAGE_EXPIRY_INTERVAL, 5);
+    let (c, _) = sim.connect_with(will_connect("c", &will, &props()));
+    sim.now += Duration::from_secs(20);
+    sim.core.handle_closed(sim.now, c);
+    let got = sim.recv(watcher);
+    assert_eq!(
+        publish_properties(&got[0]),
+        vec![(property::MESSAGE_EXPIRY_INTERVAL, "FourByte(5)".to_string())]
+    );
+}
+
+#[test]
 fn will_delay_waits_and_a_reconnect_cancels_it() {
     let mut sim = Sim::new();
     let watcher = sim.connect("w", true);
