@@ -850,6 +850,44 @@ fn a_topic_alias_never_takes_a_publish_over_the_maximum_packet_size() {
 }
 
 #[test]
+fn a_topic_alias_used_never_takes_a_publish_over_the_maximum_packet_size() {
+    // Found by the `core` fuzz target: an alias (3 bytes) standing for a
+    // one-byte topic makes the PUBLISH 2 bytes larger than with the topic.
+    let mut sim = Sim::new();
+    let mut p = props();
+    // "t" with 20 bytes at QoS 0: 26 bytes, 28 with the alias in its place.
+    p.two_byte(property::TOPIC_ALIAS_MAXIMUM, 5)
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 26);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "t", QoS::AtMostOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[1; 10], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[2; 20], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[3; 10], QoS::AtMostOnce, false, 0);
+    let out = raw_output(&mut sim, sub);
+    let mut pos = 0;
+    let mut got = Vec::new();
+    while pos < out.len() {
+        let (packet, used) = codec::decode_as(&out[pos..], usize::MAX, Some(Protocol::V5))
+            .unwrap()
+            .unwrap();
+        assert!(used <= 26, "{used}-byte {packet:?}");
+        if let Packet::Publish(publish) = packet {
+            got.push((publish.topic.to_string(), publish.properties.topic_alias()));
+        }
+        pos += used;
+    }
+    assert_eq!(
+        got,
+        [
+            ("t".to_string(), Some(1)),
+            ("t".to_string(), None),
+            (String::new(), Some(1))
+        ]
+    );
+}
+
+#[test]
 fn response_information_is_given_to_who_asks() {
     let mut sim = Sim::with_config(Config {
         response_information: Some("responses/%c".into()),
