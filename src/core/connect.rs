@@ -50,6 +50,13 @@ impl Core {
             return;
         }
         let method = connect.properties.authentication_method();
+        if method.is_none() && connect.properties.authentication_data().is_some() {
+            // Authentication Data without an Authentication Method is a
+            // Protocol Error (MQTT 5.0, 3.1.2.11.10).
+            log::debug!("CONNECT has Authentication Data without an Authentication Method");
+            self.refuse(now, id, ReasonCode::PROTOCOL_ERROR);
+            return;
+        }
         if let (Some(method), Some(conn)) = (method, self.live_conn(id)) {
             conn.auth = Some(Box::new(AuthExchange {
                 method: method.into(),
