@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes hand-made seed scripts for the `core` fuzz target into
-corpus/core/seed-*, following the script format of src/core_script.rs
-(keep the two in step), and hand-made MQTT 5 packets for the `decode`
-target into corpus/decode/seed-v5-*. Run from fuzz/: python3 make_seeds.py"""
+corpus/core/seed-* (3.1.1 clients, and MQTT 5 clients in seed-v5-*),
+following the script format of src/core_script/ (packets.rs, packets5.rs:
+keep them in step), and hand-made MQTT 5 packets for the `decode` target
+into corpus/decode/seed-v5-*. Run from fuzz/: python3 make_seeds.py"""
 
 import os
 
@@ -92,6 +93,143 @@ def take_ops():
     return [13]
 
 
+# MQTT 5 clients (see packets5.rs): the CONNECT of `connect` with protocol
+# byte 112, then its property operands; the packets of a connected MQTT 5
+# client (`packet5`).
+
+FILTER5 = {"#": 0, "a/#": 1, "a/+": 2, "+/b": 3, "a": 4, "a/b": 5, "$share/g/#": 8,
+           "$share/g/a/+": 9, "$share/h/a": 10, "b": 12, "$share/g": 15}
+TEXT = {"k": 0, "v": 1, "text/plain": 3}
+MAX = 0xFFFFFFFF
+
+
+def user_props():
+    # One pair: "k" = "v".
+    return [0, TEXT["k"], TEXT["v"]]
+
+
+def connect_props(expiry=None, receive_max=None, max_packet=None, alias_max=None,
+                  problem_info=None, user=False, auth=False, invalid=None):
+    bits, ops = 0, []
+    if expiry is not None:
+        bits |= 1
+        ops += [{0: 0, 1: 1, 30: 2, 3600: 3, MAX: 4}[expiry]]
+    if receive_max is not None:
+        bits |= 2
+        ops += [receive_max - 1 if receive_max <= 4 else {100: 5, 65535: 6}[receive_max]]
+    if max_packet is not None:
+        bits |= 4
+        ops += [0, max_packet - 20] if max_packet < 276 else [{1024: 2, 10240: 3}[max_packet]]
+    if alias_max is not None:
+        bits |= 8
+        ops += [{0: 0, 1: 1, 2: 2, 3: 3, 10: 4, 65535: 5}[alias_max]]
+    if problem_info is not None:
+        bits |= 16
+        ops += [problem_info]
+    if user:
+        bits |= 64
+        ops += user_props()
+    if auth:
+        bits |= 128
+        ops += [0]
+    elif invalid is not None:
+        # 0 unknown id, 1 Topic Alias, 2 bad value, 3 twice, 4 Receive Maximum 0.
+        bits |= 128
+        ops += [2, invalid]
+    return [bits] + ops
+
+
+def message_props(will, expiry=None, delay=None, alias=None, pfi=None, content=None,
+                  response=None, correlation=None, user=False, sub_id=False):
+    bits, ops = 0, []
+    if expiry is not None:
+        bits |= 1
+        ops += [{0: 0, 1: 1, 5: 2, 3600: 3, MAX: 4}[expiry]]
+    if will and delay is not None:
+        bits |= 2
+        ops += [{0: 0, 1: 1, 5: 2, 60: 3, MAX: 4}[delay]]
+    if not will and alias is not None:
+        bits |= 2
+        ops += [{1: 0, 2: 1, 3: 2, 10: 5, 0: 6, 11: 7}[alias]]
+    if pfi is not None:
+        bits |= 4
+        ops += [pfi]
+    if content is not None:
+        bits |= 8
+        ops += [TEXT[content]]
+    if response is not None:
+        bits |= 16
+        ops += [TOPIC[response]]
+    if correlation is not None:
+        bits |= 32
+        ops += [len(correlation)] + list(correlation)
+    if user:
+        bits |= 64
+        ops += user_props()
+    if sub_id:
+        # Not allowed from a client.
+        bits |= 128
+        ops += [0]
+    return [bits] + ops
+
+
+def connect5(who, client="c1", clean=True, keep_alive=0, will=None, will_props=None, **props):
+    flags = 0 if clean else 1
+    will_topic, will_qos = TOPIC["a"], 0
+    if will is not None:
+        flags |= 2
+        will_topic, will_qos = TOPIC[will[0]], will[1]
+    ka = {0: 0, 1: 1, 10: 2}[keep_alive]
+    out = [1, who, 0, 112, flags, ka, CLIENT[client], will_topic, 5, ord("w"), will_qos]
+    out += connect_props(**props)
+    if will is not None:
+        out += message_props(True, **(will_props or {}))
+    return out + [NO_SPLIT]
+
+
+def publish5(who, topic="a", qos=0, retain=False, packet_id=1, size=4, empty_topic=False,
+             **props):
+    # size: up to 15 bytes, or 48.
+    flags = (2 if retain else 0) | (4 if empty_topic else 0)
+    out = [1, who, 1, qos, flags]
+    if not empty_topic:
+        out.append(TOPIC[topic])
+    out += [6 if size == 48 else 1 + 4 * size, ord("q")]
+    if qos:
+        out.append(packet_id - 1)
+    return out + message_props(False, **props) + [NO_SPLIT]
+
+
+def subscribe5(who, filters, packet_id=1, sub_id=None):
+    out = [1, who, 7, packet_id - 1, len(filters) - 1]
+    for f, q, no_local, rap, rh in filters:
+        out += [FILTER5[f], q | no_local << 4 | rap << 5 | rh << 6]
+    if sub_id is None:
+        return out + [0, NO_SPLIT]
+    sel = [0, sub_id - 1] if sub_id <= 3 else [{127: 3, 128: 4}[sub_id]]
+    return out + [1] + sel + [NO_SPLIT]
+
+
+def unsubscribe5(who, filters, packet_id=1):
+    return [1, who, 8, packet_id - 1, len(filters) - 1] + [FILTER5[f] for f in filters] + [0, NO_SPLIT]
+
+
+def ack5(who, kind, pick=0, reason=0, reason_string=False):
+    # kind 3 PUBACK, 4 PUBREC, 5 PUBREL, 6 PUBCOMP; reason: a byte >= 128
+    # picks an error code.
+    return [1, who, kind, pick, reason, int(reason_string), NO_SPLIT]
+
+
+def disconnect5(who, with_will=False, expiry=None):
+    if expiry is None:
+        return [1, who, 10, 3 if with_will else 0, 0, NO_SPLIT]
+    return [1, who, 10, 3 if with_will else 0, 1, {0: 0, 1: 1, 30: 2, MAX: 3}[expiry], NO_SPLIT]
+
+
+def auth5(who):
+    return [1, who, 12, 1 | 4, NO_SPLIT]
+
+
 SEEDS = {
     # Two clients, QoS 1 and 2 both ways, acknowledged.
     "flow": config()
@@ -127,6 +265,64 @@ SEEDS = {
     + subscribe(0, [("a", 1)]) + publish(1, "a", 1)
     + connect(2, "c1", clean=False, v31=True)
     + reactor() + release() + [10, 2, CLIENT["c2"]] + release(),
+    # MQTT 5: a subscriber with Receive Maximum 1, topic aliases and a
+    # Subscription Identifier; a publisher with message properties, a topic
+    # alias set then used, No Local, Retain As Published, unsubscribe,
+    # DISCONNECT with will.
+    "v5-flow": config()
+    + accept() + accept()
+    + connect5(0, "c1", receive_max=1, alias_max=2, user=True)
+    + connect5(1, "c2", will=("a/b", 1), will_props={"expiry": 5, "delay": 0, "user": True})
+    + subscribe5(0, [("a/#", 2, 0, 1, 0), ("#", 1, 0, 0, 2)], sub_id=2)
+    + subscribe5(1, [("a", 1, 1, 0, 0), ("b", 2, 0, 0, 1)], packet_id=2, sub_id=128)
+    + publish5(1, "a/b", 1, alias=1, expiry=3600, pfi=1, content="text/plain", response="b",
+               correlation=b"id", user=True)
+    + publish5(1, "a/b", 2, packet_id=2, alias=1, empty_topic=True)
+    + publish5(1, "a", 1, retain=True, packet_id=3)
+    + publish5(0, "b", 2, packet_id=1, expiry=1)
+    + reactor() + ack(0) + ack(0) + reactor() + ack(0) + ack(0) + ack(1) + reactor()
+    + ack5(1, 5, pick=200) + unsubscribe5(0, ["a/#", "b"]) + [1, 0, 9, NO_SPLIT]
+    + disconnect5(1, with_will=True) + reactor() + release(),
+    # MQTT 5: a session (expiry 30 s) with three messages in flight comes
+    # back with Receive Maximum 1 and a small Maximum Packet Size; a session
+    # of expiry 0 may not be made to outlive its connection.
+    "v5-resume": config(persistent=True)
+    + accept() + accept()
+    + connect5(0, "c1", clean=False, expiry=30) + connect5(1, "c2", expiry=0)
+    + subscribe5(0, [("a", 2, 0, 0, 0)], sub_id=1)
+    + publish5(1, "a", 1, packet_id=1, size=2) + publish5(1, "a", 1, packet_id=2, size=48)
+    + publish5(1, "a", 2, packet_id=3, size=3)
+    + reactor() + take_ops() + close(0) + release() + accept()
+    + connect5(1, "c1", clean=False, expiry=30, receive_max=1, max_packet=40)
+    + reactor() + ack(1) + reactor() + ack(1) + reactor() + ack(1) + ack(1) + reactor()
+    + disconnect5(0, expiry=30) + take_ops() + reactor() + release(),
+    # MQTT 5 refusals and protocol errors: an authentication method
+    # (0x8C, its Reason String left out under a small Maximum Packet
+    # Size), an invalid property block, a Subscription Identifier and an
+    # invalid Topic Alias from a client, five QoS 2 messages unreleased,
+    # AUTH.
+    "v5-errors": config()
+    + accept() + accept() + accept() + accept()
+    + connect5(0, "c1", auth=True, max_packet=25)
+    + connect5(1, "c2", invalid=4)
+    + connect5(2, "c3", user=True, problem_info=0) + connect5(3, "", max_packet=60)
+    + publish5(2, "a", 1, sub_id=True) + reactor() + release() + accept() + accept()
+    + connect5(1, "c1") + connect5(2, "c2")
+    + publish5(1, "a", 0, alias=11)
+    + sum((publish5(2, "a", 2, packet_id=i) for i in range(1, 6)), [])
+    + reactor() + release() + auth5(0) + reactor(),
+    # Shared subscriptions between an MQTT 5 and a 3.1.1 client, No Local
+    # on one (a protocol error), retained messages and their handling.
+    "v5-shared": config(persistent=True, expiry=3)
+    + accept() + accept() + accept()
+    + connect5(0, "c1", expiry=MAX, alias_max=10) + connect(1, "c2") + connect5(2, "c3")
+    + subscribe5(0, [("$share/g/#", 2, 0, 0, 0), ("$share/h/a", 1, 0, 1, 0)], sub_id=3)
+    + [1, 1, 7, 0, 0, 240, 10] + list(b"$share/g/#") + [1, NO_SPLIT]
+    + sum((publish5(2, t, 1, packet_id=1 + i, retain=i % 2 == 0)
+           for i, t in enumerate(["a", "a/b", "b", "a"])), [])
+    + reactor() + ack(0) + ack(0) + ack(1) + reactor()
+    + subscribe5(2, [("$share/g", 0, 0, 0, 0), ("a/+", 1, 0, 1, 1), ("a", 2, 0, 0, 2)], packet_id=3)
+    + subscribe5(2, [("$share/g/a/+", 1, 1, 0, 0)], packet_id=4) + reactor() + release(),
 }
 
 

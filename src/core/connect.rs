@@ -11,7 +11,7 @@ use super::connect_options::{
     Granted,
 };
 use super::connection::{CloseReason, ConnState, PendingConnect, Will};
-use super::delivery::{may_read, WITHHELD_FROM_RESUMING_CLIENT};
+use super::delivery::{may_read, TOO_LARGE_FOR_CLIENT, WITHHELD_FROM_RESUMING_CLIENT};
 use super::enhanced_auth::{auth_token, AuthExchange};
 use super::session::{InflightState, Session};
 use super::timers::Timer;
@@ -31,6 +31,8 @@ impl Core {
         let v5 = connect.protocol.is_v5();
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
+            // Known before CONNACK: a refusal keeps to it too.
+            conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
         }
         if let Some((code, reference)) = redirection(&self.config) {
             let mut properties = PropertiesBuilder::new();
@@ -48,6 +50,13 @@ impl Core {
             return;
         }
         let method = connect.properties.authentication_method();
+        if method.is_none() && connect.properties.authentication_data().is_some() {
+            // Authentication Data without an Authentication Method is a
+            // Protocol Error (MQTT 5.0, 3.1.2.11.10).
+            log::debug!("CONNECT has Authentication Data without an Authentication Method");
+            self.refuse(now, id, ReasonCode::PROTOCOL_ERROR);
+            return;
+        }
         if let (Some(method), Some(conn)) = (method, self.live_conn(id)) {
             conn.auth = Some(Box::new(AuthExchange {
                 method: method.into(),
@@ -219,9 +228,14 @@ impl Core {
             log::info!("CONNECT from {} refused: {code}", conn.peer);
         }
         // CONNACK may carry a Reason String whatever the client asked
-        // [MQTT-3.1.2-29].
+        // [MQTT-3.1.2-29], unless it would make the packet larger than the
+        // client's Maximum Packet Size [MQTT-3.2.2-19].
+        let why = code.describe();
+        let max = self.conns.get(id).map_or(u32::MAX, |c| c.max_packet_size);
         let mut properties = PropertiesBuilder::new();
-        properties.string(codec::property::REASON_STRING, code.describe());
+        if why.len() + 16 <= max as usize {
+            properties.string(codec::property::REASON_STRING, why);
+        }
         self.send_connack(id, false, code, &properties);
         self.close(now, id, CloseReason::Refused);
     }
@@ -420,16 +434,33 @@ impl Core {
             return;
         };
         let check_acl = self.hooks.has_acl();
+        let wire = conn.wire(self.now_ms);
+        // What goes out again stays within the client's Receive Maximum
+        // [MQTT-3.3.4-9]: the rest is sent as acknowledgements make room
+        // (`refill`).
+        let window = usize::from(session.window);
+        session.held_back.clear();
+        let mut outstanding = 0;
         let mut sent = 0;
         let mut index = 0;
         while let Some(inflight) = session.inflight.get(index) {
             match inflight.state {
                 InflightState::AwaitingAck => {
                     let seq = inflight.seq;
-                    if check_acl
+                    let withheld = if check_acl
                         && seq < session.acl_recheck_below
                         && !may_read(&mut self.hooks, session, conn, inflight.message.topic())
                     {
+                        Some(WITHHELD_FROM_RESUMING_CLIENT)
+                    } else if conn.too_large(&inflight.message, wire) {
+                        // The client came back with a smaller Maximum
+                        // Packet Size: what no longer fits is dropped, as
+                        // if it had been sent [MQTT-3.1.2-25].
+                        Some(TOO_LARGE_FOR_CLIENT)
+                    } else {
+                        None
+                    };
+                    if let Some(why) = withheld {
                         session.remove_inflight(index);
                         if self.store.enabled() && !session.clean {
                             self.store.push(StoreOp::SessionMessageDelete {
@@ -437,25 +468,28 @@ impl Core {
                                 seq,
                             });
                         }
-                        self.stats
-                            .drop_message(&session.client_id, WITHHELD_FROM_RESUMING_CLIENT);
+                        self.stats.drop_message(&session.client_id, why);
                         continue;
                     }
-                    conn.output.push_publish(
-                        &inflight.message,
-                        true,
-                        inflight.packet_id,
-                        conn.wire(self.now_ms),
-                    );
-                    sent += 1;
+                    if outstanding >= window {
+                        session.held_back.push(inflight.packet_id);
+                    } else {
+                        conn.output
+                            .push_publish(&inflight.message, true, inflight.packet_id, wire);
+                        sent += 1;
+                        outstanding += 1;
+                    }
                 }
                 // The message reached the client before (PUBREC came
                 // back); only its packet id is sent again.
-                InflightState::AwaitingComp => codec::encode_ack(
-                    conn.output.bytes_mut(),
-                    codec::AckKind::PubRel,
-                    inflight.packet_id,
-                ),
+                InflightState::AwaitingComp => {
+                    codec::encode_ack(
+                        conn.output.bytes_mut(),
+                        codec::AckKind::PubRel,
+                        inflight.packet_id,
+                    );
+                    outstanding += 1;
+                }
             }
             index += 1;
         }

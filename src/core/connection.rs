@@ -201,15 +201,32 @@ impl Conn {
         }
     }
 
-    /// `wire` with the topic alias a PUBLISH on `topic` sets or uses, when
-    /// the broker sets aliases on this connection.
+    /// `wire` with the topic alias the PUBLISH of `message` sets or uses,
+    /// when the broker sets aliases on this connection. An alias adds its
+    /// property (3 bytes, more than a topic of one or two bytes it stands
+    /// for): a PUBLISH that fits the client's Maximum Packet Size only
+    /// without it goes out with its topic alone [MQTT-3.1.2-24].
     #[inline]
-    pub(crate) fn with_alias(&mut self, wire: Wire, topic: &str) -> Wire {
+    pub(crate) fn with_alias(&mut self, wire: Wire, message: &Message) -> Wire {
+        let max = self.max_packet_size;
         match (wire, self.aliases_out.as_mut()) {
-            (Wire::V5 { now_ms, .. }, Some(aliases)) => Wire::V5 {
-                now_ms,
-                alias: aliases.assign(topic),
-            },
+            (Wire::V5 { now_ms, .. }, Some(aliases)) => {
+                let topic = message.topic();
+                let alias = if aliases.knows(topic) {
+                    AliasUse::Use(1)
+                } else {
+                    AliasUse::Set(1)
+                };
+                if max != u32::MAX
+                    && publish_wire_len(message, Wire::V5 { now_ms, alias }) > max as usize
+                {
+                    return wire;
+                }
+                Wire::V5 {
+                    now_ms,
+                    alias: aliases.assign(topic),
+                }
+            }
             _ => wire,
         }
     }

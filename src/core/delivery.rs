@@ -285,6 +285,16 @@ impl Core {
         let wire = conn.wire(self.now_ms);
         let out = &mut self.outbox;
         while conn.pending_output() < self.config.max_pending_output {
+            // First what a resumed session held back for the client's
+            // Receive Maximum, again with DUP.
+            if let Some(index) = session.next_held_back(window) {
+                let held = &session.inflight[index];
+                out.append(id, conn, &self.store, |output| {
+                    output.push_publish(&held.message, true, held.packet_id, wire)
+                });
+                self.stats.messages_sent += 1;
+                continue;
+            }
             let Some(next) = session.queue.front() else {
                 if session.stored_only.messages > 0 {
                     self.request_page(key);

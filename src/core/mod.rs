@@ -259,18 +259,23 @@ impl Core {
     /// closed as by the network (its will is published) and appears in
     /// [`Core::poll_closing`].
     pub fn handle_closed(&mut self, now: Instant, id: ConnId) {
+        // A will published now counts its expiry from now, as the copies
+        // sent count down from the broker's clock.
+        self.tick(now);
         self.close(now, id, CloseReason::Network);
     }
 
     /// Closes a connection for `reason` (used by the host to kick a client
     /// and by the reactor at shutdown).
     pub fn close_connection(&mut self, now: Instant, id: ConnId, reason: CloseReason) {
+        self.tick(now);
         self.close(now, id, reason);
     }
 
     /// Closes the connection of `client_id`, if it is connected. Returns
     /// whether one was.
     pub fn handle_kick(&mut self, now: Instant, client_id: &str) -> bool {
+        self.tick(now);
         let conn = self
             .sessions
             .key_of(client_id)
@@ -365,6 +370,7 @@ impl Core {
     /// Closes every connection and ends every local subscription (for a
     /// broker stop: channel receivers then see the end). Sessions stay.
     pub fn handle_shutdown(&mut self, now: Instant) {
+        self.tick(now);
         let ids = self.conns.ids();
         for id in ids {
             self.close(now, id, CloseReason::Shutdown);

@@ -52,7 +52,7 @@ impl Outbox {
         packet_id: u16,
         wire: Wire,
     ) {
-        let wire = conn.with_alias(wire, message.topic());
+        let wire = conn.with_alias(wire, message);
         self.append(id, conn, store, |output| {
             output.push_publish(message, false, packet_id, wire)
         });

@@ -74,12 +74,21 @@ pub(crate) fn publish_wire_len(message: &Message, wire: Wire) -> usize {
     );
     match wire {
         Wire::V3 => codec::publish_len(topic, qos, payload),
-        Wire::V5 { .. } => codec::publish_len_v5(
-            topic,
-            qos,
-            expiry_len(message) + message.property_bytes().len(),
-            payload,
-        ),
+        Wire::V5 { alias, .. } => {
+            // A Topic Alias property, and no topic when the alias stands
+            // for it.
+            let (topic, alias_len) = match alias {
+                AliasUse::None => (topic, 0),
+                AliasUse::Set(_) => (topic, 3),
+                AliasUse::Use(_) => (0, 3),
+            };
+            codec::publish_len_v5(
+                topic,
+                qos,
+                expiry_len(message) + alias_len + message.property_bytes().len(),
+                payload,
+            )
+        }
     }
 }
 

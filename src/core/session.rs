@@ -140,6 +140,10 @@ pub(crate) struct Session {
     inflight_ids: IdRange,
     /// Sum of `Message::size` over `inflight`.
     pub(crate) inflight_bytes: usize,
+    /// Packet ids of `inflight` messages a resumed session did not send
+    /// again at once, in order: the client's Receive Maximum had no room
+    /// for them. Each goes out as acknowledgements make room.
+    pub(crate) held_back: Vec<PacketId>,
     /// Outbound QoS 1/2 messages waiting for the window, in order.
     pub(crate) queue: VecDeque<Queued>,
     /// Sum of `Message::size` over `queue`.
@@ -187,6 +191,7 @@ impl Session {
             inflight: VecDeque::new(),
             inflight_ids: IdRange::single(1),
             inflight_bytes: 0,
+            held_back: Vec::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             stored_only: StoredOnly::default(),
@@ -315,6 +320,27 @@ impl Session {
             && (max_bytes == 0
                 || self.inflight.is_empty()
                 || self.inflight_bytes + size <= max_bytes)
+    }
+
+    /// The next message of `held_back` that a window of `window` now has
+    /// room for (counting every in-flight message out on this connection):
+    /// its index in `inflight`. Those acknowledged meanwhile, or answered
+    /// with PUBREC (the client had them), are not sent again.
+    pub(crate) fn next_held_back(&mut self, window: usize) -> Option<usize> {
+        if self.held_back.is_empty() {
+            return None;
+        }
+        let inflight = &self.inflight;
+        self.held_back.retain(|&id| {
+            inflight
+                .iter()
+                .any(|m| m.packet_id == id && m.state == InflightState::AwaitingAck)
+        });
+        if self.held_back.is_empty() || self.inflight.len() - self.held_back.len() >= window {
+            return None;
+        }
+        let id = self.held_back.remove(0);
+        self.inflight.iter().position(|m| m.packet_id == id)
     }
 
     /// Adds a message to the end of the in-flight window.

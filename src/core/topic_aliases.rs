@@ -86,6 +86,11 @@ impl OutgoingAliases {
         }
     }
 
+    /// Whether `topic` has an alias: a PUBLISH on it would use it.
+    pub(crate) fn knows(&self, topic: &str) -> bool {
+        self.by_topic.contains_key(topic)
+    }
+
     /// The alias use for a PUBLISH on `topic`.
     pub(crate) fn assign(&mut self, topic: &str) -> AliasUse {
         if let Some(&alias) = self.by_topic.get(topic) {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mqlite::codec::ReasonCode;
 use mqlite::topic::is_valid_topic_name;
 use mqlite::CloseReason;
 
@@ -44,7 +45,7 @@ impl Script<'_> {
         };
         for client in &mut self.clients {
             if allow_timeout(client) {
-                client.close();
+                client.close_with(ReasonCode::KEEP_ALIVE_TIMEOUT);
             }
         }
     }
@@ -124,11 +125,12 @@ impl Script<'_> {
                     let id = self.clients[i].id;
                     if b & 3 == 0 {
                         self.core.handle_closed(self.now, id);
+                        self.clients[i].close();
                     } else {
                         self.core
                             .close_connection(self.now, id, CloseReason::ProtocolError);
+                        self.clients[i].close_with(ReasonCode::PROTOCOL_ERROR);
                     }
-                    self.clients[i].close();
                 }
             }
             2 => {
@@ -139,7 +141,7 @@ impl Script<'_> {
                     if client.phase == Phase::Connected
                         && client.client_id.as_deref() == Some(client_id.as_str())
                     {
-                        client.close();
+                        client.close_with(ReasonCode::ADMINISTRATIVE_ACTION);
                         expected = true;
                     }
                 }
@@ -213,7 +215,7 @@ impl Script<'_> {
                 if b == 0 {
                     self.core.handle_shutdown(self.now);
                     for client in &mut self.clients {
-                        client.close();
+                        client.close_with(ReasonCode::SERVER_SHUTTING_DOWN);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::client_model::{Owed, Phase, Stage};
-use super::{Script, MAX_INFLIGHT, MAX_PUBLISH, MAX_QUEUED_MESSAGES};
+use super::{Script, MAX_INFLIGHT, MAX_PUBLISH, MAX_PUBLISH_V5, MAX_QUEUED_MESSAGES};
 
 impl Script<'_> {
     pub(super) fn begin_step(&mut self) {
@@ -13,6 +13,7 @@ impl Script<'_> {
         for client in &mut self.clients {
             client.fed = false;
             client.pending_before = self.core.output(client.id).len();
+            client.disconnect_len = 0;
             client.open_before = client.open();
         }
     }
@@ -23,9 +24,6 @@ impl Script<'_> {
         // pages the core asked for (which may send and record more).
         if self.persistent {
             self.save_and_page();
-        }
-        if self.stopped {
-            return;
         }
         let now = self.now;
         if self.timed_out {
@@ -51,6 +49,19 @@ impl Script<'_> {
                     client.close();
                 }
             }
+            // The broker tells an MQTT 5 client it accepted why it closes
+            // the connection, in a DISCONNECT written last.
+            if client.disconnect_required {
+                client.disconnect_required = false;
+                assert!(
+                    client.disconnected,
+                    "{id:?}: closed by the broker ({:?}) without DISCONNECT",
+                    client.disconnect_allowed
+                );
+            }
+            if client.open() {
+                client.disconnect_allowed.clear();
+            }
             assert_eq!(
                 self.core.is_open(id),
                 client.open(),
@@ -75,9 +86,16 @@ impl Script<'_> {
                     client.pending_before
                 );
             }
-            if !client.fed && pending > client.pending_before {
+            let max_publish = if client.v5() {
+                MAX_PUBLISH_V5
+            } else {
+                MAX_PUBLISH
+            };
+            // A DISCONNECT (a few bytes) is written whatever the output
+            // holds.
+            if !client.fed && pending > client.pending_before + client.disconnect_len {
                 assert!(
-                    pending < self.config.max_pending_output + MAX_PUBLISH,
+                    pending < self.config.max_pending_output + max_publish + client.disconnect_len,
                     "{id:?}: output grew from {} to {pending} with max_pending_output {}",
                     client.pending_before,
                     self.config.max_pending_output
@@ -89,6 +107,15 @@ impl Script<'_> {
                     "{id:?}: {} messages in flight: {:?}",
                     client.inflight.len(),
                     client.inflight
+                );
+                // Never more unacknowledged QoS 1/2 PUBLISHes than the
+                // client's Receive Maximum [MQTT-3.3.4-9].
+                assert!(
+                    client.published.len() <= usize::from(client.receive_max),
+                    "{id:?}: {} PUBLISHes unacknowledged ({:?}), Receive Maximum {}",
+                    client.published.len(),
+                    client.published,
+                    client.receive_max
                 );
             }
         }
@@ -130,15 +157,7 @@ impl Script<'_> {
         if let [i] = unknown[..] {
             let generated = rest.pop().expect("one left");
             assert!(generated.starts_with(&self.config.auto_id_prefix));
-            let client = &mut self.clients[i];
-            if !client.own_history.is_empty() {
-                let own = std::mem::take(&mut client.own_history);
-                self.history
-                    .entry(generated.clone())
-                    .or_default()
-                    .extend(own);
-            }
-            self.clients[i].client_id = Some(generated);
+            self.learn_client_id(i, generated);
         }
     }
 
@@ -203,21 +222,17 @@ impl Script<'_> {
                 .count();
             assert!(queued <= MAX_QUEUED_MESSAGES, "{queued} messages queued");
         }
-        // A session kept 0 s after its connection (`session_expiry` 0)
-        // ends with it, as an MQTT 5 Session Expiry Interval 0 does: it is
-        // never the store's, clean session 0 or not.
-        let kept = self
-            .config
-            .session_expiry
-            .is_none_or(|expiry| expiry.as_secs() > 0);
+        // A session kept 0 s after its connection (a Session Expiry
+        // Interval 0, asked or cut to it by `session_expiry` 0) ends with
+        // it: it is never the store's, clean session 0 or not.
         for client in &self.clients {
-            if client.phase != Phase::Connected || client.clean {
+            if client.phase != Phase::Connected || (client.clean && !client.v5()) {
                 continue;
             }
             let Some(cid) = &client.client_id else {
                 continue;
             };
-            if !kept {
+            if client.expiry == 0 {
                 assert!(
                     !store.sessions.contains_key(cid),
                     "{cid:?}: a session of expiry 0 in the store"
@@ -247,6 +262,24 @@ impl Script<'_> {
                     })
                 })
                 .collect();
+            if client.resumed && client.receive_max < MAX_INFLIGHT {
+                // A resumed session holds back what the client's Receive
+                // Maximum has no room for: not on the wire yet.
+                let mut held_back = stored.clone();
+                held_back.retain(|id, _| !client.inflight.contains_key(id));
+                assert!(
+                    client
+                        .inflight
+                        .iter()
+                        .all(|(id, stage)| stored.get(id) == Some(stage))
+                        && held_back
+                            .values()
+                            .all(|stage| matches!(stage, Stage::Ack(_))),
+                    "{cid:?}: in flight in the store {stored:?} vs on the wire {:?}",
+                    client.inflight
+                );
+                continue;
+            }
             assert_eq!(
                 stored, client.inflight,
                 "{cid:?}: in flight in the store vs on the wire"

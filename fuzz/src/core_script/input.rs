@@ -28,6 +28,10 @@ impl<'a> Input<'a> {
         u16::from_be_bytes([self.byte(), self.byte()])
     }
 
+    pub(super) fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
+    }
+
     pub(super) fn flag(&mut self) -> bool {
         self.byte() & 1 == 1
     }

@@ -53,28 +53,35 @@
 //!   messages equal what the client has in flight; with `session_expiry`
 //!   0 no session is in the store (it ends with its connection).
 //!
-//! The model follows MQTT 3.1 and 3.1.1 clients. The script builds only
-//! those; when raw input bytes make an MQTT 5 CONNECT, the checks stop
-//! there and the run ends (shutdown and release, without checks).
+//! The model follows MQTT 3.1, 3.1.1 and 5.0 clients. An MQTT 5 client
+//! sends packets with properties and reason codes (see `packets5`), and
+//! the model checks what MQTT 5 adds (see `client_output5`): packets decode
+//! as MQTT 5, the client's Receive Maximum, Maximum Packet Size and Topic
+//! Alias Maximum are kept, CONNACK properties, the broker's DISCONNECT and
+//! its reason code, No Local, Subscription Identifiers, and that tagged
+//! messages reach subscribers with their properties forwarded unchanged.
 
 mod actions;
 mod checks;
 mod client_input;
 mod client_model;
 mod client_output;
+mod client_output5;
 mod input;
 mod packets;
+mod packets5;
 mod store_model;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mqlite::codec::{Protocol, QoS};
+use mqlite::codec::ReasonCode;
 use mqlite::core::{ConnId, Core, StoreBatch};
 use mqlite::Config;
 
-use client_model::{Client, Phase};
+use client_model::{Client, Granted};
+use client_output5::Sent;
 use input::Input;
 use store_model::ModelStore;
 
@@ -93,12 +100,45 @@ const MAX_STEPS: usize = 400;
 /// Largest PUBLISH the broker can write: a message from a packet of at most
 /// `MAX_PACKET_SIZE` bytes, plus a packet id.
 const MAX_PUBLISH: usize = MAX_PACKET_SIZE + 16;
+/// The same to an MQTT 5 client, whose copy also carries a Message Expiry
+/// Interval, a Topic Alias and the Subscription Identifiers of every
+/// matching subscription (a generous bound), and which may be told
+/// DISCONNECT.
+const MAX_PUBLISH_V5: usize = MAX_PACKET_SIZE + 8192;
+/// The broker's Topic Alias Maximum for its clients (`Config::max_topic_alias`)
+/// and its own aliases (`Config::outgoing_topic_aliases`): the defaults.
+const MAX_TOPIC_ALIAS: u16 = 10;
+const OUTGOING_TOPIC_ALIASES: u16 = 10;
 
 const TOPICS: [&str; 14] = [
     "a", "a/b", "a/b/c", "b", "a/b", "c/d", "$SYS/x", "/a", "a/", "x", "", "#", "a/+", "+/b",
 ];
 const FILTERS: [&str; 15] = [
     "#", "a/#", "a/+", "+/b", "a", "a/b", "$SYS/#", "+", "+/+", "/#", "b", "", "a/#/b", "a+", "c/d",
+];
+/// The filters of MQTT 5 clients: the same, and shared subscriptions
+/// (valid and not).
+const FILTERS5: [&str; 20] = [
+    "#",
+    "a/#",
+    "a/+",
+    "+/b",
+    "a",
+    "a/b",
+    "$SYS/#",
+    "+",
+    "$share/g/#",
+    "$share/g/a/+",
+    "$share/h/a",
+    "$share/g/a",
+    "b",
+    "",
+    "a/#/b",
+    "$share/g",
+    "$share//a",
+    "$share/+/a",
+    "c/d",
+    "$share/g/$SYS/#",
 ];
 const CLIENT_IDS: [&str; 6] = ["c1", "c2", "c3", "c1", "", "mqlite-1"];
 
@@ -125,7 +165,13 @@ struct Script<'a> {
     clients: Vec<Client>,
     /// Filters granted per client id, ever (a union: queued messages of a
     /// dropped subscription may still arrive).
-    history: HashMap<String, Vec<(String, QoS)>>,
+    history: HashMap<String, Vec<Granted>>,
+    /// Messages published by MQTT 5 clients with a tag (a User Property),
+    /// by tag: what the broker took, to check each copy it delivers.
+    sent: HashMap<u64, Sent>,
+    /// The next tag and client serial the script gives.
+    next_tag: u64,
+    next_serial: u64,
     accepted: u64,
     refused: u64,
     next_port: u16,
@@ -137,10 +183,6 @@ struct Script<'a> {
     scratch: Vec<ConnId>,
     batch: StoreBatch,
     trace: bool,
-    /// A client sent an MQTT 5 CONNECT, which the model does not follow:
-    /// the script runs no further step and checks nothing more (but the
-    /// core must still shut down without panicking).
-    stopped: bool,
 }
 
 impl<'a> Script<'a> {
@@ -182,6 +224,9 @@ impl<'a> Script<'a> {
             now,
             clients: Vec::new(),
             history: HashMap::new(),
+            sent: HashMap::new(),
+            next_tag: 1,
+            next_serial: 1,
             accepted: 0,
             refused: 0,
             next_port: 1,
@@ -191,13 +236,12 @@ impl<'a> Script<'a> {
             scratch: Vec::new(),
             batch: StoreBatch::default(),
             trace: false,
-            stopped: false,
         }
     }
 
     fn run(&mut self) {
         for _ in 0..MAX_STEPS {
-            if self.input.is_empty() || self.stopped {
+            if self.input.is_empty() {
                 break;
             }
             self.step();
@@ -206,7 +250,7 @@ impl<'a> Script<'a> {
         self.begin_step();
         self.core.handle_shutdown(self.now);
         for client in &mut self.clients {
-            client.close();
+            client.close_with(ReasonCode::SERVER_SHUTTING_DOWN);
         }
         self.end_step();
         self.release_closing(true);
@@ -316,33 +360,9 @@ impl<'a> Script<'a> {
                 );
                 assert!(self.core.output(id).is_empty(), "new connection has output");
                 self.accepted += 1;
-                self.clients.push(Client {
-                    id,
-                    accepted_at: self.now,
-                    phase: Phase::AwaitingConnect,
-                    input: Vec::new(),
-                    client_id: None,
-                    clean: true,
-                    protocol: Protocol::V311,
-                    keep_alive: 0,
-                    last_packet_at: self.now,
-                    consumed: 0,
-                    seen: 0,
-                    out_tail: Vec::new(),
-                    connack: None,
-                    owed: VecDeque::new(),
-                    inflight: BTreeMap::new(),
-                    inflight_known: true,
-                    ack_ambiguous: false,
-                    in_resend: false,
-                    pubrel_ambiguous: false,
-                    own_history: Vec::new(),
-                    closing_listed: false,
-                    write_pending: false,
-                    fed: false,
-                    pending_before: 0,
-                    open_before: true,
-                });
+                let serial = self.next_serial;
+                self.next_serial += 1;
+                self.clients.push(Client::new(id, serial, self.now));
             }
             None => {
                 assert!(!room, "refused below max_connections");

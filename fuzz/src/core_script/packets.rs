@@ -2,56 +2,27 @@
 //! has in flight.
 
 use mqlite::codec::{
-    self, Ack, ConnAck, Connect, Packet, Properties, Protocol, Publish, QoS, ReasonCode, Reasoned,
-    SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
+    self, Ack, ConnAck, Connect, Packet, Properties, PropertiesBuilder, Protocol, Publish, QoS,
+    ReasonCode, Reasoned, SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
 };
 
-use super::client_model::Stage;
+use super::client_model::{Phase, Stage};
 use super::{Script, CLIENT_IDS, FILTERS, TOPICS};
 
 impl Script<'_> {
-    /// A packet for client `i`, built from input fields and encoded.
+    /// A packet for client `i`, built from input fields and encoded: for
+    /// an MQTT 5 client, with properties and reason codes (`packet5`).
     pub(super) fn packet(&mut self, i: usize) -> Vec<u8> {
+        let client = &self.clients[i];
+        if client.phase == Phase::Connected && client.v5() {
+            return self.packet5(i);
+        }
         let kind = self.input.byte() % 12;
         let mut out = Vec::new();
         let ok = match kind {
             0 => {
-                let protocol = if self.input.byte() < 224 {
-                    Protocol::V311
-                } else {
-                    Protocol::V31
-                };
-                let flags = self.input.byte();
-                let keep_alive = match self.input.byte() % 4 {
-                    0 => 0,
-                    1 => 1,
-                    2 => 10,
-                    _ => self.input.u16(),
-                };
-                let client_id = self.input.word(&CLIENT_IDS);
-                let will_topic = self.input.word(&TOPICS);
-                let will_payload = self.input.payload();
-                let will_qos = self.input.qos();
-                let will = (flags & 2 != 0).then(|| Will {
-                    topic: &will_topic,
-                    payload: &will_payload,
-                    qos: will_qos,
-                    retain: flags & 4 != 0,
-                    properties: Properties::EMPTY,
-                });
-                codec::encode(
-                    &Packet::Connect(Connect {
-                        protocol,
-                        clean_session: flags & 1 == 0,
-                        keep_alive,
-                        client_id: &client_id,
-                        will,
-                        username: (flags & 8 != 0).then_some("user"),
-                        password: (flags & 24 == 24).then_some(b"pw".as_slice()),
-                        properties: Properties::EMPTY,
-                    }),
-                    &mut out,
-                )
+                out = self.connect_packet();
+                Ok(())
             }
             1 | 2 => {
                 let qos = self.input.qos();
@@ -135,6 +106,62 @@ impl Script<'_> {
             }
         };
         ok.expect("the script builds only encodable packets");
+        out
+    }
+
+    /// A CONNECT: MQTT 3.1.1, 5.0 (with CONNECT and will properties) or
+    /// 3.1.
+    pub(super) fn connect_packet(&mut self) -> Vec<u8> {
+        let protocol = match self.input.byte() {
+            0..=111 => Protocol::V311,
+            112..=223 => Protocol::V5,
+            _ => Protocol::V31,
+        };
+        let v5 = protocol == Protocol::V5;
+        let flags = self.input.byte();
+        let keep_alive = match self.input.byte() % 4 {
+            0 => 0,
+            1 => 1,
+            2 => 10,
+            _ => self.input.u16(),
+        };
+        let client_id = self.input.word(&CLIENT_IDS);
+        let will_topic = self.input.word(&TOPICS);
+        let will_payload = self.input.payload();
+        let will_qos = self.input.qos();
+        let properties = if v5 {
+            self.connect_properties()
+        } else {
+            PropertiesBuilder::new()
+        };
+        let will_properties = if v5 && flags & 2 != 0 {
+            self.message_properties(true)
+        } else {
+            PropertiesBuilder::new()
+        };
+        let will = (flags & 2 != 0).then(|| Will {
+            topic: &will_topic,
+            payload: &will_payload,
+            qos: will_qos,
+            retain: flags & 4 != 0,
+            properties: will_properties.unchecked(),
+        });
+        let mut out = Vec::new();
+        codec::encode(
+            &Packet::Connect(Connect {
+                protocol,
+                clean_session: flags & 1 == 0,
+                keep_alive,
+                client_id: &client_id,
+                will,
+                username: (flags & 8 != 0).then_some("user"),
+                // MQTT 5 allows a password without a user name.
+                password: (flags & 24 == 24 || (v5 && flags & 16 != 0)).then_some(b"pw".as_slice()),
+                properties: properties.unchecked(),
+            }),
+            &mut out,
+        )
+        .expect("the script builds only encodable packets");
         out
     }
 

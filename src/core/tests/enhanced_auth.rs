@@ -131,6 +131,17 @@ fn without_a_hook_a_method_is_refused() {
 }
 
 #[test]
+fn authentication_data_without_a_method_is_a_protocol_error() {
+    let mut sim = Sim::new();
+    challenge_hook(&mut sim);
+    let mut p = PropertiesBuilder::new();
+    p.binary(property::AUTHENTICATION_DATA, b"orphan");
+    let (id, got) = sim.connect_with(connect_with_method(&p));
+    assert_eq!(got, vec![Got::ConnAck(false, ReasonCode::PROTOCOL_ERROR)]);
+    assert!(!sim.is_open(id));
+}
+
+#[test]
 fn reauthentication_succeeds_or_disconnects() {
     let mut sim = Sim::new();
     challenge_hook(&mut sim);

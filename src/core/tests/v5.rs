@@ -434,6 +434,75 @@ fn nothing_larger_than_the_clients_maximum_packet_size_is_sent() {
 }
 
 #[test]
+fn a_resumed_session_drops_what_exceeds_the_new_maximum_packet_size() {
+    // Found by the `core` fuzz target: messages left in flight were sent
+    // again (DUP) whatever the Maximum Packet Size the client came back
+    // with [MQTT-3.1.2-24], [MQTT-3.1.2-25].
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.four_byte(property::SESSION_EXPIRY_INTERVAL, 60);
+    let sub = sim.connect_v5("sub", false, &p);
+    sim.subscribe(sub, "t", QoS::AtLeastOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[7; 100], QoS::AtLeastOnce, false, 1);
+    sim.publish(publisher, "t", b"small", QoS::AtLeastOnce, false, 2);
+    assert_eq!(sim.publishes(sub).len(), 2);
+    sim.core.handle_closed(sim.now, sub);
+    p.four_byte(property::MAXIMUM_PACKET_SIZE, 64);
+    let (sub, got) = sim.connect_with(connect5("sub", false, &p));
+    assert_eq!(got[0], Got::ConnAck(true, ReasonCode::SUCCESS));
+    let resent: Vec<&[u8]> = got[1..]
+        .iter()
+        .map(|g| match g {
+            Got::Publish {
+                payload, dup: true, ..
+            } => payload.as_slice(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(resent, [b"small"]);
+    assert!(sim.core.stats().messages_dropped >= 1);
+    // The dropped one is done with: the window is not held by it.
+    assert!(sim.is_open(sub));
+}
+
+#[test]
+fn a_resumed_session_resends_within_the_new_receive_maximum() {
+    // Found by the `core` fuzz target: every message left in flight was
+    // sent again at once, beyond the Receive Maximum the client came back
+    // with [MQTT-3.3.4-9]; the rest now follow as it acknowledges.
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.four_byte(property::SESSION_EXPIRY_INTERVAL, 60);
+    let sub = sim.connect_v5("sub", false, &p);
+    sim.subscribe(sub, "t", QoS::AtLeastOnce);
+    let publisher = sim.connect("p", true);
+    for n in 1..=3 {
+        sim.publish(publisher, "t", &[n], QoS::AtLeastOnce, false, u16::from(n));
+    }
+    assert_eq!(sim.publishes(sub).len(), 3);
+    sim.core.handle_closed(sim.now, sub);
+    p.two_byte(property::RECEIVE_MAXIMUM, 1);
+    let (sub, mut got) = sim.connect_with(connect5("sub", false, &p));
+    assert_eq!(got.remove(0), Got::ConnAck(true, ReasonCode::SUCCESS));
+    for n in 1..=3u8 {
+        let [Got::Publish {
+            packet_id,
+            dup: true,
+            ref payload,
+            ..
+        }] = got[..]
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!(payload, &[n]);
+        sim.send(sub, Packet::PubAck(codec::Ack::new(packet_id)));
+        got = sim.recv(sub);
+    }
+    assert_eq!(got, []);
+}
+
+#[test]
 fn acknowledgements_carry_reason_codes() {
     let mut sim = Sim::new();
     let c = sim.connect_v5("c", true, &props());
@@ -531,6 +600,27 @@ fn disconnect_with_will_publishes_it_and_a_normal_one_does_not() {
     assert_eq!(
         sim.publishes(watcher),
         vec![publish_got("will", b"gone", QoS::AtMostOnce, false)]
+    );
+}
+
+#[test]
+fn a_will_published_when_the_socket_closes_counts_its_expiry_from_then() {
+    // Found by the `core` fuzz target: a close from the driver (socket
+    // closed, kick) did not move the broker's clock, so a will published
+    // then went out with its Message Expiry Interval plus the time since
+    // the last input [MQTT-3.3.2-6].
+    let mut sim = Sim::new();
+    let watcher = sim.connect_v5("w", true, &props());
+    sim.subscribe(watcher, "will", QoS::AtMostOnce);
+    let mut will = props();
+    will.four_byte(property::MESSAGE_EXPIRY_INTERVAL, 5);
+    let (c, _) = sim.connect_with(will_connect("c", &will, &props()));
+    sim.now += Duration::from_secs(20);
+    sim.core.handle_closed(sim.now, c);
+    let got = sim.recv(watcher);
+    assert_eq!(
+        publish_properties(&got[0]),
+        vec![(property::MESSAGE_EXPIRY_INTERVAL, "FourByte(5)".to_string())]
     );
 }
 
@@ -643,6 +733,30 @@ fn an_authentication_method_is_refused() {
 }
 
 #[test]
+fn a_refusal_leaves_out_its_reason_string_beyond_the_maximum_packet_size() {
+    // Found by the `core` fuzz target: the refusing CONNACK carried its
+    // Reason String whatever the client's Maximum Packet Size
+    // [MQTT-3.2.2-19].
+    let mut sim = Sim::new();
+    let mut p = props();
+    p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 20);
+    let id = sim.accept();
+    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    let out = raw_output(&mut sim, id);
+    assert_eq!(out, [0x20, 0x03, 0x00, 0x8C, 0x00]);
+    assert!(!sim.is_open(id));
+    // Within it, the string is there.
+    let mut p = props();
+    p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 64);
+    let id = sim.accept();
+    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    let out = raw_output(&mut sim, id);
+    assert!(out.len() <= 64 && contains(&out, b"Bad authentication method"));
+}
+
+#[test]
 fn no_local_on_a_shared_subscription_is_a_protocol_error() {
     let mut sim = Sim::new();
     let c = sim.connect_v5("c", true, &props());
@@ -697,6 +811,79 @@ fn the_broker_sets_topic_aliases_for_clients_that_take_them() {
     assert!(
         got.iter().all(|g| publish_properties(g).is_empty()),
         "{got:?}"
+    );
+}
+
+#[test]
+fn a_topic_alias_never_takes_a_publish_over_the_maximum_packet_size() {
+    // Setting an alias adds 3 bytes the size check did not count: a
+    // PUBLISH that just fit went out larger than the client's Maximum
+    // Packet Size [MQTT-3.1.2-24]. It now goes out without the alias.
+    let mut sim = Sim::new();
+    let mut p = props();
+    // "t" with 20 bytes at QoS 0: 26 bytes, 29 with a Topic Alias.
+    p.two_byte(property::TOPIC_ALIAS_MAXIMUM, 5)
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 26);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "t", QoS::AtMostOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[1; 20], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[2; 10], QoS::AtMostOnce, false, 0);
+    let out = raw_output(&mut sim, sub);
+    let mut pos = 0;
+    let mut got = Vec::new();
+    while pos < out.len() {
+        let (packet, used) = codec::decode_as(&out[pos..], usize::MAX, Some(Protocol::V5))
+            .unwrap()
+            .unwrap();
+        assert!(used <= 26, "{used}-byte {packet:?}");
+        if let Packet::Publish(publish) = packet {
+            got.push((publish.topic.to_string(), publish.properties.topic_alias()));
+        }
+        pos += used;
+    }
+    assert_eq!(
+        got,
+        [("t".to_string(), None), ("t".to_string(), Some(1))],
+        "the first without an alias, the next sets it"
+    );
+}
+
+#[test]
+fn a_topic_alias_used_never_takes_a_publish_over_the_maximum_packet_size() {
+    // Found by the `core` fuzz target: an alias (3 bytes) standing for a
+    // one-byte topic makes the PUBLISH 2 bytes larger than with the topic.
+    let mut sim = Sim::new();
+    let mut p = props();
+    // "t" with 20 bytes at QoS 0: 26 bytes, 28 with the alias in its place.
+    p.two_byte(property::TOPIC_ALIAS_MAXIMUM, 5)
+        .four_byte(property::MAXIMUM_PACKET_SIZE, 26);
+    let sub = sim.connect_v5("sub", true, &p);
+    sim.subscribe(sub, "t", QoS::AtMostOnce);
+    let publisher = sim.connect("p", true);
+    sim.publish(publisher, "t", &[1; 10], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[2; 20], QoS::AtMostOnce, false, 0);
+    sim.publish(publisher, "t", &[3; 10], QoS::AtMostOnce, false, 0);
+    let out = raw_output(&mut sim, sub);
+    let mut pos = 0;
+    let mut got = Vec::new();
+    while pos < out.len() {
+        let (packet, used) = codec::decode_as(&out[pos..], usize::MAX, Some(Protocol::V5))
+            .unwrap()
+            .unwrap();
+        assert!(used <= 26, "{used}-byte {packet:?}");
+        if let Packet::Publish(publish) = packet {
+            got.push((publish.topic.to_string(), publish.properties.topic_alias()));
+        }
+        pos += used;
+    }
+    assert_eq!(
+        got,
+        [
+            ("t".to_string(), Some(1)),
+            ("t".to_string(), None),
+            (String::new(), Some(1))
+        ]
     );
 }
 
