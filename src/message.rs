@@ -84,8 +84,19 @@ impl Message {
         retain: bool,
         expires_at_ms: Option<u64>,
     ) -> Option<Message> {
-        // Most blocks hold only forwarded properties: kept as they are,
-        // with no rebuilding on the message path.
+        // Most blocks hold only forwarded properties (a 3.1.1 PUBLISH none
+        // at all): kept as they are, with no rebuilding on the message
+        // path.
+        if properties.as_bytes().is_empty() {
+            return Message::with_properties(
+                topic,
+                properties,
+                payload,
+                qos,
+                retain,
+                expires_at_ms,
+            );
+        }
         let all_forwarded = properties.iter().all(|(id, _)| {
             use crate::codec::property;
             matches!(
@@ -246,6 +257,10 @@ fn concat(parts: &[&[u8]; 3]) -> Arc<[u8]> {
     match Arc::get_mut(&mut body) {
         Some(mut slots) => {
             for part in parts {
+                // An empty part (no properties) costs no memcpy call.
+                if part.is_empty() {
+                    continue;
+                }
                 let (head, tail) = slots.split_at_mut(part.len());
                 head.write_copy_of_slice(part);
                 slots = tail;

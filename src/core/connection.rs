@@ -206,8 +206,17 @@ impl Conn {
     /// property (3 bytes, more than a topic of one or two bytes it stands
     /// for): a PUBLISH that fits the client's Maximum Packet Size only
     /// without it goes out with its topic alone [MQTT-3.1.2-24].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_alias(&mut self, wire: Wire, message: &Message) -> Wire {
+        // Most connections (every 3.1.1 one) get no aliases: no call.
+        if self.aliases_out.is_none() {
+            return wire;
+        }
+        self.assign_alias(wire, message)
+    }
+
+    #[inline(never)]
+    fn assign_alias(&mut self, wire: Wire, message: &Message) -> Wire {
         let max = self.max_packet_size;
         match (wire, self.aliases_out.as_mut()) {
             (Wire::V5 { now_ms, .. }, Some(aliases)) => {

@@ -72,7 +72,7 @@ impl Outbox {
 
     /// Appends to `conn`'s output through `push`, then lists, holds and
     /// flags it as needed.
-    #[inline]
+    #[inline(always)]
     pub(super) fn append(
         &mut self,
         id: ConnId,

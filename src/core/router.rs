@@ -106,7 +106,9 @@ pub(super) struct Router {
     pub(super) subscriptions: SubscriptionTree<Subscriber, Grant>,
     pub(super) retained: RetainedTree<Message>,
     /// Reused between publishes (taken while one is routed).
-    scratch: Matched,
+    /// Boxed: it moves out and back once per PUBLISH, a pointer rather
+    /// than four vectors.
+    scratch: Option<Box<Matched>>,
     /// Numbers the publishes, so a session matched twice by one is found
     /// in the match list without a hash set (see `Session::match_stamp`).
     stamp: u64,
@@ -117,7 +119,7 @@ impl Router {
         Router {
             subscriptions: SubscriptionTree::new(),
             retained: RetainedTree::new(),
-            scratch: Matched::default(),
+            scratch: None,
             stamp: 0,
         }
     }
@@ -130,10 +132,10 @@ impl Router {
         topic: &str,
         sessions: &mut Sessions,
         origin: Option<SessionKey>,
-    ) -> Matched {
+    ) -> Box<Matched> {
         self.stamp += 1;
         let stamp = self.stamp;
-        let mut matched = std::mem::take(&mut self.scratch);
+        let mut matched = self.scratch.take().unwrap_or_default();
         matched.sessions.clear();
         matched.extra_ids.clear();
         matched.locals.clear();
@@ -143,7 +145,7 @@ impl Router {
             extra_ids,
             locals,
             shared,
-        } = &mut matched;
+        } = &mut *matched;
         self.subscriptions
             .for_each_match(topic, |subscriber, grant| match subscriber {
                 Subscriber::Session(key) => {
@@ -154,16 +156,7 @@ impl Router {
                         return;
                     };
                     if session.match_stamp == stamp {
-                        let slot = session.match_slot;
-                        if let Some(entry) = found.get_mut(slot as usize) {
-                            entry.qos = entry.qos.max(grant.qos());
-                            entry.retain_as_published |= grant.retain_as_published();
-                            match grant.identifier() {
-                                0 => {}
-                                id if entry.identifier == 0 => entry.identifier = id,
-                                id => extra_ids.push((slot, id)),
-                            }
-                        }
+                        merge_match(found, extra_ids, session.match_slot, grant);
                     } else {
                         session.match_stamp = stamp;
                         session.match_slot = found.len() as u32;
@@ -182,7 +175,29 @@ impl Router {
     }
 
     /// Keeps the lists of a routed publish for the next one.
-    pub(super) fn recycle(&mut self, matched: Matched) {
-        self.scratch = matched;
+    pub(super) fn recycle(&mut self, matched: Box<Matched>) {
+        self.scratch = Some(matched);
+    }
+}
+
+/// A session matched again, through another of its subscriptions: the
+/// highest QoS, RETAIN kept if any keeps it, identifiers added. Rare (a
+/// session with overlapping filters), so kept out of the match loop.
+#[cold]
+#[inline(never)]
+fn merge_match(
+    found: &mut [SessionMatch],
+    extra_ids: &mut Vec<(u32, u32)>,
+    slot: u32,
+    grant: Grant,
+) {
+    if let Some(entry) = found.get_mut(slot as usize) {
+        entry.qos = entry.qos.max(grant.qos());
+        entry.retain_as_published |= grant.retain_as_published();
+        match grant.identifier() {
+            0 => {}
+            id if entry.identifier == 0 => entry.identifier = id,
+            id => extra_ids.push((slot, id)),
+        }
     }
 }
