@@ -95,10 +95,17 @@ impl Broker {
         self.reactor.local_addrs().to_vec()
     }
 
-    /// The first listener's address.
+    /// The first TCP listener's address (`Config::listeners` first, then
+    /// the custom ones); `0.0.0.0:0` when every listener is a Unix socket.
     pub fn local_addr(&self) -> SocketAddr {
-        // `Config::validate` guarantees at least one listener.
-        self.reactor.local_addrs()[0]
+        let custom = self.reactor.custom_local_addrs().iter().flatten();
+        self.reactor
+            .local_addrs()
+            .iter()
+            .chain(custom)
+            .next()
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// The addresses `Config::custom_listeners` are bound to, in their

@@ -334,7 +334,7 @@ impl Reactor {
             layers.push(match &bound.spec {
                 Some(spec) => Some(listeners::layers(spec, max_packet_size).map_err(|reason| {
                     Error::Listener {
-                        listener: bound.name.clone(),
+                        listener: bound.bound_name(),
                         reason,
                     }
                 })?),

@@ -126,11 +126,16 @@ pub(crate) struct Layers {
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// WebSocket, accepting messages up to this size.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
     pub(crate) websocket: Option<usize>,
 }
 
 impl Transport {
     /// The transport for a socket accepted on a listener with `layers`.
+    #[cfg_attr(
+        not(any(feature = "tls", feature = "websocket")),
+        allow(unused_variables, clippy::unnecessary_wraps)
+    )]
     pub(crate) fn new(stream: Stream, layers: &Layers) -> io::Result<Transport> {
         #[cfg(feature = "tls")]
         if let Some(config) = &layers.tls {

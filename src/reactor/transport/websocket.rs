@@ -104,6 +104,15 @@ impl<S: Read + Write> WsStream<S> {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
                 request.extend_from_slice(&chunk[..n]);
+                // Bytes that cannot begin an HTTP request (an MQTT client
+                // on the wrong port) are answered at once, not when the
+                // connect timeout ends the wait for a blank line.
+                let mut headers = [httparse::EMPTY_HEADER; 64];
+                if httparse::Request::new(&mut headers).parse(request).is_err() {
+                    *answer = http_error(400, "Bad Request");
+                    *refused = Some("not an HTTP request".to_string());
+                    break;
+                }
                 if let Some(end) = find_header_end(request) {
                     let (reply, accepted) = answer_upgrade(&request[..end]);
                     *answer = reply;
