@@ -67,6 +67,15 @@ typedef struct mqlite_config mqlite_config;
 typedef struct mqlite_handle mqlite_handle;
 
 /**
+ * A listener with its own transport or settings. Opaque: create it with
+ * `mqlite_listener_new_tcp()` or `mqlite_listener_new_unix()`, change it
+ * with the `mqlite_listener_set_*()` functions, add it to a config with
+ * `mqlite_config_add_custom_listener()` (which copies it), free it with
+ * `mqlite_listener_free()`. Use it from one thread at a time.
+ */
+typedef struct mqlite_listener mqlite_listener;
+
+/**
  * Where a message callback puts the message that replaces the one it was
  * given. Opaque; valid only during the callback.
  */
@@ -99,6 +108,13 @@ typedef struct mqlite_properties mqlite_properties;
  * failure.
  */
 typedef uint32_t mqlite_result;
+
+/**
+ * The oldest TLS version a listener accepts, for
+ * `mqlite_listener_set_tls_min_version()`: one of the
+ * `MQLITE_TLS_VERSION_*` values.
+ */
+typedef uint32_t mqlite_tls_version;
 
 /**
  * The answer of an authentication callback, and the decision given to
@@ -149,7 +165,8 @@ typedef struct mqlite_connect_info {
    */
   size_t password_len;
   /**
-   * The client's address as text, `IP:PORT`.
+   * The client's address as text, `IP:PORT`; for a client on a Unix
+   * socket listener `unix:` and the listener's path.
    */
   const char *peer;
   /**
@@ -227,7 +244,8 @@ typedef struct mqlite_client_info {
    */
   size_t username_len;
   /**
-   * The client's address as text, `IP:PORT` (`[IPv6]:PORT`).
+   * The client's address as text, `IP:PORT` (`[IPv6]:PORT`); for a
+   * client on a Unix socket listener `unix:` and the listener's path.
    */
   const char *peer;
   /**
@@ -613,6 +631,18 @@ typedef void (*mqlite_log_callback)(void *userdata,
 #define MQLITE_ON_BROKER_THREAD 7016
 
 /**
+ * A custom listener (`mqlite_config_add_custom_listener()`) cannot start,
+ * or cannot take its files again at a reload: a certificate or key file
+ * that cannot be read or used (an encrypted key, a key that is not the
+ * certificate's), a Unix socket path in a missing directory or in use, a
+ * socket owner or group that cannot be set, TLS or WebSocket missing from
+ * this build. The detail names the listener (`mqtts://0.0.0.0:8883`,
+ * `unix:/run/mqlite.sock`) and the file. (A TCP address that cannot be
+ * bound is `MQLITE_BIND_FAILED`, for custom listeners too.)
+ */
+#define MQLITE_LISTENER_FAILED 7017
+
+/**
  * Let the client in (CONNACK 0x00).
  */
 #define MQLITE_AUTH_ACCEPT 0
@@ -807,6 +837,16 @@ typedef void (*mqlite_log_callback)(void *userdata,
  * A transport this version of the header does not name.
  */
 #define MQLITE_TRANSPORT_OTHER 255
+
+/**
+ * TLS 1.2 and 1.3 (the default; mosquitto's `tls_version tlsv1.2`).
+ */
+#define MQLITE_TLS_VERSION_1_2 12
+
+/**
+ * TLS 1.3 only (mosquitto's `tls_version tlsv1.3`).
+ */
+#define MQLITE_TLS_VERSION_1_3 13
 
 /**
  * No logging (as a maximum level: turns the callback off).
@@ -1204,7 +1244,9 @@ struct mqlite_config *mqlite_config_new(void);
 void mqlite_config_free(struct mqlite_config *config);
 
 /**
- * Adds a TCP listener. The first call replaces the default
+ * Adds a TCP listener for plain MQTT with the broker-wide settings. The
+ * first listener added (by this function or by
+ * `mqlite_config_add_custom_listener()`) replaces the default
  * `127.0.0.1:1883`; later calls add more. Port 0 picks a free port (read
  * it back with `mqlite_broker_local_port()`).
  *
@@ -1580,6 +1622,459 @@ mqlite_result mqlite_config_set_auto_id_prefix(struct mqlite_config *config,
  */
 mqlite_result mqlite_config_set_reset_persistence(struct mqlite_config *config,
                                                   bool reset);
+
+/**
+ * Makes a TCP listener with the broker-wide settings: plain MQTT until a
+ * TLS or WebSocket setter says otherwise. Port 0 picks a free port (read
+ * it back with `mqlite_broker_custom_port()`).
+ *
+ * # Parameters
+ * - `address`: NUL-terminated `IP:PORT`, e.g. `"0.0.0.0:8883"`,
+ *   `"127.0.0.1:0"`, `"[::1]:8080"`. Host names are not resolved.
+ * - `listener_out`: receives the listener.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ADDRESS`. `*listener_out` is written only on success.
+ *
+ * # Memory and lifetimes
+ * `address` is copied; the caller keeps it. The caller owns the listener
+ * and frees it with `mqlite_listener_free()`.
+ *
+ * # Safety
+ * `address` is NULL or NUL-terminated; `listener_out` is NULL or
+ * writable.
+ */
+mqlite_result mqlite_listener_new_tcp(const char *address,
+                                      struct mqlite_listener **listener_out);
+
+/**
+ * Makes a Unix domain socket listener with the broker-wide settings. The
+ * socket file is created when the broker starts (a stale socket file left
+ * by a crash is replaced; a socket another process listens on, or a file
+ * that is not a socket, makes `mqlite_broker_new()` fail with
+ * `MQLITE_LISTENER_FAILED`) and removed when the broker stops (or is
+ * freed). Its clients' transport is `MQLITE_TRANSPORT_UNIX`.
+ *
+ * # Parameters
+ * - `path`: NUL-terminated path of the socket file (any bytes the file
+ *   system accepts; at most 107 bytes on Linux); its directory must
+ *   exist.
+ * - `listener_out`: receives the listener.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (an
+ * empty path). `*listener_out` is written only on success.
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it. The caller owns the listener and
+ * frees it with `mqlite_listener_free()`.
+ *
+ * # Safety
+ * `path` is NULL or NUL-terminated; `listener_out` is NULL or writable.
+ */
+mqlite_result mqlite_listener_new_unix(const char *path,
+                                       struct mqlite_listener **listener_out);
+
+/**
+ * Frees a listener. A config it was added to, and a broker made from that
+ * config, are not affected (they hold copies).
+ *
+ * # Parameters
+ * - `listener`: from `mqlite_listener_new_tcp()` or
+ *   `mqlite_listener_new_unix()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer must not be used (or freed) again.
+ *
+ * # Safety
+ * `listener` is NULL or a listener not yet freed.
+ */
+void mqlite_listener_free(struct mqlite_listener *listener);
+
+/**
+ * Turns TLS on for this listener (every client must speak TLS; over
+ * WebSocket that is `wss://`), with the server's certificate chain and
+ * private key, or off again. The files are read by `mqlite_broker_new()`
+ * and again by each reload (`mqlite_broker_reload()`,
+ * `mqlite_handle_reload()`), so a renewed certificate takes effect for
+ * new connections without a restart; an unreadable or encrypted key, or
+ * a key that is not the certificate's, fails with
+ * `MQLITE_LISTENER_FAILED` naming the file.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `cert_file`: NUL-terminated path of the certificate chain (PEM, the
+ *   server's own certificate first), or NULL together with `key_file` to
+ *   turn TLS off (the default).
+ * - `key_file`: NUL-terminated path of the private key (PEM: PKCS#8,
+ *   PKCS#1 or SEC1; not encrypted), or NULL with `cert_file`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`listener`, or one file NULL and
+ * the other not).
+ *
+ * # Memory and lifetimes
+ * The paths are copied; the caller keeps them.
+ *
+ * # Safety
+ * `listener` is NULL or live; the paths are NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls(struct mqlite_listener *listener,
+                                      const char *cert_file,
+                                      const char *key_file);
+
+/**
+ * Sets a file of CA certificates (PEM) that client certificates are
+ * verified against (mosquitto's `cafile`), or NULL for none (the
+ * default). With CAs a client certificate is verified when one is given,
+ * and required with `mqlite_listener_set_tls_require_certificate()`. A
+ * TLS option: the listener also needs `mqlite_listener_set_tls()`.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls_ca_file(struct mqlite_listener *listener,
+                                              const char *path);
+
+/**
+ * Sets a directory of CA certificates (PEM files), used like the CA file
+ * (mosquitto's `capath`), or NULL for none (the default). A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated directory path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls_ca_path(struct mqlite_listener *listener,
+                                              const char *path);
+
+/**
+ * Sets whether every client must present a certificate signed by a CA of
+ * the CA file or path (mosquitto's `require_certificate`); without one
+ * the handshake fails. Needs a CA file or path (`mqlite_broker_new()`
+ * refuses it otherwise with `MQLITE_INVALID_CONFIG`). Default false. A
+ * TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `require`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_require_certificate(struct mqlite_listener *listener,
+                                                          bool require);
+
+/**
+ * Sets whether the client certificate's Common Name is the client's user
+ * name (mosquitto's `use_identity_as_username`): the user name and
+ * password of CONNECT are then ignored and no password file is asked (the
+ * certificate authenticated the client); the ACL applies to that name. A
+ * certificate without a Common Name is refused (CONNACK 0x05 / 0x87).
+ * Needs `require_certificate`, and excludes `use_subject_as_username`
+ * (`mqlite_broker_new()` answers `MQLITE_INVALID_CONFIG`). Default false.
+ * A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `enable`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_use_identity_as_username(struct mqlite_listener *listener,
+                                                               bool enable);
+
+/**
+ * Like `mqlite_listener_set_tls_use_identity_as_username()`, with the
+ * certificate's whole subject (RFC 4514, e.g. `CN=dev1,O=Acme`) as the
+ * user name (mosquitto's `use_subject_as_username`). Default false. A TLS
+ * option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `enable`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_use_subject_as_username(struct mqlite_listener *listener,
+                                                              bool enable);
+
+/**
+ * Sets the oldest TLS version the listener accepts (mosquitto's
+ * `tls_version`). Default `MQLITE_TLS_VERSION_1_2`. A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `version`: `MQLITE_TLS_VERSION_1_2` or `MQLITE_TLS_VERSION_1_3`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+ * (another value; the listener is left as it was).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_min_version(struct mqlite_listener *listener,
+                                                  mqlite_tls_version version);
+
+/**
+ * Sets whether clients speak MQTT over WebSocket (an HTTP upgrade asking
+ * for the `mqtt` subprotocol, or `mqttv3.1`, on any path; then MQTT in
+ * binary frames) instead of bare MQTT. With TLS this is `wss://`. Default
+ * false.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `websocket`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_websocket(struct mqlite_listener *listener,
+                                            bool websocket);
+
+/**
+ * Sets the file mode of a Unix socket listener's socket file (for
+ * example `0660`), or -1 for what the process's umask gives (the
+ * default).
+ *
+ * # Parameters
+ * - `listener`: a listener from `mqlite_listener_new_unix()`.
+ * - `mode`: 0 to 07777, or -1.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (a TCP
+ * listener, or another value; the listener is left as it was).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_unix_mode(struct mqlite_listener *listener,
+                                            int32_t mode);
+
+/**
+ * Sets the user owning a Unix socket listener's socket file, by name or
+ * number, or NULL for the broker's user (the default). Changing it needs
+ * the privilege to; an unknown user or a refused change makes
+ * `mqlite_broker_new()` fail with `MQLITE_LISTENER_FAILED`.
+ *
+ * # Parameters
+ * - `listener`: a listener from `mqlite_listener_new_unix()`.
+ * - `owner`: NUL-terminated UTF-8 user name or number, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (listener), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (a TCP listener).
+ *
+ * # Memory and lifetimes
+ * `owner` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `owner` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_unix_owner(struct mqlite_listener *listener,
+                                             const char *owner);
+
+/**
+ * Sets the group owning a Unix socket listener's socket file, by name or
+ * number, or NULL for the broker's group (the default). As for the owner,
+ * a refused change makes `mqlite_broker_new()` fail with
+ * `MQLITE_LISTENER_FAILED`.
+ *
+ * # Parameters
+ * - `listener`: a listener from `mqlite_listener_new_unix()`.
+ * - `group`: NUL-terminated UTF-8 group name or number, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (listener), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (a TCP listener).
+ *
+ * # Memory and lifetimes
+ * `group` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `group` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_unix_group(struct mqlite_listener *listener,
+                                             const char *group);
+
+/**
+ * Sets the most connections on this listener at once (mosquitto's
+ * per-listener `max_connections`); further ones are accepted and closed
+ * at once. The broker-wide limit (`mqlite_config_set_max_connections()`)
+ * still bounds them all.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `max_connections`: the limit, or 0 for none of its own (the default:
+ *   only the broker-wide limit).
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_max_connections(struct mqlite_listener *listener,
+                                                  size_t max_connections);
+
+/**
+ * Sets whether clients without a user name may connect on this listener
+ * (mosquitto's `allow_anonymous` with `per_listener_settings true`).
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `allow`: 1 yes, 0 no, -1 the broker-wide setting (the default; false
+ *   when the listener has a password file of its own).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (another
+ * value of `allow`).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_allow_anonymous(struct mqlite_listener *listener,
+                                                  int32_t allow);
+
+/**
+ * Sets a password file (`mosquitto_passwd` format) for this listener's
+ * clients instead of the broker-wide one, or NULL for the broker-wide one
+ * (the default). Read by `mqlite_broker_new()` and each reload, like the
+ * broker-wide file. An authentication callback, when set, decides for
+ * every listener instead.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_password_file(struct mqlite_listener *listener,
+                                                const char *path);
+
+/**
+ * Sets an ACL file (mosquitto's format) for this listener's clients
+ * instead of the broker-wide one, or NULL for the broker-wide one (the
+ * default). Read like the password file. An ACL callback, when set,
+ * decides for every listener instead.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_acl_file(struct mqlite_listener *listener,
+                                           const char *path);
+
+/**
+ * Adds a copy of `listener` to the config's listeners. Like
+ * `mqlite_config_add_listener()`, the first listener added (of either
+ * kind) replaces the default `127.0.0.1:1883`.
+ *
+ * Listeners are numbered, for `mqlite_connect_info_listener()` and
+ * `mqlite_client_info_listener()`, plain ones first: those of
+ * `mqlite_config_add_listener()` from 0 in the order they were added,
+ * then these in the order they were added. `mqlite_broker_custom_port()`
+ * numbers these from 0 among themselves.
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `listener`: the listener; not consumed.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_CONFIG` (TLS
+ * options set but no certificate: see `mqlite_listener_set_tls()`; the
+ * config is left as it was). Other combinations that cannot work (for
+ * instance `require_certificate` without CAs) are refused by
+ * `mqlite_broker_new()`, and files that cannot be read there too.
+ *
+ * # Memory and lifetimes
+ * Copies the listener: the caller keeps it, may change it (later changes
+ * do not reach the config) or add it again, and frees it with
+ * `mqlite_listener_free()`, at once if it likes.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `listener` is NULL or a live
+ * listener.
+ */
+mqlite_result mqlite_config_add_custom_listener(struct mqlite_config *config,
+                                                const struct mqlite_listener *listener);
 
 /**
  * Makes a broker from `config` and binds its listeners.
@@ -2016,6 +2511,60 @@ mqlite_result mqlite_broker_stats(const struct mqlite_broker *broker,
                                   struct mqlite_stats *stats_out);
 
 /**
+ * The port a custom listener (`mqlite_config_add_custom_listener()`) is
+ * bound to, useful after asking for port 0. Plain listeners are read with
+ * `mqlite_broker_local_port()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `index`: the custom listener, in the order they were added to the
+ *   config (0 for the first; plain listeners are not counted).
+ * - `port_out`: receives the port, or 0 for a Unix socket listener (it
+ *   has none).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no such
+ * custom listener), `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `*port_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `port_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_custom_port(const struct mqlite_broker *broker,
+                                        size_t index,
+                                        uint16_t *port_out);
+
+/**
+ * Reads the password file, the ACL file (broker-wide and per-listener)
+ * and every TLS listener's certificate, key and CAs again, on the thread
+ * that runs the broker, between passes (what SIGHUP does to mosquitto).
+ * New connections use them; connected clients keep what they connected
+ * with. Callbacks the host set stay in place (they, not the files,
+ * decide). If any file cannot be read or parsed nothing changes. From a
+ * callback, or while another thread runs the broker, use
+ * `mqlite_handle_reload()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY` (called from a
+ * callback or while another thread runs the broker),
+ * `MQLITE_INVALID_CONFIG` (a password or ACL file; the detail names the
+ * file and line), `MQLITE_LISTENER_FAILED` (a certificate or key; the
+ * detail names the listener and the file).
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ *
+ * # Safety
+ * `broker` is NULL or live.
+ */
+mqlite_result mqlite_broker_reload(struct mqlite_broker *broker);
+
+/**
  * Frees a handle. The broker is not affected.
  *
  * # Parameters
@@ -2271,6 +2820,38 @@ mqlite_result mqlite_handle_kick(const struct mqlite_handle *handle,
 mqlite_result mqlite_handle_stats(const struct mqlite_handle *handle,
                                   uint64_t timeout_ms,
                                   struct mqlite_stats *stats_out);
+
+/**
+ * Reads the password file, the ACL file (broker-wide and per-listener)
+ * and every TLS listener's certificate, key and CAs again (what SIGHUP
+ * does to mosquitto), waiting up to `timeout_ms` for the broker thread to
+ * do it and answer. New connections use them; connected clients keep what
+ * they connected with; callbacks the host set stay in place. If any file
+ * cannot be read or parsed nothing changes. From one of the broker's
+ * callbacks it fails at once with `MQLITE_ON_BROKER_THREAD` (the broker
+ * cannot answer while it runs the callback); on the thread that runs the
+ * broker, between passes, use `mqlite_broker_reload()`.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ *
+ * # Returns
+ * `MQLITE_OK` (reloaded), `MQLITE_NULL_PARAMETER`,
+ * `MQLITE_INVALID_CONFIG` (a password or ACL file; the detail names the
+ * file and line), `MQLITE_LISTENER_FAILED` (a certificate or key; the
+ * detail names the listener and the file), `MQLITE_ON_BROKER_THREAD`
+ * (called from a callback of this broker), `MQLITE_STOPPED` (stopped, or
+ * no answer in time: the broker may still reload at its next pass).
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ *
+ * # Safety
+ * `handle` is NULL or live.
+ */
+mqlite_result mqlite_handle_reload(const struct mqlite_handle *handle,
+                                   uint64_t timeout_ms);
 
 /**
  * Asks the broker to stop: it stops accepting, closes every client,
@@ -2785,6 +3366,113 @@ mqlite_result mqlite_connect_info_user_property(const struct mqlite_connect_info
 mqlite_result mqlite_connect_info_set_reply_data(const struct mqlite_connect_info *info,
                                                  const uint8_t *data,
                                                  size_t data_len);
+
+/**
+ * The listener a connecting client came in on.
+ *
+ * # Parameters
+ * - `info`: the pointer the authentication callback was given.
+ * - `listener_out`: receives the listener's number: plain listeners
+ *   (`mqlite_config_add_listener()`, or the default one) from 0 in the
+ *   order they were added, then custom listeners
+ *   (`mqlite_config_add_custom_listener()`) in the order they were added.
+ *   With two plain listeners, the first custom one is 2.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (`info`
+ * is not the pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*listener_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `info` is NULL or any pointer (looked up, not read, unless it is the
+ * callback's); `listener_out` is NULL or writable.
+ */
+mqlite_result mqlite_connect_info_listener(const struct mqlite_connect_info *info,
+                                           size_t *listener_out);
+
+/**
+ * The listener of a client's connection (its latest, for a client whose
+ * session outlived a connection), numbered as for
+ * `mqlite_connect_info_listener()`.
+ *
+ * # Parameters
+ * - `client`: a pointer a callback was given: the `client` of the ACL
+ *   callback, the `origin` of the message callback, `&event->client` in
+ *   the event callback, or the view from `mqlite_connect_info_client()`.
+ * - `listener_out`: receives the listener's number.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (not a
+ * pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*listener_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `client` is NULL or any pointer (looked up, not read, unless it is a
+ * callback's); `listener_out` is NULL or writable.
+ */
+mqlite_result mqlite_client_info_listener(const struct mqlite_client_info *client,
+                                          size_t *listener_out);
+
+/**
+ * The subject of the certificate the client presented on a TLS listener,
+ * verified by the handshake against the listener's CAs: RFC 4514, most
+ * specific first (`CN=dev1,O=Acme`), as mosquitto's
+ * `use_subject_as_username` gives it.
+ *
+ * # Parameters
+ * - `info`: the pointer the authentication callback was given.
+ * - `subject_out`: receives the subject (UTF-8, NOT NUL-terminated), or
+ *   NULL when the client presented no certificate (and on a listener
+ *   without TLS or without CAs).
+ * - `len_out`: receives its length in bytes (0 when absent).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (`info`
+ * is not the pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*subject_out` is borrowed like `info`: valid only until the callback
+ * returns; copy what you keep. Written only on success.
+ *
+ * # Safety
+ * `info` is NULL or any pointer (looked up, not read, unless it is the
+ * callback's); the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_connect_info_certificate_subject(const struct mqlite_connect_info *info,
+                                                      const char **subject_out,
+                                                      size_t *len_out);
+
+/**
+ * The Common Name of the certificate the client presented on a TLS
+ * listener (as mosquitto's `use_identity_as_username` gives it; on such a
+ * listener it is also the client's user name).
+ *
+ * # Parameters
+ * - `info`: the pointer the authentication callback was given.
+ * - `common_name_out`: receives the Common Name (UTF-8, NOT
+ *   NUL-terminated), or NULL when the client presented no certificate or
+ *   its subject has no Common Name.
+ * - `len_out`: receives its length in bytes (0 when absent).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (`info`
+ * is not the pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*common_name_out` is borrowed like `info`: valid only until the
+ * callback returns; copy what you keep. Written only on success.
+ *
+ * # Safety
+ * `info` is NULL or any pointer (looked up, not read, unless it is the
+ * callback's); the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_connect_info_certificate_common_name(const struct mqlite_connect_info *info,
+                                                          const char **common_name_out,
+                                                          size_t *len_out);
 
 /**
  * Routes mqlite's log records at `max_level` and more severe to

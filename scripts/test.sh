@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine. Installs what the tests need,
 # only what is missing:
-# - with apt-get (as root, else through sudo): mosquitto-clients, cmake,
-#   valgrind, pkg-config, nodejs and npm, and python3-venv when Python
-#   cannot make a virtual environment;
+# - with apt-get (as root, else through sudo): mosquitto-clients, openssl
+#   (the C and Python listener tests make their certificates with it),
+#   cmake, valgrind, pkg-config, nodejs and npm, and python3-venv when
+#   Python cannot make a virtual environment;
 # - with pip, into the virtual environment target/test-venv (made on first
 #   use; nothing goes into the system's Python): paho-mqtt and pytest;
 # - with npm, into tests/node/node_modules (from its package-lock.json):
@@ -19,6 +20,7 @@ venv="$PWD/target/test-venv"
 
 need_apt=()
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)

@@ -1,8 +1,9 @@
 /*
- * A tiny blocking MQTT 3.1.1 client over TCP, just enough for the examples
- * and tests to check the broker from the outside: CONNECT, SUBSCRIBE,
- * PUBLISH (QoS 0 and 1), reading PUBLISH, DISCONNECT. Header-only; every
- * function is `static inline` so unused ones cost nothing.
+ * A tiny blocking MQTT 3.1.1 client over TCP or a Unix domain socket, just
+ * enough for the examples and tests to check the broker from the outside:
+ * CONNECT, SUBSCRIBE, PUBLISH (QoS 0 and 1), reading PUBLISH, DISCONNECT.
+ * Header-only; every function is `static inline` so unused ones cost
+ * nothing.
  *
  * Not a general client: one packet buffer per call, no retries, no
  * keepalive pings, fixed timeouts given by the caller.
@@ -19,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MC_CONNECT 0x10
@@ -139,14 +141,31 @@ static inline int mc_tcp_connect(uint16_t port) {
     return fd;
 }
 
-/* Connects and sends CONNECT (clean session, keepalive 60 s); username and
- * password may be NULL. Returns the fd and sets *connack_code (0 accepted,
- * 4 bad credentials, 5 not authorized, ...), or returns -1. On a refusal
- * the fd is closed and -1 returned, with *connack_code set. */
-static inline int mc_connect(uint16_t port, const char *client_id, const char *username,
-                             const char *password, int *connack_code) {
+/* Opens a connection to the Unix domain socket at path. Returns the fd or
+ * -1. */
+static inline int mc_unix_connect(const char *path) {
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof addr.sun_path) return -1;
+    memcpy(addr.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends CONNECT (clean session, keepalive 60 s) on an open connection fd;
+ * username and password may be NULL. Returns fd and sets *connack_code (0
+ * accepted, 4 bad credentials, 5 not authorized, ...), or returns -1. On a
+ * refusal or an error fd is closed and -1 returned, with *connack_code set
+ * when a CONNACK came. */
+static inline int mc_connect_fd(int fd, const char *client_id, const char *username,
+                                const char *password, int *connack_code) {
     *connack_code = -1;
-    int fd = mc_tcp_connect(port);
     if (fd < 0) return -1;
     unsigned char body[1024];
     size_t n = 0;
@@ -175,6 +194,15 @@ static inline int mc_connect(uint16_t port, const char *client_id, const char *u
         return -1;
     }
     return fd;
+}
+
+/* Connects to 127.0.0.1:port and sends CONNECT: mc_connect_fd() over TCP. */
+static inline int mc_connect(uint16_t port, const char *client_id, const char *username,
+                             const char *password, int *connack_code) {
+    *connack_code = -1;
+    int fd = mc_tcp_connect(port);
+    if (fd < 0) return -1;
+    return mc_connect_fd(fd, client_id, username, password, connack_code);
 }
 
 /* Subscribes to one filter; returns the SUBACK code (0-2 granted, 0x80

@@ -1,7 +1,8 @@
 //! `mqlite_broker`: the broker, used from the thread that runs it. This
 //! file has the type, its lifecycle and the ways to run it; the callback
-//! setters are in `broker_hooks.rs` and the direct publish, local
-//! subscriptions and counters in `broker_direct.rs`, re-exported here so
+//! setters are in `broker_hooks.rs`, the direct publish, local
+//! subscriptions and counters in `broker_direct.rs`, and the custom
+//! listeners' ports and reload in `broker_listeners.rs`, re-exported here so
 //! that every `mqlite_broker_*` function is in this module.
 //!
 //! The Rust `Broker` needs `&mut` for everything, and a C host could call in
@@ -22,6 +23,7 @@ pub use super::broker_hooks::{
     mqlite_broker_set_acl_callback, mqlite_broker_set_auth_callback,
     mqlite_broker_set_event_callback, mqlite_broker_set_message_callback,
 };
+pub use super::broker_listeners::{mqlite_broker_custom_port, mqlite_broker_reload};
 use super::config::mqlite_config;
 use super::handle::mqlite_handle;
 use super::panic::{arg, boundary, guard, out};

@@ -21,6 +21,24 @@ pub struct mqlite_config {
     listeners_added: bool,
 }
 
+impl mqlite_config {
+    /// Adds a custom listener; the first listener of either kind replaces
+    /// the default one.
+    pub(crate) fn add_custom_listener(&mut self, listener: crate::Listener) {
+        self.drop_default_listener();
+        self.config.custom_listeners.push(listener);
+    }
+
+    /// Forgets the default `127.0.0.1:1883` when the first listener is
+    /// added.
+    fn drop_default_listener(&mut self) {
+        if !self.listeners_added {
+            self.config.listeners.clear();
+            self.listeners_added = true;
+        }
+    }
+}
+
 /// Runs `body` on the config behind `config`, refusing NULL.
 pub(crate) fn with_config(
     function: &'static str,
@@ -82,7 +100,9 @@ pub unsafe extern "C" fn mqlite_config_free(config: *mut mqlite_config) {
     })
 }
 
-/// Adds a TCP listener. The first call replaces the default
+/// Adds a TCP listener for plain MQTT with the broker-wide settings. The
+/// first listener added (by this function or by
+/// `mqlite_config_add_custom_listener()`) replaces the default
 /// `127.0.0.1:1883`; later calls add more. Port 0 picks a free port (read
 /// it back with `mqlite_broker_local_port()`).
 ///
@@ -114,10 +134,7 @@ pub unsafe extern "C" fn mqlite_config_add_listener(
                 format!("`{text}` is not IP:PORT (e.g. 127.0.0.1:1883 or [::1]:0)"),
             )
         })?;
-        if !config.listeners_added {
-            config.config.listeners.clear();
-            config.listeners_added = true;
-        }
+        config.drop_default_listener();
         config.config.listeners.push(addr);
         Ok(())
     })

@@ -408,6 +408,45 @@ pub unsafe extern "C" fn mqlite_handle_stats(
     })
 }
 
+/// Reads the password file, the ACL file (broker-wide and per-listener)
+/// and every TLS listener's certificate, key and CAs again (what SIGHUP
+/// does to mosquitto), waiting up to `timeout_ms` for the broker thread to
+/// do it and answer. New connections use them; connected clients keep what
+/// they connected with; callbacks the host set stay in place. If any file
+/// cannot be read or parsed nothing changes. From one of the broker's
+/// callbacks it fails at once with `MQLITE_ON_BROKER_THREAD` (the broker
+/// cannot answer while it runs the callback); on the thread that runs the
+/// broker, between passes, use `mqlite_broker_reload()`.
+///
+/// # Parameters
+/// - `handle`: a handle of the broker.
+/// - `timeout_ms`: how long to wait for the answer, in milliseconds.
+///
+/// # Returns
+/// `MQLITE_OK` (reloaded), `MQLITE_NULL_PARAMETER`,
+/// `MQLITE_INVALID_CONFIG` (a password or ACL file; the detail names the
+/// file and line), `MQLITE_LISTENER_FAILED` (a certificate or key; the
+/// detail names the listener and the file), `MQLITE_ON_BROKER_THREAD`
+/// (called from a callback of this broker), `MQLITE_STOPPED` (stopped, or
+/// no answer in time: the broker may still reload at its next pass).
+///
+/// # Memory and lifetimes
+/// Nothing is kept.
+///
+/// # Safety
+/// `handle` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_reload(
+    handle: *const mqlite_handle,
+    timeout_ms: u64,
+) -> mqlite_result {
+    boundary("mqlite_handle_reload", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        Ok(handle.inner.reload(Duration::from_millis(timeout_ms))?)
+    })
+}
+
 /// Asks the broker to stop: it stops accepting, closes every client,
 /// flushes, and `mqlite_broker_run()` returns (`mqlite_broker_run_once()`
 /// reports it is no longer running). Harmless once stopped.

@@ -7,8 +7,8 @@
 //! rustls-ffi:
 //!
 //! - names are `mqlite_<type>_<verb>`; `mqlite_config`, `mqlite_broker`,
-//!   `mqlite_handle`, `mqlite_properties` and `mqlite_message_rewrite` are
-//!   opaque;
+//!   `mqlite_handle`, `mqlite_properties`, `mqlite_listener` and
+//!   `mqlite_message_rewrite` are opaque;
 //! - `_new`/`_free` pairs; `_free(NULL)` does nothing; `_free` takes
 //!   ownership and the host must not use the pointer again (no
 //!   pointer-nulling variant: a double free is the host's error, as with
@@ -29,9 +29,13 @@
 //! version), [`properties`] (the MQTT 5 properties of a message the host
 //! publishes), `views` (the views lent to a running callback) and their
 //! accessors, how the callback structs grow: [`view_access`] (clients),
-//! [`message_access`] (a message's MQTT 5 properties) and
-//! [`connect_access`] (enhanced authentication and CONNECT properties),
-//! [`log_bridge`] (the `log` crate bridge), and `panic` (the boundary).
+//! [`message_access`] (a message's MQTT 5 properties),
+//! [`connect_access`] (enhanced authentication and CONNECT properties)
+//! and [`listener_access`] (which listener a client came in on, its TLS
+//! certificate); [`listener`] (listeners with TLS, WebSocket, Unix
+//! sockets and settings of their own; their ports and reload in
+//! `broker_listeners`), [`log_bridge`] (the `log` crate bridge), and
+//! `panic` (the boundary).
 //!
 //! The ABI only grows: see docs/C_API.md, "A C ABI that only grows". The
 //! callback structs are frozen and gain data through accessors; the
@@ -53,11 +57,15 @@ pub mod config;
 
 pub mod config_access;
 
+pub mod listener;
+
 pub mod broker;
 
 mod broker_hooks;
 
 mod broker_direct;
+
+mod broker_listeners;
 
 pub mod handle;
 
@@ -71,6 +79,8 @@ pub mod message_access;
 
 pub mod connect_access;
 
+pub mod listener_access;
+
 pub mod log_bridge;
 
 mod panic;
@@ -83,3 +93,6 @@ mod tests_growth;
 
 #[cfg(test)]
 mod tests_v5;
+
+#[cfg(test)]
+mod tests_listeners;

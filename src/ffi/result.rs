@@ -55,6 +55,15 @@ pub const MQLITE_ERROR: mqlite_result = 7015;
 /// instead of waiting out its timeout. Use `mqlite_broker_stats()` between
 /// passes instead.
 pub const MQLITE_ON_BROKER_THREAD: mqlite_result = 7016;
+/// A custom listener (`mqlite_config_add_custom_listener()`) cannot start,
+/// or cannot take its files again at a reload: a certificate or key file
+/// that cannot be read or used (an encrypted key, a key that is not the
+/// certificate's), a Unix socket path in a missing directory or in use, a
+/// socket owner or group that cannot be set, TLS or WebSocket missing from
+/// this build. The detail names the listener (`mqtts://0.0.0.0:8883`,
+/// `unix:/run/mqlite.sock`) and the file. (A TCP address that cannot be
+/// bound is `MQLITE_BIND_FAILED`, for custom listeners too.)
+pub const MQLITE_LISTENER_FAILED: mqlite_result = 7017;
 
 /// A static, NUL-terminated C string from a literal.
 macro_rules! cstr {
@@ -94,6 +103,9 @@ pub extern "C" fn mqlite_result_text(code: mqlite_result) -> *const c_char {
         MQLITE_ERROR => cstr!("error"),
         MQLITE_ON_BROKER_THREAD => {
             cstr!("called from a callback on the broker thread, which cannot answer while the call waits")
+        }
+        MQLITE_LISTENER_FAILED => {
+            cstr!("a listener cannot start (certificate, key, socket path or transport)")
         }
         _ => cstr!("unknown result code"),
     })
@@ -215,7 +227,8 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         let code = match &error {
             Error::Config { .. } => MQLITE_INVALID_CONFIG,
-            Error::Bind { .. } | Error::Listener { .. } => MQLITE_BIND_FAILED,
+            Error::Bind { .. } => MQLITE_BIND_FAILED,
+            Error::Listener { .. } => MQLITE_LISTENER_FAILED,
             Error::Io(_) => MQLITE_IO,
             Error::InvalidTopic(_) => MQLITE_INVALID_TOPIC,
             Error::Store { .. } => MQLITE_PERSISTENCE,

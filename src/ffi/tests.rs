@@ -64,6 +64,7 @@ fn every_code_has_its_own_text() {
         MQLITE_PANIC,
         MQLITE_ERROR,
         MQLITE_ON_BROKER_THREAD,
+        MQLITE_LISTENER_FAILED,
     ];
     // SAFETY: a static NUL-terminated string.
     let unknown = unsafe { CStr::from_ptr(mqlite_result_text(1)) };

@@ -192,7 +192,8 @@ pub struct mqlite_client_info {
     pub username: *const c_char,
     /// Bytes in `username` (0 when NULL).
     pub username_len: usize,
-    /// The client's address as text, `IP:PORT` (`[IPv6]:PORT`).
+    /// The client's address as text, `IP:PORT` (`[IPv6]:PORT`); for a
+    /// client on a Unix socket listener `unix:` and the listener's path.
     pub peer: *const c_char,
     /// Bytes in `peer`.
     pub peer_len: usize,
@@ -227,7 +228,8 @@ pub struct mqlite_connect_info {
     pub password: *const u8,
     /// Bytes in `password` (0 when NULL).
     pub password_len: usize,
-    /// The client's address as text, `IP:PORT`.
+    /// The client's address as text, `IP:PORT`; for a client on a Unix
+    /// socket listener `unix:` and the listener's path.
     pub peer: *const c_char,
     /// Bytes in `peer`.
     pub peer_len: usize,

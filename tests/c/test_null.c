@@ -55,7 +55,7 @@ static void texts(void) {
     CHECK(strcmp(mqlite_result_text(12345), "unknown result code") == 0);
     CHECK(strcmp(mqlite_result_text(MQLITE_NULL_PARAMETER), mqlite_result_text(12345)) != 0);
     CHECK(strcmp(mqlite_result_text(MQLITE_PANIC), mqlite_result_text(12345)) != 0);
-    for (mqlite_result code = 7001; code <= 7015; code++) {
+    for (mqlite_result code = 7001; code <= 7017; code++) {
         CHECK(strcmp(mqlite_result_text(code), mqlite_result_text(12345)) != 0);
     }
 }
@@ -414,8 +414,80 @@ static void v5_nulls(void) {
     mqlite_properties_free(properties);
 }
 
+/* Listeners: every function refuses NULL where it needs a pointer, bad
+ * UTF-8 and out-of-range values, and leaves its out-parameter alone. */
+static void listener_nulls(void) {
+    mqlite_listener *sentinel = (mqlite_listener *)&sentinel;
+    mqlite_listener *listener = sentinel;
+    CHECK_RC(mqlite_listener_new_tcp(NULL, &listener), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_new_tcp(BAD_UTF8, &listener), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_listener_new_tcp("127.0.0.1", &listener), MQLITE_INVALID_ADDRESS);
+    CHECK_RC(mqlite_listener_new_tcp("127.0.0.1:0", NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_new_unix(NULL, &listener), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_new_unix("", &listener), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_listener_new_unix("/tmp/x.sock", NULL), MQLITE_NULL_PARAMETER);
+    CHECK(listener == sentinel);
+    mqlite_listener_free(NULL);
+
+    CHECK_RC(mqlite_listener_set_tls(NULL, "c", "k"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_ca_file(NULL, "ca"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_ca_path(NULL, "cas"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_require_certificate(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_use_identity_as_username(NULL, true),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_use_subject_as_username(NULL, true),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_min_version(NULL, MQLITE_TLS_VERSION_1_2),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_websocket(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_unix_mode(NULL, 0600), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_unix_owner(NULL, "u"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_unix_group(NULL, "g"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_max_connections(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_allow_anonymous(NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_password_file(NULL, "p"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_acl_file(NULL, "a"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_add_custom_listener(NULL, NULL), MQLITE_NULL_PARAMETER);
+
+    CHECK_RC(mqlite_listener_new_unix("/tmp/x.sock", &listener), MQLITE_OK);
+    CHECK_RC(mqlite_listener_set_tls(listener, "c", NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_listener_set_tls_min_version(listener, 14), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_listener_set_unix_mode(listener, 0x10000), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_listener_set_unix_owner(listener, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_listener_set_unix_group(listener, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_listener_set_allow_anonymous(listener, -2), MQLITE_INVALID_ARGUMENT);
+    mqlite_config *config = mqlite_config_new();
+    CHECK_RC(mqlite_config_add_custom_listener(config, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_add_custom_listener(config, listener), MQLITE_OK);
+    mqlite_config_free(config);
+    mqlite_listener_free(listener);
+
+    uint16_t port = 77;
+    size_t index = 77;
+    const char *text = "untouched";
+    size_t len = 77;
+    CHECK_RC(mqlite_broker_custom_port(NULL, 0, &port), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_reload(NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_reload(NULL, 1), MQLITE_NULL_PARAMETER);
+    mqlite_connect_info fake_info;
+    memset(&fake_info, 0, sizeof fake_info);
+    mqlite_client_info fake_client;
+    memset(&fake_client, 0, sizeof fake_client);
+    CHECK_RC(mqlite_connect_info_listener(NULL, &index), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_connect_info_listener(&fake_info, &index), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_client_info_listener(NULL, &index), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_client_info_listener(&fake_client, &index), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_connect_info_certificate_subject(NULL, &text, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_connect_info_certificate_subject(&fake_info, &text, &len),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_connect_info_certificate_common_name(&fake_info, &text, &len),
+             MQLITE_INVALID_ARGUMENT);
+    CHECK(port == 77 && index == 77 && len == 77 && strcmp(text, "untouched") == 0);
+}
+
 int main(void) {
     texts();
+    listener_nulls();
     config_nulls();
     bind_failure();
     broker_nulls();

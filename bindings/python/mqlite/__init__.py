@@ -4,6 +4,9 @@
 >>> with mqlite.Broker(port=0) as broker:
 ...     broker.publish("greeting", "hello", retain=True)
 
+Listeners with TLS, WebSocket, a Unix socket or settings of their own:
+:class:`Listener` and :class:`TLS`, given in ``Broker(listeners=[...])``.
+
 See :class:`Broker`. The C library (libmqlite.so) is found through the
 ``MQLITE_LIB`` environment variable, next to this package, or on the system
 library path; :class:`LibraryNotFound` lists the places tried.
@@ -22,17 +25,20 @@ from .broker import (
     AuthDecision,
     AuthRefuse,
     Broker,
+    ClientCertificate,
     ClientInfo,
     CloseReason,
     ConnectInfo,
     Event,
     EventKind,
     InvalidArgument,
+    Listener,
     Message,
     MessageDecision,
     MqliteError,
     PublishProperties,
     Stats,
+    TLS,
     disable_logging,
     enable_logging,
     library_version,
@@ -47,6 +53,7 @@ __all__ = [
     "AuthDecision",
     "AuthRefuse",
     "Broker",
+    "ClientCertificate",
     "ClientInfo",
     "CloseReason",
     "ConnectInfo",
@@ -54,11 +61,13 @@ __all__ = [
     "EventKind",
     "InvalidArgument",
     "LibraryNotFound",
+    "Listener",
     "Message",
     "MessageDecision",
     "MqliteError",
     "PublishProperties",
     "Stats",
+    "TLS",
     "disable_logging",
     "enable_logging",
     "library_version",

@@ -55,6 +55,9 @@ class _Hooks:
     _c_event: Any
     _require_open: Callable[[], None]
     _wake: Callable[[], None]
+    # The place in the listeners given to Broker() of each C listener
+    # number (plain listeners first, then custom ones).
+    _listener_places: List[int]
 
     def _set_hook(self, kind: str, func: Optional[Callable[..., Any]]) -> None:
         _args.callback(func, f"the {kind} hook", optional=True)
@@ -153,7 +156,7 @@ class _Hooks:
             hook = self._hooks["auth"]
             if hook is None:
                 return int(AuthDecision.ACCEPT)
-            answer = hook(_connect_info(self._lib, info_ptr))
+            answer = hook(_connect_info(self._lib, info_ptr, self._listener_places))
             if isinstance(answer, bool) or answer is None:
                 return int(AuthDecision.ACCEPT if answer else AuthDecision.NOT_AUTHORIZED)
             if isinstance(answer, (AuthContinue, AuthAcceptWith)):
@@ -176,8 +179,8 @@ class _Hooks:
             hook = self._hooks["acl"]
             if hook is None:
                 return True
-            return bool(hook(_client(client_ptr.contents), AclAccess(access),
-                             view_str(topic, topic_len)))
+            client = _client(client_ptr.contents, self._lib, self._listener_places)
+            return bool(hook(client, AclAccess(access), view_str(topic, topic_len)))
         except BaseException:
             log.exception("on_acl hook raised; access denied")
             return False
@@ -188,7 +191,8 @@ class _Hooks:
             hook = self._hooks["message"]
             if hook is None:
                 return int(MessageDecision.PASS)
-            origin = _client(origin_ptr.contents) if origin_ptr else None
+            origin = (_client(origin_ptr.contents, self._lib, self._listener_places)
+                      if origin_ptr else None)
             answer = hook(origin, _message(self._lib, message_ptr))
             if answer is None or answer is True:
                 return int(MessageDecision.PASS)
@@ -225,7 +229,7 @@ class _Hooks:
                 reason = CloseReason.OTHER
             event = Event(
                 kind=EventKind(view.kind),
-                client=_client(view.client),
+                client=_client(view.client, self._lib, self._listener_places),
                 protocol_level=view.protocol_level,
                 clean_session=bool(view.clean_session),
                 session_present=bool(view.session_present),

@@ -19,6 +19,7 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_int,
+    c_int32,
     c_int64,
     c_size_t,
     c_uint8,
@@ -142,6 +143,11 @@ MQLITE_INVALID_ADDRESS = 7004
 MQLITE_INVALID_TOPIC = 7005
 MQLITE_INVALID_CONFIG = 7006
 MQLITE_NOT_FOUND = 7011
+MQLITE_ON_BROKER_THREAD = 7016
+MQLITE_LISTENER_FAILED = 7017
+
+MQLITE_TLS_VERSION_1_2 = 12
+MQLITE_TLS_VERSION_1_3 = 13
 
 MQLITE_AUTH_CONTINUE = 4
 MQLITE_AUTH_ACCEPT_WITH_DATA = 5
@@ -238,6 +244,35 @@ _SIGNATURES = [
       POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_connect_info_set_reply_data", [POINTER(ConnectInfoC), c_char_p, c_size_t], _R),
     ("mqlite_handle_complete_auth_with_data", [_P, c_uint64, c_uint32, c_char_p, c_size_t], _R),
+    # Listeners with their own transport and settings.
+    ("mqlite_listener_new_tcp", [c_char_p, POINTER(c_void_p)], _R),
+    ("mqlite_listener_new_unix", [c_char_p, POINTER(c_void_p)], _R),
+    ("mqlite_listener_free", [_P], None),
+    ("mqlite_listener_set_tls", [_P, c_char_p, c_char_p], _R),
+    ("mqlite_listener_set_tls_ca_file", [_P, c_char_p], _R),
+    ("mqlite_listener_set_tls_ca_path", [_P, c_char_p], _R),
+    ("mqlite_listener_set_tls_require_certificate", [_P, c_bool], _R),
+    ("mqlite_listener_set_tls_use_identity_as_username", [_P, c_bool], _R),
+    ("mqlite_listener_set_tls_use_subject_as_username", [_P, c_bool], _R),
+    ("mqlite_listener_set_tls_min_version", [_P, c_uint32], _R),
+    ("mqlite_listener_set_websocket", [_P, c_bool], _R),
+    ("mqlite_listener_set_unix_mode", [_P, c_int32], _R),
+    ("mqlite_listener_set_unix_owner", [_P, c_char_p], _R),
+    ("mqlite_listener_set_unix_group", [_P, c_char_p], _R),
+    ("mqlite_listener_set_max_connections", [_P, c_size_t], _R),
+    ("mqlite_listener_set_allow_anonymous", [_P, c_int32], _R),
+    ("mqlite_listener_set_password_file", [_P, c_char_p], _R),
+    ("mqlite_listener_set_acl_file", [_P, c_char_p], _R),
+    ("mqlite_config_add_custom_listener", [_P, _P], _R),
+    ("mqlite_broker_custom_port", [_P, c_size_t, POINTER(c_uint16)], _R),
+    ("mqlite_broker_reload", [_P], _R),
+    ("mqlite_handle_reload", [_P, c_uint64], _R),
+    ("mqlite_connect_info_listener", [POINTER(ConnectInfoC), POINTER(c_size_t)], _R),
+    ("mqlite_client_info_listener", [POINTER(ClientInfoC), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_certificate_subject",
+     [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_connect_info_certificate_common_name",
+     [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
 ]
 
 

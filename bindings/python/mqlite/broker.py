@@ -26,12 +26,14 @@ from ._log_bridge import (  # noqa: F401 (re-exported)
     enable_logging,
 )
 from .errors import InvalidArgument, MqliteError, _check  # noqa: F401 (re-exported)
+from .listeners import TLS, Listener  # noqa: F401 (re-exported)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
     AuthAcceptWith,
     AuthContinue,
     AuthDecision,
     AuthRefuse,
+    ClientCertificate,
     ClientInfo,
     CloseReason,
     ConnectInfo,
@@ -72,7 +74,11 @@ class Broker(_Hooks):
         host: IP address to listen on.
         db: SQLite file for persistent sessions and retained messages, or
             None to keep everything in memory.
-        listeners: a list of ``"IP:PORT"`` strings, replacing host/port.
+        listeners: a list replacing host/port, of ``"IP:PORT"`` strings
+            (plain MQTT with the broker-wide settings) and :class:`Listener`
+            objects (TLS, WebSocket, Unix sockets, settings of their own).
+            :attr:`ports` gives their ports in this order, and the hooks'
+            ``listener`` is a place in this list.
         **limits: ``max_connections``, ``max_packet_size``, ``max_inflight``,
             ``max_queued_messages``, ``max_queued_bytes``,
             ``max_pending_output``, ``connect_timeout_ms``,
@@ -87,9 +93,15 @@ class Broker(_Hooks):
 
     Raises:
         InvalidArgument: an unusable limit or address, a path or address
-            with a NUL character.
-        MqliteError: an address that cannot be bound, a persistence file
-            that cannot be opened.
+            with a NUL character, listener settings that cannot work
+            together (``require_certificate`` without ``cafile`` or
+            ``capath``, ...).
+        MqliteError: an address that cannot be bound
+            (``MQLITE_BIND_FAILED``), a listener that cannot start: a
+            certificate or key that cannot be read or used, a socket path
+            in a missing directory (``code`` ``MQLITE_LISTENER_FAILED``,
+            7017, the detail naming the listener and the file), a
+            persistence file that cannot be opened.
         TypeError: an unknown keyword, an argument of the wrong type.
         LibraryNotFound: libmqlite.so cannot be loaded.
     """
@@ -100,7 +112,7 @@ class Broker(_Hooks):
         host: str = "127.0.0.1",
         db: Union[str, "os.PathLike[str]", None] = None,
         *,
-        listeners: Optional[List[str]] = None,
+        listeners: Optional[List[Union[str, Listener]]] = None,
         **limits: Any,
     ):
         _check_limits(limits)
@@ -119,16 +131,26 @@ class Broker(_Hooks):
         self._closed = False
 
         lib = self._lib
-        self._broker, addresses = _new_broker(lib, host, port, db, listeners, limits)
+        self._broker, specs = _new_broker(lib, host, port, db, listeners, limits)
         handle = c_void_p()
         _check("mqlite_broker_handle", lib.mqlite_broker_handle(self._broker, byref(handle)))
         self._handle = handle.value
-        ports = []
-        for index in range(len(addresses)):
+        # The C library numbers plain listeners first, then custom ones;
+        # Python shows them in the order given.
+        plain = [place for place, (kind, _) in enumerate(specs) if kind == "plain"]
+        custom = [place for place, (kind, _) in enumerate(specs) if kind == "custom"]
+        self._listener_places = plain + custom
+        ports: List[Optional[int]] = [None] * len(specs)
+        for index, place in enumerate(plain):
             value = c_uint16()
             _check("mqlite_broker_local_port",
                    lib.mqlite_broker_local_port(self._broker, index, byref(value)))
-            ports.append(value.value)
+            ports[place] = value.value
+        for index, place in enumerate(custom):
+            value = c_uint16()
+            _check("mqlite_broker_custom_port",
+                   lib.mqlite_broker_custom_port(self._broker, index, byref(value)))
+            ports[place] = None if specs[place][1].is_unix else value.value
         self._ports = ports
         fd = c_int()
         _check("mqlite_broker_fd", lib.mqlite_broker_fd(self._broker, byref(fd)))
@@ -149,14 +171,20 @@ class Broker(_Hooks):
     # --- properties ----------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The port of the first listener."""
-        return self._ports[0]
+    def port(self) -> Optional[int]:
+        """The port of the first TCP listener (None when every listener is
+        a Unix socket)."""
+        return next((port for port in self._ports if port is not None), None)
 
     @property
-    def ports(self) -> List[int]:
-        """The ports of all listeners, in order."""
+    def ports(self) -> List[Optional[int]]:
+        """The ports the listeners are bound to, in the order given (None
+        for a Unix socket listener)."""
         return list(self._ports)
+
+    def _name(self) -> str:
+        port = self.port
+        return str(port) if port is not None else "unix"
 
     @property
     def running(self) -> bool:
@@ -177,7 +205,8 @@ class Broker(_Hooks):
                 raise RuntimeError("the broker is already running")
             ready = threading.Event()
             self._thread = threading.Thread(
-                target=self._serve, args=(ready,), name=f"mqlite:{self.port}", daemon=True
+                target=self._serve, args=(ready,), name=f"mqlite:{self._name()}",
+                daemon=True
             )
             self._thread.start()
         ready.wait()
@@ -472,6 +501,36 @@ class Broker(_Hooks):
         encoded = _args.c_string(client_id, "client id", function,
                                  _native.MQLITE_INVALID_ARGUMENT)
         _check(function, self._lib.mqlite_handle_kick(self._live_handle(), encoded))
+
+    def reload(self, timeout: float = 5.0) -> None:
+        """Reads the password and ACL files (broker-wide and per-listener)
+        and every TLS listener's certificate, key and CAs again, as SIGHUP
+        does to mosquitto: new connections use them, connected clients keep
+        what they connected with, hooks stay in place. If any file cannot
+        be read nothing changes. Waits up to ``timeout`` seconds for the
+        broker thread when it runs; do not call it from a hook.
+
+        Raises:
+            InvalidArgument: a password or ACL file that cannot be read or
+                parsed (the detail names the file and line); a negative or
+                infinite timeout.
+            MqliteError: a certificate or key that cannot be read or used
+                (``MQLITE_LISTENER_FAILED``; the detail names the listener
+                and the file); called from a hook
+                (``MQLITE_ON_BROKER_THREAD``); the broker has stopped or
+                did not answer in time.
+            TypeError: a timeout that is not a number.
+        """
+        function = "mqlite_handle_reload"
+        milliseconds = min(int(_args.seconds(timeout, "timeout", function) * 1000),
+                           _args.U64_MAX)
+        with self._state:
+            self._require_open()
+            if self._loop_thread is None:
+                # Nobody runs the broker: reload it on this thread.
+                _check("mqlite_broker_reload", self._lib.mqlite_broker_reload(self._broker))
+                return
+        _check(function, self._lib.mqlite_handle_reload(self._live_handle(), milliseconds))
 
     def stats(self, timeout: float = 5.0) -> Stats:
         """The broker's counters, waiting up to ``timeout`` seconds for the

@@ -2,8 +2,8 @@
 :class:`Message` and its :class:`PublishProperties`, :class:`ClientInfo`,
 :class:`ConnectInfo` and the enhanced-authentication answers
 (:class:`AuthContinue`, :class:`AuthAcceptWith`, :class:`AuthRefuse`),
-:class:`Event` and :class:`Stats`, and their conversions from and to the C
-views."""
+:class:`ClientCertificate`, :class:`Event` and :class:`Stats`, and their
+conversions from and to the C views."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import ctypes
 import enum
 from ctypes import byref, c_bool, c_size_t, c_uint8, c_uint32, c_void_p
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Tuple, Union
+from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 from . import _args, _native
 from ._native import view_bytes, view_optional_str, view_str
@@ -150,11 +150,26 @@ class Message:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Who a connected client is."""
+    """Who a connected client is. ``peer`` is ``IP:PORT``, or ``unix:`` and
+    the socket's path for a client on a Unix socket listener;
+    ``listener`` is the place, in the broker's ``listeners`` (0 for a broker
+    made with ``host``/``port``), of the listener the client came in on."""
 
     client_id: str
     username: Optional[str]
     peer: str
+    listener: int = 0
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """The certificate a client presented on a TLS listener, verified
+    against the listener's CAs: ``subject`` as RFC 4514, most specific
+    first (``CN=dev1,O=Acme``), and its ``common_name`` (None when the
+    subject has none)."""
+
+    subject: str
+    common_name: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,12 @@ class ConnectInfo:
     answers a challenge with), ``auth_step`` the step (0, 1, ...), and
     ``reauthentication`` whether a connected client is authenticating again
     (steps count from 0 again). ``user_properties`` are those of the packet
-    of this step (CONNECT, or AUTH)."""
+    of this step (CONNECT, or AUTH).
+
+    ``listener``: the place, in the broker's ``listeners``, of the listener
+    the client came in on. ``certificate``: the :class:`ClientCertificate`
+    the client presented on a TLS listener with CAs, or None (on a listener
+    with ``use_identity_as_username``, ``username`` is its Common Name)."""
 
     client_id: str
     username: Optional[str]
@@ -182,6 +202,8 @@ class ConnectInfo:
     auth_step: int = 0
     reauthentication: bool = False
     user_properties: UserProperties = ()
+    listener: int = 0
+    certificate: Optional[ClientCertificate] = None
 
 
 def _auth_data(data: Any) -> bytes:
@@ -293,11 +315,28 @@ def _check_qos(qos: int, function: str) -> int:
     return _args.c_int(qos, "qos", function, _native.MQLITE_INVALID_ARGUMENT, 0, 2)
 
 
-def _client(view: "_native.ClientInfoC") -> ClientInfo:
+def _listener_place(index: int, places: Optional[Sequence[int]]) -> int:
+    """The place in the broker's ``listeners`` of the C listener number
+    ``index`` (plain listeners first, then custom ones)."""
+    if places is None or not 0 <= index < len(places):
+        return index
+    return places[index]
+
+
+def _client(view: "_native.ClientInfoC", lib: Any = None,
+            places: Optional[Sequence[int]] = None) -> ClientInfo:
+    """A lent client view; with ``lib``, its listener too (``view`` must
+    then be the struct the callback was lent, not a copy)."""
+    listener = 0
+    if lib is not None:
+        index = c_size_t()
+        if lib.mqlite_client_info_listener(byref(view), byref(index)) == _native.MQLITE_OK:
+            listener = _listener_place(index.value, places)
     return ClientInfo(
         client_id=view_str(view.client_id, view.client_id_len),
         username=view_optional_str(view.username, view.username_len),
         peer=view_str(view.peer, view.peer_len),
+        listener=listener,
     )
 
 
@@ -357,13 +396,25 @@ def _message(lib: Any, message_ptr: Any) -> Message:
     )
 
 
-def _connect_info(lib: Any, info_ptr: Any) -> ConnectInfo:
-    """A lent CONNECT (or AUTH step), with its MQTT 5 parts."""
+def _connect_info(lib: Any, info_ptr: Any,
+                  places: Optional[Sequence[int]] = None) -> ConnectInfo:
+    """A lent CONNECT (or AUTH step), with its MQTT 5 parts, its listener
+    and its client certificate."""
     view = info_ptr.contents
     password = view_bytes(view.password, view.password_len) if view.password else None
     step, reauthentication = c_uint32(), c_bool()
     lib.mqlite_connect_info_auth_step(info_ptr, byref(step))
     lib.mqlite_connect_info_reauthentication(info_ptr, byref(reauthentication))
+    index = c_size_t()
+    lib.mqlite_connect_info_listener(info_ptr, byref(index))
+    subject = _text(_span(lib, "mqlite_connect_info_certificate_subject", info_ptr))
+    certificate = None
+    if subject is not None:
+        certificate = ClientCertificate(
+            subject=subject,
+            common_name=_text(_span(lib, "mqlite_connect_info_certificate_common_name",
+                                    info_ptr)),
+        )
     return ConnectInfo(
         client_id=view_str(view.client_id, view.client_id_len),
         username=view_optional_str(view.username, view.username_len),
@@ -378,6 +429,8 @@ def _connect_info(lib: Any, info_ptr: Any) -> ConnectInfo:
         auth_step=step.value,
         reauthentication=bool(reauthentication.value),
         user_properties=_user_property_pairs(lib, "mqlite_connect_info", info_ptr),
+        listener=_listener_place(index.value, places),
+        certificate=certificate,
     )
 
 
