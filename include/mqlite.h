@@ -1696,173 +1696,6 @@ mqlite_result mqlite_listener_new_unix(const char *path,
 void mqlite_listener_free(struct mqlite_listener *listener);
 
 /**
- * Turns TLS on for this listener (every client must speak TLS; over
- * WebSocket that is `wss://`), with the server's certificate chain and
- * private key, or off again. The files are read by `mqlite_broker_new()`
- * and again by each reload (`mqlite_broker_reload()`,
- * `mqlite_handle_reload()`), so a renewed certificate takes effect for
- * new connections without a restart; an unreadable or encrypted key, or
- * a key that is not the certificate's, fails with
- * `MQLITE_LISTENER_FAILED` naming the file.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `cert_file`: NUL-terminated path of the certificate chain (PEM, the
- *   server's own certificate first), or NULL together with `key_file` to
- *   turn TLS off (the default).
- * - `key_file`: NUL-terminated path of the private key (PEM: PKCS#8,
- *   PKCS#1 or SEC1; not encrypted), or NULL with `cert_file`.
- *
- * # Returns
- * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`listener`, or one file NULL and
- * the other not).
- *
- * # Memory and lifetimes
- * The paths are copied; the caller keeps them.
- *
- * # Safety
- * `listener` is NULL or live; the paths are NULL or NUL-terminated.
- */
-mqlite_result mqlite_listener_set_tls(struct mqlite_listener *listener,
-                                      const char *cert_file,
-                                      const char *key_file);
-
-/**
- * Sets a file of CA certificates (PEM) that client certificates are
- * verified against (mosquitto's `cafile`), or NULL for none (the
- * default). With CAs a client certificate is verified when one is given,
- * and required with `mqlite_listener_set_tls_require_certificate()`. A
- * TLS option: the listener also needs `mqlite_listener_set_tls()`.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `path`: NUL-terminated file path, or NULL.
- *
- * # Returns
- * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
- *
- * # Memory and lifetimes
- * `path` is copied; the caller keeps it.
- *
- * # Safety
- * `listener` is NULL or live; `path` is NULL or NUL-terminated.
- */
-mqlite_result mqlite_listener_set_tls_ca_file(struct mqlite_listener *listener,
-                                              const char *path);
-
-/**
- * Sets a directory of CA certificates (PEM files), used like the CA file
- * (mosquitto's `capath`), or NULL for none (the default). A TLS option.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `path`: NUL-terminated directory path, or NULL.
- *
- * # Returns
- * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
- *
- * # Memory and lifetimes
- * `path` is copied; the caller keeps it.
- *
- * # Safety
- * `listener` is NULL or live; `path` is NULL or NUL-terminated.
- */
-mqlite_result mqlite_listener_set_tls_ca_path(struct mqlite_listener *listener,
-                                              const char *path);
-
-/**
- * Sets whether every client must present a certificate signed by a CA of
- * the CA file or path (mosquitto's `require_certificate`); without one
- * the handshake fails. Needs a CA file or path (`mqlite_broker_new()`
- * refuses it otherwise with `MQLITE_INVALID_CONFIG`). Default false. A
- * TLS option.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `require`: the new value.
- *
- * # Returns
- * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
- *
- * # Memory and lifetimes
- * Only the value is stored.
- *
- * # Safety
- * `listener` is NULL or live.
- */
-mqlite_result mqlite_listener_set_tls_require_certificate(struct mqlite_listener *listener,
-                                                          bool require);
-
-/**
- * Sets whether the client certificate's Common Name is the client's user
- * name (mosquitto's `use_identity_as_username`): the user name and
- * password of CONNECT are then ignored and no password file is asked (the
- * certificate authenticated the client); the ACL applies to that name. A
- * certificate without a Common Name is refused (CONNACK 0x05 / 0x87).
- * Needs `require_certificate`, and excludes `use_subject_as_username`
- * (`mqlite_broker_new()` answers `MQLITE_INVALID_CONFIG`). Default false.
- * A TLS option.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `enable`: the new value.
- *
- * # Returns
- * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
- *
- * # Memory and lifetimes
- * Only the value is stored.
- *
- * # Safety
- * `listener` is NULL or live.
- */
-mqlite_result mqlite_listener_set_tls_use_identity_as_username(struct mqlite_listener *listener,
-                                                               bool enable);
-
-/**
- * Like `mqlite_listener_set_tls_use_identity_as_username()`, with the
- * certificate's whole subject (RFC 4514, e.g. `CN=dev1,O=Acme`) as the
- * user name (mosquitto's `use_subject_as_username`). Default false. A TLS
- * option.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `enable`: the new value.
- *
- * # Returns
- * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
- *
- * # Memory and lifetimes
- * Only the value is stored.
- *
- * # Safety
- * `listener` is NULL or live.
- */
-mqlite_result mqlite_listener_set_tls_use_subject_as_username(struct mqlite_listener *listener,
-                                                              bool enable);
-
-/**
- * Sets the oldest TLS version the listener accepts (mosquitto's
- * `tls_version`). Default `MQLITE_TLS_VERSION_1_2`. A TLS option.
- *
- * # Parameters
- * - `listener`: the listener.
- * - `version`: `MQLITE_TLS_VERSION_1_2` or `MQLITE_TLS_VERSION_1_3`.
- *
- * # Returns
- * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
- * (another value; the listener is left as it was).
- *
- * # Memory and lifetimes
- * Only the value is stored.
- *
- * # Safety
- * `listener` is NULL or live.
- */
-mqlite_result mqlite_listener_set_tls_min_version(struct mqlite_listener *listener,
-                                                  mqlite_tls_version version);
-
-/**
  * Sets whether clients speak MQTT over WebSocket (an HTTP upgrade asking
  * for the `mqtt` subprotocol, or `mqttv3.1`, on any path; then MQTT in
  * binary frames) instead of bare MQTT. With TLS this is `wss://`. Default
@@ -2075,6 +1908,173 @@ mqlite_result mqlite_listener_set_acl_file(struct mqlite_listener *listener,
  */
 mqlite_result mqlite_config_add_custom_listener(struct mqlite_config *config,
                                                 const struct mqlite_listener *listener);
+
+/**
+ * Turns TLS on for this listener (every client must speak TLS; over
+ * WebSocket that is `wss://`), with the server's certificate chain and
+ * private key, or off again. The files are read by `mqlite_broker_new()`
+ * and again by each reload (`mqlite_broker_reload()`,
+ * `mqlite_handle_reload()`), so a renewed certificate takes effect for
+ * new connections without a restart; an unreadable or encrypted key, or
+ * a key that is not the certificate's, fails with
+ * `MQLITE_LISTENER_FAILED` naming the file.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `cert_file`: NUL-terminated path of the certificate chain (PEM, the
+ *   server's own certificate first), or NULL together with `key_file` to
+ *   turn TLS off (the default).
+ * - `key_file`: NUL-terminated path of the private key (PEM: PKCS#8,
+ *   PKCS#1 or SEC1; not encrypted), or NULL with `cert_file`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`listener`, or one file NULL and
+ * the other not).
+ *
+ * # Memory and lifetimes
+ * The paths are copied; the caller keeps them.
+ *
+ * # Safety
+ * `listener` is NULL or live; the paths are NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls(struct mqlite_listener *listener,
+                                      const char *cert_file,
+                                      const char *key_file);
+
+/**
+ * Sets a file of CA certificates (PEM) that client certificates are
+ * verified against (mosquitto's `cafile`), or NULL for none (the
+ * default). With CAs a client certificate is verified when one is given,
+ * and required with `mqlite_listener_set_tls_require_certificate()`. A
+ * TLS option: the listener also needs `mqlite_listener_set_tls()`.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated file path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls_ca_file(struct mqlite_listener *listener,
+                                              const char *path);
+
+/**
+ * Sets a directory of CA certificates (PEM files), used like the CA file
+ * (mosquitto's `capath`), or NULL for none (the default). A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `path`: NUL-terminated directory path, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER` (listener only).
+ *
+ * # Memory and lifetimes
+ * `path` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `listener` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_listener_set_tls_ca_path(struct mqlite_listener *listener,
+                                              const char *path);
+
+/**
+ * Sets whether every client must present a certificate signed by a CA of
+ * the CA file or path (mosquitto's `require_certificate`); without one
+ * the handshake fails. Needs a CA file or path (`mqlite_broker_new()`
+ * refuses it otherwise with `MQLITE_INVALID_CONFIG`). Default false. A
+ * TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `require`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_require_certificate(struct mqlite_listener *listener,
+                                                          bool require);
+
+/**
+ * Sets whether the client certificate's Common Name is the client's user
+ * name (mosquitto's `use_identity_as_username`): the user name and
+ * password of CONNECT are then ignored and no password file is asked (the
+ * certificate authenticated the client); the ACL applies to that name. A
+ * certificate without a Common Name is refused (CONNACK 0x05 / 0x87).
+ * Needs `require_certificate`, and excludes `use_subject_as_username`
+ * (`mqlite_broker_new()` answers `MQLITE_INVALID_CONFIG`). Default false.
+ * A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `enable`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_use_identity_as_username(struct mqlite_listener *listener,
+                                                               bool enable);
+
+/**
+ * Like `mqlite_listener_set_tls_use_identity_as_username()`, with the
+ * certificate's whole subject (RFC 4514, e.g. `CN=dev1,O=Acme`) as the
+ * user name (mosquitto's `use_subject_as_username`). Default false. A TLS
+ * option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `enable`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_use_subject_as_username(struct mqlite_listener *listener,
+                                                              bool enable);
+
+/**
+ * Sets the oldest TLS version the listener accepts (mosquitto's
+ * `tls_version`). Default `MQLITE_TLS_VERSION_1_2`. A TLS option.
+ *
+ * # Parameters
+ * - `listener`: the listener.
+ * - `version`: `MQLITE_TLS_VERSION_1_2` or `MQLITE_TLS_VERSION_1_3`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+ * (another value; the listener is left as it was).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `listener` is NULL or live.
+ */
+mqlite_result mqlite_listener_set_tls_min_version(struct mqlite_listener *listener,
+                                                  mqlite_tls_version version);
 
 /**
  * Makes a broker from `config` and binds its listeners.

@@ -34,6 +34,7 @@ mod error;
 pub mod ffi;
 pub mod hooks;
 mod listener;
+mod local_receiver;
 mod message;
 mod peer;
 mod publish_properties;

@@ -58,6 +58,7 @@ pub mod config;
 pub mod config_access;
 
 pub mod listener;
+pub mod listener_tls;
 
 pub mod broker;
 

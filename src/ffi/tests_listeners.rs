@@ -10,6 +10,7 @@ use super::broker::*;
 use super::config::*;
 use super::handle::*;
 use super::listener::*;
+use super::listener_tls::*;
 use super::result::*;
 use crate::listener::{ListenAddress, TlsSettings, TlsVersion, UnixSocket};
 use crate::Listener;
