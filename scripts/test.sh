@@ -7,10 +7,14 @@
 #   Python cannot make a virtual environment;
 # - with pip, into the virtual environment target/test-venv (made on first
 #   use; nothing goes into the system's Python): paho-mqtt and pytest;
+# - with apt-get, without recommended packages, for the browser test:
+#   chromium and libnss3-tools (certutil); if they cannot be installed the
+#   script fails, unless MQLITE_SKIP_EXTERNAL=1, which skips that stage;
 # - with npm, into tests/node/node_modules (from its package-lock.json):
-#   MQTT.js.
-# Then runs the checks, the Rust tests, the examples, valgrind, the C tests
-# and the Python tests. The README says how long it takes.
+#   MQTT.js and playwright-core.
+# Then runs the checks, the Rust tests, the examples, valgrind, the C tests,
+# the Python tests, the Node tests and the browser test. The README says how
+# long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,20 +33,43 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ! -x "$venv/bin/python" ] && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
     need_apt+=(python3-venv)
 fi
+# The browser test's: Chromium alone, without what it recommends (fonts,
+# desktop integration), which a headless test does not use.
+need_browser=()
+[ -x /usr/bin/chromium ] || need_browser+=(chromium)
+command -v certutil >/dev/null 2>&1 || need_browser+=(libnss3-tools)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=""
+apt_update() {
+    [ -n "$apt_updated" ] || { $SUDO apt-get update -qq && apt_updated=1; }
+}
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]} (apt-get)"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
+    apt_update
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+skip_browser=""
+if [ ${#need_browser[@]} -gt 0 ]; then
+    echo "== installing ${need_browser[*]} (apt-get, without recommended packages)"
+    if ! { apt_update && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        --no-install-recommends "${need_browser[@]}" >/dev/null; }; then
+        if [ "${MQLITE_SKIP_EXTERNAL:-}" = 1 ]; then
+            skip_browser="${need_browser[*]} could not be installed and MQLITE_SKIP_EXTERNAL=1"
+        else
+            echo "== ${need_browser[*]} could not be installed: the browser test needs them" \
+                "(MQLITE_SKIP_EXTERNAL=1 skips it)" >&2
+            exit 1
+        fi
+    fi
 fi
 if ! "$venv/bin/python" -c "import paho.mqtt, pytest" >/dev/null 2>&1; then
     echo "== installing paho-mqtt and pytest into $venv (pip, virtual environment)"
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check paho-mqtt pytest
 fi
-if [ ! -d tests/node/node_modules/mqtt ]; then
-    echo "== installing MQTT.js into tests/node (npm ci)"
+if [ ! -d tests/node/node_modules/mqtt ] || [ ! -d tests/node/node_modules/playwright-core ]; then
+    echo "== installing MQTT.js and playwright-core into tests/node (npm ci)"
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
@@ -83,5 +110,11 @@ stage "pytest (paho-mqtt against the binary, Python bindings)"
 MQLITE_BIN="$PWD/target/ci/mqlite" MQLITE_LIB="$PWD/target/ci/libmqlite.so" \
     "$venv/bin/python" -m pytest -q tests/python
 stage "node (MQTT.js, MQTT 5 and 3.1.1, against the binary)"
-(cd tests/node && MQLITE_BIN="$PWD/../../target/ci/mqlite" node --test)
+(cd tests/node && MQLITE_BIN="$PWD/../../target/ci/mqlite" node --test mqtt5.test.js)
+if [ -n "$skip_browser" ]; then
+    stage "browser: skipped ($skip_browser)"
+else
+    stage "browser (MQTT.js in headless Chromium over ws:// and wss://, against the binary)"
+    (cd tests/node && MQLITE_BIN="$PWD/../../target/ci/mqlite" node --test browser.test.js)
+fi
 echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"
