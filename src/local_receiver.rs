@@ -9,7 +9,7 @@ use crate::core::LocalSubscription;
 use crate::message::Message;
 use crate::reactor::{Command, Shared};
 
-/// The receiving end of [`BrokerHandle::subscribe_channel`], for the host's
+/// The receiving end of [`BrokerHandle::subscribe_channel`](crate::BrokerHandle::subscribe_channel), for the host's
 /// own thread. A message counts as delivered once taken from here.
 pub struct LocalReceiver {
     pub(crate) receiver: crossbeam_channel::Receiver<Message>,
@@ -59,7 +59,7 @@ impl LocalReceiver {
         self.receiver.is_empty()
     }
 
-    /// The subscription, for [`BrokerHandle::unsubscribe_local`].
+    /// The subscription, for [`BrokerHandle::unsubscribe_local`](crate::BrokerHandle::unsubscribe_local).
     pub fn subscription(&self) -> LocalSubscription {
         self.subscription
     }
