@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long form of the crash test (tests/persistence_crash.rs): the mqlite
+# The long form of the crash test (tests/persistence/crash.rs): the mqlite
 # binary is SIGKILLed ROUNDS times at random moments under QoS 1/2 load, then
 # nothing acknowledged may be missing and no QoS 2 message duplicated.
 #
@@ -15,4 +15,4 @@ if [ $# -ge 2 ]; then
     export MQLITE_CRASH_SEED="$2"
 fi
 cargo build --release -q
-exec cargo test --release -q --test persistence_crash -- --nocapture
+exec cargo test --release -q --test persistence -- crash:: --nocapture

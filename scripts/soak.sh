@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long soak: tests/robust_soak.rs against the release build of the
+# The long soak: tests/robust/soak.rs against the release build of the
 # mqlite binary, for SECONDS (default 600), writing its figures as Markdown
 # to REPORT (default target/soak-report.md). The CI form of the same test
 # (60 s, debug build) runs with `cargo test`.
@@ -31,6 +31,6 @@ cp target/release/mqlite "$bin_dir/mqlite"
 MQLITE_BIN="$bin_dir/mqlite" \
 MQLITE_SOAK_SECS="$secs" \
 MQLITE_SOAK_REPORT="$report" \
-    cargo test --release --test robust_soak -- --nocapture
+    cargo test --release --test robust -- soak:: --nocapture
 printf '\n%s\n' "$source_line" >>"$report"
 echo "== soak report: $report"

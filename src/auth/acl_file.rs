@@ -73,7 +73,7 @@ struct PatternRule {
 /// (`src/security_default.c`: `aclfile__parse`, `add__acl`,
 /// `add__acl_pattern`, `acl__find_acls`, `mosquitto_acl_check_default`),
 /// cross-checked against a running mosquitto 2.0.11 (see
-/// `tests/fixtures/acl_crosscheck.py` and the table in `tests/auth_files.rs`).
+/// `tests/fixtures/acl_crosscheck.py` and the table in `tests/library/auth_files.rs`).
 ///
 /// # Format
 ///

@@ -1,5 +1,5 @@
 //! For the tests of `mqlite::auth`'s mosquitto-compatible files
-//! (`tests/auth_password_file.rs`, `tests/auth_files.rs`): the fixtures in `tests/fixtures/` and the reason of a `Config` error.
+//! (`tests/library/auth_password_file.rs`, `tests/library/auth_files.rs`): the fixtures in `tests/fixtures/` and the reason of a `Config` error.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! The client threads of the crash test (`tests/persistence_crash.rs`, which
+//! The client threads of the crash test (`tests/persistence/crash.rs`, which
 //! describes what they do and what is checked): two persistent publishers
 //! ([`publisher`], QoS 1 and 2, resending what is not acknowledged after
 //! each reconnection) and two persistent subscribers ([`subscriber`],

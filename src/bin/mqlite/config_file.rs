@@ -1,6 +1,6 @@
 //! Reading a [`Config`] from TOML: the `mqlite -c FILE` format. It lives
 //! with the binary so that the library links no TOML parser;
-//! `tests/robust_limits_defaults.rs` includes this file to check that every
+//! `tests/robust/limits_defaults.rs` includes this file to check that every
 //! limit has a key.
 //!
 //! Keys are the field names of [`Config`]; durations are whole seconds, and

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Included by path from `config_file.rs` (also in
-//! `tests/robust_limits_defaults.rs`), so it names nothing else of the
+//! `tests/robust/limits_defaults.rs`), so it names nothing else of the
 //! binary.
 
 use std::net::{IpAddr, SocketAddr};

@@ -4,7 +4,7 @@
 //! trickling in), the authentication timeout, and a session that expired
 //! being gone for its next connection. The clock is the simulator's, so the
 //! boundaries are checked to the millisecond; the end-to-end tests
-//! (`tests/robust_limits.rs`, `tests/robust_hostile_slow.rs`) only check
+//! (`tests/robust/limits.rs`, `tests/robust/hostile_slow.rs`) only check
 //! that the close or refusal happens, within a generous deadline.
 
 use super::*;

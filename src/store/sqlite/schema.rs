@@ -4,7 +4,7 @@
 //! A file at version `n` is brought to [`CURRENT_VERSION`] by running steps
 //! `n..` in one transaction, then setting `user_version`. To change the
 //! schema, append a step: never edit a step that has shipped, since files in
-//! the field were made by it (`tests/store_sqlite_migrations.rs` keeps a copy of the
+//! the field were made by it (`tests/library/store_sqlite_migrations.rs` keeps a copy of the
 //! version 1 and version 2 schemas and opens files made from them).
 
 /// `PRAGMA application_id` of an mqlite store ("mqlt"), so that a SQLite file

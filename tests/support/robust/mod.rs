@@ -10,7 +10,7 @@
 //! - [`sys_snapshot`]: the broker's counters as published under
 //!   `$SYS/broker/...` (the binary's only way to show its `Stats`).
 //! - [`soak_load`] and [`soak_figures`]: the soak's workload and its
-//!   measurements (`tests/robust_soak.rs`).
+//!   measurements (`tests/robust/soak.rs`).
 //!
 //! Every wait is bounded.
 

@@ -1,4 +1,4 @@
-//! The soak's figures (`tests/robust_soak.rs`): one [`Sample`] of the
+//! The soak's figures (`tests/robust/soak.rs`): one [`Sample`] of the
 //! broker process (RSS, descriptors, database size), the load's counters
 //! and the `$SYS` values, and the Markdown table of all samples.
 

@@ -1,4 +1,4 @@
-//! The soak's workload (`tests/robust_soak.rs`): QoS 0, 1 and 2
+//! The soak's workload (`tests/robust/soak.rs`): QoS 0, 1 and 2
 //! publishers at fixed rates, persistent subscribers that come and go and
 //! keep a ledger of what they received, retained churn and connection
 //! churn, each in its own thread until the end of the run, with the live
