@@ -72,7 +72,12 @@ fn ack(line: &str) -> Option<u64> {
 /// batches, and returns how many batches it acknowledged in all.
 fn run_and_kill_child(path: &Path, acks: u64) -> u64 {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "store_sqlite_crash::crash_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
