@@ -87,10 +87,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
 stage "cargo test (profile ci: optimised, with debug assertions)"
 # The soak runs 15 s here (scripts/soak.sh runs it for 10 minutes).
 # cargo-nextest, when present, runs the test programs side by side (cargo
-# test runs them one after another); the doc tests run apart.
+# test runs them one after another), six tests at a time: most of them wait
+# on sockets and timers rather than compute, so more than one per CPU
+# overlaps their waits (no test asserts on timing); the doc tests run apart.
 if cargo nextest --version >/dev/null 2>&1; then
     MQLITE_SOAK_SECS=15 MQLITE_SOAK_SAMPLE_SECS=5 \
-        cargo nextest run --cargo-profile ci --no-fail-fast --status-level fail
+        cargo nextest run --cargo-profile ci --no-fail-fast --status-level fail \
+        --test-threads 6
     cargo test --profile ci --doc -q
 else
     MQLITE_SOAK_SECS=15 MQLITE_SOAK_SAMPLE_SECS=5 cargo test --profile ci
