@@ -110,8 +110,7 @@ pub fn client(
         Some(config) => {
             let name = ServerName::try_from(SERVER_NAME)
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
-            let conn = ClientConnection::new(config.clone(), name)
-                .map_err(|e| io::Error::new(ErrorKind::Other, e))?;
+            let conn = ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
             Stream::Tls(Box::new(TlsStream { conn, sock }))
         }
     };
