@@ -35,6 +35,10 @@ DETAILS = {
 
 
 def kind_of(sid):
+    # tls_* and ws_* are their scenario over another transport.
+    for t in ("tls_", "ws_"):
+        if sid.startswith(t):
+            sid = sid[len(t):]
     return sid.split("_")[0]
 
 

@@ -14,6 +14,7 @@ mod net;
 mod proto;
 mod report;
 mod retained;
+mod transport;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -46,6 +47,12 @@ options:
   --bind ADDR       ceiling-server bind address (127.0.0.1)
   --shared N        fanin: the subscribers are N members of one shared
                     subscription $share/bench/bench/+ (each message to one)
+
+transports (every client connection; not with --ceiling):
+  --tls CAFILE      MQTT over TLS (rustls), trusting the PEM CA(s) in CAFILE,
+                    server name \"localhost\"
+  --ws              MQTT over WebSocket: GET /mqtt with Sec-WebSocket-Protocol
+                    mqtt, then masked binary frames (with --tls: wss)
 
 MQTT 5 (fanin, fanout, subscriptions):
   --mqtt5           CONNECT with protocol level 5 (empty properties), MQTT 5
@@ -115,6 +122,10 @@ pub struct Opts {
     pub topic_alias: bool,
     /// Fan-in to the members of one shared subscription.
     pub shared: Option<usize>,
+    /// TLS: the CA file the clients trust.
+    pub tls: Option<String>,
+    /// MQTT over WebSocket.
+    pub ws: bool,
 }
 
 impl Opts {
@@ -158,6 +169,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         props: false,
         topic_alias: false,
         shared: None,
+        tls: None,
+        ws: false,
     };
     while let Some(a) = it.next() {
         let (key, inline) = match a.split_once('=') {
@@ -171,6 +184,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--mqtt5" => o.mqtt5 = true,
             "--props" => o.props = true,
             "--topic-alias" => o.topic_alias = true,
+            "--ws" => o.ws = true,
             "-h" | "--help" => return Err(String::new()),
             _ => {
                 let v = match inline {
@@ -198,6 +212,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     "--label" => o.label = v.clone(),
                     "--bind" => o.bind = v.clone(),
                     "--shared" => o.shared = Some(v.parse().map_err(|e| bad(&e))?),
+                    "--tls" => o.tls = Some(v.clone()),
                     _ => return Err(format!("unknown option {key}")),
                 }
             }
@@ -230,6 +245,9 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         if n == 0 || o.scenario != "fanin" || ceiling {
             return Err("--shared N: N positive, for fanin against a broker".into());
         }
+    }
+    if (o.tls.is_some() || o.ws) && (ceiling || o.scenario == "ceiling-server") {
+        return Err("--tls and --ws are for runs against a broker, not the forwarder".into());
     }
     if o.label.is_empty() {
         o.label = if o.ceiling || o.scenario == "ceiling" {
@@ -289,9 +307,16 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Err(e) = transport::configure(o.tls.as_deref(), o.ws) {
+        eprintln!("mqlite-bench: {e}");
+        return ExitCode::FAILURE;
+    }
     let json = o.json;
     match run(o) {
         Ok(mut r) => {
+            if transport::name() != "tcp" {
+                r.text("transport", transport::name());
+            }
             r.float("gen_cpu_s", common::own_cpu_seconds());
             println!("{}", r.render(json));
             ExitCode::SUCCESS

@@ -12,6 +12,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::proto::{self, decode_as, Decode, Packet};
+use crate::transport::{self, Stream, Ws};
 
 /// Read buffer size for connections that carry traffic.
 pub const BIG_BUF: usize = 1 << 20;
@@ -20,7 +21,9 @@ pub const SMALL_BUF: usize = 4096;
 
 /// One client connection.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
+    /// MQTT over WebSocket: the framing layer (None: MQTT on the stream).
+    ws: Option<Box<Ws>>,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
@@ -36,9 +39,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn new(stream: TcpStream, rbuf: usize) -> Conn {
+    fn new(stream: Stream, ws: Option<Box<Ws>>, rbuf: usize) -> Conn {
         Conn {
             stream,
+            ws,
             rbuf: vec![0; rbuf],
             rstart: 0,
             rend: 0,
@@ -54,7 +58,11 @@ impl Conn {
 
     /// Bytes queued but not yet accepted by the kernel.
     pub fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        let mut n = self.wbuf.len() - self.wpos;
+        if let Some(ws) = &self.ws {
+            n += ws.pending();
+        }
+        n + usize::from(self.stream.wants_write())
     }
 
     /// Whether the TCP handshake completed.
@@ -72,11 +80,11 @@ impl Conn {
         if self.connected || self.closed.is_some() {
             return;
         }
-        match self.stream.take_error() {
+        match self.stream.tcp().take_error() {
             Ok(Some(e)) | Err(e) => return self.fail(format!("connect: {e}")),
             Ok(None) => {}
         }
-        match self.stream.peer_addr() {
+        match self.stream.tcp().peer_addr() {
             Ok(_) => self.connected = true,
             Err(e) if e.kind() == ErrorKind::NotConnected => {}
             Err(e) => self.fail(format!("connect: {e}")),
@@ -88,10 +96,22 @@ impl Conn {
         if !self.connected || self.blocked || self.closed.is_some() {
             return;
         }
-        while self.wpos < self.wbuf.len() {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
+        // WebSocket: the MQTT bytes go out in frames once upgraded.
+        let (buf, pos) = match self.ws.as_deref_mut() {
+            None => (&mut self.wbuf, &mut self.wpos),
+            Some(ws) => {
+                if ws.upgraded && self.wpos < self.wbuf.len() {
+                    ws.frame(&self.wbuf[self.wpos..]);
+                    self.wbuf.clear();
+                    self.wpos = 0;
+                }
+                (&mut ws.out, &mut ws.opos)
+            }
+        };
+        while *pos < buf.len() {
+            match self.stream.write(&buf[*pos..]) {
                 Ok(0) => return self.fail("write returned 0".into()),
-                Ok(n) => self.wpos += n,
+                Ok(n) => *pos += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.blocked = true;
                     break;
@@ -100,12 +120,20 @@ impl Conn {
                 Err(e) => return self.fail(format!("write: {e}")),
             }
         }
-        if self.wpos == self.wbuf.len() {
-            self.wbuf.clear();
-            self.wpos = 0;
-        } else if self.wpos > (1 << 20) && self.wpos * 2 > self.wbuf.len() {
-            self.wbuf.drain(..self.wpos);
-            self.wpos = 0;
+        if *pos == buf.len() {
+            buf.clear();
+            *pos = 0;
+        } else if *pos > (1 << 20) && *pos * 2 > buf.len() {
+            buf.drain(..*pos);
+            *pos = 0;
+        }
+        // TLS records still queued in rustls.
+        if !self.blocked && self.stream.wants_write() {
+            match self.stream.push() {
+                Ok(true) => {}
+                Ok(false) => self.blocked = true,
+                Err(e) => self.fail(format!("write: {e}")),
+            }
         }
     }
 
@@ -119,6 +147,25 @@ impl Conn {
         if self.closed.is_some() {
             return;
         }
+        if self.ws.is_some() {
+            self.read_ws(&mut f);
+        } else {
+            self.read_stream(&mut f);
+        }
+        if !self.stream.is_plain() && self.blocked && !self.stream.is_handshaking() {
+            // TLS: reading may have completed the handshake or sent what
+            // rustls held; a write blocked on either is retried now.
+            self.blocked = false;
+            if self.pending() > 0 {
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn read_stream<F>(&mut self, f: &mut F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
         loop {
             if self.rend == self.rbuf.len() {
                 // Make room: compact, or grow for a frame bigger than the buffer.
@@ -133,17 +180,53 @@ impl Conn {
             }
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => {
-                    self.parse(&mut f);
+                    self.parse(f);
                     return self.fail("connection closed by peer".into());
                 }
                 Ok(n) => {
                     let asked = self.rbuf.len() - self.rend;
                     self.rend += n;
-                    self.parse(&mut f);
+                    self.parse(f);
                     // A short read drained the socket: Linux raises a new
                     // edge-triggered event for any data arriving later, so
                     // the read that would return WouldBlock can be skipped.
-                    if self.closed.is_some() || n < asked {
+                    // (Not for TLS: rustls hands out a record at a time.)
+                    if self.closed.is_some() || (n < asked && self.stream.is_plain()) {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return self.fail(format!("read: {e}")),
+            }
+        }
+    }
+
+    /// [`Conn::read_stream`] for WebSocket: frames are read into the
+    /// framing layer's buffer and their payloads copied to `rbuf`.
+    fn read_ws<F>(&mut self, f: &mut F)
+    where
+        F: FnMut(Packet<'_>, &[u8], &mut Vec<u8>),
+    {
+        loop {
+            let Some(ws) = self.ws.as_deref_mut() else {
+                return;
+            };
+            match self.stream.read(ws.space()) {
+                Ok(0) => return self.fail("connection closed by peer".into()),
+                Ok(n) => {
+                    match ws.filled(n, &mut self.rbuf, &mut self.rstart, &mut self.rend) {
+                        Ok(upgraded) => {
+                            // Pongs, and the MQTT bytes held back until the
+                            // upgrade, go out with the next flush.
+                            if upgraded || ws.pending() > 0 {
+                                self.dirty = true;
+                            }
+                        }
+                        Err(why) => return self.fail(why),
+                    }
+                    self.parse(f);
+                    if self.closed.is_some() {
                         return;
                     }
                 }
@@ -256,7 +339,7 @@ impl Net {
     /// slot is reused) and its buffers.
     pub fn recycle(&mut self, id: usize) {
         let c = &mut self.conns[id];
-        let _ = self.poll.registry().deregister(&mut c.stream);
+        let _ = self.poll.registry().deregister(c.stream.tcp_mut());
         c.rbuf = Vec::new();
         c.wbuf = Vec::new();
         c.rstart = 0;
@@ -291,7 +374,7 @@ impl Net {
                 Token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
-            let mut c = Conn::new(stream, BIG_BUF);
+            let mut c = Conn::new(Stream::Plain(stream), None, BIG_BUF);
             c.connected = true;
             if id == self.conns.len() {
                 self.conns.push(c);
@@ -301,7 +384,8 @@ impl Net {
         }
     }
 
-    /// Starts a non-blocking connection (TCP_NODELAY set); returns its index.
+    /// Starts a non-blocking connection (TCP_NODELAY set) over the
+    /// transport of `--tls` / `--ws`; returns its index.
     pub fn connect(&mut self, addr: SocketAddr, rbuf: usize) -> io::Result<usize> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
@@ -311,7 +395,8 @@ impl Net {
             Token(id),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        self.conns.push(Conn::new(stream, rbuf));
+        let (stream, ws) = transport::client(stream, addr, rbuf)?;
+        self.conns.push(Conn::new(stream, ws, rbuf));
         Ok(id)
     }
 
@@ -422,7 +507,7 @@ impl Net {
             }
         }
         for c in &mut self.conns {
-            let _ = self.poll.registry().deregister(&mut c.stream);
+            let _ = self.poll.registry().deregister(c.stream.tcp_mut());
         }
         self.conns.clear();
         self.dirty.clear();
