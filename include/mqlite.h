@@ -3183,6 +3183,31 @@ mqlite_result mqlite_message_user_property(const struct mqlite_message *message,
                                            size_t *value_len_out);
 
 /**
+ * The Message Expiry Interval of a message as a subscriber would get it
+ * now: the seconds it has left, rounded up, or -1 when it does not
+ * expire. It keeps counting down from when the broker took the message
+ * (through queues, the retained store and restarts).
+ *
+ * # Parameters
+ * - `message`: the pointer a local subscription or message callback was
+ *   given.
+ * - `seconds_out`: receives 0 to 4294967295, or -1 (no expiry).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (not a
+ * pointer a callback running on this thread was given).
+ *
+ * # Memory and lifetimes
+ * `*seconds_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `message` is NULL or any pointer (looked up, not read, unless it is a
+ * callback's); `seconds_out` is NULL or writable.
+ */
+mqlite_result mqlite_message_expiry_interval(const struct mqlite_message *message,
+                                             int64_t *seconds_out);
+
+/**
  * The Authentication Method the client named (MQTT 5 enhanced
  * authentication), the same at every step of an exchange.
  *

@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod broker;
+mod clock;
 mod close_reason;
 pub mod codec;
 mod config;

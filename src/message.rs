@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::codec::{Properties, PropertyContext, QoS};
 
@@ -17,8 +18,8 @@ use crate::codec::{Properties, PropertyContext, QoS};
 /// §3.3.2.3): Payload Format Indicator, Content Type, Response Topic,
 /// Correlation Data and User Properties, plus the Subscription Identifiers
 /// of one receiver. The Message Expiry Interval is kept as a deadline
-/// instead ([`Message::expires_at_ms`]), so that the remaining time is what
-/// goes out, and a Topic Alias belongs to one connection, never a message.
+/// instead ([`Message::expires_at_ms`], [`Message::expires_in`]), so that
+/// the remaining time is what goes out, and a Topic Alias belongs to one connection, never a message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     /// Topic bytes, then property bytes, then payload bytes.
@@ -202,10 +203,28 @@ impl Message {
         &self.body[start..start + self.properties_len as usize]
     }
 
-    /// When the message expires, in milliseconds of the broker's clock, if
-    /// it has a Message Expiry Interval.
+    /// When the message expires, in milliseconds of the broker's clock
+    /// (whose zero is a moment of the process, see
+    /// [`crate::store::clock_zero`]), if it has a Message Expiry Interval.
     pub fn expires_at_ms(&self) -> Option<u64> {
         (self.expires_at_ms != u64::MAX).then_some(self.expires_at_ms)
+    }
+
+    /// How long the message has left before it expires, if it has a
+    /// Message Expiry Interval: `Duration::ZERO` once it has passed. It
+    /// keeps counting down while the host holds the message.
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_at_ms()
+            .map(|at| crate::clock::left(at, crate::clock::now_ms()))
+    }
+
+    /// The Message Expiry Interval a subscriber would get now: the seconds
+    /// left, rounded up as MQTT 5.0 sends them [MQTT-3.3.2-6].
+    pub fn expiry_interval(&self) -> Option<u32> {
+        self.expires_in().map(|left| {
+            let seconds = left.as_millis().div_ceil(1000);
+            u32::try_from(seconds).unwrap_or(u32::MAX)
+        })
     }
 
     /// The QoS it was published with.

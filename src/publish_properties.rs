@@ -41,10 +41,13 @@ pub struct PublishProperties {
 }
 
 impl PublishProperties {
-    /// The properties `message` carries (its remaining expiry is not
-    /// known here: `message_expiry_interval` is `None`).
+    /// The properties `message` carries, its Message Expiry Interval
+    /// being the seconds it has left now ([`Message::expiry_interval`]).
     pub fn of(message: &Message) -> PublishProperties {
-        let mut owned = PublishProperties::default();
+        let mut owned = PublishProperties {
+            message_expiry_interval: message.expiry_interval(),
+            ..PublishProperties::default()
+        };
         for (id, value) in message.properties().iter() {
             match (id, value) {
                 (property::PAYLOAD_FORMAT_INDICATOR, PropertyValue::Byte(v)) => {
@@ -168,6 +171,25 @@ mod tests {
         assert_eq!(PublishProperties::of(&message), properties);
         assert_eq!(message.payload(), b"x");
         assert_eq!(message.topic(), "t");
+    }
+
+    #[test]
+    fn the_expiry_read_back_is_what_is_left() {
+        let plain = PublishProperties::default()
+            .message("t", b"x", QoS::AtLeastOnce, false)
+            .unwrap();
+        assert_eq!(PublishProperties::of(&plain).message_expiry_interval, None);
+        let in_a_minute = plain.with_expiry(Some(crate::clock::now_ms() + 60_000));
+        // Rounded up: whatever part of the 60th second is left counts.
+        assert_eq!(
+            PublishProperties::of(&in_a_minute).message_expiry_interval,
+            Some(60)
+        );
+        let left = in_a_minute.expires_in().unwrap();
+        assert!(left <= std::time::Duration::from_secs(60) && left.as_secs() >= 59);
+        let passed = plain.with_expiry(Some(0));
+        assert_eq!(passed.expires_in(), Some(std::time::Duration::ZERO));
+        assert_eq!(passed.expiry_interval(), Some(0));
     }
 
     #[test]

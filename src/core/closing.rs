@@ -156,9 +156,9 @@ impl Core {
             .saturating_add(u64::from(interval_secs) * 1000)
     }
 
-    /// Milliseconds of the broker's clock: since the core was made.
+    /// Milliseconds of the broker's clock.
     pub(super) fn clock_ms(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+        crate::clock::millis_at(self.clock_zero, now)
     }
 
     /// Sends the will of a disconnected session once its delay has passed.

@@ -141,11 +141,12 @@ pub struct Core {
     pub(crate) hooks: Hooks,
     /// The host's local subscriptions.
     locals: Locals,
-    /// When the core was made, for `$SYS/broker/uptime` and as the zero
-    /// of the broker's clock (message expiry deadlines).
+    /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
-    /// The broker's clock at the latest input, in milliseconds since
-    /// `started`.
+    /// When the broker's clock (message expiry deadlines) reads 0: the
+    /// process's, see `crate::clock`.
+    clock_zero: Instant,
+    /// The broker's clock at the latest input, in milliseconds.
     now_ms: u64,
     /// Work for the store, and the watermark of what it has applied.
     store: StoreLog,
@@ -158,6 +159,7 @@ impl Core {
     /// validates it first).
     pub fn new(config: Config, now: Instant) -> Core {
         let pressure_threshold = config.max_pending_output / 2;
+        let clock_zero = crate::clock::zero_at_or_before(now);
         let mut timers = Timers::default();
         if let Some(interval) = config.sys_interval {
             timers.push(now + interval, Timer::Sys);
@@ -173,7 +175,8 @@ impl Core {
             hooks: Hooks::default(),
             locals: Locals::default(),
             started: now,
-            now_ms: 0,
+            clock_zero,
+            now_ms: crate::clock::millis_at(clock_zero, now),
             store: StoreLog::new(),
             outbox: Outbox::new(pressure_threshold),
         }

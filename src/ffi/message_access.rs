@@ -326,3 +326,37 @@ pub unsafe extern "C" fn mqlite_message_user_property(
         }
     })
 }
+
+/// The Message Expiry Interval of a message as a subscriber would get it
+/// now: the seconds it has left, rounded up, or -1 when it does not
+/// expire. It keeps counting down from when the broker took the message
+/// (through queues, the retained store and restarts).
+///
+/// # Parameters
+/// - `message`: the pointer a local subscription or message callback was
+///   given.
+/// - `seconds_out`: receives 0 to 4294967295, or -1 (no expiry).
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (not a
+/// pointer a callback running on this thread was given).
+///
+/// # Memory and lifetimes
+/// `*seconds_out` is written only on success; nothing is kept.
+///
+/// # Safety
+/// `message` is NULL or any pointer (looked up, not read, unless it is a
+/// callback's); `seconds_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_message_expiry_interval(
+    message: *const mqlite_message,
+    seconds_out: *mut i64,
+) -> mqlite_result {
+    boundary("mqlite_message_expiry_interval", || {
+        // SAFETY: only used during this call, inside the callback.
+        let message = unsafe { views::message(message, "message") }?;
+        let seconds = message.expiry_interval().map_or(-1, i64::from);
+        // SAFETY: NULL or writable.
+        unsafe { out(seconds_out, "seconds_out", seconds) }
+    })
+}

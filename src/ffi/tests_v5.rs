@@ -25,6 +25,7 @@ struct Seen {
     correlation_data: Option<Vec<u8>>,
     user_properties: Vec<(String, String)>,
     past_the_end: mqlite_result,
+    expiry_interval: i64,
 }
 
 #[derive(Default)]
@@ -103,6 +104,10 @@ extern "C" fn record(userdata: *mut c_void, message: *const mqlite_message) {
         }
         seen.past_the_end =
             mqlite_message_user_property(message, count, &mut p, &mut n, &mut p, &mut n);
+        assert_eq!(
+            mqlite_message_expiry_interval(message, &mut seen.expiry_interval),
+            MQLITE_OK
+        );
         record.seen.push(seen);
         record.kept = Some(message as usize);
     }
@@ -160,6 +165,8 @@ fn full_seen(topic: &str) -> Seen {
             (String::new(), String::new()),
         ],
         past_the_end: MQLITE_NOT_FOUND,
+        // Set to 60 s, read back at once: what is left, rounded up.
+        expiry_interval: 60,
     }
 }
 
@@ -242,6 +249,7 @@ fn publish_with_properties_and_read_them_back() {
         let nothing = |topic: &str| Seen {
             topic: topic.into(),
             past_the_end: MQLITE_NOT_FOUND,
+            expiry_interval: -1,
             ..Seen::default()
         };
         assert_eq!(

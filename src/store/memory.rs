@@ -73,8 +73,7 @@ pub struct MemoryStore {
     body_refs: HashMap<u64, usize>,
     retained: BTreeMap<String, Body>,
     next_message_id: u64,
-    /// When the broker's clock read 0: the latest `load`, or the store's
-    /// making.
+    /// When the broker's clock read 0.
     clock_zero: Instant,
 }
 
@@ -93,12 +92,12 @@ impl MemoryStore {
             body_refs: HashMap::new(),
             retained: BTreeMap::new(),
             next_message_id: 1,
-            clock_zero: Instant::now(),
+            clock_zero: crate::clock::zero(),
         }
     }
 
-    /// Sets the moment the broker's clock reads 0 (what `load` does with
-    /// the present moment), for tests with a simulated clock.
+    /// Sets the moment the broker's clock reads 0 (the process's
+    /// otherwise), for tests with a simulated clock.
     #[cfg(test)]
     pub(crate) fn set_clock_zero(&mut self, zero: Instant) {
         self.clock_zero = zero;
@@ -310,10 +309,8 @@ impl MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    /// Everything kept; its moment is the zero of the broker's clock from
-    /// now on (see the module documentation).
+    /// Everything kept.
     fn load(&mut self) -> Result<Snapshot, Error> {
-        self.clock_zero = Instant::now();
         Ok(self.snapshot())
     }
 

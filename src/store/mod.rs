@@ -14,18 +14,24 @@
 //! # The broker's clock
 //!
 //! A message's expiry ([`Message::expires_at_ms`]) is a deadline in
-//! milliseconds of the *broker's clock*, which reads 0 when the broker's
-//! core is made, and so again at every start. The broker calls
-//! [`SessionStore::load`] right after making its core, before anything
-//! else, so a store takes the moment of `load` (or of its own making, if it
-//! is never loaded) as the zero of that clock: it keeps each deadline as an
-//! absolute time (the zero plus what [`SessionStore::apply`] was given),
-//! and [`SessionStore::load`] and [`SessionStore::load_queued`] give it back
-//! relative to the zero of the run that loads it, saturating at 0. A message
-//! whose deadline passed while the broker was down thus comes back already
-//! expired, and the broker drops it instead of sending it.
+//! milliseconds of the *broker's clock*, whose zero is one moment of the
+//! process ([`clock_zero`]), and so a different one in every process. A
+//! store keeps each deadline as an absolute time (the zero plus what
+//! [`SessionStore::apply`] was given), and [`SessionStore::load`] and
+//! [`SessionStore::load_queued`] give it back relative to the zero of the
+//! process that loads it, saturating at 0. A message whose deadline passed
+//! while the broker was down thus comes back already expired, and the
+//! broker drops it instead of sending it.
 
 mod memory;
+
+/// When the broker's clock read 0, by the system clock: what a store adds
+/// to an expiry deadline to keep it as an absolute time, and subtracts to
+/// give it back.
+pub fn clock_zero() -> std::time::SystemTime {
+    crate::clock::zero_system_time()
+}
+
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(test)]
@@ -276,13 +282,13 @@ pub struct Snapshot {
 /// A store keeps everything the ops carry: messages with their MQTT 5
 /// properties and expiry, sessions with their user name and expiry
 /// interval, subscriptions with their options and identifier. Message
-/// expiry deadlines are in the broker's clock, which restarts at 0 with
-/// every broker: see the module documentation for how a store carries them
-/// across a restart.
+/// expiry deadlines are in the broker's clock, whose zero is different in
+/// every process: see the module documentation for how a store carries
+/// them across a restart.
 pub trait SessionStore {
     /// Reads everything stored. The broker calls it once, right after
-    /// making its core: its moment is the zero of the broker's clock for
-    /// the expiry deadlines given back now and by later calls.
+    /// making its core; expiry deadlines come back in the broker's clock
+    /// (see the module documentation).
     ///
     /// # Errors
     /// When the store cannot be read; the message names the file.

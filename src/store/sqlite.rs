@@ -20,12 +20,10 @@
 //!
 //! # Message expiry
 //!
-//! The core's expiry deadlines are in the broker's clock, which restarts at
-//! 0 with every broker (see [`crate::store`]). The file keeps them as Unix
-//! milliseconds: the store adds the zero of the broker's clock, taken at
-//! [`SessionStore::load`] (which the broker calls right after making its
-//! core; at opening for a store never loaded), and subtracts the zero of
-//! the run that loads them, saturating at 0. So a message's remaining time
+//! The core's expiry deadlines are in the broker's clock, whose zero is
+//! different in every process (see [`crate::store`]). The file keeps them
+//! as Unix milliseconds: the store adds the zero of the broker's clock and
+//! subtracts the zero of the process that loads them, saturating at 0. So a message's remaining time
 //! keeps running while the broker is down, by the system clock: one whose
 //! deadline passed meanwhile comes back expired and is dropped.
 //!
@@ -441,8 +439,8 @@ impl SessionStore for SqliteStore {
     /// (orphaned bodies, rows of unknown sessions). A `Released` message
     /// comes with an empty body: topic `""`, payload `b""`, retain `false`,
     /// its delivered QoS and its original `message_id`. Retained messages
-    /// come with the retain flag set. Now is the zero of the broker's clock
-    /// from here on: expiry deadlines come back relative to it.
+    /// come with the retain flag set. Expiry deadlines come back in the
+    /// broker's clock.
     fn load(&mut self) -> Result<Snapshot, Error> {
         self.clock_zero = ClockZero::now();
         snapshot::load(&mut self.conn, &self.path, self.clock_zero)

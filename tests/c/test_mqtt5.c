@@ -39,6 +39,7 @@ typedef struct {
     char response_topic[64];    /* "-" when absent */
     char correlation[64];       /* "-" when absent */
     char user_properties[256];  /* "k=v;k=v;" */
+    int64_t expiry_interval;    /* -1 when absent */
     bool from_client;
     bool ok; /* every accessor answered as documented */
 } seen_message;
@@ -105,6 +106,7 @@ static void read_message(const mqlite_message *message, seen_message *out) {
     copy_span(out->response_topic, sizeof out->response_topic, text, len);
     out->ok &= mqlite_message_correlation_data(message, &data, &len) == MQLITE_OK;
     copy_span(out->correlation, sizeof out->correlation, data, len);
+    out->ok &= mqlite_message_expiry_interval(message, &out->expiry_interval) == MQLITE_OK;
     out->ok &= mqlite_message_user_property_count(message, &count) == MQLITE_OK;
     for (size_t i = 0; i < count; i++) {
         const char *name, *value;
@@ -517,6 +519,8 @@ static void mosquitto_part(uint16_t port, mqlite_broker *broker) {
         CHECK(strcmp(m->response_topic, "v5/answer") == 0);
         CHECK(strcmp(m->correlation, "req-7") == 0);
         CHECK(strcmp(m->user_properties, "k1=v1;k2=v2;") == 0);
+        /* What is left of 60 s, rounded up. */
+        CHECK(m->expiry_interval > 0 && m->expiry_interval <= 60);
     }
     CHECK(hook->from_client);
     pthread_mutex_lock(&S.lock);
@@ -577,6 +581,7 @@ int main(void) {
         CHECK(strcmp(m->response_topic, "v5/reply") == 0);
         CHECK(strcmp(m->correlation, "corr-1") == 0);
         CHECK(strcmp(m->user_properties, "unit=celsius;sensor=t1;") == 0);
+        CHECK(m->expiry_interval > 0 && m->expiry_interval <= 300);
     }
     CHECK(!S.hook[0].from_client);
     /* NULL properties: a plain publish, with none. */
@@ -584,7 +589,7 @@ int main(void) {
                                         NULL),
              MQLITE_OK);
     CHECK(S.local_count == 2);
-    CHECK(S.local[1].ok && S.local[1].payload_format == 0);
+    CHECK(S.local[1].ok && S.local[1].payload_format == 0 && S.local[1].expiry_interval == -1);
     CHECK(strcmp(S.local[1].content_type, "-") == 0 && strcmp(S.local[1].correlation, "-") == 0);
     CHECK(strcmp(S.local[1].user_properties, "") == 0);
 

@@ -376,6 +376,7 @@ static void v5_nulls(void) {
     size_t len = 77, count = 77;
     uint8_t format = 77;
     uint32_t step = 77;
+    int64_t seconds = 77;
     bool reauth = true;
     const char *value = "untouched";
     size_t value_len = 77;
@@ -390,6 +391,7 @@ static void v5_nulls(void) {
         CHECK_RC(mqlite_message_user_property_count(m, &count), expected[i]);
         CHECK_RC(mqlite_message_user_property(m, 0, &text, &len, &value, &value_len),
                  expected[i]);
+        CHECK_RC(mqlite_message_expiry_interval(m, &seconds), expected[i]);
     }
     const mqlite_connect_info *infos[] = {NULL, &fake_info};
     for (int i = 0; i < 2; i++) {

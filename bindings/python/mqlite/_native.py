@@ -220,6 +220,7 @@ _SIGNATURES = [
      [_P, c_void_p, c_size_t, c_void_p, c_size_t, c_uint8, c_bool, _P], _R),
     # MQTT 5: a lent message's properties.
     ("mqlite_message_payload_format", [POINTER(MessageC), POINTER(c_uint8)], _R),
+    ("mqlite_message_expiry_interval", [POINTER(MessageC), POINTER(c_int64)], _R),
     ("mqlite_message_content_type",
      [POINTER(MessageC), POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_message_response_topic",

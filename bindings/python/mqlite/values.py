@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
-from ctypes import byref, c_bool, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import byref, c_bool, c_int64, c_size_t, c_uint8, c_uint32, c_void_p
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
@@ -109,8 +109,9 @@ class PublishProperties:
       UTF-8 text).
     - ``message_expiry_interval``: seconds (0 to 4294967295) after which
       the message is dropped from queues and the retained store; None (the
-      default) for never. Only for publishing: a received message's is not
-      known here and reads None.
+      default) for never. A received message's is what it has left when
+      the callback runs, rounded up to whole seconds, as an MQTT 5
+      subscriber would get it.
     - ``content_type``, ``response_topic`` (a topic name, no wildcards):
       strings, or None.
     - ``correlation_data``: bytes, or None.
@@ -375,8 +376,11 @@ def _properties(lib: Any, message_ptr: Any) -> PublishProperties:
     """The MQTT 5 properties of a lent message (during its callback)."""
     indicator = c_uint8()
     lib.mqlite_message_payload_format(message_ptr, byref(indicator))
+    expiry = c_int64(-1)
+    lib.mqlite_message_expiry_interval(message_ptr, byref(expiry))
     return PublishProperties(
         payload_is_utf8=indicator.value == 1,
+        message_expiry_interval=None if expiry.value < 0 else expiry.value,
         content_type=_text(_span(lib, "mqlite_message_content_type", message_ptr)),
         response_topic=_text(_span(lib, "mqlite_message_response_topic", message_ptr)),
         correlation_data=_span(lib, "mqlite_message_correlation_data", message_ptr),

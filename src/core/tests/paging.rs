@@ -14,12 +14,10 @@ pub(super) struct ModelStore {
 }
 
 impl ModelStore {
-    /// An empty store whose broker's clock reads 0 at `zero`.
-    fn new(zero: Instant) -> ModelStore {
-        let mut memory = MemoryStore::new();
-        memory.set_clock_zero(zero);
+    /// An empty store (on the process's clock, as the cores).
+    fn new() -> ModelStore {
         ModelStore {
-            memory,
+            memory: MemoryStore::new(),
             pages_served: 0,
         }
     }
@@ -46,18 +44,17 @@ impl Sim {
     pub(super) fn persistent(config: Config) -> Sim {
         let mut sim = Sim::with_config(config);
         sim.core.enable_persistence();
-        sim.store = Some(ModelStore::new(sim.now));
+        sim.store = Some(ModelStore::new());
         sim
     }
 
     /// The broker restarted `down` after now on the same store: a new
-    /// core, whose clock reads 0 at its start, restored from what the store
-    /// gives it then. Connections are gone.
+    /// core restored from what the store gives it then (expiry deadlines
+    /// kept running meanwhile). Connections are gone.
     pub(super) fn restart(&mut self, config: Config, down: Duration) {
         self.save();
-        let mut store = self.store.take().expect("a persistent simulator");
+        let store = self.store.take().expect("a persistent simulator");
         let now = self.now + down;
-        store.memory.set_clock_zero(now);
         let snapshot = store.memory.snapshot();
         let mut core = Core::new(config, now);
         core.restore(now, snapshot);

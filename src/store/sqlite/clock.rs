@@ -1,19 +1,18 @@
 //! Message expiry across restarts. The core's deadlines are in the broker's
-//! clock, milliseconds since its core was made, which restarts at 0 with
-//! every broker; the file keeps them as Unix milliseconds, converted with
-//! the zero of the broker's clock: the moment of `load` (the broker loads
-//! right after making its core), or of opening for a store never loaded.
+//! clock, milliseconds since a moment of the process (`crate::clock`); the
+//! file keeps them as Unix milliseconds, converted with that zero.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// When the broker's clock read 0, in Unix milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ClockZero(i64);
 
 impl ClockZero {
-    /// Now (a system clock before 1970 reads as 1970).
+    /// The zero of the broker's clock, by the system clock as it reads now
+    /// (a system clock before 1970 reads as 1970).
     pub(super) fn now() -> ClockZero {
-        let since_epoch = SystemTime::now()
+        let since_epoch = crate::clock::zero_system_time()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
         ClockZero(i64::try_from(since_epoch).unwrap_or(i64::MAX))
