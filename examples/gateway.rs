@@ -357,7 +357,7 @@ impl DemoClient {
             stream,
             input: Vec::new(),
         };
-        client.send(&Packet::Connect(Connect {
+        client.send(&Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 30,
@@ -366,7 +366,7 @@ impl DemoClient {
             username: credentials.map(|(user, _)| user),
             password: credentials.map(|(_, password)| password.as_bytes()),
             properties: Properties::EMPTY,
-        }))?;
+        })))?;
         match client.next()? {
             Incoming::ConnAck(code) => Ok((client, code)),
             other => Err(io::Error::new(

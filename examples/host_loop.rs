@@ -238,7 +238,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut out = Vec::new();
     let packets = [
-        Packet::Connect(Connect {
+        Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 10,
@@ -247,7 +247,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
             username: None,
             password: None,
             properties: Properties::EMPTY,
-        }),
+        })),
         Packet::Publish(Publish {
             dup: false,
             qos: QoS::AtLeastOnce,

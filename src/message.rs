@@ -63,9 +63,8 @@ impl Message {
         if too_long(topic, properties) {
             return None;
         }
-        let parts = [topic.as_bytes(), properties, payload];
         Some(Message {
-            body: concat(&parts),
+            body: concat(topic.as_bytes(), properties, payload),
             topic_len: topic.len() as u16,
             qos,
             retain,
@@ -149,9 +148,8 @@ impl Message {
         if too_long(self.topic(), &properties) {
             return self.clone();
         }
-        let parts = [self.topic().as_bytes(), &properties, self.payload()];
         Message {
-            body: concat(&parts),
+            body: concat(self.topic().as_bytes(), &properties, self.payload()),
             topic_len: self.topic_len,
             qos: self.qos,
             retain: self.retain,
@@ -269,28 +267,29 @@ impl Message {
     }
 }
 
-/// One shared allocation holding `parts` one after the other.
-fn concat(parts: &[&[u8]; 3]) -> Arc<[u8]> {
-    let len = parts.iter().map(|part| part.len()).sum();
-    let mut body = Arc::<[u8]>::new_uninit_slice(len);
+/// One shared allocation holding a message's topic, property block and
+/// payload one after the other.
+#[inline]
+fn concat(topic: &[u8], properties: &[u8], payload: &[u8]) -> Arc<[u8]> {
+    let mut body = Arc::<[u8]>::new_uninit_slice(topic.len() + properties.len() + payload.len());
     match Arc::get_mut(&mut body) {
-        Some(mut slots) => {
-            for part in parts {
-                // An empty part (no properties) costs no memcpy call.
-                if part.is_empty() {
-                    continue;
-                }
-                let (head, tail) = slots.split_at_mut(part.len());
-                head.write_copy_of_slice(part);
-                slots = tail;
+        Some(slots) => {
+            let (head, rest) = slots.split_at_mut(topic.len());
+            head.write_copy_of_slice(topic);
+            let (middle, tail) = rest.split_at_mut(properties.len());
+            // No properties (every 3.1.1 message) costs no memcpy call.
+            if !properties.is_empty() {
+                middle.write_copy_of_slice(properties);
             }
-            // SAFETY: the parts cover the whole slice (its length is their
-            // sum) and each was written just above. One allocation and a
-            // memcpy per part, on the hot path.
+            tail.write_copy_of_slice(payload);
+            // SAFETY: the three parts cover the whole slice (its length is
+            // their sum) and each was written just above (an empty one has
+            // nothing to write). One allocation per message, on the hot
+            // path.
             unsafe { body.assume_init() }
         }
         // Unreachable (the Arc was just made), but safe all the same.
-        None => Arc::from(parts.concat()),
+        None => Arc::from([topic, properties, payload].concat()),
     }
 }
 

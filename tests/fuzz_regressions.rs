@@ -144,7 +144,7 @@ fn peer() -> SocketAddr {
 fn connect_bytes(client_id: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     codec::encode(
-        &Packet::Connect(Connect {
+        &Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 60,
@@ -153,7 +153,7 @@ fn connect_bytes(client_id: &str) -> Vec<u8> {
             username: None,
             password: None,
             properties: Properties::EMPTY,
-        }),
+        })),
         &mut bytes,
     )
     .expect("encodable");
@@ -390,7 +390,7 @@ fn connection_churn_does_not_accumulate_timers() {
     );
     let mut connect = Vec::new();
     codec::encode(
-        &Packet::Connect(Connect {
+        &Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: false,
             keep_alive: u16::MAX,
@@ -399,7 +399,7 @@ fn connection_churn_does_not_accumulate_timers() {
             username: None,
             password: None,
             properties: Properties::EMPTY,
-        }),
+        })),
         &mut connect,
     )
     .expect("encodable");

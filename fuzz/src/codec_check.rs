@@ -265,7 +265,7 @@ pub fn check_encode(data: &[u8]) {
             };
             let username = if f.flag() { Some(f.str(32)) } else { None };
             let password = if f.flag() { Some(f.bytes(32)) } else { None };
-            Packet::Connect(Connect {
+            Packet::Connect(Box::new(Connect {
                 protocol,
                 clean_session,
                 keep_alive,
@@ -274,7 +274,7 @@ pub fn check_encode(data: &[u8]) {
                 username,
                 password,
                 properties: Properties::EMPTY,
-            })
+            }))
         }
         1 => Packet::ConnAck(ConnAck::new(
             f.flag(),
@@ -426,10 +426,10 @@ fn wire_valid(packet: &Packet<'_>) -> bool {
 fn wire_valid_v5(packet: &Packet<'_>) -> bool {
     let allowed = |code: ReasonCode, context| code.allowed_in(context);
     match packet {
-        Packet::Connect(c) => wire_valid(&Packet::Connect(Connect {
+        Packet::Connect(c) => wire_valid(&Packet::Connect(Box::new(Connect {
             password: None,
-            ..c.clone()
-        })),
+            ..(**c).clone()
+        }))),
         Packet::ConnAck(a) => wire_valid(packet) && allowed(a.code, ReasonContext::ConnAck),
         Packet::PubAck(a) | Packet::PubRec(a) => {
             a.packet_id != 0 && allowed(a.reason, ReasonContext::PubAckOrRec)

@@ -142,7 +142,7 @@ fn decode_body(
     let v5 = protocol == Some(Protocol::V5);
     let mut r = Reader::new(body);
     let packet = match packet_type {
-        1 => Packet::Connect(connect(&mut r)?),
+        1 => Packet::Connect(Box::new(connect(&mut r)?)),
         2 => Packet::ConnAck(connack(&mut r, v5)?),
         3 => Packet::Publish(publish(flags, &mut r, v5)?),
         4 => Packet::PubAck(ack(&mut r, v5, packet_type, ReasonContext::PubAckOrRec)?),

@@ -314,7 +314,7 @@ impl Reasoned<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet<'a> {
     /// CONNECT (1).
-    Connect(Connect<'a>),
+    Connect(Box<Connect<'a>>),
     /// CONNACK (2).
     ConnAck(ConnAck<'a>),
     /// PUBLISH (3).

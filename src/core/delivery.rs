@@ -157,17 +157,17 @@ impl Core {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
-        let delivered = if message.qos() == qos && message.retain() == retain {
-            message.clone()
-        } else {
-            message.with_flags(qos, retain)
-        };
+        // A copy with other flags only when they differ; a QoS 0 message
+        // sent at once is written from the borrowed one, never cloned.
+        let retagged = (message.qos() != qos || message.retain() != retain)
+            .then(|| message.with_flags(qos, retain));
+        let delivered = retagged.as_ref().unwrap_or(message);
         let persistent = self.store.enabled() && !session.clean;
         let conn = session
             .conn
             .and_then(|id| self.conns.get_mut(id).map(|conn| (id, conn)));
         let send_now = match &conn {
-            Some((_, conn)) if conn.too_large(&delivered, conn.wire(self.now_ms)) => {
+            Some((_, conn)) if conn.too_large(delivered, conn.wire(self.now_ms)) => {
                 self.stats
                     .drop_message(&session.client_id, TOO_LARGE_FOR_CLIENT);
                 return;
@@ -209,7 +209,7 @@ impl Core {
             };
             let wire = conn.wire(self.now_ms);
             if qos == QoS::AtMostOnce {
-                out.publish(id, conn, &self.store, &delivered, 0, wire);
+                out.publish(id, conn, &self.store, delivered, 0, wire);
                 self.stats.messages_sent += 1;
                 return;
             }
@@ -231,11 +231,11 @@ impl Core {
                     packet_id,
                 });
             }
-            out.publish(id, conn, &self.store, &delivered, packet_id, wire);
+            out.publish(id, conn, &self.store, delivered, packet_id, wire);
             session.push_inflight(Inflight {
                 seq,
                 packet_id,
-                message: delivered,
+                message: retagged.unwrap_or_else(|| message.clone()),
                 state: InflightState::AwaitingAck,
             });
             self.stats.messages_sent += 1;
@@ -243,7 +243,7 @@ impl Core {
         }
         let place = queue_place(self.store.enabled(), session);
         match session.enqueue(
-            delivered,
+            retagged.unwrap_or_else(|| message.clone()),
             self.config.max_queued_messages,
             self.config.max_queued_bytes,
             place,

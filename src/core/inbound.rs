@@ -115,7 +115,7 @@ impl Core {
             }
             ConnState::AwaitingConnect => {
                 match packet {
-                    Packet::Connect(connect) => self.handle_connect(now, id, connect),
+                    Packet::Connect(connect) => self.handle_connect(now, id, *connect),
                     other => {
                         log::debug!("first packet was {}, not CONNECT", other.name());
                         self.close(now, id, CloseReason::ProtocolError);

@@ -37,12 +37,16 @@ impl Grant {
     }
 
     /// The maximum QoS granted.
+    #[inline(always)]
     pub(crate) fn qos(self) -> QoS {
-        match self.0 & 0b11 {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            _ => QoS::ExactlyOnce,
-        }
+        // A table, not a match: read once per delivery, without branches.
+        const QOS: [QoS; 4] = [
+            QoS::AtMostOnce,
+            QoS::AtLeastOnce,
+            QoS::ExactlyOnce,
+            QoS::ExactlyOnce,
+        ];
+        QOS[(self.0 & 0b11) as usize]
     }
 
     /// No Local: the subscriber's own messages are not sent to it.

@@ -32,7 +32,7 @@ mod codec {
 
     fn seeds() -> Vec<Vec<u8>> {
         let packets = [
-            Packet::Connect(Connect {
+            Packet::Connect(Box::new(Connect {
                 protocol: Protocol::V311,
                 clean_session: true,
                 keep_alive: 30,
@@ -47,8 +47,8 @@ mod codec {
                 username: Some("user"),
                 password: Some(b"pw"),
                 properties: Properties::EMPTY,
-            }),
-            Packet::Connect(Connect {
+            })),
+            Packet::Connect(Box::new(Connect {
                 protocol: Protocol::V31,
                 clean_session: false,
                 keep_alive: 0,
@@ -57,7 +57,7 @@ mod codec {
                 username: None,
                 password: None,
                 properties: Properties::EMPTY,
-            }),
+            })),
             Packet::ConnAck(ConnAck {
                 session_present: true,
                 code: ReasonCode::SUCCESS,

@@ -9,7 +9,7 @@ mod codec {
     fn samples() -> Vec<Packet<'static>> {
         let mut packets = Vec::new();
         for protocol in [Protocol::V31, Protocol::V311] {
-            packets.push(Packet::Connect(Connect {
+            packets.push(Packet::Connect(Box::new(Connect {
                 protocol,
                 clean_session: true,
                 keep_alive: 60,
@@ -18,8 +18,8 @@ mod codec {
                 username: None,
                 password: None,
                 properties: Properties::EMPTY,
-            }));
-            packets.push(Packet::Connect(Connect {
+            })));
+            packets.push(Packet::Connect(Box::new(Connect {
                 protocol,
                 clean_session: false,
                 keep_alive: 0,
@@ -34,8 +34,8 @@ mod codec {
                 username: Some("user"),
                 password: Some(b"\x00secret\xff"),
                 properties: Properties::EMPTY,
-            }));
-            packets.push(Packet::Connect(Connect {
+            })));
+            packets.push(Packet::Connect(Box::new(Connect {
                 protocol,
                 clean_session: true,
                 keep_alive: 65535,
@@ -50,7 +50,7 @@ mod codec {
                 username: Some(""),
                 password: None,
                 properties: Properties::EMPTY,
-            }));
+            })));
         }
         for session_present in [false, true] {
             packets.push(Packet::ConnAck(ConnAck {
@@ -242,7 +242,7 @@ mod codec {
         // CONNECT with the variable header of MQTT 3.1.1 figure 3.6: "MQTT",
         // level 4, flags 0xCE (user name, password, will QoS 1, will, clean
         // session), keep alive 10.
-        let connect = Packet::Connect(Connect {
+        let connect = Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 10,
@@ -257,7 +257,7 @@ mod codec {
             username: Some("u"),
             password: Some(b"p"),
             properties: Properties::EMPTY,
-        });
+        }));
         let bytes: &[u8] = &[
             0x10, 0x1c, // fixed header, remaining length 28
             0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xce, 0x00, 0x0a, // variable header
@@ -458,7 +458,7 @@ mod codec {
         let long = "x".repeat(65_536);
         let ok = &long[..65_535];
         let connect = |client_id, username, password| {
-            Packet::Connect(Connect {
+            Packet::Connect(Box::new(Connect {
                 protocol: Protocol::V311,
                 clean_session: true,
                 keep_alive: 0,
@@ -467,7 +467,7 @@ mod codec {
                 username,
                 password,
                 properties: Properties::EMPTY,
-            })
+            }))
         };
         let mut out = Vec::new();
         assert_eq!(

@@ -133,7 +133,7 @@ impl Client {
         };
         let mut properties = PropertiesBuilder::new();
         properties.four_byte(property::SESSION_EXPIRY_INTERVAL, expiry);
-        client.send(&Packet::Connect(Connect {
+        client.send(&Packet::Connect(Box::new(Connect {
             protocol: Protocol::V5,
             clean_session: clean,
             keep_alive: 0,
@@ -142,7 +142,7 @@ impl Client {
             username: None,
             password: None,
             properties: properties.unchecked(),
-        }));
+        })));
         match client.next() {
             Got::ConnAck(present, ReasonCode::SUCCESS) => (client, present),
             other => panic!("{client_id}: CONNECT answered with {other:?}"),

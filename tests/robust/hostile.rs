@@ -300,7 +300,12 @@ mod closing {
             password: None,
             properties: Properties::default(),
         };
-        encode_as(&Packet::Connect(connect), Protocol::V5, &mut bytes).expect("a CONNECT");
+        encode_as(
+            &Packet::Connect(Box::new(connect)),
+            Protocol::V5,
+            &mut bytes,
+        )
+        .expect("a CONNECT");
         for id in 1..=3 {
             let publish = Publish {
                 dup: false,

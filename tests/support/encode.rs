@@ -69,7 +69,7 @@ impl ConnectOptions {
                 retain: *retain,
                 properties: Properties::EMPTY,
             });
-        let packet = Packet::Connect(Connect {
+        let packet = Packet::Connect(Box::new(Connect {
             protocol: self.protocol,
             clean_session: self.clean,
             keep_alive: self.keepalive,
@@ -78,7 +78,7 @@ impl ConnectOptions {
             username: self.username.as_deref(),
             password: self.password.as_deref(),
             properties: Properties::EMPTY,
-        });
+        }));
         encode(&packet)
     }
 }

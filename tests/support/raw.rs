@@ -79,7 +79,7 @@ impl RawClient {
         clean: bool,
     ) -> io::Result<(RawClient, bool)> {
         let mut client = RawClient::try_open(addr)?;
-        client.try_send(&Packet::Connect(Connect {
+        client.try_send(&Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: clean,
             keep_alive: 60,
@@ -88,7 +88,7 @@ impl RawClient {
             username: None,
             password: None,
             properties: Properties::EMPTY,
-        }))?;
+        })))?;
         match client.try_recv(TIMEOUT)? {
             Some(Pkt::ConnAck {
                 session_present,

@@ -127,7 +127,7 @@ impl Setup {
             .core
             .handle_accept(self.now, peer)
             .ok_or("connection refused")?;
-        let connect = Packet::Connect(Connect {
+        let connect = Packet::Connect(Box::new(Connect {
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 0,
@@ -136,7 +136,7 @@ impl Setup {
             username: None,
             password: None,
             properties: Properties::EMPTY,
-        });
+        }));
         self.core.handle_read(self.now, id, &encode(&connect)?);
         self.drain();
         Ok(id)

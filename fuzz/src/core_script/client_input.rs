@@ -127,7 +127,7 @@ impl Script<'_> {
                     client.close();
                     return;
                 };
-                self.model_connect(i, connect);
+                self.model_connect(i, *connect);
             }
             Phase::Connected => match packet {
                 Packet::Publish(publish) => self.model_publish(i, publish),

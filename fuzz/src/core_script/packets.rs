@@ -148,7 +148,7 @@ impl Script<'_> {
         });
         let mut out = Vec::new();
         codec::encode(
-            &Packet::Connect(Connect {
+            &Packet::Connect(Box::new(Connect {
                 protocol,
                 clean_session: flags & 1 == 0,
                 keep_alive,
@@ -158,7 +158,7 @@ impl Script<'_> {
                 // MQTT 5 allows a password without a user name.
                 password: (flags & 24 == 24 || (v5 && flags & 16 != 0)).then_some(b"pw".as_slice()),
                 properties: properties.unchecked(),
-            }),
+            })),
             &mut out,
         )
         .expect("the script builds only encodable packets");

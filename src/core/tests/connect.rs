@@ -25,7 +25,7 @@ fn first_packet_must_be_connect() {
 fn second_connect_closes() {
     let mut sim = Sim::new();
     let id = sim.connect("a", true);
-    sim.send(id, Packet::Connect(connect("a", true)));
+    sim.send(id, Packet::Connect(Box::new(connect("a", true))));
     assert!(!sim.is_open(id));
 }
 
@@ -118,7 +118,7 @@ fn the_hooks_see_the_peer_as_accepted() {
         true
     }));
     let id = sim.core.handle_accept(sim.now, device.clone()).unwrap();
-    sim.send(id, Packet::Connect(connect("sensor-7", true)));
+    sim.send(id, Packet::Connect(Box::new(connect("sensor-7", true))));
     sim.subscribe(id, "t", QoS::AtMostOnce);
     assert_eq!(
         *seen.lock().unwrap(),

@@ -213,7 +213,7 @@ impl Sim {
 
     fn connect_with(&mut self, connect: Connect<'_>) -> (ConnId, Vec<Got>) {
         let id = self.accept();
-        self.send(id, Packet::Connect(connect));
+        self.send(id, Packet::Connect(Box::new(connect)));
         let got = self.recv(id);
         (id, got)
     }

@@ -227,7 +227,7 @@ fn a_stale_page_delivers_nothing_to_a_new_session() {
     // session: the old request's page must not reach the new session.
     let store = sim.store.take();
     let back = sim.accept();
-    sim.send(back, Packet::Connect(connect("dev", false)));
+    sim.send(back, Packet::Connect(Box::new(connect("dev", false))));
     let mut batch = StoreBatch::default();
     sim.core.poll_store(&mut batch);
     let requests = batch.pages;

@@ -33,7 +33,11 @@ fn split_packets_are_reassembled() {
     let mut sim = Sim::new();
     let id = sim.accept();
     let mut bytes = Vec::new();
-    codec::encode(&Packet::Connect(connect("split", true)), &mut bytes).unwrap();
+    codec::encode(
+        &Packet::Connect(Box::new(connect("split", true))),
+        &mut bytes,
+    )
+    .unwrap();
     codec::encode(&Packet::PingReq, &mut bytes).unwrap();
     for byte in &bytes {
         sim.send_raw(id, std::slice::from_ref(byte));

@@ -67,7 +67,11 @@ fn connect_timeout_spares_a_connected_client_and_closes_a_partial_connect() {
     assert!(matches!(got[0], Got::ConnAck(_, ReasonCode::SUCCESS)));
     let partial = sim.accept();
     let mut bytes = Vec::new();
-    codec::encode(&Packet::Connect(connect("slow", true)), &mut bytes).unwrap();
+    codec::encode(
+        &Packet::Connect(Box::new(connect("slow", true))),
+        &mut bytes,
+    )
+    .unwrap();
     sim.send_raw(partial, &bytes[..5]);
 
     sim.advance(Duration::from_millis(999));
@@ -128,7 +132,7 @@ fn a_connect_completed_just_before_connect_timeout_is_in_time() {
     });
     let late = sim.accept();
     sim.advance(Duration::from_millis(999));
-    sim.send(late, Packet::Connect(connect("late", true)));
+    sim.send(late, Packet::Connect(Box::new(connect("late", true))));
     assert_eq!(
         sim.recv(late),
         vec![Got::ConnAck(false, ReasonCode::SUCCESS)]
@@ -150,7 +154,11 @@ fn a_connect_trickling_in_is_closed_at_connect_timeout() {
     });
     let loris = sim.accept();
     let mut bytes = Vec::new();
-    codec::encode(&Packet::Connect(connect("loris", true)), &mut bytes).unwrap();
+    codec::encode(
+        &Packet::Connect(Box::new(connect("loris", true))),
+        &mut bytes,
+    )
+    .unwrap();
     assert!(bytes.len() > 8);
     // A byte every 250 ms: eight by 1.75 s, the CONNECT never complete.
     for (n, byte) in bytes[..8].iter().enumerate() {

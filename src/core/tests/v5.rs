@@ -742,7 +742,7 @@ fn a_refusal_leaves_out_its_reason_string_beyond_the_maximum_packet_size() {
     p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
         .four_byte(property::MAXIMUM_PACKET_SIZE, 20);
     let id = sim.accept();
-    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    sim.send(id, Packet::Connect(Box::new(connect5("c", true, &p))));
     let out = raw_output(&mut sim, id);
     assert_eq!(out, [0x20, 0x03, 0x00, 0x8C, 0x00]);
     assert!(!sim.is_open(id));
@@ -751,7 +751,7 @@ fn a_refusal_leaves_out_its_reason_string_beyond_the_maximum_packet_size() {
     p.string(property::AUTHENTICATION_METHOD, "SCRAM-SHA-1")
         .four_byte(property::MAXIMUM_PACKET_SIZE, 64);
     let id = sim.accept();
-    sim.send(id, Packet::Connect(connect5("c", true, &p)));
+    sim.send(id, Packet::Connect(Box::new(connect5("c", true, &p))));
     let out = raw_output(&mut sim, id);
     assert!(out.len() <= 64 && contains(&out, b"Bad authentication method"));
 }
