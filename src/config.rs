@@ -125,6 +125,8 @@ pub struct Config {
     /// How often `$SYS/broker/...` statistics are published; `None` turns
     /// them off. Default: 10 s.
     pub sys_interval: Option<Duration>,
+    /// Bridges to upstream brokers (see [`crate::Bridge`]). Default: none.
+    pub bridges: Vec<crate::Bridge>,
 }
 
 impl Default for Config {
@@ -158,6 +160,7 @@ impl Default for Config {
             acl_file: None,
             allow_anonymous: None,
             sys_interval: Some(Duration::from_secs(10)),
+            bridges: Vec::new(),
         }
     }
 }
@@ -247,6 +250,12 @@ impl Config {
         }
         if matches!(self.sys_interval, Some(d) if d.is_zero()) {
             return bad("sys_interval", "must be more than 0 (or absent)".into());
+        }
+        for (index, bridge) in self.bridges.iter().enumerate() {
+            bridge.validate()?;
+            if self.bridges[..index].iter().any(|b| b.name == bridge.name) {
+                return bad("bridges", format!("two bridges named {:?}", bridge.name));
+            }
         }
         Ok(())
     }

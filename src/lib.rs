@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod bridge;
 mod broker;
 mod clock;
 mod close_reason;
@@ -43,6 +44,7 @@ mod reactor;
 pub mod store;
 pub mod topic;
 
+pub use bridge::{Bridge, BridgeDirection, BridgeProtocol, BridgeStart, BridgeTls, BridgeTopic};
 pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use close_reason::CloseReason;
 pub use codec::QoS;
