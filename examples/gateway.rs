@@ -358,6 +358,7 @@ impl DemoClient {
             input: Vec::new(),
         };
         client.send(&Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 30,

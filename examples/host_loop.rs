@@ -239,6 +239,7 @@ fn publish_one_reading(addr: SocketAddr) -> io::Result<()> {
     let mut out = Vec::new();
     let packets = [
         Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 10,

@@ -19,6 +19,8 @@ use crate::{Config, Error, QoS};
 
 pub use crate::local_receiver::LocalReceiver;
 
+mod bridges;
+
 /// An MQTT broker running in the caller's thread.
 ///
 /// [`Broker::new`] binds the listeners; [`Broker::run`] then serves until a

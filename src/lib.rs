@@ -49,7 +49,7 @@ pub use broker::{Broker, BrokerHandle, LocalReceiver};
 pub use close_reason::CloseReason;
 pub use codec::QoS;
 pub use config::Config;
-pub use core::{LocalSubscription, Stats};
+pub use core::{BridgeStats, LocalSubscription, Stats};
 pub use error::Error;
 pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,

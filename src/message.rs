@@ -235,6 +235,23 @@ impl Message {
         self.retain
     }
 
+    /// The same message under another topic (a new body); `None` when the
+    /// topic is over 65 535 bytes.
+    pub(crate) fn with_topic(&self, topic: &str) -> Option<Message> {
+        let properties = self.property_bytes();
+        if too_long(topic, properties) {
+            return None;
+        }
+        Some(Message {
+            body: concat(topic.as_bytes(), properties, self.payload()),
+            topic_len: topic.len() as u16,
+            qos: self.qos,
+            retain: self.retain,
+            properties_len: self.properties_len,
+            expires_at_ms: self.expires_at_ms,
+        })
+    }
+
     /// The same message with another QoS and retain flag, sharing the body.
     pub fn with_flags(&self, qos: QoS, retain: bool) -> Message {
         Message {

@@ -145,6 +145,7 @@ fn connect_bytes(client_id: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
     codec::encode(
         &Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 60,
@@ -391,6 +392,7 @@ fn connection_churn_does_not_accumulate_timers() {
     let mut connect = Vec::new();
     codec::encode(
         &Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: false,
             keep_alive: u16::MAX,

@@ -266,6 +266,7 @@ pub fn check_encode(data: &[u8]) {
             let username = if f.flag() { Some(f.str(32)) } else { None };
             let password = if f.flag() { Some(f.bytes(32)) } else { None };
             Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol,
                 clean_session,
                 keep_alive,

@@ -20,9 +20,10 @@ const CONNECT_USERNAME: u8 = 0x80;
 pub(super) fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
     let name = r.binary()?;
     let level = r.u8()?;
-    let protocol = match (name, level) {
+    let bridge = level & 0x80 != 0;
+    let protocol = match (name, level & 0x7f) {
         (b"MQTT", 4) => Protocol::V311,
-        (b"MQTT", 5) => Protocol::V5,
+        (b"MQTT", 5) if !bridge => Protocol::V5,
         (b"MQIsdp", 3) => Protocol::V31,
         (b"MQTT" | b"MQIsdp", _) => return Err(DecodeError::UnsupportedProtocolLevel(level)),
         _ => return Err(DecodeError::InvalidProtocolName),
@@ -82,6 +83,7 @@ pub(super) fn connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError
     };
     Ok(Connect {
         protocol,
+        bridge,
         clean_session: flags & CONNECT_CLEAN_SESSION != 0,
         keep_alive,
         client_id,

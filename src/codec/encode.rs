@@ -225,7 +225,12 @@ fn encode_connect(c: &Connect<'_>, out: &mut Vec<u8>) -> Result<(), EncodeError>
     let remaining = check_remaining_length(remaining)?;
     write_header(out, 0x10, remaining);
     write_field(out, name.as_bytes());
-    out.push(c.protocol.level());
+    let bridge = if c.bridge && !c.protocol.is_v5() {
+        0x80
+    } else {
+        0
+    };
+    out.push(c.protocol.level() | bridge);
     out.push(flags);
     out.extend_from_slice(&c.keep_alive.to_be_bytes());
     if v5 {

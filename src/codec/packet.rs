@@ -94,6 +94,11 @@ pub struct Will<'a> {
 pub struct Connect<'a> {
     /// Protocol name and level.
     pub protocol: Protocol,
+    /// The high bit of the protocol level: the client is another broker's
+    /// bridge (mosquitto's `try_private`), which would have its own
+    /// messages not sent back to it. MQTT 3.1 and 3.1.1 only (an MQTT 5
+    /// bridge uses No Local instead).
+    pub bridge: bool,
     /// The Clean Session flag (Clean Start in MQTT 5).
     pub clean_session: bool,
     /// Keep alive in seconds, 0 = off.

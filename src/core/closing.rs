@@ -52,6 +52,31 @@ impl Core {
         if conn.state == ConnState::Closing {
             return;
         }
+        if conn.bridge.is_some() {
+            let was_up = matches!(conn.state, ConnState::Connected(_));
+            let bridge = conn.bridge.take();
+            self.end_connection(now, id, reason, code, why);
+            if let Some(bridge) = bridge {
+                self.bridge_closed(now, &bridge, was_up);
+            }
+            return;
+        }
+        self.end_connection(now, id, reason, code, why);
+    }
+
+    /// The work of [`Core::close_explained`] for a connection not yet
+    /// closing.
+    fn end_connection(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        reason: CloseReason,
+        code: Option<ReasonCode>,
+        why: &str,
+    ) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
         if let (Some(code), ConnState::Connected(_), true) = (code, conn.state, conn.is_v5()) {
             let mut properties = PropertiesBuilder::new();
             if !why.is_empty() && why.len() + 16 <= conn.max_packet_size as usize {
@@ -75,6 +100,7 @@ impl Core {
         conn.pending = None;
         conn.topic_aliases = None;
         let will = conn.will.take();
+        let remote_bridge = conn.remote_bridge;
         let peer = conn.peer.clone();
         self.conns.closing.push(id);
         self.stats.connections = self.stats.connections.saturating_sub(1);
@@ -111,7 +137,7 @@ impl Core {
         }
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             if will.delay == 0 || session_ends {
-                self.publish_will(now, *will, identity.as_ref());
+                self.publish_will(now, *will, identity.as_ref(), remote_bridge);
             } else if let Some(session) = self.sessions.get_mut(key) {
                 // Sent when the delay passes or the session ends, whichever
                 // comes first [MQTT-3.1.3-9].
@@ -127,8 +153,16 @@ impl Core {
     }
 
     /// Publishes a will, as a publish of its client: the same ACL applies,
-    /// and its Message Expiry Interval counts from now.
-    fn publish_will(&mut self, now: Instant, will: Will, identity: Option<&Identity>) {
+    /// and its Message Expiry Interval counts from now. The will of another
+    /// broker's bridge (`remote_bridge`) may be its link's state under
+    /// `$SYS`; no other will goes there.
+    fn publish_will(
+        &mut self,
+        now: Instant,
+        will: Will,
+        identity: Option<&Identity>,
+        remote_bridge: bool,
+    ) {
         let allowed = match identity {
             Some(identity) => {
                 self.hooks
@@ -136,7 +170,10 @@ impl Core {
             }
             None => true,
         };
-        if !allowed || will.message.topic().starts_with("$SYS/") {
+        let topic = will.message.topic();
+        let bridge_state =
+            remote_bridge && crate::topic::matches("$SYS/broker/connection/+/state", topic);
+        if !allowed || (topic.starts_with("$SYS/") && !bridge_state) {
             self.stats.messages_dropped += 1;
             return;
         }
@@ -171,7 +208,7 @@ impl Core {
         }
         if let Some(will) = session.delayed_will.take() {
             let identity = self.offline_identity(key);
-            self.publish_will(now, *will, identity.as_ref());
+            self.publish_will(now, *will, identity.as_ref(), false);
         }
     }
 
@@ -199,7 +236,7 @@ impl Core {
             .and_then(|session| session.delayed_will.take());
         if let Some(will) = will {
             let identity = self.offline_identity(key);
-            self.publish_will(now, *will, identity.as_ref());
+            self.publish_will(now, *will, identity.as_ref(), false);
         }
         self.remove_session(key);
     }

@@ -31,6 +31,7 @@ impl Core {
         let v5 = connect.protocol.is_v5();
         if let Some(conn) = self.live_conn(id) {
             conn.protocol = connect.protocol;
+            conn.remote_bridge = connect.bridge;
             // Known before CONNACK: a refusal keeps to it too.
             conn.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
         }
@@ -77,6 +78,12 @@ impl Core {
                 return;
             }
             client_id = self.generate_client_id();
+        }
+        if client_id.starts_with(super::bridge::BRIDGE_SESSION_PREFIX) {
+            // The sessions of the broker's own bridges.
+            log::info!("client {client_id} refused: the id is reserved for bridges");
+            self.refuse(now, id, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID);
+            return;
         }
         if granted_keep_alive(&self.config, connect.keep_alive, v5).is_err() {
             log::info!(
@@ -426,7 +433,7 @@ impl Core {
 
     /// Sends again, in their original order, the messages a resumed session
     /// left unacknowledged: PUBLISH with DUP, or PUBREL [MQTT-4.4.0-1].
-    fn resend_inflight(&mut self, id: ConnId, key: SessionKey) {
+    pub(super) fn resend_inflight(&mut self, id: ConnId, key: SessionKey) {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
@@ -468,14 +475,16 @@ impl Core {
                                 seq,
                             });
                         }
+                        session.messages_dropped += 1;
                         self.stats.drop_message(&session.client_id, why);
                         continue;
                     }
                     if outstanding >= window {
                         session.held_back.push(inflight.packet_id);
                     } else {
+                        let message = conn.crossing(&inflight.message).into_owned();
                         conn.output
-                            .push_publish(&inflight.message, true, inflight.packet_id, wire);
+                            .push_publish(&message, true, inflight.packet_id, wire);
                         sent += 1;
                         outstanding += 1;
                     }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::bridge::BridgeConn;
 use super::connect_options::ClientOptions;
 use super::enhanced_auth::AuthExchange;
 use super::output_queue::{publish_wire_len, OutputQueue, Wire};
@@ -24,11 +25,25 @@ pub(crate) enum ConnState {
     /// MQTT 5 enhanced authentication at CONNECT: AUTH sent, the client's
     /// AUTH awaited (nothing else may come).
     Authenticating,
-    /// CONNACK 0 sent; attached to a session.
+    /// A bridge's connection: CONNECT sent upstream, CONNACK awaited.
+    BridgeConnecting,
+    /// CONNACK 0 sent (received, on a bridge's connection); attached to a
+    /// session.
     Connected(SessionKey),
     /// The core is done with it; the reactor flushes what is left and
     /// releases it. Input is ignored.
     Closing,
+}
+
+impl ConnState {
+    /// Whether the connection is not yet established (its connect timeout
+    /// applies).
+    pub(crate) fn awaits_connection(self) -> bool {
+        matches!(
+            self,
+            ConnState::AwaitingConnect | ConnState::BridgeConnecting
+        )
+    }
 }
 
 /// What the core keeps of a CONNECT while its authentication is pending.
@@ -96,6 +111,12 @@ pub(crate) struct Conn {
     pub(crate) auth: Option<Box<AuthExchange>>,
     /// The CONNECT being authenticated, while `AuthPending`.
     pub(crate) pending: Option<Box<PendingConnect>>,
+    /// The bridge this connection is the link of, if it is one.
+    pub(crate) bridge: Option<Box<BridgeConn>>,
+    /// The client is another broker's bridge (its CONNECT had the bridge
+    /// bit): its MQTT 3.1.1 subscriptions are No Local and Retain As
+    /// Published, and it may publish its link's state under `$SYS`.
+    pub(crate) remote_bridge: bool,
     /// The unparsed tail of a partly received packet (empty when idle).
     pub(crate) input: Vec<u8>,
     /// Encoded bytes (and spliced payloads) not yet written.
@@ -125,6 +146,8 @@ impl Conn {
             aliases_out: None,
             auth: None,
             pending: None,
+            bridge: None,
+            remote_bridge: false,
             input: Vec::new(),
             output: OutputQueue::default(),
             hold: None,
@@ -247,6 +270,16 @@ impl Conn {
     pub(crate) fn too_large(&self, message: &Message, wire: Wire) -> bool {
         self.max_packet_size != u32::MAX
             && publish_wire_len(message, wire) > self.max_packet_size as usize
+    }
+
+    /// `message` as it goes out on this connection: on a bridge's link,
+    /// under its upstream topic.
+    #[inline]
+    pub(crate) fn crossing<'m>(&self, message: &'m Message) -> std::borrow::Cow<'m, Message> {
+        match self.bridge.as_ref().and_then(|b| b.outgoing(message)) {
+            Some(crossed) => std::borrow::Cow::Owned(crossed),
+            None => std::borrow::Cow::Borrowed(message),
+        }
     }
 
     /// The session it is attached to, if connected.

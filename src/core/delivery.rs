@@ -67,7 +67,11 @@ impl Core {
             // Forwarded to an existing subscription: retain is 0
             // [MQTT-3.3.1-9], unless Retain As Published [MQTT-3.3.1-12].
             let retain = found.retain_as_published && message.retain();
-            let qos = message.qos().min(found.qos);
+            let qos = if found.at_granted_qos {
+                found.qos
+            } else {
+                message.qos().min(found.qos)
+            };
             if found.identifier == 0 {
                 self.deliver(found.key, &message, qos, retain, &mut body_id);
             } else {
@@ -168,6 +172,7 @@ impl Core {
             .and_then(|id| self.conns.get_mut(id).map(|conn| (id, conn)));
         let send_now = match &conn {
             Some((_, conn)) if conn.too_large(delivered, conn.wire(self.now_ms)) => {
+                session.messages_dropped += 1;
                 self.stats
                     .drop_message(&session.client_id, TOO_LARGE_FOR_CLIENT);
                 return;
@@ -176,6 +181,7 @@ impl Core {
                 let output_full = conn.pending_output() >= self.config.max_pending_output;
                 if qos == QoS::AtMostOnce {
                     if output_full {
+                        session.messages_dropped += 1;
                         self.stats.drop_message(
                             &session.client_id,
                             "QoS 0 while its unwritten output is over max_pending_output",
@@ -195,6 +201,7 @@ impl Core {
             }
             None => {
                 if qos == QoS::AtMostOnce || session.clean {
+                    session.messages_dropped += 1;
                     self.stats
                         .drop_message(&session.client_id, "QoS 0 while offline (not queued)");
                     return;
@@ -211,6 +218,7 @@ impl Core {
             if qos == QoS::AtMostOnce {
                 out.publish(id, conn, &self.store, delivered, 0, wire);
                 self.stats.messages_sent += 1;
+                session.messages_sent += 1;
                 return;
             }
             let packet_id = session.next_packet_id();
@@ -232,6 +240,7 @@ impl Core {
                 });
             }
             out.publish(id, conn, &self.store, delivered, packet_id, wire);
+            session.messages_sent += 1;
             session.push_inflight(Inflight {
                 seq,
                 packet_id,
@@ -260,10 +269,13 @@ impl Core {
                     });
                 }
             }
-            Err(_) => self.stats.drop_message(
-                &session.client_id,
-                "queue full (max_queued_messages / max_queued_bytes)",
-            ),
+            Err(_) => {
+                session.messages_dropped += 1;
+                self.stats.drop_message(
+                    &session.client_id,
+                    "queue full (max_queued_messages / max_queued_bytes)",
+                );
+            }
         }
     }
 
@@ -289,8 +301,9 @@ impl Core {
             // Receive Maximum, again with DUP.
             if let Some(index) = session.next_held_back(window) {
                 let held = &session.inflight[index];
+                let message = conn.crossing(&held.message).into_owned();
                 out.append(id, conn, &self.store, |output| {
-                    output.push_publish(&held.message, true, held.packet_id, wire)
+                    output.push_publish(&message, true, held.packet_id, wire)
                 });
                 self.stats.messages_sent += 1;
                 continue;
@@ -327,6 +340,7 @@ impl Core {
                         seq: queued.seq,
                     });
                 }
+                session.messages_dropped += 1;
                 self.stats.drop_message(&session.client_id, why);
                 continue;
             }
@@ -341,6 +355,7 @@ impl Core {
             }
             out.publish(id, conn, &self.store, &message, packet_id, wire);
             self.stats.messages_sent += 1;
+            session.messages_sent += 1;
             session.push_inflight(Inflight {
                 seq: queued.seq,
                 packet_id,

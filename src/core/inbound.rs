@@ -123,6 +123,20 @@ impl Core {
                 }
                 return;
             }
+            ConnState::BridgeConnecting => {
+                match packet {
+                    Packet::ConnAck(ack) => self.handle_bridge_connack(now, id, ack),
+                    other => {
+                        log::warn!("bridge link: {} before CONNACK", other.name());
+                        self.close(now, id, CloseReason::ProtocolError);
+                    }
+                }
+                return;
+            }
+            ConnState::Connected(key) if conn.bridge.is_some() => {
+                self.handle_bridge_packet(now, id, key, packet);
+                return;
+            }
             ConnState::Connected(key) => key,
             ConnState::AuthPending | ConnState::Closing => return,
         };
@@ -150,11 +164,18 @@ impl Core {
         }
     }
 
-    fn handle_publish(&mut self, now: Instant, id: ConnId, key: SessionKey, publish: Publish<'_>) {
+    pub(super) fn handle_publish(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        publish: Publish<'_>,
+    ) {
         let Some(conn) = self.conns.get_mut(id) else {
             return;
         };
         let v5 = conn.is_v5();
+        let from_bridge = conn.bridge.is_some();
         // A topic set or named by an alias, copied out of the alias table.
         let mut aliased = None;
         if v5 {
@@ -185,6 +206,21 @@ impl Core {
         let publish = match &aliased {
             Some(topic) => Publish { topic, ..publish },
             None => publish,
+        };
+        // From upstream through a bridge: under its local topic.
+        let crossed;
+        let publish = if from_bridge {
+            crossed = self.incoming_topic(id, publish.topic);
+            match &crossed {
+                Some(topic) => Publish { topic, ..publish },
+                None => {
+                    log::debug!("bridged {} matches no `in` topic: dropped", publish.topic);
+                    self.acknowledge_unrouted(key, id, &publish, v5);
+                    return;
+                }
+            }
+        } else {
+            publish
         };
         if !is_valid_topic_name(publish.topic) {
             // A wildcard (or empty) topic name in PUBLISH is a protocol
@@ -235,6 +271,33 @@ impl Core {
         let code = self.route_publish(now, id, key, &publish);
         if publish.qos == QoS::AtLeastOnce {
             self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5);
+        }
+    }
+
+    /// Acknowledges a PUBLISH that goes nowhere (so that its sender does
+    /// not send it again), completing a QoS 2 exchange as usual.
+    fn acknowledge_unrouted(
+        &mut self,
+        key: SessionKey,
+        id: ConnId,
+        publish: &Publish<'_>,
+        v5: bool,
+    ) {
+        let packet_id = publish.packet_id.unwrap_or(0);
+        let code = ReasonCode::NO_MATCHING_SUBSCRIBERS;
+        match publish.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5),
+            QoS::ExactlyOnce => {
+                let fresh = self
+                    .sessions
+                    .get_mut(key)
+                    .is_some_and(|session| session.receive_qos2(packet_id));
+                if fresh {
+                    self.record_inbound_qos2(key, packet_id, true);
+                }
+                self.acknowledge_publish(id, AckKind::PubRec, packet_id, code, v5);
+            }
         }
     }
 
@@ -294,7 +357,11 @@ impl Core {
     ) -> ReasonCode {
         // `$SYS` belongs to the broker: clients may not publish there (as in
         // mosquitto); the message is dropped but still acknowledged.
-        if publish.topic.starts_with("$SYS/") || publish.topic == "$SYS" {
+        // Another broker's bridge may publish its link's state there.
+        if (publish.topic.starts_with("$SYS/") || publish.topic == "$SYS")
+            && !(crate::topic::matches("$SYS/broker/connection/+/state", publish.topic)
+                && self.conns.get(id).is_some_and(|conn| conn.remote_bridge))
+        {
             log::debug!("client publish to {} dropped", publish.topic);
             self.stats.messages_dropped += 1;
             return ReasonCode::NOT_AUTHORIZED;
@@ -345,7 +412,13 @@ impl Core {
     /// QoS 2 message is a protocol violation (closed, as mosquitto does);
     /// one for an unknown packet id is ignored (it may answer a message
     /// resent before a reconnection).
-    fn handle_puback(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
+    pub(super) fn handle_puback(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        packet_id: PacketId,
+    ) {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
@@ -365,7 +438,13 @@ impl Core {
     /// PUBREC: the client has a QoS 2 message; PUBREL follows (again, when
     /// the PUBREC is repeated or names an unknown packet id, as mosquitto
     /// does). One for a QoS 1 message is a protocol violation.
-    fn handle_pubrec(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
+    pub(super) fn handle_pubrec(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        packet_id: PacketId,
+    ) {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
@@ -387,7 +466,7 @@ impl Core {
     /// PUBREL: releases an inbound QoS 2 packet id. MQTT 5 tells a client
     /// releasing an id it never sent (or already released) that it was not
     /// found.
-    fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
+    pub(super) fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
         let released = self
             .sessions
             .get_mut(key)
@@ -408,7 +487,7 @@ impl Core {
 
     /// A PUBREC with an error code: the client will not take the QoS 2
     /// message, and the flow ends there (no PUBREL).
-    fn handle_refused_pubrec(
+    pub(super) fn handle_refused_pubrec(
         &mut self,
         now: Instant,
         id: ConnId,
@@ -436,7 +515,13 @@ impl Core {
     /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
     /// One for a QoS 1 message, or before the PUBREC, is a protocol
     /// violation; one for an unknown packet id is ignored.
-    fn handle_pubcomp(&mut self, now: Instant, id: ConnId, key: SessionKey, packet_id: PacketId) {
+    pub(super) fn handle_pubcomp(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        packet_id: PacketId,
+    ) {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
@@ -473,6 +558,7 @@ impl Core {
         subscribe: Subscribe<'_>,
     ) {
         let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
+        let remote_bridge = self.conns.get(id).is_some_and(|conn| conn.remote_bridge);
         let identifier = subscribe
             .properties
             .subscription_identifiers()
@@ -507,6 +593,18 @@ impl Core {
                 SharedFilter::No => filter,
             };
             let qos = options.qos.min(self.config.max_qos);
+            // Another broker's bridge: what it published is not sent back
+            // to it, and retained flags cross as they are (as mosquitto
+            // treats a bridge).
+            let options = if remote_bridge && shared == SharedFilter::No {
+                codec::SubscriptionOptions {
+                    no_local: true,
+                    retain_as_published: true,
+                    ..options
+                }
+            } else {
+                options
+            };
             if let Some(identity) = &identity {
                 if !self
                     .hooks

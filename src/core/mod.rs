@@ -48,6 +48,8 @@
 //! buffer pool, held output), `StoreLog` (store work and its watermark),
 //! `Timers`, `Stats` and the host's `Hooks`.
 
+mod bridge;
+mod bridge_topics;
 mod buffer_pool;
 mod closing;
 mod connect;
@@ -82,6 +84,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::message::Message;
+pub use bridge::{BridgeId, BridgeStats};
 pub use connection::CloseReason;
 pub use paging::{QueuePageRequest, RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};
 pub use stats::Stats;
@@ -152,6 +155,8 @@ pub struct Core {
     store: StoreLog,
     /// Output waiting for the driver.
     outbox: Outbox,
+    /// Bridges to upstream brokers, by `BridgeId` (`None`: removed).
+    bridges: Vec<Option<bridge::BridgeLink>>,
 }
 
 impl Core {
@@ -179,6 +184,7 @@ impl Core {
             now_ms: crate::clock::millis_at(clock_zero, now),
             store: StoreLog::new(),
             outbox: Outbox::new(pressure_threshold),
+            bridges: Vec::new(),
         }
     }
 
@@ -301,12 +307,12 @@ impl Core {
             match timer {
                 Timer::ConnectTimeout(id, generation) => {
                     if let Some(conn) = self.conns.get(id) {
-                        if conn.generation == generation && conn.state == ConnState::AwaitingConnect
-                        {
+                        if conn.generation == generation && conn.state.awaits_connection() {
                             self.close(now, id, CloseReason::ConnectTimeout);
                         }
                     }
                 }
+                Timer::BridgePing(id, generation) => self.bridge_ping(now, id, generation),
                 Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
                 Timer::AuthTimeout(id, generation) => self.check_auth_timeout(now, id, generation),
                 Timer::SessionExpiry(key, generation) => self.expire_session(now, key, generation),

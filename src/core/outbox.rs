@@ -52,6 +52,14 @@ impl Outbox {
         packet_id: u16,
         wire: Wire,
     ) {
+        // A bridge's link sends it under its upstream topic.
+        if conn.bridge.is_some() {
+            let crossed = conn.crossing(message).into_owned();
+            self.append(id, conn, store, |output| {
+                output.push_publish(&crossed, false, packet_id, wire)
+            });
+            return;
+        }
         let wire = conn.with_alias(wire, message);
         self.append(id, conn, store, |output| {
             output.push_publish(message, false, packet_id, wire)

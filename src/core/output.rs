@@ -118,7 +118,9 @@ impl Core {
         let (conns, sessions) = (&self.conns, &self.sessions);
         self.timers.retain(|timer| match *timer {
             Timer::ConnectTimeout(id, generation) => matches!(conns.get(id),
-                Some(c) if c.generation == generation && c.state == ConnState::AwaitingConnect),
+                Some(c) if c.generation == generation && c.state.awaits_connection()),
+            Timer::BridgePing(id, generation) => matches!(conns.get(id),
+                Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::Keepalive(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::AuthTimeout(id, generation) => matches!(conns.get(id),

@@ -73,6 +73,9 @@ pub(super) struct SessionMatch {
     pub(super) key: SessionKey,
     pub(super) qos: QoS,
     pub(super) retain_as_published: bool,
+    /// The message goes at `qos` whatever its own (a bridge's link, see
+    /// `Session::crosses_at_granted_qos`).
+    pub(super) at_granted_qos: bool,
     pub(super) identifier: u32,
 }
 
@@ -168,6 +171,7 @@ impl Router {
                             key,
                             qos: grant.qos(),
                             retain_as_published: grant.retain_as_published(),
+                            at_granted_qos: session.crosses_at_granted_qos,
                             identifier: grant.identifier(),
                         });
                     }

@@ -174,6 +174,14 @@ pub(crate) struct Session {
     /// subscriptions into one delivery without a hash set.
     pub(crate) match_stamp: u64,
     pub(crate) match_slot: u32,
+    /// Messages for it go at its subscription's QoS, not the lower of the
+    /// two: a bridge's session, so that a QoS 0 message on a QoS 1 bridge
+    /// topic is queued and acknowledged upstream.
+    pub(crate) crosses_at_granted_qos: bool,
+    /// Messages sent to it (resends not counted again).
+    pub(crate) messages_sent: u64,
+    /// Messages for it that were dropped.
+    pub(crate) messages_dropped: u64,
 }
 
 impl Session {
@@ -204,6 +212,9 @@ impl Session {
             acl_recheck_below: 0,
             match_stamp: 0,
             match_slot: 0,
+            crosses_at_granted_qos: false,
+            messages_sent: 0,
+            messages_dropped: 0,
         }
     }
 

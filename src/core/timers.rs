@@ -25,6 +25,8 @@ pub(crate) enum Timer {
     SessionExpiry(SessionKey, u32),
     /// A disconnected session's will is due (its Will Delay Interval).
     WillDelay(SessionKey, u32),
+    /// Time to send PINGREQ on a bridge's link.
+    BridgePing(ConnId, u32),
     /// Time to publish `$SYS` statistics.
     Sys,
 }

@@ -41,6 +41,15 @@ impl Reactor {
                 Command::Kick(client_id) => {
                     self.core.handle_kick(now, &client_id);
                 }
+                Command::AddBridge(bridge, reply) => {
+                    let _ = reply.send(self.add_bridge(now, *bridge));
+                }
+                Command::RemoveBridge(name, reply) => {
+                    let _ = reply.send(self.remove_bridge(now, &name));
+                }
+                Command::BridgeStats(reply) => {
+                    let _ = reply.send(self.core.bridge_stats());
+                }
                 Command::Stats(reply) => {
                     let _ = reply.send(self.core.stats());
                 }

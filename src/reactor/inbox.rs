@@ -44,6 +44,12 @@ pub(crate) enum Command {
     PublishExpiring(Message, u32),
     /// Close the connection of this client id.
     Kick(String),
+    /// Add this bridge; reply whether that worked.
+    AddBridge(Box<crate::Bridge>, Sender<Result<(), crate::Error>>),
+    /// Remove the bridge of this name; reply whether there was one.
+    RemoveBridge(String, Sender<bool>),
+    /// Reply with every bridge's state and counters.
+    BridgeStats(Sender<Vec<crate::core::BridgeStats>>),
     /// Reply with the counters.
     Stats(Sender<Stats>),
     /// Reply with the connected client ids.

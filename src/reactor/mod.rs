@@ -16,6 +16,7 @@
 //! work).
 
 mod accept;
+mod bridges;
 mod commands;
 mod fd_table;
 mod inbox;
@@ -35,6 +36,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 pub(crate) use inbox::{Command, Shared};
 
+use bridges::Dialers;
 use inbox::Inbox;
 use lingering::Lingering;
 use listeners::{Acceptor, Bound};
@@ -79,6 +81,8 @@ pub(crate) struct Reactor {
     sockets: Vec<Option<Transport>>,
     /// Closed sockets waiting for their peer to close.
     lingering: Lingering,
+    /// The bridges' connection attempts.
+    dialers: Dialers,
     core: Core,
     /// Where the host's local subscriptions lead.
     locals: LocalSinks,
@@ -180,7 +184,12 @@ impl Reactor {
             log::debug!("descriptor table grown to {reached}");
         }
         let shared = Arc::new(Shared::new(waker));
-        let reactor = Reactor {
+        let mut bridge_ids = Vec::new();
+        for bridge in &config.bridges {
+            bridges::refuse_unsupported(bridge)?;
+            bridge_ids.push(core.add_bridge(now, bridge.clone())?);
+        }
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             conn_base: FIRST_LISTENER + listeners.len(),
@@ -189,6 +198,7 @@ impl Reactor {
             custom_local_addrs,
             sockets: Vec::new(),
             lingering: Lingering::default(),
+            dialers: Dialers::default(),
             core,
             locals: LocalSinks::default(),
             shared: Arc::clone(&shared),
@@ -210,6 +220,9 @@ impl Reactor {
             stopping: false,
             stopped: false,
         };
+        for id in bridge_ids {
+            reactor.dial_bridge(id, now);
+        }
         Ok((reactor, shared))
     }
 
@@ -252,6 +265,7 @@ impl Reactor {
             self.core.next_deadline(),
             self.accept_retry_at,
             self.lingering.next_deadline(),
+            self.dialers.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -407,6 +421,8 @@ impl Reactor {
                     self.lingering
                         .ready(self.poll.registry(), token, &mut self.read_buf);
                 }
+                // Looked at below, with every bridge.
+                _ if Dialers::owns(token) => {}
                 n => {
                     let id = ConnId(n - self.conn_base);
                     if writable {
@@ -433,6 +449,7 @@ impl Reactor {
             self.scratch_ids.clear();
         }
         self.drain_commands(now);
+        self.drive_bridges(now);
         self.core.handle_timeout(now);
         self.locals.dispatch(&mut self.core);
         self.flush(now)?;

@@ -6,6 +6,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bridge;
+mod bridge_mosquitto;
 mod cli;
 mod cli_access;
 mod cli_config;

@@ -33,6 +33,7 @@ mod codec {
     fn seeds() -> Vec<Vec<u8>> {
         let packets = [
             Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol: Protocol::V311,
                 clean_session: true,
                 keep_alive: 30,
@@ -49,6 +50,7 @@ mod codec {
                 properties: Properties::EMPTY,
             })),
             Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol: Protocol::V31,
                 clean_session: false,
                 keep_alive: 0,

@@ -10,6 +10,7 @@ mod codec {
         let mut packets = Vec::new();
         for protocol in [Protocol::V31, Protocol::V311] {
             packets.push(Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol,
                 clean_session: true,
                 keep_alive: 60,
@@ -20,6 +21,7 @@ mod codec {
                 properties: Properties::EMPTY,
             })));
             packets.push(Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol,
                 clean_session: false,
                 keep_alive: 0,
@@ -36,6 +38,7 @@ mod codec {
                 properties: Properties::EMPTY,
             })));
             packets.push(Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol,
                 clean_session: true,
                 keep_alive: 65535,
@@ -243,6 +246,7 @@ mod codec {
         // level 4, flags 0xCE (user name, password, will QoS 1, will, clean
         // session), keep alive 10.
         let connect = Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 10,
@@ -459,6 +463,7 @@ mod codec {
         let ok = &long[..65_535];
         let connect = |client_id, username, password| {
             Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol: Protocol::V311,
                 clean_session: true,
                 keep_alive: 0,

@@ -134,6 +134,7 @@ impl Client {
         let mut properties = PropertiesBuilder::new();
         properties.four_byte(property::SESSION_EXPIRY_INTERVAL, expiry);
         client.send(&Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V5,
             clean_session: clean,
             keep_alive: 0,

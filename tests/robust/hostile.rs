@@ -291,6 +291,7 @@ mod closing {
         let broker = broker("max_inflight = 2\n");
         let mut bytes = Vec::new();
         let connect = Connect {
+            bridge: false,
             protocol: Protocol::V5,
             clean_session: true,
             keep_alive: 60,

@@ -70,6 +70,7 @@ impl ConnectOptions {
                 properties: Properties::EMPTY,
             });
         let packet = Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: self.protocol,
             clean_session: self.clean,
             keep_alive: self.keepalive,

@@ -80,6 +80,7 @@ impl RawClient {
     ) -> io::Result<(RawClient, bool)> {
         let mut client = RawClient::try_open(addr)?;
         client.try_send(&Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: clean,
             keep_alive: 60,

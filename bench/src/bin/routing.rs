@@ -128,6 +128,7 @@ impl Setup {
             .handle_accept(self.now, peer)
             .ok_or("connection refused")?;
         let connect = Packet::Connect(Box::new(Connect {
+            bridge: false,
             protocol: Protocol::V311,
             clean_session: true,
             keep_alive: 0,

@@ -149,6 +149,7 @@ impl Script<'_> {
         let mut out = Vec::new();
         codec::encode(
             &Packet::Connect(Box::new(Connect {
+                bridge: false,
                 protocol,
                 clean_session: flags & 1 == 0,
                 keep_alive,

@@ -272,6 +272,7 @@ impl Sim {
 
 fn connect(client_id: &str, clean: bool) -> Connect<'_> {
     Connect {
+        bridge: false,
         protocol: Protocol::V311,
         clean_session: clean,
         keep_alive: 0,

@@ -4,6 +4,7 @@
 //! `mosquitto_sub` against it.
 
 pub mod mosquitto;
+pub mod mosquitto_broker;
 
 // Each target uses only some of these.
 #[allow(unused_imports)]

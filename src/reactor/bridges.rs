@@ -1,0 +1,449 @@
+//! The reactor's side of bridges: opening the connection to an upstream
+//! broker (the core does the rest, see `core::bridge`), and opening it
+//! again after it fails, with a backoff.
+//!
+//! A connection attempt is a non-blocking `connect` registered with the
+//! poll, so the reactor never waits on it. A host name that is not an IP
+//! address is resolved on a short-lived thread (the system resolver
+//! blocks, for seconds when a DNS server is slow); its answer comes back
+//! through a channel and wakes the reactor.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use super::inbox::Shared;
+use super::transport::{Stream, Transport};
+use super::Reactor;
+use crate::bridge::{split_address, Bridge, BridgeStart};
+use crate::core::{BridgeId, ConnId};
+
+/// Tokens of connecting bridge sockets start here: above any connection's,
+/// below the lingering sockets'.
+const FIRST_DIAL_TOKEN: usize = usize::MAX / 4;
+/// The longest a connection attempt (resolving included) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where one bridge's connection is.
+enum Phase {
+    /// Waiting to try (at start: now).
+    Waiting { at: Instant },
+    /// A resolver thread is looking up the host.
+    Resolving {
+        answer: Receiver<io::Result<Vec<SocketAddr>>>,
+        port: u16,
+        deadline: Instant,
+    },
+    /// A non-blocking connect is under way.
+    Connecting {
+        stream: TcpStream,
+        peer: SocketAddr,
+        deadline: Instant,
+    },
+    /// Handed to the core as connection `conn`.
+    Up { conn: ConnId },
+    /// Not connecting again (`start_type once`, after its one go).
+    Done,
+}
+
+/// One bridge's connection attempts.
+pub(super) struct Dialer {
+    id: BridgeId,
+    name: String,
+    addresses: Vec<String>,
+    round_robin: bool,
+    start: BridgeStart,
+    restart: Duration,
+    restart_cap: Option<Duration>,
+    phase: Phase,
+    /// The address tried next.
+    next_address: usize,
+    /// The latest wait between attempts (for the backoff).
+    last_wait: Duration,
+    /// A small random state for the backoff's jitter.
+    jitter: u64,
+}
+
+impl Dialer {
+    pub(super) fn new(id: BridgeId, bridge: &Bridge, now: Instant) -> Dialer {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        let seed = clock ^ (id.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Dialer {
+            id,
+            name: bridge.name.clone(),
+            addresses: bridge.addresses.clone(),
+            round_robin: bridge.round_robin,
+            start: bridge.start,
+            restart: bridge.restart_timeout,
+            restart_cap: bridge.restart_timeout_cap,
+            phase: Phase::Waiting { at: now },
+            next_address: 0,
+            last_wait: Duration::ZERO,
+            jitter: seed | 1,
+        }
+    }
+
+    /// When this dialer needs the reactor next.
+    fn deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Waiting { at } => Some(*at),
+            // A resolver's answer wakes the reactor; the deadline bounds it.
+            Phase::Resolving { deadline, .. } | Phase::Connecting { deadline, .. } => {
+                Some(*deadline)
+            }
+            Phase::Up { .. } | Phase::Done => None,
+        }
+    }
+
+    /// The wait before the next attempt after a failure: the configured
+    /// one, or with a cap a "decorrelated jitter" backoff (each wait drawn
+    /// between the base and three times the previous one, capped), as
+    /// mosquitto's `restart_timeout BASE CAP`.
+    fn next_wait(&mut self) -> Duration {
+        let Some(cap) = self.restart_cap else {
+            return self.restart;
+        };
+        // xorshift64: enough to spread reconnections.
+        self.jitter ^= self.jitter << 13;
+        self.jitter ^= self.jitter >> 7;
+        self.jitter ^= self.jitter << 17;
+        let low = self.restart.as_millis() as u64;
+        let high = (self.last_wait.as_millis() as u64 * 3).max(low + 1);
+        let wait = Duration::from_millis(low + self.jitter % (high - low)).min(cap);
+        self.last_wait = wait;
+        wait
+    }
+
+    /// After a failed attempt: the next address, and a wait.
+    fn failed(&mut self, now: Instant, why: &str) {
+        log::warn!("bridge {}: {why}", self.name);
+        self.next_address = (self.next_address + 1) % self.addresses.len().max(1);
+        let wait = self.next_wait();
+        self.phase = match self.start {
+            BridgeStart::Once => Phase::Done,
+            BridgeStart::Automatic => Phase::Waiting { at: now + wait },
+        };
+    }
+}
+
+/// Every bridge's dialer.
+#[derive(Default)]
+pub(super) struct Dialers {
+    dialers: Vec<Dialer>,
+}
+
+impl Dialers {
+    /// Whether `token` is a connecting bridge socket's.
+    pub(super) fn owns(token: Token) -> bool {
+        (FIRST_DIAL_TOKEN..FIRST_DIAL_TOKEN * 2).contains(&token.0)
+    }
+
+    pub(super) fn add(&mut self, dialer: Dialer) {
+        self.dialers.push(dialer);
+    }
+
+    /// Stops dialing bridge `id` (it was removed), closing a socket still
+    /// connecting.
+    pub(super) fn remove(&mut self, registry: &Registry, id: BridgeId) {
+        if let Some(index) = self.dialers.iter().position(|d| d.id == id) {
+            let mut dialer = self.dialers.remove(index);
+            if let Phase::Connecting { stream, .. } = &mut dialer.phase {
+                let _ = registry.deregister(stream);
+            }
+        }
+    }
+
+    /// The earliest moment a dialer needs a pass.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.dialers.iter().filter_map(Dialer::deadline).min()
+    }
+}
+
+impl Reactor {
+    /// Adds a bridge: it connects at the next pass.
+    pub(crate) fn add_bridge(&mut self, now: Instant, bridge: Bridge) -> Result<(), crate::Error> {
+        refuse_unsupported(&bridge)?;
+        let id = self.core.add_bridge(now, bridge)?;
+        self.dial_bridge(id, now);
+        Ok(())
+    }
+
+    /// Removes the bridge `name`: its link closes and what it still had
+    /// queued is dropped. False if there was none.
+    pub(crate) fn remove_bridge(&mut self, now: Instant, name: &str) -> bool {
+        let Some(id) = self.core.bridge_named(name) else {
+            return false;
+        };
+        self.dialers.remove(self.poll.registry(), id);
+        self.core.remove_bridge(now, name)
+    }
+
+    /// Adds the dialer of bridge `id`: it connects at the next pass.
+    pub(super) fn dial_bridge(&mut self, id: BridgeId, now: Instant) {
+        let Some((_, bridge)) = self.core.bridges().find(|(b, _)| *b == id) else {
+            return;
+        };
+        let dialer = Dialer::new(id, bridge, now);
+        self.dialers.add(dialer);
+    }
+
+    /// Moves every bridge's connection along: starts attempts that are
+    /// due, takes resolvers' answers, finishes connects, and notices links
+    /// the core closed (to connect again).
+    pub(super) fn drive_bridges(&mut self, now: Instant) {
+        let shared = Arc::clone(&self.shared);
+        let mut dialers = std::mem::take(&mut self.dialers.dialers);
+        for (index, dialer) in dialers.iter_mut().enumerate() {
+            let token = Token(FIRST_DIAL_TOKEN + index);
+            loop {
+                match step(dialer, now, token, self.poll.registry(), &shared) {
+                    Step::Stay => break,
+                    Step::Again => {}
+                    Step::Connected(stream, peer) => {
+                        self.hand_over(dialer, now, stream, peer);
+                        break;
+                    }
+                }
+            }
+            if let Phase::Up { conn } = dialer.phase {
+                if self.core.bridge_conn(dialer.id) != Some(conn) {
+                    // The core closed the link: connect again (from the
+                    // first address unless `round_robin`).
+                    if !dialer.round_robin {
+                        dialer.next_address = 0;
+                    }
+                    dialer.last_wait = Duration::ZERO;
+                    dialer.phase = match dialer.start {
+                        BridgeStart::Once => Phase::Done,
+                        BridgeStart::Automatic => Phase::Waiting {
+                            at: now + dialer.restart,
+                        },
+                    };
+                    if matches!(dialer.phase, Phase::Done) {
+                        log::info!("bridge {}: not reconnecting (start_type once)", dialer.name);
+                    }
+                }
+            }
+        }
+        self.dialers.dialers = dialers;
+    }
+
+    /// A connected socket becomes the bridge's connection in the core.
+    fn hand_over(
+        &mut self,
+        dialer: &mut Dialer,
+        now: Instant,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+    ) {
+        let _ = self.poll.registry().deregister(&mut stream);
+        if let Err(error) = stream.set_nodelay(true) {
+            log::debug!("bridge {}: TCP_NODELAY failed: {error}", dialer.name);
+        }
+        let Some(id) = self.core.handle_bridge_connected(now, dialer.id, peer) else {
+            dialer.phase = Phase::Done;
+            return;
+        };
+        let token = Token(id.0 + self.conn_base);
+        if let Err(error) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!(
+                "bridge {}: cannot register its socket: {error}",
+                dialer.name
+            );
+            self.core.handle_closed(now, id);
+            dialer.failed(now, "connection lost at once");
+            return;
+        }
+        if self.sockets.len() <= id.0 {
+            self.sockets.resize_with(id.0 + 1, || None);
+        }
+        self.sockets[id.0] = Some(Transport::Plain(Stream::Tcp(stream)));
+        log::info!("bridge {}: connected to {peer}", dialer.name);
+        dialer.phase = Phase::Up { conn: id };
+    }
+}
+
+/// Refuses what bridges cannot do yet, naming the bridge and the option.
+pub(super) fn refuse_unsupported(bridge: &Bridge) -> Result<(), crate::Error> {
+    if bridge.tls.is_some() {
+        return Err(crate::Error::Config {
+            field: format!("bridge {}: bridge_cafile", bridge.name),
+            reason: "bridges over TLS are not supported yet".into(),
+        });
+    }
+    Ok(())
+}
+
+/// What one look at a dialer did.
+enum Step {
+    /// Nothing more to do now.
+    Stay,
+    /// Its phase changed: look again.
+    Again,
+    /// Its socket connected.
+    Connected(TcpStream, SocketAddr),
+}
+
+fn step(
+    dialer: &mut Dialer,
+    now: Instant,
+    token: Token,
+    registry: &Registry,
+    shared: &Arc<Shared>,
+) -> Step {
+    match &mut dialer.phase {
+        Phase::Waiting { at } if *at <= now => {
+            let address = &dialer.addresses[dialer.next_address % dialer.addresses.len()];
+            let (host, port) = match split_address(address, 1883) {
+                Ok(split) => split,
+                Err(why) => {
+                    dialer.failed(now, &why);
+                    return Step::Stay;
+                }
+            };
+            match host.parse::<IpAddr>() {
+                Ok(ip) => connect(dialer, now, SocketAddr::new(ip, port), token, registry),
+                Err(_) => {
+                    let (tell, answer) = mpsc::channel();
+                    let shared = Arc::clone(shared);
+                    let lookup = format!("{host}:{port}");
+                    let spawned = std::thread::Builder::new()
+                        .name("mqlite-resolve".into())
+                        .spawn(move || {
+                            let found = lookup.to_socket_addrs().map(Iterator::collect);
+                            // The reactor may have given up and gone.
+                            let _ = tell.send(found);
+                            shared.wake();
+                        });
+                    match spawned {
+                        Ok(_) => {
+                            dialer.phase = Phase::Resolving {
+                                answer,
+                                port,
+                                deadline: now + CONNECT_TIMEOUT,
+                            };
+                            Step::Stay
+                        }
+                        Err(error) => {
+                            dialer.failed(now, &format!("cannot resolve {host}: {error}"));
+                            Step::Stay
+                        }
+                    }
+                }
+            }
+        }
+        Phase::Waiting { .. } | Phase::Up { .. } | Phase::Done => Step::Stay,
+        Phase::Resolving {
+            answer,
+            port,
+            deadline,
+        } => {
+            let port = *port;
+            match answer.try_recv() {
+                Ok(Ok(addrs)) => match addrs.first() {
+                    Some(addr) => connect(
+                        dialer,
+                        now,
+                        SocketAddr::new(addr.ip(), port),
+                        token,
+                        registry,
+                    ),
+                    None => {
+                        let address =
+                            dialer.addresses[dialer.next_address % dialer.addresses.len()].clone();
+                        dialer.failed(now, &format!("{address}: no address found"));
+                        Step::Stay
+                    }
+                },
+                Ok(Err(error)) => {
+                    let address =
+                        dialer.addresses[dialer.next_address % dialer.addresses.len()].clone();
+                    dialer.failed(now, &format!("cannot resolve {address}: {error}"));
+                    Step::Stay
+                }
+                Err(TryRecvError::Empty) if *deadline <= now => {
+                    dialer.failed(now, "resolving the upstream's name timed out");
+                    Step::Stay
+                }
+                Err(TryRecvError::Empty) => Step::Stay,
+                Err(TryRecvError::Disconnected) => {
+                    dialer.failed(now, "the resolver failed");
+                    Step::Stay
+                }
+            }
+        }
+        Phase::Connecting {
+            stream,
+            peer,
+            deadline,
+        } => {
+            let peer = *peer;
+            match stream.take_error() {
+                Ok(Some(error)) | Err(error) => {
+                    let _ = registry.deregister(stream);
+                    dialer.failed(now, &format!("cannot connect to {peer}: {error}"));
+                    return Step::Stay;
+                }
+                Ok(None) => {}
+            }
+            match stream.peer_addr() {
+                Ok(_) => {
+                    let Phase::Connecting { stream, .. } =
+                        std::mem::replace(&mut dialer.phase, Phase::Done)
+                    else {
+                        return Step::Stay;
+                    };
+                    Step::Connected(stream, peer)
+                }
+                Err(_) if *deadline <= now => {
+                    let _ = registry.deregister(stream);
+                    dialer.failed(now, &format!("connecting to {peer} timed out"));
+                    Step::Stay
+                }
+                // Not yet: the socket's writability brings the next look.
+                Err(_) => Step::Stay,
+            }
+        }
+    }
+}
+
+/// Starts a non-blocking connect to `peer`.
+fn connect(
+    dialer: &mut Dialer,
+    now: Instant,
+    peer: SocketAddr,
+    token: Token,
+    registry: &Registry,
+) -> Step {
+    match TcpStream::connect(peer) {
+        Ok(mut stream) => match registry.register(&mut stream, token, Interest::WRITABLE) {
+            Ok(()) => {
+                dialer.phase = Phase::Connecting {
+                    stream,
+                    peer,
+                    deadline: now + CONNECT_TIMEOUT,
+                };
+                Step::Again
+            }
+            Err(error) => {
+                dialer.failed(now, &format!("cannot register a socket: {error}"));
+                Step::Stay
+            }
+        },
+        Err(error) => {
+            dialer.failed(now, &format!("cannot connect to {peer}: {error}"));
+            Step::Stay
+        }
+    }
+}

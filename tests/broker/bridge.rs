@@ -1,0 +1,235 @@
+//! Bridges between two brokers in the test process: topics out and in
+//! with their prefixes, the link's state notifications, no echo for
+//! `both`, and store-and-forward while the upstream is down.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use mqlite::codec::QoS;
+use mqlite::{Bridge, BridgeDirection, BridgeTopic};
+
+use crate::support::{RawClient, TestBroker, TIMEOUT};
+
+fn topic(
+    pattern: &str,
+    direction: BridgeDirection,
+    qos: QoS,
+    local: &str,
+    remote: &str,
+) -> BridgeTopic {
+    BridgeTopic {
+        local_prefix: local.into(),
+        remote_prefix: remote.into(),
+        ..BridgeTopic::new(pattern, direction, qos)
+    }
+}
+
+fn bridge_to(addr: std::net::SocketAddr, topics: Vec<BridgeTopic>) -> Bridge {
+    let mut bridge = Bridge::new("up", &addr.to_string(), topics);
+    bridge.remote_client_id = Some("gateway-1".into());
+    bridge.restart_timeout = Duration::from_millis(200);
+    bridge.restart_timeout_cap = None;
+    bridge
+}
+
+const STATE: &str = "$SYS/broker/connection/gateway-1/state";
+
+/// Waits until the bridge's state topic on `broker` reads `state`.
+fn wait_state(broker: &TestBroker, id: &str, state: &[u8]) {
+    let mut watcher = RawClient::open(broker.addr);
+    watcher.connect(id, true, 30);
+    watcher.subscribe(&[(STATE, QoS::AtLeastOnce)]);
+    let deadline = std::time::Instant::now() + TIMEOUT * 2;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bridge state never {state:?}"
+        );
+        let msg = watcher.expect_publish();
+        watcher.ack(&msg);
+        if msg.payload == state {
+            return;
+        }
+    }
+}
+
+#[test]
+fn topics_cross_both_ways_with_their_prefixes() {
+    let upstream = TestBroker::start();
+    let local = TestBroker::start_with(|config| {
+        config.bridges = vec![bridge_to(
+            upstream.addr,
+            vec![
+                topic(
+                    "sensors/#",
+                    BridgeDirection::Out,
+                    QoS::AtLeastOnce,
+                    "site/",
+                    "gw1/",
+                ),
+                topic(
+                    "cmd/#",
+                    BridgeDirection::In,
+                    QoS::AtLeastOnce,
+                    "local/",
+                    "cloud/",
+                ),
+            ],
+        )];
+    });
+    // Up on both sides, retained.
+    wait_state(&upstream, "up-watch", b"1");
+    wait_state(&local, "local-watch", b"1");
+
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.subscribe(&[("gw1/#", QoS::AtLeastOnce)]);
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    device.subscribe(&[("local/#", QoS::AtLeastOnce)]);
+
+    device.publish_acked("site/sensors/t1", b"21.5", QoS::AtLeastOnce, false);
+    // A QoS 0 message crosses at the topic's QoS 1.
+    device.publish("site/sensors/t2", b"22.0", QoS::AtMostOnce, false);
+    let first = cloud.expect_message("gw1/sensors/t1", b"21.5");
+    assert_eq!(first.qos, QoS::AtLeastOnce);
+    cloud.expect_message("gw1/sensors/t2", b"22.0");
+    // Not a bridge topic: stays local.
+    device.publish_acked("site/other", b"x", QoS::AtLeastOnce, false);
+
+    cloud.publish_acked("cloud/cmd/reboot", b"now", QoS::AtLeastOnce, false);
+    device.expect_message("local/cmd/reboot", b"now");
+    cloud.expect_nothing();
+
+    // The upstream goes away: the local state says so.
+    drop(cloud);
+    upstream.stop().unwrap();
+    wait_state(&local, "local-watch-2", b"0");
+}
+
+#[test]
+fn both_ways_without_echo() {
+    let upstream = TestBroker::start();
+    let local = TestBroker::start_with(|config| {
+        config.bridges = vec![bridge_to(
+            upstream.addr,
+            vec![topic(
+                "chat/#",
+                BridgeDirection::Both,
+                QoS::AtLeastOnce,
+                "",
+                "",
+            )],
+        )];
+    });
+    wait_state(&upstream, "up-watch", b"1");
+    let mut far = RawClient::open(upstream.addr);
+    far.connect("far", true, 30);
+    far.subscribe(&[("chat/#", QoS::AtLeastOnce)]);
+    let mut near = RawClient::open(local.addr);
+    near.connect("near", true, 30);
+    near.subscribe(&[("chat/#", QoS::AtLeastOnce)]);
+    let mut near_writer = RawClient::open(local.addr);
+    near_writer.connect("near-writer", true, 30);
+    let mut far_writer = RawClient::open(upstream.addr);
+    far_writer.connect("far-writer", true, 30);
+
+    near_writer.publish_acked("chat/a", b"from near", QoS::AtLeastOnce, false);
+    near.expect_message("chat/a", b"from near");
+    far.expect_message("chat/a", b"from near");
+    far_writer.publish_acked("chat/b", b"from far", QoS::AtLeastOnce, false);
+    far.expect_message("chat/b", b"from far");
+    near.expect_message("chat/b", b"from far");
+    // Nothing came back around: each side saw each message once.
+    near.expect_nothing();
+    far.expect_nothing();
+}
+
+#[test]
+fn messages_wait_for_the_upstream_and_arrive_in_order() {
+    // The upstream's port is chosen now, and nothing listens on it yet.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upstream_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let local = TestBroker::start_with(|config| {
+        config.bridges = vec![bridge_to(
+            upstream_addr,
+            vec![topic(
+                "data/#",
+                BridgeDirection::Out,
+                QoS::AtLeastOnce,
+                "",
+                "",
+            )],
+        )];
+    });
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    for i in 0..50 {
+        device.publish_acked("data/x", format!("{i}").as_bytes(), QoS::AtLeastOnce, false);
+    }
+    // The upstream comes up; its subscriber is in before the bridge's
+    // next attempt.
+    let upstream = TestBroker::start_with(|config| {
+        config.listeners = vec![upstream_addr];
+    });
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", false, 30);
+    cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
+    let got = cloud.receive_and_ack(50);
+    let payloads: Vec<String> = got.iter().map(|m| m.text()).collect();
+    let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    assert_eq!(payloads, expected);
+}
+
+#[test]
+fn a_bridge_added_and_removed_while_running() {
+    let upstream = TestBroker::start();
+    let local = TestBroker::start();
+    let bridge = bridge_to(
+        upstream.addr,
+        vec![topic(
+            "data/#",
+            BridgeDirection::Out,
+            QoS::AtLeastOnce,
+            "",
+            "",
+        )],
+    );
+    local.handle.add_bridge(bridge.clone(), TIMEOUT).unwrap();
+    // The same name again is refused.
+    assert!(local.handle.add_bridge(bridge, TIMEOUT).is_err());
+    wait_state(&upstream, "up-watch", b"1");
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    device.publish_acked("data/1", b"a", QoS::AtLeastOnce, false);
+    cloud.expect_message("data/1", b"a");
+    let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].name, "up");
+    assert!(stats[0].connected);
+    assert_eq!(stats[0].connections, 1);
+    assert_eq!(stats[0].sent, 1);
+
+    assert!(local.handle.remove_bridge("up", TIMEOUT).unwrap());
+    assert!(!local.handle.remove_bridge("up", TIMEOUT).unwrap());
+    // The upstream sees the link go (the bridge's will).
+    wait_state(&upstream, "up-watch-2", b"0");
+    device.publish_acked("data/2", b"b", QoS::AtLeastOnce, false);
+    cloud.expect_nothing();
+    assert!(local.handle.bridge_stats(TIMEOUT).unwrap().is_empty());
+}
+
+#[test]
+fn clients_may_not_take_a_bridge_session() {
+    let broker = TestBroker::start();
+    let mut client = RawClient::open(broker.addr);
+    client.send_connect(&crate::support::ConnectOptions::new("$bridge/up"));
+    assert_eq!(client.expect_connack().1, 2, "identifier rejected");
+}
