@@ -100,7 +100,6 @@ impl Core {
         conn.pending = None;
         conn.topic_aliases = None;
         let will = conn.will.take();
-        let remote_bridge = conn.remote_bridge;
         let peer = conn.peer.clone();
         self.conns.closing.push(id);
         self.stats.connections = self.stats.connections.saturating_sub(1);
@@ -137,7 +136,7 @@ impl Core {
         }
         if let Some(will) = will.filter(|_| reason.publishes_will()) {
             if will.delay == 0 || session_ends {
-                self.publish_will(now, *will, identity.as_ref(), remote_bridge);
+                self.publish_will(now, *will, identity.as_ref());
             } else if let Some(session) = self.sessions.get_mut(key) {
                 // Sent when the delay passes or the session ends, whichever
                 // comes first [MQTT-3.1.3-9].
@@ -153,16 +152,9 @@ impl Core {
     }
 
     /// Publishes a will, as a publish of its client: the same ACL applies,
-    /// and its Message Expiry Interval counts from now. The will of another
-    /// broker's bridge (`remote_bridge`) may be its link's state under
-    /// `$SYS`; no other will goes there.
-    fn publish_will(
-        &mut self,
-        now: Instant,
-        will: Will,
-        identity: Option<&Identity>,
-        remote_bridge: bool,
-    ) {
+    /// and its Message Expiry Interval counts from now. Under `$SYS` only a
+    /// bridge's link state may go (another broker's bridge's will).
+    fn publish_will(&mut self, now: Instant, will: Will, identity: Option<&Identity>) {
         let allowed = match identity {
             Some(identity) => {
                 self.hooks
@@ -171,9 +163,7 @@ impl Core {
             None => true,
         };
         let topic = will.message.topic();
-        let bridge_state =
-            remote_bridge && crate::topic::matches("$SYS/broker/connection/+/state", topic);
-        if !allowed || (topic.starts_with("$SYS/") && !bridge_state) {
+        if !allowed || (topic.starts_with("$SYS/") && !super::inbound::is_bridge_state(topic)) {
             self.stats.messages_dropped += 1;
             return;
         }
@@ -208,7 +198,7 @@ impl Core {
         }
         if let Some(will) = session.delayed_will.take() {
             let identity = self.offline_identity(key);
-            self.publish_will(now, *will, identity.as_ref(), false);
+            self.publish_will(now, *will, identity.as_ref());
         }
     }
 
@@ -236,7 +226,7 @@ impl Core {
             .and_then(|session| session.delayed_will.take());
         if let Some(will) = will {
             let identity = self.offline_identity(key);
-            self.publish_will(now, *will, identity.as_ref(), false);
+            self.publish_will(now, *will, identity.as_ref());
         }
         self.remove_session(key);
     }

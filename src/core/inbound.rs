@@ -357,10 +357,11 @@ impl Core {
     ) -> ReasonCode {
         // `$SYS` belongs to the broker: clients may not publish there (as in
         // mosquitto); the message is dropped but still acknowledged.
-        // Another broker's bridge may publish its link's state there.
+        // Except for the state of a bridge's link, which another broker's
+        // bridge publishes there (as to mosquitto; an MQTT 5 bridge has no
+        // bridge flag to be known by).
         if (publish.topic.starts_with("$SYS/") || publish.topic == "$SYS")
-            && !(crate::topic::matches("$SYS/broker/connection/+/state", publish.topic)
-                && self.conns.get(id).is_some_and(|conn| conn.remote_bridge))
+            && !is_bridge_state(publish.topic)
         {
             log::debug!("client publish to {} dropped", publish.topic);
             self.stats.messages_dropped += 1;
@@ -739,4 +740,11 @@ impl Core {
         };
         self.close(now, id, reason);
     }
+}
+
+/// Whether `topic` is where a bridge publishes its link's state
+/// (`$SYS/broker/connection/<client id>/state`), the one place under `$SYS`
+/// clients may publish: bridges of other brokers do.
+pub(super) fn is_bridge_state(topic: &str) -> bool {
+    crate::topic::matches("$SYS/broker/connection/+/state", topic)
 }

@@ -233,3 +233,69 @@ fn clients_may_not_take_a_bridge_session() {
     client.send_connect(&crate::support::ConnectOptions::new("$bridge/up"));
     assert_eq!(client.expect_connack().1, 2, "identifier rejected");
 }
+
+#[test]
+fn an_mqtt_5_bridge_keeps_to_the_upstreams_receive_maximum() {
+    // The upstream takes 2 unreleased QoS 2 messages at a time from a
+    // client, and disconnects one that sends more.
+    let upstream = TestBroker::start_with(|config| config.max_inflight = 2);
+    let local = TestBroker::start_with(|config| {
+        let mut bridge = bridge_to(
+            upstream.addr,
+            vec![topic(
+                "q2/#",
+                BridgeDirection::Both,
+                QoS::ExactlyOnce,
+                "",
+                "",
+            )],
+        );
+        bridge.protocol = mqlite::BridgeProtocol::V5;
+        config.bridges = vec![bridge];
+    });
+    wait_state(&upstream, "up-watch", b"1");
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.subscribe(&[("q2/#", QoS::ExactlyOnce)]);
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    // All at once (QoS 1 here; they cross at the topic's QoS 2): the
+    // bridge has 20 to send and a window of 2.
+    for i in 0..20u16 {
+        let payload = format!("{i}");
+        device.send_publish(
+            "q2/x",
+            payload.as_bytes(),
+            QoS::AtLeastOnce,
+            false,
+            false,
+            Some(i + 1),
+        );
+    }
+    for _ in 0..20 {
+        assert!(matches!(
+            device.expect_packet(),
+            crate::support::Pkt::PubAck(_)
+        ));
+    }
+    let got = cloud.receive_and_ack(20);
+    assert!(got.iter().all(|m| m.qos == QoS::ExactlyOnce));
+    let payloads: Vec<String> = got.iter().map(|m| m.text()).collect();
+    assert_eq!(payloads, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+    // And back, at QoS 2.
+    let mut sink = RawClient::open(local.addr);
+    sink.connect("sink", true, 30);
+    sink.subscribe(&[("q2/#", QoS::ExactlyOnce)]);
+    let mut cloud_writer = RawClient::open(upstream.addr);
+    cloud_writer.connect("cloud-writer", true, 30);
+    cloud_writer.publish_acked("q2/back", b"b", QoS::ExactlyOnce, false);
+    let back = sink.receive_and_ack(1);
+    assert_eq!(
+        (back[0].topic.as_str(), back[0].qos),
+        ("q2/back", QoS::ExactlyOnce)
+    );
+    // One connection all along: never over the upstream's window.
+    let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
+    assert_eq!(stats[0].connections, 1, "{stats:?}");
+    assert_eq!(stats[0].sent, 20);
+}

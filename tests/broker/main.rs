@@ -7,6 +7,7 @@
 mod support;
 
 mod bridge;
+mod bridge_faults;
 mod bridge_mosquitto;
 mod cli;
 mod cli_access;
