@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine. Installs what the tests need,
 # only what is missing:
-# - with apt-get (as root, else through sudo): mosquitto-clients, openssl
+# - with apt-get (as root, else through sudo): mosquitto-clients and the
+#   mosquitto broker (the bridge tests' peer; not started as a service), openssl
 #   (the C and Python listener tests make their certificates with it),
 #   cmake, valgrind, pkg-config, nodejs and npm, and python3-venv when
 #   Python cannot make a virtual environment;
@@ -24,6 +25,8 @@ venv="$PWD/target/test-venv"
 
 need_apt=()
 command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+# The broker itself, as the peer of the bridge tests.
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
