@@ -18,6 +18,8 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use super::inbox::Shared;
+#[cfg(feature = "tls")]
+use super::transport::TlsStream;
 use super::transport::{Stream, Transport};
 use super::Reactor;
 use crate::bridge::{split_address, Bridge, BridgeStart};
@@ -45,6 +47,13 @@ enum Phase {
         peer: SocketAddr,
         deadline: Instant,
     },
+    /// Connected; the TLS handshake is under way.
+    #[cfg(feature = "tls")]
+    Handshaking {
+        tls: Box<TlsStream<Stream>>,
+        peer: SocketAddr,
+        deadline: Instant,
+    },
     /// Handed to the core as connection `conn`.
     Up { conn: ConnId },
     /// Not connecting again (`start_type once`, after its one go).
@@ -60,6 +69,8 @@ pub(super) struct Dialer {
     start: BridgeStart,
     restart: Duration,
     restart_cap: Option<Duration>,
+    /// The bridge's TLS settings, if it speaks TLS upstream.
+    tls: Option<crate::BridgeTls>,
     phase: Phase,
     /// The address tried next.
     next_address: usize,
@@ -83,6 +94,7 @@ impl Dialer {
             start: bridge.start,
             restart: bridge.restart_timeout,
             restart_cap: bridge.restart_timeout_cap,
+            tls: bridge.tls.clone(),
             phase: Phase::Waiting { at: now },
             next_address: 0,
             last_wait: Duration::ZERO,
@@ -98,6 +110,8 @@ impl Dialer {
             Phase::Resolving { deadline, .. } | Phase::Connecting { deadline, .. } => {
                 Some(*deadline)
             }
+            #[cfg(feature = "tls")]
+            Phase::Handshaking { deadline, .. } => Some(*deadline),
             Phase::Up { .. } | Phase::Done => None,
         }
     }
@@ -154,8 +168,17 @@ impl Dialers {
     pub(super) fn remove(&mut self, registry: &Registry, id: BridgeId) {
         if let Some(index) = self.dialers.iter().position(|d| d.id == id) {
             let mut dialer = self.dialers.remove(index);
-            if let Phase::Connecting { stream, .. } = &mut dialer.phase {
-                let _ = registry.deregister(stream);
+            match &mut dialer.phase {
+                Phase::Connecting { stream, .. } => {
+                    let _ = registry.deregister(stream);
+                }
+                #[cfg(feature = "tls")]
+                Phase::Handshaking { tls, .. } => {
+                    if let Stream::Tcp(stream) = tls.socket_mut() {
+                        let _ = registry.deregister(stream);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -206,8 +229,8 @@ impl Reactor {
                 match step(dialer, now, token, self.poll.registry(), &shared) {
                     Step::Stay => break,
                     Step::Again => {}
-                    Step::Connected(stream, peer) => {
-                        self.hand_over(dialer, now, stream, peer);
+                    Step::Connected(transport, peer) => {
+                        self.hand_over(dialer, now, transport, peer);
                         break;
                     }
                 }
@@ -240,10 +263,14 @@ impl Reactor {
         &mut self,
         dialer: &mut Dialer,
         now: Instant,
-        mut stream: TcpStream,
+        mut transport: Transport,
         peer: SocketAddr,
     ) {
-        let _ = self.poll.registry().deregister(&mut stream);
+        let Some(Stream::Tcp(stream)) = transport.stream_mut() else {
+            dialer.phase = Phase::Done;
+            return;
+        };
+        let _ = self.poll.registry().deregister(stream);
         if let Err(error) = stream.set_nodelay(true) {
             log::debug!("bridge {}: TCP_NODELAY failed: {error}", dialer.name);
         }
@@ -252,11 +279,15 @@ impl Reactor {
             return;
         };
         let token = Token(id.0 + self.conn_base);
-        if let Err(error) = self.poll.registry().register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
+        let registered = match transport.stream_mut() {
+            Some(stream) => self.poll.registry().register(
+                stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        if let Err(error) = registered {
             log::warn!(
                 "bridge {}: cannot register its socket: {error}",
                 dialer.name
@@ -268,21 +299,30 @@ impl Reactor {
         if self.sockets.len() <= id.0 {
             self.sockets.resize_with(id.0 + 1, || None);
         }
-        self.sockets[id.0] = Some(Transport::Plain(Stream::Tcp(stream)));
+        self.sockets[id.0] = Some(transport);
         log::info!("bridge {}: connected to {peer}", dialer.name);
         dialer.phase = Phase::Up { conn: id };
     }
 }
 
-/// Refuses what bridges cannot do yet, naming the bridge and the option.
+/// Refuses what this build cannot do, naming the bridge and the option;
+/// checks the TLS files now, so that a bad path is an error at start
+/// rather than a warning at every attempt.
 pub(super) fn refuse_unsupported(bridge: &Bridge) -> Result<(), crate::Error> {
-    if bridge.tls.is_some() {
-        return Err(crate::Error::Config {
-            field: format!("bridge {}: bridge_cafile", bridge.name),
-            reason: "bridges over TLS are not supported yet".into(),
-        });
-    }
-    Ok(())
+    let Some(tls) = &bridge.tls else {
+        return Ok(());
+    };
+    #[cfg(feature = "tls")]
+    let checked = super::transport::tls_client::client_config(tls).map(|_| ());
+    #[cfg(not(feature = "tls"))]
+    let checked: Result<(), String> = {
+        let _ = tls;
+        Err("TLS is not compiled into this build (the `tls` feature)".into())
+    };
+    checked.map_err(|reason| crate::Error::Config {
+        field: format!("bridge {}: bridge_cafile", bridge.name),
+        reason,
+    })
 }
 
 /// What one look at a dialer did.
@@ -291,8 +331,8 @@ enum Step {
     Stay,
     /// Its phase changed: look again.
     Again,
-    /// Its socket connected.
-    Connected(TcpStream, SocketAddr),
+    /// Its socket connected (and with TLS, its handshake completed).
+    Connected(Transport, SocketAddr),
 }
 
 fn step(
@@ -399,12 +439,18 @@ fn step(
             }
             match stream.peer_addr() {
                 Ok(_) => {
-                    let Phase::Connecting { stream, .. } =
-                        std::mem::replace(&mut dialer.phase, Phase::Done)
+                    let Phase::Connecting {
+                        stream, deadline, ..
+                    } = std::mem::replace(&mut dialer.phase, Phase::Done)
                     else {
                         return Step::Stay;
                     };
-                    Step::Connected(stream, peer)
+                    match dialer.tls.clone() {
+                        None => Step::Connected(Transport::Plain(Stream::Tcp(stream)), peer),
+                        Some(tls) => {
+                            start_tls(dialer, now, stream, peer, deadline, &tls, token, registry)
+                        }
+                    }
                 }
                 Err(_) if *deadline <= now => {
                     let _ = registry.deregister(stream);
@@ -415,7 +461,111 @@ fn step(
                 Err(_) => Step::Stay,
             }
         }
+        #[cfg(feature = "tls")]
+        Phase::Handshaking {
+            tls,
+            peer,
+            deadline,
+        } => {
+            let peer = *peer;
+            match tls.handshake() {
+                Ok(true) => {
+                    let Phase::Handshaking { tls, .. } =
+                        std::mem::replace(&mut dialer.phase, Phase::Done)
+                    else {
+                        return Step::Stay;
+                    };
+                    Step::Connected(Transport::Tls(tls), peer)
+                }
+                Ok(false) if *deadline <= now => {
+                    if let Stream::Tcp(stream) = tls.socket_mut() {
+                        let _ = registry.deregister(stream);
+                    }
+                    dialer.failed(now, &format!("TLS handshake with {peer} timed out"));
+                    Step::Stay
+                }
+                Ok(false) => Step::Stay,
+                Err(error) => {
+                    if let Stream::Tcp(stream) = tls.socket_mut() {
+                        let _ = registry.deregister(stream);
+                    }
+                    dialer.failed(now, &format!("TLS handshake with {peer} failed: {error}"));
+                    Step::Stay
+                }
+            }
+        }
     }
+}
+
+/// Starts the TLS handshake on a connected socket: the upstream's
+/// certificate is checked against the bridge's CAs and the address's host.
+#[cfg(feature = "tls")]
+#[allow(clippy::too_many_arguments)]
+fn start_tls(
+    dialer: &mut Dialer,
+    now: Instant,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+    settings: &crate::BridgeTls,
+    token: Token,
+    registry: &Registry,
+) -> Step {
+    let address = &dialer.addresses[dialer.next_address % dialer.addresses.len()];
+    let host = match split_address(address, 8883) {
+        Ok((host, _)) => host,
+        Err(why) => {
+            let _ = registry.deregister(&mut stream);
+            dialer.failed(now, &why);
+            return Step::Stay;
+        }
+    };
+    let started = super::transport::tls_client::client_config(settings).and_then(|config| {
+        let name = super::transport::tls_client::server_name(&host)?;
+        TlsStream::new_client(config, name, Stream::Tcp(stream)).map_err(|error| error.to_string())
+    });
+    match started {
+        Ok(mut tls) => {
+            let reregistered = match tls.socket_mut() {
+                Stream::Tcp(stream) => {
+                    registry.reregister(stream, token, Interest::READABLE | Interest::WRITABLE)
+                }
+                Stream::Unix(_) => Err(io::ErrorKind::Unsupported.into()),
+            };
+            if let Err(error) = reregistered {
+                dialer.failed(now, &format!("cannot register a socket: {error}"));
+                return Step::Stay;
+            }
+            dialer.phase = Phase::Handshaking {
+                tls: Box::new(tls),
+                peer,
+                deadline,
+            };
+            Step::Again
+        }
+        Err(why) => {
+            dialer.failed(now, &format!("TLS: {why}"));
+            Step::Stay
+        }
+    }
+}
+
+/// Without the `tls` feature no bridge has TLS settings (they are refused
+/// when added).
+#[cfg(not(feature = "tls"))]
+#[allow(clippy::too_many_arguments)]
+fn start_tls(
+    dialer: &mut Dialer,
+    now: Instant,
+    _stream: TcpStream,
+    _peer: SocketAddr,
+    _deadline: Instant,
+    _settings: &crate::BridgeTls,
+    _token: Token,
+    _registry: &Registry,
+) -> Step {
+    dialer.failed(now, "TLS is not compiled in");
+    Step::Stay
 }
 
 /// Starts a non-blocking connect to `peer`.

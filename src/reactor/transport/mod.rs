@@ -8,6 +8,8 @@ mod certificate;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
+pub(crate) mod tls_client;
+#[cfg(feature = "tls")]
 pub(crate) mod tls_config;
 #[cfg(feature = "websocket")]
 mod websocket;
@@ -22,7 +24,7 @@ use mio::{Interest, Registry, Token};
 use crate::hooks::ClientCertificate;
 
 #[cfg(feature = "tls")]
-use tls::TlsStream;
+pub(crate) use tls::TlsStream;
 #[cfg(feature = "websocket")]
 use websocket::WsStream;
 

@@ -1,12 +1,14 @@
 //! TLS over a socket with rustls, driven by the reactor's readiness
-//! events: no thread, no blocking. The handshake runs inside `read` as
-//! records arrive; its deadline is the core's connect timeout, which
-//! started at accept.
+//! events: no thread, no blocking. A server's handshake runs inside `read`
+//! as records arrive; its deadline is the core's connect timeout, which
+//! started at accept. A bridge's client handshake is driven by the dialer
+//! ([`TlsStream::handshake`]) before the core gets the connection.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::Arc;
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use crate::hooks::ClientCertificate;
 
@@ -14,9 +16,10 @@ use crate::hooks::ClientCertificate;
 /// writes are refused (`WouldBlock`) until the socket takes it.
 const SEND_BUFFER_LIMIT: usize = 64 * 1024;
 
-/// A TLS server connection over `S`.
+/// A TLS connection over `S`: a listener's (server) or a bridge's
+/// (client).
 pub(crate) struct TlsStream<S> {
-    conn: ServerConnection,
+    conn: Connection,
     socket: S,
     /// Whether the client's certificate has been handed out.
     certificate_taken: bool,
@@ -28,10 +31,53 @@ impl<S: Read + Write> TlsStream<S> {
         let mut conn = ServerConnection::new(config).map_err(io::Error::other)?;
         conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
         Ok(TlsStream {
-            conn,
+            conn: Connection::Server(conn),
             socket,
             certificate_taken: false,
         })
+    }
+
+    /// Starts the client side of a handshake with `server` on `socket`.
+    pub(crate) fn new_client(
+        config: Arc<ClientConfig>,
+        server: ServerName<'static>,
+        socket: S,
+    ) -> io::Result<TlsStream<S>> {
+        let mut conn = ClientConnection::new(config, server).map_err(io::Error::other)?;
+        conn.set_buffer_limit(Some(SEND_BUFFER_LIMIT));
+        Ok(TlsStream {
+            conn: Connection::Client(conn),
+            socket,
+            certificate_taken: true,
+        })
+    }
+
+    /// Moves a handshake along with what the socket has and takes:
+    /// `Ok(true)` once it is complete, `Ok(false)` while it waits for the
+    /// socket; an error when the peer closed or the handshake failed.
+    pub(crate) fn handshake(&mut self) -> io::Result<bool> {
+        loop {
+            match self.flush_records() {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) => return Err(error),
+            }
+            if !self.conn.is_handshaking() {
+                return Ok(true);
+            }
+            match self.conn.read_tls(&mut self.socket) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {
+                    if let Err(error) = self.conn.process_new_packets() {
+                        // The alert rustls queued tells the peer why.
+                        let _ = self.flush_records();
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// The socket under the TLS layer.

@@ -66,23 +66,7 @@ fn client_roots(settings: &TlsSettings) -> Result<Option<RootCertStore>, String>
         add_roots(&mut roots, file, "cafile")?;
     }
     if let Some(dir) = &settings.ca_path {
-        let entries =
-            std::fs::read_dir(dir).map_err(|error| format!("capath {}: {error}", dir.display()))?;
-        let mut files: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_file())
-            .collect();
-        files.sort();
-        for file in files {
-            // A hashed CA directory also holds files that are not PEM
-            // certificates (CRLs, READMEs): those are skipped.
-            if let Ok(certs) = certificates(&file, "capath") {
-                for cert in certs {
-                    let _ = roots.add(cert);
-                }
-            }
-        }
+        add_root_dir(&mut roots, dir, "capath")?;
     }
     if roots.is_empty() {
         return Err("cafile / capath: no CA certificate found".to_string());
@@ -90,7 +74,37 @@ fn client_roots(settings: &TlsSettings) -> Result<Option<RootCertStore>, String>
     Ok(Some(roots))
 }
 
-fn add_roots(roots: &mut RootCertStore, file: &Path, option: &str) -> Result<(), String> {
+/// The CA certificates of every PEM file in `dir`.
+pub(super) fn add_root_dir(
+    roots: &mut RootCertStore,
+    dir: &Path,
+    option: &str,
+) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|error| format!("{option} {}: {error}", dir.display()))?;
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    for file in files {
+        // A hashed CA directory also holds files that are not PEM
+        // certificates (CRLs, READMEs): those are skipped.
+        if let Ok(certs) = certificates(&file, option) {
+            for cert in certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn add_roots(
+    roots: &mut RootCertStore,
+    file: &Path,
+    option: &str,
+) -> Result<(), String> {
     for cert in certificates(file, option)? {
         roots
             .add(cert)
@@ -100,7 +114,10 @@ fn add_roots(roots: &mut RootCertStore, file: &Path, option: &str) -> Result<(),
 }
 
 /// Every certificate in a PEM file; at least one.
-fn certificates(file: &Path, option: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(super) fn certificates(
+    file: &Path,
+    option: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
     let bytes =
         std::fs::read(file).map_err(|error| format!("{option} {}: {error}", file.display()))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
@@ -116,7 +133,7 @@ fn certificates(file: &Path, option: &str) -> Result<Vec<CertificateDer<'static>
 }
 
 /// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).
-fn private_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
+pub(super) fn private_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
     let bytes =
         std::fs::read(file).map_err(|error| format!("keyfile {}: {error}", file.display()))?;
     if bytes.windows(9).any(|w| w == b"ENCRYPTED") {
