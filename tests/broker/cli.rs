@@ -97,8 +97,8 @@ mod options {
                 .any(|word| word == option);
             assert!(listed, "--help lacks `{option}`:\n{help}");
         }
-        // `Config::custom_listeners` is the file's `[[listener]]` tables,
-        // whose keys are listed too.
+        // `Config::custom_listeners` and `Config::bridges` are the file's
+        // `[[listener]]` and `[[bridge]]` tables, whose keys are listed too.
         let mut keys: Vec<String> = struct_fields(
             concat!(env!("CARGO_MANIFEST_DIR"), "/src/config.rs"),
             "Config",
@@ -106,6 +106,7 @@ mod options {
         .into_iter()
         .map(|key| match key.as_str() {
             "custom_listeners" => "listener".to_string(),
+            "bridges" => "bridge".to_string(),
             _ => key,
         })
         .collect();
@@ -125,6 +126,14 @@ mod options {
             "{table_keys:?}"
         );
         keys.extend(table_keys);
+        let bridge = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite/toml_bridge.rs");
+        let bridge_keys = struct_fields(bridge, "BridgeTable");
+        assert!(
+            bridge_keys.contains(&"restart_timeout_cap".to_string()),
+            "{bridge_keys:?}"
+        );
+        keys.extend(bridge_keys);
+        keys.extend(struct_fields(bridge, "TopicTable"));
         assert!(keys.contains(&"max_inflight".to_string()), "{keys:?}");
         for key in &keys {
             let listed = help

@@ -204,8 +204,13 @@ fn a_refused_option_exits_1_naming_file_line_and_option() {
     let dir = TempDir::new("mosqbad");
     for (text, says) in [
         (
-            "listener 1883\n\nconnection cloud\naddress broker.example:1883\n",
-            "mosquitto.conf: line 3: `connection`: not supported: mqlite has no bridges",
+            "listener 1883\n\nconnection cloud\naddress broker.example:1883\ntopic # out 1\n\
+             start_type lazy\n",
+            "mosquitto.conf: line 6: `start_type`: `lazy` is not supported by mqlite yet",
+        ),
+        (
+            "listener 1883\n\ntopic # out 1\n",
+            "mosquitto.conf: line 3: `topic`: a bridge option, but no `connection` line",
         ),
         (
             "listener 1883\nplugin /usr/lib/mosquitto_dynamic_security.so\n",

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
-use crate::config_file::{CONFIG_FILE_KEYS, LISTENER_KEYS};
+use crate::config_file::{BRIDGE_KEYS, BRIDGE_TOPIC_KEYS, CONFIG_FILE_KEYS, LISTENER_KEYS};
 
 /// What the command line asked for.
 #[derive(Parser, Debug)]
@@ -130,6 +130,14 @@ fn after_help() -> String {
     }
     text.push_str("\nKeys of a [[listener]] table:\n");
     for (key, default) in LISTENER_KEYS {
+        text.push_str(&format!("  {key:<28} {default}\n"));
+    }
+    text.push_str("\nKeys of a [[bridge]] table:\n");
+    for (key, default) in BRIDGE_KEYS {
+        text.push_str(&format!("  {key:<28} {default}\n"));
+    }
+    text.push_str("\nKeys of an entry of a bridge's topics:\n");
+    for (key, default) in BRIDGE_TOPIC_KEYS {
         text.push_str(&format!("  {key:<28} {default}\n"));
     }
     text.push_str(

@@ -11,7 +11,8 @@
 //! with settings of their own (TLS, WebSocket, Unix sockets, limits and
 //! access files); with them and without `listeners`, `port` or `bind`,
 //! no plain listener is made (as mosquitto starts no default listener once
-//! a `listener` is configured). Unknown keys are refused, so a typo is
+//! a `listener` is configured). `[[bridge]]` tables (`toml_bridge.rs`)
+//! add bridges to upstream brokers. Unknown keys are refused, so a typo is
 //! reported instead of silently ignored.
 //!
 //! ```toml
@@ -36,6 +37,10 @@ use mqlite::{Config, Error};
 #[path = "toml_listener.rs"]
 mod listener_table;
 
+#[path = "toml_bridge.rs"]
+mod bridge_table;
+
+pub use bridge_table::{BRIDGE_KEYS, BRIDGE_TOPIC_KEYS};
 pub use listener_table::LISTENER_KEYS;
 
 /// The TOML file's shape: every key optional, defaults from [`Config`].
@@ -72,6 +77,7 @@ struct FileConfig {
     redirect: Option<String>,
     redirect_permanent: Option<bool>,
     listener: Option<Vec<toml::Spanned<listener_table::ListenerTable>>>,
+    bridge: Option<Vec<toml::Spanned<bridge_table::BridgeTable>>>,
 }
 
 /// The keys of the TOML file with their defaults, for `--help`.
@@ -156,6 +162,10 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     (
         "listener",
         "none  [[listener]] tables: TLS, WebSocket, Unix socket listeners (keys below)",
+    ),
+    (
+        "bridge",
+        "none  [[bridge]] tables: bridges to upstream brokers (keys below)",
     ),
 ];
 
@@ -246,17 +256,29 @@ impl FileConfig {
                 config.listeners = Vec::new();
             }
             for (index, table) in tables.into_iter().enumerate() {
-                let line = text[..table.span().start.min(text.len())]
-                    .matches('\n')
-                    .count()
-                    + 1;
-                let which = format!("[[listener]] #{} (line {line})", index + 1);
+                let which = format!(
+                    "[[listener]] #{} (line {})",
+                    index + 1,
+                    line_of(text, table.span())
+                );
                 let listeners = table
                     .into_inner()
                     .listeners(&which)
                     .map_err(|reason| invalid("listener", reason))?;
                 config.custom_listeners.extend(listeners);
             }
+        }
+        for (index, table) in self.bridge.into_iter().flatten().enumerate() {
+            let which = format!(
+                "[[bridge]] #{} (line {})",
+                index + 1,
+                line_of(text, table.span())
+            );
+            let bridge = table
+                .into_inner()
+                .bridge(&which)
+                .map_err(|reason| invalid("bridge", reason))?;
+            config.bridges.push(bridge);
         }
         if let Some(listeners) = self.listeners {
             if self.port.is_some() || self.bind.is_some() {
@@ -365,6 +387,11 @@ impl FileConfig {
         }
         Ok(())
     }
+}
+
+/// The line (from 1) of byte `span.start` of `text`: where a table starts.
+fn line_of(text: &str, span: std::ops::Range<usize>) -> usize {
+    text.get(..span.start).unwrap_or(text).matches('\n').count() + 1
 }
 
 /// The listeners for `bind = HOST` and a port: an IP address as it is, a

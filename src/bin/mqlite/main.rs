@@ -285,7 +285,7 @@ mod tests {
             refusal
                 .error
                 .to_string()
-                .ends_with("bad.conf: line 2: `connection`: not supported: mqlite has no bridges"),
+                .ends_with("bad.conf: line 2: `connection`: bridge `b` has no `address` line; mosquitto refuses this too"),
             "{}",
             refusal.error
         );

@@ -3,7 +3,7 @@
 //! local-only pair), each mapped to plain TCP listeners
 //! (`Config::listeners`) or, when it has settings of its own, to
 //! [`Listener`]s (`Config::custom_listeners`); security broker-wide or per
-//! listener; the persistence file.
+//! listener; the persistence file; the bridges (`bridges.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,7 @@ pub fn finish(state: State, main_file: &Path) -> Result<FileSettings, mqlite::Er
         pid_file,
         log,
         connection_messages,
+        bridges,
         mut warnings,
         ..
     } = state;
@@ -136,6 +137,8 @@ pub fn finish(state: State, main_file: &Path) -> Result<FileSettings, mqlite::Er
             None => PathBuf::from(file),
         }
     });
+
+    config.bridges = super::bridges::finish(bridges, &mut warnings).map_err(Fault::into_error)?;
 
     config
         .validate()

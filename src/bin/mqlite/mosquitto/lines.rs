@@ -115,11 +115,15 @@ impl Line<'_> {
     /// The words of the value; a word starting with `#` ends them (a
     /// comment after the value).
     pub fn words(&self) -> Vec<&str> {
-        self.rest
-            .split(is_blank)
-            .filter(|word| !word.is_empty())
+        self.all_words()
             .take_while(|word| !word.starts_with('#'))
             .collect()
+    }
+
+    /// Every word of the value, those starting with `#` included: where a
+    /// `#` is a value (a bridge's `topic #`), the caller decides.
+    pub fn all_words(&self) -> impl Iterator<Item = &str> {
+        self.rest.split(is_blank).filter(|word| !word.is_empty())
     }
 
     /// The one word of the value. Words after it are ignored, as mosquitto
@@ -157,6 +161,11 @@ impl Line<'_> {
     /// would read as 0).
     pub fn int(&self, warnings: &mut Vec<String>) -> Result<i64, Fault> {
         let word = self.word(warnings)?;
+        self.int_of(word, warnings)
+    }
+
+    /// `word`, one of this line's, read as [`Line::int`] reads its value.
+    pub fn int_of(&self, word: &str, warnings: &mut Vec<String>) -> Result<i64, Fault> {
         if let Ok(value) = word.parse() {
             return Ok(value);
         }

@@ -4,12 +4,14 @@
 //! `lines.rs` reads lines and values as mosquitto does, `options.rs`
 //! applies each option to `model.rs`'s picture of mosquitto's settings
 //! (default listener, listener blocks, broker-wide or per-listener
-//! security), and `build.rs` makes the config from it once every file,
-//! `include_dir`'s included, has been read. Unsupported options are
+//! security), `bridges.rs` each bridge option to its `connection`, and
+//! `build.rs` makes the config from it once every file, `include_dir`'s
+//! included, has been read. Unsupported options are
 //! refused with their file, line and name; the few that are harmless to
 //! skip are skipped with a warning naming them.
 
 mod addrs;
+mod bridges;
 mod build;
 mod lines;
 mod model;
@@ -17,6 +19,10 @@ mod names;
 mod options;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bridge_files;
+#[cfg(test)]
+mod tests_bridges;
 #[cfg(test)]
 mod tests_listeners;
 
@@ -52,9 +58,14 @@ fn read(
     level: usize,
 ) -> Result<(), Fault> {
     let file: Rc<Path> = Rc::from(path);
-    // Each file starts on the default listener, as in mosquitto.
+    // Each file starts on the default listener and outside any bridge, as
+    // in mosquitto, whose parser keeps both per file.
     let mut current = None;
+    let mut bridge = None;
     for line in lines::lines(&file, text) {
+        if bridges::apply(state, &mut bridge, &line)? {
+            continue;
+        }
         if line.option != "include_dir" {
             options::apply(state, &mut current, &line)?;
             continue;

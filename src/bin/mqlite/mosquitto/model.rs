@@ -1,6 +1,6 @@
 //! What the lines of a mosquitto.conf have said so far, kept as mosquitto
 //! keeps it (a default listener, listener blocks, broker-wide and
-//! per-listener security), with where each value came from; `build.rs`
+//! per-listener security, bridges), with where each value came from; `build.rs`
 //! turns it into a [`mqlite::Config`] once every file is read.
 
 use std::path::PathBuf;
@@ -118,6 +118,8 @@ pub struct State {
     pub log: LogSettings,
     pub log_file: At<PathBuf>,
     pub connection_messages: bool,
+    /// The bridges (`connection` blocks), in the order of their lines.
+    pub bridges: Vec<super::bridges::Pending>,
     pub warnings: Vec<String>,
 }
 
@@ -138,6 +140,7 @@ impl State {
             log: LogSettings::default(),
             log_file: None,
             connection_messages: true,
+            bridges: Vec::new(),
             warnings: Vec::new(),
         }
     }

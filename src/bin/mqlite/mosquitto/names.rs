@@ -1,6 +1,7 @@
-//! The names of mosquitto 2.0's options (its `src/conf.c`), sorted by
-//! what mqlite does with them: read, skipped with a warning, refused. They
-//! also tell a mosquitto.conf from a TOML file.
+//! The names of mosquitto 2.0's options (its `src/conf.c`), and the bridge
+//! options mosquitto 2.1 adds, sorted by what mqlite does with them: read,
+//! skipped with a warning, refused. They also tell a mosquitto.conf from a
+//! TOML file.
 
 /// Options of mosquitto 2.0 that mqlite reads (`include_dir` included).
 pub const SUPPORTED: &[&str] = &[
@@ -124,37 +125,25 @@ pub const REFUSED: &[(&str, &str)] = &[
     ("tls_engine_kpass_sha1", "mqlite has no OpenSSL engines"),
 ];
 
-/// mosquitto's bridge options: mqlite has no bridges.
+/// mosquitto's bridge options that `bridges.rs` reads, old names
+/// (`clientid`, `username`, `password`) included. A few are read with the
+/// values mqlite has (mosquitto's defaults), and refused with others.
 pub const BRIDGE: &[&str] = &[
     "address",
     "addresses",
-    "bridge_alpn",
-    "bridge_attempt_unsubscribe",
-    "bridge_bind_address",
     "bridge_cafile",
     "bridge_capath",
     "bridge_certfile",
-    "bridge_identity",
     "bridge_insecure",
     "bridge_keyfile",
-    "bridge_max_packet_size",
-    "bridge_outgoing_retain",
     "bridge_protocol_version",
-    "bridge_psk",
-    "bridge_require_ocsp",
-    "bridge_tls_version",
     "cleansession",
     "clientid",
     "connection",
-    "idle_timeout",
     "keepalive_interval",
     "local_cleansession",
-    "local_clientid",
-    "local_password",
-    "local_username",
     "notification_topic",
     "notifications",
-    "notifications_local_only",
     "password",
     "remote_clientid",
     "remote_password",
@@ -162,19 +151,103 @@ pub const BRIDGE: &[&str] = &[
     "restart_timeout",
     "round_robin",
     "start_type",
-    "threshold",
     "topic",
     "try_private",
     "username",
+    // Read, with the values mqlite has; other values are refused.
+    "bridge_max_packet_size",
+    "bridge_outgoing_retain",
+    "bridge_require_ocsp",
+    "bridge_tls_use_os_certs",
+    "bridge_tls_version",
+    "notifications_local_only",
 ];
 
-/// Whether `name` is a mosquitto 2.0 option (supported, skipped or
-/// refused): how a mosquitto.conf is told from a TOML file.
+/// Bridge options skipped with a warning (still only after a
+/// `connection`): skipping them changes neither what the bridge carries
+/// nor who it connects to. Some are mosquitto 2.1's.
+pub const BRIDGE_SKIPPED: &[(&str, &str)] = &[
+    (
+        "bridge_attempt_unsubscribe",
+        "mqlite has no such setting (it only decides whether mosquitto unsubscribes upstream \
+         from `out` topics that an earlier configuration had as `in`; connecting once with \
+         `cleansession true` clears such leftovers)",
+    ),
+    (
+        "bridge_ciphers",
+        "rustls offers only its own modern cipher suites",
+    ),
+    (
+        "bridge_ciphers_tls1.3",
+        "rustls offers only its own modern cipher suites",
+    ),
+    (
+        "bridge_max_topic_alias",
+        "topic aliases only shorten packets: what arrives is the same",
+    ),
+    (
+        "bridge_receive_maximum",
+        "it only bounds how many QoS 1 and 2 messages the upstream broker sends before \
+         waiting for acknowledgements: what arrives is the same",
+    ),
+    (
+        "bridge_reload_type",
+        "mqlite does not read the config file again on SIGHUP, so no bridge is reloaded",
+    ),
+    (
+        "bridge_tcp_keepalive",
+        "the MQTT keep alive (`keepalive_interval`) closes a dead link",
+    ),
+    (
+        "bridge_tcp_user_timeout",
+        "the MQTT keep alive (`keepalive_interval`) closes a dead link",
+    ),
+    (
+        "idle_timeout",
+        "only used with `start_type lazy`, which mqlite does not support",
+    ),
+    (
+        "local_clientid",
+        "mqlite's bridge runs inside the broker, with no local client connection to name",
+    ),
+    (
+        "threshold",
+        "only used with `start_type lazy`, which mqlite does not support",
+    ),
+];
+
+/// Bridge options refused, with why. Some are mosquitto 2.1's.
+pub const BRIDGE_REFUSED: &[(&str, &str)] = &[
+    ("bridge_alpn", "mqlite's bridge sends no ALPN protocol"),
+    (
+        "bridge_bind_address",
+        "mqlite's bridge cannot choose its local address",
+    ),
+    ("bridge_identity", "mqlite has no TLS-PSK"),
+    ("bridge_psk", "mqlite has no TLS-PSK"),
+    (
+        "bridge_session_expiry_interval",
+        "the upstream session's lifetime follows `cleansession`",
+    ),
+    (
+        "local_password",
+        "mqlite's bridge runs inside the broker and does not log in to it",
+    ),
+    (
+        "local_username",
+        "mqlite's bridge runs inside the broker and does not log in to it",
+    ),
+];
+
+/// Whether `name` is a mosquitto option (supported, skipped or refused):
+/// how a mosquitto.conf is told from a TOML file.
 pub fn is_mosquitto_option(name: &str) -> bool {
     SUPPORTED.contains(&name)
         || SKIPPED.iter().any(|(option, _)| *option == name)
         || REFUSED.iter().any(|(option, _)| *option == name)
         || BRIDGE.contains(&name)
+        || BRIDGE_SKIPPED.iter().any(|(option, _)| *option == name)
+        || BRIDGE_REFUSED.iter().any(|(option, _)| *option == name)
         || name.starts_with("auth_opt_")
         || name.starts_with("plugin_opt_")
 }

@@ -1,7 +1,8 @@
 //! One mosquitto.conf line at a time: each option of mosquitto 2.0 is
 //! applied, skipped with a warning (when skipping it cannot change who may
 //! connect or what they receive), or refused (with the file, the line and
-//! the option). `include_dir` is read by `mod.rs`, which knows the files.
+//! the option). `include_dir` is read by `mod.rs`, which knows the files;
+//! bridge options by `bridges.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use mqlite::TlsVersion;
 
 use super::lines::{Fault, Line};
 use super::model::{set, set_once, Domain, State};
-use super::names::{BRIDGE, REFUSED, SKIPPED, USER};
+use super::names::{REFUSED, SKIPPED, USER};
 use crate::logging::LogDest;
 
 /// Applies one line (not `include_dir`). `current` is the file's current
@@ -138,9 +139,6 @@ fn other(state: &mut State, line: &Line<'_>, option: &str) -> Result<(), Fault> 
     }
     if option.starts_with("auth_opt_") || option.starts_with("plugin_opt_") {
         return Err(line.refuse("not supported: mqlite loads no plugins"));
-    }
-    if BRIDGE.contains(&option) {
-        return Err(line.refuse("not supported: mqlite has no bridges"));
     }
     Err(line.refuse("unknown option (not one of mosquitto 2.0's)"))
 }

@@ -1,6 +1,6 @@
 //! Unit tests of the mosquitto.conf reader: each option's mapping, the
 //! skipped and refused ones, errors with file and line. Listeners and
-//! `include_dir` are in `tests_listeners.rs`.
+//! `include_dir` are in `tests_listeners.rs`, bridges in `tests_bridges.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +9,7 @@ use std::time::Duration;
 use log::LevelFilter;
 use mqlite::QoS;
 
-use super::names::{BRIDGE, REFUSED, SKIPPED};
+use super::names::{REFUSED, SKIPPED};
 use crate::logging::LogDest;
 use crate::settings::FileSettings;
 
@@ -350,9 +350,6 @@ fn skipped_options_are_named_in_a_warning() {
 fn refused_options_name_file_line_and_option() {
     for (option, why) in REFUSED {
         refused_at(&format!("\n\n{option} x\n"), 3, option, why);
-    }
-    for option in BRIDGE {
-        refused_at(&format!("{option} x\n"), 1, option, "mqlite has no bridges");
     }
     refused_at("auth_opt_db x\n", 1, "auth_opt_db", "no plugins");
     refused_at("plugin_opt_x y\n", 1, "plugin_opt_x", "no plugins");

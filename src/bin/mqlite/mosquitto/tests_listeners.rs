@@ -413,12 +413,12 @@ fn include_dir_reads_the_conf_files_in_mosquittos_order() {
     assert_eq!(s.config.allow_anonymous, Some(true));
 
     // An error in an included file names that file and its line.
-    let bad = dir.write("conf.d/c.conf", "\n\nbridge_cafile /x\n");
+    let bad = dir.write("conf.d/c.conf", "\n\nbridge_alpn x\n");
     let error = super::from_text(&main, &text).unwrap_err().to_string();
     assert_eq!(
         error,
         format!(
-            "config file {}: line 3: `bridge_cafile`: not supported: mqlite has no bridges",
+            "config file {}: line 3: `bridge_alpn`: not supported: mqlite's bridge sends no ALPN protocol",
             bad.display()
         )
     );
