@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bridge;
 mod crash;
 mod inflight;
 mod mqtt5;
