@@ -91,7 +91,7 @@ pub fn run(o: &Opts) -> Result<Report, String> {
     // Subscribers and their filters.
     let (subs, _) = connect_all_as(
         &mut net,
-        addr,
+        o.sub_addr()?,
         "sub",
         nsub,
         BIG_BUF,

@@ -47,6 +47,8 @@ options:
   --bind ADDR       ceiling-server bind address (127.0.0.1)
   --shared N        fanin: the subscribers are N members of one shared
                     subscription $share/bench/bench/+ (each message to one)
+  --sub-port PORT   fanin, fanout: the subscribers connect to PORT (another
+                    broker on the same host, reached through a bridge)
 
 transports (every client connection; not with --ceiling):
   --tls CAFILE      MQTT over TLS (rustls), trusting the PEM CA(s) in CAFILE,
@@ -126,12 +128,24 @@ pub struct Opts {
     pub tls: Option<String>,
     /// MQTT over WebSocket.
     pub ws: bool,
+    /// Subscribers connect to this port (on `host`) instead of `port`:
+    /// another broker, reached through a bridge.
+    pub sub_port: Option<u16>,
 }
 
 impl Opts {
     /// The broker address.
     pub fn addr(&self) -> Result<SocketAddr, String> {
-        (self.host.as_str(), self.port)
+        self.addr_on(self.port)
+    }
+
+    /// The subscribers' broker address (`--sub-port`, else the broker's).
+    pub fn sub_addr(&self) -> Result<SocketAddr, String> {
+        self.addr_on(self.sub_port.unwrap_or(self.port))
+    }
+
+    fn addr_on(&self, port: u16) -> Result<SocketAddr, String> {
+        (self.host.as_str(), port)
             .to_socket_addrs()
             .map_err(|e| format!("resolving {}: {e}", self.host))?
             .next()
@@ -170,6 +184,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         topic_alias: false,
         shared: None,
         tls: None,
+        sub_port: None,
         ws: false,
     };
     while let Some(a) = it.next() {
@@ -212,6 +227,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     "--label" => o.label = v.clone(),
                     "--bind" => o.bind = v.clone(),
                     "--shared" => o.shared = Some(v.parse().map_err(|e| bad(&e))?),
+                    "--sub-port" => o.sub_port = Some(v.parse().map_err(|e| bad(&e))?),
                     "--tls" => o.tls = Some(v.clone()),
                     _ => return Err(format!("unknown option {key}")),
                 }
