@@ -24,7 +24,10 @@ impl Broker {
     }
 
     /// Removes the bridge `name`: its link closes and what it still had
-    /// queued for the upstream is dropped. False if there is none.
+    /// queued for the upstream is dropped. Also drops the queue kept in
+    /// the store for a bridge no longer configured (restored at start,
+    /// never added again; its messages go on queueing until then). False
+    /// if there is neither.
     pub fn remove_bridge(&mut self, name: &str) -> bool {
         let removed = self.reactor.remove_bridge(Instant::now(), name);
         self.reactor.core_with_work();

@@ -221,11 +221,19 @@ impl Core {
     }
 
     /// Removes the bridge `name`: its link closes and its local session,
-    /// with what it still had queued, is dropped. False if there is none.
+    /// with what it still had queued, is dropped (also the session of a
+    /// bridge restored from the store but not added again). False if there
+    /// is neither.
     pub fn remove_bridge(&mut self, now: Instant, name: &str) -> bool {
         self.tick(now);
         let Some(id) = self.bridge_named(name) else {
-            return false;
+            return match self.sessions.key_of(&session_id(name)) {
+                Some(key) => {
+                    self.end_session(now, key);
+                    true
+                }
+                None => false,
+            };
         };
         if let Some(conn) = self.bridges[id.0].as_ref().and_then(|l| l.conn) {
             self.close(now, conn, CloseReason::Kicked);
@@ -234,6 +242,17 @@ impl Core {
             self.end_session(now, link.key);
         }
         true
+    }
+
+    /// The names of bridges whose sessions were restored from the store
+    /// but which are not (yet) added: their queues go on filling.
+    pub fn orphan_bridge_sessions(&self) -> Vec<String> {
+        self.sessions
+            .iter()
+            .filter_map(|(_, s)| s.client_id.strip_prefix(BRIDGE_SESSION_PREFIX))
+            .filter(|name| self.bridge_named(name).is_none())
+            .map(str::to_string)
+            .collect()
     }
 
     /// The bridge named `name`.

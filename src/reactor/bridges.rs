@@ -198,13 +198,13 @@ impl Reactor {
         Ok(())
     }
 
-    /// Removes the bridge `name`: its link closes and what it still had
-    /// queued is dropped. False if there was none.
+    /// Removes the bridge `name` (or the stored queue of one no longer
+    /// configured): its link closes and what it still had queued is
+    /// dropped. False if there was neither.
     pub(crate) fn remove_bridge(&mut self, now: Instant, name: &str) -> bool {
-        let Some(id) = self.core.bridge_named(name) else {
-            return false;
-        };
-        self.dialers.remove(self.poll.registry(), id);
+        if let Some(id) = self.core.bridge_named(name) {
+            self.dialers.remove(self.poll.registry(), id);
+        }
         self.core.remove_bridge(now, name)
     }
 

@@ -189,6 +189,13 @@ impl Reactor {
             bridges::refuse_unsupported(bridge)?;
             bridge_ids.push(core.add_bridge(now, bridge.clone())?);
         }
+        for name in core.orphan_bridge_sessions() {
+            log::warn!(
+                "the stored queue of bridge {name} is kept, but no such bridge is configured: \
+                 it fills up to max_queued_messages until the bridge is added again \
+                 (or removed with remove_bridge)"
+            );
+        }
         let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),

@@ -482,3 +482,34 @@ fn the_upstream_restarted_mid_stream_loses_nothing() {
     }
     assert_eq!(order, (0..200).map(|i| i.to_string()).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_stored_queue_of_a_bridge_no_longer_configured_can_be_removed() {
+    let dir = crate::support::TempDir::new("bridge-orphan");
+    let db = dir.path("local.db");
+    let nowhere: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
+    let local = TestBroker::start_with(|config| {
+        config.persistence = Some(db.clone());
+        config.bridges = vec![bridge_to(
+            nowhere,
+            vec![topic(
+                "data/#",
+                BridgeDirection::Out,
+                QoS::AtLeastOnce,
+                "",
+                "",
+            )],
+        )];
+    });
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    device.publish_acked("data/x", b"kept", QoS::AtLeastOnce, false);
+    drop(device);
+    local.stop().unwrap();
+    // Started again without the bridge: its queue is still there, until
+    // removed by name.
+    let local = TestBroker::start_with(|config| config.persistence = Some(db.clone()));
+    assert!(local.handle.bridge_stats(TIMEOUT).unwrap().is_empty());
+    assert!(local.handle.remove_bridge("up", TIMEOUT).unwrap());
+    assert!(!local.handle.remove_bridge("up", TIMEOUT).unwrap());
+}
