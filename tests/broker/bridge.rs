@@ -513,3 +513,76 @@ fn a_stored_queue_of_a_bridge_no_longer_configured_can_be_removed() {
     assert!(local.handle.remove_bridge("up", TIMEOUT).unwrap());
     assert!(!local.handle.remove_bridge("up", TIMEOUT).unwrap());
 }
+
+#[test]
+fn what_comes_in_is_published_as_the_bridge_under_the_acl() {
+    let upstream = TestBroker::start();
+    let mut config = crate::support::test_config();
+    config.bridges = vec![bridge_to(
+        upstream.addr,
+        vec![topic(
+            "cmd/#",
+            BridgeDirection::In,
+            QoS::AtLeastOnce,
+            "",
+            "",
+        )],
+    )];
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let local = TestBroker::start_setup(config, move |broker| {
+        broker.set_acl_hook(move |client, access, topic| {
+            if access == mqlite::AclAccess::Publish {
+                record
+                    .lock()
+                    .unwrap()
+                    .push((client.client_id.to_string(), topic.to_string()));
+                // The bridge may not bring in `cmd/forbidden`.
+                return topic != "cmd/forbidden";
+            }
+            true
+        });
+    });
+    wait_state(&upstream, "up-watch", b"1");
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    device.subscribe(&[("cmd/#", QoS::AtLeastOnce)]);
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.publish_acked("cmd/forbidden", b"no", QoS::AtLeastOnce, false);
+    cloud.publish_acked("cmd/allowed", b"yes", QoS::AtLeastOnce, false);
+    device.expect_message("cmd/allowed", b"yes");
+    device.expect_nothing();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.contains(&("$bridge/up".to_string(), "cmd/forbidden".to_string())),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn addresses_are_tried_in_turn() {
+    let upstream = TestBroker::start();
+    // Nothing listens on the first one.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let local = TestBroker::start_with(|config| {
+        let mut bridge = bridge_to(
+            dead,
+            vec![topic(
+                "data/#",
+                BridgeDirection::Out,
+                QoS::AtLeastOnce,
+                "",
+                "",
+            )],
+        );
+        bridge.addresses.push(upstream.addr.to_string());
+        config.bridges = vec![bridge];
+    });
+    wait_state(&upstream, "up-watch", b"1");
+    let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
+    assert!(stats[0].connected, "{stats:?}");
+}
