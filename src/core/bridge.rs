@@ -18,7 +18,7 @@
 //! identity (the ACL and message hooks apply).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::bridge_topics;
 use super::connect_options::SESSION_NEVER_EXPIRES;
@@ -26,11 +26,11 @@ use super::connection::{CloseReason, ConnState};
 use super::router::Grant;
 use super::session::Session;
 use super::timers::Timer;
-use super::{keepalive_window, ConnId, Core, Message, SessionKey};
+use super::{ConnId, Core, Message, SessionKey};
 use crate::bridge::{Bridge, BridgeProtocol};
 use crate::codec::{
-    self, property, ConnAck, Connect, Packet, PropertiesBuilder, Protocol, Publish, QoS,
-    ReasonCode, RetainHandling, SubAck, Subscribe, SubscriptionOptions, Will,
+    self, property, Connect, Packet, PropertiesBuilder, Protocol, QoS, RetainHandling,
+    SubscriptionOptions, Will,
 };
 use crate::peer::Peer;
 use crate::store::StoreOp;
@@ -75,10 +75,10 @@ pub(super) struct BridgeLink {
     pub(super) conn: Option<ConnId>,
     /// The upstream refused the bridge bit of `try_private` (an unknown
     /// protocol level to it): later attempts go without it.
-    private_refused: bool,
-    connected: bool,
-    connections: u64,
-    received: u64,
+    pub(super) private_refused: bool,
+    pub(super) connected: bool,
+    pub(super) connections: u64,
+    pub(super) received: u64,
 }
 
 /// What a bridge's connection carries beyond a client's.
@@ -86,7 +86,7 @@ pub(crate) struct BridgeConn {
     pub(crate) id: BridgeId,
     pub(crate) settings: Arc<Bridge>,
     /// Whether its CONNECT set the bridge bit.
-    private: bool,
+    pub(super) private: bool,
 }
 
 impl BridgeConn {
@@ -355,7 +355,7 @@ impl Core {
 
     /// The listener number bridge connections count under: one past the
     /// configured listeners (no listener's limits apply to them).
-    fn bridge_listener(&self) -> u16 {
+    pub(super) fn bridge_listener(&self) -> u16 {
         let count = self.config.listeners.len() + self.config.custom_listeners.len();
         u16::try_from(count).unwrap_or(u16::MAX)
     }
@@ -403,275 +403,4 @@ impl Core {
         let _ = codec::encode_as(&Packet::Connect(Box::new(connect)), protocol, &mut out);
         out
     }
-
-    /// CONNACK from upstream: the link is up, or refused.
-    pub(super) fn handle_bridge_connack(&mut self, now: Instant, id: ConnId, ack: ConnAck<'_>) {
-        let Some((bridge_id, private, v5)) = self.conns.get(id).and_then(|c| {
-            let b = c.bridge.as_ref()?;
-            Some((b.id, b.private, c.is_v5()))
-        }) else {
-            return;
-        };
-        let Some(link) = self.bridges.get_mut(bridge_id.0).and_then(Option::as_mut) else {
-            self.close(now, id, CloseReason::Kicked);
-            return;
-        };
-        let settings = Arc::clone(&link.settings);
-        if ack.code != ReasonCode::SUCCESS {
-            if private && ack.code == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION {
-                log::warn!(
-                    "bridge {}: the upstream broker refused the bridge flag (try_private); \
-                     trying again without it",
-                    settings.name
-                );
-                link.private_refused = true;
-            } else {
-                log::warn!(
-                    "bridge {}: connection refused by the upstream broker: {}",
-                    settings.name,
-                    ack.code.describe()
-                );
-            }
-            self.close(now, id, CloseReason::Refused);
-            return;
-        }
-        let key = link.key;
-        link.connected = true;
-        link.connections += 1;
-        let window = if v5 {
-            ack.properties
-                .receive_maximum()
-                .unwrap_or(u16::MAX)
-                .min(self.config.max_inflight)
-        } else {
-            self.config.max_inflight
-        };
-        let max_packet_size = if v5 {
-            ack.properties.maximum_packet_size().unwrap_or(u32::MAX)
-        } else {
-            u32::MAX
-        };
-        let listener = self.bridge_listener();
-        if let Some(session) = self.sessions.get_mut(key) {
-            session.resume(id, None, SESSION_NEVER_EXPIRES);
-            session.window = window;
-            session.listener = listener;
-        }
-        let keepalive = u16::try_from(settings.keepalive.as_secs()).unwrap_or(u16::MAX);
-        let Some(conn) = self.live_conn(id) else {
-            return;
-        };
-        conn.state = ConnState::Connected(key);
-        conn.keepalive = keepalive_window(keepalive);
-        conn.max_packet_size = max_packet_size;
-        let generation = conn.generation;
-        self.timers.push(
-            now + conn_keepalive(keepalive),
-            Timer::Keepalive(id, generation),
-        );
-        self.timers
-            .push(now + settings.keepalive, Timer::BridgePing(id, generation));
-        self.stats.clients_connected += 1;
-        log::info!(
-            "bridge {}: connected{}",
-            settings.name,
-            if ack.session_present {
-                " (session present upstream)"
-            } else {
-                ""
-            }
-        );
-        self.subscribe_upstream(id, key, &settings, v5);
-        if settings.notifications {
-            self.notify_upstream(id, key, &settings);
-            self.notify_locally(now, &settings, true);
-        }
-        self.resend_inflight(id, key);
-        self.refill(key);
-    }
-
-    /// The local topic of a PUBLISH that came in on bridge connection
-    /// `id` with the upstream topic `remote`; `None` when no `in` topic
-    /// matches it (an upstream session that kept an older subscription).
-    pub(super) fn incoming_topic(&self, id: ConnId, remote: &str) -> Option<String> {
-        let bridge = self.conns.get(id)?.bridge.as_ref()?;
-        bridge_topics::incoming(&bridge.settings, remote)
-    }
-
-    /// SUBSCRIBE upstream to the `in` topics (in MQTT 5 with No Local and
-    /// Retain As Published for a `try_private` bridge: the upstream does
-    /// not send back what the bridge published).
-    fn subscribe_upstream(&mut self, id: ConnId, key: SessionKey, settings: &Bridge, v5: bool) {
-        let filters: Vec<(String, SubscriptionOptions)> = settings
-            .topics
-            .iter()
-            .filter(|t| t.comes_in())
-            .map(|t| {
-                let mut options = SubscriptionOptions::new(t.qos);
-                if v5 && settings.try_private {
-                    options.no_local = true;
-                    options.retain_as_published = true;
-                }
-                (t.remote_filter(), options)
-            })
-            .collect();
-        if filters.is_empty() {
-            return;
-        }
-        let Some(packet_id) = self.sessions.get_mut(key).map(Session::next_packet_id) else {
-            return;
-        };
-        let subscribe = Packet::Subscribe(Subscribe {
-            packet_id,
-            filters: filters.iter().map(|(f, o)| (f.as_str(), *o)).collect(),
-            properties: codec::Properties::EMPTY,
-        });
-        let protocol = self.conns.get(id).map_or(Protocol::V311, |c| c.protocol);
-        self.write_to(id, |out| {
-            // Validated filters: it encodes.
-            let _ = codec::encode_as(&subscribe, protocol, out);
-        });
-    }
-
-    /// The link's state `1`, retained, upstream (its will says `0`).
-    fn notify_upstream(&mut self, id: ConnId, key: SessionKey, settings: &Bridge) {
-        let Some(packet_id) = self.sessions.get_mut(key).map(Session::next_packet_id) else {
-            return;
-        };
-        let topic = settings.state_topic();
-        let publish = Packet::Publish(Publish {
-            dup: false,
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            topic: &topic,
-            packet_id: Some(packet_id),
-            payload: b"1",
-            properties: codec::Properties::EMPTY,
-        });
-        let protocol = self.conns.get(id).map_or(Protocol::V311, |c| c.protocol);
-        self.write_to(id, |out| {
-            let _ = codec::encode_as(&publish, protocol, out);
-        });
-    }
-
-    /// The link's state, retained, to local subscribers.
-    fn notify_locally(&mut self, now: Instant, settings: &Bridge, up: bool) {
-        let payload: &[u8] = if up { b"1" } else { b"0" };
-        if let Some(message) =
-            Message::new(&settings.state_topic(), payload, QoS::AtLeastOnce, true)
-        {
-            self.route(now, message, None, None);
-        }
-    }
-
-    /// What a bridge's connection receives once up, beyond what a client's
-    /// does: a PUBLISH from upstream comes in under its local topic; SUBACK
-    /// and PINGRESP are answers to the bridge.
-    pub(super) fn handle_bridge_packet(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet: Packet<'_>,
-    ) {
-        match packet {
-            Packet::Publish(publish) => {
-                let bridge = self
-                    .conns
-                    .get(id)
-                    .and_then(|c| c.bridge.as_ref())
-                    .map(|b| b.id);
-                if let Some(link) = bridge
-                    .and_then(|b| self.bridges.get_mut(b.0))
-                    .and_then(Option::as_mut)
-                {
-                    link.received += 1;
-                }
-                // Its topic is mapped once `handle_publish` has resolved
-                // any Topic Alias (see `incoming_topic`).
-                self.handle_publish(now, id, key, publish);
-            }
-            Packet::PubAck(ack) => self.handle_puback(now, id, key, ack.packet_id),
-            Packet::PubRec(ack) if ack.reason.is_error() => {
-                self.handle_refused_pubrec(now, id, key, ack.packet_id)
-            }
-            Packet::PubRec(ack) => self.handle_pubrec(now, id, key, ack.packet_id),
-            Packet::PubRel(ack) => self.handle_pubrel(id, key, ack.packet_id),
-            Packet::PubComp(ack) => self.handle_pubcomp(now, id, key, ack.packet_id),
-            Packet::SubAck(ack) => self.log_refused_subscriptions(id, &ack),
-            Packet::UnsubAck(_) | Packet::PingResp => {}
-            Packet::Disconnect(reasoned) => {
-                if let Some(name) = self.bridge_name_of(id) {
-                    log::warn!(
-                        "bridge {name}: the upstream broker disconnected: {}",
-                        reasoned.reason.describe()
-                    );
-                }
-                self.close(now, id, CloseReason::Network);
-            }
-            other => {
-                if let Some(name) = self.bridge_name_of(id) {
-                    log::warn!("bridge {name}: unexpected {} from upstream", other.name());
-                }
-                self.close(now, id, CloseReason::ProtocolError);
-            }
-        }
-    }
-
-    fn bridge_name_of(&self, id: ConnId) -> Option<String> {
-        let conn = self.conns.get(id)?;
-        Some(conn.bridge.as_ref()?.settings.name.clone())
-    }
-
-    fn log_refused_subscriptions(&self, id: ConnId, ack: &SubAck<'_>) {
-        let Some(name) = self.bridge_name_of(id) else {
-            return;
-        };
-        for code in ack.codes.iter().filter(|c| c.is_error()) {
-            log::warn!(
-                "bridge {name}: the upstream broker refused a subscription: {}",
-                code.describe()
-            );
-        }
-    }
-
-    /// Sends PINGREQ on a bridge's link, every keep alive.
-    pub(super) fn bridge_ping(&mut self, now: Instant, id: ConnId, generation: u32) {
-        let Some(conn) = self.conns.get(id) else {
-            return;
-        };
-        if conn.generation != generation || !matches!(conn.state, ConnState::Connected(_)) {
-            return;
-        }
-        let Some(every) = conn.bridge.as_ref().map(|b| b.settings.keepalive) else {
-            return;
-        };
-        self.write_to(id, |out| {
-            let _ = codec::encode(&Packet::PingReq, out);
-        });
-        self.timers
-            .push(now + every, Timer::BridgePing(id, generation));
-    }
-
-    /// A bridge's connection ended (after the session was detached): the
-    /// link is down.
-    pub(super) fn bridge_closed(&mut self, now: Instant, bridge: &BridgeConn, was_up: bool) {
-        let Some(link) = self.bridges.get_mut(bridge.id.0).and_then(Option::as_mut) else {
-            return;
-        };
-        link.connected = false;
-        let settings = Arc::clone(&link.settings);
-        if was_up {
-            log::warn!("bridge {}: link down", settings.name);
-            if settings.notifications {
-                self.notify_locally(now, &settings, false);
-            }
-        }
-    }
-}
-
-/// The silence after which a bridge's link is taken for dead: 1.5 times
-/// its keep alive.
-fn conn_keepalive(keep_alive: u16) -> Duration {
-    keepalive_window(keep_alive)
 }

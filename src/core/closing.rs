@@ -163,7 +163,7 @@ impl Core {
             None => true,
         };
         let topic = will.message.topic();
-        if !allowed || (topic.starts_with("$SYS/") && !super::inbound::is_bridge_state(topic)) {
+        if !allowed || (topic.starts_with("$SYS/") && !super::bridge_up::is_bridge_state(topic)) {
             self.stats.messages_dropped += 1;
             return;
         }

@@ -4,18 +4,14 @@ use std::time::Instant;
 
 use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
-use super::router::Grant;
 use super::session::InflightState;
-use super::shared::{parse_shared, SharedFilter};
 use super::topic_aliases::TopicAliases;
 use super::{ConnId, Core, Message, SessionKey};
 use crate::codec::{
     self, AckKind, DecodeError, Packet, PacketId, Publish, QoS, ReasonCode, Reasoned,
-    RetainHandling, Subscribe, Unsubscribe,
 };
-use crate::hooks::{AclAccess, Event};
-use crate::store::StoreOp;
-use crate::topic::{is_valid_topic_filter, is_valid_topic_name, CAN_PREFETCH};
+use crate::hooks::AclAccess;
+use crate::topic::{is_valid_topic_name, CAN_PREFETCH};
 
 /// How many packets past the next one the first prefetch stage looks: the
 /// bucket it asks for is read by the second stage, which runs one packet
@@ -274,39 +270,12 @@ impl Core {
         }
     }
 
-    /// Acknowledges a PUBLISH that goes nowhere (so that its sender does
-    /// not send it again), completing a QoS 2 exchange as usual.
-    fn acknowledge_unrouted(
-        &mut self,
-        key: SessionKey,
-        id: ConnId,
-        publish: &Publish<'_>,
-        v5: bool,
-    ) {
-        let packet_id = publish.packet_id.unwrap_or(0);
-        let code = ReasonCode::NO_MATCHING_SUBSCRIBERS;
-        match publish.qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5),
-            QoS::ExactlyOnce => {
-                let fresh = self
-                    .sessions
-                    .get_mut(key)
-                    .is_some_and(|session| session.receive_qos2(packet_id));
-                if fresh {
-                    self.record_inbound_qos2(key, packet_id, true);
-                }
-                self.acknowledge_publish(id, AckKind::PubRec, packet_id, code, v5);
-            }
-        }
-    }
-
     /// PUBACK or PUBREC for a client's PUBLISH: the 3.1.1 form, or MQTT 5
     /// with its reason code. No Reason String, though the standard allows
     /// one when the client accepts problem information: some clients (the
     /// Eclipse Paho MQTT 5 test client among them) cannot read a PUBACK /
     /// PUBREC with properties. CONNACK and DISCONNECT carry the strings.
-    fn acknowledge_publish(
+    pub(super) fn acknowledge_publish(
         &mut self,
         id: ConnId,
         kind: AckKind,
@@ -361,7 +330,7 @@ impl Core {
         // bridge publishes there (as to mosquitto; an MQTT 5 bridge has no
         // bridge flag to be known by).
         if (publish.topic.starts_with("$SYS/") || publish.topic == "$SYS")
-            && !is_bridge_state(publish.topic)
+            && !super::bridge_up::is_bridge_state(publish.topic)
         {
             log::debug!("client publish to {} dropped", publish.topic);
             self.stats.messages_dropped += 1;
@@ -551,159 +520,6 @@ impl Core {
         self.close(now, id, CloseReason::ProtocolError);
     }
 
-    fn handle_subscribe(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        subscribe: Subscribe<'_>,
-    ) {
-        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
-        let remote_bridge = self.conns.get(id).is_some_and(|conn| conn.remote_bridge);
-        let identifier = subscribe
-            .properties
-            .subscription_identifiers()
-            .next()
-            .unwrap_or(0);
-        let mut codes = Vec::with_capacity(subscribe.filters.len());
-        let mut granted = Vec::with_capacity(subscribe.filters.len());
-        let identity = if self.hooks.has_acl() || self.hooks.has_event() {
-            let peer = self.conns.get(id).map(|conn| conn.peer.clone());
-            peer.and_then(|peer| self.identity(key, peer))
-        } else {
-            None
-        };
-        for &(filter, options) in &subscribe.filters {
-            let shared = parse_shared(filter);
-            let acl_filter = match shared {
-                SharedFilter::Invalid => {
-                    codes.push(ReasonCode::TOPIC_FILTER_INVALID);
-                    continue;
-                }
-                // No Local on a shared subscription is a Protocol Error
-                // [MQTT-3.8.3-4].
-                SharedFilter::Yes { .. } if options.no_local && v5 => {
-                    self.close(now, id, CloseReason::ProtocolError);
-                    return;
-                }
-                SharedFilter::Yes { filter: inner, .. } => inner,
-                SharedFilter::No if !is_valid_topic_filter(filter) => {
-                    codes.push(ReasonCode::TOPIC_FILTER_INVALID);
-                    continue;
-                }
-                SharedFilter::No => filter,
-            };
-            let qos = options.qos.min(self.config.max_qos);
-            // Another broker's bridge: what it published is not sent back
-            // to it, and retained flags cross as they are (as mosquitto
-            // treats a bridge).
-            let options = if remote_bridge && shared == SharedFilter::No {
-                codec::SubscriptionOptions {
-                    no_local: true,
-                    retain_as_published: true,
-                    ..options
-                }
-            } else {
-                options
-            };
-            if let Some(identity) = &identity {
-                if !self
-                    .hooks
-                    .authorize(identity, AclAccess::Subscribe, acl_filter)
-                {
-                    // 0x80, not 0x87: the Eclipse Paho MQTT 5 interoperability
-                    // suite expects a refused subscription to read 0x80, which
-                    // the standard allows as well.
-                    log::debug!("{} may not subscribe to {filter}", identity.client_id);
-                    codes.push(ReasonCode::UNSPECIFIED_ERROR);
-                    continue;
-                }
-                self.hooks.event(&Event::Subscribed {
-                    client: identity.info(),
-                    filter,
-                    qos,
-                });
-            }
-            let grant = Grant::new(codec::SubscriptionOptions { qos, ..options }, identifier);
-            let new = self.add_subscription(key, filter, grant);
-            self.record_session_op(key, |client_id| StoreOp::Subscribe {
-                client_id,
-                filter: filter.to_string(),
-                options: codec::SubscriptionOptions { qos, ..options },
-                identifier: grant.identifier(),
-            });
-            codes.push(ReasonCode::granted(qos));
-            // A shared subscription gets no retained messages (§4.8.2).
-            let send_retained = match options.retain_handling {
-                _ if shared != SharedFilter::No => false,
-                RetainHandling::SendOnSubscribe => true,
-                RetainHandling::SendIfNew => new,
-                RetainHandling::DoNotSend => false,
-            };
-            if send_retained {
-                granted.push((filter, grant));
-            }
-        }
-        let packet_id = subscribe.packet_id;
-        self.write_to(id, |out| {
-            // At most the SUBSCRIBE's size: it always encodes.
-            codec::encode_suback(out, packet_id, &codes, v5.then_some(&[][..]));
-        });
-        // Retained messages follow the SUBACK, also when a subscription is
-        // replaced [MQTT-3.8.4-3].
-        for (filter, grant) in granted {
-            self.deliver_retained(key, filter, grant);
-        }
-        let _ = now;
-    }
-
-    fn handle_unsubscribe(&mut self, id: ConnId, key: SessionKey, unsubscribe: Unsubscribe<'_>) {
-        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
-        let identity = if self.hooks.has_event() {
-            let peer = self.conns.get(id).map(|conn| conn.peer.clone());
-            peer.and_then(|peer| self.identity(key, peer))
-        } else {
-            None
-        };
-        let mut codes = Vec::new();
-        for filter in &unsubscribe.filters {
-            let removed = self.remove_subscription(key, filter);
-            if v5 {
-                codes.push(if removed {
-                    ReasonCode::SUCCESS
-                } else {
-                    ReasonCode::NO_SUBSCRIPTION_EXISTED
-                });
-            }
-            if removed {
-                self.record_session_op(key, |client_id| StoreOp::Unsubscribe {
-                    client_id,
-                    filter: filter.to_string(),
-                });
-            }
-            if let (true, Some(identity)) = (removed, &identity) {
-                self.hooks.event(&Event::Unsubscribed {
-                    client: identity.info(),
-                    filter,
-                });
-            }
-        }
-        let unsuback = codec::UnsubAck {
-            packet_id: unsubscribe.packet_id,
-            codes,
-            properties: codec::Properties::EMPTY,
-        };
-        let protocol = if v5 {
-            codec::Protocol::V5
-        } else {
-            codec::Protocol::V311
-        };
-        self.write_to(id, |out| {
-            // One code per filter of a decoded UNSUBSCRIBE: always encodes.
-            let _ = codec::encode_as(&Packet::UnsubAck(unsuback), protocol, out);
-        });
-    }
-
     /// DISCONNECT from the client. MQTT 5: reason 0x04 asks for the will;
     /// a Session Expiry Interval replaces the one given at CONNECT, except
     /// that a session that was to end with the connection cannot be made
@@ -740,11 +556,4 @@ impl Core {
         };
         self.close(now, id, reason);
     }
-}
-
-/// Whether `topic` is where a bridge publishes its link's state
-/// (`$SYS/broker/connection/<client id>/state`), the one place under `$SYS`
-/// clients may publish: bridges of other brokers do.
-pub(super) fn is_bridge_state(topic: &str) -> bool {
-    crate::topic::matches("$SYS/broker/connection/+/state", topic)
 }

@@ -50,6 +50,7 @@
 
 mod bridge;
 mod bridge_topics;
+mod bridge_up;
 mod buffer_pool;
 mod closing;
 mod connect;
