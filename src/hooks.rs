@@ -284,12 +284,23 @@ impl Hooks {
         self.authorize_client(&client.info(), access, topic)
     }
 
+    /// Asks the ACL hook. The broker's own bridges are not subject to an
+    /// ACL file (as in mosquitto, whose bridges bypass it, so that a
+    /// mosquitto.conf with an `acl_file` keeps its bridges working); a
+    /// hook the host set sees them as `$bridge/<name>`.
     pub(crate) fn authorize_client(
         &mut self,
         client: &ClientInfo<'_>,
         access: AclAccess,
         topic: &str,
     ) -> bool {
+        if self.acl_from_files
+            && client
+                .client_id
+                .starts_with(crate::core::BRIDGE_SESSION_PREFIX)
+        {
+            return true;
+        }
         match &mut self.acl {
             Some(hook) => guarded("ACL", false, || hook(client, access, topic)),
             None => true,

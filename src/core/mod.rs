@@ -85,6 +85,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::message::Message;
+pub(crate) use bridge::BRIDGE_SESSION_PREFIX;
 pub use bridge::{BridgeId, BridgeStats};
 pub use connection::CloseReason;
 pub use paging::{QueuePageRequest, RAM_QUEUE_BYTES, RAM_QUEUE_MESSAGES};

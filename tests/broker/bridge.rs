@@ -586,3 +586,39 @@ fn addresses_are_tried_in_turn() {
     let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
     assert!(stats[0].connected, "{stats:?}");
 }
+
+#[test]
+fn an_acl_file_does_not_stop_the_brokers_own_bridge() {
+    let upstream = TestBroker::start();
+    let dir = crate::support::TempDir::new("bridge-acl");
+    // Only the user "dev" may do anything; the bridge has no user name.
+    let acl = dir.file(
+        "acl",
+        "user dev\ntopic readwrite data/#\ntopic readwrite cmd/#\n",
+    );
+    let local = TestBroker::start_with(|config| {
+        config.acl_file = Some(acl.clone());
+        config.bridges = vec![bridge_to(
+            upstream.addr,
+            vec![
+                topic("data/#", BridgeDirection::Out, QoS::AtLeastOnce, "", ""),
+                topic("cmd/#", BridgeDirection::In, QoS::AtLeastOnce, "", ""),
+            ],
+        )];
+    });
+    wait_state(&upstream, "up-watch", b"1");
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
+    let mut options = crate::support::ConnectOptions::new("device");
+    options.username = Some("dev".into());
+    let mut device = RawClient::open(local.addr);
+    device.connect_with(&options);
+    device.subscribe(&[("cmd/#", QoS::AtLeastOnce)]);
+    device.publish_acked("data/1", b"out", QoS::AtLeastOnce, false);
+    cloud.expect_message("data/1", b"out");
+    let mut cloud_writer = RawClient::open(upstream.addr);
+    cloud_writer.connect("cloud-writer", true, 30);
+    cloud_writer.publish_acked("cmd/1", b"in", QoS::AtLeastOnce, false);
+    device.expect_message("cmd/1", b"in");
+}
