@@ -226,11 +226,15 @@ pub unsafe extern "C" fn mqlite_bridge_stats_list_name(
     boundary("mqlite_bridge_stats_list_name", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
+        // Both checked before anything is written, and before the index.
+        if name_out.is_null() {
+            return Err(Failure::null("name_out"));
+        }
         if len_out.is_null() {
             return Err(Failure::null("len_out"));
         }
         let entry = list.entry(index)?;
-        // SAFETY: NULL or writable.
+        // SAFETY: checked not NULL; writable by the caller's contract.
         unsafe { out(name_out, "name_out", entry.name.as_ptr().cast::<c_char>()) }?;
         // SAFETY: checked not NULL; writable by the caller's contract.
         unsafe { out(len_out, "len_out", entry.name.len() - 1) }
