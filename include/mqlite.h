@@ -21,7 +21,8 @@
  * - The ABI only grows (docs/C_API.md): the structs lent to callbacks are
  *   frozen and gain data through mqlite_<struct>_*() accessors given the
  *   callback's pointer; mqlite_stats gains counters at its end, read with
- *   the *_stats_sized() functions and sizeof(mqlite_stats).
+ *   the *_stats_sized() functions and sizeof(mqlite_stats), and so does
+ *   mqlite_bridge_stats (mqlite_bridge_stats_list_get() takes its sizeof).
  */
 
 #ifndef MQLITE_H
@@ -36,6 +37,30 @@
 #define MQLITE_VERSION_MINOR 1
 #define MQLITE_VERSION_PATCH 0
 #define MQLITE_VERSION "0.1.0"
+
+/**
+ * A bridge to an upstream broker: an MQTT client inside the broker that
+ * forwards chosen topics out to the upstream and in from it, keeping what
+ * goes out queued (in the persistence file, when there is one) while the
+ * link is down. Opaque: create it with `mqlite_bridge_new()`, give it
+ * topics with `mqlite_bridge_add_topic()`, change it with the
+ * `mqlite_bridge_set_*()` functions, add it with
+ * `mqlite_config_add_bridge()`, `mqlite_broker_add_bridge()` or
+ * `mqlite_handle_add_bridge()` (which copy it), free it with
+ * `mqlite_bridge_free()`. Use it from one thread at a time.
+ */
+typedef struct mqlite_bridge mqlite_bridge;
+
+/**
+ * Every bridge of a broker as it was at one moment: names, state and
+ * counters. Opaque: made by `mqlite_broker_bridge_stats()` or
+ * `mqlite_handle_bridge_stats()`, read with
+ * `mqlite_bridge_stats_list_count()`, `mqlite_bridge_stats_list_name()`
+ * and `mqlite_bridge_stats_list_get()`, freed with
+ * `mqlite_bridge_stats_list_free()`. It does not change after it is made
+ * and does not depend on the broker (it may outlive it).
+ */
+typedef struct mqlite_bridge_stats_list mqlite_bridge_stats_list;
 
 /**
  * A broker: its listeners are bound from `mqlite_broker_new()` on, and it
@@ -115,6 +140,50 @@ typedef uint32_t mqlite_result;
  * `MQLITE_TLS_VERSION_*` values.
  */
 typedef uint32_t mqlite_tls_version;
+
+/**
+ * Which way a bridge topic carries messages, for
+ * `mqlite_bridge_add_topic()`: one of the `MQLITE_BRIDGE_*` values.
+ */
+typedef uint32_t mqlite_bridge_direction;
+
+/**
+ * One bridge's state and counters, read with
+ * `mqlite_bridge_stats_list_get()`.
+ *
+ * Grows: later libraries append `uint64_t` fields at the end, and only
+ * there. Pass `sizeof(mqlite_bridge_stats)` as the caller's header has
+ * it: the library fills the fields it has and zeroes those it does not;
+ * the first `mqlite_bridge_stats_size()` bytes are the library's.
+ */
+typedef struct mqlite_bridge_stats {
+  /**
+   * 1 while the link is up (the upstream's CONNACK received), else 0.
+   */
+  uint64_t connected;
+  /**
+   * Times the link came up.
+   */
+  uint64_t connections;
+  /**
+   * Messages sent upstream (resends not counted again).
+   */
+  uint64_t sent;
+  /**
+   * Messages received from upstream.
+   */
+  uint64_t received;
+  /**
+   * Messages waiting to go upstream, queued or in flight (those in the
+   * persistence file included).
+   */
+  uint64_t queued;
+  /**
+   * Messages for upstream dropped: the queue was full, or a QoS 0
+   * topic's message came while the link was down.
+   */
+  uint64_t dropped;
+} mqlite_bridge_stats;
 
 /**
  * The answer of an authentication callback, and the decision given to
@@ -847,6 +916,22 @@ typedef void (*mqlite_log_callback)(void *userdata,
  * TLS 1.3 only (mosquitto's `tls_version tlsv1.3`).
  */
 #define MQLITE_TLS_VERSION_1_3 13
+
+/**
+ * From the upstream broker into this one (mosquitto's `in`).
+ */
+#define MQLITE_BRIDGE_IN 1
+
+/**
+ * From this broker to the upstream one (mosquitto's `out`).
+ */
+#define MQLITE_BRIDGE_OUT 2
+
+/**
+ * Both ways, without echoing a message back where it came from
+ * (mosquitto's `both`).
+ */
+#define MQLITE_BRIDGE_BOTH 3
 
 /**
  * No logging (as a maximum level: turns the callback off).
@@ -2077,6 +2162,569 @@ mqlite_result mqlite_listener_set_tls_min_version(struct mqlite_listener *listen
                                                   mqlite_tls_version version);
 
 /**
+ * Makes a bridge named `name` to the upstream broker at `address`, with
+ * no topic yet (add at least one with `mqlite_bridge_add_topic()`) and
+ * every other setting at mosquitto's default: client id
+ * `<hostname>.<name>`, clean session false, keep alive 60 s, reconnecting
+ * after 5 s backing off to 30 s, `try_private` and notifications on,
+ * MQTT 3.1.1, no TLS.
+ *
+ * # Parameters
+ * - `name`: NUL-terminated UTF-8, unique among the broker's bridges
+ *   (mosquitto's `connection NAME`): it names the bridge's local session,
+ *   its log lines, its default client id and its entry in the stats;
+ *   not empty, without `/`, `+` or `#`.
+ * - `address`: NUL-terminated `HOST[:PORT]` of the upstream broker:
+ *   `"broker.example.com:1883"`, `"10.0.0.2"`, `"[::1]:1884"` (the port
+ *   defaults to 1883). A host name is resolved each time the bridge
+ *   connects. More addresses: `mqlite_bridge_add_address()`.
+ * - `bridge_out`: receives the bridge.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (the name), `MQLITE_INVALID_ADDRESS`.
+ * `*bridge_out` is written only on success.
+ *
+ * # Memory and lifetimes
+ * `name` and `address` are copied; the caller keeps them. The caller owns
+ * the bridge and frees it with `mqlite_bridge_free()`.
+ *
+ * # Safety
+ * `name` and `address` are NULL or NUL-terminated; `bridge_out` is NULL
+ * or writable.
+ */
+mqlite_result mqlite_bridge_new(const char *name,
+                                const char *address,
+                                struct mqlite_bridge **bridge_out);
+
+/**
+ * Frees a bridge. A config or broker it was added to is not affected
+ * (they hold copies).
+ *
+ * # Parameters
+ * - `bridge`: from `mqlite_bridge_new()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer must not be used (or freed) again.
+ *
+ * # Safety
+ * `bridge` is NULL or a bridge not yet freed.
+ */
+void mqlite_bridge_free(struct mqlite_bridge *bridge);
+
+/**
+ * Adds another upstream address, tried after the ones before it when a
+ * connection fails (see `mqlite_bridge_set_round_robin()`).
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `address`: NUL-terminated `HOST[:PORT]`, as for `mqlite_bridge_new()`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ADDRESS` (the bridge is left as it was).
+ *
+ * # Memory and lifetimes
+ * `address` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `bridge` is NULL or live; `address` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_add_address(struct mqlite_bridge *bridge,
+                                        const char *address);
+
+/**
+ * Adds a topic the bridge carries (mosquitto's `topic PATTERN DIRECTION
+ * QOS LOCAL-PREFIX REMOTE-PREFIX`). Locally its messages are on
+ * `local_prefix + pattern`, upstream on `remote_prefix + pattern`; a
+ * message that crosses has the one prefix replaced by the other. For
+ * `MQLITE_BRIDGE_OUT` and `_BOTH` the bridge subscribes locally, for
+ * `MQLITE_BRIDGE_IN` and `_BOTH` upstream.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `pattern`: NUL-terminated topic filter (wildcards allowed), or `""`
+ *   when a prefix alone names the topic.
+ * - `direction`: `MQLITE_BRIDGE_IN`, `MQLITE_BRIDGE_OUT` or
+ *   `MQLITE_BRIDGE_BOTH`.
+ * - `qos`: 0, 1 or 2: the QoS of the subscription on the sending side, and
+ *   so the QoS messages cross at (a QoS 0 message on a QoS 1 topic is
+ *   queued and acknowledged like a QoS 1 one).
+ * - `local_prefix`, `remote_prefix`: NUL-terminated prefixes without
+ *   wildcards (usually ending in `/`), or NULL for none.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`bridge`, `pattern`),
+ * `MQLITE_INVALID_UTF8`, `MQLITE_INVALID_ARGUMENT` (direction, QoS),
+ * `MQLITE_INVALID_TOPIC` (a prefix with a wildcard, or a prefix and the
+ * pattern that do not make a valid filter). On an error the bridge is
+ * left as it was.
+ *
+ * # Memory and lifetimes
+ * The strings are copied; the caller keeps them.
+ *
+ * # Safety
+ * `bridge` is NULL or live; the strings are NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_add_topic(struct mqlite_bridge *bridge,
+                                      const char *pattern,
+                                      mqlite_bridge_direction direction,
+                                      uint8_t qos,
+                                      const char *local_prefix,
+                                      const char *remote_prefix);
+
+/**
+ * Adds a copy of `bridge` to the config's bridges: the broker made from
+ * the config starts it (it connects at the broker's first pass, and again
+ * after every disconnection unless `mqlite_bridge_set_start_once()`).
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `bridge`: the bridge; not consumed.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_CONFIG` (the
+ * bridge has no topic, a password without a user name, or the config has
+ * a bridge of that name already; the detail names the bridge and the
+ * setting, and the config is left as it was). A bridge with TLS
+ * (`mqlite_bridge_set_tls()`) is accepted here, but `mqlite_broker_new()`
+ * refuses it with `MQLITE_INVALID_CONFIG` until bridges support TLS.
+ *
+ * # Memory and lifetimes
+ * Copies the bridge: the caller keeps it, may change it (later changes do
+ * not reach the config) or add it elsewhere, and frees it with
+ * `mqlite_bridge_free()`, at once if it likes.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `bridge` is NULL or a live bridge.
+ */
+mqlite_result mqlite_config_add_bridge(struct mqlite_config *config,
+                                       const struct mqlite_bridge *bridge);
+
+/**
+ * Sets which address the bridge tries after a failed connection: the
+ * next one (true), or the first one again at every reconnection (false,
+ * the default: the others are only fallbacks).
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `round_robin`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_round_robin(struct mqlite_bridge *bridge,
+                                            bool round_robin);
+
+/**
+ * Sets the Clean Session flag of the upstream session (for MQTT 5, a
+ * Session Expiry Interval of 0). Default false, so that the upstream
+ * broker keeps what is for the bridge while the link is down.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `clean_session`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_clean_session(struct mqlite_bridge *bridge,
+                                              bool clean_session);
+
+/**
+ * Sets whether what is queued locally for the upstream is dropped when
+ * the broker restarts (mosquitto's `local_cleansession`); it is kept in
+ * the persistence file otherwise.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `local_clean_session`: 1 dropped, 0 kept, -1 as the clean session
+ *   flag (`mqlite_bridge_set_clean_session()`; the default).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (another
+ * value).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_local_clean_session(struct mqlite_bridge *bridge,
+                                                    int32_t local_clean_session);
+
+/**
+ * Sets the client identifier the bridge uses upstream (mosquitto's
+ * `remote_clientid`), or NULL for the default, `<hostname>.<name>`.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `client_id`: NUL-terminated UTF-8, 1 to 65535 bytes, or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`bridge`), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (empty or too long).
+ *
+ * # Memory and lifetimes
+ * `client_id` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `bridge` is NULL or live; `client_id` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_set_remote_client_id(struct mqlite_bridge *bridge,
+                                                 const char *client_id);
+
+/**
+ * Sets the user name and password the bridge gives upstream (mosquitto's
+ * `remote_username`, `remote_password`). Default: none.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `username`: NUL-terminated UTF-8, or NULL for none.
+ * - `password`: NUL-terminated UTF-8, or NULL for none; needs a user name.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`bridge`), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (a password without a user name). On an error
+ * the bridge is left as it was.
+ *
+ * # Memory and lifetimes
+ * The strings are copied; the caller keeps them (and may wipe them at
+ * once).
+ *
+ * # Safety
+ * `bridge` is NULL or live; the strings are NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_set_remote_credentials(struct mqlite_bridge *bridge,
+                                                   const char *username,
+                                                   const char *password);
+
+/**
+ * Sets the keep alive upstream, in seconds (mosquitto's
+ * `keepalive_interval`): the bridge pings this often, and a link silent
+ * for 1.5 times this is closed as dead. Default 60.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `keepalive_s`: 1 to 65535.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (0).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_keepalive_s(struct mqlite_bridge *bridge,
+                                            uint16_t keepalive_s);
+
+/**
+ * Sets the wait before reconnecting, in seconds (mosquitto's
+ * `restart_timeout BASE [CAP]`): always `base_s`, or with a cap a backoff
+ * from `base_s` up to `cap_s`, with jitter, that spreads the reconnections
+ * of many bridges. Default 5 and 30.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `base_s`: at least 1.
+ * - `cap_s`: from `base_s` up to 4294967295 (`UINT32_MAX`), or -1 for no
+ *   backoff (a constant wait of `base_s`).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (a base
+ * of 0, a cap below the base, above `UINT32_MAX` or below -1).
+ *
+ * # Memory and lifetimes
+ * Only the values are stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_restart_timeout_s(struct mqlite_bridge *bridge,
+                                                  uint32_t base_s,
+                                                  int64_t cap_s);
+
+/**
+ * Sets whether the bridge connects once only, not again after its link
+ * ends (mosquitto's `start_type once`), or at start and again after every
+ * disconnection (false, the default: `start_type automatic`).
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `once`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_start_once(struct mqlite_bridge *bridge,
+                                           bool once);
+
+/**
+ * Sets whether the bridge tells the upstream broker it is a bridge
+ * (mosquitto's `try_private`: the protocol level's high bit in MQTT
+ * 3.1/3.1.1, No Local subscriptions in MQTT 5), so that the upstream does
+ * not send back what the bridge published. An upstream that refuses the
+ * bit is connected to again without it. Default true.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `try_private`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_try_private(struct mqlite_bridge *bridge,
+                                            bool try_private);
+
+/**
+ * Sets whether the bridge publishes the link's state, retained, locally
+ * and upstream (`1` up, `0` down; upstream through the bridge's will when
+ * the link breaks). Default true.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `notifications`: the new value.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_notifications(struct mqlite_bridge *bridge,
+                                              bool notifications);
+
+/**
+ * Sets the topic of the state notifications, or NULL for the default,
+ * `$SYS/broker/connection/<remote client id>/state`.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `topic`: NUL-terminated topic name (no wildcards), or NULL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`bridge`), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_TOPIC`.
+ *
+ * # Memory and lifetimes
+ * `topic` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `bridge` is NULL or live; `topic` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_set_notification_topic(struct mqlite_bridge *bridge,
+                                                   const char *topic);
+
+/**
+ * Sets the MQTT version the bridge speaks upstream (mosquitto's
+ * `bridge_protocol_version`). Default 4 (MQTT 3.1.1).
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `protocol_level`: 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0: the
+ *   upstream's Receive Maximum bounds what is in flight).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (another
+ * value).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_protocol_version(struct mqlite_bridge *bridge,
+                                                 uint8_t protocol_level);
+
+/**
+ * Sets TLS for the bridge's connection (mosquitto's `bridge_cafile`,
+ * `bridge_capath`, `bridge_certfile`, `bridge_keyfile`,
+ * `bridge_insecure`), or turns it off with four NULLs (the default).
+ *
+ * Not supported yet: a broker refuses a bridge with TLS, in
+ * `mqlite_broker_new()`, `mqlite_broker_add_bridge()` and
+ * `mqlite_handle_add_bridge()`, with `MQLITE_INVALID_CONFIG` (the detail
+ * names the bridge). The setting is accepted now so that programs can be
+ * written against the API that will support it.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `cafile`: NUL-terminated path of CA certificates (PEM) the upstream's
+ *   certificate is verified against, or NULL.
+ * - `capath`: NUL-terminated path of a directory of CA certificates, or
+ *   NULL. With TLS, one of `cafile` and `capath` is needed.
+ * - `certfile`, `keyfile`: NUL-terminated paths of the bridge's own
+ *   certificate chain and private key (PEM), for an upstream that asks
+ *   for one; both or neither.
+ * - `insecure`: skip checking that the certificate names the host
+ *   connected to (never in production).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`bridge`; `cafile` and `capath`
+ * both NULL while `certfile` or `keyfile` is not; one of `certfile` and
+ * `keyfile` NULL and the other not). On an error the bridge is left as it
+ * was.
+ *
+ * # Memory and lifetimes
+ * The paths are copied; the caller keeps them.
+ *
+ * # Safety
+ * `bridge` is NULL or live; the paths are NULL or NUL-terminated.
+ */
+mqlite_result mqlite_bridge_set_tls(struct mqlite_bridge *bridge,
+                                    const char *cafile,
+                                    const char *capath,
+                                    const char *certfile,
+                                    const char *keyfile,
+                                    bool insecure);
+
+/**
+ * The size of the library's `mqlite_bridge_stats`.
+ *
+ * # Parameters
+ * None.
+ *
+ * # Returns
+ * The library's `sizeof(mqlite_bridge_stats)`. A field of your header
+ * exists in the library when `offsetof(mqlite_bridge_stats, field) <
+ * mqlite_bridge_stats_size()`; the others read 0.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ */
+size_t mqlite_bridge_stats_size(void);
+
+/**
+ * Frees a list of bridge stats.
+ *
+ * # Parameters
+ * - `list`: from `mqlite_broker_bridge_stats()` or
+ *   `mqlite_handle_bridge_stats()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer, and every name read from the list, must
+ * not be used again.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void mqlite_bridge_stats_list_free(struct mqlite_bridge_stats_list *list);
+
+/**
+ * How many bridges a list holds.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `count_out`: receives the number of bridges (0 for a broker without
+ *   any); they are numbered from 0, in the order they were added (those
+ *   of the config first).
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * `*count_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `count_out` is NULL or writable.
+ */
+mqlite_result mqlite_bridge_stats_list_count(const struct mqlite_bridge_stats_list *list,
+                                             size_t *count_out);
+
+/**
+ * The name of a bridge in a list.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `name_out`: receives the name (UTF-8, NUL-terminated).
+ * - `len_out`: receives its length in bytes, without the NUL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last).
+ *
+ * # Memory and lifetimes
+ * `*name_out` belongs to the list: valid until
+ * `mqlite_bridge_stats_list_free()`; do not free it. The out-parameters
+ * are written only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_bridge_stats_list_name(const struct mqlite_bridge_stats_list *list,
+                                            size_t index,
+                                            const char **name_out,
+                                            size_t *len_out);
+
+/**
+ * The state and counters of a bridge in a list, into a
+ * `mqlite_bridge_stats` of the caller's size.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `stats_out`: receives the state and counters.
+ * - `stats_size`: `sizeof(mqlite_bridge_stats)` as the caller's header has
+ *   it. The library writes its fields up to that size and zeroes the
+ *   rest.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last), `MQLITE_INVALID_ARGUMENT` (`stats_size` smaller than the
+ * first `mqlite_bridge_stats`, 48 bytes).
+ *
+ * # Memory and lifetimes
+ * The caller owns `*stats_out`; exactly `stats_size` bytes of it are
+ * written, only on success, and nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `stats_out` is NULL or points to `stats_size`
+ * writable bytes.
+ */
+mqlite_result mqlite_bridge_stats_list_get(const struct mqlite_bridge_stats_list *list,
+                                           size_t index,
+                                           struct mqlite_bridge_stats *stats_out,
+                                           size_t stats_size);
+
+/**
  * Makes a broker from `config` and binds its listeners.
  *
  * # Parameters
@@ -2563,6 +3211,180 @@ mqlite_result mqlite_broker_custom_port(const struct mqlite_broker *broker,
  * `broker` is NULL or live.
  */
 mqlite_result mqlite_broker_reload(struct mqlite_broker *broker);
+
+/**
+ * Adds a copy of `bridge` to the broker, on the thread that runs it,
+ * between passes: it connects at the next pass. Its local queue is the
+ * one kept in the persistence file under its name, if any (unless
+ * `mqlite_bridge_set_local_clean_session()` says otherwise). From a
+ * callback, or while another thread runs the broker, use
+ * `mqlite_handle_add_bridge()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `bridge`: the bridge; not consumed.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`,
+ * `MQLITE_INVALID_CONFIG` (a bridge without a topic, one whose name is
+ * taken, or one with TLS, which bridges do not support yet; the detail
+ * names the bridge and the setting, and the broker is left as it was).
+ *
+ * # Memory and lifetimes
+ * Copies the bridge: the caller keeps it and frees it with
+ * `mqlite_bridge_free()`, at once if it likes.
+ *
+ * # Safety
+ * `broker` is NULL or live; `bridge` is NULL or live.
+ */
+mqlite_result mqlite_broker_add_bridge(struct mqlite_broker *broker,
+                                       const struct mqlite_bridge *bridge);
+
+/**
+ * Removes the bridge `name`, on the thread that runs the broker, between
+ * passes: its link closes (the upstream publishes its will: the state
+ * `0`) and what it still had queued for the upstream is dropped. From a
+ * callback, or while another thread runs the broker, use
+ * `mqlite_handle_remove_bridge()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `name`: NUL-terminated name of the bridge.
+ * - `removed_out`: receives true when there was such a bridge, false
+ *   when there was none; NULL when the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK` (also when there was no such bridge),
+ * `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `name` is copied; `*removed_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `name` is NULL or NUL-terminated;
+ * `removed_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_remove_bridge(struct mqlite_broker *broker,
+                                          const char *name,
+                                          bool *removed_out);
+
+/**
+ * Every bridge's state and counters, read directly on the thread that
+ * runs the broker (between passes). Other threads use
+ * `mqlite_handle_bridge_stats()`.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `list_out`: receives a new list (empty when the broker has no
+ *   bridge).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with
+ * `mqlite_bridge_stats_list_free()`; it is a snapshot, independent of the
+ * broker. `*list_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_bridge_stats(const struct mqlite_broker *broker,
+                                         struct mqlite_bridge_stats_list **list_out);
+
+/**
+ * Adds a copy of `bridge` to the broker from any thread, waiting up to
+ * `timeout_ms` for the broker thread to add it and answer; it connects at
+ * that pass. From one of the broker's callbacks it fails at once with
+ * `MQLITE_ON_BROKER_THREAD` (the broker cannot answer while it runs the
+ * callback); on the thread that runs the broker, between passes, use
+ * `mqlite_broker_add_bridge()`.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `bridge`: the bridge; not consumed.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ *
+ * # Returns
+ * `MQLITE_OK` (added), `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_CONFIG` (a
+ * bridge without a topic, one whose name is taken, or one with TLS, which
+ * bridges do not support yet; the detail names the bridge and the
+ * setting), `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED` (stopped, or no
+ * answer in time: the broker may still add it at its next pass).
+ *
+ * # Memory and lifetimes
+ * Copies the bridge before the call returns: the caller keeps it and
+ * frees it with `mqlite_bridge_free()`, at once if it likes.
+ *
+ * # Safety
+ * `handle` is NULL or live; `bridge` is NULL or live, and not being
+ * changed by another thread.
+ */
+mqlite_result mqlite_handle_add_bridge(const struct mqlite_handle *handle,
+                                       const struct mqlite_bridge *bridge,
+                                       uint64_t timeout_ms);
+
+/**
+ * Removes the bridge `name` from any thread, waiting up to `timeout_ms`
+ * for the broker thread to do it and answer: its link closes (the
+ * upstream publishes its will: the state `0`) and what it still had
+ * queued for the upstream is dropped. From one of the broker's callbacks
+ * it fails at once with `MQLITE_ON_BROKER_THREAD`; on the thread that
+ * runs the broker, between passes, use `mqlite_broker_remove_bridge()`.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `name`: NUL-terminated name of the bridge.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `removed_out`: receives true when there was such a bridge, false
+ *   when there was none; NULL when the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK` (also when there was no such bridge),
+ * `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED` (stopped, or no answer in
+ * time: the broker may still remove it at its next pass).
+ *
+ * # Memory and lifetimes
+ * `name` is copied; `*removed_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `name` is NULL or NUL-terminated;
+ * `removed_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_remove_bridge(const struct mqlite_handle *handle,
+                                          const char *name,
+                                          uint64_t timeout_ms,
+                                          bool *removed_out);
+
+/**
+ * Every bridge's state and counters from any thread, waiting up to
+ * `timeout_ms` for the broker thread to answer; one request, so the list
+ * is one moment's. From one of the broker's callbacks it fails at once
+ * with `MQLITE_ON_BROKER_THREAD`; on the thread that runs the broker,
+ * between passes, use `mqlite_broker_bridge_stats()`.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `list_out`: receives a new list (empty when the broker has no
+ *   bridge).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_ON_BROKER_THREAD`,
+ * `MQLITE_STOPPED` (stopped, or no answer in time).
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with
+ * `mqlite_bridge_stats_list_free()`; it is a snapshot, independent of the
+ * broker and the handle. `*list_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_bridge_stats(const struct mqlite_handle *handle,
+                                         uint64_t timeout_ms,
+                                         struct mqlite_bridge_stats_list **list_out);
 
 /**
  * Frees a handle. The broker is not affected.

@@ -1,9 +1,10 @@
 //! `mqlite_broker`: the broker, used from the thread that runs it. This
 //! file has the type, its lifecycle and the ways to run it; the callback
 //! setters are in `broker_hooks.rs`, the direct publish, local
-//! subscriptions and counters in `broker_direct.rs`, and the custom
-//! listeners' ports and reload in `broker_listeners.rs`, re-exported here so
-//! that every `mqlite_broker_*` function is in this module.
+//! subscriptions and counters in `broker_direct.rs`, the custom
+//! listeners' ports and reload in `broker_listeners.rs`, and the bridges
+//! in `broker_bridges.rs`, re-exported here so that every
+//! `mqlite_broker_*` function is in this module.
 //!
 //! The Rust `Broker` needs `&mut` for everything, and a C host could call in
 //! from a callback while `run` holds it, or from two threads at once. So
@@ -15,6 +16,9 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub use super::broker_bridges::{
+    mqlite_broker_add_bridge, mqlite_broker_bridge_stats, mqlite_broker_remove_bridge,
+};
 pub use super::broker_direct::{
     mqlite_broker_publish, mqlite_broker_publish_with, mqlite_broker_stats,
     mqlite_broker_subscribe_local, mqlite_broker_unsubscribe_local,

@@ -1,8 +1,12 @@
-//! `mqlite_handle`: the thread-safe side of a broker.
+//! `mqlite_handle`: the thread-safe side of a broker. Its bridge
+//! functions are in `broker_bridges.rs`, re-exported here.
 
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
+pub use super::broker_bridges::{
+    mqlite_handle_add_bridge, mqlite_handle_bridge_stats, mqlite_handle_remove_bridge,
+};
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
 use super::panic::{arg, boundary, bytes, c_str, guard, out};
 use super::properties::{mqlite_properties, optional};

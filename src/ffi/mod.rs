@@ -7,7 +7,8 @@
 //! rustls-ffi:
 //!
 //! - names are `mqlite_<type>_<verb>`; `mqlite_config`, `mqlite_broker`,
-//!   `mqlite_handle`, `mqlite_properties`, `mqlite_listener` and
+//!   `mqlite_handle`, `mqlite_properties`, `mqlite_listener`,
+//!   `mqlite_bridge`, `mqlite_bridge_stats_list` and
 //!   `mqlite_message_rewrite` are opaque;
 //! - `_new`/`_free` pairs; `_free(NULL)` does nothing; `_free` takes
 //!   ownership and the host must not use the pointer again (no
@@ -34,13 +35,15 @@
 //! and [`listener_access`] (which listener a client came in on, its TLS
 //! certificate); [`listener`] (listeners with TLS, WebSocket, Unix
 //! sockets and settings of their own; their ports and reload in
-//! `broker_listeners`), [`log_bridge`] (the `log` crate bridge), and
-//! `panic` (the boundary).
+//! `broker_listeners`), [`bridge`] (bridges to upstream brokers, their
+//! settings in [`bridge_settings`], their counters in [`bridge_stats`];
+//! adding and removing them at run time in `broker_bridges`),
+//! [`log_bridge`] (the `log` crate bridge), and `panic` (the boundary).
 //!
 //! The ABI only grows: see docs/C_API.md, "A C ABI that only grows". The
 //! callback structs are frozen and gain data through accessors; the
-//! caller-allocated `mqlite_stats` gains counters at its end, read with
-//! functions that take the caller's size.
+//! caller-allocated `mqlite_stats` and `mqlite_bridge_stats` gain
+//! counters at their end, read with functions that take the caller's size.
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -60,6 +63,10 @@ pub mod config_access;
 pub mod listener;
 pub mod listener_tls;
 
+pub mod bridge;
+pub mod bridge_settings;
+pub mod bridge_stats;
+
 pub mod broker;
 
 mod broker_hooks;
@@ -67,6 +74,8 @@ mod broker_hooks;
 mod broker_direct;
 
 mod broker_listeners;
+
+mod broker_bridges;
 
 pub mod handle;
 
@@ -97,3 +106,6 @@ mod tests_v5;
 
 #[cfg(test)]
 mod tests_listeners;
+
+#[cfg(test)]
+mod tests_bridges;

@@ -56,17 +56,30 @@ pub(crate) unsafe fn write_stats(
     }
     check_stats_size(size)?;
     let value = mqlite_stats::from(stats);
-    let known = size.min(size_of::<mqlite_stats>());
-    let out = out.cast::<u8>();
-    // SAFETY: `value` is `size_of::<mqlite_stats>()` initialised bytes (u64
-    // fields only, no padding) and `known` is no more than that; `out` has
-    // `size` writable bytes, `known` <= `size`, and a caller's buffer never
+    // SAFETY: `mqlite_stats` has u64 fields only; `out` has `size`
+    // writable bytes (the caller's contract), and a caller's buffer never
     // overlaps a local.
+    unsafe { copy_sized(&value, out.cast::<u8>(), size) };
+    Ok(())
+}
+
+/// Copies a struct the library fills into the caller's `size` bytes at
+/// `out`: the library's fields up to `size`, then zeroes for the fields
+/// only a later header names.
+///
+/// # Safety
+/// `T` has no padding (every byte of it is initialised: `u64` fields
+/// only); `out` points to `size` writable bytes that do not overlap
+/// `value`.
+pub(crate) unsafe fn copy_sized<T>(value: &T, out: *mut u8, size: usize) {
+    let known = size.min(size_of::<T>());
+    // SAFETY: `value` is `size_of::<T>()` initialised bytes and `known` is
+    // no more than that; `out` has `size` writable bytes and `known` <=
+    // `size`; they do not overlap (the caller's contract).
     unsafe {
-        std::ptr::copy_nonoverlapping((&value as *const mqlite_stats).cast::<u8>(), out, known);
+        std::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out, known);
         std::ptr::write_bytes(out.add(known), 0, size - known);
     }
-    Ok(())
 }
 
 /// The size of the library's `mqlite_stats`: the counters

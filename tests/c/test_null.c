@@ -487,9 +487,116 @@ static void listener_nulls(void) {
     CHECK(port == 77 && index == 77 && len == 77 && strcmp(text, "untouched") == 0);
 }
 
+/* Bridges: every function refuses NULL where it needs a pointer and bad
+ * UTF-8, and leaves its out-parameters alone. */
+static void bridge_nulls(void) {
+    mqlite_bridge *sentinel = (mqlite_bridge *)&sentinel;
+    mqlite_bridge *bridge = sentinel;
+    CHECK_RC(mqlite_bridge_new(NULL, "h", &bridge), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_new("up", NULL, &bridge), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_new(BAD_UTF8, "h", &bridge), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_new("up", BAD_UTF8, &bridge), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_new("up", "h", NULL), MQLITE_NULL_PARAMETER);
+    CHECK(bridge == sentinel);
+    mqlite_bridge_free(NULL);
+
+    CHECK_RC(mqlite_bridge_add_address(NULL, "h"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_add_topic(NULL, "#", MQLITE_BRIDGE_OUT, 0, NULL, NULL),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_round_robin(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_clean_session(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_local_clean_session(NULL, -1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_remote_client_id(NULL, "id"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_remote_credentials(NULL, "u", "p"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_keepalive_s(NULL, 60), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_restart_timeout_s(NULL, 5, 30), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_start_once(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_try_private(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_notifications(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_notification_topic(NULL, "t"), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_protocol_version(NULL, 4), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_tls(NULL, "ca", NULL, NULL, NULL, false), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_add_bridge(NULL, NULL), MQLITE_NULL_PARAMETER);
+
+    CHECK_RC(mqlite_bridge_new("up", "127.0.0.1:1", &bridge), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_add_address(bridge, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_add_address(bridge, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_add_topic(bridge, NULL, MQLITE_BRIDGE_OUT, 0, NULL, NULL),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_add_topic(bridge, BAD_UTF8, MQLITE_BRIDGE_OUT, 0, NULL, NULL),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_add_topic(bridge, "#", MQLITE_BRIDGE_OUT, 0, BAD_UTF8, NULL),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_add_topic(bridge, "#", MQLITE_BRIDGE_OUT, 0, NULL, BAD_UTF8),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_set_remote_client_id(bridge, BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_set_remote_credentials(bridge, BAD_UTF8, NULL), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_set_remote_credentials(bridge, "u", BAD_UTF8), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_bridge_set_notification_topic(bridge, BAD_UTF8), MQLITE_INVALID_UTF8);
+    /* NULL means "the default" for these. */
+    CHECK_RC(mqlite_bridge_set_remote_client_id(bridge, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_set_remote_credentials(bridge, NULL, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_set_notification_topic(bridge, NULL), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_set_tls(bridge, NULL, NULL, NULL, NULL, false), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_add_topic(bridge, "#", MQLITE_BRIDGE_OUT, 0, NULL, NULL), MQLITE_OK);
+    mqlite_config *config = mqlite_config_new();
+    CHECK_RC(mqlite_config_add_bridge(config, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_config_add_bridge(config, bridge), MQLITE_OK);
+    mqlite_config_free(config);
+
+    bool removed = true;
+    mqlite_bridge_stats_list *list_sentinel = (mqlite_bridge_stats_list *)&list_sentinel;
+    mqlite_bridge_stats_list *list = list_sentinel;
+    CHECK_RC(mqlite_broker_add_bridge(NULL, bridge), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_remove_bridge(NULL, "up", &removed), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_bridge_stats(NULL, &list), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_add_bridge(NULL, bridge, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_remove_bridge(NULL, "up", 1, &removed), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_bridge_stats(NULL, 1, &list), MQLITE_NULL_PARAMETER);
+
+    mqlite_broker *broker = test_broker(NULL);
+    mqlite_handle *handle = NULL;
+    CHECK_RC(mqlite_broker_handle(broker, &handle), MQLITE_OK);
+    CHECK_RC(mqlite_broker_add_bridge(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_remove_bridge(broker, NULL, &removed), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_remove_bridge(broker, BAD_UTF8, &removed), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_bridge_stats(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_add_bridge(handle, NULL, 1), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_remove_bridge(handle, NULL, 1, &removed), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_remove_bridge(handle, BAD_UTF8, 1, &removed), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_bridge_stats(handle, 1, NULL), MQLITE_NULL_PARAMETER);
+    CHECK(removed && list == list_sentinel);
+
+    size_t count = 77, len = 77;
+    const char *name = "untouched";
+    mqlite_bridge_stats stats;
+    memset(&stats, 0x77, sizeof stats);
+    mqlite_bridge_stats_list_free(NULL);
+    CHECK_RC(mqlite_bridge_stats_list_count(NULL, &count), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_stats_list_name(NULL, 0, &name, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_stats_list_get(NULL, 0, &stats, sizeof stats), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_bridge_stats(broker, &list), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_stats_list_count(list, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_stats_list_name(list, 0, NULL, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_stats_list_name(list, 0, &name, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_stats_list_get(list, 0, NULL, sizeof stats), MQLITE_NULL_PARAMETER);
+    /* An empty list: index 0 is past the last. */
+    CHECK_RC(mqlite_bridge_stats_list_name(list, 0, &name, &len), MQLITE_NOT_FOUND);
+    CHECK_RC(mqlite_bridge_stats_list_get(list, 0, &stats, sizeof stats), MQLITE_NOT_FOUND);
+    CHECK(count == 77 && len == 77 && strcmp(name, "untouched") == 0);
+    CHECK(stats.connections == 0x7777777777777777ull);
+    mqlite_bridge_stats_list_free(list);
+
+    mqlite_broker_free(broker);
+    CHECK_RC(mqlite_handle_add_bridge(handle, bridge, 1), MQLITE_STOPPED);
+    mqlite_handle_free(handle);
+    mqlite_bridge_free(bridge);
+}
+
 int main(void) {
     texts();
     listener_nulls();
+    bridge_nulls();
     config_nulls();
     bind_failure();
     broker_nulls();

@@ -6,6 +6,8 @@
 
 Listeners with TLS, WebSocket, a Unix socket or settings of their own:
 :class:`Listener` and :class:`TLS`, given in ``Broker(listeners=[...])``.
+Bridges to upstream brokers: :class:`Bridge` and :class:`BridgeTopic`, given
+in ``Broker(bridges=[...])`` or to :meth:`Broker.add_bridge`.
 
 See :class:`Broker`. The C library (libmqlite.so) is found through the
 ``MQLITE_LIB`` environment variable, next to this package, or on the system
@@ -24,6 +26,10 @@ from .broker import (
     AuthContinue,
     AuthDecision,
     AuthRefuse,
+    Bridge,
+    BridgeStats,
+    BridgeTLS,
+    BridgeTopic,
     Broker,
     ClientCertificate,
     ClientInfo,
@@ -52,6 +58,10 @@ __all__ = [
     "AuthContinue",
     "AuthDecision",
     "AuthRefuse",
+    "Bridge",
+    "BridgeStats",
+    "BridgeTLS",
+    "BridgeTopic",
     "Broker",
     "ClientCertificate",
     "ClientInfo",

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import _args, _native
 from .errors import _check, _invalid
+from .bridges import Bridge, _add_to_config
 from .listeners import TLS_VERSIONS, Listener
 
 _SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
@@ -189,6 +190,7 @@ def _new_broker(
     db: Union[str, "os.PathLike[str]", None],
     listeners: Optional[List[Any]],
     limits: Dict[str, Any],
+    bridges: List[Bridge],
 ) -> Tuple[Optional[int], List[_Spec]]:
     """Makes the C broker (``mqlite_broker_new``) from the options; returns
     its pointer and the listeners, in the order given."""
@@ -210,6 +212,7 @@ def _new_broker(
                        lib.mqlite_config_add_custom_listener(config, listener))
             finally:
                 lib.mqlite_listener_free(listener)
+        _add_to_config(lib, config, bridges)
         for name, value in limits.items():
             setter = _LIMITS[name][0]
             _check(setter, getattr(lib, setter)(config, value))

@@ -125,6 +125,13 @@ class StatsC(Structure):
     _fields_ = [(name, c_uint64) for name in STATS_FIELDS]
 
 
+BRIDGE_STATS_FIELDS = ("connected", "connections", "sent", "received", "queued", "dropped")
+
+
+class BridgeStatsC(Structure):
+    _fields_ = [(name, c_uint64) for name in BRIDGE_STATS_FIELDS]
+
+
 # --- callback types ----------------------------------------------------------
 
 AUTH_CALLBACK = CFUNCTYPE(c_uint32, c_void_p, POINTER(ConnectInfoC))
@@ -274,6 +281,36 @@ _SIGNATURES = [
      [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_connect_info_certificate_common_name",
      [POINTER(ConnectInfoC), POINTER(c_void_p), POINTER(c_size_t)], _R),
+    # Bridges to upstream brokers.
+    ("mqlite_bridge_new", [c_char_p, c_char_p, POINTER(c_void_p)], _R),
+    ("mqlite_bridge_free", [_P], None),
+    ("mqlite_bridge_add_address", [_P, c_char_p], _R),
+    ("mqlite_bridge_add_topic", [_P, c_char_p, c_uint32, c_uint8, c_char_p, c_char_p], _R),
+    ("mqlite_bridge_set_round_robin", [_P, c_bool], _R),
+    ("mqlite_bridge_set_clean_session", [_P, c_bool], _R),
+    ("mqlite_bridge_set_local_clean_session", [_P, c_int32], _R),
+    ("mqlite_bridge_set_remote_client_id", [_P, c_char_p], _R),
+    ("mqlite_bridge_set_remote_credentials", [_P, c_char_p, c_char_p], _R),
+    ("mqlite_bridge_set_keepalive_s", [_P, c_uint16], _R),
+    ("mqlite_bridge_set_restart_timeout_s", [_P, c_uint32, c_int64], _R),
+    ("mqlite_bridge_set_start_once", [_P, c_bool], _R),
+    ("mqlite_bridge_set_try_private", [_P, c_bool], _R),
+    ("mqlite_bridge_set_notifications", [_P, c_bool], _R),
+    ("mqlite_bridge_set_notification_topic", [_P, c_char_p], _R),
+    ("mqlite_bridge_set_protocol_version", [_P, c_uint8], _R),
+    ("mqlite_bridge_set_tls", [_P, c_char_p, c_char_p, c_char_p, c_char_p, c_bool], _R),
+    ("mqlite_config_add_bridge", [_P, _P], _R),
+    ("mqlite_broker_add_bridge", [_P, _P], _R),
+    ("mqlite_broker_remove_bridge", [_P, c_char_p, POINTER(c_bool)], _R),
+    ("mqlite_broker_bridge_stats", [_P, POINTER(c_void_p)], _R),
+    ("mqlite_handle_add_bridge", [_P, _P, c_uint64], _R),
+    ("mqlite_handle_remove_bridge", [_P, c_char_p, c_uint64, POINTER(c_bool)], _R),
+    ("mqlite_handle_bridge_stats", [_P, c_uint64, POINTER(c_void_p)], _R),
+    ("mqlite_bridge_stats_size", [], c_size_t),
+    ("mqlite_bridge_stats_list_free", [_P], None),
+    ("mqlite_bridge_stats_list_count", [_P, POINTER(c_size_t)], _R),
+    ("mqlite_bridge_stats_list_name", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_bridge_stats_list_get", [_P, c_size_t, POINTER(BridgeStatsC), c_size_t], _R),
 ]
 
 

@@ -16,6 +16,14 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import _args, _native
 from ._config import _LIMITS, _address, _check_limits, _new_broker  # noqa: F401
+from .bridges import (  # noqa: F401 (re-exported)
+    Bridge,
+    BridgeStats,
+    BridgeTLS,
+    BridgeTopic,
+    _Bridges,
+    _check_bridges,
+)
 from ._hooks import _HOOKS, F, _Hooks
 from ._native import view_bytes, view_optional_str, view_str  # noqa: F401
 from ._log_bridge import (  # noqa: F401 (re-exported)
@@ -54,7 +62,7 @@ from .values import (  # noqa: F401 (re-exported)
 log = logging.getLogger("mqlite")
 
 
-class Broker(_Hooks):
+class Broker(_Hooks, _Bridges):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is
@@ -79,6 +87,9 @@ class Broker(_Hooks):
             objects (TLS, WebSocket, Unix sockets, settings of their own).
             :attr:`ports` gives their ports in this order, and the hooks'
             ``listener`` is a place in this list.
+        bridges: :class:`Bridge` objects: bridges to upstream brokers,
+            started with the broker (more with :meth:`add_bridge`; their
+            state from :meth:`bridge_stats`).
         **limits: ``max_connections``, ``max_packet_size``, ``max_inflight``,
             ``max_queued_messages``, ``max_queued_bytes``,
             ``max_pending_output``, ``connect_timeout_ms``,
@@ -103,6 +114,10 @@ class Broker(_Hooks):
             7017, the detail naming the listener and the file), a
             persistence file that cannot be opened.
         TypeError: an unknown keyword, an argument of the wrong type.
+
+    A bridge with a value it cannot have, without a topic, named like
+    another, or with TLS (not supported yet) raises
+    :class:`InvalidArgument`.
         LibraryNotFound: libmqlite.so cannot be loaded.
     """
 
@@ -113,9 +128,11 @@ class Broker(_Hooks):
         db: Union[str, "os.PathLike[str]", None] = None,
         *,
         listeners: Optional[List[Union[str, Listener]]] = None,
+        bridges: Optional[List[Bridge]] = None,
         **limits: Any,
     ):
         _check_limits(limits)
+        bridge_list = _check_bridges(bridges)
         self._lib = _native.load()
         self._broker: Optional[int] = None
         self._handle: Optional[int] = None
@@ -131,7 +148,8 @@ class Broker(_Hooks):
         self._closed = False
 
         lib = self._lib
-        self._broker, specs = _new_broker(lib, host, port, db, listeners, limits)
+        self._broker, specs = _new_broker(lib, host, port, db, listeners, limits,
+                                            bridge_list)
         handle = c_void_p()
         _check("mqlite_broker_handle", lib.mqlite_broker_handle(self._broker, byref(handle)))
         self._handle = handle.value
