@@ -279,6 +279,12 @@ impl Bridge {
         if self.restart_timeout.is_zero() {
             return bad("restart_timeout", "must be more than 0".into());
         }
+        // Far past any real need, and kept where a deadline cannot
+        // overflow.
+        let longest = Duration::from_secs(u64::from(u32::MAX));
+        if self.restart_timeout > longest || self.restart_timeout_cap.is_some_and(|c| c > longest) {
+            return bad("restart_timeout", "must be at most 4294967295 s".into());
+        }
         if matches!(self.restart_timeout_cap, Some(cap) if cap < self.restart_timeout) {
             return bad(
                 "restart_timeout",

@@ -437,11 +437,10 @@ pub unsafe extern "C" fn mqlite_bridge_set_protocol_version(
 /// `bridge_capath`, `bridge_certfile`, `bridge_keyfile`,
 /// `bridge_insecure`), or turns it off with four NULLs (the default).
 ///
-/// Not supported yet: a broker refuses a bridge with TLS, in
-/// `mqlite_broker_new()`, `mqlite_broker_add_bridge()` and
-/// `mqlite_handle_add_bridge()`, with `MQLITE_INVALID_CONFIG` (the detail
-/// names the bridge). The setting is accepted now so that programs can be
-/// written against the API that will support it.
+/// The files are read when the bridge is added (`mqlite_broker_new()`,
+/// `mqlite_broker_add_bridge()`, `mqlite_handle_add_bridge()`, which
+/// refuse a missing or unreadable one with `MQLITE_INVALID_CONFIG`, the
+/// detail naming the bridge and the file) and again at each connection.
 ///
 /// # Parameters
 /// - `bridge`: the bridge.

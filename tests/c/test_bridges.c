@@ -11,7 +11,8 @@
  * - a bridge added and removed directly between passes;
  * - the stats snapshot, directly and through a handle: names, state and
  *   counters;
- * - TLS refused (for now) by mqlite_broker_new() and at run time with
+ * - TLS files checked when a bridge is added: an unreadable CA file is
+ *   refused by mqlite_broker_new() and at run time with
  *   MQLITE_INVALID_CONFIG, and invalid values refused where given (the
  *   NULL checks are in test_null.c).
  */
@@ -125,8 +126,9 @@ static bool detail_has(const char *text) {
     return strstr(detail, text) != NULL;
 }
 
-/* A config with a TLS bridge is refused by mqlite_broker_new(). */
-static void tls_refused_at_start(uint16_t upstream_port) {
+/* A config with a TLS bridge whose CA file cannot be read is refused by
+ * mqlite_broker_new(), naming the file. */
+static void tls_files_checked_at_start(uint16_t upstream_port) {
     mqlite_config *config = mqlite_config_new();
     CHECK_RC(mqlite_config_add_listener(config, "127.0.0.1:0"), MQLITE_OK);
     mqlite_bridge *tls = make_bridge("secure", upstream_port, "#", MQLITE_BRIDGE_OUT, NULL, NULL);
@@ -136,7 +138,7 @@ static void tls_refused_at_start(uint16_t upstream_port) {
     mqlite_broker *broker = NULL;
     CHECK_RC(mqlite_broker_new(config, &broker), MQLITE_INVALID_CONFIG);
     CHECK(broker == NULL);
-    CHECK(detail_has("TLS"));
+    CHECK(detail_has("/nonexistent/ca.pem"));
     mqlite_bridge_free(tls);
     mqlite_config_free(config);
 }
@@ -201,7 +203,7 @@ int main(void) {
              MQLITE_OK);
 
     invalid_values();
-    tls_refused_at_start(upstream_port);
+    tls_files_checked_at_start(upstream_port);
 
     /* The local broker, with a bridge in its config: out, with prefixes.
      * The config keeps a copy, so the bridge is freed at once. */
@@ -297,12 +299,12 @@ int main(void) {
     CHECK(stats.sent == 0 && stats.dropped == 0);
     mqlite_bridge_stats_list_free(list);
 
-    /* TLS is refused at run time too, for now. */
+    /* So is it at run time. */
     mqlite_bridge *tls = make_bridge("secure", upstream_port, "#", MQLITE_BRIDGE_OUT, NULL, NULL);
     CHECK_RC(mqlite_bridge_set_tls(tls, "/nonexistent/ca.pem", NULL, NULL, NULL, false),
              MQLITE_OK);
     CHECK_RC(mqlite_handle_add_bridge(local_handle, tls, 5000), MQLITE_INVALID_CONFIG);
-    CHECK(detail_has("TLS"));
+    CHECK(detail_has("/nonexistent/ca.pem"));
     mqlite_bridge_free(tls);
 
     /* Removed at run time: gone from the stats; removing again says so. */

@@ -2,8 +2,8 @@
 two brokers in this process, a "local" one bridged to an "upstream" one,
 with paho-mqtt clients on both. A bridge given to Broker() carries topics
 out and in with their prefixes; one added while the broker runs is
-refused a second time and removed again; the stats read back; TLS refused
-for now; wrong types and values refused.
+refused a second time and removed again; the stats read back; unreadable
+TLS files refused when the bridge is added; wrong types and values refused.
 
 The library and the package are found as in test_bindings.py.
 """
@@ -166,13 +166,13 @@ def test_bridges_on_a_broker_not_running(upstream):
         local.bridge_stats()
 
 
-def test_tls_is_refused_for_now(upstream):
+def test_tls_files_are_checked_when_added(upstream):
     secure = bridge("secure", upstream.port, [BridgeTopic("#")],
                     tls=BridgeTLS(cafile="/nonexistent/ca.pem"))
     with pytest.raises(mqlite.InvalidArgument) as refused:
         mqlite.Broker(port=0, bridges=[secure])
     assert refused.value.code == MQLITE_INVALID_CONFIG
-    assert "TLS" in refused.value.detail
+    assert "/nonexistent/ca.pem" in refused.value.detail
     with mqlite.Broker(port=0, sys_interval_s=0) as local:
         with pytest.raises(mqlite.InvalidArgument) as refused:
             local.add_bridge(secure)

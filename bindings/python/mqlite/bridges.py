@@ -93,8 +93,9 @@ class BridgeTLS:
     neither), and ``insecure`` to skip checking the host name (never in
     production).
 
-    Not supported yet: a broker refuses a bridge with TLS
-    (:class:`~mqlite.InvalidArgument`, code ``MQLITE_INVALID_CONFIG``).
+    The files are read when the bridge is added (a missing or unreadable
+    one: :class:`~mqlite.InvalidArgument`, code ``MQLITE_INVALID_CONFIG``,
+    naming it) and again at each connection.
     """
 
     cafile: Optional[PathLike] = None
@@ -144,7 +145,7 @@ class Bridge:
       ``$SYS/broker/connection/<remote client id>/state``).
     - ``protocol``: ``"mqttv31"``, ``"mqttv311"`` (the default) or
       ``"mqttv50"``.
-    - ``tls``: :class:`BridgeTLS`, not supported yet (refused by the broker).
+    - ``tls``: :class:`BridgeTLS`, or None for plain TCP.
     """
 
     name: str
@@ -380,9 +381,8 @@ class _Bridges:
         Raises:
             InvalidArgument: a value the bridge cannot have (an address
                 that is not ``HOST[:PORT]``, an invalid topic, ...), a
-                bridge without a topic or whose name is taken, a bridge
-                with TLS (not supported yet); a negative or infinite
-                timeout.
+                bridge without a topic or whose name is taken, TLS files
+                that cannot be read; a negative or infinite timeout.
             TypeError: not a :class:`Bridge`; a timeout that is not a
                 number.
             MqliteError: the broker has stopped or did not answer in time.
