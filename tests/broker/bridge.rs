@@ -32,6 +32,32 @@ fn bridge_to(addr: std::net::SocketAddr, topics: Vec<BridgeTopic>) -> Bridge {
     bridge
 }
 
+/// The one `out` topic most tests need: `data/#` at QoS 1, no prefixes.
+fn data_out() -> Vec<BridgeTopic> {
+    vec![topic(
+        "data/#",
+        BridgeDirection::Out,
+        QoS::AtLeastOnce,
+        "",
+        "",
+    )]
+}
+
+/// A clean-session 3.1.1 client of the broker at `addr`.
+fn client(addr: std::net::SocketAddr, id: &str) -> RawClient {
+    let mut client = RawClient::open(addr);
+    client.connect(id, true, 30);
+    client
+}
+
+/// A loopback address nothing listens on (yet).
+fn unused_addr() -> std::net::SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 const STATE: &str = "$SYS/broker/connection/gateway-1/state";
 
 /// Waits until the bridge's state topic on `broker` reads `state`.
@@ -81,11 +107,9 @@ fn topics_cross_both_ways_with_their_prefixes() {
     wait_state(&upstream, "up-watch", b"1");
     wait_state(&local, "local-watch", b"1");
 
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.subscribe(&[("gw1/#", QoS::AtLeastOnce)]);
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     device.subscribe(&[("local/#", QoS::AtLeastOnce)]);
 
     device.publish_acked("site/sensors/t1", b"21.5", QoS::AtLeastOnce, false);
@@ -123,16 +147,12 @@ fn both_ways_without_echo() {
         )];
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut far = RawClient::open(upstream.addr);
-    far.connect("far", true, 30);
+    let mut far = client(upstream.addr, "far");
     far.subscribe(&[("chat/#", QoS::AtLeastOnce)]);
-    let mut near = RawClient::open(local.addr);
-    near.connect("near", true, 30);
+    let mut near = client(local.addr, "near");
     near.subscribe(&[("chat/#", QoS::AtLeastOnce)]);
-    let mut near_writer = RawClient::open(local.addr);
-    near_writer.connect("near-writer", true, 30);
-    let mut far_writer = RawClient::open(upstream.addr);
-    far_writer.connect("far-writer", true, 30);
+    let mut near_writer = client(local.addr, "near-writer");
+    let mut far_writer = client(upstream.addr, "far-writer");
 
     near_writer.publish_acked("chat/a", b"from near", QoS::AtLeastOnce, false);
     near.expect_message("chat/a", b"from near");
@@ -148,26 +168,11 @@ fn both_ways_without_echo() {
 #[test]
 fn messages_wait_for_the_upstream_and_arrive_in_order() {
     // The upstream's port is chosen now, and nothing listens on it yet.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let upstream_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let upstream_addr = unused_addr();
     let local = TestBroker::start_with(|config| {
-        config.bridges = vec![bridge_to(
-            upstream_addr,
-            vec![topic(
-                "data/#",
-                BridgeDirection::Out,
-                QoS::AtLeastOnce,
-                "",
-                "",
-            )],
-        )];
+        config.bridges = vec![bridge_to(upstream_addr, data_out())];
     });
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     for i in 0..50 {
         device.publish_acked("data/x", format!("{i}").as_bytes(), QoS::AtLeastOnce, false);
     }
@@ -189,25 +194,14 @@ fn messages_wait_for_the_upstream_and_arrive_in_order() {
 fn a_bridge_added_and_removed_while_running() {
     let upstream = TestBroker::start();
     let local = TestBroker::start();
-    let bridge = bridge_to(
-        upstream.addr,
-        vec![topic(
-            "data/#",
-            BridgeDirection::Out,
-            QoS::AtLeastOnce,
-            "",
-            "",
-        )],
-    );
+    let bridge = bridge_to(upstream.addr, data_out());
     local.handle.add_bridge(bridge.clone(), TIMEOUT).unwrap();
     // The same name again is refused.
     assert!(local.handle.add_bridge(bridge, TIMEOUT).is_err());
     wait_state(&upstream, "up-watch", b"1");
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     device.publish_acked("data/1", b"a", QoS::AtLeastOnce, false);
     cloud.expect_message("data/1", b"a");
     let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
@@ -254,11 +248,9 @@ fn an_mqtt_5_bridge_keeps_to_the_upstreams_receive_maximum() {
         config.bridges = vec![bridge];
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.subscribe(&[("q2/#", QoS::ExactlyOnce)]);
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     // All at once (QoS 1 here; they cross at the topic's QoS 2): the
     // bridge has 20 to send and a window of 2.
     for i in 0..20u16 {
@@ -283,11 +275,9 @@ fn an_mqtt_5_bridge_keeps_to_the_upstreams_receive_maximum() {
     let payloads: Vec<String> = got.iter().map(|m| m.text()).collect();
     assert_eq!(payloads, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
     // And back, at QoS 2.
-    let mut sink = RawClient::open(local.addr);
-    sink.connect("sink", true, 30);
+    let mut sink = client(local.addr, "sink");
     sink.subscribe(&[("q2/#", QoS::ExactlyOnce)]);
-    let mut cloud_writer = RawClient::open(upstream.addr);
-    cloud_writer.connect("cloud-writer", true, 30);
+    let mut cloud_writer = client(upstream.addr, "cloud-writer");
     cloud_writer.publish_acked("q2/back", b"b", QoS::ExactlyOnce, false);
     let back = sink.receive_and_ack(1);
     assert_eq!(
@@ -350,11 +340,9 @@ fn a_tls_uplink_with_a_client_certificate() {
         config.bridges = vec![tls_bridge(&format!("localhost:{port}"), &pki, false)];
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.subscribe(&[("secure/#", QoS::AtLeastOnce)]);
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     device.publish_acked("secure/a", b"s", QoS::AtLeastOnce, false);
     cloud.expect_message("secure/a", b"s");
 }
@@ -373,8 +361,7 @@ fn a_tls_uplink_checks_the_host_name_unless_insecure() {
         bridge.remote_client_id = Some("gateway-2".into());
         config.bridges = vec![bridge];
     });
-    let mut watcher = RawClient::open(upstream.addr);
-    watcher.connect("watch", true, 30);
+    let mut watcher = client(upstream.addr, "watch");
     watcher.subscribe(&[("$SYS/broker/connection/+/state", QoS::AtLeastOnce)]);
     let up = watcher.expect_publish();
     assert_eq!(
@@ -413,12 +400,7 @@ fn a_bridge_with_an_unreadable_ca_file_does_not_start() {
 #[test]
 fn the_upstream_restarted_mid_stream_loses_nothing() {
     let dir = crate::support::TempDir::new("bridge-restart");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let upstream_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let upstream_addr = unused_addr();
     let upstream_db = dir.path("upstream.db");
     let start_upstream = || {
         TestBroker::start_with(|config| {
@@ -431,20 +413,10 @@ fn the_upstream_restarted_mid_stream_loses_nothing() {
     cloud.connect("cloud", false, 30);
     cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
     let local = TestBroker::start_with(|config| {
-        config.bridges = vec![bridge_to(
-            upstream_addr,
-            vec![topic(
-                "data/#",
-                BridgeDirection::Out,
-                QoS::AtLeastOnce,
-                "",
-                "",
-            )],
-        )];
+        config.bridges = vec![bridge_to(upstream_addr, data_out())];
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     let mut received = Vec::new();
     for i in 0..100 {
         device.publish_acked("data/x", format!("{i}").as_bytes(), QoS::AtLeastOnce, false);
@@ -490,19 +462,9 @@ fn a_stored_queue_of_a_bridge_no_longer_configured_can_be_removed() {
     let nowhere: std::net::SocketAddr = ([127, 0, 0, 1], 9).into();
     let local = TestBroker::start_with(|config| {
         config.persistence = Some(db.clone());
-        config.bridges = vec![bridge_to(
-            nowhere,
-            vec![topic(
-                "data/#",
-                BridgeDirection::Out,
-                QoS::AtLeastOnce,
-                "",
-                "",
-            )],
-        )];
+        config.bridges = vec![bridge_to(nowhere, data_out())];
     });
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     device.publish_acked("data/x", b"kept", QoS::AtLeastOnce, false);
     drop(device);
     local.stop().unwrap();
@@ -544,11 +506,9 @@ fn what_comes_in_is_published_as_the_bridge_under_the_acl() {
         });
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut device = RawClient::open(local.addr);
-    device.connect("device", true, 30);
+    let mut device = client(local.addr, "device");
     device.subscribe(&[("cmd/#", QoS::AtLeastOnce)]);
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.publish_acked("cmd/forbidden", b"no", QoS::AtLeastOnce, false);
     cloud.publish_acked("cmd/allowed", b"yes", QoS::AtLeastOnce, false);
     device.expect_message("cmd/allowed", b"yes");
@@ -564,21 +524,9 @@ fn what_comes_in_is_published_as_the_bridge_under_the_acl() {
 fn addresses_are_tried_in_turn() {
     let upstream = TestBroker::start();
     // Nothing listens on the first one.
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = unused_addr();
     let local = TestBroker::start_with(|config| {
-        let mut bridge = bridge_to(
-            dead,
-            vec![topic(
-                "data/#",
-                BridgeDirection::Out,
-                QoS::AtLeastOnce,
-                "",
-                "",
-            )],
-        );
+        let mut bridge = bridge_to(dead, data_out());
         bridge.addresses.push(upstream.addr.to_string());
         config.bridges = vec![bridge];
     });
@@ -607,8 +555,7 @@ fn an_acl_file_does_not_stop_the_brokers_own_bridge() {
         )];
     });
     wait_state(&upstream, "up-watch", b"1");
-    let mut cloud = RawClient::open(upstream.addr);
-    cloud.connect("cloud", true, 30);
+    let mut cloud = client(upstream.addr, "cloud");
     cloud.subscribe(&[("data/#", QoS::AtLeastOnce)]);
     let mut options = crate::support::ConnectOptions::new("device");
     options.username = Some("dev".into());
@@ -617,8 +564,7 @@ fn an_acl_file_does_not_stop_the_brokers_own_bridge() {
     device.subscribe(&[("cmd/#", QoS::AtLeastOnce)]);
     device.publish_acked("data/1", b"out", QoS::AtLeastOnce, false);
     cloud.expect_message("data/1", b"out");
-    let mut cloud_writer = RawClient::open(upstream.addr);
-    cloud_writer.connect("cloud-writer", true, 30);
+    let mut cloud_writer = client(upstream.addr, "cloud-writer");
     cloud_writer.publish_acked("cmd/1", b"in", QoS::AtLeastOnce, false);
     device.expect_message("cmd/1", b"in");
 }
