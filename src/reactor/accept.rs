@@ -14,6 +14,7 @@ use mio::{Interest, Token};
 use super::listeners::Accepted;
 use super::transport::{Stream, Transport};
 use super::{Reactor, ACCEPT_BUDGET, ACCEPT_RETRY};
+use crate::core::ConnId;
 use crate::Peer;
 
 impl Reactor {
@@ -64,7 +65,7 @@ impl Reactor {
                     }
                     continue;
                 };
-                let mut transport = match Transport::new(stream, &self.listeners[index].layers) {
+                let transport = match Transport::new(stream, &self.listeners[index].layers) {
                     Ok(transport) => transport,
                     Err(error) => {
                         log::warn!("cannot set up {peer}: {error}");
@@ -72,27 +73,33 @@ impl Reactor {
                         continue;
                     }
                 };
-                let token = Token(id.0 + self.conn_base);
-                let registered = match transport.stream_mut() {
-                    Some(stream) => self.poll.registry().register(
-                        stream,
-                        token,
-                        Interest::READABLE | Interest::WRITABLE,
-                    ),
-                    None => Err(io::ErrorKind::NotConnected.into()),
-                };
-                if let Err(error) = registered {
+                if let Err(error) = self.attach_socket(id, transport) {
                     log::warn!("cannot register {peer}: {error}");
                     self.core.handle_closed(now, id);
                     continue;
                 }
-                if self.sockets.len() <= id.0 {
-                    self.sockets.resize_with(id.0 + 1, || None);
-                }
-                self.sockets[id.0] = Some(transport);
                 log::debug!("accepted {peer} on {}", self.listeners[index].name);
             }
         }
+    }
+
+    /// Registers `transport` with the poll as connection `id`'s socket and
+    /// keeps it (accepted, or a bridge's connected link).
+    pub(super) fn attach_socket(&mut self, id: ConnId, mut transport: Transport) -> io::Result<()> {
+        let token = Token(id.0 + self.conn_base);
+        match transport.stream_mut() {
+            Some(stream) => self.poll.registry().register(
+                stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?,
+            None => return Err(io::ErrorKind::NotConnected.into()),
+        }
+        if self.sockets.len() <= id.0 {
+            self.sockets.resize_with(id.0 + 1, || None);
+        }
+        self.sockets[id.0] = Some(transport);
+        Ok(())
     }
 
     /// TCP_NODELAY on an accepted socket, unless it came with it from its

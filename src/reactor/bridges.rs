@@ -278,16 +278,7 @@ impl Reactor {
             dialer.phase = Phase::Done;
             return;
         };
-        let token = Token(id.0 + self.conn_base);
-        let registered = match transport.stream_mut() {
-            Some(stream) => self.poll.registry().register(
-                stream,
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ),
-            None => Err(io::ErrorKind::NotConnected.into()),
-        };
-        if let Err(error) = registered {
+        if let Err(error) = self.attach_socket(id, transport) {
             log::warn!(
                 "bridge {}: cannot register its socket: {error}",
                 dialer.name
@@ -296,10 +287,6 @@ impl Reactor {
             dialer.failed(now, "connection lost at once");
             return;
         }
-        if self.sockets.len() <= id.0 {
-            self.sockets.resize_with(id.0 + 1, || None);
-        }
-        self.sockets[id.0] = Some(transport);
         log::info!("bridge {}: connected to {peer}", dialer.name);
         dialer.phase = Phase::Up { conn: id };
     }
