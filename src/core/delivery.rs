@@ -367,6 +367,7 @@ impl Core {
 
     /// Appends bytes to a connection's output through `encode` (held for
     /// the store when operations recorded before are not applied yet).
+    #[inline]
     pub(super) fn write_to(&mut self, id: ConnId, encode: impl FnOnce(&mut Vec<u8>)) {
         let Some(conn) = self.conns.get_mut(id) else {
             return;

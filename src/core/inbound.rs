@@ -203,21 +203,53 @@ impl Core {
             Some(topic) => Publish { topic, ..publish },
             None => publish,
         };
-        // From upstream through a bridge: under its local topic.
-        let crossed;
-        let publish = if from_bridge {
-            crossed = self.incoming_topic(id, publish.topic);
-            match &crossed {
-                Some(topic) => Publish { topic, ..publish },
-                None => {
-                    log::debug!("bridged {} matches no `in` topic: dropped", publish.topic);
-                    self.acknowledge_unrouted(key, id, &publish, v5);
-                    return;
-                }
+        if from_bridge {
+            self.publish_from_bridge(now, id, key, publish, v5);
+            return;
+        }
+        self.accept_publish(now, id, key, publish, v5);
+    }
+
+    /// A PUBLISH from upstream on a bridge's link: taken under its local
+    /// topic, or only acknowledged when no `in` topic matches it.
+    #[cold]
+    #[inline(never)]
+    fn publish_from_bridge(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        publish: Publish<'_>,
+        v5: bool,
+    ) {
+        match self.incoming_topic(id, publish.topic) {
+            Some(topic) => self.accept_publish(
+                now,
+                id,
+                key,
+                Publish {
+                    topic: &topic,
+                    ..publish
+                },
+                v5,
+            ),
+            None => {
+                log::debug!("bridged {} matches no `in` topic: dropped", publish.topic);
+                self.acknowledge_unrouted(key, id, &publish, v5);
             }
-        } else {
-            publish
-        };
+        }
+    }
+
+    /// A PUBLISH under its final topic: checked, routed and acknowledged.
+    #[inline(always)]
+    fn accept_publish(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        publish: Publish<'_>,
+        v5: bool,
+    ) {
         if !is_valid_topic_name(publish.topic) {
             // A wildcard (or empty) topic name in PUBLISH is a protocol
             // violation [MQTT-3.3.2-2].
@@ -275,6 +307,7 @@ impl Core {
     /// one when the client accepts problem information: some clients (the
     /// Eclipse Paho MQTT 5 test client among them) cannot read a PUBACK /
     /// PUBREC with properties. CONNACK and DISCONNECT carry the strings.
+    #[inline]
     pub(super) fn acknowledge_publish(
         &mut self,
         id: ConnId,

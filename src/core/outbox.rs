@@ -42,7 +42,7 @@ impl Outbox {
 
     /// Appends a PUBLISH of `message` (with its own QoS and retain flag)
     /// to `conn`'s output.
-    #[inline]
+    #[inline(always)]
     pub(super) fn publish(
         &mut self,
         id: ConnId,
@@ -52,17 +52,32 @@ impl Outbox {
         packet_id: u16,
         wire: Wire,
     ) {
-        // A bridge's link sends it under its upstream topic.
         if conn.bridge.is_some() {
-            let crossed = conn.crossing(message).into_owned();
-            self.append(id, conn, store, |output| {
-                output.push_publish(&crossed, false, packet_id, wire)
-            });
+            self.publish_upstream(id, conn, store, message, packet_id, wire);
             return;
         }
         let wire = conn.with_alias(wire, message);
         self.append(id, conn, store, |output| {
             output.push_publish(message, false, packet_id, wire)
+        });
+    }
+
+    /// [`Outbox::publish`] on a bridge's link: under the message's upstream
+    /// topic.
+    #[cold]
+    #[inline(never)]
+    fn publish_upstream(
+        &mut self,
+        id: ConnId,
+        conn: &mut Conn,
+        store: &StoreLog,
+        message: &Message,
+        packet_id: u16,
+        wire: Wire,
+    ) {
+        let crossed = conn.crossing(message).into_owned();
+        self.append(id, conn, store, |output| {
+            output.push_publish(&crossed, false, packet_id, wire)
         });
     }
 

@@ -283,6 +283,7 @@ impl Session {
     /// last handed out (0 skipped), or the next one after it that is free.
     /// The caller has room in the window, so at most 65 534 ids are in use
     /// and one is always found.
+    #[inline]
     pub(crate) fn next_packet_id(&mut self) -> PacketId {
         loop {
             self.last_packet_id = self.last_packet_id.wrapping_add(1);
@@ -355,7 +356,7 @@ impl Session {
     }
 
     /// Adds a message to the end of the in-flight window.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_inflight(&mut self, inflight: Inflight) {
         if self.inflight.is_empty() {
             self.inflight_ids = IdRange::single(inflight.packet_id);
