@@ -127,3 +127,47 @@ fn a_mosquitto_bridge_to_an_mqlite_upstream() {
         mosquitto.log()
     );
 }
+
+#[test]
+fn a_mosquitto_conf_bridge_in_the_binary() {
+    let Some(upstream) = MosquittoBroker::start("") else {
+        return;
+    };
+    let dir = crate::support::TempDir::new("conf-bridge");
+    let port = crate::support::cli::mosquitto_broker::free_port();
+    let conf = dir.file(
+        "mosquitto.conf",
+        &format!(
+            "# a gateway's config, as mosquitto reads it\nlistener {port} 127.0.0.1\n\
+             allow_anonymous true\npersistence false\n\n\
+             connection cloud\naddress {}\nremote_clientid gw-7\n\
+             restart_timeout 1 5\ntopic sensors/# out 1 site/ gw7/\n\
+             topic cmd/# in 1\n",
+            upstream.addr
+        ),
+    );
+    let conf_arg = conf.to_str().unwrap().to_string();
+    let launch = crate::support::binary::Launch::new(&["-c", &conf_arg], dir.dir(), Some(port));
+    let local = crate::support::cli::Mqlite::launch(launch, crate::support::binary::Ready::Serving)
+        .unwrap_or_else(|error| panic!("{error}"));
+    wait_retained(
+        upstream.addr,
+        "watch",
+        "$SYS/broker/connection/gw-7/state",
+        b"1",
+    );
+    let mut cloud = RawClient::open(upstream.addr);
+    cloud.connect("cloud", true, 30);
+    cloud.subscribe(&[("gw7/#", QoS::AtLeastOnce)]);
+    let mut device = RawClient::open(local.addr);
+    device.connect("device", true, 30);
+    device.subscribe(&[("cmd/#", QoS::AtLeastOnce)]);
+    let mut writer = RawClient::open(local.addr);
+    writer.connect("writer", true, 30);
+    writer.publish_acked("site/sensors/t", b"21", QoS::AtLeastOnce, false);
+    cloud.expect_message("gw7/sensors/t", b"21");
+    let mut cloud_writer = RawClient::open(upstream.addr);
+    cloud_writer.connect("cloud-writer", true, 30);
+    cloud_writer.publish_acked("cmd/reboot", b"now", QoS::AtLeastOnce, false);
+    device.expect_message("cmd/reboot", b"now");
+}
