@@ -50,6 +50,12 @@ pub struct Bridge {
     pub restart_timeout_cap: Option<Duration>,
     /// When it connects. Default: [`BridgeStart::Automatic`].
     pub start: BridgeStart,
+    /// [`BridgeStart::Lazy`]: connect once this many messages wait for
+    /// the upstream. Default: 10.
+    pub threshold: usize,
+    /// [`BridgeStart::Lazy`]: disconnect once the link has carried nothing
+    /// for this long and nothing waits. Default: 60 s.
+    pub idle_timeout: Duration,
     /// Tell the upstream broker that this client is a bridge (mosquitto's
     /// `try_private`: the protocol level's high bit in MQTT 3.1.1, No Local
     /// subscriptions in MQTT 5), so that it does not send back what the
@@ -75,6 +81,9 @@ pub enum BridgeStart {
     Automatic,
     /// Once only: no reconnection after it ends.
     Once,
+    /// When `threshold` messages wait for the upstream; disconnected again
+    /// after `idle_timeout` without traffic (mosquitto's `lazy`).
+    Lazy,
 }
 
 /// The MQTT version a bridge speaks upstream (`bridge_protocol_version`).
@@ -193,6 +202,8 @@ impl Bridge {
             restart_timeout: Duration::from_secs(5),
             restart_timeout_cap: Some(Duration::from_secs(30)),
             start: BridgeStart::Automatic,
+            threshold: 10,
+            idle_timeout: Duration::from_secs(60),
             try_private: true,
             notifications: true,
             notification_topic: None,
@@ -290,6 +301,12 @@ impl Bridge {
                 "restart_timeout",
                 "the cap must be at least the base".into(),
             );
+        }
+        if self.threshold == 0 {
+            return bad("threshold", "must be at least 1".into());
+        }
+        if self.idle_timeout < Duration::from_secs(1) || self.idle_timeout > longest {
+            return bad("idle_timeout", "must be 1 to 4294967295 s".into());
         }
         if let Some(topic) = &self.notification_topic {
             if !is_valid_topic_name(topic) {

@@ -79,6 +79,9 @@ pub(super) struct BridgeLink {
     pub(super) connected: bool,
     pub(super) connections: u64,
     pub(super) received: u64,
+    /// Messages sent and received when a lazy bridge's idle check last
+    /// looked.
+    pub(super) activity_mark: (u64, u64),
 }
 
 /// What a bridge's connection carries beyond a client's.
@@ -149,6 +152,7 @@ impl Core {
             connected: false,
             connections: 0,
             received: 0,
+            activity_mark: (0, 0),
         };
         let slot = self.bridges.iter().position(Option::is_none);
         let id = match slot {
@@ -280,6 +284,18 @@ impl Core {
             Some(c) if c.state != ConnState::Closing => Some(conn),
             _ => None,
         }
+    }
+
+    /// Messages waiting for bridge `id`'s upstream: queued or in flight,
+    /// those in the store included.
+    pub fn bridge_queued(&self, id: BridgeId) -> usize {
+        self.bridges
+            .get(id.0)
+            .and_then(Option::as_ref)
+            .and_then(|link| self.sessions.get(link.key))
+            .map_or(0, |s| {
+                s.queued_messages() + s.inflight.len() + s.stored_only.messages
+            })
     }
 
     /// The state and counters of every bridge.

@@ -11,7 +11,7 @@ use super::connection::{CloseReason, ConnState};
 use super::session::Session;
 use super::timers::Timer;
 use super::{bridge_topics, keepalive_window, ConnId, Core, Message, SessionKey};
-use crate::bridge::Bridge;
+use crate::bridge::{Bridge, BridgeStart};
 use crate::codec::{
     self, AckKind, ConnAck, Packet, Protocol, Publish, QoS, ReasonCode, SubAck, Subscribe,
     SubscriptionOptions,
@@ -85,6 +85,12 @@ impl Core {
         );
         self.timers
             .push(now + settings.keepalive, Timer::BridgePing(id, generation));
+        if settings.start == BridgeStart::Lazy {
+            self.timers.push(
+                now + settings.idle_timeout,
+                Timer::BridgeIdle(id, generation),
+            );
+        }
         self.stats.clients_connected += 1;
         log::info!(
             "bridge {}: connected{}",
@@ -265,6 +271,72 @@ impl Core {
         });
         self.timers
             .push(now + every, Timer::BridgePing(id, generation));
+    }
+
+    /// Every `idle_timeout` on a lazy bridge's link: when nothing crossed
+    /// since the last look and nothing waits, the link is closed (its
+    /// state `0` published upstream first, then DISCONNECT, so that the
+    /// upstream does not take it for a failure); the dialer connects again
+    /// once `threshold` messages wait.
+    pub(super) fn bridge_idle(&mut self, now: Instant, id: ConnId, generation: u32) {
+        let Some(conn) = self.conns.get(id) else {
+            return;
+        };
+        if conn.generation != generation || !matches!(conn.state, ConnState::Connected(_)) {
+            return;
+        }
+        let Some(bridge) = conn.bridge.as_ref() else {
+            return;
+        };
+        let (bridge_id, settings, protocol) =
+            (bridge.id, Arc::clone(&bridge.settings), conn.protocol);
+        let Some(link) = self.bridges.get(bridge_id.0).and_then(Option::as_ref) else {
+            return;
+        };
+        let key = link.key;
+        let activity = (
+            self.sessions.get(key).map_or(0, |s| s.messages_sent),
+            link.received,
+        );
+        let idle = activity == link.activity_mark && self.bridge_queued(bridge_id) == 0;
+        if !idle {
+            if let Some(link) = self.bridges.get_mut(bridge_id.0).and_then(Option::as_mut) {
+                link.activity_mark = activity;
+            }
+            self.timers.push(
+                now + settings.idle_timeout,
+                Timer::BridgeIdle(id, generation),
+            );
+            return;
+        }
+        log::info!(
+            "bridge {}: idle for {:?}, disconnecting (start_type lazy)",
+            settings.name,
+            settings.idle_timeout
+        );
+        if settings.notifications {
+            let topic = settings.state_topic();
+            let state = Packet::Publish(Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: true,
+                topic: &topic,
+                packet_id: None,
+                payload: b"0",
+                properties: codec::Properties::EMPTY,
+            });
+            self.write_to(id, |out| {
+                let _ = codec::encode_as(&state, protocol, out);
+            });
+        }
+        let disconnect = Packet::Disconnect(codec::Reasoned {
+            reason: ReasonCode::SUCCESS,
+            properties: codec::Properties::EMPTY,
+        });
+        self.write_to(id, |out| {
+            let _ = codec::encode_as(&disconnect, protocol, out);
+        });
+        self.close(now, id, CloseReason::Disconnect);
     }
 
     /// A bridge's connection ended (after the session was detached): the

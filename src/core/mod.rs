@@ -315,6 +315,7 @@ impl Core {
                     }
                 }
                 Timer::BridgePing(id, generation) => self.bridge_ping(now, id, generation),
+                Timer::BridgeIdle(id, generation) => self.bridge_idle(now, id, generation),
                 Timer::Keepalive(id, generation) => self.check_keepalive(now, id, generation),
                 Timer::AuthTimeout(id, generation) => self.check_auth_timeout(now, id, generation),
                 Timer::SessionExpiry(key, generation) => self.expire_session(now, key, generation),

@@ -119,8 +119,10 @@ impl Core {
         self.timers.retain(|timer| match *timer {
             Timer::ConnectTimeout(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state.awaits_connection()),
-            Timer::BridgePing(id, generation) => matches!(conns.get(id),
-                Some(c) if c.generation == generation && c.state != ConnState::Closing),
+            Timer::BridgePing(id, generation) | Timer::BridgeIdle(id, generation) => {
+                matches!(conns.get(id),
+                Some(c) if c.generation == generation && c.state != ConnState::Closing)
+            }
             Timer::Keepalive(id, generation) => matches!(conns.get(id),
                 Some(c) if c.generation == generation && c.state != ConnState::Closing),
             Timer::AuthTimeout(id, generation) => matches!(conns.get(id),

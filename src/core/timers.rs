@@ -27,6 +27,8 @@ pub(crate) enum Timer {
     WillDelay(SessionKey, u32),
     /// Time to send PINGREQ on a bridge's link.
     BridgePing(ConnId, u32),
+    /// Time to see whether a lazy bridge's link has been idle.
+    BridgeIdle(ConnId, u32),
     /// Time to publish `$SYS` statistics.
     Sys,
 }

@@ -58,6 +58,8 @@ enum Phase {
     Up { conn: ConnId },
     /// Not connecting again (`start_type once`, after its one go).
     Done,
+    /// `start_type lazy`: waiting for `threshold` messages to queue.
+    Dormant,
 }
 
 /// One bridge's connection attempts.
@@ -69,6 +71,8 @@ pub(super) struct Dialer {
     start: BridgeStart,
     restart: Duration,
     restart_cap: Option<Duration>,
+    /// `start_type lazy`: connect once this many messages wait.
+    threshold: usize,
     /// The bridge's TLS settings, if it speaks TLS upstream.
     tls: Option<crate::BridgeTls>,
     phase: Phase,
@@ -95,7 +99,11 @@ impl Dialer {
             restart: bridge.restart_timeout,
             restart_cap: bridge.restart_timeout_cap,
             tls: bridge.tls.clone(),
-            phase: Phase::Waiting { at: now },
+            threshold: bridge.threshold,
+            phase: match bridge.start {
+                BridgeStart::Lazy => Phase::Dormant,
+                BridgeStart::Automatic | BridgeStart::Once => Phase::Waiting { at: now },
+            },
             next_address: 0,
             last_wait: Duration::ZERO,
             jitter: seed | 1,
@@ -112,7 +120,7 @@ impl Dialer {
             }
             #[cfg(feature = "tls")]
             Phase::Handshaking { deadline, .. } => Some(*deadline),
-            Phase::Up { .. } | Phase::Done => None,
+            Phase::Up { .. } | Phase::Done | Phase::Dormant => None,
         }
     }
 
@@ -142,7 +150,8 @@ impl Dialer {
         let wait = self.next_wait();
         self.phase = match self.start {
             BridgeStart::Once => Phase::Done,
-            BridgeStart::Automatic => Phase::Waiting { at: now + wait },
+            // A lazy bridge tries again while its messages wait.
+            BridgeStart::Automatic | BridgeStart::Lazy => Phase::Waiting { at: now + wait },
         };
     }
 }
@@ -225,6 +234,16 @@ impl Reactor {
         let mut dialers = std::mem::take(&mut self.dialers.dialers);
         for (index, dialer) in dialers.iter_mut().enumerate() {
             let token = Token(FIRST_DIAL_TOKEN + index);
+            if matches!(dialer.phase, Phase::Dormant)
+                && self.core.bridge_queued(dialer.id) >= dialer.threshold
+            {
+                log::info!(
+                    "bridge {}: {} messages wait, connecting",
+                    dialer.name,
+                    dialer.threshold
+                );
+                dialer.phase = Phase::Waiting { at: now };
+            }
             loop {
                 match step(dialer, now, token, self.poll.registry(), &shared) {
                     Step::Stay => break,
@@ -248,6 +267,7 @@ impl Reactor {
                         BridgeStart::Automatic => Phase::Waiting {
                             at: now + dialer.restart,
                         },
+                        BridgeStart::Lazy => Phase::Dormant,
                     };
                     if matches!(dialer.phase, Phase::Done) {
                         log::info!("bridge {}: not reconnecting (start_type once)", dialer.name);
@@ -370,7 +390,7 @@ fn step(
                 }
             }
         }
-        Phase::Waiting { .. } | Phase::Up { .. } | Phase::Done => Step::Stay,
+        Phase::Waiting { .. } | Phase::Up { .. } | Phase::Done | Phase::Dormant => Step::Stay,
         Phase::Resolving {
             answer,
             port,

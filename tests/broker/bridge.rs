@@ -568,3 +568,48 @@ fn an_acl_file_does_not_stop_the_brokers_own_bridge() {
     cloud_writer.publish_acked("cmd/1", b"in", QoS::AtLeastOnce, false);
     device.expect_message("cmd/1", b"in");
 }
+
+#[test]
+fn a_lazy_bridge_connects_at_its_threshold_and_leaves_when_idle() {
+    let upstream = TestBroker::start();
+    let local = TestBroker::start_with(|config| {
+        let mut bridge = bridge_to(upstream.addr, data_out());
+        bridge.start = mqlite::BridgeStart::Lazy;
+        bridge.threshold = 3;
+        bridge.idle_timeout = Duration::from_secs(1);
+        config.bridges = vec![bridge];
+    });
+    let mut cloud = client(upstream.addr, "cloud");
+    cloud.subscribe(&[("data/#", QoS::AtLeastOnce), (STATE, QoS::AtLeastOnce)]);
+    let mut device = client(local.addr, "device");
+    device.publish_acked("data/x", b"1", QoS::AtLeastOnce, false);
+    device.publish_acked("data/x", b"2", QoS::AtLeastOnce, false);
+    // Below the threshold: no link.
+    cloud.expect_nothing();
+    let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
+    assert!(!stats[0].connected && stats[0].connections == 0 && stats[0].queued == 2);
+    device.publish_acked("data/x", b"3", QoS::AtLeastOnce, false);
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        let m = cloud.receive_and_ack(1).remove(0);
+        got.push((m.topic.clone(), m.text()));
+    }
+    assert!(
+        got.contains(&(STATE.to_string(), "1".to_string())),
+        "{got:?}"
+    );
+    for i in 1..=3 {
+        assert!(
+            got.contains(&("data/x".to_string(), i.to_string())),
+            "{got:?}"
+        );
+    }
+    // Idle for a second: it says so upstream and goes.
+    let m = cloud.receive_and_ack(1).remove(0);
+    assert_eq!((m.topic.as_str(), m.text().as_str()), (STATE, "0"));
+    crate::support::wait_until(TIMEOUT, "the link closed", || {
+        !local.handle.bridge_stats(TIMEOUT).unwrap()[0].connected
+    });
+    let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
+    assert_eq!(stats[0].connections, 1);
+}

@@ -205,8 +205,8 @@ fn a_refused_option_exits_1_naming_file_line_and_option() {
     for (text, says) in [
         (
             "listener 1883\n\nconnection cloud\naddress broker.example:1883\ntopic # out 1\n\
-             start_type lazy\n",
-            "mosquitto.conf: line 6: `start_type`: `lazy` is not supported by mqlite yet",
+             start_type manual\n",
+            "mosquitto.conf: line 6: `start_type`: `manual` is not supported",
         ),
         (
             "listener 1883\n\ntopic # out 1\n",

@@ -45,6 +45,8 @@ pub struct BridgeTable {
     restart_timeout: Option<u64>,
     restart_timeout_cap: Option<u64>,
     start_type: Option<String>,
+    threshold: Option<usize>,
+    idle_timeout: Option<u64>,
     try_private: Option<bool>,
     notifications: Option<bool>,
     notification_topic: Option<String>,
@@ -111,7 +113,18 @@ pub const BRIDGE_KEYS: &[(&str, &str)] = &[
         "restart_timeout_cap",
         "30  with it, a backoff from restart_timeout up to this, with jitter",
     ),
-    ("start_type", "\"automatic\"  or \"once\" (never reconnect)"),
+    (
+        "start_type",
+        "\"automatic\"  or \"once\" (never reconnect) or \"lazy\" (when threshold messages wait)",
+    ),
+    (
+        "threshold",
+        "10  lazy: connect once this many messages wait",
+    ),
+    (
+        "idle_timeout",
+        "60  lazy: seconds without traffic before disconnecting",
+    ),
     (
         "try_private",
         "true  tell the upstream it is a bridge (it then echoes nothing back)",
@@ -206,6 +219,12 @@ impl BridgeTable {
         if let Some(seconds) = self.keepalive_interval {
             bridge.keepalive = Duration::from_secs(seconds);
         }
+        if let Some(count) = self.threshold {
+            bridge.threshold = count;
+        }
+        if let Some(seconds) = self.idle_timeout {
+            bridge.idle_timeout = Duration::from_secs(seconds);
+        }
         // As mosquitto's `restart_timeout`: one value alone is a constant
         // wait, a cap makes it a backoff.
         match (self.restart_timeout, self.restart_timeout_cap) {
@@ -218,21 +237,16 @@ impl BridgeTable {
             }
         }
         if let Some(start) = &self.start_type {
-            bridge.start =
-                match start.as_str() {
-                    "automatic" => BridgeStart::Automatic,
-                    "once" => BridgeStart::Once,
-                    "lazy" => return Err(bad(
-                        "start_type \"lazy\" is not supported by mqlite yet: use \"automatic\" \
-                         or \"once\""
-                            .into(),
-                    )),
-                    other => {
-                        return Err(bad(format!(
-                            "start_type `{other}` is not \"automatic\" or \"once\""
-                        )))
-                    }
-                };
+            bridge.start = match start.as_str() {
+                "automatic" => BridgeStart::Automatic,
+                "once" => BridgeStart::Once,
+                "lazy" => BridgeStart::Lazy,
+                other => {
+                    return Err(bad(format!(
+                        "start_type `{other}` is not \"automatic\", \"once\" or \"lazy\""
+                    )))
+                }
+            };
         }
         if let Some(value) = self.try_private {
             bridge.try_private = value;
@@ -375,6 +389,8 @@ mod tests {
             restart_timeout: Duration::from_secs(2),
             restart_timeout_cap: Some(Duration::from_secs(90)),
             start: BridgeStart::Once,
+            threshold: 10,
+            idle_timeout: Duration::from_secs(60),
             try_private: false,
             notifications: false,
             notification_topic: Some("gw/state".into()),
@@ -446,8 +462,8 @@ mod tests {
                 "an empty pattern needs",
             ),
             (
-                &format!("{MINIMAL}start_type = \"lazy\""),
-                "\"lazy\" is not supported by mqlite yet",
+                &format!("{MINIMAL}start_type = \"sometimes\""),
+                "is not \"automatic\", \"once\" or \"lazy\"",
             ),
             (
                 &format!("{MINIMAL}start_type = \"manual\""),

@@ -171,16 +171,25 @@ fn option_of(p: &mut Pending, line: &Line<'_>, warnings: &mut Vec<String>) -> Re
             bridge.keepalive = Duration::from_secs(seconds as u64);
         }
         "restart_timeout" => restart_timeout(bridge, line, warnings)?,
+        "threshold" => {
+            let count = line.int(warnings)?;
+            if count < 1 {
+                return Err(line.refuse(format!("{count} is less than 1")));
+            }
+            bridge.threshold = usize::try_from(count).unwrap_or(usize::MAX);
+        }
+        "idle_timeout" => {
+            let seconds = line.int(warnings)?;
+            if !(1..=i64::from(u32::MAX)).contains(&seconds) {
+                return Err(line.refuse(format!("{seconds} is not 1 to 4294967295 seconds")));
+            }
+            bridge.idle_timeout = Duration::from_secs(seconds as u64);
+        }
         "start_type" => {
             bridge.start = match line.word(warnings)? {
                 "automatic" => BridgeStart::Automatic,
                 "once" => BridgeStart::Once,
-                "lazy" => {
-                    return Err(line.refuse(
-                        "`lazy` is not supported by mqlite yet: use `automatic` (connect at \
-                         start, reconnect after a failure) or `once`",
-                    ))
-                }
+                "lazy" => BridgeStart::Lazy,
                 "manual" => {
                     return Err(line.refuse("`manual` is not supported; mosquitto refuses it too"))
                 }

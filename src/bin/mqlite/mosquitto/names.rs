@@ -151,6 +151,8 @@ pub const BRIDGE: &[&str] = &[
     "restart_timeout",
     "round_robin",
     "start_type",
+    "threshold",
+    "idle_timeout",
     "topic",
     "try_private",
     "username",
@@ -203,16 +205,8 @@ pub const BRIDGE_SKIPPED: &[(&str, &str)] = &[
         "the MQTT keep alive (`keepalive_interval`) closes a dead link",
     ),
     (
-        "idle_timeout",
-        "only used with `start_type lazy`, which mqlite does not support",
-    ),
-    (
         "local_clientid",
         "mqlite's bridge runs inside the broker, with no local client connection to name",
-    ),
-    (
-        "threshold",
-        "only used with `start_type lazy`, which mqlite does not support",
     ),
 ];
 

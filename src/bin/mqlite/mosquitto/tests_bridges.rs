@@ -123,6 +123,8 @@ fn every_option_is_mapped() {
         restart_timeout: Duration::from_secs(10),
         restart_timeout_cap: Some(Duration::from_secs(120)),
         start: BridgeStart::Once,
+        threshold: 10,
+        idle_timeout: Duration::from_secs(60),
         try_private: false,
         notifications: false,
         notification_topic: Some("gw/bridge/state".into()),
@@ -362,13 +364,24 @@ fn values_read_as_mosquitto_reads_them() {
 }
 
 #[test]
-fn start_type_lazy_is_not_supported_yet() {
-    let error = refused(&format!("port 1883\n{UP}start_type lazy\n"));
-    assert_eq!(
-        error,
-        "config file /etc/m.conf: line 5: `start_type`: `lazy` is not supported by mqlite yet: \
-         use `automatic` (connect at start, reconnect after a failure) or `once`"
+fn start_type_lazy_with_its_threshold_and_idle_timeout() {
+    let (b, warnings) = bridge(&format!(
+        "{UP}start_type lazy\nthreshold 3\nidle_timeout 20\n"
+    ));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(b.start, BridgeStart::Lazy);
+    assert_eq!(b.threshold, 3);
+    assert_eq!(b.idle_timeout, Duration::from_secs(20));
+    // mosquitto's defaults.
+    let (b, _) = bridge(&format!("{UP}start_type lazy\n"));
+    assert_eq!((b.threshold, b.idle_timeout), (10, Duration::from_secs(60)));
+    let error = refused(&format!("port 1883\n{UP}threshold 0\n"));
+    assert!(
+        error.contains("line 5: `threshold`: 0 is less than 1"),
+        "{error}"
     );
+    let error = refused(&format!("port 1883\n{UP}idle_timeout 0\n"));
+    assert!(error.contains("line 5: `idle_timeout`"), "{error}");
 }
 
 #[test]
