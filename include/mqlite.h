@@ -2484,6 +2484,32 @@ mqlite_result mqlite_bridge_set_start_once(struct mqlite_bridge *bridge,
                                            bool once);
 
 /**
+ * Makes the bridge lazy (mosquitto's `start_type lazy`): it connects
+ * only once `threshold` messages wait for the upstream, and disconnects
+ * again after `idle_timeout_s` seconds without traffic and with nothing
+ * waiting. `mqlite_bridge_set_start_once()` makes it automatic or once
+ * again.
+ *
+ * # Parameters
+ * - `bridge`: the bridge.
+ * - `threshold`: at least 1 (mosquitto's default: 10).
+ * - `idle_timeout_s`: at least 1 (mosquitto's default: 60).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (a 0).
+ * On an error the bridge is left as it was.
+ *
+ * # Memory and lifetimes
+ * Only the values are stored.
+ *
+ * # Safety
+ * `bridge` is NULL or live.
+ */
+mqlite_result mqlite_bridge_set_start_lazy(struct mqlite_bridge *bridge,
+                                           uint64_t threshold,
+                                           uint32_t idle_timeout_s);
+
+/**
  * Sets whether the bridge tells the upstream broker it is a bridge
  * (mosquitto's `try_private`: the protocol level's high bit in MQTT
  * 3.1/3.1.1, No Local subscriptions in MQTT 5), so that the upstream does

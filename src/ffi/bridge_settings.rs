@@ -302,6 +302,46 @@ pub unsafe extern "C" fn mqlite_bridge_set_start_once(
     })
 }
 
+/// Makes the bridge lazy (mosquitto's `start_type lazy`): it connects
+/// only once `threshold` messages wait for the upstream, and disconnects
+/// again after `idle_timeout_s` seconds without traffic and with nothing
+/// waiting. `mqlite_bridge_set_start_once()` makes it automatic or once
+/// again.
+///
+/// # Parameters
+/// - `bridge`: the bridge.
+/// - `threshold`: at least 1 (mosquitto's default: 10).
+/// - `idle_timeout_s`: at least 1 (mosquitto's default: 60).
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (a 0).
+/// On an error the bridge is left as it was.
+///
+/// # Memory and lifetimes
+/// Only the values are stored.
+///
+/// # Safety
+/// `bridge` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_bridge_set_start_lazy(
+    bridge: *mut mqlite_bridge,
+    threshold: u64,
+    idle_timeout_s: u32,
+) -> mqlite_result {
+    with_bridge("mqlite_bridge_set_start_lazy", bridge, |bridge| {
+        if threshold == 0 {
+            return Err(Failure::invalid("threshold", "must be at least 1"));
+        }
+        if idle_timeout_s == 0 {
+            return Err(Failure::invalid("idle_timeout_s", "must be at least 1"));
+        }
+        bridge.start = BridgeStart::Lazy;
+        bridge.threshold = usize::try_from(threshold).unwrap_or(usize::MAX);
+        bridge.idle_timeout = Duration::from_secs(u64::from(idle_timeout_s));
+        Ok(())
+    })
+}
+
 /// Sets whether the bridge tells the upstream broker it is a bridge
 /// (mosquitto's `try_private`: the protocol level's high bit in MQTT
 /// 3.1/3.1.1, No Local subscriptions in MQTT 5), so that the upstream does

@@ -170,6 +170,29 @@ fn the_setters_build_the_rust_bridge() {
 }
 
 #[test]
+fn a_lazy_bridge_from_c() {
+    // SAFETY: NUL-terminated literals, objects made here and freed once.
+    unsafe {
+        let bridge = simple(c"lazy", c"h");
+        assert_eq!(
+            mqlite_bridge_set_start_lazy(bridge, 0, 60),
+            MQLITE_INVALID_ARGUMENT
+        );
+        assert_eq!(mqlite_bridge_set_start_lazy(bridge, 3, 7), MQLITE_OK);
+        let config = mqlite_config_new();
+        assert_eq!(mqlite_config_add_bridge(config, bridge), MQLITE_OK);
+        let added = (*config).config.bridges.clone();
+        assert_eq!(added[0].start, BridgeStart::Lazy);
+        assert_eq!(
+            (added[0].threshold, added[0].idle_timeout),
+            (3, Duration::from_secs(7))
+        );
+        mqlite_config_free(config);
+        mqlite_bridge_free(bridge);
+    }
+}
+
+#[test]
 fn bad_values_are_refused_where_given() {
     // SAFETY: as above.
     unsafe {

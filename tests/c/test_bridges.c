@@ -181,6 +181,9 @@ static void invalid_values(void) {
     CHECK_RC(mqlite_bridge_set_local_clean_session(bridge, -1), MQLITE_OK);
     CHECK_RC(mqlite_bridge_set_remote_credentials(bridge, "user", "secret"), MQLITE_OK);
     CHECK_RC(mqlite_bridge_set_restart_timeout_s(bridge, 5, 30), MQLITE_OK);
+    CHECK_RC(mqlite_bridge_set_start_lazy(bridge, 0, 60), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_bridge_set_start_lazy(bridge, 10, 0), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_bridge_set_start_lazy(bridge, 10, 60), MQLITE_OK);
     CHECK_RC(mqlite_bridge_set_start_once(bridge, true), MQLITE_OK);
     CHECK_RC(mqlite_bridge_set_try_private(bridge, false), MQLITE_OK);
     CHECK_RC(mqlite_bridge_set_notifications(bridge, false), MQLITE_OK);

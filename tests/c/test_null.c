@@ -511,6 +511,7 @@ static void bridge_nulls(void) {
     CHECK_RC(mqlite_bridge_set_keepalive_s(NULL, 60), MQLITE_NULL_PARAMETER);
     CHECK_RC(mqlite_bridge_set_restart_timeout_s(NULL, 5, 30), MQLITE_NULL_PARAMETER);
     CHECK_RC(mqlite_bridge_set_start_once(NULL, true), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_bridge_set_start_lazy(NULL, 10, 60), MQLITE_NULL_PARAMETER);
     CHECK_RC(mqlite_bridge_set_try_private(NULL, true), MQLITE_NULL_PARAMETER);
     CHECK_RC(mqlite_bridge_set_notifications(NULL, true), MQLITE_NULL_PARAMETER);
     CHECK_RC(mqlite_bridge_set_notification_topic(NULL, "t"), MQLITE_NULL_PARAMETER);

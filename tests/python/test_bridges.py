@@ -190,6 +190,12 @@ def test_every_setting_reaches_the_library(upstream):
         protocol="mqttv50")
     with mqlite.Broker(port=0, sys_interval_s=0, bridges=[full]) as local:
         assert [s.name for s in local.bridge_stats()] == ["full"]
+    lazy = Bridge("lazy", f"127.0.0.1:{upstream.port}", [BridgeTopic("x/#")],
+                  start="lazy", threshold=2, idle_timeout=5)
+    with mqlite.Broker(port=0, sys_interval_s=0, bridges=[lazy]) as local:
+        # Nothing waits: it has not connected.
+        time.sleep(0.3)
+        assert not local.bridge_stats()[0].connected
 
 
 @pytest.mark.parametrize("settings, code", [
@@ -207,7 +213,9 @@ def test_every_setting_reaches_the_library(upstream):
     (dict(keepalive=1.5), MQLITE_INVALID_ARGUMENT),
     (dict(restart_timeout=10, restart_timeout_cap=5), MQLITE_INVALID_ARGUMENT),
     (dict(restart_timeout=0), MQLITE_INVALID_ARGUMENT),
-    (dict(start="lazy"), MQLITE_INVALID_ARGUMENT),
+    (dict(start="sometimes"), MQLITE_INVALID_ARGUMENT),
+    (dict(start="lazy", threshold=0), MQLITE_INVALID_ARGUMENT),
+    (dict(start="lazy", idle_timeout=0), MQLITE_INVALID_ARGUMENT),
     (dict(protocol="mqttv4"), MQLITE_INVALID_ARGUMENT),
     (dict(notification_topic="state/#"), MQLITE_INVALID_TOPIC),
     (dict(name="nul\x00"), MQLITE_INVALID_ARGUMENT),

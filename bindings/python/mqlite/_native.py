@@ -294,6 +294,7 @@ _SIGNATURES = [
     ("mqlite_bridge_set_keepalive_s", [_P, c_uint16], _R),
     ("mqlite_bridge_set_restart_timeout_s", [_P, c_uint32, c_int64], _R),
     ("mqlite_bridge_set_start_once", [_P, c_bool], _R),
+    ("mqlite_bridge_set_start_lazy", [_P, c_uint64, c_uint32], _R),
     ("mqlite_bridge_set_try_private", [_P, c_bool], _R),
     ("mqlite_bridge_set_notifications", [_P, c_bool], _R),
     ("mqlite_bridge_set_notification_topic", [_P, c_char_p], _R),

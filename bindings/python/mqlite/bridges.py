@@ -29,7 +29,7 @@ DIRECTIONS = {"in": 1, "out": 2, "both": 3}
 #: ``bridge_protocol_version``), and the protocol levels.
 PROTOCOLS = {"mqttv31": 3, "mqttv311": 4, "mqttv50": 5}
 #: The names ``Bridge.start`` takes (mosquitto's ``start_type``).
-STARTS = ("automatic", "once")
+STARTS = ("automatic", "once", "lazy")
 
 _U32_MAX = (1 << 32) - 1
 
@@ -136,8 +136,10 @@ class Bridge:
       ``restart_timeout``: seconds before reconnecting (default 5), with a
       backoff up to ``restart_timeout_cap`` (default 30; None: a constant
       wait). Whole seconds: the C API takes seconds.
-    - ``start``: ``"automatic"`` (at start and after every disconnection)
-      or ``"once"``.
+    - ``start``: ``"automatic"`` (at start and after every disconnection),
+      ``"once"``, or ``"lazy"``: once ``threshold`` messages (default 10)
+      wait for the upstream, disconnecting again after ``idle_timeout``
+      seconds (default 60) without traffic.
     - ``try_private``: tell the upstream it is a bridge, so that it does not
       send back what the bridge published (default True).
     - ``notifications``: publish the link's state (``1`` up, ``0`` down,
@@ -161,6 +163,8 @@ class Bridge:
     restart_timeout: Union[int, float] = 5
     restart_timeout_cap: Optional[Union[int, float]] = 30
     start: str = "automatic"
+    threshold: int = 10
+    idle_timeout: Union[int, float] = 60
     try_private: bool = True
     notifications: bool = True
     notification_topic: Optional[str] = None
@@ -291,6 +295,14 @@ def _c_bridge(lib: Any, bridge: Bridge) -> int:
                              1, _args.U16_MAX),)),
             (restart, (base, cap)),
             ("mqlite_bridge_set_start_once", (bridge.start == "once",)),
+        ]
+        if bridge.start == "lazy":
+            lazy = "mqlite_bridge_set_start_lazy"
+            calls.append((lazy, (
+                _args.c_int(bridge.threshold, "threshold", lazy,
+                            _native.MQLITE_INVALID_ARGUMENT, 1, 2**63 - 1),
+                _whole_seconds(bridge.idle_timeout, "idle_timeout", lazy, 1, _U32_MAX))))
+        calls += [
             ("mqlite_bridge_set_try_private", (bridge.try_private,)),
             ("mqlite_bridge_set_notifications", (bridge.notifications,)),
             ("mqlite_bridge_set_notification_topic",
