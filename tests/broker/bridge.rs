@@ -10,7 +10,7 @@ use mqlite::{Bridge, BridgeDirection, BridgeTopic};
 
 use crate::support::{RawClient, TestBroker, TIMEOUT};
 
-fn topic(
+pub(super) fn topic(
     pattern: &str,
     direction: BridgeDirection,
     qos: QoS,
@@ -24,7 +24,7 @@ fn topic(
     }
 }
 
-fn bridge_to(addr: std::net::SocketAddr, topics: Vec<BridgeTopic>) -> Bridge {
+pub(super) fn bridge_to(addr: std::net::SocketAddr, topics: Vec<BridgeTopic>) -> Bridge {
     let mut bridge = Bridge::new("up", &addr.to_string(), topics);
     bridge.remote_client_id = Some("gateway-1".into());
     bridge.restart_timeout = Duration::from_millis(200);
@@ -33,7 +33,7 @@ fn bridge_to(addr: std::net::SocketAddr, topics: Vec<BridgeTopic>) -> Bridge {
 }
 
 /// The one `out` topic most tests need: `data/#` at QoS 1, no prefixes.
-fn data_out() -> Vec<BridgeTopic> {
+pub(super) fn data_out() -> Vec<BridgeTopic> {
     vec![topic(
         "data/#",
         BridgeDirection::Out,
@@ -44,24 +44,24 @@ fn data_out() -> Vec<BridgeTopic> {
 }
 
 /// A clean-session 3.1.1 client of the broker at `addr`.
-fn client(addr: std::net::SocketAddr, id: &str) -> RawClient {
+pub(super) fn client(addr: std::net::SocketAddr, id: &str) -> RawClient {
     let mut client = RawClient::open(addr);
     client.connect(id, true, 30);
     client
 }
 
 /// A loopback address nothing listens on (yet).
-fn unused_addr() -> std::net::SocketAddr {
+pub(super) fn unused_addr() -> std::net::SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
 }
 
-const STATE: &str = "$SYS/broker/connection/gateway-1/state";
+pub(super) const STATE: &str = "$SYS/broker/connection/gateway-1/state";
 
 /// Waits until the bridge's state topic on `broker` reads `state`.
-fn wait_state(broker: &TestBroker, id: &str, state: &[u8]) {
+pub(super) fn wait_state(broker: &TestBroker, id: &str, state: &[u8]) {
     let mut watcher = RawClient::open(broker.addr);
     watcher.connect(id, true, 30);
     watcher.subscribe(&[(STATE, QoS::AtLeastOnce)]);
@@ -288,113 +288,6 @@ fn an_mqtt_5_bridge_keeps_to_the_upstreams_receive_maximum() {
     let stats = local.handle.bridge_stats(TIMEOUT).unwrap();
     assert_eq!(stats[0].connections, 1, "{stats:?}");
     assert_eq!(stats[0].sent, 20);
-}
-
-/// An upstream whose only other listener is TLS on all addresses,
-/// requiring a client certificate from its CA.
-fn tls_upstream(pki: &crate::support::pki::Pki) -> (TestBroker, u16) {
-    let mut tls = mqlite::TlsSettings::new(&pki.server_cert, &pki.server_key);
-    tls.ca_file = Some(pki.ca.clone());
-    tls.require_certificate = true;
-    let broker = TestBroker::start_with(|config| {
-        config
-            .custom_listeners
-            .push(mqlite::Listener::tcp("0.0.0.0:0".parse().unwrap()).with_tls(tls));
-    });
-    let port = broker.custom[0].expect("a TCP listener").port();
-    (broker, port)
-}
-
-fn tls_bridge(address: &str, pki: &crate::support::pki::Pki, insecure: bool) -> Bridge {
-    let (cert, key) = pki.client("gateway");
-    let mut bridge = Bridge::new(
-        "up",
-        address,
-        vec![topic(
-            "secure/#",
-            BridgeDirection::Out,
-            QoS::AtLeastOnce,
-            "",
-            "",
-        )],
-    );
-    bridge.remote_client_id = Some("gateway-1".into());
-    bridge.restart_timeout = Duration::from_millis(200);
-    bridge.restart_timeout_cap = None;
-    bridge.tls = Some(mqlite::BridgeTls {
-        ca_file: Some(pki.ca.clone()),
-        ca_path: None,
-        cert_file: Some(cert),
-        key_file: Some(key),
-        insecure,
-    });
-    bridge
-}
-
-#[test]
-fn a_tls_uplink_with_a_client_certificate() {
-    let pki = crate::support::pki::Pki::new("bridge CA");
-    let (upstream, port) = tls_upstream(&pki);
-    // By host name: resolved, and the certificate checked against it.
-    let local = TestBroker::start_with(|config| {
-        config.bridges = vec![tls_bridge(&format!("localhost:{port}"), &pki, false)];
-    });
-    wait_state(&upstream, "up-watch", b"1");
-    let mut cloud = client(upstream.addr, "cloud");
-    cloud.subscribe(&[("secure/#", QoS::AtLeastOnce)]);
-    let mut device = client(local.addr, "device");
-    device.publish_acked("secure/a", b"s", QoS::AtLeastOnce, false);
-    cloud.expect_message("secure/a", b"s");
-}
-
-#[test]
-fn a_tls_uplink_checks_the_host_name_unless_insecure() {
-    let pki = crate::support::pki::Pki::new("bridge CA");
-    let (upstream, port) = tls_upstream(&pki);
-    // 127.0.0.2 reaches the upstream, but its certificate does not name it.
-    let checked = TestBroker::start_with(|config| {
-        config.bridges = vec![tls_bridge(&format!("127.0.0.2:{port}"), &pki, false)];
-    });
-    let insecure = TestBroker::start_with(|config| {
-        let mut bridge = tls_bridge(&format!("127.0.0.2:{port}"), &pki, true);
-        bridge.name = "insecure".into();
-        bridge.remote_client_id = Some("gateway-2".into());
-        config.bridges = vec![bridge];
-    });
-    let mut watcher = client(upstream.addr, "watch");
-    watcher.subscribe(&[("$SYS/broker/connection/+/state", QoS::AtLeastOnce)]);
-    let up = watcher.expect_publish();
-    assert_eq!(
-        (up.topic.as_str(), up.payload.as_slice()),
-        ("$SYS/broker/connection/gateway-2/state", &b"1"[..])
-    );
-    watcher.ack(&up);
-    watcher.expect_nothing();
-    let stats = checked.handle.bridge_stats(TIMEOUT).unwrap();
-    assert!(
-        !stats[0].connected && stats[0].connections == 0,
-        "{stats:?}"
-    );
-    drop(insecure);
-}
-
-#[test]
-fn a_bridge_with_an_unreadable_ca_file_does_not_start() {
-    let pki = crate::support::pki::Pki::new("bridge CA");
-    let mut bridge = tls_bridge("localhost:8883", &pki, false);
-    if let Some(tls) = &mut bridge.tls {
-        tls.ca_file = Some(pki.dir.path("missing.pem"));
-    }
-    let mut config = crate::support::test_config();
-    config.bridges = vec![bridge];
-    let error = mqlite::Broker::new(config)
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        error.contains("missing.pem") && error.contains("bridge up"),
-        "{error}"
-    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod support;
 mod bridge;
 mod bridge_faults;
 mod bridge_mosquitto;
+mod bridge_tls;
 mod cli;
 mod cli_access;
 mod cli_config;
