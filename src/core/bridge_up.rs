@@ -3,7 +3,7 @@
 //! going down (see `bridge` for what a bridge is to the core).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::bridge::BridgeConn;
 use super::connect_options::SESSION_NEVER_EXPIRES;
@@ -79,10 +79,9 @@ impl Core {
         conn.keepalive = keepalive_window(keepalive);
         conn.max_packet_size = max_packet_size;
         let generation = conn.generation;
-        self.timers.push(
-            now + conn_keepalive(keepalive),
-            Timer::Keepalive(id, generation),
-        );
+        let silence = conn.keepalive;
+        self.timers
+            .push(now + silence, Timer::Keepalive(id, generation));
         self.timers
             .push(now + settings.keepalive, Timer::BridgePing(id, generation));
         if settings.start == BridgeStart::Lazy {
@@ -146,10 +145,16 @@ impl Core {
             filters: filters.iter().map(|(f, o)| (f.as_str(), *o)).collect(),
             properties: codec::Properties::EMPTY,
         });
+        self.send_upstream(id, &subscribe);
+    }
+
+    /// Writes `packet` on bridge link `id`, in the link's protocol. The
+    /// bridge builds only packets that encode (validated topics and
+    /// filters, no oversized fields).
+    fn send_upstream(&mut self, id: ConnId, packet: &Packet<'_>) {
         let protocol = self.conns.get(id).map_or(Protocol::V311, |c| c.protocol);
         self.write_to(id, |out| {
-            // Validated filters: it encodes.
-            let _ = codec::encode_as(&subscribe, protocol, out);
+            let _ = codec::encode_as(packet, protocol, out);
         });
     }
 
@@ -159,19 +164,7 @@ impl Core {
             return;
         };
         let topic = settings.state_topic();
-        let publish = Packet::Publish(Publish {
-            dup: false,
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            topic: &topic,
-            packet_id: Some(packet_id),
-            payload: b"1",
-            properties: codec::Properties::EMPTY,
-        });
-        let protocol = self.conns.get(id).map_or(Protocol::V311, |c| c.protocol);
-        self.write_to(id, |out| {
-            let _ = codec::encode_as(&publish, protocol, out);
-        });
+        self.send_upstream(id, &state_publish(&topic, b"1", Some(packet_id)));
     }
 
     /// The link's state, retained, to local subscribers.
@@ -266,9 +259,7 @@ impl Core {
         let Some(every) = conn.bridge.as_ref().map(|b| b.settings.keepalive) else {
             return;
         };
-        self.write_to(id, |out| {
-            let _ = codec::encode(&Packet::PingReq, out);
-        });
+        self.send_upstream(id, &Packet::PingReq);
         self.timers
             .push(now + every, Timer::BridgePing(id, generation));
     }
@@ -288,8 +279,7 @@ impl Core {
         let Some(bridge) = conn.bridge.as_ref() else {
             return;
         };
-        let (bridge_id, settings, protocol) =
-            (bridge.id, Arc::clone(&bridge.settings), conn.protocol);
+        let (bridge_id, settings) = (bridge.id, Arc::clone(&bridge.settings));
         let Some(link) = self.bridges.get(bridge_id.0).and_then(Option::as_ref) else {
             return;
         };
@@ -316,26 +306,15 @@ impl Core {
         );
         if settings.notifications {
             let topic = settings.state_topic();
-            let state = Packet::Publish(Publish {
-                dup: false,
-                qos: QoS::AtMostOnce,
-                retain: true,
-                topic: &topic,
-                packet_id: None,
-                payload: b"0",
-                properties: codec::Properties::EMPTY,
-            });
-            self.write_to(id, |out| {
-                let _ = codec::encode_as(&state, protocol, out);
-            });
+            self.send_upstream(id, &state_publish(&topic, b"0", None));
         }
-        let disconnect = Packet::Disconnect(codec::Reasoned {
-            reason: ReasonCode::SUCCESS,
-            properties: codec::Properties::EMPTY,
-        });
-        self.write_to(id, |out| {
-            let _ = codec::encode_as(&disconnect, protocol, out);
-        });
+        self.send_upstream(
+            id,
+            &Packet::Disconnect(codec::Reasoned {
+                reason: ReasonCode::SUCCESS,
+                properties: codec::Properties::EMPTY,
+            }),
+        );
         self.close(now, id, CloseReason::Disconnect);
     }
 
@@ -383,10 +362,22 @@ impl Core {
     }
 }
 
-/// The silence after which a bridge's link is taken for dead: 1.5 times
-/// its keep alive.
-fn conn_keepalive(keep_alive: u16) -> Duration {
-    keepalive_window(keep_alive)
+/// The bridge's state message upstream: retained, QoS 1 with a packet id
+/// (when the link comes up), QoS 0 without (as it leaves when idle).
+fn state_publish<'a>(topic: &'a str, state: &'a [u8], packet_id: Option<u16>) -> Packet<'a> {
+    Packet::Publish(Publish {
+        dup: false,
+        qos: if packet_id.is_some() {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        },
+        retain: true,
+        topic,
+        packet_id,
+        payload: state,
+        properties: codec::Properties::EMPTY,
+    })
 }
 
 /// Whether `topic` is where a bridge publishes its link's state

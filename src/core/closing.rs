@@ -52,23 +52,22 @@ impl Core {
         if conn.state == ConnState::Closing {
             return;
         }
-        if conn.bridge.is_some() {
-            let was_up = matches!(conn.state, ConnState::Connected(_));
-            let bridge = conn.bridge.take();
-            // On a bridge's link the broker is the client: a code only a
-            // server may send becomes the nearest a client may.
-            let code = code.map(|code| match code.0 {
+        let was_up = matches!(conn.state, ConnState::Connected(_));
+        let bridge = conn.bridge.take();
+        // On a bridge's link the broker is the client: a code only a
+        // server may send becomes the nearest a client may.
+        let code = match &bridge {
+            Some(_) => code.map(|code| match code.0 {
                 0x87 | 0x89 | 0x8D | 0x8E | 0x8F | 0x9A.. => ReasonCode::UNSPECIFIED_ERROR,
                 0x8B => ReasonCode::SUCCESS,
                 _ => code,
-            });
-            self.end_connection(now, id, reason, code, why);
-            if let Some(bridge) = bridge {
-                self.bridge_closed(now, &bridge, was_up);
-            }
-            return;
-        }
+            }),
+            None => code,
+        };
         self.end_connection(now, id, reason, code, why);
+        if let Some(bridge) = bridge {
+            self.bridge_closed(now, &bridge, was_up);
+        }
     }
 
     /// The work of [`Core::close_explained`] for a connection not yet

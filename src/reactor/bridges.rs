@@ -146,6 +146,13 @@ impl Dialer {
         wait
     }
 
+    /// The address tried now (validation keeps the list non-empty).
+    fn address(&self) -> &str {
+        self.addresses
+            .get(self.next_address % self.addresses.len().max(1))
+            .map_or("", String::as_str)
+    }
+
     /// After a failed attempt: the next address, and a wait.
     fn failed(&mut self, now: Instant, why: &str) {
         log::warn!("bridge {}: {why}", self.name);
@@ -354,8 +361,7 @@ fn step(
 ) -> Step {
     match &mut dialer.phase {
         Phase::Waiting { at } if *at <= now => {
-            let address = &dialer.addresses[dialer.next_address % dialer.addresses.len()];
-            let (host, port) = match split_address(address, 1883) {
+            let (host, port) = match split_address(dialer.address(), 1883) {
                 Ok(split) => split,
                 Err(why) => {
                     dialer.failed(now, &why);
@@ -410,15 +416,13 @@ fn step(
                         registry,
                     ),
                     None => {
-                        let address =
-                            dialer.addresses[dialer.next_address % dialer.addresses.len()].clone();
+                        let address = dialer.address().to_string();
                         dialer.failed(now, &format!("{address}: no address found"));
                         Step::Stay
                     }
                 },
                 Ok(Err(error)) => {
-                    let address =
-                        dialer.addresses[dialer.next_address % dialer.addresses.len()].clone();
+                    let address = dialer.address().to_string();
                     dialer.failed(now, &format!("cannot resolve {address}: {error}"));
                     Step::Stay
                 }

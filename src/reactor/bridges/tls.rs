@@ -36,8 +36,7 @@ pub(super) fn start_tls(
     token: Token,
     registry: &Registry,
 ) -> Step {
-    let address = &dialer.addresses[dialer.next_address % dialer.addresses.len()];
-    let host = match split_address(address, 8883) {
+    let host = match split_address(dialer.address(), 8883) {
         Ok((host, _)) => host,
         Err(why) => {
             let _ = registry.deregister(&mut stream);
