@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::bridge_topics;
+use super::bridge_topics::{Crossed, TopicMap};
 use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::{CloseReason, ConnState};
 use super::router::Grant;
@@ -88,6 +88,8 @@ pub(super) struct BridgeLink {
 pub(crate) struct BridgeConn {
     pub(crate) id: BridgeId,
     pub(crate) settings: Arc<Bridge>,
+    /// Its topic lines, made ready for the messages that cross.
+    pub(super) topics: TopicMap,
     /// Whether its CONNECT set the bridge bit.
     pub(super) private: bool,
 }
@@ -95,8 +97,10 @@ pub(crate) struct BridgeConn {
 impl BridgeConn {
     /// `message` as it goes upstream: its topic with the remote prefix.
     pub(crate) fn outgoing(&self, message: &Message) -> Option<Message> {
-        let topic = bridge_topics::outgoing(&self.settings, message.topic())?;
-        message.with_topic(&topic)
+        match self.topics.outgoing(message.topic())? {
+            Crossed::Same => Some(message.clone()),
+            Crossed::Renamed(topic) => message.with_topic(&topic),
+        }
     }
 }
 
@@ -347,6 +351,7 @@ impl Core {
         conn.protocol = protocol;
         conn.bridge = Some(Box::new(BridgeConn {
             id,
+            topics: TopicMap::new(&settings),
             settings: Arc::clone(&settings),
             private,
         }));

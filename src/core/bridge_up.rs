@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::bridge::BridgeConn;
+use super::bridge_topics::Crossed;
 use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::{CloseReason, ConnState};
 use super::session::Session;
 use super::timers::Timer;
-use super::{bridge_topics, keepalive_window, ConnId, Core, Message, SessionKey};
+use super::{keepalive_window, ConnId, Core, Message, SessionKey};
 use crate::bridge::{Bridge, BridgeStart};
 use crate::codec::{
     self, AckKind, ConnAck, Packet, Protocol, Publish, QoS, ReasonCode, SubAck, Subscribe,
@@ -114,7 +115,10 @@ impl Core {
     /// matches it (an upstream session that kept an older subscription).
     pub(super) fn incoming_topic(&self, id: ConnId, remote: &str) -> Option<String> {
         let bridge = self.conns.get(id)?.bridge.as_ref()?;
-        bridge_topics::incoming(&bridge.settings, remote)
+        Some(match bridge.topics.incoming(remote)? {
+            Crossed::Same => remote.to_string(),
+            Crossed::Renamed(topic) => topic,
+        })
     }
 
     /// SUBSCRIBE upstream to the `in` topics (in MQTT 5 with No Local and

@@ -3,6 +3,7 @@
 //! or after its delay), and session expiry.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::connect_options::SESSION_NEVER_EXPIRES;
@@ -249,7 +250,7 @@ impl Core {
         };
         if self.store.enabled() && !session.clean {
             self.store.push(StoreOp::SessionDelete {
-                client_id: session.client_id.to_string(),
+                client_id: Arc::clone(&session.client_id),
             });
         }
         for filter in session.subscriptions.keys() {

@@ -296,7 +296,7 @@ impl Core {
                     // Ends with this connection now: no longer the store's.
                     if self.store.enabled() {
                         self.store.push(StoreOp::SessionDelete {
-                            client_id: client_id.clone(),
+                            client_id: Arc::from(client_id.as_str()),
                         });
                     }
                 } else if !was_stored && expiry > 0 {
@@ -471,7 +471,7 @@ impl Core {
                         session.remove_inflight(index);
                         if self.store.enabled() && !session.clean {
                             self.store.push(StoreOp::SessionMessageDelete {
-                                client_id: session.client_id.to_string(),
+                                client_id: Arc::clone(&session.client_id),
                                 seq,
                             });
                         }

@@ -2,6 +2,7 @@
 //! the in-flight window, the queue behind it, and the pending-output limit.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::connection::Conn;
@@ -225,7 +226,7 @@ impl Core {
             let seq = session.take_seq();
             if persistent {
                 let message_id = self.store.body_id(body_id, message);
-                let client_id = session.client_id.to_string();
+                let client_id = Arc::clone(&session.client_id);
                 self.store.push(StoreOp::SessionMessageAdd {
                     client_id: client_id.clone(),
                     seq,
@@ -261,7 +262,7 @@ impl Core {
                 if persistent {
                     let message_id = self.store.body_id(body_id, message);
                     self.store.push(StoreOp::SessionMessageAdd {
-                        client_id: session.client_id.to_string(),
+                        client_id: Arc::clone(&session.client_id),
                         seq,
                         message_id,
                         qos,
@@ -336,7 +337,7 @@ impl Core {
             if let Some(why) = withheld {
                 if persistent {
                     self.store.push(StoreOp::SessionMessageDelete {
-                        client_id: session.client_id.to_string(),
+                        client_id: Arc::clone(&session.client_id),
                         seq: queued.seq,
                     });
                 }
@@ -348,7 +349,7 @@ impl Core {
             let packet_id = session.next_packet_id();
             if persistent {
                 self.store.push(StoreOp::SessionMessageSent {
-                    client_id: session.client_id.to_string(),
+                    client_id: Arc::clone(&session.client_id),
                     seq: queued.seq,
                     packet_id,
                 });

@@ -127,14 +127,14 @@ impl Core {
     pub(super) fn record_session_op(
         &mut self,
         key: SessionKey,
-        op: impl FnOnce(String) -> StoreOp,
+        op: impl FnOnce(Arc<str>) -> StoreOp,
     ) {
         if !self.store.enabled() {
             return;
         }
         if let Some(session) = self.sessions.get(key) {
             if !session.clean {
-                let op = op(session.client_id.to_string());
+                let op = op(Arc::clone(&session.client_id));
                 self.store.push(op);
             }
         }

@@ -24,6 +24,7 @@ mod lingering;
 mod listeners;
 mod local_sinks;
 mod socket_io;
+mod store_worker;
 mod transport;
 
 use std::io;
@@ -42,9 +43,10 @@ use lingering::Lingering;
 use listeners::{Acceptor, Bound};
 pub(crate) use local_sinks::LocalSink;
 use local_sinks::LocalSinks;
+use store_worker::StoreWorker;
 use transport::Transport;
 
-use crate::core::{ConnId, Core, StoreBatch};
+use crate::core::{ConnId, Core};
 use crate::store::SessionStore;
 use crate::{Config, Error};
 
@@ -108,9 +110,8 @@ pub(crate) struct Reactor {
     /// Reused list of ready tokens and of connection ids.
     ready: Vec<(Token, bool, bool, bool)>,
     scratch_ids: Vec<ConnId>,
-    /// The persistence store, if any, and the core's work for it.
-    store: Option<Box<dyn SessionStore + Send>>,
-    store_batch: StoreBatch,
+    /// The persistence store's thread, if there is a store.
+    store: Option<StoreWorker>,
     /// The last pass handled commands (see `prepare_to_sleep`).
     drained_commands: bool,
     /// Commands arrived after the last drain: the next pass is due now.
@@ -184,6 +185,10 @@ impl Reactor {
             log::debug!("descriptor table grown to {reached}");
         }
         let shared = Arc::new(Shared::new(waker));
+        let store = match store {
+            Some(store) => Some(StoreWorker::start(store, Arc::clone(&shared))?),
+            None => None,
+        };
         let mut bridge_ids = Vec::new();
         for bridge in &config.bridges {
             bridges::refuse_unsupported(bridge)?;
@@ -220,7 +225,6 @@ impl Reactor {
             ready: Vec::new(),
             scratch_ids: Vec::new(),
             store,
-            store_batch: StoreBatch::default(),
             drained_commands: false,
             commands_pending: false,
             direct_work: false,
@@ -535,7 +539,13 @@ impl Reactor {
     /// operations: saved in turn). A failure stops the broker: it must not
     /// acknowledge what it cannot keep.
     fn save(&mut self) -> Result<(), Error> {
-        let result = self.save_and_page();
+        self.save_waiting(false)
+    }
+
+    /// [`Reactor::save`], waiting until the store has applied everything
+    /// (when the broker stops).
+    fn save_waiting(&mut self, wait: bool) -> Result<(), Error> {
+        let result = self.save_and_page(wait);
         if let Err(error) = &result {
             log::error!("cannot save state, stopping: {error}");
             self.stopped = true;
@@ -544,30 +554,16 @@ impl Reactor {
         result
     }
 
-    /// The core's store contract: apply its operations in one transaction,
-    /// report them applied (which releases the output waiting for them),
-    /// then read the queue pages it asked for; until it has nothing more.
-    fn save_and_page(&mut self) -> Result<(), Error> {
-        let Some(store) = &mut self.store else {
-            return Ok(());
-        };
-        let batch = &mut self.store_batch;
-        while self.core.poll_store(batch) {
-            if !batch.ops.is_empty() {
-                store.apply(&batch.ops)?;
-            }
-            self.core.handle_store_applied(batch);
-            for request in &batch.pages {
-                let page = store.load_queued(
-                    &request.client_id,
-                    request.after_seq,
-                    request.max_messages,
-                    request.max_bytes,
-                )?;
-                self.core.handle_queue_page(request, page);
-            }
+    /// The core's store contract: its operations applied in one
+    /// transaction per pass (on the store's thread), reported applied
+    /// (which releases the output waiting for them), then the queue pages
+    /// it asked for read; until it has nothing more. Does not wait for the
+    /// store unless `wait`.
+    fn save_and_page(&mut self, wait: bool) -> Result<(), Error> {
+        match &mut self.store {
+            Some(store) => store.exchange(&mut self.core, wait),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Stops accepting, closes every client, flushes, and marks the broker
@@ -582,7 +578,15 @@ impl Reactor {
         self.core.handle_shutdown(now);
         self.locals.dispatch(&mut self.core);
         self.locals.clear();
-        let result = self.flush(now);
+        // What was acknowledged before the stop, and what the stop itself
+        // records (sessions, wills), is on disk before `run` returns.
+        let mut result = self.save_waiting(true);
+        if result.is_ok() {
+            result = self.flush(now);
+        }
+        if result.is_ok() {
+            result = self.save_waiting(true);
+        }
         self.stopped = true;
         self.shared.close();
         log::info!("broker stopped");

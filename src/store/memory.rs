@@ -157,7 +157,7 @@ impl MemoryStore {
             StoreOp::SessionCreate { client_id } => {
                 self.clear_session(client_id);
                 self.sessions
-                    .entry(client_id.clone())
+                    .entry(client_id.to_string())
                     .or_default()
                     .expiry_interval = None;
             }
@@ -165,7 +165,7 @@ impl MemoryStore {
                 client_id,
                 interval,
             } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session.expiry_interval = Some(*interval);
                 }
             }
@@ -173,13 +173,13 @@ impl MemoryStore {
                 client_id,
                 username,
             } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session.username = username.clone();
                 }
             }
             StoreOp::SessionDelete { client_id } => {
                 self.clear_session(client_id);
-                self.sessions.remove(client_id);
+                self.sessions.remove(&**client_id);
             }
             StoreOp::Subscribe {
                 client_id,
@@ -187,14 +187,14 @@ impl MemoryStore {
                 options,
                 identifier,
             } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session
                         .subscriptions
                         .insert(filter.clone(), (*options, *identifier));
                 }
             }
             StoreOp::Unsubscribe { client_id, filter } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session.subscriptions.remove(filter);
                 }
             }
@@ -215,7 +215,7 @@ impl MemoryStore {
                 if !self.bodies.contains_key(message_id) {
                     return;
                 }
-                let Some(session) = self.sessions.get_mut(client_id) else {
+                let Some(session) = self.sessions.get_mut(&**client_id) else {
                     return;
                 };
                 let entry = Entry {
@@ -237,7 +237,7 @@ impl MemoryStore {
             } => {
                 let entry = self
                     .sessions
-                    .get_mut(client_id)
+                    .get_mut(&**client_id)
                     .and_then(|session| session.queue.get_mut(seq));
                 if let Some(entry) = entry.filter(|entry| entry.holds_body()) {
                     entry.state = StoredState::Sent(*packet_id);
@@ -246,7 +246,7 @@ impl MemoryStore {
             StoreOp::SessionMessageReleased { client_id, seq } => {
                 let entry = self
                     .sessions
-                    .get_mut(client_id)
+                    .get_mut(&**client_id)
                     .and_then(|session| session.queue.get_mut(seq));
                 let Some(entry) = entry.filter(|entry| entry.holds_body()) else {
                     return;
@@ -262,7 +262,7 @@ impl MemoryStore {
             StoreOp::SessionMessageDelete { client_id, seq } => {
                 let removed = self
                     .sessions
-                    .get_mut(client_id)
+                    .get_mut(&**client_id)
                     .and_then(|session| session.queue.remove(seq));
                 if let Some(entry) = removed.filter(Entry::holds_body) {
                     self.release(entry.message_id);
@@ -272,7 +272,7 @@ impl MemoryStore {
                 client_id,
                 packet_id,
             } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session.inbound_qos2.insert(*packet_id);
                 }
             }
@@ -280,7 +280,7 @@ impl MemoryStore {
                 client_id,
                 packet_id,
             } => {
-                if let Some(session) = self.sessions.get_mut(client_id) {
+                if let Some(session) = self.sessions.get_mut(&**client_id) {
                     session.inbound_qos2.remove(packet_id);
                 }
             }

@@ -2,9 +2,11 @@
 //!
 //! The core never touches a file: while it runs it emits [`StoreOp`]s, and
 //! the reactor hands all the operations of one pass to
-//! [`SessionStore::apply`] in one transaction, *before* it writes to any
-//! socket. So no PUBACK / PUBREC leaves before what it acknowledges is on
-//! disk. At start, [`SessionStore::load`] gives the [`Snapshot`] the core
+//! [`SessionStore::apply`] (or those of several passes to
+//! [`SessionStore::apply_all`]) in one transaction, on the store's own
+//! thread, and holds back every byte written after them until the store
+//! reports them applied. So no PUBACK / PUBREC leaves before what it
+//! acknowledges is on disk. At start, [`SessionStore::load`] gives the [`Snapshot`] the core
 //! is rebuilt from.
 //!
 //! Only persistent sessions (clean session 0, or an MQTT 5 Session Expiry
@@ -37,6 +39,8 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use crate::codec::{PacketId, QoS, SubscriptionOptions};
 use crate::message::Message;
 
@@ -53,7 +57,7 @@ pub enum StoreOp {
     /// ever" until a [`StoreOp::SessionExpiry`] says otherwise.
     SessionCreate {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
     },
     /// The user name of the client last connected to a session (`None`:
     /// it gave none). Kept so that messages routed to the session while
@@ -61,7 +65,7 @@ pub enum StoreOp {
     /// ACL for that user.
     SessionUser {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The user name, if any.
         username: Option<String>,
     },
@@ -71,7 +75,7 @@ pub enum StoreOp {
     /// (within `Config::session_expiry`), counting from the restart.
     SessionExpiry {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// Seconds the session outlives its connection; `u32::MAX`: for
         /// ever.
         interval: u32,
@@ -79,13 +83,13 @@ pub enum StoreOp {
     /// A session and everything it holds is gone.
     SessionDelete {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
     },
     /// A subscription was added or replaced (its QoS, options or
     /// identifier changed).
     Subscribe {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The topic filter (`$share/{group}/{filter}` for a shared one).
         filter: String,
         /// The options as granted: `options.qos` is the granted QoS; a
@@ -97,7 +101,7 @@ pub enum StoreOp {
     /// A subscription was removed.
     Unsubscribe {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The topic filter.
         filter: String,
     },
@@ -116,7 +120,7 @@ pub enum StoreOp {
     /// (increasing per session: the delivery order).
     SessionMessageAdd {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// Position in the session's outbound order.
         seq: u64,
         /// The stored body (see [`StoreOp::MessageStore`]).
@@ -130,7 +134,7 @@ pub enum StoreOp {
     /// PUBREC.
     SessionMessageSent {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The message's position.
         seq: u64,
         /// Its packet id.
@@ -140,7 +144,7 @@ pub enum StoreOp {
     /// awaited. Its body is no longer needed.
     SessionMessageReleased {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The message's position.
         seq: u64,
     },
@@ -148,21 +152,21 @@ pub enum StoreOp {
     /// A body no session refers to any more may be deleted.
     SessionMessageDelete {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The message's position.
         seq: u64,
     },
     /// An inbound QoS 2 packet id now awaits PUBREL.
     InboundQos2Add {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The publisher's packet id.
         packet_id: PacketId,
     },
     /// An inbound QoS 2 packet id was released by PUBREL.
     InboundQos2Remove {
         /// The client identifier.
-        client_id: String,
+        client_id: Arc<str>,
         /// The publisher's packet id.
         packet_id: PacketId,
     },
@@ -302,6 +306,22 @@ pub trait SessionStore {
     /// When the store cannot be written (disk full, I/O error).
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), crate::Error>;
 
+    /// Applies several batches, in order, as if they were one: when this
+    /// returns `Ok`, all of them survive a crash or power cut. The broker
+    /// calls it with the batches that queued up while the store was busy,
+    /// so that one commit (one fsync) covers them all; nothing of them has
+    /// been acknowledged yet. This default applies them one by one: on
+    /// failure, the batches before the failing one may have been applied.
+    ///
+    /// # Errors
+    /// As [`SessionStore::apply`].
+    fn apply_all(&mut self, batches: &[&[StoreOp]]) -> Result<(), crate::Error> {
+        for ops in batches {
+            self.apply(ops)?;
+        }
+        Ok(())
+    }
+
     /// Reads the queued (not yet sent) messages of `client_id` whose `seq`
     /// is above `after_seq` (all of them for `None`), in `seq` order: at most `max_messages`, and
     /// no more once their sizes add up to `max_bytes` (but always at least
@@ -327,6 +347,10 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<std::sync::Mutex<
 
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), crate::Error> {
         lock_shared(self)?.apply(ops)
+    }
+
+    fn apply_all(&mut self, batches: &[&[StoreOp]]) -> Result<(), crate::Error> {
+        lock_shared(self)?.apply_all(batches)
     }
 
     fn load_queued(

@@ -39,6 +39,9 @@ mod apply;
 mod clock;
 mod files;
 mod lock;
+mod log_codec;
+mod log_fold;
+mod op_log;
 mod pages;
 mod schema;
 mod snapshot;
@@ -52,6 +55,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use super::{SessionStore, Snapshot, StoreOp, StoredMessage};
 use crate::Error;
 
+use apply::LogState;
 use clock::ClockZero;
 use files::{exists, move_aside, sync_parent_dir};
 use lock::LockFile;
@@ -71,6 +75,8 @@ pub struct SqliteStore {
     moved_aside: Option<PathBuf>,
     /// When the broker's clock read 0 (see "Message expiry" above).
     clock_zero: ClockZero,
+    /// The op log's size and the next message id (see `op_log.rs`).
+    log: LogState,
     _lock: LockFile,
 }
 
@@ -246,16 +252,39 @@ impl SqliteStore {
             path: path.to_path_buf(),
             moved_aside,
             clock_zero: ClockZero::now(),
+            log: LogState::new(1),
             _lock: lock,
         };
         store.configure_and_check()?;
         store.migrate()?;
         store.prepare_statements()?;
+        // What a crash left in the log goes to the tables before anything
+        // reads them.
+        op_log::fold_log(
+            &mut store.conn,
+            &store.path,
+            store.clock_zero,
+            &mut store.log,
+        )?;
+        store.log.next_message_id = store.read_next_message_id()?;
         if created {
             sync_parent_dir(path)
                 .map_err(|e| store_error(path, format!("cannot sync directory: {e}")))?;
         }
         Ok(store)
+    }
+
+    /// The next message id as the file keeps it.
+    fn read_next_message_id(&self) -> Result<u64, Error> {
+        let next: i64 = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_message_id'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err("cannot read the next message id", &e))?;
+        Ok(u64::try_from(next).unwrap_or(1).max(1))
     }
 
     fn err(&self, doing: &str, e: &rusqlite::Error) -> Error {
@@ -442,20 +471,33 @@ impl SessionStore for SqliteStore {
     /// come with the retain flag set. Expiry deadlines come back in the
     /// broker's clock.
     fn load(&mut self) -> Result<Snapshot, Error> {
+        op_log::fold_log(&mut self.conn, &self.path, self.clock_zero, &mut self.log)?;
         self.clock_zero = ClockZero::now();
         snapshot::load(&mut self.conn, &self.path, self.clock_zero)
     }
 
     /// Applies the whole slice in one transaction (nothing at all for an
     /// empty slice). Ops on a session that does not exist change nothing.
-    /// A `MessageStore` with an id already stored, or a `SessionMessageAdd`
-    /// with a `seq` already used by that session, is an error (the batch
-    /// is rolled back).
+    /// A `MessageStore` whose id is not above every id stored before is an
+    /// error (the batch is rolled back); a `SessionMessageAdd` with a `seq`
+    /// already used by that session replaces that entry.
     fn apply(&mut self, ops: &[StoreOp]) -> Result<(), Error> {
-        apply::apply(&mut self.conn, &self.path, self.clock_zero, ops)
+        self.apply_all(&[ops])
     }
 
-    /// One indexed range read, outside any write transaction.
+    /// All the batches in one transaction, as one batch.
+    fn apply_all(&mut self, batches: &[&[StoreOp]]) -> Result<(), Error> {
+        apply::apply(
+            &mut self.conn,
+            &self.path,
+            self.clock_zero,
+            batches,
+            &mut self.log,
+        )
+    }
+
+    /// One indexed range read, outside any write transaction (after the op
+    /// log, if it holds anything, was folded into the tables).
     fn load_queued(
         &mut self,
         client_id: &str,
@@ -463,6 +505,9 @@ impl SessionStore for SqliteStore {
         max_messages: usize,
         max_bytes: usize,
     ) -> Result<Vec<StoredMessage>, Error> {
+        if self.log.bytes > 0 {
+            op_log::fold_log(&mut self.conn, &self.path, self.clock_zero, &mut self.log)?;
+        }
         pages::load_queued(
             &self.conn,
             &self.path,
@@ -472,6 +517,21 @@ impl SessionStore for SqliteStore {
             max_messages,
             max_bytes,
         )
+    }
+}
+
+/// A store closed cleanly leaves its op log folded, so that the tables
+/// alone say everything (for `sqlite3` and other readers of the file).
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.log.bytes == 0 {
+            return;
+        }
+        if let Err(err) =
+            op_log::fold_log(&mut self.conn, &self.path, self.clock_zero, &mut self.log)
+        {
+            log::warn!("{err} (the next open folds it)");
+        }
     }
 }
 

@@ -22,4 +22,5 @@ pub use prefetch::CAN_PREFETCH;
 pub use relations::{covers, overlaps};
 pub use retained::RetainedTree;
 pub use subscriptions::SubscriptionTree;
+pub(crate) use validate::matches_valid;
 pub use validate::{is_valid_topic_filter, is_valid_topic_name, matches, MAX_TOPIC_LEN};

@@ -54,22 +54,51 @@ pub fn is_valid_topic_filter(filter: &str) -> bool {
 /// first character is a wildcard (`#`, `+`, `+/...`) never matches a topic
 /// name beginning with `$` [MQTT-4.7.2-1].
 pub fn matches(filter: &str, topic: &str) -> bool {
-    if !is_valid_topic_filter(filter) || !is_valid_topic_name(topic) {
+    is_valid_topic_filter(filter) && is_valid_topic_name(topic) && matches_valid(filter, topic)
+}
+
+/// [`matches`] for a filter and a topic already known to be valid: one
+/// pass over the bytes of both, level by level.
+pub(crate) fn matches_valid(filter: &str, topic: &str) -> bool {
+    let (filter, topic) = (filter.as_bytes(), topic.as_bytes());
+    if topic.first() == Some(&b'$') && matches!(filter.first(), Some(b'+' | b'#')) {
         return false;
     }
-    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
-        return false;
-    }
-    let mut filter_levels = filter.split('/');
-    let mut topic_levels = topic.split('/');
+    let (mut f, mut t) = (0, 0);
     loop {
-        match (filter_levels.next(), topic_levels.next()) {
-            // Valid filters have `#` only as the last level.
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(f), Some(t)) if f == t => {}
-            (None, None) => return true,
-            _ => return false,
+        // Both at the start of a level.
+        match filter.get(f) {
+            // Valid filters have `#` only as the whole last level.
+            Some(b'#') => return true,
+            Some(b'+') => {
+                while topic.get(t).is_some_and(|&b| b != b'/') {
+                    t += 1;
+                }
+                f += 1;
+            }
+            _ => {
+                while let Some(&b) = filter.get(f).filter(|&&b| b != b'/') {
+                    if topic.get(t) != Some(&b) {
+                        return false;
+                    }
+                    f += 1;
+                    t += 1;
+                }
+                if topic.get(t).is_some_and(|&b| b != b'/') {
+                    return false;
+                }
+            }
+        }
+        // Both at the end of a level: a separator or the end.
+        match (f < filter.len(), t < topic.len()) {
+            (false, false) => return true,
+            (true, true) => {
+                f += 1;
+                t += 1;
+            }
+            // `a/#` matches its parent `a` too.
+            (true, false) => return &filter[f..] == b"/#",
+            (false, true) => return false,
         }
     }
 }
@@ -135,5 +164,61 @@ mod tests {
         assert!(matches("a/+/#", "a/b"));
         assert!(!matches("a/b", "A/b"));
         assert!(!matches("a/+", "a/+"), "wildcards are not valid in names");
+    }
+
+    /// The level-by-level reference the byte matcher must agree with.
+    fn matches_by_levels(filter: &str, topic: &str) -> bool {
+        if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+            return false;
+        }
+        let mut filter_levels = filter.split('/');
+        let mut topic_levels = topic.split('/');
+        loop {
+            match (filter_levels.next(), topic_levels.next()) {
+                (Some("#"), _) => return true,
+                (Some("+"), Some(_)) => {}
+                (Some(f), Some(t)) if f == t => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    #[test]
+    fn the_byte_matcher_agrees_with_levels() {
+        let parts = ["a", "b", "", "$x", "ab"];
+        let wild = ["a", "b", "", "+", "#", "$x", "ab"];
+        let mut topics = Vec::new();
+        let mut filters = Vec::new();
+        for x in parts {
+            topics.push(x.to_string());
+            for y in parts {
+                topics.push(format!("{x}/{y}"));
+                for z in parts {
+                    topics.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        for x in wild {
+            filters.push(x.to_string());
+            for y in wild {
+                filters.push(format!("{x}/{y}"));
+                for z in wild {
+                    filters.push(format!("{x}/{y}/{z}"));
+                }
+            }
+        }
+        let mut checked = 0;
+        for filter in filters.iter().filter(|f| is_valid_topic_filter(f)) {
+            for topic in topics.iter().filter(|t| is_valid_topic_name(t)) {
+                assert_eq!(
+                    matches_valid(filter, topic),
+                    matches_by_levels(filter, topic),
+                    "{filter:?} {topic:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 }

@@ -343,7 +343,7 @@ fn ops_on_unknown_sessions_are_harmless() {
     let dir = TempDir::new("unknown");
     let path = dir.path("store.db");
     let mut store = SqliteStore::open(&path).unwrap();
-    let ghost = || "ghost".to_string();
+    let ghost = || std::sync::Arc::<str>::from("ghost");
     store
         .apply(&[
             StoreOp::Subscribe {
@@ -479,7 +479,7 @@ fn reopening_keeps_everything() {
     let mut store = SqliteStore::open(&path).unwrap();
     let mut ops = Vec::new();
     for c in 0..10u64 {
-        let client = format!("client-{c}");
+        let client: std::sync::Arc<str> = format!("client-{c}").into();
         ops.push(create(&client));
         ops.push(StoreOp::Subscribe {
             client_id: client.clone(),
@@ -547,13 +547,13 @@ fn memory_store_matches_the_sqlite_store() {
         rng % n
     };
     let (mut next_body, mut next_seq) = (1u64, 1u64);
-    let mut sent: Vec<(String, u64)> = Vec::new();
+    let mut sent: Vec<(std::sync::Arc<str>, u64)> = Vec::new();
     let mut seen = [false; 3];
     for batch_no in 0..300 {
         let mut batch = Vec::new();
         let mut body = None;
         for _ in 0..1 + next(6) {
-            let client = clients[next(3) as usize].to_string();
+            let client: std::sync::Arc<str> = clients[next(3) as usize].into();
             let op = match next(12) {
                 0 => create(&client),
                 1 if next(4) == 0 => StoreOp::SessionDelete { client_id: client },

@@ -42,7 +42,7 @@ impl ModelStore {
         match op {
             StoreOp::SessionCreate { client_id } => {
                 self.sessions
-                    .insert(client_id.clone(), ModelSession::default());
+                    .insert(client_id.to_string(), ModelSession::default());
             }
             StoreOp::SessionUser { client_id, .. } => {
                 self.session(client_id, op);
@@ -56,7 +56,7 @@ impl ModelStore {
             }
             StoreOp::SessionDelete { client_id } => {
                 assert!(
-                    self.sessions.remove(client_id).is_some(),
+                    self.sessions.remove(&**client_id).is_some(),
                     "{op:?}: no such session"
                 );
             }

@@ -1,53 +1,159 @@
-//! Applying a batch of [`StoreOp`]s: one transaction, one statement per op
-//! (or per fused pair), the bodies' reference counting done by hand.
+//! Applying a batch of [`StoreOp`]s: one transaction, either one row of
+//! the op log (see `op_log.rs`) or one statement per op (or per fused
+//! pair), the bodies' reference counting done by hand.
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::clock::ClockZero;
-use super::sql_error;
+use super::log_codec::{encode, is_logged, start_row};
+use super::op_log::{append, compact, Compaction, COMPACT_AT_BYTES};
 use super::statements::*;
+use super::{sql_error, store_error};
 use crate::message::Message;
 use crate::store::StoreOp;
 use crate::Error;
 
-/// [`crate::store::SessionStore::apply`] of the store at `path`, whose
-/// broker's clock read 0 at `zero`.
+/// What the store keeps between batches about its op log and message ids.
+#[derive(Debug)]
+pub(super) struct LogState {
+    /// Bytes of rows in the log (0: it is empty).
+    pub(super) bytes: usize,
+    /// The lowest message id a `MessageStore` may still use.
+    pub(super) next_message_id: u64,
+    /// The row being written, kept for its allocation.
+    row: Vec<u8>,
+}
+
+impl LogState {
+    /// The state of a store whose log is empty and whose ids continue at
+    /// `next_message_id`.
+    pub(super) fn new(next_message_id: u64) -> LogState {
+        LogState {
+            bytes: 0,
+            next_message_id,
+            row: Vec::new(),
+        }
+    }
+}
+
+/// Why a batch (or a compaction) failed.
+#[derive(Debug)]
+pub(super) enum ApplyError {
+    /// A statement failed while applying the op so named.
+    Op(&'static str, rusqlite::Error),
+    /// A statement failed outside any one op.
+    Sql(rusqlite::Error),
+    /// The op log holds a row that cannot be read.
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(err: rusqlite::Error) -> ApplyError {
+        ApplyError::Sql(err)
+    }
+}
+
+impl ApplyError {
+    pub(super) fn into_error(self, path: &Path, doing: &str) -> Error {
+        match self {
+            ApplyError::Op(op, err) => sql_error(path, &format!("cannot apply {op}"), &err),
+            ApplyError::Sql(err) => sql_error(path, doing, &err),
+            ApplyError::Corrupt(reason) => store_error(
+                path,
+                format!("{doing}: the database is corrupt ({reason}); refusing to go on"),
+            ),
+        }
+    }
+}
+
+/// [`crate::store::SessionStore::apply_all`] of the store at `path`, whose
+/// broker's clock read 0 at `zero`: the batches in order, in one
+/// transaction.
 pub(super) fn apply(
     conn: &mut Connection,
     path: &Path,
     zero: ClockZero,
-    ops: &[StoreOp],
+    batches: &[&[StoreOp]],
+    log: &mut LogState,
 ) -> Result<(), Error> {
-    if ops.is_empty() {
+    let ops = || batches.iter().flat_map(|batch| batch.iter());
+    if ops().next().is_none() {
         return Ok(());
+    }
+    // A logged body is not inserted until the log is folded, so a reused
+    // id would fail only then; refused here, as the tables would refuse it.
+    let mut next_id = log.next_message_id;
+    for op in ops() {
+        if let StoreOp::MessageStore { id, .. } = op {
+            if *id < next_id {
+                return Err(store_error(
+                    path,
+                    format!("cannot apply MessageStore: message id {id} was used before"),
+                ));
+            }
+            next_id = id.saturating_add(1);
+        }
     }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
-    let mut max_id = None;
+    // An early return drops `tx`, which rolls back.
+    let log_bytes = if ops().all(is_logged) {
+        start_row(&mut log.row);
+        for batch in batches {
+            encode(batch, zero, &mut log.row);
+        }
+        append(&tx, &log.row).map_err(|e| sql_error(path, "cannot append to the op log", &e))?;
+        let bytes = log.bytes + log.row.len();
+        if bytes >= COMPACT_AT_BYTES {
+            compact(&tx, zero, Compaction::KeepYoung)
+                .map_err(|e| e.into_error(path, "cannot fold the op log"))?
+        } else {
+            bytes
+        }
+    } else {
+        if log.bytes > 0 {
+            compact(&tx, zero, Compaction::Whole)
+                .map_err(|e| e.into_error(path, "cannot fold the op log"))?;
+        }
+        for batch in batches {
+            apply_ops(&tx, batch, zero).map_err(|e| e.into_error(path, "cannot apply"))?;
+        }
+        0
+    };
+    if next_id > log.next_message_id {
+        tx.prepare_cached(BUMP_NEXT_ID)
+            .and_then(|mut stmt| stmt.execute([next_id]))
+            .map_err(|e| sql_error(path, "cannot update the next message id", &e))?;
+    }
+    // A failed COMMIT drops `tx`, which rolls back what is left.
+    tx.commit()
+        .map_err(|e| sql_error(path, "cannot commit", &e))?;
+    log.bytes = log_bytes;
+    log.next_message_id = next_id;
+    Ok(())
+}
+
+/// Applies `ops` to the tables in order, inside the caller's transaction.
+pub(super) fn apply_ops(
+    conn: &Connection,
+    ops: &[StoreOp],
+    zero: ClockZero,
+) -> Result<(), ApplyError> {
     let mut index = 0;
     while let Some(op) = ops.get(index) {
-        // An early return drops `tx`, which rolls back.
-        let used = apply_fused(&tx, op, ops.get(index + 1))
-            .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
+        let used = apply_fused(conn, op, ops.get(index + 1))
+            .map_err(|e| ApplyError::Op(op_name(op), e))?;
         if !used {
-            apply_op(&tx, op, zero, &mut max_id)
-                .map_err(|e| sql_error(path, &format!("cannot apply {}", op_name(op)), &e))?;
+            apply_op(conn, op, zero).map_err(|e| ApplyError::Op(op_name(op), e))?;
             index += 1;
         } else {
             index += 2;
         }
     }
-    if let Some(id) = max_id {
-        tx.prepare_cached(BUMP_NEXT_ID)
-            .and_then(|mut stmt| stmt.execute([id.saturating_add(1)]))
-            .map_err(|e| sql_error(path, "cannot update the next message id", &e))?;
-    }
-    // A failed COMMIT drops `tx`, which rolls back what is left.
-    tx.commit()
-        .map_err(|e| sql_error(path, "cannot commit", &e))
+    Ok(())
 }
 
 /// Applies `op` together with `next` when the pair has a one-statement
@@ -84,14 +190,8 @@ fn properties_column(message: &Message) -> Option<&[u8]> {
     Some(message.property_bytes()).filter(|bytes| !bytes.is_empty())
 }
 
-/// Applies one op inside the transaction of `apply`. `max_id` collects the
-/// highest stored message id of the batch.
-fn apply_op(
-    conn: &Connection,
-    op: &StoreOp,
-    zero: ClockZero,
-    max_id: &mut Option<u64>,
-) -> rusqlite::Result<()> {
+/// Applies one op inside the caller's transaction.
+fn apply_op(conn: &Connection, op: &StoreOp, zero: ClockZero) -> rusqlite::Result<()> {
     match op {
         StoreOp::SessionCreate { client_id } => {
             drop_session_state(conn, client_id)?;
@@ -145,7 +245,6 @@ fn apply_op(
                 properties_column(message),
                 zero.to_unix(message.expires_at_ms()),
             ])?;
-            *max_id = Some(max_id.map_or(*id, |m| m.max(*id)));
         }
         StoreOp::SessionMessageAdd {
             client_id,

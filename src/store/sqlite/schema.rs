@@ -13,7 +13,7 @@ pub(super) const APPLICATION_ID: i32 = 0x6d71_6c74;
 
 /// The migration steps: `MIGRATIONS[n]` takes a file from version `n` to
 /// `n + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this code writes and understands.
 pub(super) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -123,4 +123,15 @@ ALTER TABLE messages ADD COLUMN expires_at INTEGER;
 
 ALTER TABLE retained ADD COLUMN properties BLOB;
 ALTER TABLE retained ADD COLUMN expires_at INTEGER;
+";
+
+/// Version 4: `op_log`, batches of queue, inbound QoS 2 and retained
+/// operations committed as one row each and folded into the other tables
+/// later (see `op_log.rs`); `ops` is the row form of `log_codec.rs`. A row
+/// left by a crash is folded at the next open.
+const V4: &str = "
+CREATE TABLE op_log (
+    id INTEGER PRIMARY KEY,
+    ops BLOB NOT NULL
+);
 ";

@@ -39,13 +39,15 @@ pub(super) const MESSAGE_STORE: &str = "INSERT INTO messages
   (id, topic, payload, qos, retain, properties, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 pub(super) const BUMP_NEXT_ID: &str =
     "UPDATE meta SET value = max(value, ?1) WHERE key = 'next_message_id'";
-pub(super) const SESSION_MESSAGE_ADD: &str = "INSERT INTO session_messages
+/// A `seq` used before replaces that entry (the core never reuses one; the
+/// op log, folded later, must not fail on what was accepted).
+pub(super) const SESSION_MESSAGE_ADD: &str = "INSERT OR REPLACE INTO session_messages
   (client_id, seq, message_id, qos, retain, state, packet_id)
   SELECT ?1, ?2, ?3, ?4, ?5, 0, NULL
   WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
 /// `SessionMessageAdd` directly followed by its `SessionMessageSent`
 /// (a message sent as soon as it is queued, the common case): one insert.
-pub(super) const SESSION_MESSAGE_ADD_SENT: &str = "INSERT INTO session_messages
+pub(super) const SESSION_MESSAGE_ADD_SENT: &str = "INSERT OR REPLACE INTO session_messages
   (client_id, seq, message_id, qos, retain, state, packet_id)
   SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6
   WHERE EXISTS (SELECT 1 FROM sessions WHERE client_id = ?1)";
@@ -70,6 +72,9 @@ pub(super) const RETAIN_SET: &str = "INSERT INTO retained
   ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
     properties = excluded.properties, expires_at = excluded.expires_at";
 pub(super) const RETAIN_DELETE: &str = "DELETE FROM retained WHERE topic = ?1";
+pub(super) const OP_LOG_APPEND: &str = "INSERT INTO op_log (ops) VALUES (?1)";
+pub(super) const OP_LOG_READ: &str = "SELECT ops FROM op_log ORDER BY id";
+pub(super) const OP_LOG_CLEAR: &str = "DELETE FROM op_log";
 
 pub(super) const APPLY_STATEMENTS: &[&str] = &[
     INSERT_SESSION,
@@ -93,4 +98,7 @@ pub(super) const APPLY_STATEMENTS: &[&str] = &[
     INBOUND_REMOVE,
     RETAIN_SET,
     RETAIN_DELETE,
+    OP_LOG_APPEND,
+    OP_LOG_READ,
+    OP_LOG_CLEAR,
 ];
