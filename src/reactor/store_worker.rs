@@ -185,6 +185,11 @@ fn run(
                         }
                     }
                     shared.wake();
+                    match store.maintain() {
+                        Ok(()) => continue,
+                        Err(Error::Store { path, reason }) => failed = Some((path, reason)),
+                        Err(other) => failed = Some(("(store)".to_string(), other.to_string())),
+                    }
                     continue;
                 }
                 Err(Error::Store { path, reason }) => failed = Some((path, reason)),

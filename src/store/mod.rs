@@ -322,6 +322,17 @@ pub trait SessionStore {
         Ok(())
     }
 
+    /// Housekeeping that may wait while batches are being acknowledged
+    /// (folding a log, checkpointing a journal). The broker calls it on the
+    /// store's thread after each commit, once the output that commit held
+    /// back is on its way; by default it does nothing.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    fn maintain(&mut self) -> Result<(), crate::Error> {
+        Ok(())
+    }
+
     /// Reads the queued (not yet sent) messages of `client_id` whose `seq`
     /// is above `after_seq` (all of them for `None`), in `seq` order: at most `max_messages`, and
     /// no more once their sizes add up to `max_bytes` (but always at least
@@ -351,6 +362,10 @@ impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<std::sync::Mutex<
 
     fn apply_all(&mut self, batches: &[&[StoreOp]]) -> Result<(), crate::Error> {
         lock_shared(self)?.apply_all(batches)
+    }
+
+    fn maintain(&mut self) -> Result<(), crate::Error> {
+        lock_shared(self)?.maintain()
     }
 
     fn load_queued(

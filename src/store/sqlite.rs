@@ -404,6 +404,10 @@ impl SqliteStore {
         // After a big transaction the WAL would otherwise keep its size.
         conn.pragma_update(None, "journal_size_limit", 64i64 << 20)
             .map_err(|e| self.err("cannot set journal_size_limit", &e))?;
+        // Checkpoints are `maintain`'s, between commits (see `op_log.rs`),
+        // and closing the store's.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| self.err("cannot set wal_autocheckpoint", &e))?;
         Ok(())
     }
 
@@ -494,6 +498,11 @@ impl SessionStore for SqliteStore {
             batches,
             &mut self.log,
         )
+    }
+
+    /// Compacts the op log and checkpoints the journal when they have grown.
+    fn maintain(&mut self) -> Result<(), Error> {
+        op_log::maintain(&mut self.conn, &self.path, self.clock_zero, &mut self.log)
     }
 
     /// One indexed range read, outside any write transaction (after the op

@@ -14,6 +14,7 @@ mod codec_roundtrip;
 mod store_sqlite;
 mod store_sqlite_bodies;
 mod store_sqlite_crash;
+mod store_sqlite_log;
 mod store_sqlite_migrations;
 mod store_sqlite_refusals;
 mod topic_matching;

@@ -13,17 +13,27 @@ use std::time::{Duration, Instant};
 
 use mqlite::store::*;
 use mqlite::QoS;
-use support::store::{add, all_messages, create, msg, retain_set, store_body, store_error_text};
+use support::store::{
+    add, all_messages, create, delete, msg, retain_set, store_body, store_error_text,
+};
 use support::TempDir;
 
 const CHILD_ENV: &str = "MQLITE_STORE_CRASH_CHILD_DB";
+/// Set for a child whose batches also acknowledge (delete) the message
+/// queued [`ACK_LAG`] batches before.
+const ACKS_ENV: &str = "MQLITE_STORE_CRASH_CHILD_ACKS";
+const ACK_LAG: u64 = 3;
 
 /// Batch `i` of the crash child: one message queued at seq `i` and the
-/// retained "count" set to `i`, atomically.
-fn crash_batch(i: u64) -> Vec<StoreOp> {
+/// retained "count" set to `i`, atomically; with `acks`, the message of
+/// batch `i - ACK_LAG` deleted too.
+fn crash_batch(i: u64, acks: bool) -> Vec<StoreOp> {
     let mut ops = Vec::new();
     if i == 0 {
         ops.push(create("crash"));
+    }
+    if acks && i >= ACK_LAG {
+        ops.push(delete("crash", i - ACK_LAG));
     }
     ops.push(store_body(i + 1, "crash/msg", &crash_payload(i)));
     ops.push(add("crash", i, i + 1, QoS::AtLeastOnce));
@@ -50,11 +60,13 @@ fn crash_child() {
     let Some(path) = std::env::var_os(CHILD_ENV) else {
         return;
     };
+    let acks = std::env::var_os(ACKS_ENV).is_some();
     let mut store = SqliteStore::open(Path::new(&path)).unwrap();
     let mut out = std::io::stdout().lock();
     let deadline = Instant::now() + Duration::from_secs(30);
     for i in 0.. {
-        store.apply(&crash_batch(i)).unwrap();
+        store.apply(&crash_batch(i, acks)).unwrap();
+        store.maintain().unwrap();
         writeln!(out, "ACK {i}").unwrap();
         out.flush().unwrap();
         assert!(Instant::now() < deadline, "never killed");
@@ -70,8 +82,12 @@ fn ack(line: &str) -> Option<u64> {
 
 /// Runs the crash child on `path`, kills it with SIGKILL after `acks` acked
 /// batches, and returns how many batches it acknowledged in all.
-fn run_and_kill_child(path: &Path, acks: u64) -> u64 {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+fn run_and_kill_child(path: &Path, acks: u64, with_deletes: bool) -> u64 {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if with_deletes {
+        command.env(ACKS_ENV, "1");
+    }
+    let mut child = command
         .args([
             "store_sqlite_crash::crash_child",
             "--exact",
@@ -118,18 +134,23 @@ fn run_and_kill_child(path: &Path, acks: u64) -> u64 {
     acked
 }
 
-/// Checks `snapshot` is the state after batches `0..n` for some `n >=
-/// acked`, and returns `n`.
-fn check_prefix(store: &mut SqliteStore, acked: u64) -> u64 {
+/// Checks the store holds the state after batches `0..n` for some `n >=
+/// acked` (made with or without deletes), and returns `n`.
+fn check_prefix(store: &mut SqliteStore, acked: u64, with_deletes: bool) -> u64 {
     let snapshot = &store.load().unwrap();
     let messages = &all_messages(store, snapshot, "crash");
-    let n = messages.len() as u64;
+    let n = snapshot.next_message_id - 1;
     assert!(n >= acked, "{n} batches on disk, {acked} acknowledged");
-    for (i, m) in messages.iter().enumerate() {
-        let i = i as u64;
-        assert_eq!(m.seq, i);
-        assert_eq!(m.message_id, i + 1);
-        assert_eq!(m.message.payload(), crash_payload(i));
+    let first = if with_deletes {
+        n.saturating_sub(ACK_LAG)
+    } else {
+        0
+    };
+    let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (first..n).collect::<Vec<_>>());
+    for m in messages {
+        assert_eq!(m.message_id, m.seq + 1);
+        assert_eq!(m.message.payload(), crash_payload(m.seq));
     }
     assert_eq!(
         snapshot.retained,
@@ -140,30 +161,40 @@ fn check_prefix(store: &mut SqliteStore, acked: u64) -> u64 {
             true
         )]
     );
-    assert_eq!(snapshot.next_message_id, n + 1);
     n
+}
+
+fn killed_writer(name: &str, with_deletes: bool) {
+    let dir = TempDir::new(name);
+    let path = dir.path("store.db");
+    let acked = run_and_kill_child(&path, 40, with_deletes);
+    let mut store = SqliteStore::open(&path).unwrap();
+    let n = check_prefix(&mut store, acked, with_deletes);
+    eprintln!("{name}: {acked} batches acknowledged, {n} on disk");
+    // The store goes on from there.
+    store.apply(&crash_batch(n, with_deletes)).unwrap();
+    drop(store);
+    let mut store = SqliteStore::open(&path).unwrap();
+    check_prefix(&mut store, n + 1, with_deletes);
 }
 
 #[test]
 fn a_killed_writer_leaves_every_acknowledged_batch() {
-    let dir = TempDir::new("crash");
-    let path = dir.path("store.db");
-    let acked = run_and_kill_child(&path, 40);
-    let mut store = SqliteStore::open(&path).unwrap();
-    let n = check_prefix(&mut store, acked);
-    eprintln!("crash: {acked} batches acknowledged, {n} on disk");
-    // The store goes on from there.
-    store.apply(&crash_batch(n)).unwrap();
-    drop(store);
-    let mut store = SqliteStore::open(&path).unwrap();
-    check_prefix(&mut store, n + 1);
+    killed_writer("crash", false);
+}
+
+/// The same with messages queued and deleted a few batches later, so that
+/// the dead writer's op log holds whole lives of messages to fold.
+#[test]
+fn a_killed_writer_with_deletes_in_its_log_leaves_every_acknowledged_batch() {
+    killed_writer("crash-deletes", true);
 }
 
 #[test]
 fn open_fresh_after_a_crash_keeps_the_log_with_the_backup() {
     let dir = TempDir::new("crash-fresh");
     let path = dir.path("store.db");
-    let acked = run_and_kill_child(&path, 10);
+    let acked = run_and_kill_child(&path, 10, false);
     // The killed writer left its WAL behind.
     let mut wal = path.clone().into_os_string();
     wal.push("-wal");
@@ -173,5 +204,5 @@ fn open_fresh_after_a_crash_keeps_the_log_with_the_backup() {
     let backup = fresh.moved_aside().unwrap().to_path_buf();
     drop(fresh);
     let mut old = SqliteStore::open(&backup).unwrap();
-    check_prefix(&mut old, acked);
+    check_prefix(&mut old, acked, false);
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::clock::ClockZero;
 use super::log_codec::{encode, is_logged, start_row};
-use super::op_log::{append, compact, Compaction, COMPACT_AT_BYTES};
+use super::op_log::{append, compact, Compaction, CHECKPOINT_AT_BYTES, FORCE_COMPACT_AT_BYTES};
 use super::statements::*;
 use super::{sql_error, store_error};
 use crate::message::Message;
@@ -22,6 +22,9 @@ pub(super) struct LogState {
     pub(super) bytes: usize,
     /// The lowest message id a `MessageStore` may still use.
     pub(super) next_message_id: u64,
+    /// Bytes written to the journal since the last checkpoint (rows, and
+    /// a guess for a compaction's writes).
+    pub(super) since_checkpoint: usize,
     /// The row being written, kept for its allocation.
     row: Vec<u8>,
 }
@@ -32,6 +35,7 @@ impl LogState {
     pub(super) fn new(next_message_id: u64) -> LogState {
         LogState {
             bytes: 0,
+            since_checkpoint: 0,
             next_message_id,
             row: Vec::new(),
         }
@@ -107,7 +111,9 @@ pub(super) fn apply(
         }
         append(&tx, &log.row).map_err(|e| sql_error(path, "cannot append to the op log", &e))?;
         let bytes = log.bytes + log.row.len();
-        if bytes >= COMPACT_AT_BYTES {
+        // `maintain` folds the log between commits; this is for a store
+        // whose user never calls it.
+        if bytes >= FORCE_COMPACT_AT_BYTES {
             compact(&tx, zero, Compaction::KeepYoung)
                 .map_err(|e| e.into_error(path, "cannot fold the op log"))?
         } else {
@@ -131,8 +137,16 @@ pub(super) fn apply(
     // A failed COMMIT drops `tx`, which rolls back what is left.
     tx.commit()
         .map_err(|e| sql_error(path, "cannot commit", &e))?;
+    log.since_checkpoint += log.row.len().max(1);
     log.bytes = log_bytes;
     log.next_message_id = next_id;
+    // `maintain` checkpoints between commits; this is for a store whose
+    // user never calls it.
+    if log.since_checkpoint >= 8 * CHECKPOINT_AT_BYTES {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| sql_error(path, "cannot checkpoint the journal", &e))?;
+        log.since_checkpoint = 0;
+    }
     Ok(())
 }
 

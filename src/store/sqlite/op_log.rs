@@ -34,10 +34,48 @@ use super::sql_error;
 use super::statements::{DELETE_BODY_IF_UNUSED, OP_LOG_APPEND, OP_LOG_CLEAR, OP_LOG_READ};
 use crate::Error;
 
-/// How many bytes of rows the log may hold before it is compacted: large
-/// enough that nearly every message is acknowledged before its row is
-/// folded, small enough that a compaction is a short pause.
+/// How many bytes of rows the log may hold before `maintain` compacts it:
+/// large enough that nearly every message is acknowledged before its row
+/// is folded, small enough that a compaction is a short pause.
 pub(super) const COMPACT_AT_BYTES: usize = 1 << 20;
+
+/// Past this, a commit compacts the log itself (for a store whose user
+/// never calls `maintain`).
+pub(super) const FORCE_COMPACT_AT_BYTES: usize = 8 * COMPACT_AT_BYTES;
+
+/// Journal bytes after which `maintain` checkpoints (SQLite's own automatic
+/// checkpoint is off: it would run inside a commit, and hold back the
+/// acknowledgements waiting for that commit).
+pub(super) const CHECKPOINT_AT_BYTES: usize = 4 << 20;
+
+/// Compacts the log if it has grown past [`COMPACT_AT_BYTES`] (carrying
+/// the young in-flight messages), in a transaction of its own, then
+/// checkpoints the journal if enough was written since the last time.
+pub(super) fn maintain(
+    conn: &mut Connection,
+    path: &Path,
+    zero: ClockZero,
+    log: &mut LogState,
+) -> Result<(), Error> {
+    if log.bytes >= COMPACT_AT_BYTES {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
+        let left = compact(&tx, zero, Compaction::KeepYoung)
+            .map_err(|e| e.into_error(path, "cannot fold the op log"))?;
+        tx.commit()
+            .map_err(|e| sql_error(path, "cannot commit", &e))?;
+        // Folding writes about as much to the tables as it read.
+        log.since_checkpoint += log.bytes;
+        log.bytes = left;
+    }
+    if log.since_checkpoint >= CHECKPOINT_AT_BYTES {
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| sql_error(path, "cannot checkpoint the journal", &e))?;
+        log.since_checkpoint = 0;
+    }
+    Ok(())
+}
 
 /// Appends one row to the log.
 pub(super) fn append(conn: &Connection, row: &[u8]) -> rusqlite::Result<()> {
