@@ -10,9 +10,11 @@
 //! 5. write every connection with output, one batched write per socket;
 //! 6. close what the core has finished with.
 //!
-//! Between 4 and 5 the store operations of the pass are applied in one
-//! transaction, so no acknowledgement leaves before what it acknowledges is
-//! saved (and 5/6 repeat, saving first, while writes or closes make more
+//! Between 4 and 5 the store operations of the pass go to the store's
+//! thread (`store_worker.rs`), which commits them in one transaction; the
+//! core holds back every byte that depends on them until the thread reports
+//! them applied, so no acknowledgement leaves before what it acknowledges
+//! is saved (and 5/6 repeat, saving first, while writes or closes make more
 //! work).
 
 mod accept;

@@ -283,6 +283,10 @@ pub struct Snapshot {
 
 /// A place to keep persistent state.
 ///
+/// The broker calls [`SessionStore::load`] on the thread that makes it,
+/// then every other method from a thread of its own (`mqlite-store`), one
+/// call at a time, never from a hook or callback: hence `Send`.
+///
 /// A store keeps everything the ops carry: messages with their MQTT 5
 /// properties and expiry, sessions with their user name and expiry
 /// interval, subscriptions with their options and identifier. Message

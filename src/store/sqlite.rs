@@ -5,8 +5,11 @@
 //! [`SessionStore::apply`] commits once per call with `synchronous = FULL`,
 //! so when it returns `Ok` the WAL has been fsynced and the batch survives a
 //! crash or a power cut. The broker calls it once per reactor pass with
-//! everything the pass produced (group commit), so the fsync is paid once
-//! per pass, not once per message.
+//! everything the pass produced (group commit; [`SessionStore::apply_all`]
+//! for several passes at once), so the fsync is paid once per pass, not
+//! once per message. A batch of queue operations is committed as one row
+//! of an op log, folded into the tables by [`SessionStore::maintain`]
+//! between commits (see `op_log.rs`).
 //!
 //! # Exclusion
 //!
