@@ -193,23 +193,42 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Flags byte (QoS, retain, whether a deadline follows), then the deadline,
-/// topic, property block and payload.
+fn varint_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Its length, then a flags byte (QoS, retain, whether a deadline
+/// follows), the deadline, topic, property block and payload. The length
+/// lets a compaction step over the message of an op it drops.
 fn put_message(out: &mut Vec<u8>, message: &Message, zero: ClockZero) {
-    let deadline = zero.to_unix(message.expires_at_ms());
-    let flags = message.qos() as u8 | (u8::from(message.retain()) << 2);
-    match deadline {
-        Some(at) => {
-            out.push(flags | 0x08);
-            // Deadlines are after 1970; one before reads back as 1970,
-            // expired all the same.
-            put_varint(out, u64::try_from(at).unwrap_or(0));
-        }
-        None => out.push(flags),
+    // Deadlines are after 1970; one before reads back as 1970, expired all
+    // the same.
+    let deadline = zero
+        .to_unix(message.expires_at_ms())
+        .map(|at| u64::try_from(at).unwrap_or(0));
+    let flags = message.qos() as u8
+        | (u8::from(message.retain()) << 2)
+        | if deadline.is_some() { 0x08 } else { 0 };
+    let parts = [
+        message.topic().as_bytes(),
+        message.property_bytes(),
+        message.payload(),
+    ];
+    let len = 1
+        + deadline.map_or(0, varint_len)
+        + parts
+            .iter()
+            .map(|part| varint_len(part.len() as u64) + part.len())
+            .sum::<usize>();
+    out.reserve(len + 10);
+    put_varint(out, len as u64);
+    out.push(flags);
+    if let Some(at) = deadline {
+        put_varint(out, at);
     }
-    put_bytes(out, message.topic().as_bytes());
-    put_bytes(out, message.property_bytes());
-    put_bytes(out, message.payload());
+    for part in parts {
+        put_bytes(out, part);
+    }
 }
 
 /// Why a row cannot be read.
@@ -369,7 +388,7 @@ pub(super) fn decode<'a>(row: &'a [u8], ops: &mut Vec<Logged<'a>>) -> Result<(),
         let op = match tag {
             TAG_MESSAGE_STORE => Logged::MessageStore {
                 id: reader.varint()?,
-                message: reader.message()?.0,
+                message: reader.message()?,
             },
             TAG_ADD | TAG_ADD_SENT => {
                 let seq = reader.varint()?;
@@ -411,8 +430,11 @@ pub(super) fn decode<'a>(row: &'a [u8], ops: &mut Vec<Logged<'a>>) -> Result<(),
                 packet_id: reader.packet_id()?,
             },
             TAG_RETAIN_SET => {
-                let (message, topic) = reader.message()?;
-                Logged::RetainSet { topic, message }
+                let message = reader.message()?;
+                Logged::RetainSet {
+                    topic: message_topic(message)?,
+                    message,
+                }
             }
             TAG_RETAIN_DELETE => Logged::RetainDelete {
                 topic: reader.str()?,
@@ -442,6 +464,9 @@ fn read_message(bytes: &[u8], zero: ClockZero) -> Result<Message, DecodeError> {
     let topic = reader.str()?;
     let properties = reader.bytes()?;
     let payload = reader.bytes()?;
+    if !reader.done() {
+        return Err("bytes after a message".into());
+    }
     let properties = (!properties.is_empty()).then_some(properties);
     message(
         topic,
@@ -503,18 +528,21 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.bytes()?).map_err(|_| "a string that is not UTF-8".into())
     }
 
-    /// Skips over a message, returning its bytes and its topic.
-    fn message(&mut self) -> Result<(&'a [u8], &'a str), DecodeError> {
-        let start = self.at;
-        let flags = self.byte()?;
-        if flags & 0x08 != 0 {
-            self.varint()?;
-        }
-        let topic = self.str()?;
-        self.bytes()?;
-        self.bytes()?;
-        Ok((&self.bytes[start..self.at], topic))
+    /// Steps over a message, returning its bytes (read by [`read_message`]
+    /// only if its op is kept).
+    fn message(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.bytes()
     }
+}
+
+/// The topic of a message's bytes.
+fn message_topic(bytes: &[u8]) -> Result<&str, DecodeError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let flags = reader.byte()?;
+    if flags & 0x08 != 0 {
+        reader.varint()?;
+    }
+    reader.str()
 }
 
 #[cfg(test)]
@@ -603,5 +631,10 @@ mod tests {
         // A message whose property block is not a PUBLISH's fails when built.
         let bad = [0u8, 1, b't', 2, 0xff, 0, 0];
         assert!(read_message(&bad, zero).is_err());
+        assert!(read_message(&[0u8, 1, b't', 0, 0, 9], zero).is_err());
+        assert_eq!(varint_len(0), 1);
+        assert_eq!(varint_len(127), 1);
+        assert_eq!(varint_len(128), 2);
+        assert_eq!(varint_len(u64::MAX), 10);
     }
 }
