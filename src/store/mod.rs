@@ -183,6 +183,25 @@ pub enum StoreOp {
     },
 }
 
+/// The packet id of `next` when `op` is a [`StoreOp::SessionMessageAdd`]
+/// and `next` the [`StoreOp::SessionMessageSent`] of the same entry: a
+/// message sent as soon as it was queued, the common case, which stores
+/// write as one.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) fn sent_right_after(op: &StoreOp, next: Option<&StoreOp>) -> Option<PacketId> {
+    match (op, next) {
+        (
+            StoreOp::SessionMessageAdd { client_id, seq, .. },
+            Some(StoreOp::SessionMessageSent {
+                client_id: sent_client,
+                seq: sent_seq,
+                packet_id,
+            }),
+        ) if client_id == sent_client && seq == sent_seq => Some(*packet_id),
+        _ => None,
+    }
+}
+
 /// Where a stored outbound message is in its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoredState {

@@ -12,7 +12,7 @@ use super::op_log::{append, compact, Compaction, CHECKPOINT_AT_BYTES, FORCE_COMP
 use super::statements::*;
 use super::{sql_error, store_error};
 use crate::message::Message;
-use crate::store::StoreOp;
+use crate::store::{sent_right_after, StoreOp};
 use crate::Error;
 
 /// What the store keeps between batches about its op log and message ids.
@@ -173,7 +173,8 @@ pub(super) fn apply_ops(
 /// Applies `op` together with `next` when the pair has a one-statement
 /// form; returns whether it did (then both are done).
 fn apply_fused(conn: &Connection, op: &StoreOp, next: Option<&StoreOp>) -> rusqlite::Result<bool> {
-    if let (
+    let (
+        Some(packet_id),
         StoreOp::SessionMessageAdd {
             client_id,
             seq,
@@ -181,22 +182,15 @@ fn apply_fused(conn: &Connection, op: &StoreOp, next: Option<&StoreOp>) -> rusql
             qos,
             retain,
         },
-        Some(StoreOp::SessionMessageSent {
-            client_id: sent_client,
-            seq: sent_seq,
-            packet_id,
-        }),
-    ) = (op, next)
-    {
-        if client_id == sent_client && seq == sent_seq {
-            conn.prepare_cached(SESSION_MESSAGE_ADD_SENT)?
-                .execute(params![
-                    client_id, seq, message_id, *qos as u8, retain, packet_id
-                ])?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    ) = (sent_right_after(op, next), op)
+    else {
+        return Ok(false);
+    };
+    conn.prepare_cached(SESSION_MESSAGE_ADD_SENT)?
+        .execute(params![
+            client_id, seq, message_id, *qos as u8, retain, packet_id
+        ])?;
+    Ok(true)
 }
 
 /// The property block of `message` as stored (NULL when empty).

@@ -19,7 +19,7 @@ use super::clock::ClockZero;
 use super::snapshot::message;
 use crate::codec::QoS;
 use crate::message::Message;
-use crate::store::StoreOp;
+use crate::store::{sent_right_after, StoreOp};
 
 /// The format byte of rows written by this code.
 const FORMAT_1: u8 = 1;
@@ -89,14 +89,7 @@ pub(super) fn encode(ops: &[StoreOp], zero: ClockZero, out: &mut Vec<u8>) {
                 qos,
                 retain,
             } => {
-                let sent = match ops.get(index) {
-                    Some(StoreOp::SessionMessageSent {
-                        client_id: sent_client,
-                        seq: sent_seq,
-                        packet_id,
-                    }) if sent_client == client_id && sent_seq == seq => Some(*packet_id),
-                    _ => None,
-                };
+                let sent = sent_right_after(op, ops.get(index));
                 client(
                     out,
                     if sent.is_some() {
