@@ -64,12 +64,15 @@ pub(super) fn start_row(out: &mut Vec<u8>) {
 /// [`start_row`] began in `out`.
 pub(super) fn encode(ops: &[StoreOp], zero: ClockZero, out: &mut Vec<u8>) {
     out.reserve(ops.len() * 16);
-    let mut previous_client: Option<&str> = None;
+    let mut previous_client: Option<&Arc<str>> = None;
     let mut index = 0;
     while let Some(op) = ops.get(index) {
         index += 1;
-        let client = |out: &mut Vec<u8>, tag: u8, client_id: &'_ str| {
-            if previous_client == Some(client_id) {
+        let client = |out: &mut Vec<u8>, tag: u8, client_id: &Arc<str>| {
+            // The core hands out clones of one `Arc` per session.
+            let same = previous_client
+                .is_some_and(|previous| Arc::ptr_eq(previous, client_id) || previous == client_id);
+            if same {
                 out.push(tag | SAME_CLIENT);
             } else {
                 out.push(tag);
@@ -161,7 +164,7 @@ pub(super) fn encode(ops: &[StoreOp], zero: ClockZero, out: &mut Vec<u8>) {
 }
 
 /// The client id an op names, if it names one.
-fn op_client(op: &StoreOp) -> Option<&str> {
+fn op_client(op: &StoreOp) -> Option<&Arc<str>> {
     match op {
         StoreOp::SessionMessageAdd { client_id, .. }
         | StoreOp::SessionMessageSent { client_id, .. }
@@ -174,11 +177,15 @@ fn op_client(op: &StoreOp) -> Option<&str> {
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    let mut bytes = [0u8; 10];
+    let mut len = 0;
     while value >= 0x80 {
-        out.push((value as u8) | 0x80);
+        bytes[len] = (value as u8) | 0x80;
         value >>= 7;
+        len += 1;
     }
-    out.push(value as u8);
+    bytes[len] = value as u8;
+    out.extend_from_slice(&bytes[..=len]);
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
