@@ -41,6 +41,21 @@ fn too_long(topic: &str, properties: &[u8]) -> bool {
     topic.len() > usize::from(u16::MAX) || u32::try_from(properties.len()).is_err()
 }
 
+/// Whether every property of `properties` is one a server forwards.
+fn only_forwarded(properties: Properties<'_>) -> bool {
+    use crate::codec::property;
+    properties.iter().all(|(id, _)| {
+        matches!(
+            id,
+            property::PAYLOAD_FORMAT_INDICATOR
+                | property::CONTENT_TYPE
+                | property::RESPONSE_TOPIC
+                | property::CORRELATION_DATA
+                | property::USER_PROPERTY
+        )
+    })
+}
+
 impl Message {
     /// Builds a message. `topic` must be at most 65 535 bytes (the caller
     /// validated it as a topic name); a longer one is cut to `None`.
@@ -51,6 +66,7 @@ impl Message {
     /// Builds a message with MQTT 5 properties to forward (see the type's
     /// documentation for which) and an expiry deadline in milliseconds of
     /// the broker's clock. `None` when the topic is over 65 535 bytes.
+    #[inline]
     pub fn with_properties(
         topic: &str,
         properties: Properties<'_>,
@@ -76,6 +92,7 @@ impl Message {
     /// Builds a message from the properties of a PUBLISH or a will: keeps
     /// what a server forwards and leaves out Message Expiry Interval, Topic
     /// Alias, Subscription Identifier and Will Delay Interval.
+    #[inline]
     pub(crate) fn from_publish(
         topic: &str,
         properties: Properties<'_>,
@@ -86,8 +103,8 @@ impl Message {
     ) -> Option<Message> {
         // Most blocks hold only forwarded properties (a 3.1.1 PUBLISH none
         // at all): kept as they are, with no rebuilding on the message
-        // path.
-        if properties.as_bytes().is_empty() {
+        // path, which is inlined into the caller's.
+        if properties.as_bytes().is_empty() || only_forwarded(properties) {
             return Message::with_properties(
                 topic,
                 properties,
@@ -97,27 +114,21 @@ impl Message {
                 expires_at_ms,
             );
         }
-        let all_forwarded = properties.iter().all(|(id, _)| {
-            use crate::codec::property;
-            matches!(
-                id,
-                property::PAYLOAD_FORMAT_INDICATOR
-                    | property::CONTENT_TYPE
-                    | property::RESPONSE_TOPIC
-                    | property::CORRELATION_DATA
-                    | property::USER_PROPERTY
-            )
-        });
-        if all_forwarded {
-            return Message::with_properties(
-                topic,
-                properties,
-                payload,
-                qos,
-                retain,
-                expires_at_ms,
-            );
-        }
+        Message::with_forwarded(topic, properties, payload, qos, retain, expires_at_ms)
+    }
+
+    /// [`Message::from_publish`] for a block that holds properties not
+    /// forwarded: rebuilt without them.
+    #[cold]
+    #[inline(never)]
+    fn with_forwarded(
+        topic: &str,
+        properties: Properties<'_>,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        expires_at_ms: Option<u64>,
+    ) -> Option<Message> {
         let mut kept = crate::codec::PropertiesBuilder::new();
         for (id, value) in properties.iter() {
             use crate::codec::{property, PropertyValue};

@@ -35,6 +35,7 @@ mod decode_connect;
 mod encode;
 mod encode_fast;
 mod error;
+mod frame;
 mod packet;
 mod properties;
 mod reader;
@@ -44,12 +45,13 @@ mod varint;
 pub use decode::{decode, decode_as, peek_packet_len, peek_publish_topic};
 pub use encode::{encode, encode_as};
 pub use encode_fast::{
-    encode_ack, encode_ack_v5, encode_connack, encode_pingresp, encode_publish,
+    ack_bytes, encode_ack, encode_ack_v5, encode_connack, encode_pingresp, encode_publish,
     encode_publish_header, encode_publish_header_v5, encode_publish_v5, encode_suback,
     properties_wire_len, publish_len, publish_len_v5, AckKind, ACK_LEN, DISCONNECT, PINGREQ,
     PINGRESP,
 };
 pub use error::{DecodeError, EncodeError};
+pub use frame::{decode_frame, Frame};
 pub use packet::*;
 pub use properties::{
     id as property, Properties, PropertiesBuilder, PropertyContext, PropertyIter, PropertyValue,
