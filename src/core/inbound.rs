@@ -4,12 +4,9 @@ use std::time::Instant;
 
 use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
-use super::session::InflightState;
 use super::topic_aliases::TopicAliases;
 use super::{ConnId, Core, Message, SessionKey};
-use crate::codec::{
-    self, AckKind, DecodeError, Packet, PacketId, Publish, QoS, ReasonCode, Reasoned,
-};
+use crate::codec::{self, AckKind, DecodeError, Frame, Packet, Publish, QoS, ReasonCode, Reasoned};
 use crate::hooks::AclAccess;
 use crate::topic::{is_valid_topic_name, CAN_PREFETCH};
 
@@ -33,9 +30,9 @@ impl Core {
                 Some(conn) => Some(conn.protocol),
                 None => break,
             };
-            match codec::decode_as(&bytes[pos..], max, protocol) {
+            match codec::decode_frame(&bytes[pos..], max, protocol) {
                 Ok(None) => break,
-                Ok(Some((packet, used))) => {
+                Ok(Some((frame, used))) => {
                     pos += used;
                     // Routing data starts loading while this packet is
                     // handled, in two stages: what the next packet needs,
@@ -57,7 +54,7 @@ impl Core {
                             }
                         }
                     }
-                    self.handle_packet(now, id, packet);
+                    self.handle_frame(now, id, frame);
                 }
                 Err(error) => {
                     self.handle_decode_error(now, id, error);
@@ -88,6 +85,31 @@ impl Core {
             Some(error.reason_code()),
             &error.to_string(),
         );
+    }
+
+    /// A decoded packet: a connected client's PUBLISH and four-byte
+    /// acknowledgements straight to their handlers, the rest (and those
+    /// from a connection in any other state) by [`Core::handle_packet`].
+    #[inline(always)]
+    fn handle_frame(&mut self, now: Instant, id: ConnId, frame: Frame<'_>) {
+        let Some(conn) = self.live_conn(id) else {
+            return;
+        };
+        let key = match conn.state {
+            ConnState::Connected(key) if conn.bridge.is_none() => Some(key),
+            _ => None,
+        };
+        match (key, frame) {
+            (Some(key), Frame::Publish(publish)) => {
+                conn.last_packet_at = now;
+                self.handle_publish(now, id, key, publish);
+            }
+            (Some(key), Frame::Ack(kind, packet_id)) => {
+                conn.last_packet_at = now;
+                self.handle_ack(now, id, key, kind, packet_id);
+            }
+            (_, frame) => self.handle_packet(now, id, frame.into_packet()),
+        }
     }
 
     fn handle_packet(&mut self, now: Instant, id: ConnId, packet: Packet<'_>) {
@@ -271,7 +293,7 @@ impl Core {
             // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
             // delivered: only acknowledge it again.
             let mut code = ReasonCode::SUCCESS;
-            if !session.inbound_qos2.contains(&packet_id) {
+            if !session.inbound_qos2.contains(packet_id) {
                 // The client may have at most our Receive Maximum of QoS 2
                 // messages unreleased [MQTT-3.3.4-9].
                 if v5 && session.inbound_qos2.len() >= usize::from(self.config.max_inflight) {
@@ -300,29 +322,6 @@ impl Core {
         if publish.qos == QoS::AtLeastOnce {
             self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5);
         }
-    }
-
-    /// PUBACK or PUBREC for a client's PUBLISH: the 3.1.1 form, or MQTT 5
-    /// with its reason code. No Reason String, though the standard allows
-    /// one when the client accepts problem information: some clients (the
-    /// Eclipse Paho MQTT 5 test client among them) cannot read a PUBACK /
-    /// PUBREC with properties. CONNACK and DISCONNECT carry the strings.
-    #[inline]
-    pub(super) fn acknowledge_publish(
-        &mut self,
-        id: ConnId,
-        kind: AckKind,
-        packet_id: PacketId,
-        code: ReasonCode,
-        v5: bool,
-    ) {
-        self.write_to(id, |out| {
-            if v5 {
-                codec::encode_ack_v5(out, kind, packet_id, code)
-            } else {
-                codec::encode_ack(out, kind, packet_id)
-            }
-        });
     }
 
     /// What an MQTT 5 PUBLISH may not carry: a Subscription Identifier
@@ -409,148 +408,6 @@ impl Core {
         } else {
             ReasonCode::NO_MATCHING_SUBSCRIBERS
         }
-    }
-
-    /// PUBACK: ends the flow of an in-flight QoS 1 message. One for a
-    /// QoS 2 message is a protocol violation (closed, as mosquitto does);
-    /// one for an unknown packet id is ignored (it may answer a message
-    /// resent before a reconnection).
-    pub(super) fn handle_puback(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::AtLeastOnce {
-            self.close_for_wrong_ack(now, id, "PUBACK", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// PUBREC: the client has a QoS 2 message; PUBREL follows (again, when
-    /// the PUBREC is repeated or names an unknown packet id, as mosquitto
-    /// does). One for a QoS 1 message is a protocol violation.
-    pub(super) fn handle_pubrec(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        if let Some(index) = session.inflight_position(packet_id) {
-            let inflight = &mut session.inflight[index];
-            if inflight.message.qos() != QoS::ExactlyOnce {
-                self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
-                return;
-            }
-            if inflight.state == InflightState::AwaitingAck {
-                inflight.state = InflightState::AwaitingComp;
-                let seq = inflight.seq;
-                self.record_released(key, seq);
-            }
-        }
-        self.write_to(id, |out| codec::encode_ack(out, AckKind::PubRel, packet_id));
-    }
-
-    /// PUBREL: releases an inbound QoS 2 packet id. MQTT 5 tells a client
-    /// releasing an id it never sent (or already released) that it was not
-    /// found.
-    pub(super) fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        let released = self
-            .sessions
-            .get_mut(key)
-            .is_some_and(|session| session.release_qos2(packet_id));
-        if released {
-            self.record_inbound_qos2(key, packet_id, false);
-        }
-        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
-        let code = if released || !v5 {
-            ReasonCode::SUCCESS
-        } else {
-            ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
-        };
-        self.write_to(id, |out| {
-            codec::encode_ack_v5(out, AckKind::PubComp, packet_id, code)
-        });
-    }
-
-    /// A PUBREC with an error code: the client will not take the QoS 2
-    /// message, and the flow ends there (no PUBREL).
-    pub(super) fn handle_refused_pubrec(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::ExactlyOnce
-            || session.inflight[index].state != InflightState::AwaitingAck
-        {
-            self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
-    /// One for a QoS 1 message, or before the PUBREC, is a protocol
-    /// violation; one for an unknown packet id is ignored.
-    pub(super) fn handle_pubcomp(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].state != InflightState::AwaitingComp {
-            self.close_for_wrong_ack(now, id, "PUBCOMP", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// Closes a connection that acknowledged a delivery with a packet its
-    /// flow does not allow. The message stays in flight for its session.
-    fn close_for_wrong_ack(&mut self, now: Instant, id: ConnId, ack: &str, packet_id: PacketId) {
-        if let Some(conn) = self.conns.get(id) {
-            log::debug!(
-                "{} sent {ack} for packet id {packet_id}, which its flow does not allow",
-                conn.peer
-            );
-        }
-        self.close(now, id, CloseReason::ProtocolError);
     }
 
     /// DISCONNECT from the client. MQTT 5: reason 0x04 asks for the will;
