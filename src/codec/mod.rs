@@ -35,9 +35,9 @@ mod decode_connect;
 mod encode;
 mod encode_fast;
 mod error;
-mod frame;
 mod packet;
 mod properties;
+mod raw_packet;
 mod reader;
 mod reason;
 mod varint;
@@ -51,11 +51,11 @@ pub use encode_fast::{
     PINGRESP,
 };
 pub use error::{DecodeError, EncodeError};
-pub use frame::{decode_frame, Frame};
 pub use packet::*;
 pub use properties::{
     id as property, Properties, PropertiesBuilder, PropertyContext, PropertyIter, PropertyValue,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
+pub use raw_packet::RawPacket;
 pub use reason::{ReasonCode, ReasonContext};
 pub use varint::{remaining_length_len, MAX_REMAINING_LENGTH};

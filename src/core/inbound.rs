@@ -6,7 +6,9 @@ use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
 use super::topic_aliases::TopicAliases;
 use super::{ConnId, Core, Message, SessionKey};
-use crate::codec::{self, AckKind, DecodeError, Frame, Packet, Publish, QoS, ReasonCode, Reasoned};
+use crate::codec::{
+    self, AckKind, DecodeError, Packet, Protocol, Publish, QoS, RawPacket, ReasonCode, Reasoned,
+};
 use crate::hooks::AclAccess;
 use crate::topic::{is_valid_topic_name, CAN_PREFETCH};
 
@@ -24,16 +26,24 @@ impl Core {
         let max = self.config.max_packet_size;
         let mut pos = 0;
         while pos < bytes.len() {
-            let protocol = match self.conns.get(id) {
-                Some(conn) if conn.state == ConnState::AuthPending => break,
-                Some(conn) if conn.state == ConnState::AwaitingConnect => None,
-                Some(conn) => Some(conn.protocol),
+            // `hot`: the session of a connected client (not a bridge's
+            // link), whose PUBLISH and four-byte acks go straight to their
+            // handlers, without a `Packet`.
+            let (protocol, hot) = match self.conns.get(id) {
+                Some(conn) => match conn.state {
+                    ConnState::AuthPending => break,
+                    ConnState::AwaitingConnect => (None, None),
+                    ConnState::Connected(key) if conn.bridge.is_none() => {
+                        (Some(conn.protocol), Some(key))
+                    }
+                    _ => (Some(conn.protocol), None),
+                },
                 None => break,
             };
-            match codec::decode_frame(&bytes[pos..], max, protocol) {
+            match RawPacket::split(&bytes[pos..], max, protocol) {
                 Ok(None) => break,
-                Ok(Some((frame, used))) => {
-                    pos += used;
+                Ok(Some((raw, used))) => {
+                    let next = &bytes[pos + used..];
                     // Routing data starts loading while this packet is
                     // handled, in two stages: what the next packet needs,
                     // and the first step (the exact table's bucket) of the
@@ -41,7 +51,6 @@ impl Core {
                     // packets' work, not one (cache misses hidden when
                     // there are many filters). A target without a prefetch
                     // skips the peeking and hashing altogether.
-                    let next = &bytes[pos..];
                     if CAN_PREFETCH {
                         if let Some(topic) = codec::peek_publish_topic(next) {
                             self.router.subscriptions.prefetch(topic);
@@ -54,7 +63,10 @@ impl Core {
                             }
                         }
                     }
-                    self.handle_frame(now, id, frame);
+                    match self.handle_raw(now, id, hot, protocol, raw) {
+                        Ok(()) => pos += used,
+                        Err(error) => self.handle_decode_error(now, id, error),
+                    }
                 }
                 Err(error) => {
                     self.handle_decode_error(now, id, error);
@@ -65,6 +77,45 @@ impl Core {
             }
         }
         pos
+    }
+
+    /// Decodes and handles one packet: a connected client's PUBLISH and
+    /// four-byte acknowledgements straight to their handlers, every other
+    /// packet (and those from a connection in any other state) by
+    /// [`Core::handle_packet`]. An error is the packet's, not handled.
+    #[inline(always)]
+    fn handle_raw(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        hot: Option<SessionKey>,
+        protocol: Option<Protocol>,
+        raw: RawPacket<'_>,
+    ) -> Result<(), DecodeError> {
+        if let Some(key) = hot {
+            if let Some(publish) = raw.publish(protocol) {
+                let publish = publish?;
+                self.touch(now, id);
+                self.handle_publish(now, id, key, publish);
+                return Ok(());
+            }
+            if let Some((kind, packet_id)) = raw.short_ack() {
+                self.touch(now, id);
+                self.handle_ack(now, id, key, kind, packet_id);
+                return Ok(());
+            }
+        }
+        let packet = raw.decode(protocol)?;
+        self.handle_packet(now, id, packet);
+        Ok(())
+    }
+
+    /// Notes that a packet came from `id` now (for its keepalive).
+    #[inline(always)]
+    fn touch(&mut self, now: Instant, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.last_packet_at = now;
+        }
     }
 
     fn handle_decode_error(&mut self, now: Instant, id: ConnId, error: DecodeError) {
@@ -85,31 +136,6 @@ impl Core {
             Some(error.reason_code()),
             &error.to_string(),
         );
-    }
-
-    /// A decoded packet: a connected client's PUBLISH and four-byte
-    /// acknowledgements straight to their handlers, the rest (and those
-    /// from a connection in any other state) by [`Core::handle_packet`].
-    #[inline(always)]
-    fn handle_frame(&mut self, now: Instant, id: ConnId, frame: Frame<'_>) {
-        let Some(conn) = self.live_conn(id) else {
-            return;
-        };
-        let key = match conn.state {
-            ConnState::Connected(key) if conn.bridge.is_none() => Some(key),
-            _ => None,
-        };
-        match (key, frame) {
-            (Some(key), Frame::Publish(publish)) => {
-                conn.last_packet_at = now;
-                self.handle_publish(now, id, key, publish);
-            }
-            (Some(key), Frame::Ack(kind, packet_id)) => {
-                conn.last_packet_at = now;
-                self.handle_ack(now, id, key, kind, packet_id);
-            }
-            (_, frame) => self.handle_packet(now, id, frame.into_packet()),
-        }
     }
 
     fn handle_packet(&mut self, now: Instant, id: ConnId, packet: Packet<'_>) {
