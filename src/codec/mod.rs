@@ -37,6 +37,7 @@ mod encode_fast;
 mod error;
 mod packet;
 mod properties;
+mod properties_builder;
 mod raw_packet;
 mod reader;
 mod reason;
@@ -53,9 +54,10 @@ pub use encode_fast::{
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;
 pub use properties::{
-    id as property, Properties, PropertiesBuilder, PropertyContext, PropertyIter, PropertyValue,
+    id as property, Properties, PropertyContext, PropertyIter, PropertyValue,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
+pub use properties_builder::PropertiesBuilder;
 pub use raw_packet::RawPacket;
 pub use reason::{ReasonCode, ReasonContext};
 pub use varint::{remaining_length_len, MAX_REMAINING_LENGTH};
