@@ -220,7 +220,7 @@ impl Core {
         };
         let v5 = conn.is_v5();
         let from_bridge = conn.bridge.is_some();
-        // A topic set or named by an alias, copied out of the alias table.
+        // A topic named by an alias, shared with the alias table.
         let mut aliased = None;
         if v5 {
             if let Err(code) = self.check_v5_publish(&publish) {
@@ -238,7 +238,7 @@ impl Core {
                     alias,
                     self.config.max_topic_alias,
                 ) {
-                    Ok(topic) => aliased = Some(topic.to_string()),
+                    Ok(topic) => aliased = topic,
                     Err(code) => {
                         log::debug!("PUBLISH with topic alias {alias:?} refused: {code}");
                         self.close_with(now, id, CloseReason::ProtocolError, Some(code));
@@ -248,7 +248,10 @@ impl Core {
             }
         }
         let publish = match &aliased {
-            Some(topic) => Publish { topic, ..publish },
+            Some(topic) => Publish {
+                topic: topic.as_ref(),
+                ..publish
+            },
             None => publish,
         };
         if from_bridge {
