@@ -48,12 +48,30 @@ pub fn decode_as(
     max_packet_size: usize,
     protocol: Option<Protocol>,
 ) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    let Some((first, body, size)) = split_packet(buf, max_packet_size, protocol)? else {
+        return Ok(None);
+    };
+    let packet = decode_body(first >> 4, first & 0x0f, body, protocol)?;
+    Ok(Some((packet, size)))
+}
+
+/// A whole packet at the start of a buffer, its body not yet decoded: the
+/// fixed header's first byte, the body, and the total size.
+pub(super) type Split<'a> = (u8, &'a [u8], usize);
+
+/// The packet at the start of `buf`, once it is all there: the checks of
+/// [`decode_as`] up to the body (the first byte, the remaining length, the
+/// maximum size).
+#[inline(always)]
+pub(super) fn split_packet(
+    buf: &[u8],
+    max_packet_size: usize,
+    protocol: Option<Protocol>,
+) -> Result<Option<Split<'_>>, DecodeError> {
     let Some((&first, after_first)) = buf.split_first() else {
         return Ok(None);
     };
-    let packet_type = first >> 4;
-    let flags = first & 0x0f;
-    check_fixed_header(packet_type, flags, protocol)?;
+    check_fixed_header(first >> 4, first & 0x0f, protocol)?;
     let Some((remaining, len_bytes)) = read_remaining_length(after_first)? else {
         return Ok(None);
     };
@@ -68,8 +86,7 @@ pub fn decode_as(
     let Some(body) = buf.get(header..size) else {
         return Ok(None);
     };
-    let packet = decode_body(packet_type, flags, body, protocol)?;
-    Ok(Some((packet, size)))
+    Ok(Some((first, body, size)))
 }
 
 /// The topic bytes of the PUBLISH at the start of `buf`, if that is where a
@@ -133,7 +150,7 @@ fn check_fixed_header(
 /// Decodes the body (variable header + payload) of a packet whose fixed
 /// header has been checked. CONNECT names its own protocol; any other
 /// packet before it is read as 3.1.1.
-fn decode_body(
+pub(super) fn decode_body(
     packet_type: u8,
     flags: u8,
     body: &[u8],
@@ -196,7 +213,12 @@ fn reason(
 
 /// PUBLISH (§3.3): topic, packet identifier when QoS > 0, MQTT 5
 /// properties, payload (the rest, possibly empty).
-fn publish<'a>(flags: u8, r: &mut Reader<'a>, v5: bool) -> Result<Publish<'a>, DecodeError> {
+#[inline]
+pub(super) fn publish<'a>(
+    flags: u8,
+    r: &mut Reader<'a>,
+    v5: bool,
+) -> Result<Publish<'a>, DecodeError> {
     let qos_bits = (flags >> 1) & 0b11;
     let qos = QoS::from_u8(qos_bits).ok_or(DecodeError::InvalidQoS(qos_bits))?;
     let topic = r.string()?;

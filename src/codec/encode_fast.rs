@@ -3,7 +3,9 @@
 //! [`encode_publish`] runs once per delivered message, the others once per
 //! reply.
 
-use super::varint::{remaining_length_len, write_remaining_length, MAX_REMAINING_LENGTH};
+use super::varint::{
+    put_remaining_length, remaining_length_len, write_remaining_length, MAX_REMAINING_LENGTH,
+};
 use super::{Ack, Packet, PacketId, QoS, ReasonCode, UnsubAck};
 
 /// The packets that are a fixed header plus a packet identifier, for
@@ -239,6 +241,11 @@ pub(super) fn write_publish(
     out.extend_from_slice(payload);
 }
 
+/// Writes a PUBLISH's fixed header, topic and packet id (with DUP and
+/// retain as given, QoS 0 without an id) for a body of `remaining` bytes.
+/// The parts go straight into the buffer's spare room, with one length
+/// update at the end: pushed one by one, each checked the capacity and
+/// stored the length again, a third of the encoding's instructions.
 #[inline]
 pub(super) fn write_publish_header(
     out: &mut Vec<u8>,
@@ -249,13 +256,31 @@ pub(super) fn write_publish_header(
     packet_id: PacketId,
     remaining: usize,
 ) {
-    out.push(0x30 | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain));
-    write_remaining_length(out, remaining);
-    out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
-    out.extend_from_slice(topic.as_bytes());
-    if qos != QoS::AtMostOnce {
-        out.extend_from_slice(&packet_id.to_be_bytes());
+    let fixed_len = 1 + remaining_length_len(remaining);
+    let id_len = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let len = fixed_len + 2 + topic.len() + id_len;
+    // A no-op after the callers' own `reserve`, which covers more.
+    out.reserve(len);
+    let start = out.len();
+    let spare = &mut out.spare_capacity_mut()[..len];
+    let (fixed, rest) = spare.split_at_mut(fixed_len);
+    let (first, length) = fixed.split_at_mut(1);
+    first[0].write(0x30 | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(retain));
+    put_remaining_length(length, remaining);
+    let (topic_len, rest) = rest.split_at_mut(2);
+    topic_len.write_copy_of_slice(&(topic.len() as u16).to_be_bytes());
+    let (name, id) = rest.split_at_mut(topic.len());
+    name.write_copy_of_slice(topic.as_bytes());
+    // Two stores, not a copy of a length known only at run time (a
+    // `memcpy` call).
+    if let [hi, lo] = id {
+        let [id_hi, id_lo] = packet_id.to_be_bytes();
+        hi.write(id_hi);
+        lo.write(id_lo);
     }
+    // SAFETY: `spare` is the `len` bytes of capacity past `start`, and the
+    // writes above cover all of it (`fixed`, `topic_len`, `name`, `id`).
+    unsafe { out.set_len(start + len) };
 }
 
 /// Appends PUBACK, PUBREC, PUBREL, PUBCOMP or 3.1.1 UNSUBACK ([`ACK_LEN`]
@@ -263,8 +288,14 @@ pub(super) fn write_publish_header(
 /// properties.
 #[inline]
 pub fn encode_ack(out: &mut Vec<u8>, kind: AckKind, packet_id: PacketId) {
+    out.extend_from_slice(&ack_bytes(kind, packet_id));
+}
+
+/// The bytes [`encode_ack`] appends, for a caller that copies them itself.
+#[inline]
+pub const fn ack_bytes(kind: AckKind, packet_id: PacketId) -> [u8; ACK_LEN] {
     let [hi, lo] = packet_id.to_be_bytes();
-    out.extend_from_slice(&[kind.first_byte(), 0x02, hi, lo]);
+    [kind.first_byte(), 0x02, hi, lo]
 }
 
 /// Appends an MQTT 5 PUBACK, PUBREC, PUBREL or PUBCOMP with a reason code

@@ -37,6 +37,8 @@ mod encode_fast;
 mod error;
 mod packet;
 mod properties;
+mod properties_builder;
+mod raw_packet;
 mod reader;
 mod reason;
 mod varint;
@@ -44,7 +46,7 @@ mod varint;
 pub use decode::{decode, decode_as, peek_packet_len, peek_publish_topic};
 pub use encode::{encode, encode_as};
 pub use encode_fast::{
-    encode_ack, encode_ack_v5, encode_connack, encode_pingresp, encode_publish,
+    ack_bytes, encode_ack, encode_ack_v5, encode_connack, encode_pingresp, encode_publish,
     encode_publish_header, encode_publish_header_v5, encode_publish_v5, encode_suback,
     properties_wire_len, publish_len, publish_len_v5, AckKind, ACK_LEN, DISCONNECT, PINGREQ,
     PINGRESP,
@@ -52,8 +54,10 @@ pub use encode_fast::{
 pub use error::{DecodeError, EncodeError};
 pub use packet::*;
 pub use properties::{
-    id as property, Properties, PropertiesBuilder, PropertyContext, PropertyIter, PropertyValue,
+    id as property, Properties, PropertyContext, PropertyIter, PropertyValue,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
+pub use properties_builder::PropertiesBuilder;
+pub use raw_packet::RawPacket;
 pub use reason::{ReasonCode, ReasonContext};
 pub use varint::{remaining_length_len, MAX_REMAINING_LENGTH};

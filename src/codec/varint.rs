@@ -2,6 +2,8 @@
 //! per byte, least significant group first, bit 7 = "more bytes follow"
 //! (MQTT 3.1.1 §2.2.3).
 
+use std::mem::MaybeUninit;
+
 use super::DecodeError;
 
 /// The largest remaining length the protocol can express (4 bytes).
@@ -37,6 +39,22 @@ pub(crate) fn write_remaining_length(out: &mut Vec<u8>, mut len: usize) {
         if len == 0 {
             break;
         }
+    }
+}
+
+/// Writes the remaining length `len` (at most [`MAX_REMAINING_LENGTH`])
+/// into `out`, which is [`remaining_length_len`] bytes long: into a
+/// buffer's spare room, where [`write_remaining_length`] pushes.
+#[inline]
+pub(crate) fn put_remaining_length(out: &mut [MaybeUninit<u8>], mut len: usize) {
+    debug_assert_eq!(out.len(), remaining_length_len(len));
+    for slot in out {
+        let mut byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        slot.write(byte);
     }
 }
 

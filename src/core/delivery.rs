@@ -10,7 +10,7 @@ use super::paging::queue_place;
 use super::router::Grant;
 use super::session::{Inflight, InflightState, Session};
 use super::{ConnId, Core, Message, SessionKey};
-use crate::codec::{property, PropertiesBuilder, QoS};
+use crate::codec::{self, property, AckKind, PacketId, PropertiesBuilder, QoS};
 use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
 use crate::peer::Peer;
 use crate::store::StoreOp;
@@ -286,6 +286,15 @@ impl Core {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
+        // Nothing waits (the common case: called on every acknowledgement):
+        // the loop below would find as much, after looking up the
+        // connection and its output.
+        if session.held_back.is_empty()
+            && session.queue.is_empty()
+            && session.stored_only.messages == 0
+        {
+            return;
+        }
         let Some(id) = session.conn else {
             return;
         };
@@ -364,6 +373,18 @@ impl Core {
                 state: InflightState::AwaitingAck,
             });
         }
+    }
+
+    /// Appends a four-byte acknowledgement to a connection's output (held
+    /// for the store like any output): the bytes are made here, with no
+    /// encoder closure to call.
+    #[inline]
+    pub(super) fn write_ack(&mut self, id: ConnId, kind: AckKind, packet_id: PacketId) {
+        let Some(conn) = self.conns.get_mut(id) else {
+            return;
+        };
+        self.outbox
+            .bytes(id, conn, &self.store, &codec::ack_bytes(kind, packet_id));
     }
 
     /// Appends bytes to a connection's output through `encode` (held for

@@ -4,11 +4,10 @@ use std::time::Instant;
 
 use super::connect_options::granted_session_expiry;
 use super::connection::{CloseReason, ConnState};
-use super::session::InflightState;
 use super::topic_aliases::TopicAliases;
 use super::{ConnId, Core, Message, SessionKey};
 use crate::codec::{
-    self, AckKind, DecodeError, Packet, PacketId, Publish, QoS, ReasonCode, Reasoned,
+    self, AckKind, DecodeError, Packet, Protocol, Publish, QoS, RawPacket, ReasonCode, Reasoned,
 };
 use crate::hooks::AclAccess;
 use crate::topic::{is_valid_topic_name, CAN_PREFETCH};
@@ -27,16 +26,24 @@ impl Core {
         let max = self.config.max_packet_size;
         let mut pos = 0;
         while pos < bytes.len() {
-            let protocol = match self.conns.get(id) {
-                Some(conn) if conn.state == ConnState::AuthPending => break,
-                Some(conn) if conn.state == ConnState::AwaitingConnect => None,
-                Some(conn) => Some(conn.protocol),
+            // `hot`: the session of a connected client (not a bridge's
+            // link), whose PUBLISH and four-byte acks go straight to their
+            // handlers, without a `Packet`.
+            let (protocol, hot) = match self.conns.get(id) {
+                Some(conn) => match conn.state {
+                    ConnState::AuthPending => break,
+                    ConnState::AwaitingConnect => (None, None),
+                    ConnState::Connected(key) if conn.bridge.is_none() => {
+                        (Some(conn.protocol), Some(key))
+                    }
+                    _ => (Some(conn.protocol), None),
+                },
                 None => break,
             };
-            match codec::decode_as(&bytes[pos..], max, protocol) {
+            match RawPacket::split(&bytes[pos..], max, protocol) {
                 Ok(None) => break,
-                Ok(Some((packet, used))) => {
-                    pos += used;
+                Ok(Some((raw, used))) => {
+                    let next = &bytes[pos + used..];
                     // Routing data starts loading while this packet is
                     // handled, in two stages: what the next packet needs,
                     // and the first step (the exact table's bucket) of the
@@ -44,7 +51,6 @@ impl Core {
                     // packets' work, not one (cache misses hidden when
                     // there are many filters). A target without a prefetch
                     // skips the peeking and hashing altogether.
-                    let next = &bytes[pos..];
                     if CAN_PREFETCH {
                         if let Some(topic) = codec::peek_publish_topic(next) {
                             self.router.subscriptions.prefetch(topic);
@@ -57,7 +63,10 @@ impl Core {
                             }
                         }
                     }
-                    self.handle_packet(now, id, packet);
+                    match self.handle_raw(now, id, hot, protocol, raw) {
+                        Ok(()) => pos += used,
+                        Err(error) => self.handle_decode_error(now, id, error),
+                    }
                 }
                 Err(error) => {
                     self.handle_decode_error(now, id, error);
@@ -68,6 +77,45 @@ impl Core {
             }
         }
         pos
+    }
+
+    /// Decodes and handles one packet: a connected client's PUBLISH and
+    /// four-byte acknowledgements straight to their handlers, every other
+    /// packet (and those from a connection in any other state) by
+    /// [`Core::handle_packet`]. An error is the packet's, not handled.
+    #[inline(always)]
+    fn handle_raw(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        hot: Option<SessionKey>,
+        protocol: Option<Protocol>,
+        raw: RawPacket<'_>,
+    ) -> Result<(), DecodeError> {
+        if let Some(key) = hot {
+            if let Some(publish) = raw.publish(protocol) {
+                let publish = publish?;
+                self.touch(now, id);
+                self.handle_publish(now, id, key, publish);
+                return Ok(());
+            }
+            if let Some((kind, packet_id)) = raw.short_ack() {
+                self.touch(now, id);
+                self.handle_ack(now, id, key, kind, packet_id);
+                return Ok(());
+            }
+        }
+        let packet = raw.decode(protocol)?;
+        self.handle_packet(now, id, packet);
+        Ok(())
+    }
+
+    /// Notes that a packet came from `id` now (for its keepalive).
+    #[inline(always)]
+    fn touch(&mut self, now: Instant, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(id) {
+            conn.last_packet_at = now;
+        }
     }
 
     fn handle_decode_error(&mut self, now: Instant, id: ConnId, error: DecodeError) {
@@ -172,7 +220,7 @@ impl Core {
         };
         let v5 = conn.is_v5();
         let from_bridge = conn.bridge.is_some();
-        // A topic set or named by an alias, copied out of the alias table.
+        // A topic named by an alias, shared with the alias table.
         let mut aliased = None;
         if v5 {
             if let Err(code) = self.check_v5_publish(&publish) {
@@ -190,7 +238,7 @@ impl Core {
                     alias,
                     self.config.max_topic_alias,
                 ) {
-                    Ok(topic) => aliased = Some(topic.to_string()),
+                    Ok(topic) => aliased = topic,
                     Err(code) => {
                         log::debug!("PUBLISH with topic alias {alias:?} refused: {code}");
                         self.close_with(now, id, CloseReason::ProtocolError, Some(code));
@@ -200,7 +248,10 @@ impl Core {
             }
         }
         let publish = match &aliased {
-            Some(topic) => Publish { topic, ..publish },
+            Some(topic) => Publish {
+                topic: topic.as_ref(),
+                ..publish
+            },
             None => publish,
         };
         if from_bridge {
@@ -271,7 +322,7 @@ impl Core {
             // A resent QoS 2 PUBLISH whose id awaits PUBREL was already
             // delivered: only acknowledge it again.
             let mut code = ReasonCode::SUCCESS;
-            if !session.inbound_qos2.contains(&packet_id) {
+            if !session.inbound_qos2.contains(packet_id) {
                 // The client may have at most our Receive Maximum of QoS 2
                 // messages unreleased [MQTT-3.3.4-9].
                 if v5 && session.inbound_qos2.len() >= usize::from(self.config.max_inflight) {
@@ -300,29 +351,6 @@ impl Core {
         if publish.qos == QoS::AtLeastOnce {
             self.acknowledge_publish(id, AckKind::PubAck, packet_id, code, v5);
         }
-    }
-
-    /// PUBACK or PUBREC for a client's PUBLISH: the 3.1.1 form, or MQTT 5
-    /// with its reason code. No Reason String, though the standard allows
-    /// one when the client accepts problem information: some clients (the
-    /// Eclipse Paho MQTT 5 test client among them) cannot read a PUBACK /
-    /// PUBREC with properties. CONNACK and DISCONNECT carry the strings.
-    #[inline]
-    pub(super) fn acknowledge_publish(
-        &mut self,
-        id: ConnId,
-        kind: AckKind,
-        packet_id: PacketId,
-        code: ReasonCode,
-        v5: bool,
-    ) {
-        self.write_to(id, |out| {
-            if v5 {
-                codec::encode_ack_v5(out, kind, packet_id, code)
-            } else {
-                codec::encode_ack(out, kind, packet_id)
-            }
-        });
     }
 
     /// What an MQTT 5 PUBLISH may not carry: a Subscription Identifier
@@ -409,148 +437,6 @@ impl Core {
         } else {
             ReasonCode::NO_MATCHING_SUBSCRIBERS
         }
-    }
-
-    /// PUBACK: ends the flow of an in-flight QoS 1 message. One for a
-    /// QoS 2 message is a protocol violation (closed, as mosquitto does);
-    /// one for an unknown packet id is ignored (it may answer a message
-    /// resent before a reconnection).
-    pub(super) fn handle_puback(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::AtLeastOnce {
-            self.close_for_wrong_ack(now, id, "PUBACK", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// PUBREC: the client has a QoS 2 message; PUBREL follows (again, when
-    /// the PUBREC is repeated or names an unknown packet id, as mosquitto
-    /// does). One for a QoS 1 message is a protocol violation.
-    pub(super) fn handle_pubrec(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        if let Some(index) = session.inflight_position(packet_id) {
-            let inflight = &mut session.inflight[index];
-            if inflight.message.qos() != QoS::ExactlyOnce {
-                self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
-                return;
-            }
-            if inflight.state == InflightState::AwaitingAck {
-                inflight.state = InflightState::AwaitingComp;
-                let seq = inflight.seq;
-                self.record_released(key, seq);
-            }
-        }
-        self.write_to(id, |out| codec::encode_ack(out, AckKind::PubRel, packet_id));
-    }
-
-    /// PUBREL: releases an inbound QoS 2 packet id. MQTT 5 tells a client
-    /// releasing an id it never sent (or already released) that it was not
-    /// found.
-    pub(super) fn handle_pubrel(&mut self, id: ConnId, key: SessionKey, packet_id: PacketId) {
-        let released = self
-            .sessions
-            .get_mut(key)
-            .is_some_and(|session| session.release_qos2(packet_id));
-        if released {
-            self.record_inbound_qos2(key, packet_id, false);
-        }
-        let v5 = self.conns.get(id).is_some_and(|conn| conn.is_v5());
-        let code = if released || !v5 {
-            ReasonCode::SUCCESS
-        } else {
-            ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
-        };
-        self.write_to(id, |out| {
-            codec::encode_ack_v5(out, AckKind::PubComp, packet_id, code)
-        });
-    }
-
-    /// A PUBREC with an error code: the client will not take the QoS 2
-    /// message, and the flow ends there (no PUBREL).
-    pub(super) fn handle_refused_pubrec(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::ExactlyOnce
-            || session.inflight[index].state != InflightState::AwaitingAck
-        {
-            self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
-    /// One for a QoS 1 message, or before the PUBREC, is a protocol
-    /// violation; one for an unknown packet id is ignored.
-    pub(super) fn handle_pubcomp(
-        &mut self,
-        now: Instant,
-        id: ConnId,
-        key: SessionKey,
-        packet_id: PacketId,
-    ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].state != InflightState::AwaitingComp {
-            self.close_for_wrong_ack(now, id, "PUBCOMP", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
-    }
-
-    /// Closes a connection that acknowledged a delivery with a packet its
-    /// flow does not allow. The message stays in flight for its session.
-    fn close_for_wrong_ack(&mut self, now: Instant, id: ConnId, ack: &str, packet_id: PacketId) {
-        if let Some(conn) = self.conns.get(id) {
-            log::debug!(
-                "{} sent {ack} for packet id {packet_id}, which its flow does not allow",
-                conn.peer
-            );
-        }
-        self.close(now, id, CloseReason::ProtocolError);
     }
 
     /// DISCONNECT from the client. MQTT 5: reason 0x04 asks for the will;

@@ -48,6 +48,7 @@
 //! buffer pool, held output), `StoreLog` (store work and its watermark),
 //! `Timers`, `Stats` and the host's `Hooks`.
 
+mod acks;
 mod bridge;
 mod bridge_topics;
 mod bridge_up;
@@ -65,6 +66,7 @@ mod local;
 mod outbox;
 mod output;
 mod output_queue;
+mod packet_ids;
 mod paging;
 mod persist;
 mod router;

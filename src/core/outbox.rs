@@ -93,6 +93,15 @@ impl Outbox {
         self.append(id, conn, store, |output| encode(output.bytes_mut()));
     }
 
+    /// Appends `bytes` (a short packet encoded beforehand) to `conn`'s
+    /// output.
+    #[inline]
+    pub(super) fn bytes(&mut self, id: ConnId, conn: &mut Conn, store: &StoreLog, bytes: &[u8]) {
+        self.append(id, conn, store, |output| {
+            output.bytes_mut().extend_from_slice(bytes)
+        });
+    }
+
     /// Appends to `conn`'s output through `push`, then lists, holds and
     /// flags it as needed.
     #[inline(always)]

@@ -67,7 +67,7 @@ impl Core {
             session.stored_only.messages = stored.queued_in_store.messages;
             session.stored_only.bytes = stored.queued_in_store.bytes;
             session.next_seq = last_seq + 1;
-            session.inbound_qos2 = stored.inbound_qos2;
+            session.inbound_qos2 = stored.inbound_qos2.into();
             session.expiry_interval = granted_session_expiry(&self.config, stored.expiry_interval);
             if session.expiry_interval != SESSION_NEVER_EXPIRES {
                 let at = now + Duration::from_secs(u64::from(session.expiry_interval));

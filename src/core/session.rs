@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::Will;
+use super::packet_ids::PacketIds;
 use super::router::Grant;
 use super::ConnId;
 use crate::codec::PacketId;
@@ -154,7 +155,7 @@ pub(crate) struct Session {
     /// not yet loaded.
     pub(crate) page_token: Option<u64>,
     /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
-    pub(crate) inbound_qos2: Vec<PacketId>,
+    pub(crate) inbound_qos2: PacketIds,
     /// Last packet id handed out.
     last_packet_id: PacketId,
     /// The `seq` the next outbound QoS 1/2 message gets.
@@ -204,7 +205,7 @@ impl Session {
             queued_bytes: 0,
             stored_only: StoredOnly::default(),
             page_token: None,
-            inbound_qos2: Vec::new(),
+            inbound_qos2: PacketIds::default(),
             last_packet_id: 0,
             next_seq: 1,
             generation: 0,
@@ -260,23 +261,13 @@ impl Session {
     /// Records an inbound QoS 2 packet id awaiting PUBREL; false if it was
     /// already (a PUBLISH sent again).
     pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
-        if self.inbound_qos2.contains(&packet_id) {
-            return false;
-        }
-        self.inbound_qos2.push(packet_id);
-        true
+        self.inbound_qos2.insert(packet_id)
     }
 
     /// Forgets an inbound QoS 2 packet id on PUBREL; false if it was not
     /// awaiting one.
     pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
-        match self.inbound_qos2.iter().position(|&p| p == packet_id) {
-            Some(index) => {
-                self.inbound_qos2.swap_remove(index);
-                true
-            }
-            None => false,
-        }
+        self.inbound_qos2.remove(packet_id)
     }
 
     /// A packet id not used by any in-flight message: the one after the
@@ -368,7 +359,7 @@ impl Session {
     }
 
     /// Takes the in-flight message at `index` out of the window.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn remove_inflight(&mut self, index: usize) -> Option<Inflight> {
         // Acknowledgements mostly come in send order: the oldest goes
         // without `VecDeque::remove`'s general shifting.
@@ -490,8 +481,23 @@ impl Session {
         Some(queued)
     }
 
-    /// Position of an in-flight message by packet id.
+    /// Position of an in-flight message by packet id. Ids go out in
+    /// ascending order and acknowledgements mostly come back in it, so the
+    /// message is nearly always as far from the front as its id is from
+    /// the front's: looked at first, before the whole window (a QoS 2
+    /// window holds its messages until PUBCOMP, and every PUBREC scanned
+    /// past them).
+    #[inline]
     pub(crate) fn inflight_position(&self, packet_id: PacketId) -> Option<usize> {
+        let front = self.inflight.front()?;
+        let guess = usize::from(IdRange::single(front.packet_id).distance(packet_id));
+        if self
+            .inflight
+            .get(guess)
+            .is_some_and(|m| m.packet_id == packet_id)
+        {
+            return Some(guess);
+        }
         self.inflight.iter().position(|m| m.packet_id == packet_id)
     }
 

@@ -3,33 +3,37 @@
 //! the broker on those it sends a client that accepts them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::codec::ReasonCode;
 
 /// One connection's inbound aliases: alias `n` is slot `n - 1`.
 #[derive(Default)]
 pub(crate) struct TopicAliases {
-    topics: Vec<Option<Box<str>>>,
+    /// Shared, so a PUBLISH that uses an alias takes its topic with a
+    /// reference count, not a copy.
+    topics: Vec<Option<Arc<str>>>,
 }
 
 impl TopicAliases {
     /// The topic a PUBLISH names, from its topic and Topic Alias: a topic
     /// with an alias (re)sets the alias; an empty topic with an alias uses
-    /// it. `maximum` is the Topic Alias Maximum the broker announced. Errors
-    /// with the reason the connection closes: an alias of 0 or above the
-    /// maximum, or unknown, is Topic Alias invalid [MQTT-3.3.2-8],
-    /// [MQTT-3.3.2-9]; an empty topic without an alias is a Protocol Error.
-    pub(crate) fn resolve<'a>(
-        aliases: &'a mut Option<Box<TopicAliases>>,
-        topic: &'a str,
+    /// it. `None`: the PUBLISH's own topic; `Some`: the alias's. `maximum`
+    /// is the Topic Alias Maximum the broker announced. Errors with the
+    /// reason the connection closes: an alias of 0 or above the maximum, or
+    /// unknown, is Topic Alias invalid [MQTT-3.3.2-8], [MQTT-3.3.2-9]; an
+    /// empty topic without an alias is a Protocol Error.
+    pub(crate) fn resolve(
+        aliases: &mut Option<Box<TopicAliases>>,
+        topic: &str,
         alias: Option<u16>,
         maximum: u16,
-    ) -> Result<&'a str, ReasonCode> {
+    ) -> Result<Option<Arc<str>>, ReasonCode> {
         let Some(alias) = alias else {
             return if topic.is_empty() {
                 Err(ReasonCode::PROTOCOL_ERROR)
             } else {
-                Ok(topic)
+                Ok(None)
             };
         };
         if alias == 0 || alias > maximum {
@@ -39,7 +43,7 @@ impl TopicAliases {
         let table = aliases.get_or_insert_with(Box::default);
         if topic.is_empty() {
             return match table.topics.get(slot) {
-                Some(Some(known)) => Ok(known),
+                Some(Some(known)) => Ok(Some(Arc::clone(known))),
                 _ => Err(ReasonCode::PROTOCOL_ERROR),
             };
         }
@@ -47,7 +51,7 @@ impl TopicAliases {
             table.topics.resize(slot + 1, None);
         }
         table.topics[slot] = Some(topic.into());
-        Ok(topic)
+        Ok(None)
     }
 }
 
@@ -133,7 +137,7 @@ mod tests {
     #[test]
     fn set_use_and_refuse() {
         let mut aliases = None;
-        assert_eq!(TopicAliases::resolve(&mut aliases, "a", None, 0), Ok("a"));
+        assert_eq!(TopicAliases::resolve(&mut aliases, "a", None, 0), Ok(None));
         assert_eq!(
             TopicAliases::resolve(&mut aliases, "", None, 5),
             Err(ReasonCode::PROTOCOL_ERROR)
@@ -152,16 +156,19 @@ mod tests {
         );
         assert_eq!(
             TopicAliases::resolve(&mut aliases, "x/y", Some(2), 5),
-            Ok("x/y")
+            Ok(None)
         );
         assert_eq!(
             TopicAliases::resolve(&mut aliases, "", Some(2), 5),
-            Ok("x/y")
+            Ok(Some("x/y".into()))
         );
         assert_eq!(
             TopicAliases::resolve(&mut aliases, "z", Some(2), 5),
-            Ok("z")
+            Ok(None)
         );
-        assert_eq!(TopicAliases::resolve(&mut aliases, "", Some(2), 5), Ok("z"));
+        assert_eq!(
+            TopicAliases::resolve(&mut aliases, "", Some(2), 5),
+            Ok(Some("z".into()))
+        );
     }
 }
