@@ -15,6 +15,9 @@ use crate::message::Message;
 use crate::store::{sent_right_after, StoreOp};
 use crate::Error;
 
+/// SQLite's page size, as the store leaves it.
+pub(super) const PAGE: usize = 4096;
+
 /// What the store keeps between batches about its op log and message ids.
 #[derive(Debug)]
 pub(super) struct LogState {
@@ -22,8 +25,8 @@ pub(super) struct LogState {
     pub(super) bytes: usize,
     /// The lowest message id a `MessageStore` may still use.
     pub(super) next_message_id: u64,
-    /// Bytes written to the journal since the last checkpoint (rows, and
-    /// a guess for a compaction's writes).
+    /// Bytes written to the journal since the last checkpoint, as guessed
+    /// from what the commits wrote.
     pub(super) since_checkpoint: usize,
     /// The row being written, kept for its allocation.
     row: Vec<u8>,
@@ -104,7 +107,8 @@ pub(super) fn apply(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
     // An early return drops `tx`, which rolls back.
-    let log_bytes = if ops().all(is_logged) {
+    let logged = ops().all(is_logged);
+    let log_bytes = if logged {
         start_row(&mut log.row);
         for batch in batches {
             encode(batch, zero, &mut log.row);
@@ -137,7 +141,14 @@ pub(super) fn apply(
     // A failed COMMIT drops `tx`, which rolls back what is left.
     tx.commit()
         .map_err(|e| sql_error(path, "cannot commit", &e))?;
-    log.since_checkpoint += log.row.len().max(1);
+    // What the commit added to the journal, in whole pages: the row's, the
+    // pages around it and the `meta` page; a guess of three pages per op
+    // for a batch applied to the tables.
+    log.since_checkpoint += if logged {
+        (log.row.len().div_ceil(PAGE) + 3) * PAGE
+    } else {
+        ops().count().saturating_mul(3 * PAGE)
+    };
     log.bytes = log_bytes;
     log.next_message_id = next_id;
     // `maintain` checkpoints between commits; this is for a store whose
