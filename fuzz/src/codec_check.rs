@@ -9,7 +9,7 @@ use mqlite::codec::property::{
 };
 use mqlite::codec::{
     decode_as, encode, encode_as, peek_publish_topic, property, Ack, ConnAck, Connect, Packet,
-    Properties, PropertiesBuilder, PropertyContext, Protocol, Publish, QoS, ReasonCode,
+    Properties, PropertiesBuilder, PropertyContext, Protocol, Publish, QoS, RawPacket, ReasonCode,
     ReasonContext, Reasoned, RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck,
     Unsubscribe, Will,
 };
@@ -56,7 +56,31 @@ pub fn check_decode(data: &[u8]) {
     }
 }
 
+/// The broker's input loop decodes through [`RawPacket`]: a PUBLISH and a
+/// four-byte acknowledgement apart, anything else whole. Whatever the
+/// bytes, that gives what `decode_as` gives: packet, size or error.
+fn check_raw(buf: &[u8], max: usize, protocol: Option<Protocol>) {
+    let ours = RawPacket::split(buf, max, protocol).and_then(|split| {
+        split
+            .map(|(raw, size)| {
+                let packet = match (raw.publish(protocol), raw.short_ack()) {
+                    (Some(publish), _) => Packet::Publish(publish?),
+                    (None, Some((kind, packet_id))) => kind.packet(packet_id),
+                    (None, None) => raw.decode(protocol)?,
+                };
+                Ok((packet, size))
+            })
+            .transpose()
+    });
+    assert_eq!(
+        ours,
+        decode_as(buf, max, protocol),
+        "the input loop's decoding disagrees with decode_as"
+    );
+}
+
 fn check_one(buf: &[u8], max: usize, protocol: Option<Protocol>) {
+    check_raw(buf, max, protocol);
     let decode = |buf| decode_as(buf, max, protocol);
     let result = decode(buf);
     let peeked = peek_publish_topic(buf);
