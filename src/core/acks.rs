@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::connection::CloseReason;
-use super::session::InflightState;
+use super::session::{Inflight, InflightState};
 use super::{ConnId, Core, SessionKey};
 use crate::codec::{self, AckKind, PacketId, QoS, ReasonCode};
 
@@ -32,7 +32,7 @@ impl Core {
     }
 
     /// A four-byte acknowledgement from a connected client (see
-    /// [`codec::Frame::Ack`]), to its flow's handler.
+    /// [`codec::RawPacket::short_ack`]), to its flow's handler.
     pub(super) fn handle_ack(
         &mut self,
         now: Instant,
@@ -58,6 +58,7 @@ impl Core {
     /// QoS 2 message is a protocol violation (closed, as mosquitto does);
     /// one for an unknown packet id is ignored (it may answer a message
     /// resent before a reconnection).
+    #[inline]
     pub(super) fn handle_puback(
         &mut self,
         now: Instant,
@@ -65,20 +66,9 @@ impl Core {
         key: SessionKey,
         packet_id: PacketId,
     ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::AtLeastOnce {
-            self.close_for_wrong_ack(now, id, "PUBACK", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
+        self.end_flow(now, id, key, packet_id, "PUBACK", |inflight| {
+            inflight.message.qos() == QoS::AtLeastOnce
+        });
     }
 
     /// PUBREC: the client has a QoS 2 message; PUBREL follows (again, when
@@ -144,22 +134,10 @@ impl Core {
         key: SessionKey,
         packet_id: PacketId,
     ) {
-        let Some(session) = self.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(index) = session.inflight_position(packet_id) else {
-            return;
-        };
-        if session.inflight[index].message.qos() != QoS::ExactlyOnce
-            || session.inflight[index].state != InflightState::AwaitingAck
-        {
-            self.close_for_wrong_ack(now, id, "PUBREC", packet_id);
-            return;
-        }
-        if let Some(done) = session.remove_inflight(index) {
-            self.record_acknowledged(key, done.seq);
-        }
-        self.refill(key);
+        self.end_flow(now, id, key, packet_id, "PUBREC", |inflight| {
+            inflight.message.qos() == QoS::ExactlyOnce
+                && inflight.state == InflightState::AwaitingAck
+        });
     }
 
     /// PUBCOMP: ends the flow of a QoS 2 message whose PUBREL was sent.
@@ -172,14 +150,33 @@ impl Core {
         key: SessionKey,
         packet_id: PacketId,
     ) {
+        self.end_flow(now, id, key, packet_id, "PUBCOMP", |inflight| {
+            inflight.state == InflightState::AwaitingComp
+        });
+    }
+
+    /// Ends the flow of the in-flight message `packet_id` of session `key`
+    /// with the acknowledgement `ack`, if `allowed` says that acknowledgement
+    /// may end it; otherwise closes the connection (the message stays in
+    /// flight). An unknown packet id is ignored.
+    #[inline]
+    fn end_flow(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: SessionKey,
+        packet_id: PacketId,
+        ack: &str,
+        allowed: impl Fn(&Inflight) -> bool,
+    ) {
         let Some(session) = self.sessions.get_mut(key) else {
             return;
         };
         let Some(index) = session.inflight_position(packet_id) else {
             return;
         };
-        if session.inflight[index].state != InflightState::AwaitingComp {
-            self.close_for_wrong_ack(now, id, "PUBCOMP", packet_id);
+        if !allowed(&session.inflight[index]) {
+            self.close_for_wrong_ack(now, id, ack, packet_id);
             return;
         }
         if let Some(done) = session.remove_inflight(index) {

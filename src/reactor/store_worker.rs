@@ -172,36 +172,21 @@ fn run(
                 Err(_) => break,
             }
         }
+        let mut pages = None;
         if failed.is_none() {
             match apply_group(&mut *store, &group) {
-                Ok(pages) => {
-                    let last = group.len() - 1;
-                    let mut pages = Some(pages);
-                    for (index, batch) in group.drain(..).enumerate() {
-                        let pages = if index == last { pages.take() } else { None };
-                        let pages = Ok(pages.unwrap_or_default());
-                        if done.send(Applied { batch, pages }).is_err() {
-                            return;
-                        }
-                    }
-                    shared.wake();
-                    match store.maintain() {
-                        Ok(()) => continue,
-                        Err(Error::Store { path, reason }) => failed = Some((path, reason)),
-                        Err(other) => failed = Some(("(store)".to_string(), other.to_string())),
-                    }
-                    continue;
-                }
-                Err(Error::Store { path, reason }) => failed = Some((path, reason)),
-                Err(other) => failed = Some(("(store)".to_string(), other.to_string())),
+                Ok(read) => pages = Some(read),
+                Err(error) => failed = Some(parts(error)),
             }
         }
-        for batch in group.drain(..) {
+        let last = group.len() - 1;
+        for (index, batch) in group.drain(..).enumerate() {
             let pages = match &failed {
                 Some((path, reason)) => Err(Error::Store {
                     path: path.clone(),
                     reason: reason.clone(),
                 }),
+                None if index == last => Ok(pages.take().unwrap_or_default()),
                 None => Ok(Vec::new()),
             };
             if done.send(Applied { batch, pages }).is_err() {
@@ -209,6 +194,20 @@ fn run(
             }
         }
         shared.wake();
+        // After the acknowledgements are on their way.
+        if failed.is_none() {
+            if let Err(error) = store.maintain() {
+                failed = Some(parts(error));
+            }
+        }
+    }
+}
+
+/// A store error as the file and the reason it names.
+fn parts(error: Error) -> (String, String) {
+    match error {
+        Error::Store { path, reason } => (path, reason),
+        other => ("(store)".to_string(), other.to_string()),
     }
 }
 

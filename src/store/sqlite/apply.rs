@@ -8,7 +8,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::clock::ClockZero;
 use super::log_codec::{encode, is_logged, start_row};
-use super::op_log::{append, compact, Compaction, CHECKPOINT_AT_BYTES, FORCE_COMPACT_AT_BYTES};
+use super::op_log::{
+    append, checkpoint, compact, Compaction, CHECKPOINT_AT_BYTES, FORCE_COMPACT_AT_BYTES,
+};
 use super::statements::*;
 use super::{sql_error, store_error};
 use crate::message::Message;
@@ -86,13 +88,16 @@ pub(super) fn apply(
     log: &mut LogState,
 ) -> Result<(), Error> {
     let ops = || batches.iter().flat_map(|batch| batch.iter());
-    if ops().next().is_none() {
-        return Ok(());
-    }
-    // A logged body is not inserted until the log is folded, so a reused
-    // id would fail only then; refused here, as the tables would refuse it.
+    // One look at every op: whether the batch can be logged, and its
+    // message ids (a logged body is not inserted until the log is folded,
+    // so a reused id would fail only then; refused here, as the tables
+    // would refuse it).
+    let mut count: usize = 0;
+    let mut logged = true;
     let mut next_id = log.next_message_id;
     for op in ops() {
+        count += 1;
+        logged &= is_logged(op);
         if let StoreOp::MessageStore { id, .. } = op {
             if *id < next_id {
                 return Err(store_error(
@@ -103,11 +108,13 @@ pub(super) fn apply(
             next_id = id.saturating_add(1);
         }
     }
+    if count == 0 {
+        return Ok(());
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| sql_error(path, "cannot begin a transaction", &e))?;
     // An early return drops `tx`, which rolls back.
-    let logged = ops().all(is_logged);
     let log_bytes = if logged {
         start_row(&mut log.row);
         for batch in batches {
@@ -147,16 +154,14 @@ pub(super) fn apply(
     log.since_checkpoint += if logged {
         (log.row.len().div_ceil(PAGE) + 3) * PAGE
     } else {
-        ops().count().saturating_mul(3 * PAGE)
+        count.saturating_mul(3 * PAGE)
     };
     log.bytes = log_bytes;
     log.next_message_id = next_id;
     // `maintain` checkpoints between commits; this is for a store whose
     // user never calls it.
     if log.since_checkpoint >= 8 * CHECKPOINT_AT_BYTES {
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .map_err(|e| sql_error(path, "cannot checkpoint the journal", &e))?;
-        log.since_checkpoint = 0;
+        checkpoint(conn, path, log)?;
     }
     Ok(())
 }

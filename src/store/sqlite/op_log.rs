@@ -70,10 +70,17 @@ pub(super) fn maintain(
         log.bytes = left;
     }
     if log.since_checkpoint >= CHECKPOINT_AT_BYTES {
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .map_err(|e| sql_error(path, "cannot checkpoint the journal", &e))?;
-        log.since_checkpoint = 0;
+        checkpoint(conn, path, log)?;
     }
+    Ok(())
+}
+
+/// Copies the journal's committed pages into the database file (without
+/// waiting for readers: the store has none).
+pub(super) fn checkpoint(conn: &Connection, path: &Path, log: &mut LogState) -> Result<(), Error> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        .map_err(|e| sql_error(path, "cannot checkpoint the journal", &e))?;
+    log.since_checkpoint = 0;
     Ok(())
 }
 
