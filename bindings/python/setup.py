@@ -36,8 +36,24 @@ CARGO_CONFIG = os.path.join(".cargo", "config.toml")
 
 # The C API and everything the bindings reach through it (SQLite
 # persistence, TLS and WebSocket listeners); not the `cli` feature, which
-# only the standalone binary uses.
+# only the standalone binary uses. MQLITE_CARGO_FEATURES replaces the list
+# (space- or comma-separated): fewer for a smaller library (without "tls"
+# and "websocket", say), or the crate's "default" to share the
+# dependencies' builds with a plain `cargo build` of the repository (as
+# scripts/test.sh does; the library's code is the same).
 FEATURES = ["ffi", "sqlite", "tls", "websocket"]
+
+
+def features() -> list:
+    """The cargo features to build with."""
+    given = os.environ.get("MQLITE_CARGO_FEATURES")
+    if given is None:
+        return FEATURES
+    chosen = [name for name in re.split(r"[\s,]+", given) if name]
+    if "ffi" not in chosen and "default" not in chosen:
+        raise SetupError(f"MQLITE_CARGO_FEATURES={given!r}: the bindings need the C API, "
+                         "the `ffi` feature (or `default`)")
+    return chosen
 
 
 def crate_dir() -> str:
@@ -104,7 +120,7 @@ setup(
             path=os.path.join(crate_dir(), "Cargo.toml"),
             binding=Binding.NoBinding,
             args=["--no-default-features"],
-            features=FEATURES,
+            features=features(),
         )
     ],
     cmdclass={"sdist": sdist_with_crate, "bdist_wheel": bdist_wheel_any_python},

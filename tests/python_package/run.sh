@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
 # The Python package as its users get it. In a fresh virtual environment
 # that has only pip:
-# 1. `pip wheel ./bindings/python`: the build backend (setuptools-rust)
-#    runs cargo and ships libmqlite inside the wheel, tagged for any
-#    Python 3 on this platform, with py.typed;
-# 2. `pip install ./bindings/python`, paho-mqtt and pytest; then, with no
-#    MQLITE_LIB and from outside the repository, asyncio_app.py (the
-#    broker and a paho client on one event loop) and test_fixture.py (the
-#    package's pytest fixtures, paho as the client);
-# 3. the sdist: built from bindings/python (`python -m build --sdist`),
-#    checked to hold the crate's sources and no symlink, installed in place
-#    of the first install (pip builds it from the sdist's own copy of the
-#    crate), and both programs run again.
+# 1. `pip install ./bindings/python` (the build backend, setuptools-rust,
+#    runs cargo and puts libmqlite inside the package), paho-mqtt and
+#    pytest; the installed wheel is checked: tagged for any Python 3 on
+#    this platform, with the library, py.typed and the pytest11 entry
+#    point. (`pip wheel` makes the same wheel through the same hook.)
+# 2. With no MQLITE_LIB and from outside the repository: asyncio_app.py
+#    (the broker and a paho client on one event loop) and test_fixture.py
+#    (the package's pytest fixtures, paho as the client).
+# 3. The sdist, built from bindings/python (`python -m build --sdist`),
+#    checked to hold the crate's sources and no symlink or library,
+#    installed in place of the first install (pip builds it from the
+#    sdist's own copy of the crate), and both programs run again.
 # Needs python3 (with venv), cargo and PyPI. The cargo profile is
-# SETUPTOOLS_RUST_CARGO_PROFILE's (release when unset, as for users;
-# scripts/test.sh gives `ci`, whose dependencies it has built already),
-# and every build goes to CARGO_TARGET_DIR (default: the repository's
-# target/), the sdist's too, so that the dependencies are built once.
+# SETUPTOOLS_RUST_CARGO_PROFILE's (release when unset, as for users), the
+# features MQLITE_CARGO_FEATURES's (bindings/python/setup.py), and every
+# build goes to CARGO_TARGET_DIR (default: the repository's target/), the
+# sdist's too, so that dependencies built before are not built again:
+# scripts/test.sh gives the `ci` profile and the crate's default features,
+# which its earlier stages built.
 # Ends with `python package: N passed, N failed`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -26,7 +29,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 unset MQLITE_LIB
 passed=0
 failed=0
-step() { echo "-- $*"; }
+step() { echo "-- $* [${SECONDS} s]"; }
 check() {
     # check NAME COMMAND...: runs it, counts it, keeps going.
     local name="$1"
@@ -46,28 +49,24 @@ python3 -m venv "$work/venv"
 py="$work/venv/bin/python"
 pip=("$py" -m pip --disable-pip-version-check -q)
 
-step "pip wheel ./bindings/python"
-"${pip[@]}" wheel --no-deps -w "$work/wheels" "$root/bindings/python"
-wheel_ok() {
-    "$py" - "$work/wheels" <<'EOF'
-import pathlib, sys, zipfile
-wheels = list(pathlib.Path(sys.argv[1]).glob("mqlite-*.whl"))
-assert len(wheels) == 1, wheels
-name = wheels[0].name
-assert "-py3-none-" in name and not name.endswith("-any.whl"), name
-names = zipfile.ZipFile(wheels[0]).namelist()
-libraries = [n for n in names if n.startswith("mqlite/_libmqlite.")]
-assert libraries and "mqlite/py.typed" in names, names
-entry = [n for n in names if n.endswith("entry_points.txt")]
-text = zipfile.ZipFile(wheels[0]).read(entry[0]).decode()
-assert "[pytest11]" in text and "mqlite.pytest_plugin" in text, text
-print(f"wheel: {name}, {libraries[0]}")
-EOF
-}
-check "the wheel holds the library, py.typed and the pytest11 entry point" wheel_ok
-
 step "pip install ./bindings/python paho-mqtt pytest"
 "${pip[@]}" install "$root/bindings/python" paho-mqtt pytest
+installed_ok() {
+    "$py" - <<'EOF'
+import importlib.metadata as metadata
+dist = metadata.distribution("mqlite")
+files = {str(f) for f in dist.files}
+libraries = [f for f in files if f.startswith("mqlite/_libmqlite.")]
+assert libraries and "mqlite/py.typed" in files, sorted(files)
+tags = [line for line in dist.read_text("WHEEL").splitlines() if line.startswith("Tag:")]
+assert len(tags) == 1 and tags[0].startswith("Tag: py3-none-") and not tags[0].endswith(
+    "-any"), tags
+plugins = [e for e in dist.entry_points if e.group == "pytest11"]
+assert [(e.name, e.value) for e in plugins] == [("mqlite", "mqlite.pytest_plugin")], plugins
+print(f"installed: {tags[0]}, {libraries[0]}")
+EOF
+}
+check "the wheel: tag, library, py.typed, pytest11 entry point" installed_ok
 
 # From the work directory: `import mqlite` must find the installed
 # package, not bindings/python.

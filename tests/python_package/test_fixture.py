@@ -24,7 +24,7 @@ def test_plugin_is_registered_by_its_entry_point(request):
 def test_broker_fixture_takes_a_paho_client(mqlite_broker):
     assert isinstance(mqlite_broker, mqlite.Broker) and mqlite_broker.running
     got = queue.Queue()
-    mqlite_broker.subscribe("sensors/#", got.put)
+    mqlite_broker.subscribe("sensors/#", got.put, qos=1)
     publish.single("sensors/t", b"21.5", qos=1, hostname="127.0.0.1",
                    port=mqlite_broker.port)
     message = got.get(timeout=TIMEOUT)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import threading
-from ctypes import byref, c_bool, c_int, c_int64, c_uint16, c_uint64, c_void_p
+from ctypes import byref, c_int, c_uint16, c_uint64, c_void_p
 from typing import Any, Callable, Dict, List, Optional, Set, Union
 
 from . import _args, _native
 from ._aio import _Attachment, _EventLoop
+from ._serving import _Serving
 from ._config import _LIMITS, _address, _check_limits, _new_broker  # noqa: F401
 from .bridges import (  # noqa: F401 (re-exported)
     Bridge,
@@ -69,7 +69,7 @@ from .values import (  # noqa: F401 (re-exported)
 log = logging.getLogger("mqlite")
 
 
-class Broker(_Hooks, _Bridges, _EventLoop):
+class Broker(_Serving, _Hooks, _Bridges, _EventLoop):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is
@@ -229,40 +229,6 @@ class Broker(_Hooks, _Bridges, _EventLoop):
 
     # --- running -------------------------------------------------------------
 
-    def start(self) -> "Broker":
-        """Serves in a background (daemon) thread; returns self.
-
-        Raises:
-            BrokerStateError: already running, or closed.
-        """
-        with self._state:
-            self._require_open()
-            if self._loop_thread is not None or (self._thread and self._thread.is_alive()):
-                raise BrokerStateError("the broker is already running")
-            ready = threading.Event()
-            self._thread = threading.Thread(
-                target=self._serve, args=(ready,), name=f"mqlite:{self._name()}",
-                daemon=True
-            )
-            self._thread.start()
-        ready.wait()
-        return self
-
-    def run(self) -> None:
-        """Serves in the calling thread until :meth:`stop` (from a hook or
-        another thread) or Ctrl-C, which stops the broker cleanly and is
-        then raised again.
-
-        Raises:
-            BrokerStateError: already running, or closed.
-            MqliteError: the poll failed.
-        """
-        with self._state:
-            self._require_open()
-            if self._loop_thread is not None:
-                raise BrokerStateError("the broker is already running")
-        self._serve(None)
-
     def stop(self, timeout: Optional[float] = 10.0) -> None:
         """Stops the broker: it stops accepting, closes every client,
         flushes, and :meth:`run` / the :meth:`start` thread returns (on an
@@ -337,76 +303,6 @@ class Broker(_Hooks, _Bridges, _EventLoop):
     def _require_open(self) -> None:
         if self._closed:
             raise BrokerStateError("the broker is closed", _native.MQLITE_STOPPED)
-
-    def _runs_here(self) -> bool:
-        """Whether this thread may call the broker itself (``mqlite_broker_*``)
-        rather than through the handle: nobody serves it, or this thread
-        does and is between two passes (an event loop it is attached to).
-        Called with ``_state`` held."""
-        return self._loop_thread is None or (
-            self._loop_thread == threading.get_ident() and not self._in_pass)
-
-    def _pass(self, timeout_ms: int) -> bool:
-        """Installs the hooks set meanwhile, then runs one pass, waiting up
-        to ``timeout_ms``; False once the broker has stopped."""
-        self._apply_installs()
-        running = c_bool(True)
-        self._in_pass = True
-        try:
-            _check("mqlite_broker_run_once",
-                   self._lib.mqlite_broker_run_once(self._broker, timeout_ms, byref(running)))
-        finally:
-            self._in_pass = False
-        return running.value
-
-    def _next_deadline_ms(self) -> int:
-        """Milliseconds until the broker needs a pass anyway; -1: never."""
-        deadline = c_int64(-1)
-        _check("mqlite_broker_next_deadline_ms",
-               self._lib.mqlite_broker_next_deadline_ms(self._broker, byref(deadline)))
-        return deadline.value
-
-    def _serve(self, ready: Optional[threading.Event]) -> None:
-        """The thread's loop: waits on the broker's descriptor and the wake
-        pipe, runs passes."""
-        with self._state:
-            self._loop_thread = threading.get_ident()
-        if ready is not None:
-            ready.set()
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        interrupted: Optional[BaseException] = None
-        try:
-            while True:
-                try:
-                    self._apply_installs()
-                    deadline = self._next_deadline_ms()
-                    events = poller.poll(None if deadline < 0 else deadline)
-                    if any(fd == self._wake_r for fd, _ in events):
-                        try:
-                            while os.read(self._wake_r, 512):
-                                pass
-                        except BlockingIOError:
-                            pass
-                    if not self._pass(0):
-                        break
-                except KeyboardInterrupt as error:
-                    # Ctrl-C in run(): stop cleanly, then raise it again.
-                    interrupted = error
-                    self._lib.mqlite_handle_stop(self._handle)
-        finally:
-            with self._state:
-                self._loop_thread = None
-                self._installed_event.notify_all()
-        if interrupted is not None:
-            raise interrupted
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: a wake-up is already pending
 
     # --- local subscriptions (the hooks are in _hooks.py) --------------------
 

@@ -111,7 +111,8 @@ class Listener:
     ones for its clients.
 
     Where: TCP with ``port`` (0 picks a free one; read it from
-    :attr:`~mqlite.Broker.ports`) and ``host`` (default ``"127.0.0.1"``),
+    :attr:`~mqlite.Broker.ports`) and ``host`` (an IP address or a host
+    name, resolved when the broker is made; default ``"127.0.0.1"``),
     or a Unix domain socket with ``path`` (the file is made when the broker
     is, replacing a stale one, with ``mode`` (e.g. ``0o660``), ``owner``
     and ``group`` if given, and removed when the broker stops). ``path``
