@@ -10,6 +10,7 @@ The library and the package are found as in test_bindings.py.
 import asyncio
 import os
 import pathlib
+import subprocess
 import sys
 import threading
 
@@ -276,3 +277,37 @@ def test_thread_and_loop_do_not_mix():
         run(main())
     finally:
         broker.close()
+
+
+def readme_asyncio_example():
+    """The ```python block under "## asyncio" in bindings/python/README.md."""
+    text = (ROOT / "bindings/python/README.md").read_text(encoding="utf-8")
+    section = text.split("\n## asyncio\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("```\n", 1)[0]
+
+
+def test_readme_asyncio_example_runs_as_written(tmp_path):
+    # Run as a program (it serves until killed); the package comes from the
+    # source tree unless one is installed, the library from MQLITE_LIB.
+    script = tmp_path / "example.py"
+    script.write_text(readme_asyncio_example(), encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("listening on "), line + process.stdout.read()
+        port = int(line.split()[-1])
+
+        async def main():
+            client, _ = await Client.connect(port, "reader", host="localhost")
+            await client.subscribe("ack/#")
+            client.publish("sensors/t", b"21.5")
+            assert await client.message() == ("ack/sensors/t", b"21.5")
+            await client.close()
+
+        run(main())
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+        process.stdout.close()

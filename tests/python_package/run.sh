@@ -8,7 +8,9 @@
 #    point. (`pip wheel` makes the same wheel through the same hook.)
 # 2. With no MQLITE_LIB and from outside the repository: asyncio_app.py
 #    (the broker and a paho client on one event loop) and test_fixture.py
-#    (the package's pytest fixtures, paho as the client).
+#    (the package's pytest fixtures, paho as the client); then mypy
+#    --strict on typed_use.py, which must pass, and on the same code with a
+#    wrong argument type, which must fail (the hints reach users).
 # 3. The sdist, built from bindings/python (`python -m build --sdist`),
 #    checked to hold the crate's sources and no symlink or library,
 #    installed in place of the first install (pip builds it from the
@@ -79,6 +81,25 @@ run_programs() {
         "$work" "$py" "$here"
 }
 run_programs "installed from the tree"
+
+step "mypy --strict against the installed package (py.typed)"
+"${pip[@]}" install mypy
+typed_ok() {
+    cd "$work" && "$py" -m mypy --strict --no-incremental "$here/typed_use.py"
+}
+check "mypy --strict passes typed_use.py" typed_ok
+wrong_type_refused() {
+    # The same code with an int client id: the package's hints must refuse it.
+    sed 's/broker.kick("device-1")/broker.kick(1)/' "$here/typed_use.py" >"$work/wrong.py"
+    local out
+    if out="$(cd "$work" && "$py" -m mypy --strict --no-incremental wrong.py)"; then
+        echo "mypy accepted kick(1)" >&2
+        return 1
+    fi
+    grep -q 'Argument 1 to "kick" of "Broker" has incompatible type "int"' <<<"$out" ||
+        { echo "$out" >&2; return 1; }
+}
+check "mypy --strict refuses a wrong argument type" wrong_type_refused
 
 step "sdist (python -m build --sdist), then pip install of it"
 "${pip[@]}" install build

@@ -18,11 +18,12 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from .errors import BrokerStateError
 
 log = logging.getLogger("mqlite")
+_E = TypeVar("_E", bound="_EventLoop")
 
 # How long closing a broker attached to a loop may drive its last passes
 # (stopping closes every client and flushes, which takes a pass or two).
@@ -130,7 +131,7 @@ class _EventLoop:
             self._aio_finish()
             raise
 
-    async def __aenter__(self) -> Any:
+    async def __aenter__(self: _E) -> _E:
         if self._loop_thread is None:
             self.attach()
         return self
