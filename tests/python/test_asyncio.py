@@ -221,6 +221,21 @@ def test_close_from_a_coroutine_finishes_at_once():
     run(main())
 
 
+def test_loop_ended_without_closing_the_broker():
+    # The coroutine returns with the broker still attached; asyncio.run
+    # closes the loop. close() from plain code still stops and frees it.
+    broker = mqlite.Broker(port=0)
+
+    async def main():
+        broker.attach()
+        await asyncio.sleep(0.05)
+
+    run(main())
+    assert broker.running
+    broker.close()
+    assert broker.stopped and not broker.running
+
+
 def test_bridges_and_host_names_on_the_loop():
     async def main():
         async with mqlite.Broker(host="localhost", port=0) as upstream:

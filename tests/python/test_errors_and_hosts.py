@@ -133,6 +133,7 @@ def test_host_names_in_listeners():
     lambda: mqlite.Broker(listeners=["no-such-host.invalid:0"]),
     lambda: mqlite.Broker(listeners=[mqlite.Listener(host="no-such-host.invalid")]),
     lambda: mqlite.Broker(host="", port=0),
+    lambda: mqlite.Broker(listeners=[mqlite.Listener(host="", port=0)]),
     lambda: mqlite.Broker(host="a" * 64 + ".example", port=0),
 ])
 def test_unresolvable_host_is_invalid_address(make):

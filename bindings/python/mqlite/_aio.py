@@ -197,10 +197,16 @@ class _EventLoop:
             self._loop_thread = None
             self._installed_event.notify_all()
         if not attachment.done.done():
-            if error is None:
-                attachment.done.set_result(None)
-            else:
-                attachment.done.set_exception(error)
+            try:
+                if error is None:
+                    attachment.done.set_result(None)
+                else:
+                    attachment.done.set_exception(error)
+            except RuntimeError:
+                # The loop was closed with the broker still attached (its
+                # coroutine ended without closing it); close() still works,
+                # from plain code, and nobody can await the future any more.
+                pass
 
     def _aio_finish(self) -> None:
         """Runs the passes of a stop here and now, on the loop's thread

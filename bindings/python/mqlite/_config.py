@@ -134,7 +134,8 @@ def _c_listener(lib: Any, listener: Listener) -> int:
     made = c_void_p()
     if listener.path is None:
         function = "mqlite_listener_new_tcp"
-        host = _hosts.resolve(listener.host or "127.0.0.1", function)
+        host = _hosts.resolve("127.0.0.1" if listener.host is None else listener.host,
+                              function)
         address = _address(host, listener.port or 0).encode("utf-8")
         _check("mqlite_listener_new_tcp", lib.mqlite_listener_new_tcp(address, byref(made)))
     else:
