@@ -302,11 +302,12 @@ def readme_asyncio_example():
 
 
 def test_readme_asyncio_example_runs_as_written(tmp_path):
-    # Run as a program (it serves until killed); the package comes from the
-    # source tree unless one is installed, the library from MQLITE_LIB.
+    # Run as a program (it serves until killed), with the package this test
+    # imported (installed, or the source tree) and the same MQLITE_LIB.
     script = tmp_path / "example.py"
     script.write_text(readme_asyncio_example(), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings/python"), PYTHONUNBUFFERED="1")
+    package_parent = str(pathlib.Path(mqlite.__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=package_parent, PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
