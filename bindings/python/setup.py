@@ -85,14 +85,19 @@ class sdist_with_crate(sdist):
         source = os.path.join(HERE, crate_dir())
         target = os.path.join(base_dir, SDIST_CRATE)
         os.makedirs(target, exist_ok=True)
+        # Copies keep their files' times (copy2, copytree), and the edited
+        # manifest its original's: cargo then finds a build it made of the
+        # same sources (into a shared CARGO_TARGET_DIR) still fresh.
         for name in CRATE_FILES:
+            original = os.path.join(source, name)
             if name == "Cargo.toml":
-                with open(os.path.join(source, name), encoding="utf-8") as manifest:
+                with open(original, encoding="utf-8") as manifest:
                     text = sdist_manifest(manifest.read())
                 with open(os.path.join(target, name), "w", encoding="utf-8") as manifest:
                     manifest.write(text)
+                shutil.copystat(original, os.path.join(target, name))
             else:
-                shutil.copyfile(os.path.join(source, name), os.path.join(target, name))
+                shutil.copy2(original, os.path.join(target, name))
         for name in CRATE_DIRS:
             shutil.copytree(os.path.join(source, name), os.path.join(target, name),
                             ignore=shutil.ignore_patterns("__pycache__", "*.orig", "*.rej"),
@@ -100,7 +105,7 @@ class sdist_with_crate(sdist):
         config = os.path.join(source, CARGO_CONFIG)
         if os.path.isfile(config):
             os.makedirs(os.path.join(base_dir, ".cargo"), exist_ok=True)
-            shutil.copyfile(config, os.path.join(base_dir, CARGO_CONFIG))
+            shutil.copy2(config, os.path.join(base_dir, CARGO_CONFIG))
 
 
 class bdist_wheel_any_python(bdist_wheel):
