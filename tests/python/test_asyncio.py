@@ -132,8 +132,9 @@ def test_async_with_serves_on_the_loop_thread():
             sender.publish("sensors/t", b"21.5")
             assert await asyncio.wait_for(received.get(), TIMEOUT) == ("sensors/t", b"21.5")
             assert await listener.message() == ("replies/sensors/t", b"21.5")
-            _, refused = await Client.connect(broker.port, "intruder", username="other")
+            intruder, refused = await Client.connect(broker.port, "intruder", username="other")
             assert refused == 5
+            intruder.writer.close()
             # Straight to the broker between passes, not through the handle
             # (which would wait for this very thread).
             stats = broker.stats()
@@ -172,8 +173,9 @@ def test_hooks_set_while_attached_from_the_loop_and_another_thread():
             # From another thread: installed by the loop between two passes.
             await asyncio.get_running_loop().run_in_executor(
                 None, broker.on_auth, lambda info: info.client_id != "blocked")
-            _, code = await Client.connect(broker.port, "blocked")
+            blocked, code = await Client.connect(broker.port, "blocked")
             assert code == 5
+            blocked.writer.close()
 
     run(main())
 
@@ -204,6 +206,7 @@ def test_serve_cancelled_stops_the_broker():
         assert broker.stopped and not broker.running
         # The client was closed by the stop.
         assert await asyncio.wait_for(client.reader.read(), TIMEOUT) == b""
+        client.writer.close()
         broker.close()
 
     run(main())
@@ -217,6 +220,7 @@ def test_close_from_a_coroutine_finishes_at_once():
         broker.close()  # no await: runs the last passes itself
         assert broker.stopped and not broker.running
         assert await asyncio.wait_for(client.reader.read(), TIMEOUT) == b""
+        client.writer.close()
 
     run(main())
 
