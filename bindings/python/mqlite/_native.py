@@ -87,10 +87,6 @@ class LibraryNotFound(MqliteError, OSError):
         self.text = "the C library cannot be loaded"
         self.detail = message
 
-    def __str__(self) -> str:
-        # OSError's own str() would prefix an errno; this error has none.
-        return self.detail
-
 
 # --- C structs -------------------------------------------------------------
 
