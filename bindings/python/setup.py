@@ -102,10 +102,13 @@ class sdist_with_crate(sdist):
             shutil.copytree(os.path.join(source, name), os.path.join(target, name),
                             ignore=shutil.ignore_patterns("__pycache__", "*.orig", "*.rej"),
                             dirs_exist_ok=True)
-        config = os.path.join(source, CARGO_CONFIG)
-        if os.path.isfile(config):
-            os.makedirs(os.path.join(base_dir, ".cargo"), exist_ok=True)
-            shutil.copy2(config, os.path.join(base_dir, CARGO_CONFIG))
+        # The repository's is beside the crate; an sdist's (an sdist made
+        # from an sdist) beside this file.
+        for config in (os.path.join(source, CARGO_CONFIG), os.path.join(HERE, CARGO_CONFIG)):
+            if os.path.isfile(config):
+                os.makedirs(os.path.join(base_dir, ".cargo"), exist_ok=True)
+                shutil.copy2(config, os.path.join(base_dir, CARGO_CONFIG))
+                break
 
 
 class bdist_wheel_any_python(bdist_wheel):
@@ -122,7 +125,7 @@ setup(
         RustExtension(
             # mqlite/_libmqlite<suffix>; _native finds it by that stem.
             "mqlite._libmqlite",
-            path=os.path.join(crate_dir(), "Cargo.toml"),
+            path=os.path.join(HERE, crate_dir(), "Cargo.toml"),
             binding=Binding.NoBinding,
             args=["--no-default-features"],
             features=features(),

@@ -79,7 +79,7 @@ def _listener_specs(host: Any, port: Any, listeners: Any) -> List[_Spec]:
             specs.append(("plain", _hosts.resolve_listener(listener, function).encode("utf-8")))
         else:
             raise ArgumentTypeError("a listener must be a \"HOST:PORT\" str or a Listener, not "
-                            f"{type(listener).__name__}")
+                                    f"{type(listener).__name__}")
     if not specs:
         raise _invalid("mqlite_broker_new", _native.MQLITE_INVALID_CONFIG,
                        "listeners: at least one listener is needed")

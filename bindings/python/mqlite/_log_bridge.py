@@ -40,7 +40,8 @@ def enable_logging(level: int = logging.INFO) -> None:
     """
     global _log_callback
     if isinstance(level, bool) or not isinstance(level, int):
-        raise ArgumentTypeError(f"level must be an int (a logging level), not {type(level).__name__}")
+        raise ArgumentTypeError(
+            f"level must be an int (a logging level), not {type(level).__name__}")
     if level <= logging.DEBUG:
         native = 5 if level < logging.DEBUG else 4
     elif level <= logging.INFO:

@@ -179,13 +179,13 @@ class Bridge:
             addresses = (addresses,)
         if not isinstance(addresses, (list, tuple)) or not all(
                 isinstance(address, str) for address in addresses):
-            raise ArgumentTypeError("addresses must be a \"HOST[:PORT]\" str or a list of them, not "
-                            f"{_type_name(self.addresses)}")
+            raise ArgumentTypeError("addresses must be a \"HOST[:PORT]\" str or a list of "
+                                    f"them, not {_type_name(self.addresses)}")
         object.__setattr__(self, "addresses", tuple(addresses))
         if not isinstance(self.topics, (list, tuple)) or not all(
                 isinstance(topic, BridgeTopic) for topic in self.topics):
             raise ArgumentTypeError("topics must be a list of BridgeTopic, not "
-                            f"{_type_name(self.topics)}")
+                                    f"{_type_name(self.topics)}")
         object.__setattr__(self, "topics", tuple(self.topics))
         for name in ("round_robin", "clean_session", "try_private", "notifications"):
             _check_bool(getattr(self, name), name)

@@ -44,7 +44,7 @@ def _check_bool(value: Any, what: str, optional: bool = False) -> None:
         return
     if not isinstance(value, bool):
         raise ArgumentTypeError(f"{what} must be a bool{' or None' if optional else ''}, "
-                        f"not {_type_name(value)}")
+                                f"not {_type_name(value)}")
 
 
 def _check_int(value: Any, what: str) -> None:
@@ -101,7 +101,8 @@ class TLS:
         _check_bool(self.use_identity_as_username, "use_identity_as_username")
         _check_bool(self.use_subject_as_username, "use_subject_as_username")
         if not isinstance(self.tls_version, str):
-            raise ArgumentTypeError(f"tls_version must be a str, not {_type_name(self.tls_version)}")
+            raise ArgumentTypeError(
+                f"tls_version must be a str, not {_type_name(self.tls_version)}")
 
 
 @dataclass(frozen=True)

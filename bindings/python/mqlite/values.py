@@ -85,7 +85,7 @@ def _user_properties(value: Any, what: str) -> UserProperties:
     """A tuple of (name, value) str pairs from any iterable of pairs."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ArgumentTypeError(f"{what} must be an iterable of (name, value) pairs, "
-                        f"not {type(value).__name__}")
+                                f"not {type(value).__name__}")
     pairs = []
     for pair in value:
         if not (isinstance(pair, tuple) or isinstance(pair, list)) or len(pair) != 2:
@@ -132,7 +132,7 @@ class PublishProperties:
         if self.correlation_data is not None and not isinstance(self.correlation_data, bytes):
             if not isinstance(self.correlation_data, (bytearray, memoryview)):
                 raise ArgumentTypeError("correlation_data must be bytes or None, not "
-                                f"{type(self.correlation_data).__name__}")
+                                        f"{type(self.correlation_data).__name__}")
             object.__setattr__(self, "correlation_data", bytes(self.correlation_data))
 
 
@@ -449,7 +449,7 @@ class _CProperties:
     def __init__(self, lib: Any, properties: Optional[PublishProperties], function: str):
         if properties is not None and not isinstance(properties, PublishProperties):
             raise ArgumentTypeError("properties must be a PublishProperties or None, not "
-                            f"{type(properties).__name__}")
+                                    f"{type(properties).__name__}")
         self.lib = lib
         self.properties = properties
         self.function = function
