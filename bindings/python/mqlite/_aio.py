@@ -132,11 +132,16 @@ class _EventLoop:
             raise
 
     async def __aenter__(self: _E) -> _E:
+        """Attaches the broker to the running loop (unless it is already
+        served, by a thread or a loop)."""
         if self._loop_thread is None:
             self.attach()
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> None:
+        """Stops the broker, lets the loop run its last passes (up to 10 s),
+        and frees it. A failure of the broker's own (its future's error) is
+        raised when the block itself raised nothing."""
         self.stop(timeout=None)
         attachment = self._aio
         failure: Optional[BaseException] = None
