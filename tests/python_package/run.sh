@@ -13,8 +13,13 @@
 #    wrong argument type, which must fail (the hints reach users).
 # 3. The sdist, built from bindings/python (`python -m build --sdist`),
 #    checked to hold the crate's sources and no symlink or library,
-#    installed in place of the first install (pip builds it from the
-#    sdist's own copy of the crate), and both programs run again.
+#    installed in place of the first install, and both programs run again.
+#    pip runs cargo on the sdist's own copy of the crate; in the shared
+#    target directory cargo finds those files (same paths in the crate,
+#    same times) built already, so this checks that the sdist holds every
+#    file the build reads (a missing or changed one makes cargo compile it,
+#    and a missing one fails), not a compile from scratch, which
+#    `CARGO_TARGET_DIR=$(mktemp -d) python -m build bindings/python` does.
 # Needs python3 (with venv), cargo and PyPI. The cargo profile is
 # SETUPTOOLS_RUST_CARGO_PROFILE's (release when unset, as for users), the
 # features MQLITE_CARGO_FEATURES's (bindings/python/setup.py), and every
@@ -22,7 +27,7 @@
 # sdist's too, so that dependencies built before are not built again:
 # scripts/test.sh gives the `ci` profile and the crate's default features,
 # which its earlier stages built.
-# Ends with `python package: N passed, N failed`.
+# Ends with `python-package: N passed, N failed`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 here="$root/tests/python_package"
@@ -127,5 +132,5 @@ check "the sdist holds the crate and no symlink or library" sdist_ok
 "${pip[@]}" install --force-reinstall --no-deps "$work"/dist/mqlite-*.tar.gz
 run_programs "installed from the sdist"
 
-echo "python package: $passed passed, $failed failed"
+echo "python-package: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
