@@ -229,5 +229,3 @@ def _new_broker(
     finally:
         lib.mqlite_config_free(config)
     return broker.value, specs
-
-
