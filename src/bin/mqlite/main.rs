@@ -4,8 +4,8 @@
 //! `config_file`, or mosquitto.conf, `mosquitto/`), installs a logger
 //! (`logging`), runs the broker on the main thread, stops cleanly on
 //! SIGINT / SIGTERM and reloads the password, ACL and certificate files on
-//! SIGHUP (`signals`). All of this is the binary's: the library links none
-//! of these crates.
+//! SIGHUP (`signals`), and reports its heap under `$SYS` (`heap`). All of
+//! this is the binary's: the library links none of these crates.
 //!
 //! Once listening it writes one line per bound address to stderr, whatever
 //! the log levels, for scripts that start it on port 0:
@@ -15,6 +15,7 @@
 
 mod args;
 mod config_file;
+mod heap;
 mod logging;
 mod mosquitto;
 mod settings;
@@ -145,6 +146,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    heap::install(&mut broker);
     for addr in broker.local_addrs() {
         eprintln!("mqlite: listening on {addr}");
     }
