@@ -138,6 +138,7 @@ fn main() -> ExitCode {
     }
 
     let signals = signals::Signals::catch();
+    let reloaded = signals::reloaded_files(&settings.config);
     let custom = settings.config.custom_listeners.clone();
     let mut broker = match Broker::new(settings.config) {
         Ok(broker) => broker,
@@ -174,7 +175,7 @@ fn main() -> ExitCode {
             }
         });
     }
-    signals.serve(broker.handle());
+    signals.serve(broker.handle(), reloaded);
 
     let status = match broker.run() {
         Ok(()) => ExitCode::SUCCESS,
