@@ -15,6 +15,7 @@ mod cli_access;
 mod cli_config;
 mod cli_mosquitto;
 mod cli_mosquitto_conf;
+mod cli_passwd;
 mod cli_signals;
 mod cli_sys;
 mod clients;

@@ -4,8 +4,10 @@
 //! `config_file`, or mosquitto.conf, `mosquitto/`), installs a logger
 //! (`logging`), runs the broker on the main thread, stops cleanly on
 //! SIGINT / SIGTERM and reloads the password, ACL and certificate files on
-//! SIGHUP (`signals`), and reports its heap under `$SYS` (`heap`). All of
-//! this is the binary's: the library links none of these crates.
+//! SIGHUP (`signals`), and reports its heap under `$SYS` (`heap`).
+//! `mqlite passwd ...` manages a password file instead, as
+//! mosquitto_passwd does (`passwd`, `passwd_file`). All of this is the
+//! binary's: the library links none of these crates.
 //!
 //! Once listening it writes one line per bound address to stderr, whatever
 //! the log levels, for scripts that start it on port 0:
@@ -18,6 +20,8 @@ mod config_file;
 mod heap;
 mod logging;
 mod mosquitto;
+mod passwd;
+mod passwd_file;
 mod settings;
 mod signals;
 
@@ -108,7 +112,11 @@ fn apply_options(
 }
 
 fn main() -> ExitCode {
-    let options = match args::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|first| first == "passwd") {
+        return passwd::main(&args[1..]);
+    }
+    let options = match args::parse(args) {
         Ok(Parsed::Run(options)) => options,
         Ok(Parsed::Exit(text)) => {
             print!("{text}");
