@@ -16,6 +16,7 @@ mod cli_config;
 mod cli_mosquitto;
 mod cli_mosquitto_conf;
 mod cli_passwd;
+mod cli_service;
 mod cli_signals;
 mod cli_sys;
 mod clients;

@@ -248,6 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn the_systemd_unit_starts_the_binary_with_options_it_knows() {
+        let unit = include_str!("../../../contrib/mqlite.service");
+        let exec = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("ExecStart="))
+            .expect("an ExecStart line");
+        let mut words = exec.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/mqlite"));
+        match args::parse(words.map(str::to_string)) {
+            Ok(Parsed::Run(options)) => {
+                assert_eq!(
+                    options.config_file,
+                    Some(PathBuf::from("/etc/mqlite/mqlite.toml"))
+                )
+            }
+            _ => panic!("{exec}"),
+        }
+        assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    }
+
+    #[test]
     fn bind_takes_a_host_name() {
         let config = config_of(&["--bind", "localhost", "-p", "0"]);
         assert!(!config.listeners.is_empty());
