@@ -62,9 +62,10 @@ impl Signals {
 fn reload(handle: &mqlite::BrokerHandle, files: &str) {
     crate::logging::reopen();
     match handle.reload(RELOAD_TIMEOUT) {
-        Ok(()) if files.is_empty() => {
-            log::info!("SIGHUP: log files reopened; no password, ACL or certificate file to reload")
-        }
+        Ok(()) if files.is_empty() => log::info!(
+            "SIGHUP: reloaded nothing (no password, ACL or certificate file is configured); \
+             log files reopened"
+        ),
         Ok(()) => log::info!(
             "SIGHUP: reloaded {files}; clients connected before keep their connections, \
              the new files apply to new connections and to what every client does next"
