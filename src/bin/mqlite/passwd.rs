@@ -253,10 +253,12 @@ fn ask_password() -> Result<String, String> {
 }
 
 fn prompt(text: &str) -> Result<String, String> {
+    // Echo off before the prompt shows: what is typed after it is never
+    // echoed (and type-ahead from before it is dropped, as getpass does).
+    let _echo = Echo::off();
     let mut out = std::io::stdout();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-    let _echo = Echo::off();
     let mut line = String::new();
     let read = std::io::stdin()
         .lock()
