@@ -283,11 +283,14 @@ cpu_busy() { # percent of all CPUs busy over 0.3 s (other load on the machine)
 }
 
 wait_quiet() { # waits (bounded) until other processes leave the CPUs alone
-    local i busy
-    for i in $(seq 1 "$QUIET_WAIT"); do
-        busy=$(cpu_busy)
-        [ "$busy" -le 15 ] && break
+    # One sample at least, so that the run records the load before it even
+    # when QUIET_WAIT is 0 (no waiting).
+    local i=1 busy
+    busy=$(cpu_busy)
+    while [ "$busy" -gt 15 ] && [ "$i" -lt "$QUIET_WAIT" ]; do
         [ "$i" = 1 ] && log "machine busy (${busy}% CPU used by other processes); waiting up to ${QUIET_WAIT}x0.3 s"
+        busy=$(cpu_busy)
+        i=$((i + 1))
     done
     BUSY=$busy
 }
@@ -550,4 +553,8 @@ python3 "$ROOT/bench/aggregate.py" \
     --brokers "${BROKERS[*]}" --rounds "$ROUNDS" --quick "$QUICK" \
     --command "bench/compare.sh $ARGS" \
     --scenarios "$(printf '%s\n' "${SCENARIOS[@]}")"
-log "wrote $OUT, and its charts ${OUT%.md}-*.svg (also ${RESULTS%.jsonl}-*.svg)"
+if [ "${OUT%.md}" = "${RESULTS%.jsonl}" ]; then
+    log "wrote $OUT, and its charts ${OUT%.md}-*.svg"
+else
+    log "wrote $OUT, and its charts ${OUT%.md}-*.svg (also ${RESULTS%.jsonl}-*.svg)"
+fi
