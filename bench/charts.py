@@ -278,18 +278,24 @@ def main():
     o = ap.parse_args()
     if bool(o.report) == bool(o.results):
         ap.error("give a report or --results, one of them")
-    if o.results:
-        medians, scenarios, brokers = from_results(o.results)
-        source = os.path.basename(o.results)
-        path = o.results
-    else:
-        medians, scenarios, brokers, source = from_report(o.report)
-        path = o.report
+    try:
+        if o.results:
+            medians, scenarios, brokers = from_results(o.results)
+            source = os.path.basename(o.results)
+            path = o.results
+        else:
+            medians, scenarios, brokers, source = from_report(o.report)
+            path = o.report
+    except (OSError, ValueError) as error:
+        sys.exit(f"charts.py: {error}")
     if not scenarios:
         sys.exit(f"charts.py: no results in {path}")
     prefix = o.prefix or os.path.splitext(path)[0]
-    for written in write_charts(prefix, medians, scenarios, brokers, source):
-        print(written)
+    try:
+        written = write_charts(prefix, medians, scenarios, brokers, source)
+    except OSError as error:
+        sys.exit(f"charts.py: {error}")
+    print("\n".join(written))
 
 
 if __name__ == "__main__":
