@@ -5,9 +5,12 @@ the markdown report docs/BENCHMARKS.md. Standard library only."""
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import subprocess
+
+import charts
 
 # Per scenario kind: (metric, label, higher_is_better) rows for the summary,
 # and the detail columns.
@@ -161,6 +164,27 @@ def main():
     summary = table(head, rows)
     print(summary)
 
+    # The charts, next to the report (which shows them) and next to the
+    # results file (so that each kept run has its own).
+    medians = {key: {} for key in list(errors) + list(unsupported)}
+    for (sid, b), results in runs.items():
+        for metric in {m for r in results for m in r}:
+            value = median(sid, b, metric)
+            if value is not None:
+                medians.setdefault((sid, b), {})[metric] = value
+    chart_ids = [sid for sid, _a, _c in scenarios]
+    source = os.path.basename(o.results)
+    charts_md = []
+    report_prefix = os.path.splitext(o.out)[0]
+    for prefix in dict.fromkeys([report_prefix, os.path.splitext(o.results)[0]]):
+        written = charts.write_charts(prefix, medians, chart_ids, cols, source)
+        for path in written:
+            print(f"chart: {path}")
+            name = os.path.basename(path)
+            if prefix == report_prefix:
+                # "BENCHMARKS-latency.svg" -> "latency chart"
+                charts_md.append(f"![{name[len(os.path.basename(prefix)) + 1:-4]} chart]({name})")
+
     details = []
     for sid, args, _ceil in scenarios:
         metrics = DETAILS.get(kind_of(sid), [])
@@ -310,6 +334,11 @@ def main():
         "",
         "## Results (medians)",
         "",
+    ] + ([
+        "Charts (`bench/charts.py`, drawn from the medians below; each scenario's bars are "
+        "scaled to its largest value, the labels give the figures):",
+        "",
+    ] + [line for c in charts_md for line in (c, "")] if charts_md else []) + [
         summary,
         "",
         "Ratios are mqlite ÷ peer for the metric of the row: above 1 is better for rates, below 1 "

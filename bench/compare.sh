@@ -28,7 +28,11 @@
 # Brokers run in alternation (A B C A B C ...), each run against a freshly
 # started broker on a free loopback port. Medians per scenario and broker,
 # and ratios mqlite/mosquitto and mqlite/rumqttd, are printed and written to
-# docs/BENCHMARKS.md. Raw results: bench/results/*.jsonl.
+# docs/BENCHMARKS.md. Raw results: bench/results/*.jsonl. SVG charts
+# (bench/charts.py: throughput of mqlite against each peer and the ceiling,
+# latency percentiles) go next to the report, which shows them
+# (docs/BENCHMARKS-throughput.svg, -latency.svg), and next to the results
+# (bench/results/compare-STAMP-throughput.svg, ...).
 #
 # Scenarios with "_v5" in their name speak MQTT 5 (rumqttd gets a v5
 # listener for them); if rumqttd fails one, it is recorded as not
@@ -65,7 +69,7 @@ while [ $# -gt 0 ]; do
         --only=*) ONLY_SCENARIOS="${1#*=}" ;;
         --out) OUT="${2:?--out needs a file}"; shift ;;
         --out=*) OUT="${1#*=}" ;;
-        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -279,11 +283,14 @@ cpu_busy() { # percent of all CPUs busy over 0.3 s (other load on the machine)
 }
 
 wait_quiet() { # waits (bounded) until other processes leave the CPUs alone
-    local i busy
-    for i in $(seq 1 "$QUIET_WAIT"); do
-        busy=$(cpu_busy)
-        [ "$busy" -le 15 ] && break
+    # One sample at least, so that the run records the load before it even
+    # when QUIET_WAIT is 0 (no waiting).
+    local i=1 busy
+    busy=$(cpu_busy)
+    while [ "$busy" -gt 15 ] && [ "$i" -lt "$QUIET_WAIT" ]; do
         [ "$i" = 1 ] && log "machine busy (${busy}% CPU used by other processes); waiting up to ${QUIET_WAIT}x0.3 s"
+        busy=$(cpu_busy)
+        i=$((i + 1))
     done
     BUSY=$busy
 }
@@ -546,4 +553,8 @@ python3 "$ROOT/bench/aggregate.py" \
     --brokers "${BROKERS[*]}" --rounds "$ROUNDS" --quick "$QUICK" \
     --command "bench/compare.sh $ARGS" \
     --scenarios "$(printf '%s\n' "${SCENARIOS[@]}")"
-log "wrote $OUT"
+if [ "${OUT%.md}" = "${RESULTS%.jsonl}" ]; then
+    log "wrote $OUT, and its charts ${OUT%.md}-*.svg"
+else
+    log "wrote $OUT, and its charts ${OUT%.md}-*.svg (also ${RESULTS%.jsonl}-*.svg)"
+fi

@@ -83,7 +83,9 @@ typedef struct mqlite_config mqlite_config;
 
 /**
  * A handle to a broker, safe to use from any thread (and from the
- * broker's own callbacks) at the same time. Opaque.
+ * broker's own callbacks) at the same time. Opaque. Made by
+ * `mqlite_broker_handle()` or `mqlite_handle_clone()`; each one is freed
+ * once with `mqlite_handle_free()`.
  *
  * Requests are queued and carried out at the broker's next pass, never
  * re-entrantly. Once the broker has stopped or been freed, calls answer
@@ -2920,7 +2922,10 @@ mqlite_result mqlite_broker_next_deadline_ms(const struct mqlite_broker *broker,
  * - `handle_out`: receives the handle.
  *
  * # Returns
- * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY` (from a callback,
+ * or while another thread runs the broker: make the handles before the
+ * run, or clone one with `mqlite_handle_clone()`, which works at any
+ * time).
  *
  * # Memory and lifetimes
  * The caller owns the handle and frees it with `mqlite_handle_free()`. It
@@ -3415,7 +3420,8 @@ mqlite_result mqlite_handle_bridge_stats(const struct mqlite_handle *handle,
  * Frees a handle. The broker is not affected.
  *
  * # Parameters
- * - `handle`: from `mqlite_broker_handle()`, or NULL (nothing happens).
+ * - `handle`: from `mqlite_broker_handle()` or `mqlite_handle_clone()`,
+ *   or NULL (nothing happens).
  *
  * # Returns
  * Nothing.
@@ -3429,6 +3435,42 @@ mqlite_result mqlite_handle_bridge_stats(const struct mqlite_handle *handle,
  * using it.
  */
 void mqlite_handle_free(struct mqlite_handle *handle);
+
+/**
+ * Makes another handle to the same broker, from a handle, for another
+ * thread (or another part of the host) to own.
+ *
+ * Unlike `mqlite_broker_handle()`, which needs the broker itself and so
+ * is refused with `MQLITE_BUSY` while another thread runs it, this works
+ * at any time, from any thread and from the broker's callbacks: a thread
+ * that only has a handle can hand a handle of its own to each thread it
+ * starts. The two handles are equal and independent: either may be freed
+ * first, and each reaches the broker until it stops or is freed (then both
+ * answer `MQLITE_STOPPED`). Cloning the handle of a stopped or freed
+ * broker succeeds and gives a handle that answers `MQLITE_STOPPED` too.
+ *
+ * # Parameters
+ * - `handle`: a live handle (from `mqlite_broker_handle()` or
+ *   `mqlite_handle_clone()`). Borrowed during the call only.
+ * - `handle_out`: receives the new handle on success (untouched on
+ *   failure).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * The caller owns `*handle_out` and frees it with `mqlite_handle_free()`,
+ * once, whenever it likes (before or after the broker, before or after
+ * `handle`). It shares nothing with `handle` that the caller must manage;
+ * the broker it reaches is still freed by `mqlite_broker_free()`.
+ *
+ * # Safety
+ * `handle` is NULL or a handle not yet freed, and no thread frees it
+ * during the call (other threads may use it meanwhile); `handle_out` is
+ * NULL or writable.
+ */
+mqlite_result mqlite_handle_clone(const struct mqlite_handle *handle,
+                                  struct mqlite_handle **handle_out);
 
 /**
  * Publishes a message as the host, to every matching subscriber (and to

@@ -16,9 +16,10 @@
 #   script fails, unless MQLITE_SKIP_EXTERNAL=1, which skips that stage;
 # - with npm, into tests/node/node_modules (from its package-lock.json):
 #   MQTT.js and playwright-core.
-# Then runs the checks, the Rust tests, the examples, valgrind, the C tests,
-# the Python tests, the Node tests, the browser test and the Python package
-# as a user installs it. The README says how long it takes.
+# Then runs the checks (the published crate's among them), the Rust tests,
+# the examples, valgrind, the C tests, the Python tests, the Node tests, the
+# browser test and the Python package as a user installs it. The README
+# says how long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,6 +88,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --lib --no-default-features -- -D warnings
 stage "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q
+# The crate as crates.io would get it: what Cargo.toml's `include` lets
+# through, and that it builds, its tests and examples included. (`cargo
+# package` would verify it by building every dependency again in the dev
+# profile, minutes here; checking the unpacked crate reuses what clippy
+# built, seconds. Offline: every crate it needs is in the cache by now.)
+stage "cargo package (the published crate's files, checked to build)"
+cargo package --locked --offline --allow-dirty --no-verify -q
+crate_version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+unpacked="$(mktemp -d)"
+tar -xzf "${CARGO_TARGET_DIR:-target}/package/mqlite-$crate_version.crate" -C "$unpacked"
+cargo check --locked --offline --all-targets -q --target-dir "${CARGO_TARGET_DIR:-target}" \
+    --manifest-path "$unpacked/mqlite-$crate_version/Cargo.toml"
+rm -rf "$unpacked"
 # One build for every test: the profile ci is release's optimisation
 # without its link-time work (Cargo.toml); `cargo build --release` makes the
 # same code into the shipped artefacts.

@@ -216,6 +216,8 @@ pub type AclHook = Box<dyn FnMut(&ClientInfo<'_>, AclAccess, &str) -> bool + Sen
 pub type MessageHook = Box<dyn FnMut(Option<&ClientInfo<'_>>, &Message) -> MessageDecision + Send>;
 /// Event hook: see [`crate::Broker::set_event_hook`].
 pub type EventHook = Box<dyn FnMut(&Event<'_>) + Send>;
+/// Heap probe: see [`crate::Broker::set_heap_probe`].
+pub type HeapProbe = Box<dyn FnMut() -> Option<u64> + Send>;
 /// Callback of a local subscription: see [`crate::Broker::subscribe_local`].
 pub type LocalCallback = Box<dyn FnMut(&Message) + Send>;
 
@@ -226,6 +228,8 @@ pub(crate) struct Hooks {
     pub(crate) acl: Option<AclHook>,
     pub(crate) message: Option<MessageHook>,
     pub(crate) event: Option<EventHook>,
+    /// What `$SYS/broker/heap/...` reports; absent, nothing.
+    pub(crate) heap: Option<HeapProbe>,
     /// Whether `auth` / `acl` were made from the config's files (and are
     /// made again by a reload), not set by the host.
     pub(crate) auth_from_files: bool,

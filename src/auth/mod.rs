@@ -14,5 +14,6 @@ mod password_file;
 
 pub use acl_file::{Access, AclFile};
 pub use password_file::{
-    hash_password_pbkdf2, PasswordFile, DEFAULT_ITERATIONS, HASH_LEN, SALT_LEN,
+    hash_password_pbkdf2, hash_password_sha512, PasswordFile, DEFAULT_ITERATIONS, HASH_LEN,
+    SALT_LEN,
 };

@@ -228,6 +228,15 @@ pub fn hash_password_pbkdf2(
     )
 }
 
+/// The `$6$` hash of `password`, as `mosquitto_passwd -H sha512` writes
+/// it after `username:`: `$6$<base64 salt>$<base64 hash>`, where the hash
+/// is `SHA512(password ‖ salt)`. Weaker than [`hash_password_pbkdf2`]
+/// (one round): for files that mosquitto 1.x must read too.
+pub fn hash_password_sha512(password: &[u8], salt: &[u8; SALT_LEN]) -> String {
+    let hash = sha512_salted(password, salt);
+    format!("$6${}${}", BASE64.encode(salt), BASE64.encode(hash))
+}
+
 /// `SHA512(password ‖ salt)`, the `$6$` hash.
 fn sha512_salted(password: &[u8], salt: &[u8; SALT_LEN]) -> [u8; HASH_LEN] {
     let mut hasher = Sha512::new();

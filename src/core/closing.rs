@@ -181,6 +181,7 @@ impl Core {
             None => will.message,
         };
         self.stats.messages_received += 1;
+        self.stats.publish_bytes_received += message.payload().len() as u64;
         self.route(now, message, identity, None);
     }
 
@@ -219,6 +220,7 @@ impl Core {
         }
         if matches!(session.expires_at, Some(at) if at <= now) {
             log::debug!("session {} expired", session.client_id);
+            self.stats.sessions_expired += 1;
             self.end_session(now, key);
         }
     }

@@ -43,6 +43,7 @@ impl Core {
             match RawPacket::split(&bytes[pos..], max, protocol) {
                 Ok(None) => break,
                 Ok(Some((raw, used))) => {
+                    self.stats.packets_received += 1;
                     let next = &bytes[pos + used..];
                     // Routing data starts loading while this packet is
                     // handled, in two stages: what the next packet needs,
@@ -159,7 +160,10 @@ impl Core {
             }
             ConnState::AwaitingConnect => {
                 match packet {
-                    Packet::Connect(connect) => self.handle_connect(now, id, *connect),
+                    Packet::Connect(connect) => {
+                        self.stats.connects_received += 1;
+                        self.handle_connect(now, id, *connect)
+                    }
                     other => {
                         log::debug!("first packet was {}, not CONNECT", other.name());
                         self.close(now, id, CloseReason::ProtocolError);
@@ -314,6 +318,7 @@ impl Core {
             return;
         }
         self.stats.messages_received += 1;
+        self.stats.publish_bytes_received += publish.payload.len() as u64;
         let packet_id = publish.packet_id.unwrap_or(0);
         if publish.qos == QoS::ExactlyOnce {
             let Some(session) = self.sessions.get_mut(key) else {

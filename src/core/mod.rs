@@ -150,6 +150,8 @@ pub struct Core {
     locals: Locals,
     /// When the core was made, for `$SYS/broker/uptime`.
     started: Instant,
+    /// What the `$SYS` rounds remember (published values, load averages).
+    sys: sys::SysState,
     /// When the broker's clock (message expiry deadlines) reads 0: the
     /// process's, see `crate::clock`.
     clock_zero: Instant,
@@ -170,8 +172,10 @@ impl Core {
         let pressure_threshold = config.max_pending_output / 2;
         let clock_zero = crate::clock::zero_at_or_before(now);
         let mut timers = Timers::default();
-        if let Some(interval) = config.sys_interval {
-            timers.push(now + interval, Timer::Sys);
+        // The first `$SYS` round is due at once, as mosquitto publishes
+        // its tree when it starts.
+        if config.sys_interval.is_some() {
+            timers.push(now, Timer::Sys);
         }
         Core {
             config,
@@ -184,6 +188,7 @@ impl Core {
             hooks: Hooks::default(),
             locals: Locals::default(),
             started: now,
+            sys: sys::SysState::default(),
             clock_zero,
             now_ms: crate::clock::millis_at(clock_zero, now),
             store: StoreLog::new(),
@@ -378,6 +383,7 @@ impl Core {
     pub(crate) fn publish_message(&mut self, now: Instant, message: Message) {
         self.tick(now);
         self.stats.messages_received += 1;
+        self.stats.publish_bytes_received += message.payload().len() as u64;
         self.route(now, message, None, None);
     }
 
@@ -395,12 +401,25 @@ impl Core {
         }
     }
 
-    /// The counters as they are now.
+    /// The counters as they are now. The gauges of held messages are
+    /// summed over the sessions here, not kept up to date on the message
+    /// path.
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
         stats.sessions = self.sessions.len() as u64;
-        stats.subscriptions = self.router.subscriptions.len() as u64;
+        let groups = self.shared.groups() as u64;
+        stats.subscriptions = (self.router.subscriptions.len() as u64).saturating_sub(groups);
+        stats.shared_subscriptions = self.shared.members() as u64;
         stats.retained_messages = self.router.retained.len() as u64;
+        stats.packets_sent = self.outbox.packets;
+        stats.publish_bytes_sent = self.outbox.publish_bytes;
+        let (mut messages, mut bytes) = (0, 0);
+        for (_, session) in self.sessions.iter() {
+            messages += session.inflight.len() + session.queue.len() + session.stored_only.messages;
+            bytes += session.inflight_bytes + session.queued_bytes + session.stored_only.bytes;
+        }
+        stats.stored_messages = stats.retained_messages + messages as u64;
+        stats.stored_bytes = self.router.retained_bytes + bytes as u64;
         stats
     }
 

@@ -27,6 +27,12 @@ pub(super) struct Outbox {
     /// reader is not cut off by `max_pending_output` within one pass.
     pub(super) pressure: bool,
     pub(super) threshold: usize,
+    /// Packets appended, for `Stats::packets_sent`: every packet goes
+    /// through `append`, so it is counted here once.
+    pub(super) packets: u64,
+    /// Payload bytes of the PUBLISH packets appended
+    /// (`Stats::publish_bytes_sent`).
+    pub(super) publish_bytes: u64,
 }
 
 impl Outbox {
@@ -37,6 +43,8 @@ impl Outbox {
             pool: BufferPool::default(),
             pressure: false,
             threshold,
+            packets: 0,
+            publish_bytes: 0,
         }
     }
 
@@ -52,6 +60,7 @@ impl Outbox {
         packet_id: u16,
         wire: Wire,
     ) {
+        self.publish_bytes += message.payload().len() as u64;
         if conn.bridge.is_some() {
             self.publish_upstream(id, conn, store, message, packet_id, wire);
             return;
@@ -102,8 +111,8 @@ impl Outbox {
         });
     }
 
-    /// Appends to `conn`'s output through `push`, then lists, holds and
-    /// flags it as needed.
+    /// Appends one packet to `conn`'s output through `push`, then lists,
+    /// holds and flags it as needed.
     #[inline(always)]
     pub(super) fn append(
         &mut self,
@@ -113,6 +122,7 @@ impl Outbox {
         push: impl FnOnce(&mut super::output_queue::OutputQueue),
     ) {
         // Only a core with store work outstanding holds output back.
+        self.packets += 1;
         let before = store.outstanding().then(|| conn.pending_output());
         conn.output.take_pooled_buffer(&mut self.pool);
         push(&mut conn.output);

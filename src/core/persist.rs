@@ -28,7 +28,7 @@ impl Core {
             .continue_message_ids_from(snapshot.next_message_id);
         for message in snapshot.retained {
             let topic = message.topic().to_string();
-            self.router.retained.insert(&topic, message);
+            self.router.set_retained(&topic, message);
         }
         for mut stored in snapshot.sessions {
             let client_id: Arc<str> = Arc::from(stored.client_id.as_str());
@@ -91,14 +91,14 @@ impl Core {
     pub(super) fn update_retained(&mut self, message: &Message) {
         let topic = message.topic();
         if message.payload().is_empty() {
-            let removed = self.router.retained.remove(topic).is_some();
+            let removed = self.router.remove_retained(topic);
             if removed && self.persists_retained(topic) {
                 self.store.push(StoreOp::RetainDelete {
                     topic: topic.to_string(),
                 });
             }
         } else {
-            self.router.retained.insert(topic, message.clone());
+            self.router.set_retained(topic, message.clone());
             if self.persists_retained(topic) {
                 self.store.push(StoreOp::RetainSet {
                     message: message.clone(),
@@ -110,7 +110,7 @@ impl Core {
     /// Clears the retained message of `topic` (one whose expiry passed),
     /// recording it.
     pub(super) fn clear_retained(&mut self, topic: &str) {
-        let removed = self.router.retained.remove(topic).is_some();
+        let removed = self.router.remove_retained(topic);
         if removed && self.persists_retained(topic) {
             self.store.push(StoreOp::RetainDelete {
                 topic: topic.to_string(),

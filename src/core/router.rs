@@ -111,7 +111,11 @@ impl Matched {
 /// The routing tables.
 pub(super) struct Router {
     pub(super) subscriptions: SubscriptionTree<Subscriber, Grant>,
+    /// Read freely; changed only through `set_retained` and
+    /// `remove_retained`, which keep `retained_bytes`.
     pub(super) retained: RetainedTree<Message>,
+    /// The sum of `Message::size` over `retained` (for `$SYS`).
+    pub(super) retained_bytes: u64,
     /// Reused between publishes (taken while one is routed).
     /// Boxed: it moves out and back once per PUBLISH, a pointer rather
     /// than four vectors.
@@ -126,8 +130,28 @@ impl Router {
         Router {
             subscriptions: SubscriptionTree::new(),
             retained: RetainedTree::new(),
+            retained_bytes: 0,
             scratch: None,
             stamp: 0,
+        }
+    }
+
+    /// Sets the retained message of `topic`.
+    pub(super) fn set_retained(&mut self, topic: &str, message: Message) {
+        self.retained_bytes += message.size() as u64;
+        if let Some(old) = self.retained.insert(topic, message) {
+            self.retained_bytes -= old.size() as u64;
+        }
+    }
+
+    /// Removes the retained message of `topic`; whether there was one.
+    pub(super) fn remove_retained(&mut self, topic: &str) -> bool {
+        match self.retained.remove(topic) {
+            Some(old) => {
+                self.retained_bytes -= old.size() as u64;
+                true
+            }
+            None => false,
         }
     }
 

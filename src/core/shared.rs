@@ -82,6 +82,19 @@ pub(super) struct SharedGroups {
 }
 
 impl SharedGroups {
+    /// How many groups there are (each one entry in the trie).
+    pub(super) fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// How many (group, session) memberships there are.
+    pub(super) fn members(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|(_, group)| group.members.len())
+            .sum()
+    }
+
     /// Adds `key` to the group of `name` (`$share/{group}/{filter}`, valid)
     /// with `grant`, or updates its grant. Returns the group's key when the
     /// group is new (the caller puts it in the trie).

@@ -13,11 +13,21 @@ pub struct Stats {
     pub clients_connected: u64,
     /// Sessions held now, connected or not.
     pub sessions: u64,
-    /// Subscriptions held now (filter, session pairs).
+    /// Subscriptions held now: (filter, session) pairs, and the host's
+    /// local subscriptions; shared ones are counted apart.
     pub subscriptions: u64,
-    /// Retained messages held now, `$SYS` ones included
-    /// (`$SYS/broker/retained messages/count` leaves those out).
+    /// Shared subscriptions held now: (`$share/group/filter`, session)
+    /// pairs.
+    pub shared_subscriptions: u64,
+    /// Retained messages held now, the broker's own `$SYS` ones included
+    /// (as mosquitto counts them).
     pub retained_messages: u64,
+    /// Messages held now: the retained ones, and each session's copies
+    /// queued or in flight (those of a persistent queue kept only in the
+    /// store included).
+    pub stored_messages: u64,
+    /// The size of those messages: topic, properties and payload bytes.
+    pub stored_bytes: u64,
     /// PUBLISH packets received from clients and the host.
     pub messages_received: u64,
     /// PUBLISH packets sent to clients (deliveries, including resends).
@@ -29,6 +39,20 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Bytes written to sockets.
     pub bytes_sent: u64,
+    /// MQTT packets received from clients, of every kind.
+    pub packets_received: u64,
+    /// MQTT packets sent to clients, of every kind (counted when queued
+    /// for writing).
+    pub packets_sent: u64,
+    /// CONNECT packets received.
+    pub connects_received: u64,
+    /// Payload bytes of the messages `messages_received` counts.
+    pub publish_bytes_received: u64,
+    /// Payload bytes of the PUBLISH packets sent to clients.
+    pub publish_bytes_sent: u64,
+    /// Persistent sessions removed because their expiry interval passed
+    /// while the client was away.
+    pub sessions_expired: u64,
 }
 
 impl Stats {

@@ -350,7 +350,10 @@ pub unsafe extern "C" fn mqlite_broker_next_deadline_ms(
 /// - `handle_out`: receives the handle.
 ///
 /// # Returns
-/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY` (from a callback,
+/// or while another thread runs the broker: make the handles before the
+/// run, or clone one with `mqlite_handle_clone()`, which works at any
+/// time).
 ///
 /// # Memory and lifetimes
 /// The caller owns the handle and frees it with `mqlite_handle_free()`. It

@@ -21,7 +21,9 @@ use crate::hooks::{AuthDecision, AuthToken};
 use crate::BrokerHandle;
 
 /// A handle to a broker, safe to use from any thread (and from the
-/// broker's own callbacks) at the same time. Opaque.
+/// broker's own callbacks) at the same time. Opaque. Made by
+/// `mqlite_broker_handle()` or `mqlite_handle_clone()`; each one is freed
+/// once with `mqlite_handle_free()`.
 ///
 /// Requests are queued and carried out at the broker's next pass, never
 /// re-entrantly. Once the broker has stopped or been freed, calls answer
@@ -33,7 +35,8 @@ pub struct mqlite_handle {
 /// Frees a handle. The broker is not affected.
 ///
 /// # Parameters
-/// - `handle`: from `mqlite_broker_handle()`, or NULL (nothing happens).
+/// - `handle`: from `mqlite_broker_handle()` or `mqlite_handle_clone()`,
+///   or NULL (nothing happens).
 ///
 /// # Returns
 /// Nothing.
@@ -49,10 +52,60 @@ pub struct mqlite_handle {
 pub unsafe extern "C" fn mqlite_handle_free(handle: *mut mqlite_handle) {
     guard((), || {
         if !handle.is_null() {
-            // SAFETY: made by `Box::into_raw` in `mqlite_broker_handle`,
-            // and the caller gives up ownership here.
+            // SAFETY: made by `Box::into_raw` in `mqlite_broker_handle` or
+            // `mqlite_handle_clone`, and the caller gives up ownership here.
             drop(unsafe { Box::from_raw(handle) });
         }
+    })
+}
+
+/// Makes another handle to the same broker, from a handle, for another
+/// thread (or another part of the host) to own.
+///
+/// Unlike `mqlite_broker_handle()`, which needs the broker itself and so
+/// is refused with `MQLITE_BUSY` while another thread runs it, this works
+/// at any time, from any thread and from the broker's callbacks: a thread
+/// that only has a handle can hand a handle of its own to each thread it
+/// starts. The two handles are equal and independent: either may be freed
+/// first, and each reaches the broker until it stops or is freed (then both
+/// answer `MQLITE_STOPPED`). Cloning the handle of a stopped or freed
+/// broker succeeds and gives a handle that answers `MQLITE_STOPPED` too.
+///
+/// # Parameters
+/// - `handle`: a live handle (from `mqlite_broker_handle()` or
+///   `mqlite_handle_clone()`). Borrowed during the call only.
+/// - `handle_out`: receives the new handle on success (untouched on
+///   failure).
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`.
+///
+/// # Memory and lifetimes
+/// The caller owns `*handle_out` and frees it with `mqlite_handle_free()`,
+/// once, whenever it likes (before or after the broker, before or after
+/// `handle`). It shares nothing with `handle` that the caller must manage;
+/// the broker it reaches is still freed by `mqlite_broker_free()`.
+///
+/// # Safety
+/// `handle` is NULL or a handle not yet freed, and no thread frees it
+/// during the call (other threads may use it meanwhile); `handle_out` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_handle_clone(
+    handle: *const mqlite_handle,
+    handle_out: *mut *mut mqlite_handle,
+) -> mqlite_result {
+    boundary("mqlite_handle_clone", || {
+        // SAFETY: NULL or live.
+        let handle = unsafe { arg(handle, "handle") }?;
+        if handle_out.is_null() {
+            return Err(Failure::null("handle_out"));
+        }
+        let clone = Box::into_raw(Box::new(mqlite_handle {
+            inner: handle.inner.clone(),
+        }));
+        // SAFETY: checked not NULL; writable by the caller's contract.
+        unsafe { out(handle_out, "handle_out", clone) }
     })
 }
 

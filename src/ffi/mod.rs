@@ -109,3 +109,6 @@ mod tests_listeners;
 
 #[cfg(test)]
 mod tests_bridges;
+
+#[cfg(test)]
+mod tests_docs;

@@ -324,7 +324,9 @@ impl From<&Stats> for mqlite_stats {
             connections_refused: stats.connections_refused,
             clients_connected: stats.clients_connected,
             sessions: stats.sessions,
-            subscriptions: stats.subscriptions,
+            // Every (filter, session) pair, as this field always counted
+            // them; `Stats` keeps the shared ones apart, as `$SYS` does.
+            subscriptions: stats.subscriptions + stats.shared_subscriptions,
             retained_messages: stats.retained_messages,
             messages_received: stats.messages_received,
             messages_sent: stats.messages_sent,

@@ -102,8 +102,8 @@ impl<V> RetainedTree<V> {
         self.len
     }
 
-    /// Number of stored `$SYS` topics (`$SYS` itself and `$SYS/...`), which
-    /// `$SYS/broker/retained messages/count` leaves out.
+    /// Number of stored `$SYS` topics (`$SYS` itself and `$SYS/...`), the
+    /// broker's own statistics among them.
     pub fn sys_len(&self) -> usize {
         self.sys_len
     }

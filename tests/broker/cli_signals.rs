@@ -2,7 +2,9 @@
 //! with status 0, closing its clients and its listener; a stop publishes
 //! no will, and with `--db` retained messages and persistent sessions
 //! survive a restart. SIGHUP reloads the password file (a new user gets
-//! in), and a reload that fails is logged and keeps what was loaded.
+//! in), and a reload that fails is logged and keeps what was loaded;
+//! clients connected at the reload stay connected, and the new ACL governs
+//! what they do next (as in mosquitto 2.0).
 
 use crate::support;
 
@@ -177,6 +179,86 @@ mod signals {
         wait_for_log(&broker, "SIGHUP: reloaded", 2);
         assert_eq!(connack(&broker, "dave", "slow"), 0);
         assert_ne!(connack(&broker, "hand", "made by hand"), 0);
+
+        let log = broker.stop();
+        assert!(!log.contains("panicked"), "{log}");
+    }
+
+    /// An authenticated client on `broker`.
+    fn logged_in(broker: &Mqlite, user: &str, password: &str) -> RawClient {
+        let mut client = RawClient::open(broker.addr());
+        let options =
+            ConnectOptions::new(&format!("{user}-1")).credentials(user, password.as_bytes());
+        client.send_connect(&options);
+        assert_eq!(client.expect_connack().1, 0, "{user} refused");
+        client
+    }
+
+    #[test]
+    fn sighup_keeps_connected_clients_and_the_new_files_govern_what_follows() {
+        let dir = TempDir::new("sighup-live");
+        let both = format!(
+            "{}{}",
+            fixture_line("passwd_pbkdf2", "alice"),
+            fixture_line("passwd_pbkdf2", "bob")
+        );
+        let passwd = dir.file("passwd", &both);
+        let acl = dir.file(
+            "acl",
+            "user alice\ntopic read a/#\ntopic read b/#\nuser bob\ntopic readwrite #\n",
+        );
+        let (passwd, acl) = (passwd.to_str().unwrap(), acl.to_str().unwrap());
+        let args = [
+            "-p",
+            "0",
+            "--no-persist",
+            "--password-file",
+            passwd,
+            "--acl-file",
+            acl,
+        ];
+        let broker = Mqlite::start_in(&args, dir);
+
+        let mut alice = logged_in(&broker, "alice", "wonderland");
+        assert_eq!(
+            alice.subscribe(&[("a/#", QoS::AtLeastOnce), ("b/#", QoS::AtLeastOnce)]),
+            [1, 1]
+        );
+        let mut bob = logged_in(&broker, "bob", "correct horse battery staple");
+
+        // alice leaves the password file, and may no longer read a/#.
+        std::fs::write(passwd, fixture_line("passwd_pbkdf2", "bob")).unwrap();
+        let new_acl = "user alice\ntopic read b/#\ntopic deny a/#\nuser bob\ntopic readwrite #\n";
+        std::fs::write(acl, new_acl).unwrap();
+        broker.signal(libc::SIGHUP);
+        wait_for_log(&broker, "SIGHUP: reloaded", 1);
+        let log = broker.stderr();
+        let line = log
+            .lines()
+            .find(|l| l.contains("SIGHUP: reloaded"))
+            .unwrap();
+        assert!(
+            line.contains(&format!("password file {passwd}"))
+                && line.contains(&format!("ACL file {acl}")),
+            "{line}"
+        );
+
+        // Still connected, as she was let in before...
+        alice.ping();
+        bob.ping();
+        // ...but a new connection of hers is refused,
+        assert_eq!(connack(&broker, "alice", "wonderland"), 5);
+        // the new ACL decides her deliveries, subscription made before
+        // or not,
+        bob.publish_acked("a/x", b"hidden", QoS::AtLeastOnce, false);
+        bob.publish_acked("b/x", b"shown", QoS::AtLeastOnce, false);
+        let shown = alice.expect_message("b/x", b"shown");
+        alice.ack(&shown);
+        alice.expect_nothing();
+        // and her new subscriptions (refused where a `deny` covers them,
+        // docs/ACCESS.md).
+        assert_eq!(alice.subscribe(&[("a/y", QoS::AtMostOnce)]), [0x80]);
+        assert_eq!(alice.subscribe(&[("b/y", QoS::AtMostOnce)]), [0]);
 
         let log = broker.stop();
         assert!(!log.contains("panicked"), "{log}");

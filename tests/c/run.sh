@@ -50,6 +50,7 @@ step() { # step NAME COMMAND...
         failures+=("$name")
         echo "FAIL  $name (log: target/c-tests/$name.log)"
         tail -n 20 "$out/$name.log" | sed 's/^/      /'
+        return 1
     fi
 }
 
@@ -80,7 +81,7 @@ step abi-layout bash -c "diff <('$out/layout-0.1') <('$out/layout-current')"
 # Each test: name, source, include directories. test_abi_0_1 is a 0.1
 # program: built against the frozen header only, linked with this library.
 tests=(test_null test_callbacks test_threads test_stop test_lifecycle test_growth test_mqtt5 test_listeners test_bridges
-    test_abi_0_1)
+    test_handle_clone test_abi_0_1)
 source_of() { case "$1" in test_abi_0_1) echo "$abi/$1.c" ;; *) echo "$root/tests/c/$1.c" ;; esac; }
 includes_of() {
     case "$1" in
@@ -118,17 +119,13 @@ for example in hello hostloop gateway listeners; do
     [ -x "$out/$example" ] && step "example-$example" timeout 120 "$out/$example"
 done
 
-# Install into a temporary prefix; build against it with pkg-config, both
-# shared (run with LD_LIBRARY_PATH) and static.
-# scripts/install.sh installs from target/PROFILE, so this part needs the
-# library there.
+# Install into a temporary prefix (scripts/install.sh takes the libraries
+# from the same CARGO_TARGET_DIR and MQLITE_PROFILE); build against it with
+# pkg-config, both shared (run with LD_LIBRARY_PATH) and static, and with
+# CMake's find_package below.
 prefix="$out/prefix"
 rm -rf "$prefix"
-if [ "$lib" != "$root/target/$profile/libmqlite.a" ]; then
-    echo "note: CARGO_TARGET_DIR is not target; skipping the install and pkg-config builds"
-else
-    step install bash "$root/scripts/install.sh" --no-build "$prefix"
-fi
+step install bash "$root/scripts/install.sh" --no-build "$prefix"
 if command -v pkg-config >/dev/null 2>&1 && [ -f "$prefix/lib/pkgconfig/mqlite.pc" ]; then
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     step pkgconfig-version test "$(pkg-config --modversion mqlite)" = \
@@ -152,8 +149,35 @@ if command -v cmake >/dev/null 2>&1; then
         -DMQLITE_LIB="$lib"
     step cmake-build cmake --build "$out/cmake"
     [ -x "$out/cmake/gateway" ] && step cmake-gateway timeout 120 "$out/cmake/gateway"
-else
-    echo "note: cmake not installed; skipping the CMake build"
+fi
+
+# The installed CMake package: its version file's answers, then a project
+# using find_package(mqlite CONFIG) and both imported targets, built
+# against a copy of the prefix elsewhere (the package finds its files from
+# its own place), run without LD_LIBRARY_PATH (CMake's run path), its
+# output shown.
+package="$prefix/lib/cmake/mqlite"
+if command -v cmake >/dev/null 2>&1 && [ -f "$package/mqliteConfig.cmake" ]; then
+    moved="$out/prefix-moved"
+    rm -rf "$moved" "$out/cmake-package"
+    cp -a "$prefix" "$moved"
+    step cmake-package-version cmake -DVERSION_FILE="$package/mqliteConfigVersion.cmake" \
+        -DVERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1)" \
+        -P "$root/tests/c/cmake-package/version-check.cmake"
+    step cmake-package-configure cmake -S "$root/tests/c/cmake-package" -B "$out/cmake-package" \
+        -DCMAKE_PREFIX_PATH="$moved"
+    step cmake-package-build cmake --build "$out/cmake-package"
+    for variant in shared static; do
+        exe="$out/cmake-package/hello_$variant"
+        [ -x "$exe" ] || continue
+        step "cmake-package-$variant" env -u LD_LIBRARY_PATH timeout 120 "$exe" &&
+            sed 's/^/      /' "$out/cmake-package-$variant.log"
+    done
+    [ -x "$out/cmake-package/hello_shared" ] && step cmake-package-links-shared bash -c \
+        "ldd '$out/cmake-package/hello_shared' | grep -q '$moved/lib/libmqlite.so'"
+fi
+if ! command -v cmake >/dev/null 2>&1; then
+    echo "note: cmake not installed; skipping the CMake builds"
 fi
 
 echo

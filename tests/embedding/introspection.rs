@@ -119,7 +119,7 @@ fn sys_clients_connected_is_published_every_sys_interval() {
 }
 
 #[test]
-fn sys_retained_count_leaves_out_the_sys_topics() {
+fn sys_retained_count_counts_the_sys_topics_too() {
     let config = Config {
         sys_interval: Some(Duration::from_secs(1)),
         ..test_config()
@@ -137,15 +137,12 @@ fn sys_retained_count_leaves_out_the_sys_topics() {
             )
             .unwrap();
     });
-    // The first update comes after the other `$SYS` topics were retained,
-    // the second after a whole round of them: both count only the host's
-    // message, as mosquitto does.
-    for round in ["first", "second"] {
-        let got = recv(&local, "$SYS/broker/retained messages/count");
-        assert_eq!(got.payload, "1", "{round} update");
-    }
-    assert!(
-        broker.stats().retained_messages > 1,
-        "`Stats` counts them all"
-    );
+    // As in mosquitto 2.0, the count is taken at the start of a round and
+    // includes the broker's own retained `$SYS` topics: the second round
+    // counts the host's message and the 51 topics of the first (every
+    // topic of docs/SYS.md but the heap's, which needs a probe).
+    let _first = recv(&local, "$SYS/broker/retained messages/count");
+    let second = recv(&local, "$SYS/broker/retained messages/count");
+    assert_eq!(second.payload, "52");
+    assert_eq!(broker.stats().retained_messages, 52);
 }

@@ -234,8 +234,9 @@ fn soak() {
         base.db_bytes / 1024,
         db_max / 1024,
         samples.last().unwrap().connections,
+        // The line without its timestamp.
         restored
-            .split_once(": ")
+            .split_once(' ')
             .map_or("?", |(_, rest)| rest.trim()),
     );
     let _ = writeln!(

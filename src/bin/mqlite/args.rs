@@ -122,6 +122,8 @@ fn after_help() -> String {
         "Command-line options override the file (-p / --bind replace its plain\n\
          listeners). SIGINT or SIGTERM stops the broker cleanly; SIGHUP reloads the\n\
          password file, the ACL file and the TLS certificates, and reopens log files.\n\
+         `mqlite passwd [-c | -D] [-b] FILE USER [PASSWORD]` writes a password file as\n\
+         mosquitto_passwd does (`mqlite passwd -h` for its options).\n\
          \n\
          Config file keys (TOML) and their defaults:\n",
     );

@@ -1,5 +1,9 @@
-//! The binary's logger: one line per record, `SECONDS: LEVEL message`, to
-//! stderr by default, or to the destinations a mosquitto.conf names
+//! The binary's logger: one line per record, `TIME LEVEL message` with the
+//! time in UTC as RFC 3339 gives it, to the millisecond
+//! (`2026-12-07T19:45:01.123Z INFO mqlite 0.1.0 running`), or
+//! `TIME: LEVEL message` with the time as a mosquitto.conf's
+//! `log_timestamp_format` formats it (`%s` gives mosquitto's default,
+//! seconds since 1970). To stderr by default, or to the destinations a mosquitto.conf names
 //! (`log_dest stderr | stdout | file PATH | syslog`). Info by default,
 //! debug with `-v`, the level of `log_type` otherwise; `RUST_LOG`
 //! (env_logger's syntax, env_logger does the filtering) is applied on top,
@@ -25,8 +29,8 @@ pub struct LogSettings {
     pub dests: Option<Vec<LogDest>>,
     /// Whether lines start with the time. Default: true.
     pub timestamp: bool,
-    /// The time as `strftime(3)` formats it (local time); `None`: seconds
-    /// since the Unix epoch.
+    /// The time as `strftime(3)` formats it (local time); `None`: UTC,
+    /// RFC 3339 with milliseconds.
     pub timestamp_format: Option<String>,
     /// syslog's `LOG_LOCAL0`..`LOG_LOCAL7` instead of `LOG_DAEMON`.
     pub syslog_facility: Option<u8>,
@@ -191,16 +195,56 @@ fn open_syslog(facility: Option<u8>) {
 }
 
 impl Logger {
+    /// The time at the start of a line, with what separates it from the
+    /// level: a blank after RFC 3339, mosquitto's `: ` after a format of
+    /// the config's.
     fn stamp(&self) -> String {
         match &self.format {
-            Some(format) => strftime(format),
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-                .to_string(),
+            Some(format) => format!("{}: ", strftime(format)),
+            None => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                format!("{} ", rfc3339_utc(now.as_millis()))
+            }
         }
     }
+}
+
+/// `millis` since 1970 as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+fn rfc3339_utc(millis: u128) -> String {
+    let secs = millis / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let of_day = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        millis % 1000
+    )
+}
+
+/// The Gregorian date of the day `days` after 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`, which needs no calendar tables).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction (1..=31, 1..=12).
+    (year, month as u32, day as u32)
 }
 
 /// The local time as `format` says.
@@ -235,7 +279,7 @@ impl Log for Logger {
         }
         let text = format!("{} {}", record.level(), record.args());
         let line = if self.timestamp {
-            format!("{}: {text}\n", self.stamp())
+            format!("{}{text}\n", self.stamp())
         } else {
             format!("{text}\n")
         };
@@ -344,5 +388,22 @@ pub fn subscription_line(event: &mqlite::Event<'_>, settings: &LogSettings) -> O
             Some(format!("{} {filter}", client.client_id))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_in_utc_to_the_millisecond() {
+        for (millis, text) in [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (1_796_673_434_123, "2026-12-07T19:57:14.123Z"),
+            (4_102_444_799_999, "2099-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(rfc3339_utc(millis), text);
+        }
     }
 }

@@ -4,8 +4,10 @@
 //! `config_file`, or mosquitto.conf, `mosquitto/`), installs a logger
 //! (`logging`), runs the broker on the main thread, stops cleanly on
 //! SIGINT / SIGTERM and reloads the password, ACL and certificate files on
-//! SIGHUP (`signals`). All of this is the binary's: the library links none
-//! of these crates.
+//! SIGHUP (`signals`), and reports its heap under `$SYS` (`heap`).
+//! `mqlite passwd ...` manages a password file instead, as
+//! mosquitto_passwd does (`passwd`, `passwd_file`). All of this is the
+//! binary's: the library links none of these crates.
 //!
 //! Once listening it writes one line per bound address to stderr, whatever
 //! the log levels, for scripts that start it on port 0:
@@ -15,8 +17,11 @@
 
 mod args;
 mod config_file;
+mod heap;
 mod logging;
 mod mosquitto;
+mod passwd;
+mod passwd_file;
 mod settings;
 mod signals;
 
@@ -107,7 +112,11 @@ fn apply_options(
 }
 
 fn main() -> ExitCode {
-    let options = match args::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|first| first == "passwd") {
+        return passwd::main(&args[1..]);
+    }
+    let options = match args::parse(args) {
         Ok(Parsed::Run(options)) => options,
         Ok(Parsed::Exit(text)) => {
             print!("{text}");
@@ -137,6 +146,7 @@ fn main() -> ExitCode {
     }
 
     let signals = signals::Signals::catch();
+    let reloaded = signals::reloaded_files(&settings.config);
     let custom = settings.config.custom_listeners.clone();
     let mut broker = match Broker::new(settings.config) {
         Ok(broker) => broker,
@@ -145,6 +155,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    heap::install(&mut broker);
     for addr in broker.local_addrs() {
         eprintln!("mqlite: listening on {addr}");
     }
@@ -172,7 +183,7 @@ fn main() -> ExitCode {
             }
         });
     }
-    signals.serve(broker.handle());
+    signals.serve(broker.handle(), reloaded);
 
     let status = match broker.run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +245,27 @@ mod tests {
 
     fn config_of(args: &[&str]) -> Config {
         try_config(args).unwrap()
+    }
+
+    #[test]
+    fn the_systemd_unit_starts_the_binary_with_options_it_knows() {
+        let unit = include_str!("../../../contrib/mqlite.service");
+        let exec = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("ExecStart="))
+            .expect("an ExecStart line");
+        let mut words = exec.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/mqlite"));
+        match args::parse(words.map(str::to_string)) {
+            Ok(Parsed::Run(options)) => {
+                assert_eq!(
+                    options.config_file,
+                    Some(PathBuf::from("/etc/mqlite/mqlite.toml"))
+                )
+            }
+            _ => panic!("{exec}"),
+        }
+        assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! for a stop that hangs. SIGHUP reloads, as mosquitto's does: the log
 //! files are reopened (for logrotate) and the broker reads its password
 //! file, ACL file and TLS certificates again ([`mqlite::BrokerHandle::reload`]);
-//! a reload that fails is logged and changes nothing. The config file
-//! itself is not read again.
+//! the log names the files. New connections and what connected clients do
+//! next follow the new files; connected clients stay connected. A reload
+//! that fails (a file missing or malformed) is logged and changes nothing.
+//! The config file itself is not read again.
 
 use std::time::Duration;
 
@@ -32,8 +34,9 @@ impl Signals {
     }
 
     /// Acts on the signals for the broker behind `handle` (also on those
-    /// caught before this call), from a thread of its own.
-    pub fn serve(self, handle: mqlite::BrokerHandle) {
+    /// caught before this call), from a thread of its own. `files` names
+    /// what a reload reads (see [`reloaded_files`]).
+    pub fn serve(self, handle: mqlite::BrokerHandle, files: String) {
         let Some(mut signals) = self.0 else {
             return;
         };
@@ -41,7 +44,7 @@ impl Signals {
             let mut stops = 0;
             for signal in signals.forever() {
                 if signal == SIGHUP {
-                    reload(&handle);
+                    reload(&handle, &files);
                     continue;
                 }
                 stops += 1;
@@ -56,13 +59,70 @@ impl Signals {
     }
 }
 
-fn reload(handle: &mqlite::BrokerHandle) {
+fn reload(handle: &mqlite::BrokerHandle, files: &str) {
     crate::logging::reopen();
     match handle.reload(RELOAD_TIMEOUT) {
+        Ok(()) if files.is_empty() => log::info!(
+            "SIGHUP: reloaded nothing (no password, ACL or certificate file is configured); \
+             log files reopened"
+        ),
         Ok(()) => log::info!(
-            "SIGHUP: reloaded the password file, the ACL file and the TLS certificates \
-             (those configured)"
+            "SIGHUP: reloaded {files}; clients connected before keep their connections, \
+             the new files apply to new connections and to what every client does next"
         ),
         Err(error) => log::error!("SIGHUP: reload failed, keeping what was loaded before: {error}"),
+    }
+}
+
+/// What a reload of `config` reads, for the log: `password file P, ACL
+/// file A, TLS certificate C, key K`, each file once; empty when it reads
+/// nothing.
+pub fn reloaded_files(config: &mqlite::Config) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |what: &str, path: &std::path::Path| {
+        let name = format!("{what} {}", path.display());
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    let listeners = config.custom_listeners.iter();
+    let passwords = listeners.clone().map(|l| &l.password_file);
+    for path in std::iter::once(&config.password_file)
+        .chain(passwords)
+        .flatten()
+    {
+        add("password file", path);
+    }
+    let acls = listeners.clone().map(|l| &l.acl_file);
+    for path in std::iter::once(&config.acl_file).chain(acls).flatten() {
+        add("ACL file", path);
+    }
+    for tls in listeners.filter_map(|l| l.tls.as_ref()) {
+        add("TLS certificate", &tls.cert_file);
+        add("key", &tls.key_file);
+        for ca in tls.ca_file.iter().chain(tls.ca_path.iter()) {
+            add("CA", ca);
+        }
+    }
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_names_each_file_once() {
+        let mut config = mqlite::Config::default();
+        assert_eq!(reloaded_files(&config), "");
+        config.password_file = Some("/etc/mqlite/passwd".into());
+        config.acl_file = Some("/etc/mqlite/acl".into());
+        let mut listener = mqlite::Listener::tcp("127.0.0.1:0".parse().unwrap());
+        listener.password_file = Some("/etc/mqlite/passwd".into());
+        config.custom_listeners.push(listener);
+        assert_eq!(
+            reloaded_files(&config),
+            "password file /etc/mqlite/passwd, ACL file /etc/mqlite/acl"
+        );
     }
 }

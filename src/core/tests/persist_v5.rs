@@ -165,10 +165,16 @@ fn a_restored_session_expires_after_its_own_interval_capped_by_the_config() {
     };
     sim.restart(capped, Duration::from_secs(1));
     assert_eq!(sim.session("sub").expiry_interval, 3600);
+    // Its queued message is held, in RAM or only in the store.
+    let stats = sim.core.stats();
+    assert_eq!(stats.stored_messages, 1);
+    assert!(stats.stored_bytes > 0);
     sim.advance(Duration::from_secs(3599));
     assert_eq!(sim.core.stats().sessions, 1);
     sim.advance(Duration::from_secs(1));
-    assert_eq!(sim.core.stats().sessions, 0);
+    let stats = sim.core.stats();
+    assert_eq!((stats.sessions, stats.sessions_expired), (0, 1));
+    assert_eq!((stats.stored_messages, stats.stored_bytes), (0, 0));
     // Gone from the store too.
     sim.save();
     let snapshot = sim.store.as_ref().map(|store| store.memory.snapshot());

@@ -38,6 +38,10 @@ fn each_message_goes_to_one_member_in_turn() {
     assert_eq!(all, (0..6u8).map(|n| vec![n]).collect::<Vec<_>>());
     assert_eq!(payloads(&mut sim, other).len(), 6);
     assert_eq!(payloads(&mut sim, plain).len(), 6);
+    // Counted as `$SYS` counts them: each member once, apart from the
+    // plain subscription.
+    let stats = sim.core.stats();
+    assert_eq!((stats.subscriptions, stats.shared_subscriptions), (1, 4));
 }
 
 #[test]

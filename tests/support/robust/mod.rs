@@ -221,11 +221,14 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The `$SYS/broker/...` values (names without the prefix) of the first
-/// complete `$SYS` publication after this call (so they count everything
-/// the broker had handled when it was called). The reading client itself
-/// adds one connected client and one subscription. Panics if none comes
-/// within 5 s (needs `sys_interval` of a few seconds at most).
+/// The `$SYS/broker/...` values (names without the prefix) as of the
+/// first `$SYS` round after this call (so they count everything the broker
+/// had handled when it was called): the retained copies the subscription
+/// brings, updated by what the round publishes, which ends with the
+/// uptime (a round sends only the values that changed). The reading
+/// client itself adds one connected client and one subscription. Panics
+/// if no round comes within 5 s (needs `sys_interval` of a few seconds at
+/// most).
 pub fn sys_snapshot(addr: SocketAddr) -> HashMap<String, String> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
@@ -234,27 +237,18 @@ pub fn sys_snapshot(addr: SocketAddr) -> HashMap<String, String> {
     client.subscribe(&[("$SYS/broker/#", QoS::AtMostOnce)]);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut values = HashMap::new();
-    let mut collecting = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "no complete $SYS publication within 5 s");
         match client.recv(left) {
             Recv::Packet(Pkt::Publish(msg)) => {
-                // Retained copies (sent on subscribe) may be stale.
-                if msg.retain {
-                    continue;
-                }
                 let name = msg.topic.trim_start_matches("$SYS/broker/").to_string();
-                if name == "version" {
-                    collecting = true;
-                    values.clear();
-                }
-                if collecting {
-                    let last = name == "retained messages/count";
-                    values.insert(name, String::from_utf8_lossy(&msg.payload).into_owned());
-                    if last {
-                        break;
-                    }
+                // Retained copies come first, on subscribe; a live uptime
+                // ends a round that ran after it.
+                let last = name == "uptime" && !msg.retain;
+                values.insert(name, String::from_utf8_lossy(&msg.payload).into_owned());
+                if last {
+                    break;
                 }
             }
             Recv::Packet(other) => panic!("unexpected {other:?} while reading $SYS"),
