@@ -8,9 +8,26 @@
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!("cargo:rerun-if-changed=src/ffi");
+    watch_sources("src/ffi");
     #[cfg(feature = "ffi")]
     header::write();
+}
+
+/// Asks cargo to rerun this script when a file in `dir` changes: each file
+/// by name, not the directory, whose own time changes whenever the tree is
+/// copied or unpacked (the Python sdist's copy of the crate, built into a
+/// shared target directory, would otherwise regenerate the header and
+/// rebuild the library). A new file in it is compiled only once `mod.rs`
+/// names it, and that edit reruns the script. Where the directory cannot
+/// be listed, the directory itself is watched.
+fn watch_sources(dir: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!("cargo:rerun-if-changed={dir}");
+        return;
+    };
+    for entry in entries.flatten() {
+        println!("cargo:rerun-if-changed={}", entry.path().display());
+    }
 }
 
 #[cfg(feature = "ffi")]

@@ -7,15 +7,19 @@
 #   cmake, valgrind, pkg-config, nodejs and npm, and python3-venv when
 #   Python cannot make a virtual environment;
 # - with pip, into the virtual environment target/test-venv (made on first
-#   use; nothing goes into the system's Python): paho-mqtt and pytest;
+#   use; nothing goes into the system's Python): paho-mqtt and pytest; and
+#   into a fresh one, target/python-package/venv, for the last stage: the
+#   Python package (built by pip from bindings/python and from its sdist,
+#   with setuptools, setuptools-rust and build), paho-mqtt and pytest;
 # - with apt-get, without recommended packages, for the browser test:
 #   chromium and libnss3-tools (certutil); if they cannot be installed the
 #   script fails, unless MQLITE_SKIP_EXTERNAL=1, which skips that stage;
 # - with npm, into tests/node/node_modules (from its package-lock.json):
 #   MQTT.js and playwright-core.
 # Then runs the checks (the published crate's among them), the Rust tests,
-# the examples, valgrind, the C tests, the Python tests, the Node tests and
-# the browser test. The README says how long it takes.
+# the examples, valgrind, the C tests, the Python tests, the Node tests, the
+# browser test and the Python package as a user installs it. The README
+# says how long it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -132,4 +136,10 @@ else
     stage "browser (MQTT.js in headless Chromium over ws:// and wss://, against the binary)"
     (cd tests/node && MQLITE_BIN="$PWD/../../target/ci/mqlite" node --test browser.test.js)
 fi
+# The package's builds (pip runs cargo) take the profile and features of
+# the builds above, so only the crate itself is compiled again (as a cdylib
+# alone, from the tree and from the sdist); they write target/ci/libmqlite.so
+# too, which is why this stage comes last.
+stage "python package (fresh venv: pip install ./bindings/python and its sdist; asyncio app, pytest fixtures)"
+SETUPTOOLS_RUST_CARGO_PROFILE=ci MQLITE_CARGO_FEATURES=default bash tests/python_package/run.sh
 echo "== all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"

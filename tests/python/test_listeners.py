@@ -527,7 +527,7 @@ def test_listener_errors(pki, tmp_path):
         mqlite.Listener(port=0, max_connections=0),
         mqlite.Listener(path=tmp_path / "m.sock", mode=0o10000),
         mqlite.Listener(port=0, host="127.0.0.1\x00x"),
-        mqlite.Listener(port=0, host="localhost"),  # not an IP address
+        mqlite.Listener(port=0, host="no-such-host.invalid"),  # does not resolve
         mqlite.Listener(port=0, tls=mqlite.TLS("c", "k", tls_version="tlsv1.1")),
     ):
         with pytest.raises(mqlite.InvalidArgument):

@@ -14,7 +14,7 @@ import os
 from typing import Any, Callable, Optional
 
 from . import _native
-from .errors import _invalid
+from .errors import ArgumentTypeError, _invalid
 
 U16_MAX = (1 << 16) - 1
 U64_MAX = (1 << 64) - 1
@@ -30,7 +30,7 @@ def c_string(value: Any, what: str, function: str, code: int) -> bytes:
     """``value`` (a str) as UTF-8 for a NUL-terminated C string argument of
     ``function``; ``code`` is the library's code for a bad ``what``."""
     if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be a str, not {_type_name(value)}")
     if "\x00" in value:
         raise _invalid(function, code, f"{what} {value!r} contains a NUL character")
     try:
@@ -46,7 +46,7 @@ def c_path(value: Any, what: str, function: str) -> bytes:
     try:
         path = os.fsencode(value)
     except TypeError:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{what} must be a str, bytes or os.PathLike, not {_type_name(value)}"
         ) from None
     if b"\x00" in path:
@@ -58,7 +58,7 @@ def c_path(value: Any, what: str, function: str) -> bytes:
 def c_int(value: Any, what: str, function: str, code: int, low: int, high: int) -> int:
     """An int (not a bool) within ``low`` ..= ``high``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be an int, not {_type_name(value)}")
     if not low <= value <= high:
         raise _invalid(function, code, f"{what} {value} is outside {low}..={high}")
     return int(value)
@@ -67,14 +67,14 @@ def c_int(value: Any, what: str, function: str, code: int, low: int, high: int) 
 def c_bool(value: Any, what: str) -> bool:
     """A bool (ints and other truthy values are refused)."""
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be a bool, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be a bool, not {_type_name(value)}")
     return value
 
 
 def seconds(value: Any, what: str, function: str) -> float:
     """A non-negative, finite number of seconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be a number of seconds, not {_type_name(value)}")
     if not (math.isfinite(value) and value >= 0):
         raise _invalid(function, _native.MQLITE_INVALID_ARGUMENT,
                        f"{what} must be a finite number >= 0, not {value!r}")
@@ -87,5 +87,6 @@ def callback(value: Any, what: str, optional: bool = False) -> Optional[Callable
         return None
     if not callable(value):
         allowed = "a callable or None" if optional else "a callable"
-        raise TypeError(f"{what} must be {allowed}, not {_type_name(value)}")
-    return value
+        raise ArgumentTypeError(f"{what} must be {allowed}, not {_type_name(value)}")
+    checked: Callable[..., Any] = value
+    return checked

@@ -8,10 +8,12 @@ import os
 from ctypes import byref, c_void_p
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from . import _args, _native
-from .errors import _check, _invalid
+from . import _args, _hosts, _native
+from .errors import ArgumentTypeError, _check, _invalid
 from .bridges import Bridge, _add_to_config
 from .listeners import TLS_VERSIONS, Listener
+
+_address = _hosts.address
 
 _SIZE_MAX = (1 << (8 * ctypes.sizeof(ctypes.c_size_t))) - 1
 
@@ -36,7 +38,7 @@ def _check_limits(limits: Dict[str, Any]) -> None:
     of the wrong type, InvalidArgument for a value outside its C type."""
     unknown = sorted(set(limits) - set(_LIMITS))
     if unknown:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"unknown broker option(s) {', '.join(unknown)}; "
             f"known: {', '.join(sorted(_LIMITS))}"
         )
@@ -58,13 +60,12 @@ def _listener_specs(host: Any, port: Any, listeners: Any) -> List[_Spec]:
     """The listeners, in the order given, checked."""
     function = "mqlite_config_add_listener"
     if listeners is None:
-        if not isinstance(host, str):
-            raise TypeError(f"host must be a str, not {type(host).__name__}")
+        _args.c_string(host, "host", function, _native.MQLITE_INVALID_ADDRESS)
         _args.c_int(port, "port", function, _native.MQLITE_INVALID_ADDRESS, 0, _args.U16_MAX)
-        listeners = [_address(host, port)]
+        listeners = [_address(_hosts.resolve(host, function), port)]
     elif isinstance(listeners, (str, bytes)) or not isinstance(listeners, (list, tuple)):
-        raise TypeError(
-            "listeners must be a list of \"IP:PORT\" strings and Listener objects, "
+        raise ArgumentTypeError(
+            "listeners must be a list of \"HOST:PORT\" strings and Listener objects, "
             f"not {type(listeners).__name__}"
         )
     specs: List[_Spec] = []
@@ -73,11 +74,12 @@ def _listener_specs(host: Any, port: Any, listeners: Any) -> List[_Spec]:
             _check_listener(listener)
             specs.append(("custom", listener))
         elif isinstance(listener, str):
-            specs.append(("plain", _args.c_string(listener, "listener address", function,
-                                                  _native.MQLITE_INVALID_ADDRESS)))
+            _args.c_string(listener, "listener address", function,
+                           _native.MQLITE_INVALID_ADDRESS)
+            specs.append(("plain", _hosts.resolve_listener(listener, function).encode("utf-8")))
         else:
-            raise TypeError("a listener must be an \"IP:PORT\" str or a Listener, not "
-                            f"{type(listener).__name__}")
+            raise ArgumentTypeError("a listener must be a \"HOST:PORT\" str or a Listener, not "
+                                    f"{type(listener).__name__}")
     if not specs:
         raise _invalid("mqlite_broker_new", _native.MQLITE_INVALID_CONFIG,
                        "listeners: at least one listener is needed")
@@ -131,12 +133,15 @@ def _c_listener(lib: Any, listener: Listener) -> int:
     caller frees it."""
     made = c_void_p()
     if listener.path is None:
-        address = _address(listener.host or "127.0.0.1", listener.port or 0).encode("utf-8")
+        function = "mqlite_listener_new_tcp"
+        host = _hosts.resolve("127.0.0.1" if listener.host is None else listener.host,
+                              function)
+        address = _address(host, listener.port or 0).encode("utf-8")
         _check("mqlite_listener_new_tcp", lib.mqlite_listener_new_tcp(address, byref(made)))
     else:
         path = _args.c_path(listener.path, "path", "mqlite_listener_new_unix")
         _check("mqlite_listener_new_unix", lib.mqlite_listener_new_unix(path, byref(made)))
-    pointer = made.value
+    pointer = _native.made(made, "mqlite_listener_new")
     try:
         calls: List[Tuple[str, Tuple[Any, ...]]] = [
             ("mqlite_listener_set_websocket", (listener.websocket,)),
@@ -224,7 +229,3 @@ def _new_broker(
     finally:
         lib.mqlite_config_free(config)
     return broker.value, specs
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Set, TypeVar
 
 from . import _args, _native
-from .errors import _check
+from .errors import _check, _invalid
 from .values import (
     AclAccess,
     AuthAcceptWith,
@@ -46,7 +46,7 @@ class _Hooks:
     _state: threading.Lock
     _loop_thread: Optional[int]
     _hooks: Dict[str, Optional[Callable[..., Any]]]
-    _installed: set
+    _installed: Set[str]
     _pending_installs: List[str]
     _installed_event: threading.Condition
     _c_auth: Any
@@ -54,6 +54,7 @@ class _Hooks:
     _c_message: Any
     _c_event: Any
     _require_open: Callable[[], None]
+    _runs_here: Callable[[], bool]
     _wake: Callable[[], None]
     # The place in the listeners given to Broker() of each C listener
     # number (plain listeners first, then custom ones).
@@ -66,7 +67,7 @@ class _Hooks:
             self._hooks[kind] = func
             if func is None or kind in self._installed:
                 return  # the installed trampoline now calls the new function
-            if self._loop_thread is None:
+            if self._runs_here():
                 self._install(kind)
                 return
             # The loop holds the broker: it installs between two passes.
@@ -211,7 +212,8 @@ class _Hooks:
                 return int(MessageDecision.REWRITE)
             decision = MessageDecision(answer)
             if decision == MessageDecision.REWRITE:
-                raise ValueError("return a Message to rewrite, not MessageDecision.REWRITE")
+                raise _invalid("on_message", _native.MQLITE_INVALID_ARGUMENT,
+                               "return a Message to rewrite, not MessageDecision.REWRITE")
             return int(decision)
         except BaseException:
             log.exception("on_message hook raised; the message is dropped")

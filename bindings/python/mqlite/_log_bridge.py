@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from . import _native
 from ._native import view_str
-from .errors import _check
+from .errors import ArgumentTypeError, _check
 
 _LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG,
            5: logging.DEBUG}
@@ -36,11 +36,12 @@ def enable_logging(level: int = logging.INFO) -> None:
 
     Raises:
         MqliteError: another logger owns the process (MQLITE_LOGGER_TAKEN).
-        TypeError: ``level`` is not an int.
+        ArgumentTypeError: ``level`` is not an int.
     """
     global _log_callback
     if isinstance(level, bool) or not isinstance(level, int):
-        raise TypeError(f"level must be an int (a logging level), not {type(level).__name__}")
+        raise ArgumentTypeError(
+            f"level must be an int (a logging level), not {type(level).__name__}")
     if level <= logging.DEBUG:
         native = 5 if level < logging.DEBUG else 4
     elif level <= logging.INFO:

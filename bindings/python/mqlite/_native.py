@@ -1,4 +1,4 @@
-"""Loading libmqlite.so and declaring its C API for ctypes.
+"""Loading libmqlite and declaring its C API for ctypes.
 
 Everything here mirrors include/mqlite.h; keep the two in step. Pointers
 inside structs and callback arguments are declared ``c_void_p`` (not
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import glob
 import os
 import threading
 from ctypes import (
@@ -30,24 +31,61 @@ from ctypes import (
 )
 from typing import List, Optional, Tuple
 
+# The header's numbers, re-exported (``X as X``: for type checkers too).
+from ._codes import (
+    MQLITE_AUTH_ACCEPT_WITH_DATA as MQLITE_AUTH_ACCEPT_WITH_DATA,
+    MQLITE_AUTH_CONTINUE as MQLITE_AUTH_CONTINUE,
+    MQLITE_AUTH_REFUSE_REASON as MQLITE_AUTH_REFUSE_REASON,
+    MQLITE_BIND_FAILED as MQLITE_BIND_FAILED,
+    MQLITE_BUSY as MQLITE_BUSY,
+    MQLITE_ERROR as MQLITE_ERROR,
+    MQLITE_INVALID_ADDRESS as MQLITE_INVALID_ADDRESS,
+    MQLITE_INVALID_ARGUMENT as MQLITE_INVALID_ARGUMENT,
+    MQLITE_INVALID_CONFIG as MQLITE_INVALID_CONFIG,
+    MQLITE_INVALID_TOPIC as MQLITE_INVALID_TOPIC,
+    MQLITE_INVALID_UTF8 as MQLITE_INVALID_UTF8,
+    MQLITE_LISTENER_FAILED as MQLITE_LISTENER_FAILED,
+    MQLITE_NOT_FOUND as MQLITE_NOT_FOUND,
+    MQLITE_OK as MQLITE_OK,
+    MQLITE_ON_BROKER_THREAD as MQLITE_ON_BROKER_THREAD,
+    MQLITE_STOPPED as MQLITE_STOPPED,
+    MQLITE_TLS_VERSION_1_2 as MQLITE_TLS_VERSION_1_2,
+    MQLITE_TLS_VERSION_1_3 as MQLITE_TLS_VERSION_1_3,
+)
+from .errors import MqliteError
+
 LIB_NAME = "libmqlite.so"
+# The name the package's build gives the library it ships (setup.py: the
+# RustExtension ``mqlite._libmqlite``); the file name then ends with the
+# interpreter's extension suffix (``.abi3.so``, ``.cpython-311-...so``,
+# ``.pyd``), which ctypes loads like any shared library.
+SHIPPED_STEM = "_libmqlite"
+_LIBRARY_SUFFIXES = (".so", ".dylib", ".pyd", ".dll")
 
 
-class LibraryNotFound(OSError):
-    """libmqlite.so could not be loaded from any of the places tried.
+class LibraryNotFound(MqliteError, OSError):
+    """libmqlite could not be loaded from any of the places tried.
 
     ``tried`` lists ``(place, reason)`` pairs, in the order they were tried.
+    Both an :class:`~mqlite.MqliteError` (``code`` ``MQLITE_ERROR``) and an
+    ``OSError``.
     """
 
-    def __init__(self, tried: List[Tuple[str, str]]):
+    def __init__(self, tried: List[Tuple[str, str]]) -> None:
         self.tried = tried
         lines = "\n".join(f"  - {place}: {reason}" for place, reason in tried)
-        super().__init__(
-            "cannot load the mqlite C library (libmqlite.so); tried:\n"
+        message = (
+            "cannot load the mqlite C library (libmqlite); tried:\n"
             f"{lines}\n"
-            "Build it with `cargo build --release` and set MQLITE_LIB to "
+            "`pip install` the package (its build compiles and ships the library), "
+            "or build it with `cargo build --release` and set MQLITE_LIB to "
             "target/release/libmqlite.so, or install it (scripts/install.sh)."
         )
+        OSError.__init__(self, message)
+        self.function = ""
+        self.code = MQLITE_ERROR
+        self.text = "the C library cannot be loaded"
+        self.detail = message
 
 
 # --- C structs -------------------------------------------------------------
@@ -142,23 +180,6 @@ LOCAL_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(MessageC))
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_void_p, c_size_t, c_void_p, c_size_t)
 
 # --- constants (the header's #defines) ---------------------------------------
-
-MQLITE_OK = 0
-MQLITE_INVALID_UTF8 = 7002
-MQLITE_INVALID_ARGUMENT = 7003
-MQLITE_INVALID_ADDRESS = 7004
-MQLITE_INVALID_TOPIC = 7005
-MQLITE_INVALID_CONFIG = 7006
-MQLITE_NOT_FOUND = 7011
-MQLITE_ON_BROKER_THREAD = 7016
-MQLITE_LISTENER_FAILED = 7017
-
-MQLITE_TLS_VERSION_1_2 = 12
-MQLITE_TLS_VERSION_1_3 = 13
-
-MQLITE_AUTH_CONTINUE = 4
-MQLITE_AUTH_ACCEPT_WITH_DATA = 5
-MQLITE_AUTH_REFUSE_REASON = 0x100
 
 # name, argtypes, restype
 _R = c_uint32  # mqlite_result
@@ -323,13 +344,20 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
+def _shipped() -> List[str]:
+    """The libraries the package's build placed next to this file."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = sorted(path for path in glob.glob(os.path.join(here, SHIPPED_STEM + ".*"))
+                   if path.endswith(_LIBRARY_SUFFIXES))
+    return found + [os.path.join(here, LIB_NAME)]
+
+
 def _candidates() -> List[Tuple[str, str]]:
     """(place description, path or name to load), in search order."""
     explicit = os.environ.get("MQLITE_LIB")
     if explicit:
         return [(f"MQLITE_LIB={explicit}", explicit)]
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
-    places = [(f"next to the package: {here}", here)]
+    places = [(f"next to the package: {path}", path) for path in _shipped()]
     found = ctypes.util.find_library("mqlite")
     if found:
         places.append((f"system library path (find_library): {found}", found))
@@ -390,3 +418,17 @@ def view_optional_str(pointer: Optional[int], length: int) -> Optional[str]:
     if not pointer:
         return None
     return view_str(pointer, length)
+
+
+def made(out: c_void_p, function: str) -> int:
+    """The object a successful ``function`` wrote to ``out``.
+
+    Raises:
+        MqliteError: it wrote NULL (``MQLITE_ERROR``): a library that
+            broke its own contract, refused here rather than passed on as
+            a NULL pointer.
+    """
+    if out.value is None:
+        raise MqliteError(function, MQLITE_ERROR, "error",
+                          "returned MQLITE_OK without the object it makes")
+    return out.value

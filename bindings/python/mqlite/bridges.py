@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from . import _args, _native
-from .errors import _check, _invalid
+from .errors import ArgumentTypeError, _check, _invalid
 from .listeners import PathLike, _check_bool, _check_path, _check_str, _type_name
 
 #: The names ``BridgeTopic.direction`` takes (mosquitto's), and the C
@@ -39,7 +39,7 @@ def _check_seconds(value: Any, what: str, optional: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         allowed = "a number of seconds or None" if optional else "a number of seconds"
-        raise TypeError(f"{what} must be {allowed}, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be {allowed}, not {_type_name(value)}")
 
 
 def _whole_seconds(value: Union[int, float], what: str, function: str, low: int,
@@ -78,9 +78,9 @@ class BridgeTopic:
         for name in ("pattern", "direction", "local_prefix", "remote_prefix"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str, not {_type_name(value)}")
+                raise ArgumentTypeError(f"{name} must be a str, not {_type_name(value)}")
         if isinstance(self.qos, bool) or not isinstance(self.qos, int):
-            raise TypeError(f"qos must be an int, not {_type_name(self.qos)}")
+            raise ArgumentTypeError(f"qos must be an int, not {_type_name(self.qos)}")
 
 
 @dataclass(frozen=True)
@@ -173,19 +173,19 @@ class Bridge:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
-            raise TypeError(f"name must be a str, not {_type_name(self.name)}")
+            raise ArgumentTypeError(f"name must be a str, not {_type_name(self.name)}")
         addresses = self.addresses
         if isinstance(addresses, str):
             addresses = (addresses,)
         if not isinstance(addresses, (list, tuple)) or not all(
                 isinstance(address, str) for address in addresses):
-            raise TypeError("addresses must be a \"HOST[:PORT]\" str or a list of them, not "
-                            f"{_type_name(self.addresses)}")
+            raise ArgumentTypeError("addresses must be a \"HOST[:PORT]\" str or a list of "
+                                    f"them, not {_type_name(self.addresses)}")
         object.__setattr__(self, "addresses", tuple(addresses))
         if not isinstance(self.topics, (list, tuple)) or not all(
                 isinstance(topic, BridgeTopic) for topic in self.topics):
-            raise TypeError("topics must be a list of BridgeTopic, not "
-                            f"{_type_name(self.topics)}")
+            raise ArgumentTypeError("topics must be a list of BridgeTopic, not "
+                                    f"{_type_name(self.topics)}")
         object.__setattr__(self, "topics", tuple(self.topics))
         for name in ("round_robin", "clean_session", "try_private", "notifications"):
             _check_bool(getattr(self, name), name)
@@ -199,9 +199,9 @@ class Bridge:
         for name in ("start", "protocol"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise TypeError(f"{name} must be a str, not {_type_name(value)}")
+                raise ArgumentTypeError(f"{name} must be a str, not {_type_name(value)}")
         if self.tls is not None and not isinstance(self.tls, BridgeTLS):
-            raise TypeError(f"tls must be a BridgeTLS or None, not {_type_name(self.tls)}")
+            raise ArgumentTypeError(f"tls must be a BridgeTLS or None, not {_type_name(self.tls)}")
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def _optional_path(value: Any, what: str) -> Optional[bytes]:
 def _c_bridge(lib: Any, bridge: Bridge) -> int:
     """A new ``mqlite_bridge`` made from ``bridge``; the caller frees it."""
     if not isinstance(bridge, Bridge):
-        raise TypeError(f"a bridge must be a Bridge, not {_type_name(bridge)}")
+        raise ArgumentTypeError(f"a bridge must be a Bridge, not {_type_name(bridge)}")
     function = "mqlite_bridge_new"
     if not bridge.addresses:
         raise _invalid(function, _native.MQLITE_INVALID_ADDRESS,
@@ -245,7 +245,7 @@ def _c_bridge(lib: Any, bridge: Bridge) -> int:
                  for address in bridge.addresses]
     made = c_void_p()
     _check(function, lib.mqlite_bridge_new(name, addresses[0], byref(made)))
-    pointer = made.value
+    pointer = _native.made(made, function)
     try:
         calls: List[Tuple[str, Tuple[Any, ...]]] = [
             ("mqlite_bridge_add_address", (address,)) for address in addresses[1:]]
@@ -330,10 +330,10 @@ def _check_bridges(bridges: Any) -> List[Bridge]:
     if bridges is None:
         return []
     if not isinstance(bridges, (list, tuple)):
-        raise TypeError(f"bridges must be a list of Bridge, not {_type_name(bridges)}")
+        raise ArgumentTypeError(f"bridges must be a list of Bridge, not {_type_name(bridges)}")
     for bridge in bridges:
         if not isinstance(bridge, Bridge):
-            raise TypeError(f"a bridge must be a Bridge, not {_type_name(bridge)}")
+            raise ArgumentTypeError(f"a bridge must be a Bridge, not {_type_name(bridge)}")
     return list(bridges)
 
 
@@ -376,9 +376,9 @@ def _read_list(lib: Any, pointer: int) -> List[BridgeStats]:
 class _Bridges:
     """The bridge half of :class:`~mqlite.Broker` (a mixin: the state below
     is made by ``Broker.__init__``). Like :meth:`~mqlite.Broker.reload`,
-    each call goes straight to the broker when no thread runs it, and
-    through the handle, waiting for the broker thread, when one does; do
-    not call them from a hook."""
+    each call goes straight to the broker when no thread runs it (or from
+    the event loop it is attached to), and through the handle, waiting for
+    the broker thread, when one does; do not call them from a hook."""
 
     _lib: Any
     _broker: Optional[int]
@@ -386,6 +386,7 @@ class _Bridges:
     _loop_thread: Optional[int]
     _require_open: Callable[[], None]
     _live_handle: Callable[[], int]
+    _runs_here: Callable[[], bool]
 
     def add_bridge(self, bridge: Bridge, timeout: float = 5.0) -> None:
         """Adds ``bridge`` (a copy) to the broker; it connects at once.
@@ -395,7 +396,7 @@ class _Bridges:
                 that is not ``HOST[:PORT]``, an invalid topic, ...), a
                 bridge without a topic or whose name is taken, TLS files
                 that cannot be read; a negative or infinite timeout.
-            TypeError: not a :class:`Bridge`; a timeout that is not a
+            ArgumentTypeError: not a :class:`Bridge`; a timeout that is not a
                 number.
             MqliteError: the broker has stopped or did not answer in time.
         """
@@ -407,7 +408,7 @@ class _Bridges:
         try:
             with self._state:
                 self._require_open()
-                if self._loop_thread is None:
+                if self._runs_here():
                     _check("mqlite_broker_add_bridge",
                            lib.mqlite_broker_add_bridge(self._broker, pointer))
                     return
@@ -424,7 +425,7 @@ class _Bridges:
         Raises:
             InvalidArgument: a name with a NUL character; a negative or
                 infinite timeout.
-            TypeError: a name that is not a str; a timeout that is not a
+            ArgumentTypeError: a name that is not a str; a timeout that is not a
                 number.
             MqliteError: the broker has stopped or did not answer in time.
         """
@@ -435,7 +436,7 @@ class _Bridges:
         removed = c_bool(False)
         with self._state:
             self._require_open()
-            if self._loop_thread is None:
+            if self._runs_here():
                 _check("mqlite_broker_remove_bridge",
                        self._lib.mqlite_broker_remove_bridge(self._broker, encoded,
                                                              byref(removed)))
@@ -450,7 +451,7 @@ class _Bridges:
 
         Raises:
             InvalidArgument: a negative or infinite timeout.
-            TypeError: a timeout that is not a number.
+            ArgumentTypeError: a timeout that is not a number.
             MqliteError: the broker has stopped or did not answer in time.
         """
         function = "mqlite_handle_bridge_stats"
@@ -459,10 +460,10 @@ class _Bridges:
         made = c_void_p()
         with self._state:
             self._require_open()
-            if self._loop_thread is None:
+            if self._runs_here():
                 _check("mqlite_broker_bridge_stats",
                        self._lib.mqlite_broker_bridge_stats(self._broker, byref(made)))
-                return _read_list(self._lib, made.value)
+                return _read_list(self._lib, _native.made(made, "mqlite_broker_bridge_stats"))
         _check(function, self._lib.mqlite_handle_bridge_stats(
             self._live_handle(), milliseconds, byref(made)))
-        return _read_list(self._lib, made.value)
+        return _read_list(self._lib, _native.made(made, function))

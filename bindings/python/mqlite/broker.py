@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import threading
-from ctypes import byref, c_bool, c_int, c_int64, c_uint16, c_uint64, c_void_p
-from typing import Any, Callable, Dict, List, Optional, Union
+from ctypes import byref, c_int, c_uint16, c_uint64, c_void_p
+from typing import Any, Callable, Dict, List, Optional, Set, Union
 
 from . import _args, _native
+from ._aio import _Attachment, _EventLoop
+from ._serving import _Serving
 from ._config import _LIMITS, _address, _check_limits, _new_broker  # noqa: F401
 from .bridges import (  # noqa: F401 (re-exported)
     Bridge,
@@ -33,7 +34,13 @@ from ._log_bridge import (  # noqa: F401 (re-exported)
     disable_logging,
     enable_logging,
 )
-from .errors import InvalidArgument, MqliteError, _check  # noqa: F401 (re-exported)
+from .errors import (  # noqa: F401 (re-exported)
+    ArgumentTypeError,
+    BrokerStateError,
+    InvalidArgument,
+    MqliteError,
+    _check,
+)
 from .listeners import TLS, Listener  # noqa: F401 (re-exported)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
@@ -62,13 +69,15 @@ from .values import (  # noqa: F401 (re-exported)
 log = logging.getLogger("mqlite")
 
 
-class Broker(_Hooks, _Bridges):
+class Broker(_Serving, _Hooks, _Bridges, _EventLoop):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is
-    known at once. Run it with :meth:`start` (a background thread) or
-    :meth:`run` (this thread); as a context manager it is started on entry
-    (if not yet running) and stopped and freed on exit.
+    known at once. Run it with :meth:`start` (a background thread),
+    :meth:`run` (this thread) or on an asyncio event loop's thread
+    (:meth:`attach`, :meth:`serve`). As a context manager it is started on
+    entry (if not yet running) and stopped and freed on exit: ``with``
+    starts it in a thread, ``async with`` on the running event loop.
 
     Hooks (:meth:`on_auth`, :meth:`on_acl`, :meth:`on_message`,
     :meth:`on_event`) and local subscriptions' callbacks run on the
@@ -79,10 +88,11 @@ class Broker(_Hooks, _Bridges):
 
     Args:
         port: TCP port; 0 picks a free one (read it from :attr:`port`).
-        host: IP address to listen on.
+        host: IP address or host name to listen on (a name is resolved
+            when the broker is made; it listens on the first address).
         db: SQLite file for persistent sessions and retained messages, or
             None to keep everything in memory.
-        listeners: a list replacing host/port, of ``"IP:PORT"`` strings
+        listeners: a list replacing host/port, of ``"HOST:PORT"`` strings
             (plain MQTT with the broker-wide settings) and :class:`Listener`
             objects (TLS, WebSocket, Unix sockets, settings of their own).
             :attr:`ports` gives their ports in this order, and the hooks'
@@ -97,13 +107,16 @@ class Broker(_Hooks, _Bridges):
             ``sys_interval_s`` (0: off), ``allow_zero_length_client_id``.
 
     Every method checks its arguments before they reach the C library: a
-    wrong type raises ``TypeError``; a wrong value (an invalid topic or
-    filter, a QoS above 2, a string with a NUL character, a number out of
-    range) raises :class:`InvalidArgument`, which is both an
-    :class:`MqliteError` and a ``ValueError``.
+    wrong type raises :class:`ArgumentTypeError` (a ``TypeError``); a
+    wrong value (an invalid topic or filter, a QoS above 2, a string with a
+    NUL character, a number out of range) raises :class:`InvalidArgument`
+    (a ``ValueError``); a call the broker cannot take in its state raises
+    :class:`BrokerStateError` (a ``RuntimeError``). All three are
+    :class:`MqliteError`.
 
     Raises:
-        InvalidArgument: an unusable limit or address, a path or address
+        InvalidArgument: an unusable limit or address, a host name that
+            does not resolve, a path or address
             with a NUL character, listener settings that cannot work
             together (``require_certificate`` without ``cafile`` or
             ``capath``, ...).
@@ -113,12 +126,12 @@ class Broker(_Hooks, _Bridges):
             in a missing directory (``code`` ``MQLITE_LISTENER_FAILED``,
             7017, the detail naming the listener and the file), a
             persistence file that cannot be opened.
-        TypeError: an unknown keyword, an argument of the wrong type.
+        ArgumentTypeError: an unknown keyword, an argument of the wrong
+            type.
+        LibraryNotFound: libmqlite cannot be loaded.
 
-    A bridge with a value it cannot have, without a topic, named like
-    another, or with TLS (not supported yet) raises
-    :class:`InvalidArgument`.
-        LibraryNotFound: libmqlite.so cannot be loaded.
+    A bridge with a value it cannot have, without a topic, or named like
+    another raises :class:`InvalidArgument`.
     """
 
     def __init__(
@@ -138,9 +151,13 @@ class Broker(_Hooks, _Bridges):
         self._handle: Optional[int] = None
         self._thread: Optional[threading.Thread] = None
         self._loop_thread: Optional[int] = None  # ident of the thread in the loop
+        # True while a pass runs (on the loop thread): hooks run then, and
+        # calls that need the broker between passes must not be made.
+        self._in_pass = False
+        self._aio: Optional[_Attachment] = None
         self._state = threading.Lock()
         self._hooks: Dict[str, Optional[Callable[..., Any]]] = {name: None for name in _HOOKS}
-        self._installed: set = set()
+        self._installed: Set[str] = set()
         self._pending_installs: List[str] = []
         self._installed_event = threading.Condition(self._state)
         self._subscriptions: Dict[int, Callable[[Message], Any]] = {}  # key -> callback
@@ -206,54 +223,22 @@ class Broker(_Hooks, _Bridges):
 
     @property
     def running(self) -> bool:
-        """Whether a thread is serving the broker now."""
+        """Whether the broker is being served now: by a thread
+        (:meth:`start`, :meth:`run`) or an event loop (:meth:`attach`)."""
         return self._loop_thread is not None
 
     # --- running -------------------------------------------------------------
 
-    def start(self) -> "Broker":
-        """Serves in a background (daemon) thread; returns self.
-
-        Raises:
-            RuntimeError: already running, or closed.
-        """
-        with self._state:
-            self._require_open()
-            if self._loop_thread is not None or (self._thread and self._thread.is_alive()):
-                raise RuntimeError("the broker is already running")
-            ready = threading.Event()
-            self._thread = threading.Thread(
-                target=self._serve, args=(ready,), name=f"mqlite:{self._name()}",
-                daemon=True
-            )
-            self._thread.start()
-        ready.wait()
-        return self
-
-    def run(self) -> None:
-        """Serves in the calling thread until :meth:`stop` (from a hook or
-        another thread) or Ctrl-C, which stops the broker cleanly and is
-        then raised again.
-
-        Raises:
-            RuntimeError: already running, or closed.
-            MqliteError: the poll failed.
-        """
-        with self._state:
-            self._require_open()
-            if self._loop_thread is not None:
-                raise RuntimeError("the broker is already running")
-        self._serve(None)
-
     def stop(self, timeout: Optional[float] = 10.0) -> None:
         """Stops the broker: it stops accepting, closes every client,
-        flushes, and :meth:`run` / the :meth:`start` thread returns. Waits
-        up to ``timeout`` seconds for the background thread (not when called
+        flushes, and :meth:`run` / the :meth:`start` thread returns (on an
+        event loop, the future of :meth:`attach` is done). Waits up to
+        ``timeout`` seconds for the background thread (not when called
         from a hook). Harmless when stopped or closed.
 
         Raises:
             InvalidArgument: a negative or infinite timeout.
-            TypeError: a timeout that is neither a number nor None.
+            ArgumentTypeError: a timeout that is neither a number nor None.
         """
         if timeout is not None:
             _args.seconds(timeout, "timeout", "mqlite_handle_stop")
@@ -266,21 +251,30 @@ class Broker(_Hooks, _Bridges):
 
     def close(self) -> None:
         """Stops the broker and frees it. The object is unusable afterwards.
-        Harmless when called again.
+        Harmless when called again. On the event loop it is attached to,
+        it runs the broker's last passes itself.
 
         Raises:
-            RuntimeError: called from a hook (use :meth:`stop` there).
+            BrokerStateError: called from a hook (use :meth:`stop` there);
+                the broker did not stop (its thread, or the event loop
+                thread it is attached to, did not finish in 10 s).
         """
         if self._closed:
             return
-        if self._loop_thread == threading.get_ident():
-            raise RuntimeError("close() from a hook; call stop() there and close() afterwards")
+        if self._in_pass and self._loop_thread == threading.get_ident():
+            raise BrokerStateError("close() from a hook; call stop() there and close() "
+                                   "afterwards")
         self.stop()
+        if self._aio is not None and self._loop_thread == threading.get_ident():
+            self._aio_finish()
         if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("the broker thread did not stop; not freed")
+            raise BrokerStateError("the broker thread did not stop; not freed")
         with self._state:
+            # Attached to an event loop in another thread: that loop runs
+            # the last passes.
+            self._installed_event.wait_for(lambda: self._loop_thread is None, 10.0)
             if self._loop_thread is not None:
-                raise RuntimeError("the broker is still running in another thread")
+                raise BrokerStateError("the broker is still running in another thread")
             self._closed = True
         self._lib.mqlite_handle_free(self._handle)
         self._lib.mqlite_broker_free(self._broker)
@@ -308,56 +302,7 @@ class Broker(_Hooks, _Bridges):
 
     def _require_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the broker is closed")
-
-    def _serve(self, ready: Optional[threading.Event]) -> None:
-        """The loop: waits on the broker's descriptor and the wake pipe,
-        applies hook installs between passes, runs passes."""
-        lib = self._lib
-        broker = self._broker
-        with self._state:
-            self._loop_thread = threading.get_ident()
-        if ready is not None:
-            ready.set()
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        running = c_bool(True)
-        deadline = c_int64(-1)
-        interrupted: Optional[BaseException] = None
-        try:
-            while True:
-                try:
-                    self._apply_installs()
-                    _check("mqlite_broker_next_deadline_ms",
-                           lib.mqlite_broker_next_deadline_ms(broker, byref(deadline)))
-                    events = poller.poll(None if deadline.value < 0 else deadline.value)
-                    if any(fd == self._wake_r for fd, _ in events):
-                        try:
-                            while os.read(self._wake_r, 512):
-                                pass
-                        except BlockingIOError:
-                            pass
-                    _check("mqlite_broker_run_once",
-                           lib.mqlite_broker_run_once(broker, 0, byref(running)))
-                    if not running.value:
-                        break
-                except KeyboardInterrupt as error:
-                    # Ctrl-C in run(): stop cleanly, then raise it again.
-                    interrupted = error
-                    lib.mqlite_handle_stop(self._handle)
-        finally:
-            with self._state:
-                self._loop_thread = None
-                self._installed_event.notify_all()
-        if interrupted is not None:
-            raise interrupted
-
-    def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: a wake-up is already pending
+            raise BrokerStateError("the broker is closed", _native.MQLITE_STOPPED)
 
     # --- local subscriptions (the hooks are in _hooks.py) --------------------
 
@@ -374,7 +319,7 @@ class Broker(_Hooks, _Bridges):
 
     def _live_handle(self) -> int:
         if self._handle is None:
-            raise RuntimeError("the broker is closed")
+            raise BrokerStateError("the broker is closed", _native.MQLITE_STOPPED)
         return self._handle
 
     def publish(self, topic: str, payload: Payload = b"", qos: int = 0,
@@ -393,7 +338,7 @@ class Broker(_Hooks, _Bridges):
                 ...) or QoS; a property the protocol cannot carry (a
                 response topic that is not a topic name, a string with a NUL
                 character or over 65535 bytes, an expiry out of range).
-            TypeError: a topic that is not a str, a payload that is not
+            ArgumentTypeError: a topic that is not a str, a payload that is not
                 bytes or str, properties that are not PublishProperties.
             MqliteError: the broker has stopped.
         """
@@ -423,7 +368,7 @@ class Broker(_Hooks, _Bridges):
         Raises:
             InvalidArgument: an invalid filter (a NUL character, ``#`` not
                 last, ...) or QoS.
-            TypeError: a filter that is not a str, a callback that is not
+            ArgumentTypeError: a filter that is not a str, a callback that is not
                 callable.
             MqliteError: the broker has stopped.
         """
@@ -457,7 +402,7 @@ class Broker(_Hooks, _Bridges):
         """Ends a local subscription; its callback is not called again.
 
         Raises:
-            TypeError: ``subscription`` is not an int.
+            ArgumentTypeError: ``subscription`` is not an int.
             InvalidArgument: ``subscription`` is negative or too large.
             MqliteError: the broker has stopped.
         """
@@ -483,7 +428,7 @@ class Broker(_Hooks, _Bridges):
         Raises:
             InvalidArgument: ``PENDING`` or an unknown decision given, a
                 token out of range.
-            TypeError: a token that is not an int, a decision that is not
+            ArgumentTypeError: a token that is not an int, a decision that is not
                 an :class:`AuthDecision`, int, bool or one of the classes
                 above.
             MqliteError: the broker has stopped.
@@ -512,7 +457,7 @@ class Broker(_Hooks, _Bridges):
 
         Raises:
             InvalidArgument: a client id with a NUL character.
-            TypeError: a client id that is not a str.
+            ArgumentTypeError: a client id that is not a str.
             MqliteError: the broker has stopped.
         """
         function = "mqlite_handle_kick"
@@ -526,7 +471,8 @@ class Broker(_Hooks, _Bridges):
         does to mosquitto: new connections use them, connected clients keep
         what they connected with, hooks stay in place. If any file cannot
         be read nothing changes. Waits up to ``timeout`` seconds for the
-        broker thread when it runs; do not call it from a hook.
+        broker thread when one runs it; on the event loop it is attached
+        to, it reloads at once. Do not call it from a hook.
 
         Raises:
             InvalidArgument: a password or ACL file that cannot be read or
@@ -537,34 +483,41 @@ class Broker(_Hooks, _Bridges):
                 and the file); called from a hook
                 (``MQLITE_ON_BROKER_THREAD``); the broker has stopped or
                 did not answer in time.
-            TypeError: a timeout that is not a number.
+            ArgumentTypeError: a timeout that is not a number.
         """
         function = "mqlite_handle_reload"
         milliseconds = min(int(_args.seconds(timeout, "timeout", function) * 1000),
                            _args.U64_MAX)
         with self._state:
             self._require_open()
-            if self._loop_thread is None:
-                # Nobody runs the broker: reload it on this thread.
+            if self._runs_here():
+                # Between passes, on this thread: no need to ask the loop.
                 _check("mqlite_broker_reload", self._lib.mqlite_broker_reload(self._broker))
                 return
         _check(function, self._lib.mqlite_handle_reload(self._live_handle(), milliseconds))
 
     def stats(self, timeout: float = 5.0) -> Stats:
         """The broker's counters, waiting up to ``timeout`` seconds for the
-        broker thread (do not call it from a hook).
+        broker thread when one runs it (do not call it from a hook).
 
         Raises:
             InvalidArgument: a negative or infinite timeout.
-            TypeError: a timeout that is not a number.
+            ArgumentTypeError: a timeout that is not a number.
             MqliteError: the broker has stopped or did not answer.
         """
         function = "mqlite_handle_stats"
         milliseconds = min(int(_args.seconds(timeout, "timeout", function) * 1000),
                            _args.U64_MAX)
         out = _native.StatsC()
-        _check(function, self._lib.mqlite_handle_stats(
-            self._live_handle(), milliseconds, byref(out)))
+        with self._state:
+            self._require_open()
+            here = self._runs_here()
+            if here:
+                _check("mqlite_broker_stats", self._lib.mqlite_broker_stats(self._broker,
+                                                                            byref(out)))
+        if not here:
+            _check(function, self._lib.mqlite_handle_stats(
+                self._live_handle(), milliseconds, byref(out)))
         return Stats(**{name: getattr(out, name) for name in _native.STATS_FIELDS})
 
     @property
@@ -577,4 +530,5 @@ class Broker(_Hooks, _Bridges):
 
 def library_version() -> str:
     """The loaded C library's version (``mqlite_version()``)."""
-    return _native.load().mqlite_version().decode("ascii")
+    version: bytes = _native.load().mqlite_version()
+    return version.decode("ascii")

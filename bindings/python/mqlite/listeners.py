@@ -18,6 +18,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from . import _codes
+from .errors import ArgumentTypeError, _invalid
+
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 #: The names ``tls_version`` takes (mosquitto's), and the C constants.
@@ -33,27 +36,27 @@ def _check_path(value: Any, what: str, optional: bool = True) -> None:
         return
     if not isinstance(value, (str, bytes, os.PathLike)):
         allowed = "a str, bytes, os.PathLike or None" if optional else "a str, bytes or os.PathLike"
-        raise TypeError(f"{what} must be {allowed}, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be {allowed}, not {_type_name(value)}")
 
 
 def _check_bool(value: Any, what: str, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be a bool{' or None' if optional else ''}, "
-                        f"not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be a bool{' or None' if optional else ''}, "
+                                f"not {_type_name(value)}")
 
 
 def _check_int(value: Any, what: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int or None, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be an int or None, not {_type_name(value)}")
 
 
 def _check_str(value: Any, what: str) -> None:
     if value is not None and not isinstance(value, str):
-        raise TypeError(f"{what} must be a str or None, not {_type_name(value)}")
+        raise ArgumentTypeError(f"{what} must be a str or None, not {_type_name(value)}")
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ class TLS:
         _check_bool(self.use_identity_as_username, "use_identity_as_username")
         _check_bool(self.use_subject_as_username, "use_subject_as_username")
         if not isinstance(self.tls_version, str):
-            raise TypeError(f"tls_version must be a str, not {_type_name(self.tls_version)}")
+            raise ArgumentTypeError(
+                f"tls_version must be a str, not {_type_name(self.tls_version)}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ class Listener:
     ones for its clients.
 
     Where: TCP with ``port`` (0 picks a free one; read it from
-    :attr:`~mqlite.Broker.ports`) and ``host`` (default ``"127.0.0.1"``),
+    :attr:`~mqlite.Broker.ports`) and ``host`` (an IP address or a host
+    name, resolved when the broker is made; default ``"127.0.0.1"``),
     or a Unix domain socket with ``path`` (the file is made when the broker
     is, replacing a stale one, with ``mode`` (e.g. ``0o660``), ``owner``
     and ``group`` if given, and removed when the broker stops). ``path``
@@ -146,7 +151,7 @@ class Listener:
         _check_str(self.host, "host")
         _check_path(self.path, "path")
         if self.tls is not None and not isinstance(self.tls, TLS):
-            raise TypeError(f"tls must be a TLS or None, not {_type_name(self.tls)}")
+            raise ArgumentTypeError(f"tls must be a TLS or None, not {_type_name(self.tls)}")
         _check_bool(self.websocket, "websocket")
         _check_int(self.max_connections, "max_connections")
         _check_bool(self.allow_anonymous, "allow_anonymous", optional=True)
@@ -157,8 +162,9 @@ class Listener:
         _check_str(self.group, "group")
         if self.path is not None:
             if self.port is not None or self.host is not None:
-                raise ValueError("a Listener listens on a TCP host/port or on a Unix socket "
-                                 "path, not both")
+                raise _invalid("Listener", _codes.MQLITE_INVALID_ARGUMENT,
+                               "a Listener listens on a TCP host/port or on a Unix socket "
+                               "path, not both")
         else:
             if self.port is None:
                 object.__setattr__(self, "port", 0)
@@ -167,8 +173,9 @@ class Listener:
             unix_only = [name for name in ("mode", "owner", "group")
                          if getattr(self, name) is not None]
             if unix_only:
-                raise ValueError(f"{', '.join(unix_only)}: only for a Unix socket listener "
-                                 "(path=...)")
+                raise _invalid("Listener", _codes.MQLITE_INVALID_ARGUMENT,
+                               f"{', '.join(unix_only)}: only for a Unix socket listener "
+                               "(path=...)")
 
     @property
     def is_unix(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 from . import _args, _native
 from ._native import view_bytes, view_optional_str, view_str
-from .errors import _check
+from .errors import ArgumentTypeError, _check, _invalid
 
 Payload = Union[bytes, bytearray, memoryview, str]
 
@@ -84,15 +84,15 @@ UserProperties = Tuple[Tuple[str, str], ...]
 def _user_properties(value: Any, what: str) -> UserProperties:
     """A tuple of (name, value) str pairs from any iterable of pairs."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{what} must be an iterable of (name, value) pairs, "
-                        f"not {type(value).__name__}")
+        raise ArgumentTypeError(f"{what} must be an iterable of (name, value) pairs, "
+                                f"not {type(value).__name__}")
     pairs = []
     for pair in value:
         if not (isinstance(pair, tuple) or isinstance(pair, list)) or len(pair) != 2:
-            raise TypeError(f"{what} must hold (name, value) pairs, not {pair!r}")
+            raise ArgumentTypeError(f"{what} must hold (name, value) pairs, not {pair!r}")
         name, text = pair
         if not isinstance(name, str) or not isinstance(text, str):
-            raise TypeError(f"{what} must hold (str, str) pairs, not {pair!r}")
+            raise ArgumentTypeError(f"{what} must hold (str, str) pairs, not {pair!r}")
         pairs.append((name, text))
     return tuple(pairs)
 
@@ -131,8 +131,8 @@ class PublishProperties:
                            _user_properties(self.user_properties, "user_properties"))
         if self.correlation_data is not None and not isinstance(self.correlation_data, bytes):
             if not isinstance(self.correlation_data, (bytearray, memoryview)):
-                raise TypeError("correlation_data must be bytes or None, not "
-                                f"{type(self.correlation_data).__name__}")
+                raise ArgumentTypeError("correlation_data must be bytes or None, not "
+                                        f"{type(self.correlation_data).__name__}")
             object.__setattr__(self, "correlation_data", bytes(self.correlation_data))
 
 
@@ -211,12 +211,13 @@ def _auth_data(data: Any) -> bytes:
     if isinstance(data, str):
         return data.encode("utf-8")
     if isinstance(data, (bytes, bytearray, memoryview)):
-        data = bytes(data)
-        if len(data) > _args.U16_MAX:
-            raise ValueError(f"authentication data is at most {_args.U16_MAX} bytes, "
-                             f"not {len(data)}")
-        return data
-    raise TypeError(f"authentication data must be bytes or str, not {type(data).__name__}")
+        copy = bytes(data)
+        if len(copy) > _args.U16_MAX:
+            raise _invalid("mqlite_connect_info_set_reply_data", _native.MQLITE_INVALID_ARGUMENT,
+                           f"authentication data is at most {_args.U16_MAX} bytes, "
+                           f"not {len(copy)}")
+        return copy
+    raise ArgumentTypeError(f"authentication data must be bytes or str, not {type(data).__name__}")
 
 
 @dataclass(frozen=True)
@@ -256,9 +257,10 @@ class AuthRefuse:
     def __post_init__(self) -> None:
         code = self.reason_code
         if isinstance(code, bool) or not isinstance(code, int):
-            raise TypeError(f"reason_code must be an int, not {type(code).__name__}")
+            raise ArgumentTypeError(f"reason_code must be an int, not {type(code).__name__}")
         if not 0x80 <= code <= 0xFF:
-            raise ValueError(f"a refusal's reason code is within 0x80..=0xFF, not {code:#x}")
+            raise _invalid("AuthRefuse", _native.MQLITE_INVALID_ARGUMENT,
+                           f"a refusal's reason code is within 0x80..=0xFF, not {code:#x}")
 
     @property
     def decision(self) -> int:
@@ -307,7 +309,7 @@ def _encode_payload(payload: Payload) -> bytes:
         return payload.encode("utf-8")
     if isinstance(payload, (bytes, bytearray, memoryview)):
         return bytes(payload)
-    raise TypeError(f"payload must be bytes or str, not {type(payload).__name__}")
+    raise ArgumentTypeError(f"payload must be bytes or str, not {type(payload).__name__}")
 
 
 def _check_qos(qos: int, function: str) -> int:
@@ -446,8 +448,8 @@ class _CProperties:
 
     def __init__(self, lib: Any, properties: Optional[PublishProperties], function: str):
         if properties is not None and not isinstance(properties, PublishProperties):
-            raise TypeError("properties must be a PublishProperties or None, not "
-                            f"{type(properties).__name__}")
+            raise ArgumentTypeError("properties must be a PublishProperties or None, not "
+                                    f"{type(properties).__name__}")
         self.lib = lib
         self.properties = properties
         self.function = function
