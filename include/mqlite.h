@@ -821,6 +821,15 @@ typedef void (*mqlite_log_callback)(void *userdata,
 #define MQLITE_EVENT_UNSUBSCRIBED 4
 
 /**
+ * A client's queue is full and messages for it are being dropped: told at
+ * the first drop of an overflow, then at most once a second while it
+ * lasts. `mqlite_event_queue_overflow()` gives how many were dropped. The
+ * client may be offline (its peer then reads `0.0.0.0:0`). A program
+ * built against an older header ignores it as an unknown kind.
+ */
+#define MQLITE_EVENT_QUEUE_OVERFLOW 5
+
+/**
  * Not a disconnection event.
  */
 #define MQLITE_CLOSE_NONE 0
@@ -4345,6 +4354,34 @@ mqlite_result mqlite_connect_info_certificate_subject(const struct mqlite_connec
 mqlite_result mqlite_connect_info_certificate_common_name(const struct mqlite_connect_info *info,
                                                           const char **common_name_out,
                                                           size_t *len_out);
+
+/**
+ * The counts of an `MQLITE_EVENT_QUEUE_OVERFLOW` event.
+ *
+ * # Parameters
+ * - `event`: the pointer the event callback was given.
+ * - `dropped_out`: receives how many messages the client's queue refused
+ *   since the previous overflow event of its session (1 at the start of
+ *   an overflow, unless drops of the previous one were not told yet).
+ * - `queued_out`: receives how many messages its queue holds now; NULL
+ *   when the caller does not need it.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`event` or `dropped_out`),
+ * `MQLITE_INVALID_ARGUMENT` (`event` is not the pointer an event callback
+ * running on this thread was given, or its kind is not
+ * `MQLITE_EVENT_QUEUE_OVERFLOW`).
+ *
+ * # Memory and lifetimes
+ * The out-parameters are written only on success; nothing is kept.
+ *
+ * # Safety
+ * `event` is NULL or any pointer (looked up, not read, unless it is the
+ * callback's); `dropped_out` and `queued_out` are NULL or writable.
+ */
+mqlite_result mqlite_event_queue_overflow(const struct mqlite_event *event,
+                                          uint64_t *dropped_out,
+                                          size_t *queued_out);
 
 /**
  * Routes mqlite's log records at `max_level` and more severe to

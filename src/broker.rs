@@ -20,6 +20,7 @@ use crate::{Config, Error, QoS};
 pub use crate::local_receiver::LocalReceiver;
 
 mod bridges;
+mod management;
 
 /// An MQTT broker running in the caller's thread.
 ///

@@ -91,6 +91,8 @@ pub mod connect_access;
 
 pub mod listener_access;
 
+pub mod event_access;
+
 pub mod log_bridge;
 
 mod panic;
