@@ -35,6 +35,12 @@ from ._log_bridge import (  # noqa: F401 (re-exported)
 )
 from .errors import InvalidArgument, MqliteError, _check  # noqa: F401 (re-exported)
 from .listeners import TLS, Listener  # noqa: F401 (re-exported)
+from .management import (  # noqa: F401 (re-exported)
+    ConnectedClient,
+    SessionInfo,
+    Subscription,
+    _Management,
+)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
     AuthAcceptWith,
@@ -62,7 +68,7 @@ from .values import (  # noqa: F401 (re-exported)
 log = logging.getLogger("mqlite")
 
 
-class Broker(_Hooks, _Bridges):
+class Broker(_Hooks, _Bridges, _Management):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is
