@@ -516,8 +516,8 @@ typedef struct mqlite_event {
 } mqlite_event;
 
 /**
- * Told when a client connects, disconnects, subscribes or unsubscribes.
- * Runs on the broker thread.
+ * Told when a client connects, disconnects, subscribes or unsubscribes,
+ * and when its queue overflows. Runs on the broker thread.
  *
  * Parameters: `userdata` as given; `event`, what happened.
  *
@@ -3167,8 +3167,8 @@ mqlite_result mqlite_broker_set_message_callback(struct mqlite_broker *broker,
 
 /**
  * Sets the event callback, called on the broker thread when a client
- * connects, disconnects, subscribes or unsubscribes. Replaces an earlier
- * one.
+ * connects, disconnects, subscribes or unsubscribes, and when its queue
+ * overflows (`MQLITE_EVENT_QUEUE_OVERFLOW`). Replaces an earlier one.
  *
  * # Parameters
  * - `broker`: the broker.

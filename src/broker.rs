@@ -280,7 +280,8 @@ impl Broker {
     }
 
     /// Sets the event hook, called on the broker thread when a client
-    /// connects, disconnects (with the reason), subscribes or unsubscribes.
+    /// connects, disconnects (with the reason), subscribes or unsubscribes, and
+    /// when its queue overflows ([`Event::QueueOverflow`]).
     /// A panic is logged and ignored.
     pub fn set_event_hook(&mut self, hook: impl FnMut(&Event<'_>) + Send + 'static) {
         self.reactor.core_mut().hooks.event = Some(Box::new(hook));

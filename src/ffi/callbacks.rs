@@ -101,8 +101,8 @@ pub type mqlite_message_callback = Option<
     ) -> mqlite_message_decision,
 >;
 
-/// Told when a client connects, disconnects, subscribes or unsubscribes.
-/// Runs on the broker thread.
+/// Told when a client connects, disconnects, subscribes or unsubscribes,
+/// and when its queue overflows. Runs on the broker thread.
 ///
 /// Parameters: `userdata` as given; `event`, what happened.
 ///
