@@ -144,8 +144,9 @@ typedef struct mqlite_retained_list mqlite_retained_list;
 /**
  * The sessions at one moment, offline ones included. Opaque: made by
  * `mqlite_broker_sessions()` or `mqlite_handle_sessions()`, read with
- * `mqlite_session_list_count()`, `mqlite_session_list_id()` and
- * `mqlite_session_list_get()`, freed with `mqlite_session_list_free()`.
+ * `mqlite_session_list_count()`, `mqlite_session_list_id()`,
+ * `mqlite_session_list_username()` and `mqlite_session_list_get()`,
+ * freed with `mqlite_session_list_free()`.
  */
 typedef struct mqlite_session_list mqlite_session_list;
 
@@ -4819,6 +4820,27 @@ mqlite_result mqlite_session_list_id(const struct mqlite_session_list *list,
                                      size_t index,
                                      const char **text_out,
                                      size_t *len_out);
+
+/**
+ * The user name of the latest connection of a session in a list.
+ *
+ * # Parameters
+ * As for `mqlite_session_list_id()`; `*text_out` is NULL (and `*len_out`
+ * 0) when that connection gave none.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`.
+ *
+ * # Memory and lifetimes
+ * As for `mqlite_session_list_id()`.
+ *
+ * # Safety
+ * As for `mqlite_session_list_id()`.
+ */
+mqlite_result mqlite_session_list_username(const struct mqlite_session_list *list,
+                                           size_t index,
+                                           const char **text_out,
+                                           size_t *len_out);
 
 /**
  * The numbers of a session in a list, into a `mqlite_session_entry` of

@@ -44,12 +44,14 @@ pub(super) fn entry<T>(entries: &[T], index: usize) -> Result<&T, Failure> {
     })
 }
 
-/// Writes a list's text (`None`: NULL and 0) to the out-parameters.
+/// Writes the text `text` finds (`None`: NULL and 0) to the
+/// out-parameters, which are checked first: a NULL one is refused before
+/// the index.
 ///
 /// # Safety
 /// The out-parameters are NULL or writable.
-pub(super) unsafe fn give_text(
-    text: Option<&Text>,
+pub(super) unsafe fn give_text<'a>(
+    text: impl FnOnce() -> Result<Option<&'a Text>, Failure>,
     text_out: *mut *const c_char,
     len_out: *mut usize,
 ) -> Result<(), Failure> {
@@ -59,7 +61,7 @@ pub(super) unsafe fn give_text(
     if len_out.is_null() {
         return Err(Failure::null("len_out"));
     }
-    let (ptr, len) = match text {
+    let (ptr, len) = match text()? {
         Some(text) => (text.0.as_ptr().cast::<c_char>(), text.0.len() - 1),
         None => (std::ptr::null(), 0),
     };
@@ -69,13 +71,14 @@ pub(super) unsafe fn give_text(
     unsafe { out(len_out, "len_out", len) }
 }
 
-/// Copies `value`, a struct of `first` bytes or more of `u64`s, into the
-/// caller's `size` bytes at `value_out`.
+/// Copies the value `value` finds, a struct of `first` bytes or more of
+/// `u64`s, into the caller's `size` bytes at `value_out` (checked first,
+/// with `size`, before the index).
 ///
 /// # Safety
 /// `value_out` is NULL or has `size` writable bytes.
-pub(super) unsafe fn give_sized<T>(
-    value: &T,
+pub(super) unsafe fn give_sized<'a, T: 'a>(
+    value: impl FnOnce() -> Result<&'a T, Failure>,
     value_out: *mut T,
     size: usize,
     first: usize,
@@ -90,6 +93,7 @@ pub(super) unsafe fn give_sized<T>(
             format!("size {size} is smaller than any {name} ({first} bytes): pass sizeof({name})"),
         ));
     }
+    let value = value()?;
     // SAFETY: u64 fields only; `value_out` has `size` writable bytes (the
     // caller's contract), which do not overlap the list.
     unsafe { copy_sized(value, value_out.cast::<u8>(), size) };
@@ -292,9 +296,9 @@ pub unsafe extern "C" fn mqlite_client_list_id(
     boundary("mqlite_client_list_id", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let entry = entry(&list.entries, index)?;
+        let id = || Ok(Some(&entry(&list.entries, index)?.id));
         // SAFETY: NULL or writable.
-        unsafe { give_text(Some(&entry.id), text_out, len_out) }
+        unsafe { give_text(id, text_out, len_out) }
     })
 }
 
@@ -322,9 +326,9 @@ pub unsafe extern "C" fn mqlite_client_list_username(
     boundary("mqlite_client_list_username", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let entry = entry(&list.entries, index)?;
+        let username = || Ok(entry(&list.entries, index)?.username.as_ref());
         // SAFETY: NULL or writable.
-        unsafe { give_text(entry.username.as_ref(), text_out, len_out) }
+        unsafe { give_text(username, text_out, len_out) }
     })
 }
 
@@ -353,9 +357,9 @@ pub unsafe extern "C" fn mqlite_client_list_peer(
     boundary("mqlite_client_list_peer", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let entry = entry(&list.entries, index)?;
+        let peer = || Ok(Some(&entry(&list.entries, index)?.peer));
         // SAFETY: NULL or writable.
-        unsafe { give_text(Some(&entry.peer), text_out, len_out) }
+        unsafe { give_text(peer, text_out, len_out) }
     })
 }
 
@@ -390,9 +394,9 @@ pub unsafe extern "C" fn mqlite_client_list_get(
     boundary("mqlite_client_list_get", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let entry = entry(&list.entries, index)?;
+        let numbers = || Ok(&entry(&list.entries, index)?.numbers);
         let name = "mqlite_client_entry";
         // SAFETY: NULL or `size` writable bytes.
-        unsafe { give_sized(&entry.numbers, value_out, size, CLIENT_ENTRY_FIRST, name) }
+        unsafe { give_sized(numbers, value_out, size, CLIENT_ENTRY_FIRST, name) }
     })
 }

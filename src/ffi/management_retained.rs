@@ -4,7 +4,7 @@
 
 use super::management_lists::{entry, free_list};
 use super::panic::{arg, boundary, guard, out};
-use super::result::mqlite_result;
+use super::result::{mqlite_result, Failure};
 use super::types::mqlite_message;
 use crate::Message;
 
@@ -103,6 +103,10 @@ pub unsafe extern "C" fn mqlite_retained_list_get(
     boundary("mqlite_retained_list_get", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
+        // The out-parameter is checked before the index.
+        if message_out.is_null() {
+            return Err(Failure::null("message_out"));
+        }
         let view: *const mqlite_message = entry(&list.views, index)?;
         // SAFETY: NULL or writable.
         unsafe { out(message_out, "message_out", view) }

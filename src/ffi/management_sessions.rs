@@ -41,10 +41,17 @@ const _: () = assert!(size_of::<mqlite_session_entry>() >= SESSION_ENTRY_FIRST);
 
 /// The sessions at one moment, offline ones included. Opaque: made by
 /// `mqlite_broker_sessions()` or `mqlite_handle_sessions()`, read with
-/// `mqlite_session_list_count()`, `mqlite_session_list_id()` and
-/// `mqlite_session_list_get()`, freed with `mqlite_session_list_free()`.
+/// `mqlite_session_list_count()`, `mqlite_session_list_id()`,
+/// `mqlite_session_list_username()` and `mqlite_session_list_get()`,
+/// freed with `mqlite_session_list_free()`.
 pub struct mqlite_session_list {
-    entries: Vec<(Text, mqlite_session_entry)>,
+    entries: Vec<SessionEntry>,
+}
+
+struct SessionEntry {
+    id: Text,
+    username: Option<Text>,
+    numbers: mqlite_session_entry,
 }
 
 impl mqlite_session_list {
@@ -63,7 +70,11 @@ impl mqlite_session_list {
                     queued: session.queued as u64,
                     inflight: session.inflight as u64,
                 };
-                (Text::new(&session.client_id), numbers)
+                SessionEntry {
+                    id: Text::new(&session.client_id),
+                    username: session.username.as_deref().map(Text::new),
+                    numbers,
+                }
             })
             .collect();
         mqlite_session_list { entries }
@@ -209,9 +220,39 @@ pub unsafe extern "C" fn mqlite_session_list_id(
     boundary("mqlite_session_list_id", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let (id, _) = entry(&list.entries, index)?;
+        let id = || Ok(Some(&entry(&list.entries, index)?.id));
         // SAFETY: NULL or writable.
-        unsafe { give_text(Some(id), text_out, len_out) }
+        unsafe { give_text(id, text_out, len_out) }
+    })
+}
+
+/// The user name of the latest connection of a session in a list.
+///
+/// # Parameters
+/// As for `mqlite_session_list_id()`; `*text_out` is NULL (and `*len_out`
+/// 0) when that connection gave none.
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`.
+///
+/// # Memory and lifetimes
+/// As for `mqlite_session_list_id()`.
+///
+/// # Safety
+/// As for `mqlite_session_list_id()`.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_session_list_username(
+    list: *const mqlite_session_list,
+    index: usize,
+    text_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> mqlite_result {
+    boundary("mqlite_session_list_username", || {
+        // SAFETY: NULL or live.
+        let list = unsafe { arg(list, "list") }?;
+        let username = || Ok(entry(&list.entries, index)?.username.as_ref());
+        // SAFETY: NULL or writable.
+        unsafe { give_text(username, text_out, len_out) }
     })
 }
 
@@ -246,7 +287,7 @@ pub unsafe extern "C" fn mqlite_session_list_get(
     boundary("mqlite_session_list_get", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let (_, numbers) = entry(&list.entries, index)?;
+        let numbers = || Ok(&entry(&list.entries, index)?.numbers);
         let name = "mqlite_session_entry";
         // SAFETY: NULL or `size` writable bytes.
         unsafe { give_sized(numbers, value_out, size, SESSION_ENTRY_FIRST, name) }
@@ -349,9 +390,9 @@ pub unsafe extern "C" fn mqlite_subscription_list_filter(
     boundary("mqlite_subscription_list_filter", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let (filter, _) = entry(&list.entries, index)?;
+        let filter = || Ok(Some(&entry(&list.entries, index)?.0));
         // SAFETY: NULL or writable.
-        unsafe { give_text(Some(filter), text_out, len_out) }
+        unsafe { give_text(filter, text_out, len_out) }
     })
 }
 
@@ -386,7 +427,7 @@ pub unsafe extern "C" fn mqlite_subscription_list_get(
     boundary("mqlite_subscription_list_get", || {
         // SAFETY: NULL or live.
         let list = unsafe { arg(list, "list") }?;
-        let (_, numbers) = entry(&list.entries, index)?;
+        let numbers = || Ok(&entry(&list.entries, index)?.1);
         let name = "mqlite_subscription_entry";
         // SAFETY: NULL or `size` writable bytes.
         unsafe { give_sized(numbers, value_out, size, SUBSCRIPTION_ENTRY_FIRST, name) }

@@ -4,7 +4,8 @@
  * another thread runs the broker, a session discarded (its client is
  * disconnected), a retained message deleted, the queue-overflow event
  * with mqlite_event_queue_overflow(), the lists' refusals, and the
- * mqlite_broker_*() forms on the owning thread once it has stopped.
+ * mqlite_broker_*() forms on the owning thread once it has stopped; and
+ * every one of them refusing NULL and invalid UTF-8.
  * mini_client.h is the network client.
  */
 #define _DEFAULT_SOURCE
@@ -80,7 +81,109 @@ static bool wait_queued(const mqlite_handle *handle, uint64_t queued) {
     return false;
 }
 
+#define BAD_UTF8 "\xff\xfe"
+
+/* Every management function refuses NULL where a pointer is required and
+ * invalid UTF-8, and leaves its out-parameters alone then (test_null.c's
+ * rules, for these functions). */
+static void nulls(void) {
+    mqlite_broker *broker = test_broker(NULL);
+    mqlite_handle *handle = NULL;
+    CHECK_RC(mqlite_broker_handle(broker, &handle), MQLITE_OK);
+    mqlite_client_list *clients = (mqlite_client_list *)&clients;
+    mqlite_session_list *sessions = (mqlite_session_list *)&sessions;
+    mqlite_subscription_list *subscriptions = (mqlite_subscription_list *)&subscriptions;
+    mqlite_retained_list *retained = (mqlite_retained_list *)&retained;
+    bool deleted = true;
+
+    CHECK_RC(mqlite_broker_clients(NULL, &clients), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_clients(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_clients(NULL, 1, &clients), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_sessions(NULL, &sessions), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_sessions(broker, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_sessions(NULL, 1, &sessions), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_sessions(handle, 1, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_session_subscriptions(NULL, "c", &subscriptions),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_session_subscriptions(broker, NULL, &subscriptions),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_session_subscriptions(broker, BAD_UTF8, &subscriptions),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_session_subscriptions(broker, "c", NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_session_subscriptions(NULL, "c", 1, &subscriptions),
+             MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_session_subscriptions(handle, BAD_UTF8, 1, &subscriptions),
+             MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_session_subscriptions(handle, "c", 1, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_retained(NULL, NULL, &retained), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_retained(broker, BAD_UTF8, &retained), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_retained(broker, "a/#/b", &retained), MQLITE_INVALID_TOPIC);
+    CHECK_RC(mqlite_broker_retained(broker, NULL, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_retained(NULL, NULL, 1, &retained), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_retained(handle, BAD_UTF8, 1, &retained), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_retained(handle, NULL, 1, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_delete_session(NULL, "c", &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_delete_session(broker, NULL, &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_delete_session(broker, BAD_UTF8, &deleted), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_delete_session(NULL, "c", 1, &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_delete_session(handle, BAD_UTF8, 1, &deleted), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_broker_delete_retained(NULL, "t", &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_delete_retained(broker, NULL, &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_delete_retained(broker, BAD_UTF8, &deleted), MQLITE_INVALID_UTF8);
+    CHECK_RC(mqlite_handle_delete_retained(NULL, "t", 1, &deleted), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_handle_delete_retained(handle, NULL, 1, &deleted), MQLITE_NULL_PARAMETER);
+    CHECK(clients == (mqlite_client_list *)&clients);
+    CHECK(sessions == (mqlite_session_list *)&sessions);
+    CHECK(subscriptions == (mqlite_subscription_list *)&subscriptions);
+    CHECK(retained == (mqlite_retained_list *)&retained);
+    CHECK(deleted);
+
+    /* The lists' accessors, on NULL and on an empty list. */
+    size_t count = 77, len = 77;
+    const char *text = "untouched";
+    const mqlite_message *message = NULL;
+    mqlite_session_entry session;
+    mqlite_subscription_entry grant;
+    mqlite_client_list_free(NULL);
+    mqlite_session_list_free(NULL);
+    mqlite_subscription_list_free(NULL);
+    mqlite_retained_list_free(NULL);
+    CHECK_RC(mqlite_session_list_count(NULL, &count), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_session_list_id(NULL, 0, &text, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_session_list_username(NULL, 0, &text, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_session_list_get(NULL, 0, &session, sizeof session), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_subscription_list_count(NULL, &count), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_subscription_list_filter(NULL, 0, &text, &len), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_subscription_list_get(NULL, 0, &grant, sizeof grant), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_retained_list_count(NULL, &count), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_retained_list_get(NULL, 0, &message), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_broker_sessions(broker, &sessions), MQLITE_OK);
+    CHECK_RC(mqlite_session_list_count(sessions, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_session_list_id(sessions, 0, &text, &len), MQLITE_NOT_FOUND);
+    CHECK_RC(mqlite_session_list_get(sessions, 0, &session, sizeof session), MQLITE_NOT_FOUND);
+    mqlite_session_list_free(sessions);
+    CHECK_RC(mqlite_broker_retained(broker, NULL, &retained), MQLITE_OK);
+    CHECK_RC(mqlite_retained_list_count(retained, NULL), MQLITE_NULL_PARAMETER);
+    CHECK_RC(mqlite_retained_list_get(retained, 0, NULL), MQLITE_NULL_PARAMETER);
+    mqlite_retained_list_free(retained);
+    CHECK(count == 77 && len == 77 && strcmp(text, "untouched") == 0 && message == NULL);
+
+    /* An event pointer that no callback was lent is refused. */
+    mqlite_event fake;
+    memset(&fake, 0, sizeof fake);
+    fake.kind = MQLITE_EVENT_QUEUE_OVERFLOW;
+    uint64_t dropped = 77;
+    CHECK_RC(mqlite_event_queue_overflow(&fake, &dropped, NULL), MQLITE_INVALID_ARGUMENT);
+    CHECK_RC(mqlite_event_queue_overflow(NULL, &dropped, NULL), MQLITE_NULL_PARAMETER);
+    CHECK(dropped == 77);
+
+    mqlite_broker_free(broker);
+    CHECK_RC(mqlite_handle_clients(handle, 1, &clients), MQLITE_STOPPED);
+    mqlite_handle_free(handle);
+}
+
 int main(void) {
+    nulls();
     mqlite_config *config = mqlite_config_new();
     mqlite_broker *broker = NULL;
     CHECK_RC(mqlite_config_add_listener(config, "127.0.0.1:0"), MQLITE_OK);
@@ -159,6 +262,8 @@ int main(void) {
     CHECK(count == 1);
     CHECK_RC(mqlite_session_list_id(sessions, 0, &text, &len), MQLITE_OK);
     CHECK(text_is(text, len, "c-sub"));
+    CHECK_RC(mqlite_session_list_username(sessions, 0, &text, &len), MQLITE_OK);
+    CHECK(text_is(text, len, "alice"));
     mqlite_session_entry session;
     CHECK(mqlite_session_entry_size() == sizeof session);
     CHECK_RC(mqlite_session_list_get(sessions, 0, &session, sizeof session), MQLITE_OK);

@@ -357,6 +357,7 @@ _SIGNATURES = [
     ("mqlite_session_list_free", [_P], None),
     ("mqlite_session_list_count", [_P, POINTER(c_size_t)], _R),
     ("mqlite_session_list_id", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_session_list_username", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_session_list_get", [_P, c_size_t, POINTER(SessionEntryC), c_size_t], _R),
     ("mqlite_subscription_list_free", [_P], None),
     ("mqlite_subscription_list_count", [_P, POINTER(c_size_t)], _R),

@@ -59,6 +59,8 @@ class SessionInfo:
     expiry_interval: Optional[int]
     #: For an offline session that expires: seconds left before it does.
     expires_in: Optional[float]
+    #: The user name of its latest connection, if any.
+    username: Optional[str]
     subscriptions: int
     queued: int
     inflight: int
@@ -129,6 +131,7 @@ def _read_sessions(lib: Any, pointer: int) -> List[SessionInfo]:
             expiry_interval=None if entry.expiry_interval == _NEVER else entry.expiry_interval,
             expires_in=(None if entry.expires_in_ms == _NO_DEADLINE
                         else entry.expires_in_ms / 1000),
+            username=_text(lib, "mqlite_session_list_username", pointer, index),
             subscriptions=entry.subscriptions,
             queued=entry.queued,
             inflight=entry.inflight,
