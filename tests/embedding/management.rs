@@ -128,6 +128,7 @@ fn sessions_list_offline_ones_with_their_queue() {
     assert!(!away.connected && away.persistent);
     assert_eq!(away.subscriptions, 1);
     assert_eq!(away.expiry_interval, None, "3.1.1 sessions never expire");
+    assert_eq!((away.expires_in, away.username.as_deref()), (None, None));
     let here = sessions.iter().find(|s| s.client_id == "m-here").unwrap();
     assert!(here.connected && !here.persistent);
     assert_eq!(here.expiry_interval, Some(0));

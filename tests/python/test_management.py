@@ -83,6 +83,7 @@ def test_clients_sessions_and_subscriptions():
         assert sessions["py-away"].persistent and not sessions["py-away"].connected
         assert sessions["py-away"].expiry_interval is None
         assert sessions["py-live"].expiry_interval == 0
+        assert sessions["py-live"].username is None
 
         subscriptions = broker.session_subscriptions("py-live")
         assert [(s.filter, s.qos) for s in subscriptions] == [("py/a", 1), ("py/b/#", 0)]
