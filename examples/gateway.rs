@@ -97,7 +97,14 @@ fn main() -> Result<(), BoxError> {
         Event::Disconnected { client, reason } => {
             println!("[broker] {} disconnected: {reason:?}", client.client_id)
         }
-        Event::Unsubscribed { .. } => {}
+        Event::QueueOverflow {
+            client, dropped, ..
+        } => println!(
+            "[broker] {} is not keeping up: {dropped} message(s) dropped",
+            client.client_id
+        ),
+        // Kinds of event added later.
+        _ => {}
     });
 
     // The host reads telemetry on its own (main) thread. Subscribing

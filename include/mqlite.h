@@ -75,6 +75,15 @@ typedef struct mqlite_bridge_stats_list mqlite_bridge_stats_list;
 typedef struct mqlite_broker mqlite_broker;
 
 /**
+ * The clients connected at one moment. Opaque: made by
+ * `mqlite_broker_clients()` or `mqlite_handle_clients()`, read with
+ * `mqlite_client_list_count()`, `mqlite_client_list_id()`,
+ * `mqlite_client_list_username()`, `mqlite_client_list_peer()` and
+ * `mqlite_client_list_get()`, freed with `mqlite_client_list_free()`.
+ */
+typedef struct mqlite_client_list mqlite_client_list;
+
+/**
  * The broker's settings. Opaque: create with `mqlite_config_new()`, change
  * with the `mqlite_config_set_*` functions, give to `mqlite_broker_new()`
  * (which copies it), free with `mqlite_config_free()`.
@@ -126,6 +135,32 @@ typedef struct mqlite_message_rewrite mqlite_message_rewrite;
  * 3.1.1 subscribers get the message without them.
  */
 typedef struct mqlite_properties mqlite_properties;
+
+/**
+ * The retained messages at one moment, sorted by topic. Opaque: read
+ * with `mqlite_retained_list_count()` and `mqlite_retained_list_get()`,
+ * freed with `mqlite_retained_list_free()`.
+ */
+typedef struct mqlite_retained_list mqlite_retained_list;
+
+/**
+ * The sessions at one moment, offline ones included. Opaque: made by
+ * `mqlite_broker_sessions()` or `mqlite_handle_sessions()`, read with
+ * `mqlite_session_list_count()`, `mqlite_session_list_id()`,
+ * `mqlite_session_list_username()` and `mqlite_session_list_get()`,
+ * freed with `mqlite_session_list_free()`.
+ */
+typedef struct mqlite_session_list mqlite_session_list;
+
+/**
+ * A session's subscriptions at one moment, sorted by filter. Opaque: made
+ * by `mqlite_broker_session_subscriptions()` or
+ * `mqlite_handle_session_subscriptions()`, read with
+ * `mqlite_subscription_list_count()`, `mqlite_subscription_list_filter()`
+ * and `mqlite_subscription_list_get()`, freed with
+ * `mqlite_subscription_list_free()`.
+ */
+typedef struct mqlite_subscription_list mqlite_subscription_list;
 
 /**
  * The outcome of a fallible mqlite call: `MQLITE_OK` (0) or one of the
@@ -484,8 +519,8 @@ typedef struct mqlite_event {
 } mqlite_event;
 
 /**
- * Told when a client connects, disconnects, subscribes or unsubscribes.
- * Runs on the broker thread.
+ * Told when a client connects, disconnects, subscribes or unsubscribes,
+ * and when its queue overflows. Runs on the broker thread.
  *
  * Parameters: `userdata` as given; `event`, what happened.
  *
@@ -579,6 +614,119 @@ typedef struct mqlite_stats {
  * one this header does not name as "some other transport".
  */
 typedef uint32_t mqlite_transport;
+
+/**
+ * One connected client's numbers, read with `mqlite_client_list_get()`.
+ *
+ * Grows: later libraries append `uint64_t` fields at the end, and only
+ * there. Pass `sizeof(mqlite_client_entry)` as your header has it: the
+ * library fills the fields it has and zeroes those it does not.
+ */
+typedef struct mqlite_client_entry {
+  /**
+   * 3 (MQTT 3.1), 4 (3.1.1) or 5.
+   */
+  uint64_t protocol_level;
+  /**
+   * The listener it came in on (numbered as for
+   * `mqlite_connect_info_listener()`).
+   */
+  uint64_t listener;
+  /**
+   * When its CONNECT was accepted: milliseconds since the Unix epoch, by
+   * the wall clock when the list was made.
+   */
+  uint64_t connected_at_ms;
+  /**
+   * 1 when its session outlives the connection, else 0.
+   */
+  uint64_t persistent;
+  /**
+   * Subscriptions it holds.
+   */
+  uint64_t subscriptions;
+  /**
+   * QoS 1/2 messages waiting for room in its in-flight window.
+   */
+  uint64_t queued;
+  /**
+   * QoS 1/2 messages sent and not yet acknowledged.
+   */
+  uint64_t inflight;
+  /**
+   * Messages sent to it (resends not counted again).
+   */
+  uint64_t messages_sent;
+  /**
+   * Messages for it that were dropped.
+   */
+  uint64_t messages_dropped;
+} mqlite_client_entry;
+
+/**
+ * One session's numbers, read with `mqlite_session_list_get()`.
+ *
+ * Grows: later libraries append `uint64_t` fields at the end, and only
+ * there. Pass `sizeof(mqlite_session_entry)` as your header has it.
+ */
+typedef struct mqlite_session_entry {
+  /**
+   * 1 while a client is connected to it, else 0.
+   */
+  uint64_t connected;
+  /**
+   * 1 when it outlives its connection, else 0 (such a session is listed
+   * only while its client is connected).
+   */
+  uint64_t persistent;
+  /**
+   * How long it outlives its connection, in seconds; `0xFFFFFFFF`: for
+   * ever.
+   */
+  uint64_t expiry_interval;
+  /**
+   * For an offline session that expires: milliseconds left before it
+   * does; `UINT64_MAX` otherwise.
+   */
+  uint64_t expires_in_ms;
+  /**
+   * Subscriptions it holds.
+   */
+  uint64_t subscriptions;
+  /**
+   * QoS 1/2 messages waiting for its client.
+   */
+  uint64_t queued;
+  /**
+   * QoS 1/2 messages sent and not yet acknowledged.
+   */
+  uint64_t inflight;
+} mqlite_session_entry;
+
+/**
+ * One subscription's grant, read with `mqlite_subscription_list_get()`.
+ *
+ * Grows: later libraries append `uint64_t` fields at the end, and only
+ * there. Pass `sizeof(mqlite_subscription_entry)` as your header has it.
+ */
+typedef struct mqlite_subscription_entry {
+  /**
+   * The maximum QoS granted: 0, 1 or 2.
+   */
+  uint64_t qos;
+  /**
+   * 1 for MQTT 5 No Local, else 0.
+   */
+  uint64_t no_local;
+  /**
+   * 1 for MQTT 5 Retain As Published, else 0.
+   */
+  uint64_t retain_as_published;
+  /**
+   * The MQTT 5 Subscription Identifier; 0 when none.
+   */
+  uint64_t identifier;
+} mqlite_subscription_entry;
 
 /**
  * A log level: one of the `MQLITE_LOG_*` values, from the most severe.
@@ -821,6 +969,15 @@ typedef void (*mqlite_log_callback)(void *userdata,
  * A client unsubscribed (`filter`).
  */
 #define MQLITE_EVENT_UNSUBSCRIBED 4
+
+/**
+ * A client's queue is full and messages for it are being dropped: told at
+ * the first drop of an overflow, then at most once a second while it
+ * lasts. `mqlite_event_queue_overflow()` gives how many were dropped. The
+ * client may be offline (its peer then reads `0.0.0.0:0`). A program
+ * built against an older header ignores it as an unknown kind.
+ */
+#define MQLITE_EVENT_QUEUE_OVERFLOW 5
 
 /**
  * Not a disconnection event.
@@ -3016,8 +3173,8 @@ mqlite_result mqlite_broker_set_message_callback(struct mqlite_broker *broker,
 
 /**
  * Sets the event callback, called on the broker thread when a client
- * connects, disconnects, subscribes or unsubscribes. Replaces an earlier
- * one.
+ * connects, disconnects, subscribes or unsubscribes, and when its queue
+ * overflows (`MQLITE_EVENT_QUEUE_OVERFLOW`). Replaces an earlier one.
  *
  * # Parameters
  * - `broker`: the broker.
@@ -4387,6 +4544,789 @@ mqlite_result mqlite_connect_info_certificate_subject(const struct mqlite_connec
 mqlite_result mqlite_connect_info_certificate_common_name(const struct mqlite_connect_info *info,
                                                           const char **common_name_out,
                                                           size_t *len_out);
+
+/**
+ * The counts of an `MQLITE_EVENT_QUEUE_OVERFLOW` event.
+ *
+ * # Parameters
+ * - `event`: the pointer the event callback was given.
+ * - `dropped_out`: receives how many messages the client's queue refused
+ *   since the previous overflow event of its session (1 at the start of
+ *   an overflow, unless drops of the previous one were not told yet).
+ * - `queued_out`: receives how many messages its queue holds now; NULL
+ *   when the caller does not need it.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`event` or `dropped_out`),
+ * `MQLITE_INVALID_ARGUMENT` (`event` is not the pointer an event callback
+ * running on this thread was given, or its kind is not
+ * `MQLITE_EVENT_QUEUE_OVERFLOW`).
+ *
+ * # Memory and lifetimes
+ * The out-parameters are written only on success; nothing is kept.
+ *
+ * # Safety
+ * `event` is NULL or any pointer (looked up, not read, unless it is the
+ * callback's); `dropped_out` and `queued_out` are NULL or writable.
+ */
+mqlite_result mqlite_event_queue_overflow(const struct mqlite_event *event,
+                                          uint64_t *dropped_out,
+                                          size_t *queued_out);
+
+/**
+ * The size of the library's `mqlite_client_entry`.
+ *
+ * # Parameters
+ * None.
+ *
+ * # Returns
+ * The library's `sizeof(mqlite_client_entry)`: a field of your header
+ * exists in the library when its offset is below it.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ */
+size_t mqlite_client_entry_size(void);
+
+/**
+ * Frees a client list.
+ *
+ * # Parameters
+ * - `list`: from `mqlite_broker_clients()` or `mqlite_handle_clients()`,
+ *   or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer, and every string read from the list, must
+ * not be used again.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void mqlite_client_list_free(struct mqlite_client_list *list);
+
+/**
+ * How many clients a list holds.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `count_out`: receives the count; entries are numbered from 0.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * `*count_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `count_out` is NULL or writable.
+ */
+mqlite_result mqlite_client_list_count(const struct mqlite_client_list *list,
+                                       size_t *count_out);
+
+/**
+ * The client identifier of a client in a list.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `text_out`: receives the client id (UTF-8, NUL-terminated).
+ * - `len_out`: receives its length in bytes, without the NUL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last).
+ *
+ * # Memory and lifetimes
+ * `*text_out` belongs to the list: valid until
+ * `mqlite_client_list_free()`; do not free it. Written only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_client_list_id(const struct mqlite_client_list *list,
+                                    size_t index,
+                                    const char **text_out,
+                                    size_t *len_out);
+
+/**
+ * The user name a client in a list connected with.
+ *
+ * # Parameters
+ * As for `mqlite_client_list_id()`; `*text_out` is NULL (and `*len_out`
+ * 0) when the client gave none.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`.
+ *
+ * # Memory and lifetimes
+ * As for `mqlite_client_list_id()`.
+ *
+ * # Safety
+ * As for `mqlite_client_list_id()`.
+ */
+mqlite_result mqlite_client_list_username(const struct mqlite_client_list *list,
+                                          size_t index,
+                                          const char **text_out,
+                                          size_t *len_out);
+
+/**
+ * Who is at the other end of a client's connection, as text
+ * (`127.0.0.1:50000`, `[::1]:50000`, `unix:/path`, as
+ * `mqlite_client_info.peer`).
+ *
+ * # Parameters
+ * As for `mqlite_client_list_id()`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`.
+ *
+ * # Memory and lifetimes
+ * As for `mqlite_client_list_id()`.
+ *
+ * # Safety
+ * As for `mqlite_client_list_id()`.
+ */
+mqlite_result mqlite_client_list_peer(const struct mqlite_client_list *list,
+                                      size_t index,
+                                      const char **text_out,
+                                      size_t *len_out);
+
+/**
+ * The numbers of a client in a list, into a `mqlite_client_entry` of the
+ * caller's size.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `value_out`: receives the numbers.
+ * - `size`: `sizeof(mqlite_client_entry)` as your header has it.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`,
+ * `MQLITE_INVALID_ARGUMENT` (`size` below the first
+ * `mqlite_client_entry`, 72 bytes).
+ *
+ * # Memory and lifetimes
+ * The caller owns `*value_out`; exactly `size` bytes of it are written,
+ * only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; `value_out` is NULL or has `size` writable
+ * bytes.
+ */
+mqlite_result mqlite_client_list_get(const struct mqlite_client_list *list,
+                                     size_t index,
+                                     struct mqlite_client_entry *value_out,
+                                     size_t size);
+
+/**
+ * Frees a retained list.
+ *
+ * # Parameters
+ * - `list`: from `mqlite_broker_retained()` or `mqlite_handle_retained()`,
+ *   or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer, and every message read from the list,
+ * must not be used again.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void mqlite_retained_list_free(struct mqlite_retained_list *list);
+
+/**
+ * How many messages a retained list holds.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `count_out`: receives the count; messages are numbered from 0.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * `*count_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `count_out` is NULL or writable.
+ */
+mqlite_result mqlite_retained_list_count(const struct mqlite_retained_list *list,
+                                         size_t *count_out);
+
+/**
+ * A message of a retained list: topic, payload, QoS, and the retain flag
+ * (set).
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `message_out`: receives the message.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last).
+ *
+ * # Memory and lifetimes
+ * `*message_out`, and the topic and payload it points to, belong to the
+ * list: valid until `mqlite_retained_list_free()`; do not free them. The
+ * `mqlite_message_*()` property accessors read only a message lent to a
+ * running callback, and refuse this one. Written only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; `message_out` is NULL or writable.
+ */
+mqlite_result mqlite_retained_list_get(const struct mqlite_retained_list *list,
+                                       size_t index,
+                                       const struct mqlite_message **message_out);
+
+/**
+ * The size of the library's `mqlite_session_entry`.
+ *
+ * # Parameters
+ * None.
+ *
+ * # Returns
+ * The library's `sizeof(mqlite_session_entry)`.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ */
+size_t mqlite_session_entry_size(void);
+
+/**
+ * Frees a session list.
+ *
+ * # Parameters
+ * - `list`: from `mqlite_broker_sessions()` or `mqlite_handle_sessions()`,
+ *   or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer, and every string read from the list, must
+ * not be used again.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void mqlite_session_list_free(struct mqlite_session_list *list);
+
+/**
+ * How many sessions a list holds.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `count_out`: receives the count; entries are numbered from 0.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * `*count_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `count_out` is NULL or writable.
+ */
+mqlite_result mqlite_session_list_count(const struct mqlite_session_list *list,
+                                        size_t *count_out);
+
+/**
+ * The client identifier of a session in a list.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `text_out`: receives the client id (UTF-8, NUL-terminated).
+ * - `len_out`: receives its length in bytes, without the NUL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last).
+ *
+ * # Memory and lifetimes
+ * `*text_out` belongs to the list: valid until
+ * `mqlite_session_list_free()`; do not free it. Written only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_session_list_id(const struct mqlite_session_list *list,
+                                     size_t index,
+                                     const char **text_out,
+                                     size_t *len_out);
+
+/**
+ * The user name of the latest connection of a session in a list.
+ *
+ * # Parameters
+ * As for `mqlite_session_list_id()`; `*text_out` is NULL (and `*len_out`
+ * 0) when that connection gave none.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`.
+ *
+ * # Memory and lifetimes
+ * As for `mqlite_session_list_id()`.
+ *
+ * # Safety
+ * As for `mqlite_session_list_id()`.
+ */
+mqlite_result mqlite_session_list_username(const struct mqlite_session_list *list,
+                                           size_t index,
+                                           const char **text_out,
+                                           size_t *len_out);
+
+/**
+ * The numbers of a session in a list, into a `mqlite_session_entry` of
+ * the caller's size.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `value_out`: receives the numbers.
+ * - `size`: `sizeof(mqlite_session_entry)` as your header has it.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`,
+ * `MQLITE_INVALID_ARGUMENT` (`size` below the first
+ * `mqlite_session_entry`, 56 bytes).
+ *
+ * # Memory and lifetimes
+ * The caller owns `*value_out`; exactly `size` bytes of it are written,
+ * only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; `value_out` is NULL or has `size` writable
+ * bytes.
+ */
+mqlite_result mqlite_session_list_get(const struct mqlite_session_list *list,
+                                      size_t index,
+                                      struct mqlite_session_entry *value_out,
+                                      size_t size);
+
+/**
+ * The size of the library's `mqlite_subscription_entry`.
+ *
+ * # Parameters
+ * None.
+ *
+ * # Returns
+ * The library's `sizeof(mqlite_subscription_entry)`.
+ *
+ * # Memory and lifetimes
+ * Nothing is kept.
+ */
+size_t mqlite_subscription_entry_size(void);
+
+/**
+ * Frees a subscription list.
+ *
+ * # Parameters
+ * - `list`: from `mqlite_broker_session_subscriptions()` or
+ *   `mqlite_handle_session_subscriptions()`, or NULL (nothing happens).
+ *
+ * # Returns
+ * Nothing.
+ *
+ * # Memory and lifetimes
+ * Takes ownership: the pointer, and every filter read from the list,
+ * must not be used again.
+ *
+ * # Safety
+ * `list` is NULL or a list not yet freed.
+ */
+void mqlite_subscription_list_free(struct mqlite_subscription_list *list);
+
+/**
+ * How many subscriptions a list holds.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `count_out`: receives the count; entries are numbered from 0.
+ *
+ * # Returns
+ * `MQLITE_OK` or `MQLITE_NULL_PARAMETER`.
+ *
+ * # Memory and lifetimes
+ * `*count_out` is written only on success; nothing is kept.
+ *
+ * # Safety
+ * `list` is NULL or live; `count_out` is NULL or writable.
+ */
+mqlite_result mqlite_subscription_list_count(const struct mqlite_subscription_list *list,
+                                             size_t *count_out);
+
+/**
+ * The topic filter of a subscription in a list (`$share/{group}/...`
+ * for a shared one).
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `text_out`: receives the filter (UTF-8, NUL-terminated).
+ * - `len_out`: receives its length in bytes, without the NUL.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (`index` past
+ * the last).
+ *
+ * # Memory and lifetimes
+ * `*text_out` belongs to the list: valid until
+ * `mqlite_subscription_list_free()`; do not free it. Written only on
+ * success.
+ *
+ * # Safety
+ * `list` is NULL or live; the out-parameters are NULL or writable.
+ */
+mqlite_result mqlite_subscription_list_filter(const struct mqlite_subscription_list *list,
+                                              size_t index,
+                                              const char **text_out,
+                                              size_t *len_out);
+
+/**
+ * The grant of a subscription in a list, into a
+ * `mqlite_subscription_entry` of the caller's size.
+ *
+ * # Parameters
+ * - `list`: the list.
+ * - `index`: from 0 to the count less 1.
+ * - `value_out`: receives the grant.
+ * - `size`: `sizeof(mqlite_subscription_entry)` as your header has it.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND`,
+ * `MQLITE_INVALID_ARGUMENT` (`size` below the first
+ * `mqlite_subscription_entry`, 32 bytes).
+ *
+ * # Memory and lifetimes
+ * The caller owns `*value_out`; exactly `size` bytes of it are written,
+ * only on success.
+ *
+ * # Safety
+ * `list` is NULL or live; `value_out` is NULL or has `size` writable
+ * bytes.
+ */
+mqlite_result mqlite_subscription_list_get(const struct mqlite_subscription_list *list,
+                                           size_t index,
+                                           struct mqlite_subscription_entry *value_out,
+                                           size_t size);
+
+/**
+ * The clients connected now: client id, user name, peer, protocol,
+ * listener, when it connected, and its subscription, queued and in-flight
+ * counts (the broker's own bridge links are not listed).
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `list_out`: receives a new list (empty when nobody is connected).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with `mqlite_client_list_free()`;
+ * it is a snapshot, independent of the broker. `*list_out` is written
+ * only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_clients(struct mqlite_broker *broker,
+                                    struct mqlite_client_list **list_out);
+
+/**
+ * Every session, offline persistent ones included, with its expiry and
+ * counts (bridges' own sessions are not listed).
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with
+ * `mqlite_session_list_free()`. `*list_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_sessions(struct mqlite_broker *broker,
+                                     struct mqlite_session_list **list_out);
+
+/**
+ * The subscriptions of a session (connected or not), sorted by filter,
+ * with their QoS and MQTT 5 options.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `client_id`: NUL-terminated client id of the session.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_BUSY`, `MQLITE_NOT_FOUND` (no session of that client id).
+ *
+ * # Memory and lifetimes
+ * `client_id` is borrowed for the call. The caller owns the list and
+ * frees it with `mqlite_subscription_list_free()`. `*list_out` is
+ * written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `client_id` is NULL or NUL-terminated;
+ * `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_session_subscriptions(struct mqlite_broker *broker,
+                                                  const char *client_id,
+                                                  struct mqlite_subscription_list **list_out);
+
+/**
+ * The retained messages whose topic `filter` matches, sorted by topic.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `filter`: NUL-terminated topic filter, or NULL for every retained
+ *   message (`$SYS` ones included). A filter starting with a wildcard
+ *   does not match `$` topics.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_TOPIC` (an invalid filter), `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `filter` is borrowed for the call. The caller owns the list and frees
+ * it with `mqlite_retained_list_free()`; the messages are copies.
+ * `*list_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `filter` is NULL or NUL-terminated;
+ * `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_retained(struct mqlite_broker *broker,
+                                     const char *filter,
+                                     struct mqlite_retained_list **list_out);
+
+/**
+ * Discards a session: a connected client is disconnected as by
+ * `mqlite_handle_kick()` (its will is published; an MQTT 5 client is
+ * told 0x98, Administrative action), then the session, its
+ * subscriptions, queue and in-flight messages go, from the persistence
+ * file too.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `client_id`: NUL-terminated client id of the session.
+ * - `deleted_out`: receives true when there was such a session, false
+ *   when there was none; NULL when the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK` (also when there was no such session),
+ * `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `client_id` is borrowed for the call; `*deleted_out` is written only
+ * on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `client_id` is NULL or NUL-terminated;
+ * `deleted_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_delete_session(struct mqlite_broker *broker,
+                                           const char *client_id,
+                                           bool *deleted_out);
+
+/**
+ * Clears the retained message of a topic, as an empty retained PUBLISH
+ * would (from the persistence file too), without sending anything.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `topic`: NUL-terminated topic name.
+ * - `deleted_out`: receives true when the topic had a retained message;
+ *   NULL when the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK` (also when there was none), `MQLITE_NULL_PARAMETER`,
+ * `MQLITE_INVALID_UTF8`, `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `topic` is borrowed for the call; `*deleted_out` is written only on
+ * success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `topic` is NULL or NUL-terminated;
+ * `deleted_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_delete_retained(struct mqlite_broker *broker,
+                                            const char *topic,
+                                            bool *deleted_out);
+
+/**
+ * `mqlite_broker_clients()` from any thread.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_ON_BROKER_THREAD`,
+ * `MQLITE_STOPPED` (stopped, or no answer in time).
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with `mqlite_client_list_free()`.
+ * `*list_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_clients(const struct mqlite_handle *handle,
+                                    uint64_t timeout_ms,
+                                    struct mqlite_client_list **list_out);
+
+/**
+ * `mqlite_broker_sessions()` from any thread.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_ON_BROKER_THREAD`,
+ * `MQLITE_STOPPED` (stopped, or no answer in time).
+ *
+ * # Memory and lifetimes
+ * The caller owns the list and frees it with
+ * `mqlite_session_list_free()`. `*list_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_sessions(const struct mqlite_handle *handle,
+                                     uint64_t timeout_ms,
+                                     struct mqlite_session_list **list_out);
+
+/**
+ * `mqlite_broker_session_subscriptions()` from any thread.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `client_id`: NUL-terminated client id of the session.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_NOT_FOUND` (no session of that client id),
+ * `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED`.
+ *
+ * # Memory and lifetimes
+ * `client_id` is copied. The caller owns the list and frees it with
+ * `mqlite_subscription_list_free()`. `*list_out` is written only on
+ * success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `client_id` is NULL or NUL-terminated;
+ * `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_session_subscriptions(const struct mqlite_handle *handle,
+                                                  const char *client_id,
+                                                  uint64_t timeout_ms,
+                                                  struct mqlite_subscription_list **list_out);
+
+/**
+ * `mqlite_broker_retained()` from any thread.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `filter`: NUL-terminated topic filter, or NULL for every retained
+ *   message.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `list_out`: receives a new list.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_TOPIC`, `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED`.
+ *
+ * # Memory and lifetimes
+ * `filter` is copied. The caller owns the list and frees it with
+ * `mqlite_retained_list_free()`. `*list_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `filter` is NULL or NUL-terminated;
+ * `list_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_retained(const struct mqlite_handle *handle,
+                                     const char *filter,
+                                     uint64_t timeout_ms,
+                                     struct mqlite_retained_list **list_out);
+
+/**
+ * `mqlite_broker_delete_session()` from any thread, waiting up to
+ * `timeout_ms` for the broker thread to do it.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `client_id`: NUL-terminated client id of the session.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `deleted_out`: receives whether there was such a session; NULL when
+ *   the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED` (stopped, or no answer in
+ * time: the broker may still discard the session at its next pass).
+ *
+ * # Memory and lifetimes
+ * `client_id` is copied; `*deleted_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `client_id` is NULL or NUL-terminated;
+ * `deleted_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_delete_session(const struct mqlite_handle *handle,
+                                           const char *client_id,
+                                           uint64_t timeout_ms,
+                                           bool *deleted_out);
+
+/**
+ * `mqlite_broker_delete_retained()` from any thread, waiting up to
+ * `timeout_ms` for the broker thread to do it.
+ *
+ * # Parameters
+ * - `handle`: a handle of the broker.
+ * - `topic`: NUL-terminated topic name.
+ * - `timeout_ms`: how long to wait for the answer, in milliseconds.
+ * - `deleted_out`: receives whether the topic had a retained message;
+ *   NULL when the caller does not need to know.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_ON_BROKER_THREAD`, `MQLITE_STOPPED` (stopped, or no answer in
+ * time: the broker may still clear it at its next pass).
+ *
+ * # Memory and lifetimes
+ * `topic` is copied; `*deleted_out` is written only on success.
+ *
+ * # Safety
+ * `handle` is NULL or live; `topic` is NULL or NUL-terminated;
+ * `deleted_out` is NULL or writable.
+ */
+mqlite_result mqlite_handle_delete_retained(const struct mqlite_handle *handle,
+                                            const char *topic,
+                                            uint64_t timeout_ms,
+                                            bool *deleted_out);
 
 /**
  * Routes mqlite's log records at `max_level` and more severe to

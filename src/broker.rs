@@ -21,6 +21,7 @@ pub use crate::local_receiver::LocalReceiver;
 
 mod bridges;
 mod heap;
+mod management;
 
 /// An MQTT broker running in the caller's thread.
 ///
@@ -280,7 +281,8 @@ impl Broker {
     }
 
     /// Sets the event hook, called on the broker thread when a client
-    /// connects, disconnects (with the reason), subscribes or unsubscribes.
+    /// connects, disconnects (with the reason), subscribes or unsubscribes, and
+    /// when its queue overflows ([`Event::QueueOverflow`]).
     /// A panic is logged and ignored.
     pub fn set_event_hook(&mut self, hook: impl FnMut(&Event<'_>) + Send + 'static) {
         self.reactor.core_mut().hooks.event = Some(Box::new(hook));

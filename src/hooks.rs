@@ -168,7 +168,10 @@ pub enum MessageDecision {
 }
 
 /// Something that happened to a client, for the event hook.
+///
+/// Later versions add kinds of event: a `match` needs a `_` arm.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// A client was accepted (CONNACK 0 sent).
     Connected {
@@ -205,6 +208,23 @@ pub enum Event<'a> {
         client: ClientInfo<'a>,
         /// The filter.
         filter: &'a str,
+    },
+    /// A client's queue (`max_queued_messages` / `max_queued_bytes`) is
+    /// full and messages for it are being dropped; until now the only sign
+    /// was `Stats::messages_dropped`. Told at the first drop of an
+    /// overflow (the first refused after the queue last took a message),
+    /// then at most once a second while the queue goes on refusing, so a
+    /// client that has stopped reading does not flood the hook.
+    QueueOverflow {
+        /// Whose queue (the client may be offline: then `peer` is
+        /// `0.0.0.0:0`).
+        client: ClientInfo<'a>,
+        /// Messages its queue refused since the previous `QueueOverflow`
+        /// of this session (1 at the start of an overflow, unless drops
+        /// of the previous one were not told yet).
+        dropped: u64,
+        /// Messages in its queue now.
+        queued: usize,
     },
 }
 

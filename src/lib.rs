@@ -37,6 +37,7 @@ pub mod ffi;
 pub mod hooks;
 mod listener;
 mod local_receiver;
+pub mod management;
 mod message;
 mod peer;
 mod publish_properties;
@@ -55,6 +56,7 @@ pub use hooks::{
     AclAccess, AuthDecision, AuthToken, ClientInfo, ConnectInfo, Event, MessageDecision,
 };
 pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
+pub use management::{ConnectedClient, SessionInfo, SubscriptionInfo};
 pub use message::Message;
 pub use peer::{GatewayProtocol, Peer};
 pub use publish_properties::PublishProperties;

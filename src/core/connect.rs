@@ -348,6 +348,7 @@ impl Core {
             return;
         };
         conn.state = ConnState::Connected(key);
+        conn.connected_at = now;
         conn.keepalive = keepalive;
         conn.will = will;
         conn.max_packet_size = options.max_packet_size;

@@ -92,6 +92,9 @@ pub(crate) struct Conn {
     /// Keepalive window (1.5 × the client's keepalive); zero means none.
     pub(crate) keepalive: Duration,
     pub(crate) last_packet_at: Instant,
+    /// When the connection was accepted, then when its CONNECT was (for
+    /// the management API's "connected since").
+    pub(crate) connected_at: Instant,
     /// The will to publish unless the client sends DISCONNECT.
     pub(crate) will: Option<Box<Will>>,
     /// Largest packet the client accepts (MQTT 5 Maximum Packet Size;
@@ -139,6 +142,7 @@ impl Conn {
             protocol: Protocol::V311,
             keepalive: Duration::ZERO,
             last_packet_at: now,
+            connected_at: now,
             will: None,
             max_packet_size: u32::MAX,
             problem_information: true,

@@ -11,7 +11,7 @@ use super::router::Grant;
 use super::session::{Inflight, InflightState, Session};
 use super::{ConnId, Core, Message, SessionKey};
 use crate::codec::{self, property, AckKind, PacketId, PropertiesBuilder, QoS};
-use crate::hooks::{AclAccess, ClientInfo, Hooks, Identity, MessageDecision};
+use crate::hooks::{AclAccess, ClientInfo, Event, Hooks, Identity, MessageDecision};
 use crate::peer::Peer;
 use crate::store::StoreOp;
 use crate::topic::is_valid_topic_name;
@@ -276,7 +276,40 @@ impl Core {
                     &session.client_id,
                     "queue full (max_queued_messages / max_queued_bytes)",
                 );
+                if let Some(dropped) = session.overflow.note(session.next_seq, self.now_ms) {
+                    self.report_overflow(key, dropped);
+                }
             }
+        }
+    }
+
+    /// Tells the event hook that the queue of `key` refused `dropped`
+    /// messages. Cold: a queue overflows rarely, and the check for a hook
+    /// stays out of the delivery path.
+    #[cold]
+    #[inline(never)]
+    fn report_overflow(&mut self, key: SessionKey, dropped: u64) {
+        if !self.hooks.has_event() {
+            return;
+        }
+        let Some(session) = self.sessions.get(key) else {
+            return;
+        };
+        let queued = session.queued_messages();
+        let peer = session
+            .conn
+            .and_then(|id| self.conns.get(id))
+            .map(|conn| conn.peer.clone());
+        let identity = match peer {
+            Some(peer) => self.identity(key, peer),
+            None => self.offline_identity(key),
+        };
+        if let Some(identity) = identity {
+            self.hooks.event(&Event::QueueOverflow {
+                client: identity.info(),
+                dropped,
+                queued,
+            });
         }
     }
 

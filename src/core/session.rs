@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::connect_options::SESSION_NEVER_EXPIRES;
 use super::connection::Will;
+use super::overflow::Overflow;
 use super::packet_ids::PacketIds;
 use super::router::Grant;
 use super::ConnId;
@@ -183,6 +184,8 @@ pub(crate) struct Session {
     pub(crate) messages_sent: u64,
     /// Messages for it that were dropped.
     pub(crate) messages_dropped: u64,
+    /// Its queue's overflows, for the event hook.
+    pub(crate) overflow: Overflow,
 }
 
 impl Session {
@@ -216,6 +219,7 @@ impl Session {
             crosses_at_granted_qos: false,
             messages_sent: 0,
             messages_dropped: 0,
+            overflow: Overflow::default(),
         }
     }
 

@@ -28,6 +28,10 @@ pub use super::broker_hooks::{
     mqlite_broker_set_event_callback, mqlite_broker_set_message_callback,
 };
 pub use super::broker_listeners::{mqlite_broker_custom_port, mqlite_broker_reload};
+pub use super::broker_management::{
+    mqlite_broker_clients, mqlite_broker_delete_retained, mqlite_broker_delete_session,
+    mqlite_broker_retained, mqlite_broker_session_subscriptions, mqlite_broker_sessions,
+};
 use super::config::mqlite_config;
 use super::handle::mqlite_handle;
 use super::panic::{arg, boundary, guard, out};

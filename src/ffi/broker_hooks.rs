@@ -126,8 +126,8 @@ pub unsafe extern "C" fn mqlite_broker_set_message_callback(
 }
 
 /// Sets the event callback, called on the broker thread when a client
-/// connects, disconnects, subscribes or unsubscribes. Replaces an earlier
-/// one.
+/// connects, disconnects, subscribes or unsubscribes, and when its queue
+/// overflows (`MQLITE_EVENT_QUEUE_OVERFLOW`). Replaces an earlier one.
 ///
 /// # Parameters
 /// - `broker`: the broker.

@@ -18,8 +18,9 @@ use super::types::{
     auth_decision_from_c, client_view, close_reason_to_c, mqlite_acl_access, mqlite_auth_decision,
     mqlite_client_info, mqlite_connect_info, mqlite_event, mqlite_message, mqlite_message_decision,
     qos_from_c, PeerText, MQLITE_ACL_PUBLISH, MQLITE_ACL_RECEIVE, MQLITE_ACL_SUBSCRIBE,
-    MQLITE_CLOSE_NONE, MQLITE_EVENT_CONNECTED, MQLITE_EVENT_DISCONNECTED, MQLITE_EVENT_SUBSCRIBED,
-    MQLITE_EVENT_UNSUBSCRIBED, MQLITE_MESSAGE_DROP, MQLITE_MESSAGE_PASS, MQLITE_MESSAGE_REWRITE,
+    MQLITE_CLOSE_NONE, MQLITE_EVENT_CONNECTED, MQLITE_EVENT_DISCONNECTED,
+    MQLITE_EVENT_QUEUE_OVERFLOW, MQLITE_EVENT_SUBSCRIBED, MQLITE_EVENT_UNSUBSCRIBED,
+    MQLITE_MESSAGE_DROP, MQLITE_MESSAGE_PASS, MQLITE_MESSAGE_REWRITE,
 };
 use super::views::{lending, ConnectValue, Lent};
 use crate::core::Message;
@@ -100,8 +101,8 @@ pub type mqlite_message_callback = Option<
     ) -> mqlite_message_decision,
 >;
 
-/// Told when a client connects, disconnects, subscribes or unsubscribes.
-/// Runs on the broker thread.
+/// Told when a client connects, disconnects, subscribes or unsubscribes,
+/// and when its queue overflows. Runs on the broker thread.
 ///
 /// Parameters: `userdata` as given; `event`, what happened.
 ///
@@ -467,7 +468,8 @@ pub(crate) fn event_hook(
             Event::Connected { client, .. }
             | Event::Disconnected { client, .. }
             | Event::Subscribed { client, .. }
-            | Event::Unsubscribed { client, .. } => client,
+            | Event::Unsubscribed { client, .. }
+            | Event::QueueOverflow { client, .. } => client,
             // An event added later is not told to C until it has a kind.
             #[allow(unreachable_patterns)]
             _ => return,
@@ -511,6 +513,9 @@ pub(crate) fn event_hook(
                 view.filter = filter.as_ptr().cast::<c_char>();
                 view.filter_len = filter.len();
             }
+            // The counts are read with `mqlite_event_queue_overflow()`: the
+            // struct is frozen.
+            Event::QueueOverflow { .. } => view.kind = MQLITE_EVENT_QUEUE_OVERFLOW,
             #[allow(unreachable_patterns)]
             _ => return,
         }

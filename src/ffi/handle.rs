@@ -8,6 +8,10 @@ pub use super::broker_bridges::{
     mqlite_handle_add_bridge, mqlite_handle_bridge_stats, mqlite_handle_remove_bridge,
 };
 use super::callbacks::{local_callback, mqlite_local_callback, UserData};
+pub use super::handle_management::{
+    mqlite_handle_clients, mqlite_handle_delete_retained, mqlite_handle_delete_session,
+    mqlite_handle_retained, mqlite_handle_session_subscriptions, mqlite_handle_sessions,
+};
 use super::panic::{arg, boundary, bytes, c_str, guard, out};
 use super::properties::{mqlite_properties, optional};
 use super::result::{mqlite_result, Failure};

@@ -31,9 +31,13 @@
 //! publishes), `views` (the views lent to a running callback) and their
 //! accessors, how the callback structs grow: [`view_access`] (clients),
 //! [`message_access`] (a message's MQTT 5 properties),
-//! [`connect_access`] (enhanced authentication and CONNECT properties)
-//! and [`listener_access`] (which listener a client came in on, its TLS
-//! certificate); [`listener`] (listeners with TLS, WebSocket, Unix
+//! [`connect_access`] (enhanced authentication and CONNECT properties),
+//! [`listener_access`] (which listener a client came in on, its TLS
+//! certificate) and [`event_access`] (a queue overflow's counts); the
+//! management API's snapshots in [`management_lists`] (clients, and what
+//! the lists share), [`management_sessions`] (sessions, a session's
+//! subscriptions) and [`management_retained`], made by
+//! `broker_management` and `handle_management`; [`listener`] (listeners with TLS, WebSocket, Unix
 //! sockets and settings of their own; their ports and reload in
 //! `broker_listeners`), [`bridge`] (bridges to upstream brokers, their
 //! settings in [`bridge_settings`], their counters in [`bridge_stats`];
@@ -90,6 +94,16 @@ pub mod message_access;
 pub mod connect_access;
 
 pub mod listener_access;
+
+pub mod event_access;
+
+pub mod management_lists;
+pub mod management_retained;
+pub mod management_sessions;
+
+mod broker_management;
+
+mod handle_management;
 
 pub mod log_bridge;
 

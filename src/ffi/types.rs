@@ -82,6 +82,12 @@ pub const MQLITE_EVENT_DISCONNECTED: mqlite_event_kind = 2;
 pub const MQLITE_EVENT_SUBSCRIBED: mqlite_event_kind = 3;
 /// A client unsubscribed (`filter`).
 pub const MQLITE_EVENT_UNSUBSCRIBED: mqlite_event_kind = 4;
+/// A client's queue is full and messages for it are being dropped: told at
+/// the first drop of an overflow, then at most once a second while it
+/// lasts. `mqlite_event_queue_overflow()` gives how many were dropped. The
+/// client may be offline (its peer then reads `0.0.0.0:0`). A program
+/// built against an older header ignores it as an unknown kind.
+pub const MQLITE_EVENT_QUEUE_OVERFLOW: mqlite_event_kind = 5;
 
 /// Why a connection ended, in an `mqlite_event`: one of the `MQLITE_CLOSE_*`
 /// values.

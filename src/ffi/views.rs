@@ -194,3 +194,20 @@ pub(crate) unsafe fn message<'a>(
     // lives until the callback returns, which it has not.
     Ok(unsafe { &*value.cast::<Message>() })
 }
+
+/// The event behind a lent `mqlite_event`.
+///
+/// # Safety
+/// As for [`client`].
+pub(crate) unsafe fn event<'a>(
+    view: *const mqlite_event,
+    what: &str,
+) -> Result<&'a Event<'a>, Failure> {
+    if view.is_null() {
+        return Err(Failure::null(what));
+    }
+    let value = find(view, ViewKind::Event).ok_or_else(|| not_lent(what))?;
+    // SAFETY: lent as `ViewKind::Event`, whose value is an `Event` that
+    // lives until the callback returns, which it has not.
+    Ok(unsafe { &*value.cast::<Event<'a>>() })
+}

@@ -56,6 +56,7 @@ impl Reactor {
                 Command::Clients(reply) => {
                     let _ = reply.send(self.core.connected_clients());
                 }
+                Command::Manage(request) => request(&mut self.core, now),
                 Command::Reload(reply) => {
                     let _ = reply.send(self.reload());
                 }

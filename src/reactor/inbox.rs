@@ -54,6 +54,11 @@ pub(crate) enum Command {
     Stats(Sender<Stats>),
     /// Reply with the connected client ids.
     Clients(Sender<Vec<String>>),
+    /// A management request (list clients or sessions, discard a session
+    /// or a retained message, ...): run on the broker thread with the core
+    /// and the pass's time, it sends its own answer. One variant for every
+    /// such request keeps each new one to a method of the handle.
+    Manage(ManageRequest),
     /// Read the password, ACL and certificate files again; reply whether
     /// that worked.
     Reload(Sender<Result<(), crate::Error>>),
@@ -71,6 +76,9 @@ pub(crate) enum Command {
     /// Stop the broker: close listeners and clients, then return from `run`.
     Stop,
 }
+
+/// The work of a [`Command::Manage`].
+pub(crate) type ManageRequest = Box<dyn FnOnce(&mut crate::core::Core, std::time::Instant) + Send>;
 
 /// Requests in the order they were sent, with the bytes of the publishes
 /// among them.

@@ -13,6 +13,7 @@ mod hooks;
 mod hostloop;
 mod introspection;
 mod local;
+mod management;
 mod message_hook;
 mod publish;
 mod store;

@@ -47,12 +47,15 @@ from .values import (
     ClientInfo,
     CloseReason,
     ConnectInfo,
+    ConnectedClient,
     Event,
     EventKind,
     Message,
     MessageDecision,
     PublishProperties,
+    SessionInfo,
     Stats,
+    Subscription,
 )
 
 __version__ = "0.1.0"
@@ -74,6 +77,7 @@ __all__ = [
     "ClientInfo",
     "CloseReason",
     "ConnectInfo",
+    "ConnectedClient",
     "Event",
     "EventKind",
     "InvalidArgument",
@@ -83,7 +87,9 @@ __all__ = [
     "MessageDecision",
     "MqliteError",
     "PublishProperties",
+    "SessionInfo",
     "Stats",
+    "Subscription",
     "TLS",
     "disable_logging",
     "enable_logging",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from ctypes import byref, c_size_t, c_uint64
 from typing import Any, Callable, Dict, List, Optional, Set, TypeVar
 
 from . import _args, _native
@@ -226,11 +227,19 @@ class _Hooks:
                 return
             view = event_ptr.contents
             try:
+                kind = EventKind(view.kind)
+            except ValueError:
+                return  # a kind of a later library: ignored, as C programs do
+            try:
                 reason = CloseReason(view.reason)
             except ValueError:
                 reason = CloseReason.OTHER
+            dropped, queued = c_uint64(), c_size_t()
+            if kind == EventKind.QUEUE_OVERFLOW:
+                _check("mqlite_event_queue_overflow", self._lib.mqlite_event_queue_overflow(
+                    event_ptr, byref(dropped), byref(queued)))
             event = Event(
-                kind=EventKind(view.kind),
+                kind=kind,
                 client=_client(view.client, self._lib, self._listener_places),
                 protocol_level=view.protocol_level,
                 clean_session=bool(view.clean_session),
@@ -238,6 +247,8 @@ class _Hooks:
                 qos=view.qos,
                 reason=reason,
                 filter=view_optional_str(view.filter, view.filter_len),
+                dropped=dropped.value,
+                queued=queued.value,
             )
             hook(event)
         except BaseException:

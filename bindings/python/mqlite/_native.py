@@ -170,6 +170,28 @@ class BridgeStatsC(Structure):
     _fields_ = [(name, c_uint64) for name in BRIDGE_STATS_FIELDS]
 
 
+# The management API's entries (mqlite_client_entry, ...): uint64_t fields
+# only, passed with their size, as mqlite_bridge_stats.
+CLIENT_ENTRY_FIELDS = ("protocol_level", "listener", "connected_at_ms", "persistent",
+                       "subscriptions", "queued", "inflight", "messages_sent",
+                       "messages_dropped")
+SESSION_ENTRY_FIELDS = ("connected", "persistent", "expiry_interval", "expires_in_ms",
+                        "subscriptions", "queued", "inflight")
+SUBSCRIPTION_ENTRY_FIELDS = ("qos", "no_local", "retain_as_published", "identifier")
+
+
+class ClientEntryC(Structure):
+    _fields_ = [(name, c_uint64) for name in CLIENT_ENTRY_FIELDS]
+
+
+class SessionEntryC(Structure):
+    _fields_ = [(name, c_uint64) for name in SESSION_ENTRY_FIELDS]
+
+
+class SubscriptionEntryC(Structure):
+    _fields_ = [(name, c_uint64) for name in SUBSCRIPTION_ENTRY_FIELDS]
+
+
 # --- callback types ----------------------------------------------------------
 
 AUTH_CALLBACK = CFUNCTYPE(c_uint32, c_void_p, POINTER(ConnectInfoC))
@@ -333,6 +355,39 @@ _SIGNATURES = [
     ("mqlite_bridge_stats_list_count", [_P, POINTER(c_size_t)], _R),
     ("mqlite_bridge_stats_list_name", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_bridge_stats_list_get", [_P, c_size_t, POINTER(BridgeStatsC), c_size_t], _R),
+    # The management API.
+    ("mqlite_event_queue_overflow", [POINTER(EventC), POINTER(c_uint64), POINTER(c_size_t)], _R),
+    ("mqlite_broker_clients", [_P, POINTER(c_void_p)], _R),
+    ("mqlite_handle_clients", [_P, c_uint64, POINTER(c_void_p)], _R),
+    ("mqlite_broker_sessions", [_P, POINTER(c_void_p)], _R),
+    ("mqlite_handle_sessions", [_P, c_uint64, POINTER(c_void_p)], _R),
+    ("mqlite_broker_session_subscriptions", [_P, c_char_p, POINTER(c_void_p)], _R),
+    ("mqlite_handle_session_subscriptions", [_P, c_char_p, c_uint64, POINTER(c_void_p)], _R),
+    ("mqlite_broker_retained", [_P, c_char_p, POINTER(c_void_p)], _R),
+    ("mqlite_handle_retained", [_P, c_char_p, c_uint64, POINTER(c_void_p)], _R),
+    ("mqlite_broker_delete_session", [_P, c_char_p, POINTER(c_bool)], _R),
+    ("mqlite_handle_delete_session", [_P, c_char_p, c_uint64, POINTER(c_bool)], _R),
+    ("mqlite_broker_delete_retained", [_P, c_char_p, POINTER(c_bool)], _R),
+    ("mqlite_handle_delete_retained", [_P, c_char_p, c_uint64, POINTER(c_bool)], _R),
+    ("mqlite_client_list_free", [_P], None),
+    ("mqlite_client_list_count", [_P, POINTER(c_size_t)], _R),
+    ("mqlite_client_list_id", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_client_list_username", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_client_list_peer", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_client_list_get", [_P, c_size_t, POINTER(ClientEntryC), c_size_t], _R),
+    ("mqlite_session_list_free", [_P], None),
+    ("mqlite_session_list_count", [_P, POINTER(c_size_t)], _R),
+    ("mqlite_session_list_id", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_session_list_username", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
+    ("mqlite_session_list_get", [_P, c_size_t, POINTER(SessionEntryC), c_size_t], _R),
+    ("mqlite_subscription_list_free", [_P], None),
+    ("mqlite_subscription_list_count", [_P, POINTER(c_size_t)], _R),
+    ("mqlite_subscription_list_filter", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)],
+     _R),
+    ("mqlite_subscription_list_get", [_P, c_size_t, POINTER(SubscriptionEntryC), c_size_t], _R),
+    ("mqlite_retained_list_free", [_P], None),
+    ("mqlite_retained_list_count", [_P, POINTER(c_size_t)], _R),
+    ("mqlite_retained_list_get", [_P, c_size_t, POINTER(POINTER(MessageC))], _R),
 ]
 
 

@@ -42,6 +42,12 @@ from .errors import (  # noqa: F401 (re-exported)
     _check,
 )
 from .listeners import TLS, Listener  # noqa: F401 (re-exported)
+from .management import (  # noqa: F401 (re-exported)
+    ConnectedClient,
+    SessionInfo,
+    Subscription,
+    _Management,
+)
 from .values import (  # noqa: F401 (re-exported)
     AclAccess,
     AuthAcceptWith,
@@ -69,7 +75,7 @@ from .values import (  # noqa: F401 (re-exported)
 log = logging.getLogger("mqlite")
 
 
-class Broker(_Serving, _Hooks, _Bridges, _EventLoop):
+class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
     """An mqlite broker in this process.
 
     The listeners are bound when the object is made, so :attr:`port` is

@@ -59,6 +59,10 @@ class EventKind(enum.IntEnum):
     DISCONNECTED = 2
     SUBSCRIBED = 3
     UNSUBSCRIBED = 4
+    #: A client's queue is full and messages for it are dropped: told at
+    #: the start of an overflow, then at most once a second while it lasts
+    #: (``dropped``, ``queued``).
+    QUEUE_OVERFLOW = 5
 
 
 class CloseReason(enum.IntEnum):
@@ -284,6 +288,11 @@ class Event:
     qos: int = 0
     reason: CloseReason = CloseReason.NONE
     filter: Optional[str] = None
+    #: QUEUE_OVERFLOW: messages the client's queue refused since the
+    #: previous such event of its session.
+    dropped: int = 0
+    #: QUEUE_OVERFLOW: messages in its queue now.
+    queued: int = 0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,13 @@ pub enum Ev {
         client_id: String,
         filter: String,
     },
+    QueueOverflow {
+        client_id: String,
+        dropped: u64,
+        queued: usize,
+    },
+    /// A kind of event these tests do not know.
+    Other,
 }
 
 impl Ev {
@@ -61,6 +68,16 @@ impl Ev {
                 client_id: client.client_id.to_string(),
                 filter: filter.to_string(),
             },
+            Event::QueueOverflow {
+                client,
+                dropped,
+                queued,
+            } => Ev::QueueOverflow {
+                client_id: client.client_id.to_string(),
+                dropped: *dropped,
+                queued: *queued,
+            },
+            _ => Ev::Other,
         }
     }
 
@@ -69,7 +86,9 @@ impl Ev {
             Ev::Connected { client_id, .. }
             | Ev::Disconnected { client_id, .. }
             | Ev::Subscribed { client_id, .. }
-            | Ev::Unsubscribed { client_id, .. } => client_id,
+            | Ev::Unsubscribed { client_id, .. }
+            | Ev::QueueOverflow { client_id, .. } => client_id,
+            Ev::Other => "",
         }
     }
 }
