@@ -37,6 +37,7 @@ from .bridges import Bridge, BridgeStats, BridgeTLS, BridgeTopic
 from .broker import Broker, library_version
 from .errors import ArgumentTypeError, BrokerStateError, InvalidArgument, MqliteError
 from .listeners import TLS, Listener
+from .management import ConnectedClient, SessionInfo, Subscription
 from .values import (
     AclAccess,
     AuthAcceptWith,
@@ -47,15 +48,12 @@ from .values import (
     ClientInfo,
     CloseReason,
     ConnectInfo,
-    ConnectedClient,
     Event,
     EventKind,
     Message,
     MessageDecision,
     PublishProperties,
-    SessionInfo,
     Stats,
-    Subscription,
 )
 
 __version__ = "0.1.0"
