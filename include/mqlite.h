@@ -3376,7 +3376,9 @@ mqlite_result mqlite_broker_custom_port(const struct mqlite_broker *broker,
  * and every TLS listener's certificate, key and CAs again, on the thread
  * that runs the broker, between passes (what SIGHUP does to mosquitto).
  * New connections use them; connected clients keep what they connected
- * with. Callbacks the host set stay in place (they, not the files,
+ * with, except that a client the password file let in is checked again
+ * against the new file and disconnected (as by a kick) if it no longer
+ * passes, as in mosquitto 2.0. Callbacks the host set stay in place (they, not the files,
  * decide). If any file cannot be read or parsed nothing changes. From a
  * callback, or while another thread runs the broker, use
  * `mqlite_handle_reload()`.
@@ -3872,7 +3874,9 @@ mqlite_result mqlite_handle_stats(const struct mqlite_handle *handle,
  * and every TLS listener's certificate, key and CAs again (what SIGHUP
  * does to mosquitto), waiting up to `timeout_ms` for the broker thread to
  * do it and answer. New connections use them; connected clients keep what
- * they connected with; callbacks the host set stay in place. If any file
+ * they connected with, except that a client the password file let in is
+ * checked again against the new file and disconnected (as by a kick) if
+ * it no longer passes, as in mosquitto 2.0; callbacks the host set stay in place. If any file
  * cannot be read or parsed nothing changes. From one of the broker's
  * callbacks it fails at once with `MQLITE_ON_BROKER_THREAD` (the broker
  * cannot answer while it runs the callback); on the thread that runs the

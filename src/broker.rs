@@ -84,6 +84,7 @@ impl Broker {
         let hooks = &mut reactor.core_mut().hooks;
         hooks.auth = file_hooks.auth;
         hooks.acl = file_hooks.acl;
+        hooks.passwords = file_hooks.passwords;
         hooks.auth_from_files = true;
         hooks.acl_from_files = true;
         for name in reactor.listener_names() {
@@ -459,9 +460,15 @@ impl BrokerHandle {
     /// Reads the password file, the ACL file and the TLS listeners'
     /// certificates and keys again (what SIGHUP does to the `mqlite`
     /// binary, as to mosquitto), waiting up to `timeout` for the broker
-    /// thread: new connections use them; connected clients keep the
-    /// decisions and certificates they connected with. Hooks the host set
-    /// are kept. On an error nothing changes.
+    /// thread: new connections use them. As in mosquitto 2.0, each
+    /// connected client that the password file let in is checked again
+    /// against the new file with the user name and password it connected
+    /// with, and one that no longer passes (user removed, password changed)
+    /// is disconnected as by [`BrokerHandle::kick`] (its will is published;
+    /// an MQTT 5 client is told 0x98, Administrative action). Other clients
+    /// keep the decisions and certificates they connected with. Hooks the
+    /// host set are kept (clients they let in are not checked again). On an
+    /// error nothing changes.
     ///
     /// # Errors
     /// [`Error::Config`] naming the file that cannot be read or parsed;

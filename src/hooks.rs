@@ -254,6 +254,9 @@ pub(crate) struct Hooks {
     /// made again by a reload), not set by the host.
     pub(crate) auth_from_files: bool,
     pub(crate) acl_from_files: bool,
+    /// The password files of the config, per listener (checked again on
+    /// a reload for the clients they let in).
+    pub(crate) passwords: crate::auth::files::PasswordFiles,
 }
 
 /// An owned identity, cheap to clone, from which [`ClientInfo`] is lent.

@@ -15,6 +15,31 @@ use crate::{Config, Error};
 pub(crate) struct FileHooks {
     pub(crate) auth: Option<AuthHook>,
     pub(crate) acl: Option<AclHook>,
+    /// The password file each listener checks passwords against, to check
+    /// connected clients again after a reload.
+    pub(crate) passwords: PasswordFiles,
+}
+
+/// The password file each listener checks the passwords of its clients
+/// against (none where the listener has no password file, or names its
+/// clients by their certificate).
+#[derive(Default)]
+pub(crate) struct PasswordFiles {
+    /// One entry per listener, as `ConnectInfo::listener` counts them.
+    listeners: Vec<Option<Arc<PasswordFile>>>,
+    /// For a listener number past the end (the broker-wide file).
+    fallback: Option<Arc<PasswordFile>>,
+}
+
+impl PasswordFiles {
+    /// The password file that authenticates a client giving a user name on
+    /// `listener`, if one does.
+    pub(crate) fn for_listener(&self, listener: u16) -> Option<&PasswordFile> {
+        match self.listeners.get(usize::from(listener)) {
+            Some(file) => file.as_deref(),
+            None => self.fallback.as_deref(),
+        }
+    }
 }
 
 /// How one listener authenticates its clients.
@@ -128,6 +153,16 @@ pub(crate) fn load(config: &Config) -> Result<FileHooks, Error> {
         });
     }
 
+    let passwords = PasswordFiles {
+        listeners: auths
+            .iter()
+            .map(|auth| match auth.by_certificate {
+                true => None,
+                false => auth.passwords.clone(),
+            })
+            .collect(),
+        fallback: broker_wide.passwords.clone(),
+    };
     let auth: Option<AuthHook> = if auths.iter().all(ListenerAuth::lets_everyone_in) {
         None
     } else {
@@ -157,7 +192,11 @@ pub(crate) fn load(config: &Config) -> Result<FileHooks, Error> {
             rules.check(client.client_id, client.username, topic, access)
         }))
     };
-    Ok(FileHooks { auth, acl })
+    Ok(FileHooks {
+        auth,
+        acl,
+        passwords,
+    })
 }
 
 #[cfg(test)]
@@ -200,6 +239,26 @@ mod tests {
             };
             auth(&info) == AuthDecision::Accept
         })
+    }
+
+    /// The password file a reload checks connected clients against: the
+    /// configured one, for every listener (and past the end), none without
+    /// one.
+    #[test]
+    fn password_files_per_listener_for_the_reload_check() {
+        let passwd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/passwd_pbkdf2");
+        let config = Config {
+            password_file: Some(passwd.into()),
+            ..Config::default()
+        };
+        let hooks = load(&config).expect("the files load");
+        for listener in [0, 7] {
+            let file = hooks.passwords.for_listener(listener).expect("a file");
+            assert!(file.check("alice", b"wonderland"));
+            assert!(!file.check("alice", b"wrong"));
+        }
+        let hooks = load(&Config::default()).expect("no files");
+        assert!(hooks.passwords.for_listener(0).is_none());
     }
 
     /// Every combination of password file, ACL file and anonymous setting,

@@ -10,7 +10,7 @@ use super::connect_options::{
     connack_properties, granted_keep_alive, granted_session_expiry, redirection, ClientOptions,
     Granted,
 };
-use super::connection::{CloseReason, ConnState, PendingConnect, Will};
+use super::connection::{CloseReason, ConnState, Credentials, PendingConnect, Will};
 use super::delivery::{may_read, TOO_LARGE_FOR_CLIENT, WITHHELD_FROM_RESUMING_CLIENT};
 use super::enhanced_auth::{auth_token, AuthExchange};
 use super::session::{InflightState, Session};
@@ -156,6 +156,21 @@ impl Core {
             will,
             options: ClientOptions::of(&connect),
         };
+        // A client the config's password file is to check keeps its user
+        // name and password, to be checked again when the file is
+        // reloaded (as mosquitto 2.0 does).
+        let checked_by_file = self.hooks.auth_from_files
+            && from_certificate.is_none()
+            && method.is_none()
+            && self.hooks.passwords.for_listener(listener).is_some();
+        if let (true, Some(name)) = (checked_by_file, username) {
+            if let Some(conn) = self.live_conn(id) {
+                conn.credentials = Some(Box::new(Credentials {
+                    username: Box::from(name),
+                    password: Box::from(password.unwrap_or(b"")),
+                }));
+            }
+        }
         let decision = self.hooks.authenticate(&ConnectInfo {
             client_id: &pending.client_id,
             username,

@@ -69,6 +69,14 @@ pub(crate) struct Will {
     pub(crate) delay: u32,
 }
 
+/// The user name and password a password file let a client in with, kept
+/// for the connection's life to check the client again when the file is
+/// reloaded. Memory only: never logged, stored or shown (no `Debug`).
+pub(crate) struct Credentials {
+    pub(crate) username: Box<str>,
+    pub(crate) password: Box<[u8]>,
+}
+
 /// Output that waits for the store (see `store_log`): only the first `safe`
 /// bytes may be written until `need` operations are applied.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +120,8 @@ pub(crate) struct Conn {
     /// The MQTT 5 enhanced authentication of this connection, if its
     /// CONNECT named a method.
     pub(crate) auth: Option<Box<AuthExchange>>,
+    /// What a password file authenticated the client with, when one did.
+    pub(crate) credentials: Option<Box<Credentials>>,
     /// The CONNECT being authenticated, while `AuthPending`.
     pub(crate) pending: Option<Box<PendingConnect>>,
     /// The bridge this connection is the link of, if it is one.
@@ -149,6 +159,7 @@ impl Conn {
             topic_aliases: None,
             aliases_out: None,
             auth: None,
+            credentials: None,
             pending: None,
             bridge: None,
             remote_bridge: false,

@@ -292,6 +292,55 @@ impl Core {
         self.close(now, id, reason);
     }
 
+    /// Checks again every connected client that a password file let in,
+    /// against the password files loaded now, with the user name and
+    /// password it connected with (as mosquitto 2.0 does on a reload). A
+    /// client that no longer passes (its user removed, its password
+    /// changed) is closed as by a kick: its will is published and an MQTT 5
+    /// client is told 0x98 (Administrative action). Clients let in by a
+    /// host's hook, as anonymous, or by their certificate are not checked.
+    /// Returns how many were closed.
+    pub(crate) fn recheck_passwords(&mut self, now: Instant) -> usize {
+        if !self.hooks.auth_from_files {
+            return 0;
+        }
+        self.tick(now);
+        let mut failing = Vec::new();
+        for id in self.conns.ids() {
+            let Some(conn) = self.conns.get(id) else {
+                continue;
+            };
+            let ConnState::Connected(key) = conn.state else {
+                continue;
+            };
+            let Some(credentials) = conn.credentials.as_deref() else {
+                continue;
+            };
+            let passes = match self.hooks.passwords.for_listener(conn.listener) {
+                Some(file) => file.check(&credentials.username, &credentials.password),
+                // The listener checks no password now (cannot happen: a
+                // reload reads the same config's files).
+                None => true,
+            };
+            if !passes {
+                failing.push((id, key, credentials.username.clone()));
+            }
+        }
+        let closed = failing.len();
+        for (id, key, username) in failing {
+            let client_id = self
+                .sessions
+                .get(key)
+                .map_or_else(|| Arc::from("?"), |session| Arc::clone(&session.client_id));
+            log::info!(
+                "client {client_id} (user {username}) disconnected: the reloaded password \
+                 file no longer accepts its user name and password"
+            );
+            self.close(now, id, CloseReason::Kicked);
+        }
+        closed
+    }
+
     /// Closes the connection of `client_id`, if it is connected. Returns
     /// whether one was.
     pub fn handle_kick(&mut self, now: Instant, client_id: &str) -> bool {

@@ -51,7 +51,9 @@ pub unsafe extern "C" fn mqlite_broker_custom_port(
 /// and every TLS listener's certificate, key and CAs again, on the thread
 /// that runs the broker, between passes (what SIGHUP does to mosquitto).
 /// New connections use them; connected clients keep what they connected
-/// with. Callbacks the host set stay in place (they, not the files,
+/// with, except that a client the password file let in is checked again
+/// against the new file and disconnected (as by a kick) if it no longer
+/// passes, as in mosquitto 2.0. Callbacks the host set stay in place (they, not the files,
 /// decide). If any file cannot be read or parsed nothing changes. From a
 /// callback, or while another thread runs the broker, use
 /// `mqlite_handle_reload()`.

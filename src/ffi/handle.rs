@@ -473,7 +473,9 @@ pub unsafe extern "C" fn mqlite_handle_stats(
 /// and every TLS listener's certificate, key and CAs again (what SIGHUP
 /// does to mosquitto), waiting up to `timeout_ms` for the broker thread to
 /// do it and answer. New connections use them; connected clients keep what
-/// they connected with; callbacks the host set stay in place. If any file
+/// they connected with, except that a client the password file let in is
+/// checked again against the new file and disconnected (as by a kick) if
+/// it no longer passes, as in mosquitto 2.0; callbacks the host set stay in place. If any file
 /// cannot be read or parsed nothing changes. From one of the broker's
 /// callbacks it fails at once with `MQLITE_ON_BROKER_THREAD` (the broker
 /// cannot answer while it runs the callback); on the thread that runs the

@@ -351,8 +351,10 @@ impl Reactor {
 
     /// Reads the password and ACL files (where the hooks are the files',
     /// not the host's) and the listeners' certificates again; new
-    /// connections use them, connected clients are not affected. On an
-    /// error nothing changes.
+    /// connections use them. Connected clients that a password file let in
+    /// are checked again against the new one, and closed if they no longer
+    /// pass (see `Core::recheck_passwords`); other connected clients are
+    /// not affected. On an error nothing changes.
     pub(crate) fn reload(&mut self) -> Result<(), Error> {
         let files = crate::auth::files::load(self.core.config())?;
         let max_packet_size = self.core.config().max_packet_size;
@@ -376,11 +378,16 @@ impl Reactor {
         let hooks = &mut self.core.hooks;
         if hooks.auth_from_files {
             hooks.auth = files.auth;
+            hooks.passwords = files.passwords;
         }
         if hooks.acl_from_files {
             hooks.acl = files.acl;
         }
         log::info!("reloaded the password and ACL files and the certificates");
+        if self.core.recheck_passwords(Instant::now()) > 0 {
+            // Called between passes, the closes leave output to write.
+            self.core_with_work();
+        }
         Ok(())
     }
 

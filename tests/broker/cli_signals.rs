@@ -2,9 +2,11 @@
 //! with status 0, closing its clients and its listener; a stop publishes
 //! no will, and with `--db` retained messages and persistent sessions
 //! survive a restart. SIGHUP reloads the password file (a new user gets
-//! in), and a reload that fails is logged and keeps what was loaded;
-//! clients connected at the reload stay connected, and the new ACL governs
-//! what they do next (as in mosquitto 2.0).
+//! in), and a reload that fails is logged and keeps what was loaded; a
+//! connected client the new password file no longer accepts is
+//! disconnected (will published, the log says who and why), the others
+//! stay connected and the new ACL governs what they do next (as in
+//! mosquitto 2.0).
 
 use crate::support;
 
@@ -195,17 +197,18 @@ mod signals {
     }
 
     #[test]
-    fn sighup_keeps_connected_clients_and_the_new_files_govern_what_follows() {
+    fn sighup_disconnects_clients_the_new_password_file_refuses_and_the_new_acl_governs_the_rest() {
         let dir = TempDir::new("sighup-live");
-        let both = format!(
-            "{}{}",
+        let (alice_line, bob_line, carol_line) = (
             fixture_line("passwd_pbkdf2", "alice"),
-            fixture_line("passwd_pbkdf2", "bob")
+            fixture_line("passwd_pbkdf2", "bob"),
+            fixture_line("passwd_pbkdf2", "carol"),
         );
-        let passwd = dir.file("passwd", &both);
+        let passwd = dir.file("passwd", &format!("{alice_line}{bob_line}{carol_line}"));
         let acl = dir.file(
             "acl",
-            "user alice\ntopic read a/#\ntopic read b/#\nuser bob\ntopic readwrite #\n",
+            "user alice\ntopic readwrite #\nuser bob\ntopic readwrite #\n\
+             user carol\ntopic read a/#\ntopic read b/#\n",
         );
         let (passwd, acl) = (passwd.to_str().unwrap(), acl.to_str().unwrap());
         let args = [
@@ -219,16 +222,28 @@ mod signals {
         ];
         let broker = Mqlite::start_in(&args, dir);
 
-        let mut alice = logged_in(&broker, "alice", "wonderland");
+        let mut alice = RawClient::open(broker.addr());
+        alice.send_connect(
+            &ConnectOptions::new("alice-1")
+                .credentials("alice", b"wonderland")
+                .will("gone/alice", b"bye", QoS::AtMostOnce, false),
+        );
+        assert_eq!(alice.expect_connack().1, 0, "alice refused");
+        let mut bob = logged_in(&broker, "bob", "correct horse battery staple");
+        assert_eq!(bob.subscribe(&[("gone/#", QoS::AtMostOnce)]), [0]);
+        let carol_password = "pässwörd:with:colons";
+        let mut carol = logged_in(&broker, "carol", carol_password);
         assert_eq!(
-            alice.subscribe(&[("a/#", QoS::AtLeastOnce), ("b/#", QoS::AtLeastOnce)]),
+            carol.subscribe(&[("a/#", QoS::AtLeastOnce), ("b/#", QoS::AtLeastOnce)]),
             [1, 1]
         );
-        let mut bob = logged_in(&broker, "bob", "correct horse battery staple");
 
-        // alice leaves the password file, and may no longer read a/#.
-        std::fs::write(passwd, fixture_line("passwd_pbkdf2", "bob")).unwrap();
-        let new_acl = "user alice\ntopic read b/#\ntopic deny a/#\nuser bob\ntopic readwrite #\n";
+        // alice's password changes (to hand's); bob's and carol's entries
+        // stay as they were, and carol may no longer read a/#.
+        let changed = fixture_line("passwd_sha512", "hand").replacen("hand:", "alice:", 1);
+        std::fs::write(passwd, format!("{changed}{bob_line}{carol_line}")).unwrap();
+        let new_acl = "user alice\ntopic readwrite #\nuser bob\ntopic readwrite #\n\
+                       user carol\ntopic read b/#\ntopic deny a/#\n";
         std::fs::write(acl, new_acl).unwrap();
         broker.signal(libc::SIGHUP);
         wait_for_log(&broker, "SIGHUP: reloaded", 1);
@@ -243,22 +258,38 @@ mod signals {
             "{line}"
         );
 
-        // Still connected, as she was let in before...
-        alice.ping();
-        bob.ping();
-        // ...but a new connection of hers is refused,
+        // alice no longer passes the file: disconnected as by a kick (her
+        // will is published), and the log says who and why (never her
+        // password).
+        alice.expect_closed();
+        bob.expect_message("gone/alice", b"bye");
+        wait_for_log(&broker, "client alice-1 (user alice) disconnected", 1);
+        let log = broker.stderr();
+        let why = log
+            .lines()
+            .find(|l| l.contains("client alice-1 (user alice) disconnected"))
+            .unwrap();
+        assert!(why.contains("password file"), "{why}");
+        assert!(!log.contains("wonderland"), "{log}");
+        assert!(!log.contains(carol_password), "{log}");
+        // Her new password lets her in again.
+        assert_eq!(connack(&broker, "alice", "made by hand"), 0);
         assert_eq!(connack(&broker, "alice", "wonderland"), 5);
-        // the new ACL decides her deliveries, subscription made before
-        // or not,
+
+        // bob and carol, whose entries did not change, stay connected...
+        bob.ping();
+        carol.ping();
+        // ...the new ACL decides carol's deliveries, subscription made
+        // before or not,
         bob.publish_acked("a/x", b"hidden", QoS::AtLeastOnce, false);
         bob.publish_acked("b/x", b"shown", QoS::AtLeastOnce, false);
-        let shown = alice.expect_message("b/x", b"shown");
-        alice.ack(&shown);
-        alice.expect_nothing();
+        let shown = carol.expect_message("b/x", b"shown");
+        carol.ack(&shown);
+        carol.expect_nothing();
         // and her new subscriptions (refused where a `deny` covers them,
         // docs/ACCESS.md).
-        assert_eq!(alice.subscribe(&[("a/y", QoS::AtMostOnce)]), [0x80]);
-        assert_eq!(alice.subscribe(&[("b/y", QoS::AtMostOnce)]), [0]);
+        assert_eq!(carol.subscribe(&[("a/y", QoS::AtMostOnce)]), [0x80]);
+        assert_eq!(carol.subscribe(&[("b/y", QoS::AtMostOnce)]), [0]);
 
         let log = broker.stop();
         assert!(!log.contains("panicked"), "{log}");

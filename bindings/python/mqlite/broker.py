@@ -475,7 +475,9 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
         """Reads the password and ACL files (broker-wide and per-listener)
         and every TLS listener's certificate, key and CAs again, as SIGHUP
         does to mosquitto: new connections use them, connected clients keep
-        what they connected with, hooks stay in place. If any file cannot
+        what they connected with (except that a client the password file let
+        in is disconnected if the new file no longer accepts its user name
+        and password, as in mosquitto 2.0), hooks stay in place. If any file cannot
         be read nothing changes. Waits up to ``timeout`` seconds for the
         broker thread when one runs it; on the event loop it is attached
         to, it reloads at once. Do not call it from a hook.
