@@ -22,6 +22,9 @@ pub use crate::local_receiver::LocalReceiver;
 mod bridges;
 mod heap;
 mod management;
+mod store;
+
+use store::open_configured_store;
 
 /// An MQTT broker running in the caller's thread.
 ///
@@ -586,35 +589,5 @@ impl BrokerHandle {
         } else {
             Err(Error::Stopped)
         }
-    }
-}
-
-/// The SQLite store `Config::persistence` names, opened (or started afresh
-/// with `reset_persistence`); `None` without one.
-#[cfg(feature = "sqlite")]
-fn open_configured_store(config: &Config) -> Result<Option<Box<dyn SessionStore + Send>>, Error> {
-    let Some(path) = &config.persistence else {
-        return Ok(None);
-    };
-    let store = if config.reset_persistence {
-        crate::store::SqliteStore::open_fresh(path)?
-    } else {
-        crate::store::SqliteStore::open(path)?
-    };
-    log::info!("persistence file {}", path.display());
-    Ok(Some(Box::new(store)))
-}
-
-/// Without SQLite compiled in, a persistence file cannot be opened.
-#[cfg(not(feature = "sqlite"))]
-fn open_configured_store(config: &Config) -> Result<Option<Box<dyn SessionStore + Send>>, Error> {
-    match &config.persistence {
-        Some(_) => Err(Error::Config {
-            field: "persistence".to_string(),
-            reason: "this build of mqlite has no SQLite (cargo feature `sqlite`); \
-                     use Broker::with_store"
-                .to_string(),
-        }),
-        None => Ok(None),
     }
 }
