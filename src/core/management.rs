@@ -138,11 +138,7 @@ impl Core {
     /// False when the topic had none.
     pub fn delete_retained(&mut self, now: Instant, topic: &str) -> bool {
         self.tick(now);
-        if self.router.retained.get(topic).is_none() {
-            return false;
-        }
-        self.clear_retained(topic);
-        true
+        self.clear_retained(topic)
     }
 
     /// The sessions of clients, without the bridges' own.

@@ -107,15 +107,16 @@ impl Core {
         }
     }
 
-    /// Clears the retained message of `topic` (one whose expiry passed),
-    /// recording it.
-    pub(super) fn clear_retained(&mut self, topic: &str) {
+    /// Clears the retained message of `topic` (one whose expiry passed, or
+    /// one the host deletes), recording it. Returns whether there was one.
+    pub(super) fn clear_retained(&mut self, topic: &str) -> bool {
         let removed = self.router.remove_retained(topic);
         if removed && self.persists_retained(topic) {
             self.store.push(StoreOp::RetainDelete {
                 topic: topic.to_string(),
             });
         }
+        removed
     }
 
     /// `$SYS` topics are rebuilt every interval: not worth a disk write.
