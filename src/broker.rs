@@ -105,6 +105,12 @@ impl Broker {
         self.reactor.local_addrs().to_vec()
     }
 
+    /// The UDP addresses the MQTT-SN gateway is bound to, in the order of
+    /// [`crate::MqttSnGateway::listen`]; empty without a gateway.
+    pub fn mqttsn_addrs(&self) -> Vec<SocketAddr> {
+        self.reactor.mqttsn_addrs()
+    }
+
     /// The first TCP listener's address (`Config::listeners` first, then
     /// the custom ones); `0.0.0.0:0` when every listener is a Unix socket.
     pub fn local_addr(&self) -> SocketAddr {

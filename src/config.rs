@@ -127,6 +127,8 @@ pub struct Config {
     pub sys_interval: Option<Duration>,
     /// Bridges to upstream brokers (see [`crate::Bridge`]). Default: none.
     pub bridges: Vec<crate::Bridge>,
+    /// The MQTT-SN gateway (see [`crate::MqttSnGateway`]). Default: none.
+    pub mqttsn: Option<crate::MqttSnGateway>,
 }
 
 impl Default for Config {
@@ -161,6 +163,7 @@ impl Default for Config {
             allow_anonymous: None,
             sys_interval: Some(Duration::from_secs(10)),
             bridges: Vec::new(),
+            mqttsn: None,
         }
     }
 }
@@ -182,6 +185,9 @@ impl Config {
                 reason,
             })
         };
+        if let Some(gateway) = &self.mqttsn {
+            gateway.validate()?;
+        }
         if self.listeners.is_empty() && self.custom_listeners.is_empty() {
             return bad("listeners", "at least one listener is needed".into());
         }

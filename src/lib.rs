@@ -38,6 +38,7 @@ pub mod hooks;
 mod listener;
 mod local_receiver;
 pub mod management;
+mod mqttsn;
 mod message;
 mod peer;
 mod publish_properties;
@@ -58,6 +59,7 @@ pub use hooks::{
 pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
 pub use management::{ConnectedClient, SessionInfo, SubscriptionInfo};
 pub use message::Message;
+pub use mqttsn::MqttSnGateway;
 pub use peer::{GatewayProtocol, Peer};
 pub use publish_properties::PublishProperties;
 

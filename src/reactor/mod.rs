@@ -392,6 +392,11 @@ impl Reactor {
     }
 
     /// Whether the broker has stopped.
+    /// The MQTT-SN gateway's bound addresses (none without one).
+    pub(crate) fn mqttsn_addrs(&self) -> Vec<SocketAddr> {
+        Vec::new()
+    }
+
     pub(crate) fn is_stopped(&self) -> bool {
         self.stopped
     }

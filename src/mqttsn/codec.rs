@@ -1,0 +1,1 @@
+//! MQTT-SN 1.2 datagrams: encoding and decoding (see `packet.rs`).
