@@ -111,6 +111,11 @@ impl Broker {
         self.reactor.mqttsn_addrs()
     }
 
+    /// The MQTT-SN gateway's counters; `None` without a gateway.
+    pub fn mqttsn_stats(&self) -> Option<crate::MqttSnStats> {
+        self.reactor.mqttsn_stats()
+    }
+
     /// The first TCP listener's address (`Config::listeners` first, then
     /// the custom ones); `0.0.0.0:0` when every listener is a Unix socket.
     pub fn local_addr(&self) -> SocketAddr {

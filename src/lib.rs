@@ -59,7 +59,7 @@ pub use hooks::{
 pub use listener::{ListenAddress, Listener, TlsSettings, TlsVersion, UnixSocket};
 pub use management::{ConnectedClient, SessionInfo, SubscriptionInfo};
 pub use message::Message;
-pub use mqttsn::MqttSnGateway;
+pub use mqttsn::{MqttSnGateway, MqttSnStats};
 pub use peer::{GatewayProtocol, Peer};
 pub use publish_properties::PublishProperties;
 

@@ -60,6 +60,7 @@ mod connection;
 mod conns;
 mod delivery;
 mod enhanced_auth;
+mod gateway;
 mod inbound;
 mod listener_settings;
 mod local;

@@ -5,8 +5,15 @@
 //! fed the MQTT packets its datagrams stand for, and whose MQTT output is
 //! turned back into datagrams. The core does not learn MQTT-SN.
 
+mod client;
 pub(crate) mod codec;
+pub(crate) mod gateway;
+mod inbound;
+mod mqtt;
+mod outbound;
 pub(crate) mod packet;
 mod settings;
+mod topics;
 
+pub use gateway::MqttSnStats;
 pub use settings::MqttSnGateway;

@@ -25,6 +25,7 @@ mod inbox;
 mod lingering;
 mod listeners;
 mod local_sinks;
+mod mqttsn;
 mod socket_io;
 mod store_worker;
 mod transport;
@@ -45,6 +46,7 @@ use lingering::Lingering;
 use listeners::{Acceptor, Bound};
 pub(crate) use local_sinks::LocalSink;
 use local_sinks::LocalSinks;
+use mqttsn::MqttSnSockets;
 use store_worker::StoreWorker;
 use transport::Transport;
 
@@ -114,6 +116,8 @@ pub(crate) struct Reactor {
     scratch_ids: Vec<ConnId>,
     /// The persistence store's thread, if there is a store.
     store: Option<StoreWorker>,
+    /// The MQTT-SN gateway, if configured.
+    mqttsn: Option<MqttSnSockets>,
     /// The last pass handled commands (see `prepare_to_sleep`).
     drained_commands: bool,
     /// Commands arrived after the last drain: the next pass is due now.
@@ -191,6 +195,10 @@ impl Reactor {
             Some(store) => Some(StoreWorker::start(store, Arc::clone(&shared))?),
             None => None,
         };
+        let mqttsn = match &config.mqttsn {
+            Some(settings) => Some(MqttSnSockets::bind(settings, poll.registry(), now)?),
+            None => None,
+        };
         let mut bridge_ids = Vec::new();
         for bridge in &config.bridges {
             bridges::refuse_unsupported(bridge)?;
@@ -227,6 +235,7 @@ impl Reactor {
             ready: Vec::new(),
             scratch_ids: Vec::new(),
             store,
+            mqttsn,
             drained_commands: false,
             commands_pending: false,
             direct_work: false,
@@ -265,6 +274,7 @@ impl Reactor {
     /// When the core next needs a pass even if no socket is ready.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         if !self.read_backlog.is_empty()
+            || self.mqttsn.as_ref().is_some_and(MqttSnSockets::has_backlog)
             || self.accept_backlog
             || self.commands_pending
             || self.direct_work
@@ -279,6 +289,7 @@ impl Reactor {
             self.accept_retry_at,
             self.lingering.next_deadline(),
             self.dialers.next_deadline(),
+            self.mqttsn.as_ref().and_then(|g| g.gateway.next_deadline()),
         ]
         .into_iter()
         .flatten()
@@ -394,7 +405,15 @@ impl Reactor {
     /// Whether the broker has stopped.
     /// The MQTT-SN gateway's bound addresses (none without one).
     pub(crate) fn mqttsn_addrs(&self) -> Vec<SocketAddr> {
-        Vec::new()
+        self.mqttsn
+            .as_ref()
+            .map(|g| g.addrs().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The MQTT-SN gateway's counters (`None` without a gateway).
+    pub(crate) fn mqttsn_stats(&self) -> Option<crate::MqttSnStats> {
+        self.mqttsn.as_ref().map(MqttSnSockets::stats)
     }
 
     pub(crate) fn is_stopped(&self) -> bool {
@@ -448,6 +467,11 @@ impl Reactor {
                 }
                 // Looked at below, with every bridge.
                 _ if Dialers::owns(token) => {}
+                _ if MqttSnSockets::owns(token) => {
+                    if let Some(gateway) = &mut self.mqttsn {
+                        gateway.ready(now, &mut self.core, token);
+                    }
+                }
                 n => {
                     let id = ConnId(n - self.conn_base);
                     if writable {
@@ -473,11 +497,18 @@ impl Reactor {
             self.scratch_ids = backlog;
             self.scratch_ids.clear();
         }
+        if let Some(gateway) = &mut self.mqttsn {
+            gateway.read_backlog(now, &mut self.core);
+            gateway.gateway.handle_timeout(now, &mut self.core);
+        }
         self.drain_commands(now);
         self.drive_bridges(now);
         self.core.handle_timeout(now);
         self.locals.dispatch(&mut self.core);
         self.flush(now)?;
+        if let Some(gateway) = &mut self.mqttsn {
+            gateway.send_queued();
+        }
         if self.stopping {
             self.finish_stop(now)?;
             return Ok(false);
@@ -600,6 +631,9 @@ impl Reactor {
         }
         if result.is_ok() {
             result = self.save_waiting(true);
+        }
+        if let Some(gateway) = &mut self.mqttsn {
+            gateway.send_queued();
         }
         self.stopped = true;
         self.shared.close();

@@ -100,6 +100,11 @@ impl Reactor {
         }
     }
     pub(super) fn write(&mut self, now: Instant, id: ConnId) {
+        if let Some(gateway) = &mut self.mqttsn {
+            if gateway.write(now, &mut self.core, id) {
+                return;
+            }
+        }
         loop {
             let Some(Some(socket)) = self.sockets.get_mut(id.0) else {
                 return;
@@ -129,6 +134,12 @@ impl Reactor {
     /// Hands a socket the core closed to [`Lingering`], after one last try
     /// at its output.
     pub(super) fn close_socket(&mut self, id: ConnId) {
+        if let Some(gateway) = &mut self.mqttsn {
+            if gateway.release(self.pass_time, &mut self.core, id) {
+                self.core.handle_released(id);
+                return;
+            }
+        }
         if let Some(slot) = self.sockets.get_mut(id.0) {
             if let Some(mut socket) = slot.take() {
                 let _ = write_output(&mut socket, &self.core, id);
