@@ -26,11 +26,7 @@ impl Core {
     /// Replaces the will of connected connection `id` (`None`: no will any
     /// more). Returns false when the connection is not connected, or the
     /// topic is not a topic name a client may publish to.
-    pub(crate) fn set_will(
-        &mut self,
-        id: ConnId,
-        will: Option<(&str, &[u8], QoS, bool)>,
-    ) -> bool {
+    pub(crate) fn set_will(&mut self, id: ConnId, will: Option<(&str, &[u8], QoS, bool)>) -> bool {
         let will = match will {
             Some((topic, payload, qos, retain)) => {
                 if topic.starts_with('$') || !crate::topic::is_valid_topic_name(topic) {

@@ -128,7 +128,9 @@ impl Gateway {
         let key = ClientKey {
             socket,
             addr: from,
-            node: forwarded.as_ref().map(|f| f.node_id.clone().into_boxed_slice()),
+            node: forwarded
+                .as_ref()
+                .map(|f| f.node_id.clone().into_boxed_slice()),
         };
         self.handle_packet(now, core, key, forwarded, packet);
     }
@@ -261,7 +263,10 @@ impl Gateway {
             }
         }
         if spent {
-            log::info!("mqtt-sn client at {} lost: no acknowledgement after {max} retries", key.addr);
+            log::info!(
+                "mqtt-sn client at {} lost: no acknowledgement after {max} retries",
+                key.addr
+            );
             self.lose(now, core, key);
             return;
         }
@@ -291,7 +296,11 @@ impl Gateway {
             if let Some(client) = self.clients.remove(&key) {
                 let forwarded = client.forwarded.clone();
                 if client.state != State::Connecting {
-                    self.send(&key, forwarded.as_ref(), &Packet::Disconnect { duration: None });
+                    self.send(
+                        &key,
+                        forwarded.as_ref(),
+                        &Packet::Disconnect { duration: None },
+                    );
                 }
             }
         }
@@ -301,8 +310,7 @@ impl Gateway {
 /// How often clients' deadlines are looked at: often enough for the
 /// retry interval, at least once a second.
 fn tick(settings: &MqttSnGateway) -> Duration {
-    (settings.retry_interval / 2)
-        .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    (settings.retry_interval / 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// `packet` as sent again: PUBLISH with DUP set.

@@ -7,6 +7,7 @@
 
 mod client;
 pub(crate) mod codec;
+mod connect;
 pub(crate) mod gateway;
 mod inbound;
 mod mqtt;

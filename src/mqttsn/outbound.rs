@@ -216,7 +216,10 @@ impl Gateway {
             return;
         };
         let Some((topic_id_type, topic_id)) = known else {
-            match client.topics.register(&publish.topic, max, &self.predefined) {
+            match client
+                .topics
+                .register(&publish.topic, max, &self.predefined)
+            {
                 Some(topic_id) => {
                     let msg_id = client.next_register_id();
                     let register = Packet::Register {

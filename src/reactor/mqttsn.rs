@@ -104,7 +104,8 @@ impl MqttSnSockets {
             match socket.recv_from(&mut self.buf) {
                 Ok((len, from)) => {
                     let datagram = &self.buf[..len];
-                    self.gateway.handle_datagram(now, core, index, from, datagram);
+                    self.gateway
+                        .handle_datagram(now, core, index, from, datagram);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
