@@ -15,6 +15,8 @@ mod outbound;
 pub(crate) mod packet;
 mod settings;
 mod topics;
+#[cfg(test)]
+mod tests;
 
 pub use gateway::MqttSnStats;
 pub use settings::MqttSnGateway;
