@@ -21,4 +21,5 @@ mod cli_signals;
 mod cli_sys;
 mod clients;
 mod mqtt5_clients;
+mod mqttsn;
 mod persistence;

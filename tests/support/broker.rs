@@ -26,6 +26,8 @@ pub struct TestBroker {
     pub addr: SocketAddr,
     /// The addresses of `Config::custom_listeners` (`None`: Unix).
     pub custom: Vec<Option<SocketAddr>>,
+    /// The MQTT-SN gateway's UDP addresses (none without one).
+    pub mqttsn: Vec<SocketAddr>,
     pub handle: BrokerHandle,
     thread: Option<JoinHandle<Result<(), mqlite::Error>>>,
 }
@@ -50,6 +52,7 @@ impl TestBroker {
         setup(&mut broker);
         let addr = broker.local_addr();
         let custom = broker.custom_local_addrs();
+        let mqttsn = broker.mqttsn_addrs();
         let handle = broker.handle();
         let thread = std::thread::Builder::new()
             .name("mqlite-broker".into())
@@ -58,6 +61,7 @@ impl TestBroker {
         TestBroker {
             addr,
             custom,
+            mqttsn,
             handle,
             thread: Some(thread),
         }

@@ -49,6 +49,7 @@ pub mod crash;
 pub mod embedding;
 mod encode;
 pub mod mqtt;
+pub mod mqttsn;
 mod packets;
 pub mod persistence;
 pub mod pki;
