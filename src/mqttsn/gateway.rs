@@ -143,6 +143,10 @@ impl Gateway {
     /// Queues `packet` for the client at `key` (through its forwarder, if
     /// it came through one).
     pub(crate) fn send(&mut self, key: &ClientKey, forwarded: Option<&Forwarded>, packet: &Packet) {
+        if !fits(packet) {
+            self.stats.dropped += 1;
+            return;
+        }
         let mut bytes = Vec::new();
         match forwarded {
             Some(forwarded) => codec::encode_forwarded(forwarded, packet, &mut bytes),
@@ -305,6 +309,12 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Whether `packet` can be sent at all: MQTT-SN's Length field counts to
+/// 65,535 bytes.
+pub(crate) fn fits(packet: &Packet) -> bool {
+    codec::encoded_len(packet) <= codec::MAX_MESSAGE_LEN
 }
 
 /// How often clients' deadlines are looked at: often enough for the

@@ -215,6 +215,20 @@ impl Gateway {
         let Some(client) = self.clients.get_mut(key) else {
             return;
         };
+        // What MQTT-SN cannot carry (a payload near 64 KiB, a topic name
+        // too long for REGISTER) counts as delivered, as for a topic id
+        // the client has no room for.
+        let too_large = publish.payload.len() + 7 > super::codec::MAX_MESSAGE_LEN
+            || (known.is_none() && publish.topic.len() + 6 > super::codec::MAX_MESSAGE_LEN);
+        if too_large {
+            log::debug!(
+                "mqtt-sn client {}: a message on {} too large for MQTT-SN, dropped",
+                client.client_id,
+                publish.topic
+            );
+            self.abandon(key, &publish, later);
+            return;
+        }
         let Some((topic_id_type, topic_id)) = known else {
             match client
                 .topics
