@@ -14,9 +14,9 @@ mod mqtt;
 mod outbound;
 pub(crate) mod packet;
 mod settings;
-mod topics;
 #[cfg(test)]
 mod tests;
+mod topics;
 
 pub use gateway::MqttSnStats;
 pub use settings::MqttSnGateway;

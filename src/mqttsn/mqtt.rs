@@ -2,7 +2,7 @@
 //! an MQTT client would have sent to do what the MQTT-SN message asks.
 
 use crate::codec::{
-    self, Ack, Connect, Packet, PacketId, Properties, Protocol, Publish, QoS, Reasoned, Subscribe,
+    self, Connect, Packet, PacketId, Properties, Protocol, Publish, QoS, Reasoned, Subscribe,
     SubscriptionOptions, Unsubscribe, Will,
 };
 
@@ -66,25 +66,11 @@ pub(crate) fn publish(
     put(&packet, out);
 }
 
-/// Which acknowledgement.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum AckKind {
-    PubAck,
-    PubRec,
-    PubRel,
-    PubComp,
-}
+pub(crate) use crate::codec::AckKind;
 
 /// PUBACK, PUBREC, PUBREL or PUBCOMP.
 pub(crate) fn ack(kind: AckKind, packet_id: PacketId, out: &mut Vec<u8>) {
-    let ack = Ack::new(packet_id);
-    let packet = match kind {
-        AckKind::PubAck => Packet::PubAck(ack),
-        AckKind::PubRec => Packet::PubRec(ack),
-        AckKind::PubRel => Packet::PubRel(ack),
-        AckKind::PubComp => Packet::PubComp(ack),
-    };
-    put(&packet, out);
+    codec::encode_ack(out, kind, packet_id);
 }
 
 /// SUBSCRIBE to one filter.

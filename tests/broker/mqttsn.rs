@@ -41,7 +41,9 @@ fn an_mqtt_sn_publisher_reaches_mosquitto_sub_at_every_qos() {
     let sub = Sub::spawn(
         &sub_tool,
         port,
-        &["-t", "sn/#", "-q", "2", "-F", "%t %p %q", "-C", "3", "-W", "10"],
+        &[
+            "-t", "sn/#", "-q", "2", "-F", "%t %p %q", "-C", "3", "-W", "10",
+        ],
     );
     // mosquitto_sub has subscribed once a retained probe reaches it.
     let mut client = sn_client(&broker);
@@ -62,19 +64,30 @@ fn mosquitto_pub_reaches_an_mqtt_sn_subscriber_at_every_qos_retained_included() 
     };
     let broker = broker();
     let port = broker.addr.port();
-    mosquitto_pub(&pub_tool, port, &["-t", "kept/x", "-m", "old", "-r", "-q", "1"]);
+    mosquitto_pub(
+        &pub_tool,
+        port,
+        &["-t", "kept/x", "-m", "old", "-r", "-q", "1"],
+    );
     let mut client = sn_client(&broker);
     assert_eq!(client.connect("sensor-2", true, 60), 0);
     client.subscribe("kept/#", 2);
     let (retained_id, flags, data) = client.next_publish();
     assert_eq!(data, b"old");
-    assert_ne!(flags & 0x10, 0, "the retained message carries the retain flag");
+    assert_ne!(
+        flags & 0x10,
+        0,
+        "the retained message carries the retain flag"
+    );
     for qos in ["0", "1", "2"] {
         mosquitto_pub(&pub_tool, port, &["-t", "kept/x", "-m", qos, "-q", qos]);
         let (topic_id, flags, data) = client.next_publish();
         assert_eq!(topic_id, retained_id, "registered once");
         assert_eq!(String::from_utf8_lossy(&data), qos);
-        assert_eq!(u32::from((flags >> 5) & 0b11), qos.parse::<u32>().unwrap_or(9));
+        assert_eq!(
+            u32::from((flags >> 5) & 0b11),
+            qos.parse::<u32>().unwrap_or(9)
+        );
     }
 }
 
@@ -151,7 +164,10 @@ fn bad_datagrams_are_dropped_and_disturb_no_one() {
     body.extend_from_slice(b"x");
     good.send(sn::PUBLISH, &body);
     let ack = good.expect(sn::PUBACK);
-    assert_eq!((ack.u16_at(0), ack.u16_at(2), ack.body[4]), (0x1234, 7, 0x02));
+    assert_eq!(
+        (ack.u16_at(0), ack.u16_at(2), ack.body[4]),
+        (0x1234, 7, 0x02)
+    );
     // The good client carries on.
     good.publish(topic, 1, false, b"fine");
     assert!(bad.try_recv(Duration::from_millis(200)).is_none());

@@ -139,7 +139,14 @@ impl SnClient {
     }
 
     /// CONNECT with a will, through the handshake.
-    pub fn connect_with_will(&self, client_id: &str, duration: u16, topic: &str, message: &[u8], qos: i8) -> u8 {
+    pub fn connect_with_will(
+        &self,
+        client_id: &str,
+        duration: u16,
+        topic: &str,
+        message: &[u8],
+        qos: i8,
+    ) -> u8 {
         let mut body = vec![0x04 | 0x08, 0x01];
         body.extend_from_slice(&duration.to_be_bytes());
         body.extend_from_slice(client_id.as_bytes());

@@ -93,7 +93,12 @@ fn will_updates_change_what_is_published_and_disconnect_discards_it() {
     sim.mqtt_subscribe(watcher, "w/#", QoS::AtMostOnce);
     sim.sn_connect_with(1000, "dev1", true, 10);
     // No will yet: a message update has nothing to change.
-    sim.send(1000, &Packet::WillMsgUpd { message: b"x".to_vec() });
+    sim.send(
+        1000,
+        &Packet::WillMsgUpd {
+            message: b"x".to_vec(),
+        },
+    );
     assert_eq!(
         sim.one(1000),
         Packet::WillMsgResp {
@@ -113,7 +118,12 @@ fn will_updates_change_what_is_published_and_disconnect_discards_it() {
             return_code: ReturnCode::Accepted
         }
     );
-    sim.send(1000, &Packet::WillMsgUpd { message: b"bye".to_vec() });
+    sim.send(
+        1000,
+        &Packet::WillMsgUpd {
+            message: b"bye".to_vec(),
+        },
+    );
     assert_eq!(
         sim.one(1000),
         Packet::WillMsgResp {
@@ -136,7 +146,10 @@ fn will_updates_change_what_is_published_and_disconnect_discards_it() {
     sim.advance(Duration::from_secs(16));
     let got = sim.mqtt_take(watcher);
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!((got[0].topic.as_str(), &got[0].payload[..]), ("w/one", &b"bye"[..]));
+    assert_eq!(
+        (got[0].topic.as_str(), &got[0].payload[..]),
+        ("w/one", &b"bye"[..])
+    );
 
     // DISCONNECT: no will.
     sim.sn_connect_with(1001, "dev2", true, 10);

@@ -220,7 +220,9 @@ fn outbound_qos_1_is_sent_again_with_dup_then_the_client_is_lost() {
     assert!(sim.received(1000).is_empty());
     sim.advance(Duration::from_millis(1000));
     match sim.one(1000) {
-        Packet::Publish { flags, msg_id: m, .. } => {
+        Packet::Publish {
+            flags, msg_id: m, ..
+        } => {
             assert!(flags.dup);
             assert_eq!(m, msg_id);
         }

@@ -16,7 +16,12 @@ fn subscribed_sleeper(sim: &mut Sim) -> ConnId {
         },
     );
     sim.received(1000);
-    sim.send(1000, &Packet::Disconnect { duration: Some(100) });
+    sim.send(
+        1000,
+        &Packet::Disconnect {
+            duration: Some(100),
+        },
+    );
     assert_eq!(sim.one(1000), Packet::Disconnect { duration: None });
     publisher
 }
@@ -66,7 +71,10 @@ fn messages_wait_for_a_sleeping_client_and_come_when_it_wakes() {
         },
     );
     let got = sim.received(1000);
-    assert!(matches!(&got[0], Packet::Publish { data, .. } if data == b"3"), "{got:?}");
+    assert!(
+        matches!(&got[0], Packet::Publish { data, .. } if data == b"3"),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -115,5 +123,8 @@ fn a_sleeping_client_that_connects_again_is_awake() {
             return_code: ReturnCode::Accepted
         })
     );
-    assert!(matches!(got.get(1), Some(Packet::Publish { data, .. }) if data == b"1"), "{got:?}");
+    assert!(
+        matches!(got.get(1), Some(Packet::Publish { data, .. }) if data == b"1"),
+        "{got:?}"
+    );
 }

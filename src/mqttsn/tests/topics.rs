@@ -136,7 +136,10 @@ fn subscriptions_by_name_by_predefined_id_and_by_short_name() {
         (SubscribeTopic::Predefined(7), ReturnCode::Accepted),
         (SubscribeTopic::Predefined(99), ReturnCode::InvalidTopicId),
         (SubscribeTopic::Short(*b"xy"), ReturnCode::Accepted),
-        (SubscribeTopic::Name(b"a/#/b".to_vec()), ReturnCode::NotSupported),
+        (
+            SubscribeTopic::Name(b"a/#/b".to_vec()),
+            ReturnCode::NotSupported,
+        ),
     ];
     for (index, (topic, expected)) in cases.into_iter().enumerate() {
         let msg_id = u16::try_from(index).unwrap_or(0) + 1;
