@@ -35,7 +35,13 @@ impl Gateway {
         };
         // A client that connects again leaves its old connection: it ends
         // as by DISCONNECT (no will), its session taken over by the new.
+        let mut kept_topics = None;
         if let Some(old) = self.clients.remove(&key) {
+            // A session that goes on keeps its topic ids: the client may
+            // publish with them without registering again.
+            if !flags.clean_session {
+                kept_topics = Some(old.topics);
+            }
             if let Some(conn) = old.conn {
                 self.conns.insert(conn, Role::Detached);
                 let mut bytes = Vec::new();
@@ -50,6 +56,9 @@ impl Gateway {
         let mut client = SnClient::new(forwarded.clone(), now);
         client.client_id.clone_from(&client_id);
         client.keep_alive = duration;
+        if let Some(topics) = kept_topics {
+            client.topics = topics;
+        }
         client.pending = Some(PendingConnect {
             client_id,
             clean_session: flags.clean_session,

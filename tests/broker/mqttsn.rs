@@ -172,3 +172,118 @@ fn bad_datagrams_are_dropped_and_disturb_no_one() {
     good.publish(topic, 1, false, b"fine");
     assert!(bad.try_recv(Duration::from_millis(200)).is_none());
 }
+
+#[test]
+fn the_hooks_see_mqtt_sn_clients_and_their_access_rules_apply() {
+    use mqlite::{AclAccess, AuthDecision, Peer};
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen_in_hook = Arc::clone(&seen);
+    let mut config = support::test_config();
+    config.mqttsn = Some(MqttSnGateway {
+        username: Some("sensors".into()),
+        password: Some("s3cret".into()),
+        ..gateway()
+    });
+    let broker = TestBroker::start_setup(config, move |broker| {
+        broker.set_auth_hook(move |info| {
+            let gateway = matches!(info.peer, Peer::Gateway { .. });
+            if let Ok(mut seen) = seen_in_hook.lock() {
+                seen.push(format!("{} {} {gateway}", info.client_id, info.peer));
+            }
+            match (info.username, info.password) {
+                _ if !gateway => AuthDecision::Accept,
+                (Some("sensors"), Some(b"s3cret")) if info.client_id != "intruder" => {
+                    AuthDecision::Accept
+                }
+                _ => AuthDecision::NotAuthorized,
+            }
+        });
+        broker.set_acl_hook(|client, access, topic| {
+            !(matches!(client.peer, Peer::Gateway { .. })
+                && access == AclAccess::Publish
+                && topic.starts_with("secret"))
+        });
+    });
+    let mut sub = broker.connect("watcher", true, 60);
+    sub.subscribe(&[("#", mqlite::QoS::AtMostOnce)]);
+
+    let mut client = sn_client(&broker);
+    assert_eq!(client.connect("sensor-9", true, 60), 0);
+    let intruder = sn_client(&broker);
+    assert_eq!(intruder.connect("intruder", true, 60), 0x03, "refused");
+    let secret = client.register("secret/x");
+    let open = client.register("open/x");
+    client.publish(secret, 1, false, b"no");
+    client.publish(open, 1, false, b"yes");
+    let got = sub.expect_publish();
+    assert_eq!(
+        (got.topic.as_str(), &got.payload[..]),
+        ("open/x", &b"yes"[..])
+    );
+
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let port = client.socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    assert!(
+        seen.contains(&format!("sensor-9 mqtt-sn:127.0.0.1:{port} true")),
+        "{seen:?}"
+    );
+    // The management API lists it with its gateway address.
+    let clients = broker
+        .handle
+        .clients(Duration::from_secs(5))
+        .unwrap_or_default();
+    let listed = clients.iter().find(|c| c.client_id == "sensor-9");
+    assert!(
+        listed.is_some_and(|c| c.peer.to_string() == format!("mqtt-sn:127.0.0.1:{port}")),
+        "{clients:?}"
+    );
+}
+
+#[test]
+fn a_persistent_session_keeps_its_topic_ids_when_the_client_connects_again() {
+    let broker = broker();
+    let mut client = sn_client(&broker);
+    assert_eq!(client.connect("keeper", false, 60), 0);
+    let topic = client.register("kept/id");
+    assert_eq!(client.connect("keeper", false, 60), 0);
+    client.publish(topic, 1, false, b"still known");
+    // A clean session starts over: the id means nothing any more.
+    assert_eq!(client.connect("keeper", true, 60), 0);
+    let mut body = vec![sn::qos_flags(1)];
+    body.extend_from_slice(&topic.to_be_bytes());
+    body.extend_from_slice(&[0, 99]);
+    body.extend_from_slice(b"x");
+    client.send(sn::PUBLISH, &body);
+    assert_eq!(client.expect(sn::PUBACK).body[4], 0x02);
+}
+
+#[test]
+fn the_gateway_listens_on_ipv6_too() {
+    let broker = TestBroker::start_with(|c| {
+        c.mqttsn = Some(MqttSnGateway {
+            listen: vec![
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                "[::1]:0".parse().unwrap_or(SocketAddr::from(([0; 8], 0))),
+            ],
+            ..gateway()
+        });
+    });
+    let Ok(socket) = std::net::UdpSocket::bind("[::1]:0") else {
+        // No IPv6 on this machine.
+        return;
+    };
+    drop(socket);
+    let v6 = broker.mqttsn[1];
+    assert!(v6.is_ipv6());
+    let socket = std::net::UdpSocket::bind("[::1]:0").expect("an IPv6 socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    socket
+        .send_to(&sn::frame(0x01, &[1]), v6)
+        .expect("send SEARCHGW");
+    let mut buf = [0u8; 16];
+    let (len, _) = socket.recv_from(&mut buf).expect("GWINFO");
+    assert_eq!(&buf[..len], &[3, 0x02, 1]);
+}
