@@ -15,16 +15,9 @@ use crate::mqttsn::packet::{
 pub(crate) fn decode(datagram: &[u8]) -> Result<Datagram, DecodeError> {
     let header = read_header(datagram)?;
     if header.msg_type != t::ENCAPSULATED {
-        if header.length != datagram.len() {
-            return Err(DecodeError::LengthMismatch {
-                declared: header.length,
-                actual: datagram.len(),
-            });
-        }
-        let packet = decode_message(header, &datagram[header.fields_at..])?;
         return Ok(Datagram {
             forwarded: None,
-            packet,
+            packet: decode_filling(header, datagram)?,
         });
     }
 
@@ -54,17 +47,22 @@ pub(crate) fn decode(datagram: &[u8]) -> Result<Datagram, DecodeError> {
     if inner_header.msg_type == t::ENCAPSULATED {
         return Err(DecodeError::NestedEncapsulation);
     }
-    if inner_header.length != inner.len() {
-        return Err(DecodeError::LengthMismatch {
-            declared: inner_header.length,
-            actual: inner.len(),
-        });
-    }
-    let packet = decode_message(inner_header, &inner[inner_header.fields_at..])?;
     Ok(Datagram {
         forwarded: Some(Forwarded { ctrl, node_id }),
-        packet,
+        packet: decode_filling(inner_header, inner)?,
     })
+}
+
+/// Decodes the message that `bytes` hold, whose header is `header`: its
+/// Length must be exactly `bytes`' size.
+fn decode_filling(header: Header, bytes: &[u8]) -> Result<Packet, DecodeError> {
+    match bytes.get(header.fields_at..) {
+        Some(fields) if header.length == bytes.len() => decode_message(header, fields),
+        _ => Err(DecodeError::LengthMismatch {
+            declared: header.length,
+            actual: bytes.len(),
+        }),
+    }
 }
 
 /// The Length and MsgType fields of a message.

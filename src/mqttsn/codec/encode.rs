@@ -34,8 +34,11 @@ pub(crate) fn encoded_len(packet: &Packet) -> usize {
 /// hand the client other data than the broker's.
 pub(crate) fn encode(packet: &Packet, out: &mut Vec<u8>) {
     let length = encoded_len(packet);
+    debug_assert!(
+        length <= MAX_MESSAGE_LEN,
+        "MQTT-SN message of {length} bytes"
+    );
     if length > MAX_MESSAGE_LEN {
-        debug_assert!(false, "MQTT-SN message of {length} bytes");
         return;
     }
     out.reserve(length);
@@ -57,8 +60,21 @@ pub(crate) fn encode(packet: &Packet, out: &mut Vec<u8>) {
 /// (and debug builds panic), as for an oversized [`encode`].
 pub(crate) fn encode_forwarded(forwarded: &Forwarded, packet: &Packet, out: &mut Vec<u8>) {
     let node_id = &forwarded.node_id;
-    if node_id.len() > MAX_NODE_ID_LEN || encoded_len(packet) > MAX_MESSAGE_LEN {
-        debug_assert!(false, "Wireless Node Id of {} bytes", node_id.len());
+    debug_assert!(
+        node_id.len() <= MAX_NODE_ID_LEN,
+        "Wireless Node Id of {} bytes",
+        node_id.len()
+    );
+    if node_id.len() > MAX_NODE_ID_LEN {
+        return;
+    }
+    let length = encoded_len(packet);
+    debug_assert!(
+        length <= MAX_MESSAGE_LEN,
+        "MQTT-SN message of {length} bytes"
+    );
+    if length > MAX_MESSAGE_LEN {
+        // No encapsulation header without the message it announces.
         return;
     }
     out.push((3 + node_id.len()) as u8);

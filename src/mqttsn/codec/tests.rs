@@ -515,3 +515,30 @@ fn too_large_a_message() {
     assert_eq!(encoded_len(&too_large), MAX_MESSAGE_LEN + 1);
     encoded(&too_large);
 }
+
+#[test]
+fn longest_node_id() {
+    let forwarded = Forwarded {
+        ctrl: 3,
+        node_id: vec![0x11; 252],
+    };
+    let mut out = Vec::new();
+    encode_forwarded(&forwarded, &Packet::PingResp, &mut out);
+    assert_eq!(out[..3], [0xff, 0xfe, 0x03]);
+    assert_eq!(out[255..], [0x02, 0x17]);
+    let datagram = decode(&out).unwrap();
+    assert_eq!(datagram.forwarded, Some(forwarded));
+}
+
+/// A node id the one-byte encapsulation Length cannot cover (none that
+/// `decode` returns) is a bug of the gateway's.
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "Wireless Node Id of 253 bytes")]
+fn too_long_a_node_id() {
+    let forwarded = Forwarded {
+        ctrl: 0,
+        node_id: vec![0; 253],
+    };
+    encode_forwarded(&forwarded, &Packet::PingResp, &mut Vec::new());
+}
