@@ -171,6 +171,7 @@ mod options {
             (&["-x"][..], "-x"),
             (&["-p", "http"][..], "--port"),
             (&["-p", "70000"][..], "--port"),
+            (&["--mqttsn-port", "udp"][..], "--mqttsn-port"),
             (&["--port"][..], "--port"),
             (&["--bind", "not-an-ip"][..], "--bind"),
             (&["-c"][..], "--config"),
