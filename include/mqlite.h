@@ -1868,6 +1868,238 @@ mqlite_result mqlite_config_set_reset_persistence(struct mqlite_config *config,
                                                   bool reset);
 
 /**
+ * Turns the MQTT-SN gateway on, listening on UDP `address` only, with
+ * every other setting at its default (gateway id 1, ADVERTISE every
+ * 900 s to `255.255.255.255:1884`, no predefined topics, no user name,
+ * retries every 10 s up to 4 times, 1000 registered topics per client,
+ * 10 000 clients). Called again, it replaces the listen addresses and
+ * keeps the other settings. More addresses:
+ * `mqlite_config_add_mqttsn_address()`. Port 0 picks a free port (read it
+ * back with `mqlite_broker_mqttsn_port()`).
+ *
+ * # Parameters
+ * - `config`: the config.
+ * - `address`: NUL-terminated `IP:PORT`, e.g. `"0.0.0.0:1884"`,
+ *   `"[::]:1884"`, `"127.0.0.1:0"`. Host names are not resolved.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ADDRESS` (the config is left as it was).
+ *
+ * # Memory and lifetimes
+ * `address` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `address` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_set_mqttsn(struct mqlite_config *config,
+                                       const char *address);
+
+/**
+ * Adds another UDP address for the gateway to listen on.
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `address`: NUL-terminated `IP:PORT`, as for
+ *   `mqlite_config_set_mqttsn()`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ADDRESS`, `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * `address` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `address` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_add_mqttsn_address(struct mqlite_config *config,
+                                               const char *address);
+
+/**
+ * Sets the gateway id sent in ADVERTISE and GWINFO (default 1).
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `gateway_id`: the new value, any.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_CONFIG` (the
+ * gateway is off).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_mqttsn_gateway_id(struct mqlite_config *config,
+                                                  uint8_t gateway_id);
+
+/**
+ * Sets how often the gateway sends ADVERTISE, in seconds (default 900);
+ * 0 sends none (GWINFO still answers SEARCHGW).
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `interval_s`: 0 to 65535 (ADVERTISE carries it in 16 bits).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (above
+ * 65535), `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_mqttsn_advertise_interval_s(struct mqlite_config *config,
+                                                            uint32_t interval_s);
+
+/**
+ * Adds a UDP address ADVERTISE is sent to (a broadcast or multicast
+ * address). The first one added replaces the default
+ * `255.255.255.255:1884`; later calls add more.
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `address`: NUL-terminated `IP:PORT`, e.g. `"224.0.0.1:1884"`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ADDRESS`, `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * `address` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `address` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_add_mqttsn_advertise_to(struct mqlite_config *config,
+                                                    const char *address);
+
+/**
+ * Adds a pre-defined topic id: a topic every client may use by this id
+ * without registering it.
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `topic_id`: 1 to 65534 (0 and 65535 are reserved), not given before.
+ * - `topic`: NUL-terminated UTF-8 topic name, without wildcards.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (a reserved id, or one already added),
+ * `MQLITE_INVALID_TOPIC`, `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * `topic` is copied; the caller keeps it.
+ *
+ * # Safety
+ * `config` is NULL or a live config; `topic` is NULL or NUL-terminated.
+ */
+mqlite_result mqlite_config_add_mqttsn_predefined_topic(struct mqlite_config *config,
+                                                        uint16_t topic_id,
+                                                        const char *topic);
+
+/**
+ * Sets the user name and password the auth callback and the password
+ * file see for every MQTT-SN client (MQTT-SN's CONNECT carries none), or
+ * none (the default).
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `username`: NUL-terminated UTF-8, or NULL for none.
+ * - `password`: NUL-terminated UTF-8, or NULL for none; needs a
+ *   `username`.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER` (`config`), `MQLITE_INVALID_UTF8`,
+ * `MQLITE_INVALID_ARGUMENT` (a password without a user name),
+ * `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * Both strings are copied; the caller keeps them (and may wipe them at
+ * once).
+ *
+ * # Safety
+ * `config` is NULL or a live config; `username` and `password` are NULL
+ * or NUL-terminated.
+ */
+mqlite_result mqlite_config_set_mqttsn_credentials(struct mqlite_config *config,
+                                                   const char *username,
+                                                   const char *password);
+
+/**
+ * Sets Tretry and Nretry: how long the gateway waits for an
+ * acknowledgement before sending a PUBLISH, PUBREL or REGISTER again, and
+ * how many times it does before giving the client up as lost (default
+ * 10 000 ms and 4).
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `interval_ms`: more than 0.
+ * - `max_retries`: any (0: never sent again).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT`
+ * (`interval_ms` 0), `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * Only the values are stored; the config stays the caller's.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_mqttsn_retry(struct mqlite_config *config,
+                                             uint64_t interval_ms,
+                                             uint32_t max_retries);
+
+/**
+ * Sets how many topic ids one client may register (default 1000); a
+ * REGISTER beyond it is answered "congestion".
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `max_registered_topics`: the new value (0: none may be registered).
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_CONFIG` (the
+ * gateway is off).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_mqttsn_max_registered_topics(struct mqlite_config *config,
+                                                             size_t max_registered_topics);
+
+/**
+ * Sets how many clients the gateway keeps at once, in every state
+ * (default 10 000; the broker's `max_connections` bounds them too); a
+ * CONNECT beyond it is answered "congestion".
+ *
+ * # Parameters
+ * - `config`: the config, its gateway on.
+ * - `max_clients`: at least 1.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_INVALID_ARGUMENT` (0),
+ * `MQLITE_INVALID_CONFIG` (the gateway is off).
+ *
+ * # Memory and lifetimes
+ * Only the value is stored; the config stays the caller's.
+ *
+ * # Safety
+ * `config` is NULL or a live config.
+ */
+mqlite_result mqlite_config_set_mqttsn_max_clients(struct mqlite_config *config,
+                                                   size_t max_clients);
+
+/**
  * Makes a TCP listener with the broker-wide settings: plain MQTT until a
  * TLS or WebSocket setter says otherwise. Port 0 picks a free port (read
  * it back with `mqlite_broker_custom_port()`).
@@ -3368,6 +3600,31 @@ mqlite_result mqlite_broker_stats(const struct mqlite_broker *broker,
  * `broker` is NULL or live; `port_out` is NULL or writable.
  */
 mqlite_result mqlite_broker_custom_port(const struct mqlite_broker *broker,
+                                        size_t index,
+                                        uint16_t *port_out);
+
+/**
+ * The UDP port the MQTT-SN gateway (`mqlite_config_set_mqttsn()`) is
+ * bound to on one of its addresses, useful after asking for port 0.
+ *
+ * # Parameters
+ * - `broker`: the broker.
+ * - `index`: the address, in the order they were given to the config (0
+ *   for the one of `mqlite_config_set_mqttsn()`, then those of
+ *   `mqlite_config_add_mqttsn_address()`).
+ * - `port_out`: receives the port.
+ *
+ * # Returns
+ * `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no gateway,
+ * or no such address), `MQLITE_BUSY`.
+ *
+ * # Memory and lifetimes
+ * `*port_out` is written only on success.
+ *
+ * # Safety
+ * `broker` is NULL or live; `port_out` is NULL or writable.
+ */
+mqlite_result mqlite_broker_mqttsn_port(const struct mqlite_broker *broker,
                                         size_t index,
                                         uint16_t *port_out);
 

@@ -93,6 +93,9 @@ impl Broker {
         for name in reactor.listener_names() {
             log::info!("listening on {name}");
         }
+        for addr in reactor.mqttsn_addrs() {
+            log::info!("mqtt-sn gateway on udp {addr}");
+        }
         Ok(Broker {
             reactor,
             handle: BrokerHandle { shared },

@@ -1,5 +1,5 @@
-//! The broker's custom listeners seen from C: the port each is bound to,
-//! and reloading their certificates (with the password and ACL files) on
+//! The broker's custom listeners seen from C: the port each is bound to
+//! (and the MQTT-SN gateway's UDP ports), and reloading their certificates (with the password and ACL files) on
 //! the broker's own thread. `mqlite_handle_reload()` does the same from
 //! any thread.
 
@@ -44,6 +44,48 @@ pub unsafe extern "C" fn mqlite_broker_custom_port(
         })?;
         // SAFETY: NULL or writable.
         unsafe { out(port_out, "port_out", addr.map_or(0, |addr| addr.port())) }
+    })
+}
+
+/// The UDP port the MQTT-SN gateway (`mqlite_config_set_mqttsn()`) is
+/// bound to on one of its addresses, useful after asking for port 0.
+///
+/// # Parameters
+/// - `broker`: the broker.
+/// - `index`: the address, in the order they were given to the config (0
+///   for the one of `mqlite_config_set_mqttsn()`, then those of
+///   `mqlite_config_add_mqttsn_address()`).
+/// - `port_out`: receives the port.
+///
+/// # Returns
+/// `MQLITE_OK`, `MQLITE_NULL_PARAMETER`, `MQLITE_NOT_FOUND` (no gateway,
+/// or no such address), `MQLITE_BUSY`.
+///
+/// # Memory and lifetimes
+/// `*port_out` is written only on success.
+///
+/// # Safety
+/// `broker` is NULL or live; `port_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mqlite_broker_mqttsn_port(
+    broker: *const mqlite_broker,
+    index: usize,
+    port_out: *mut u16,
+) -> mqlite_result {
+    boundary("mqlite_broker_mqttsn_port", || {
+        // SAFETY: NULL or live.
+        let addrs = unsafe { with_broker(broker, |broker| Ok(broker.mqttsn_addrs())) }?;
+        let addr = addrs.get(index).ok_or_else(|| {
+            Failure::new(
+                MQLITE_NOT_FOUND,
+                format!(
+                    "no MQTT-SN gateway address {index} (there are {})",
+                    addrs.len()
+                ),
+            )
+        })?;
+        // SAFETY: NULL or writable.
+        unsafe { out(port_out, "port_out", addr.port()) }
     })
 }
 

@@ -19,6 +19,9 @@ pub struct mqlite_config {
     pub(crate) config: Config,
     /// Whether a listener was added: the first one replaces the default.
     listeners_added: bool,
+    /// Whether an ADVERTISE destination was added: the first one replaces
+    /// the gateway's default broadcast address.
+    pub(crate) mqttsn_advertise_to_added: bool,
 }
 
 impl mqlite_config {
@@ -72,6 +75,7 @@ pub extern "C" fn mqlite_config_new() -> *mut mqlite_config {
         Box::into_raw(Box::new(mqlite_config {
             config: Config::default(),
             listeners_added: false,
+            mqttsn_advertise_to_added: false,
         }))
     })
 }

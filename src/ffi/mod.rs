@@ -24,7 +24,8 @@
 //!
 //! The modules, one concept each: [`result`] (codes and their text),
 //! [`types`] (plain C structs and enumerations), [`callbacks`] (callback
-//! types and their adapters), [`config`], [`broker`] (with its callback
+//! types and their adapters), [`config`] (the MQTT-SN gateway's settings
+//! in [`config_mqttsn`]), [`broker`] (with its callback
 //! setters in `broker_hooks` and its direct calls in `broker_direct`),
 //! [`handle`], [`stats`] (the counters, in a caller's struct of any
 //! version), [`properties`] (the MQTT 5 properties of a message the host
@@ -63,6 +64,8 @@ pub mod properties;
 pub mod config;
 
 pub mod config_access;
+
+pub mod config_mqttsn;
 
 pub mod listener;
 pub mod listener_tls;
@@ -126,3 +129,6 @@ mod tests_bridges;
 
 #[cfg(test)]
 mod tests_docs;
+
+#[cfg(test)]
+mod tests_mqttsn;

@@ -134,6 +134,14 @@ mod options {
         );
         keys.extend(bridge_keys);
         keys.extend(struct_fields(bridge, "TopicTable"));
+        let mqttsn = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin/mqlite/toml_mqttsn.rs");
+        let mqttsn_keys = struct_fields(mqttsn, "MqttSnTable");
+        assert!(
+            mqttsn_keys.contains(&"max_registered_topics".to_string()),
+            "{mqttsn_keys:?}"
+        );
+        keys.extend(mqttsn_keys);
+        keys.extend(struct_fields(mqttsn, "PredefinedTopicTable"));
         assert!(keys.contains(&"max_inflight".to_string()), "{keys:?}");
         for key in &keys {
             let listed = help
@@ -163,6 +171,7 @@ mod options {
             (&["-x"][..], "-x"),
             (&["-p", "http"][..], "--port"),
             (&["-p", "70000"][..], "--port"),
+            (&["--mqttsn-port", "udp"][..], "--mqttsn-port"),
             (&["--port"][..], "--port"),
             (&["--bind", "not-an-ip"][..], "--bind"),
             (&["-c"][..], "--config"),

@@ -24,6 +24,8 @@ mod config_file {
             ("max_packet_size = 1\n", "max_packet_size"),
             ("max_pending_output = 10\n", "max_pending_output"),
             ("port = 99999\n", "port"),
+            ("[mqttsn]\nretry_interval = 0\n", "mqttsn.retry_interval"),
+            ("[mqttsn]\nmax_client = 1\n", "max_client"),
         ] {
             let file = dir.file("bad.toml", text);
             let output = mqlite_exits(&["-c", file.to_str().unwrap(), "--no-persist"], &dir.0);

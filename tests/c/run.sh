@@ -81,7 +81,7 @@ step abi-layout bash -c "diff <('$out/layout-0.1') <('$out/layout-current')"
 # Each test: name, source, include directories. test_abi_0_1 is a 0.1
 # program: built against the frozen header only, linked with this library.
 tests=(test_null test_callbacks test_threads test_stop test_lifecycle test_growth test_mqtt5 test_listeners test_bridges
-    test_handle_clone test_management test_abi_0_1)
+    test_handle_clone test_management test_mqttsn test_abi_0_1)
 source_of() { case "$1" in test_abi_0_1) echo "$abi/$1.c" ;; *) echo "$root/tests/c/$1.c" ;; esac; }
 includes_of() {
     case "$1" in

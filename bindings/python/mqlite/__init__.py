@@ -7,7 +7,9 @@
 Listeners with TLS, WebSocket, a Unix socket or settings of their own:
 :class:`Listener` and :class:`TLS`, given in ``Broker(listeners=[...])``.
 Bridges to upstream brokers: :class:`Bridge` and :class:`BridgeTopic`, given
-in ``Broker(bridges=[...])`` or to :meth:`Broker.add_bridge`.
+in ``Broker(bridges=[...])`` or to :meth:`Broker.add_bridge`. The MQTT-SN
+gateway: :class:`MqttSnGateway`, given in ``Broker(mqttsn=...)``, or
+``Broker(mqttsn_port=PORT)``.
 
 See :class:`Broker`. The C library (libmqlite) is built and shipped inside
 this package by its build (``pip install``); the ``MQLITE_LIB`` environment
@@ -38,6 +40,7 @@ from .broker import Broker, library_version
 from .errors import ArgumentTypeError, BrokerStateError, InvalidArgument, MqliteError
 from .listeners import TLS, Listener
 from .management import ConnectedClient, SessionInfo, Subscription
+from .mqttsn import MqttSnGateway
 from .values import (
     AclAccess,
     AuthAcceptWith,
@@ -84,6 +87,7 @@ __all__ = [
     "Message",
     "MessageDecision",
     "MqliteError",
+    "MqttSnGateway",
     "PublishProperties",
     "SessionInfo",
     "Stats",

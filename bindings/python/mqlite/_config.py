@@ -12,6 +12,8 @@ from . import _args, _hosts, _native
 from .errors import ArgumentTypeError, _check, _invalid
 from .bridges import Bridge, _add_to_config
 from .listeners import TLS_VERSIONS, Listener
+from .mqttsn import MqttSnGateway
+from .mqttsn import _add_to_config as _add_gateway_to_config
 
 _address = _hosts.address
 
@@ -196,6 +198,7 @@ def _new_broker(
     listeners: Optional[List[Any]],
     limits: Dict[str, Any],
     bridges: List[Bridge],
+    mqttsn: Optional[MqttSnGateway] = None,
 ) -> Tuple[Optional[int], List[_Spec]]:
     """Makes the C broker (``mqlite_broker_new``) from the options; returns
     its pointer and the listeners, in the order given."""
@@ -218,6 +221,7 @@ def _new_broker(
             finally:
                 lib.mqlite_listener_free(listener)
         _add_to_config(lib, config, bridges)
+        _add_gateway_to_config(lib, config, mqttsn)
         for name, value in limits.items():
             setter = _LIMITS[name][0]
             _check(setter, getattr(lib, setter)(config, value))

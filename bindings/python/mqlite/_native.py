@@ -355,6 +355,18 @@ _SIGNATURES = [
     ("mqlite_bridge_stats_list_count", [_P, POINTER(c_size_t)], _R),
     ("mqlite_bridge_stats_list_name", [_P, c_size_t, POINTER(c_void_p), POINTER(c_size_t)], _R),
     ("mqlite_bridge_stats_list_get", [_P, c_size_t, POINTER(BridgeStatsC), c_size_t], _R),
+    # The MQTT-SN gateway.
+    ("mqlite_config_set_mqttsn", [_P, c_char_p], _R),
+    ("mqlite_config_add_mqttsn_address", [_P, c_char_p], _R),
+    ("mqlite_config_set_mqttsn_gateway_id", [_P, c_uint8], _R),
+    ("mqlite_config_set_mqttsn_advertise_interval_s", [_P, c_uint32], _R),
+    ("mqlite_config_add_mqttsn_advertise_to", [_P, c_char_p], _R),
+    ("mqlite_config_add_mqttsn_predefined_topic", [_P, c_uint16, c_char_p], _R),
+    ("mqlite_config_set_mqttsn_credentials", [_P, c_char_p, c_char_p], _R),
+    ("mqlite_config_set_mqttsn_retry", [_P, c_uint64, c_uint32], _R),
+    ("mqlite_config_set_mqttsn_max_registered_topics", [_P, c_size_t], _R),
+    ("mqlite_config_set_mqttsn_max_clients", [_P, c_size_t], _R),
+    ("mqlite_broker_mqttsn_port", [_P, c_size_t, POINTER(c_uint16)], _R),
     # The management API.
     ("mqlite_event_queue_overflow", [POINTER(EventC), POINTER(c_uint64), POINTER(c_size_t)], _R),
     ("mqlite_broker_clients", [_P, POINTER(c_void_p)], _R),

@@ -25,6 +25,7 @@ from .bridges import (  # noqa: F401 (re-exported)
     _Bridges,
     _check_bridges,
 )
+from .mqttsn import MqttSnGateway, _bound_ports, _check_gateway  # noqa: F401 (re-exported)
 from ._hooks import _HOOKS, F, _Hooks
 from ._native import view_bytes, view_optional_str, view_str  # noqa: F401
 from ._log_bridge import (  # noqa: F401 (re-exported)
@@ -106,6 +107,11 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
         bridges: :class:`Bridge` objects: bridges to upstream brokers,
             started with the broker (more with :meth:`add_bridge`; their
             state from :meth:`bridge_stats`).
+        mqttsn: an :class:`MqttSnGateway`: the MQTT-SN gateway over UDP
+            (None: none). Its ports from :attr:`mqttsn_ports`.
+        mqttsn_port: a UDP port (0: a free one) for the MQTT-SN gateway on
+            ``host``: the gateway of ``mqttsn`` listening there instead of
+            on its ``listen`` addresses, or one with the defaults.
         **limits: ``max_connections``, ``max_packet_size``, ``max_inflight``,
             ``max_queued_messages``, ``max_queued_bytes``,
             ``max_pending_output``, ``connect_timeout_ms``,
@@ -137,7 +143,10 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
         LibraryNotFound: libmqlite cannot be loaded.
 
     A bridge with a value it cannot have, without a topic, or named like
-    another raises :class:`InvalidArgument`.
+    another raises :class:`InvalidArgument`; so does a gateway with one
+    (an address that is not ``IP:PORT``, a reserved or repeated topic id,
+    a zero retry interval or client limit, a password without a user
+    name, a number outside its range).
     """
 
     def __init__(
@@ -148,10 +157,13 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
         *,
         listeners: Optional[List[Union[str, Listener]]] = None,
         bridges: Optional[List[Bridge]] = None,
+        mqttsn: Optional[MqttSnGateway] = None,
+        mqttsn_port: Optional[int] = None,
         **limits: Any,
     ):
         _check_limits(limits)
         bridge_list = _check_bridges(bridges)
+        gateway = _check_gateway(mqttsn, mqttsn_port, host)
         self._lib = _native.load()
         self._broker: Optional[int] = None
         self._handle: Optional[int] = None
@@ -172,7 +184,7 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
 
         lib = self._lib
         self._broker, specs = _new_broker(lib, host, port, db, listeners, limits,
-                                            bridge_list)
+                                            bridge_list, gateway)
         handle = c_void_p()
         _check("mqlite_broker_handle", lib.mqlite_broker_handle(self._broker, byref(handle)))
         self._handle = handle.value
@@ -193,6 +205,7 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
                    lib.mqlite_broker_custom_port(self._broker, index, byref(value)))
             ports[place] = None if specs[place][1].is_unix else value.value
         self._ports = ports
+        self._mqttsn_ports = _bound_ports(lib, self._broker)
         fd = c_int()
         _check("mqlite_broker_fd", lib.mqlite_broker_fd(self._broker, byref(fd)))
         self._fd = fd.value
@@ -222,6 +235,18 @@ class Broker(_Serving, _Hooks, _Bridges, _EventLoop, _Management):
         """The ports the listeners are bound to, in the order given (None
         for a Unix socket listener)."""
         return list(self._ports)
+
+    @property
+    def mqttsn_port(self) -> Optional[int]:
+        """The UDP port the MQTT-SN gateway is bound to on its first
+        address (None without a gateway)."""
+        return self._mqttsn_ports[0] if self._mqttsn_ports else None
+
+    @property
+    def mqttsn_ports(self) -> List[int]:
+        """The UDP ports the MQTT-SN gateway is bound to, in the order of
+        its ``listen`` addresses (empty without a gateway)."""
+        return list(self._mqttsn_ports)
 
     def _name(self) -> str:
         port = self.port

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches, Parser};
 
-use crate::config_file::{BRIDGE_KEYS, BRIDGE_TOPIC_KEYS, CONFIG_FILE_KEYS, LISTENER_KEYS};
+use crate::config_file::{
+    BRIDGE_KEYS, BRIDGE_TOPIC_KEYS, CONFIG_FILE_KEYS, LISTENER_KEYS, MQTTSN_KEYS, MQTTSN_TOPIC_KEYS,
+};
 
 /// What the command line asked for.
 #[derive(Parser, Debug)]
@@ -30,6 +32,11 @@ pub struct Options {
     /// as with mosquitto: localhost -> 127.0.0.1 and ::1)
     #[arg(long = "bind", value_name = "HOST", value_parser = bind, verbatim_doc_comment)]
     pub bind: Option<String>,
+    /// MQTT-SN gateway on this UDP port (0: any free port), on the --bind
+    /// host, else 0.0.0.0 and ::; replaces the file's [mqttsn] listen
+    /// addresses, keeps its other keys  [default: no gateway]
+    #[arg(long = "mqttsn-port", value_name = "PORT", value_parser = mqttsn_port, verbatim_doc_comment)]
+    pub mqttsn_port: Option<u16>,
     /// config file: TOML with any of the keys below,
     /// or a mosquitto.conf (see docs/CONFIG.md)  [default: none]
     #[arg(
@@ -142,6 +149,14 @@ fn after_help() -> String {
     for (key, default) in BRIDGE_TOPIC_KEYS {
         text.push_str(&format!("  {key:<28} {default}\n"));
     }
+    text.push_str("\nKeys of the [mqttsn] table (the MQTT-SN gateway, docs/MQTTSN.md):\n");
+    for (key, default) in MQTTSN_KEYS {
+        text.push_str(&format!("  {key:<28} {default}\n"));
+    }
+    text.push_str("\nKeys of an entry of the gateway's predefined_topics:\n");
+    for (key, default) in MQTTSN_TOPIC_KEYS {
+        text.push_str(&format!("  {key:<28} {default}\n"));
+    }
     text.push_str(
         "\nA file whose first setting is a mosquitto option (`listener 1883`, `port`,\n\
          `password_file`...) is read as mosquitto.conf; docs/CONFIG.md lists the\n\
@@ -176,6 +191,11 @@ fn message(error: &clap::Error) -> String {
 fn port(text: &str) -> Result<u16, String> {
     text.parse()
         .map_err(|_| format!("invalid --port `{text}`: expected a number 0-65535"))
+}
+
+fn mqttsn_port(text: &str) -> Result<u16, String> {
+    text.parse()
+        .map_err(|_| format!("invalid --mqttsn-port `{text}`: expected a number 0-65535"))
 }
 
 fn bind(text: &str) -> Result<String, String> {
@@ -236,6 +256,8 @@ mod tests {
         assert!(!options.no_persist);
         // The last of a repeated option counts.
         assert_eq!(run(&["-p", "1", "--port=2"]).port, Some(2));
+        assert_eq!(run(&["--mqttsn-port", "1884"]).mqttsn_port, Some(1884));
+        assert_eq!(run(&[]).mqttsn_port, None);
     }
 
     #[test]
@@ -250,6 +272,18 @@ mod tests {
         );
         assert_eq!(error(&["stray"]), "unknown option `stray` (see --help)");
         assert_eq!(error(&["-p"]), "option --port needs a value");
+        assert_eq!(
+            error(&["--mqttsn-port", "udp"]),
+            "invalid --mqttsn-port `udp`: expected a number 0-65535"
+        );
+        assert_eq!(
+            error(&["--mqttsn-port", "65536"]),
+            "invalid --mqttsn-port `65536`: expected a number 0-65535"
+        );
+        assert_eq!(
+            error(&["--mqttsn-port"]),
+            "option --mqttsn-port needs a value"
+        );
         assert_eq!(error(&["-c"]), "option --config needs a value");
         assert_eq!(
             error(&["--bind="]),
@@ -267,7 +301,10 @@ mod tests {
             panic!()
         };
         assert!(
-            help.contains("--no-persist") && help.contains("max_inflight "),
+            help.contains("--no-persist")
+                && help.contains("max_inflight ")
+                && help.contains("--mqttsn-port")
+                && help.contains("max_registered_topics "),
             "{help}"
         );
         let Ok(Parsed::Exit(short)) = parse(["-h".to_string()]) else {

@@ -12,7 +12,8 @@
 //! access files); with them and without `listeners`, `port` or `bind`,
 //! no plain listener is made (as mosquitto starts no default listener once
 //! a `listener` is configured). `[[bridge]]` tables (`toml_bridge.rs`)
-//! add bridges to upstream brokers. Unknown keys are refused, so a typo is
+//! add bridges to upstream brokers; an `[mqttsn]` table (`toml_mqttsn.rs`)
+//! turns the MQTT-SN gateway on. Unknown keys are refused, so a typo is
 //! reported instead of silently ignored.
 //!
 //! ```toml
@@ -40,8 +41,15 @@ mod listener_table;
 #[path = "toml_bridge.rs"]
 mod bridge_table;
 
+#[path = "toml_mqttsn.rs"]
+mod mqttsn_table;
+
 pub use bridge_table::{BRIDGE_KEYS, BRIDGE_TOPIC_KEYS};
 pub use listener_table::LISTENER_KEYS;
+// `every_address` is for `--mqttsn-port`; the tests that include this file
+// have no command line.
+#[allow(unused_imports)]
+pub use mqttsn_table::{every_address as mqttsn_every_address, MQTTSN_KEYS, MQTTSN_TOPIC_KEYS};
 
 /// The TOML file's shape: every key optional, defaults from [`Config`].
 #[derive(Deserialize, Default)]
@@ -78,6 +86,7 @@ struct FileConfig {
     redirect_permanent: Option<bool>,
     listener: Option<Vec<toml::Spanned<listener_table::ListenerTable>>>,
     bridge: Option<Vec<toml::Spanned<bridge_table::BridgeTable>>>,
+    mqttsn: Option<mqttsn_table::MqttSnTable>,
 }
 
 /// The keys of the TOML file with their defaults, for `--help`.
@@ -166,6 +175,10 @@ pub const CONFIG_FILE_KEYS: &[(&str, &str)] = &[
     (
         "bridge",
         "none  [[bridge]] tables: bridges to upstream brokers (keys below)",
+    ),
+    (
+        "mqttsn",
+        "none  [mqttsn] table: the MQTT-SN gateway over UDP (keys below)",
     ),
 ];
 
@@ -279,6 +292,9 @@ impl FileConfig {
                 .bridge(&which)
                 .map_err(|reason| invalid("bridge", reason))?;
             config.bridges.push(bridge);
+        }
+        if let Some(table) = self.mqttsn {
+            config.mqttsn = Some(table.gateway()?);
         }
         if let Some(listeners) = self.listeners {
             if self.port.is_some() || self.bind.is_some() {

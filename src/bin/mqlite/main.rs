@@ -13,7 +13,9 @@
 //! the log levels, for scripts that start it on port 0:
 //! `mqlite: listening on 127.0.0.1:40123` (`[::1]:40123` for IPv6); a TLS
 //! or WebSocket listener's line ends with its scheme (`(mqtts)`), a Unix
-//! socket's is `mqlite: listening on unix:PATH`.
+//! socket's is `mqlite: listening on unix:PATH`. The MQTT-SN gateway's
+//! UDP addresses follow, one a line: `mqlite: mqtt-sn gateway on udp
+//! 0.0.0.0:1884`.
 
 mod args;
 mod config_file;
@@ -108,6 +110,20 @@ fn apply_options(
             }
         };
     }
+    // --mqttsn-port turns the gateway on (the file's other [mqttsn] keys
+    // stay) and says where it listens, as -p does for TCP.
+    if let Some(port) = options.mqttsn_port {
+        let listen = match &options.bind {
+            Some(host) => {
+                config_file::resolve_bind(host, port).map_err(|reason| mqlite::Error::Config {
+                    field: "--bind".to_string(),
+                    reason,
+                })?
+            }
+            None => config_file::mqttsn_every_address(port),
+        };
+        config.mqttsn.get_or_insert_with(Default::default).listen = listen;
+    }
     config.validate()
 }
 
@@ -161,6 +177,9 @@ fn main() -> ExitCode {
     }
     for (listener, bound) in custom.iter().zip(broker.custom_local_addrs()) {
         eprintln!("mqlite: listening on {}", listening(listener, bound));
+    }
+    for addr in broker.mqttsn_addrs() {
+        eprintln!("mqlite: mqtt-sn gateway on udp {addr}");
     }
     if let Some(path) = &settings.pid_file {
         if let Err(error) = std::fs::write(path, format!("{}\n", std::process::id())) {
@@ -241,6 +260,44 @@ mod tests {
         assert_eq!(config_of(&["--no-persist"]).persistence, None);
         let error = try_config(&["--no-persist", "--db", "x.db"]).unwrap_err();
         assert!(error.to_string().contains("--no-persist"), "{error}");
+    }
+
+    #[test]
+    fn mqttsn_port_turns_the_gateway_on() {
+        assert_eq!(config_of(&[]).mqttsn, None);
+        let gateway = config_of(&["--mqttsn-port", "0"]).mqttsn.unwrap();
+        assert_eq!(
+            gateway.listen,
+            vec!["0.0.0.0:0".parse().unwrap(), "[::]:0".parse().unwrap()]
+        );
+        assert_eq!(
+            gateway,
+            mqlite::MqttSnGateway {
+                listen: gateway.listen.clone(),
+                ..Default::default()
+            }
+        );
+        let gateway = config_of(&["--bind", "127.0.0.1", "--mqttsn-port", "10884"])
+            .mqttsn
+            .unwrap();
+        assert_eq!(gateway.listen, vec!["127.0.0.1:10884".parse().unwrap()]);
+        // The file's listen addresses give way; its other keys stay.
+        let dir = std::env::temp_dir().join(format!("mqlite-sn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sn.toml");
+        std::fs::write(
+            &file,
+            "[mqttsn]\nlisten = [\"127.0.0.1:7\"]\ngateway_id = 9\n",
+        )
+        .unwrap();
+        let config = config_of(&["-c", file.to_str().unwrap(), "--mqttsn-port", "8"]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let gateway = config.mqttsn.unwrap();
+        assert_eq!(gateway.gateway_id, 9);
+        assert_eq!(
+            gateway.listen,
+            vec!["0.0.0.0:8".parse().unwrap(), "[::]:8".parse().unwrap()]
+        );
     }
 
     fn config_of(args: &[&str]) -> Config {
