@@ -5,15 +5,6 @@
  */
 #include "check.h"
 
-/*
- * 0 until the gateway itself lands (its settings exist, the gateway binds
- * nothing yet, so mqlite_broker_mqttsn_port() answers MQLITE_NOT_FOUND);
- * set it to 1 then: the port must be read back, not 0.
- */
-#ifndef MQTTSN_GATEWAY_LANDED
-#define MQTTSN_GATEWAY_LANDED 0
-#endif
-
 static const char BAD_UTF8[] = {'u', (char)0xff, 0};
 
 static void off_until_set(void) {
@@ -99,18 +90,12 @@ static void setters_and_refusals(void) {
         return;
     }
     uint16_t port = 0;
-#if MQTTSN_GATEWAY_LANDED
-    /* Needs the gateway: both addresses bound, on ports of their own. */
+    /* Both addresses bound, on ports of their own. */
     CHECK_RC(mqlite_broker_mqttsn_port(broker, 0, &port), MQLITE_OK);
     CHECK(port != 0);
     CHECK_RC(mqlite_broker_mqttsn_port(broker, 1, &port), MQLITE_OK);
     CHECK(port != 0);
     CHECK_RC(mqlite_broker_mqttsn_port(broker, 0, NULL), MQLITE_NULL_PARAMETER);
-#else
-    /* The settings are in, the gateway is not: nothing is bound yet. */
-    CHECK_RC(mqlite_broker_mqttsn_port(broker, 0, &port), MQLITE_NOT_FOUND);
-    CHECK(port == 0);
-#endif
     CHECK_RC(mqlite_broker_mqttsn_port(broker, 2, &port), MQLITE_NOT_FOUND);
     mqlite_broker_free(broker);
 }
