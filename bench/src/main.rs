@@ -19,6 +19,7 @@ mod retained;
 mod sn_fake;
 mod sn_flow;
 mod transport;
+mod udp_batch;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
