@@ -24,6 +24,9 @@ SUMMARY = {
                     ("broker_cpu_us_per_conn", "broker CPU µs/conn", False),
                     ("rss_per_conn_bytes", "broker RSS bytes/conn", False)],
     "retained": [("msg_per_s", "retained delivered msg/s", True)],
+    # mqttsn_q*: MQTT-SN over UDP to MQTT subscribers; mqttsn_tcp_q*: the
+    # same load from MQTT publishers (fanin), for comparison.
+    "mqttsn": [("msg_per_s", "delivered msg/s", True)],
 }
 DETAILS = {
     "fanin": ["msg_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "lost"],
@@ -34,6 +37,7 @@ DETAILS = {
     "connections": ["conn_per_s", "broker_cpu_us_per_conn", "broker_capacity_conn_per_s",
                     "p50_us", "p99_us", "rss_per_conn_bytes", "failed"],
     "retained": ["store_per_s", "duration_s", "msg_per_s", "lost"],
+    "mqttsn": ["msg_per_s", "p50_us", "p99_us", "p999_us", "lost", "written_off"],
 }
 
 
@@ -363,7 +367,8 @@ def main():
         md += ["## Failed runs", ""] + errs + [""]
     if unsup:
         md += ["## Not supported", "",
-               "MQTT 5 scenarios a peer failed (first error; not run again in later rounds):",
+               "MQTT 5 scenarios a peer failed, and MQTT-SN scenarios of brokers without a "
+               "gateway (first error; not run again in later rounds):",
                ""] + unsup + [""]
     md += [
         "## Caveats",

@@ -34,6 +34,12 @@
 # (docs/BENCHMARKS-throughput.svg, -latency.svg), and next to the results
 # (bench/results/compare-STAMP-throughput.svg, ...).
 #
+# Scenarios named mqttsn_q* publish from MQTT-SN clients over UDP
+# (mqlite-bench mqttsn: 100 clients, window 10) to MQTT subscribers; only
+# mqlite has an MQTT-SN gateway (started with --mqttsn-port on a free UDP
+# port), the other brokers are recorded as not supporting them. Their
+# mqttsn_tcp_q* twins are the same load from 100 MQTT publishers (fanin
+# with the same window), run against every broker.
 # Scenarios with "_v5" in their name speak MQTT 5 (rumqttd gets a v5
 # listener for them); if rumqttd fails one, it is recorded as not
 # supporting it and not run against it again in later rounds.
@@ -184,6 +190,12 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+free_udp_port() {
+    python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# The MQTT-SN gateway's UDP port of the current run (mqttsn_q* only).
+SN_PORT=""
+
 wait_port() { # port pid
     local i
     for i in $(seq 1 200); do
@@ -230,10 +242,10 @@ start_broker() { # name port [defaults] [v5] [tls|ws] -> BROKER_PID ($PIN_BROKER
     case "$name" in
         mqlite)
             mqlite_conf "$port" "$tr" > "$WORK/mqlite.toml"
-            $PIN_BROKER "$MQLITE_BIN" -c "$WORK/mqlite.toml" --no-persist >"$WORK/$name.log" 2>&1 & ;;
+            $PIN_BROKER "$MQLITE_BIN" -c "$WORK/mqlite.toml" --no-persist ${SN_PORT:+--mqttsn-port "$SN_PORT"} >"$WORK/$name.log" 2>&1 & ;;
         baseline)
             mqlite_conf "$port" "$tr" > "$WORK/mqlite.toml"
-            $PIN_BROKER "$BASELINE_BIN" -c "$WORK/mqlite.toml" --no-persist >"$WORK/$name.log" 2>&1 & ;;
+            $PIN_BROKER "$BASELINE_BIN" -c "$WORK/mqlite.toml" --no-persist ${SN_PORT:+--mqttsn-port "$SN_PORT"} >"$WORK/$name.log" 2>&1 & ;;
         mosquitto)
             mosquitto_conf "$port" "$tr" > "$WORK/mosquitto.conf"
             $PIN_BROKER "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/$name.log" 2>&1 & ;;
@@ -345,6 +357,10 @@ if [ "$QUICK" = 1 ]; then
         "tls_fanin_q0_16|fanin --qos 0 --payload 16 --duration $D --tls $CERTS/ca.pem|0"
         "tls_fanin_q0_1024|fanin --qos 0 --payload 1024 --duration $D --tls $CERTS/ca.pem|0"
         "ws_fanin_q0_16|fanin --qos 0 --payload 16 --duration $D --ws|0"
+        "mqttsn_q0|mqttsn --qos 0 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_tcp_q0|fanin --qos 0 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_q1|mqttsn --qos 1 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_tcp_q1|fanin --qos 1 --payload 16 --publishers 100 --window 10 --duration $D|0"
     )
 else
     D=${DURATION:-10}; LAT="--duration $D --messages 20000"; K=10000; N=100000; R=100000
@@ -382,6 +398,10 @@ else
         "tls_fanin_q0_16|fanin --qos 0 --payload 16 --duration $D --tls $CERTS/ca.pem|0"
         "tls_fanin_q0_1024|fanin --qos 0 --payload 1024 --duration $D --tls $CERTS/ca.pem|0"
         "ws_fanin_q0_16|fanin --qos 0 --payload 16 --duration $D --ws|0"
+        "mqttsn_q0|mqttsn --qos 0 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_tcp_q0|fanin --qos 0 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_q1|mqttsn --qos 1 --payload 16 --publishers 100 --window 10 --duration $D|0"
+        "mqttsn_tcp_q1|fanin --qos 1 --payload 16 --publishers 100 --window 10 --duration $D|0"
     )
 fi
 if [ -n "$ONLY_SCENARIOS" ]; then
@@ -405,7 +425,7 @@ done
 TIME_BOUND="--messages $((D * 20000000))"
 for i in "${!SCENARIOS[@]}"; do
     case "${SCENARIOS[$i]}" in
-        fanin_*|fanout_*|subscriptions_*|shared_*|tls_fanin_*|ws_fanin_*)
+        fanin_*|fanout_*|subscriptions_*|shared_*|tls_fanin_*|ws_fanin_*|mqttsn_*)
             IFS='|' read -r id gen_args on_ceiling <<<"${SCENARIOS[$i]}"
             SCENARIOS[$i]="$id|$gen_args $TIME_BOUND|$on_ceiling" ;;
     esac
@@ -428,6 +448,22 @@ run_one() {
         return
     fi
     case "$id" in *_v5_*|*_v5) v5=1 ;; esac
+    SN_PORT=""
+    local sn_args=""
+    case "$id" in
+        mqttsn_tcp_*) ;;
+        mqttsn_*)
+            if [ "$b" != mqlite ] && [ "$b" != baseline ]; then
+                # Recorded once, as the MQTT 5 scenarios a peer fails.
+                if [ "$round" = 1 ]; then
+                    echo "{\"id\":\"$id\",\"broker\":\"$b\",\"round\":$round,\"error\":\"not applicable: $b has no MQTT-SN gateway\",\"unsupported\":true}" >> "$RESULTS"
+                fi
+                log "round $round $id $b: not applicable (no MQTT-SN gateway)"
+                return
+            fi
+            SN_PORT=$(free_udp_port)
+            sn_args="--sn-port $SN_PORT" ;;
+    esac
     if [ -n "$v5" ] && [[ " $UNSUPPORTED " == *" $id/$b "* ]]; then
         log "round $round $id $b: skipped (not supported, see round 1)"
         return
@@ -444,6 +480,7 @@ run_one() {
     local t_run=$EPOCHREALTIME sys0 brk0 sys1 brk1 out load err extra=""
     sys0=$(sys_busy); brk0=$(proc_cpu "$BROKER_PID")
     case "$id" in connections|*_connections) extra="--broker-pid $BROKER_PID" ;; esac
+    [ -n "$sn_args" ] && extra="$extra $sn_args"
     # shellcheck disable=SC2086
     if out=$(timeout 600 $pin_gen "$BENCH" $args --port "$port" --label "$b" --json $extra 2>"$WORK/gen.err"); then
         sys1=$(sys_busy); brk1=$(proc_cpu "$BROKER_PID")

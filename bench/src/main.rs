@@ -10,11 +10,16 @@ mod connections;
 mod flow;
 mod histogram;
 mod latency;
+mod mqttsn;
 mod net;
 mod proto;
 mod report;
 mod retained;
+#[cfg(test)]
+mod sn_fake;
+mod sn_flow;
 mod transport;
+mod udp_batch;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
@@ -30,6 +35,10 @@ scenarios:
   subscriptions  N filters (10% with '+') on a few connections, then fan-in
   retained       publish R retained messages, time SUBSCRIBE ret/# -> all R received
   ceiling        fanin against the generator's own in-process TCP forwarder
+  mqttsn         P MQTT-SN clients over UDP (--sn-port; default 100) REGISTER
+                 bench/sn/<i> and publish (--qos 0|1, --window, default 10)
+                 to S MQTT subscribers (TCP) on bench/sn/#; the same load
+                 over MQTT/TCP: fanin --publishers P --window W
   ceiling-server run the forwarder alone (for scripts): --bind ADDR --port PORT
 
 options:
@@ -47,6 +56,7 @@ options:
   --bind ADDR       ceiling-server bind address (127.0.0.1)
   --shared N        fanin: the subscribers are N members of one shared
                     subscription $share/bench/bench/+ (each message to one)
+  --sn-port PORT    mqttsn: the broker's MQTT-SN gateway (UDP port on --host)
   --sub-port PORT   fanin, fanout: the subscribers connect to PORT (another
                     broker on the same host, reached through a bridge)
 
@@ -131,6 +141,8 @@ pub struct Opts {
     /// Subscribers connect to this port (on `host`) instead of `port`:
     /// another broker, reached through a bridge.
     pub sub_port: Option<u16>,
+    /// `mqttsn`: the UDP port of the broker's MQTT-SN gateway.
+    pub sn_port: Option<u16>,
 }
 
 impl Opts {
@@ -185,6 +197,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         shared: None,
         tls: None,
         sub_port: None,
+        sn_port: None,
         ws: false,
     };
     while let Some(a) = it.next() {
@@ -228,6 +241,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                     "--bind" => o.bind = v.clone(),
                     "--shared" => o.shared = Some(v.parse().map_err(|e| bad(&e))?),
                     "--sub-port" => o.sub_port = Some(v.parse().map_err(|e| bad(&e))?),
+                    "--sn-port" => o.sn_port = Some(v.parse().map_err(|e| bad(&e))?),
                     "--tls" => o.tls = Some(v.clone()),
                     _ => return Err(format!("unknown option {key}")),
                 }
@@ -294,6 +308,7 @@ fn run(mut o: Opts) -> Result<report::Report, String> {
         "latency" => latency::run(&o),
         "connections" => connections::run(&o),
         "retained" => retained::run(&o),
+        "mqttsn" => sn_flow::run(&o),
         s => Err(format!("unknown scenario {s}")),
     }
 }

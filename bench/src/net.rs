@@ -311,6 +311,11 @@ pub struct Net {
 
 const LISTENER: Token = Token(usize::MAX);
 
+/// Tokens from here on belong to sockets registered with
+/// [`Net::register_external`] (the MQTT-SN clients' UDP sockets): [`Net::poll`]
+/// reports them in `ready` as they are, and the caller reads them itself.
+pub const EXTERNAL: usize = usize::MAX / 2;
+
 impl Net {
     /// Creates an empty event loop.
     pub fn new() -> io::Result<Net> {
@@ -322,6 +327,19 @@ impl Net {
             listener: None,
             free: Vec::new(),
         })
+    }
+
+    /// Registers a socket the caller owns (readable interest) under token
+    /// `EXTERNAL + n`, so one [`Net::poll`] waits for it and the TCP
+    /// connections together.
+    pub fn register_external<S: mio::event::Source>(
+        &mut self,
+        source: &mut S,
+        n: usize,
+    ) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(source, Token(EXTERNAL + n), Interest::READABLE)
     }
 
     /// Listens on `addr`; accepted connections are added by [`Net::poll`].
@@ -469,6 +487,10 @@ impl Net {
                 continue;
             }
             let id = ev.token().0;
+            if id >= EXTERNAL {
+                ready.push(id);
+                continue;
+            }
             let c = &mut self.conns[id];
             if ev.is_writable() || ev.is_error() {
                 c.check_connected();
