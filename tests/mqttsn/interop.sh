@@ -85,6 +85,12 @@ s = socket.socket(socket.AF_INET, k); s.bind(("127.0.0.1", 0)); print(s.getsockn
 }
 PORT=$(free_port tcp)
 SN_PORT=$(free_port udp)
+# Without a config of the caller's, one with a pre-defined topic id.
+if [ -z "$CONFIG" ]; then
+    CONFIG="$WORK/mqlite.toml"
+    printf '[mqttsn]\npredefined_topics = [{ id = 42, topic = "sn/predefined" }]\n' >"$CONFIG"
+    PREDEFINED=${PREDEFINED:-42:sn/predefined}
+fi
 
 # shellcheck disable=SC2206
 args=(-p "$PORT" --mqttsn-port "$SN_PORT" --no-persist ${CONFIG:+-c "$CONFIG"})
