@@ -2,7 +2,9 @@
 //! connection that stands for it, its state, its topic ids, and what the
 //! gateway sent it that is not acknowledged yet.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::FastMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -85,14 +87,14 @@ pub(crate) struct SnClient {
     pub(crate) topics: Registry,
     /// SUBSCRIBEs the core has not answered: message id to the topic id
     /// SUBACK reports.
-    pub(crate) subscribes: HashMap<u16, u16>,
+    pub(crate) subscribes: FastMap<u16, u16>,
     /// Inbound QoS 1 / 2 PUBLISHes the core has not acknowledged: message
     /// id to topic id (PUBACK repeats the topic id, MQTT's does not).
-    pub(crate) inbound_topics: HashMap<u16, u16>,
+    pub(crate) inbound_topics: FastMap<u16, u16>,
     /// Outbound PUBLISH / PUBREL awaiting the client, by message id.
-    pub(crate) unacked: HashMap<u16, Unacked>,
+    pub(crate) unacked: FastMap<u16, Unacked>,
     /// Outbound REGISTER awaiting REGACK, by message id.
-    pub(crate) registering: HashMap<u16, Unacked>,
+    pub(crate) registering: FastMap<u16, Unacked>,
     /// Outbound PUBLISHes waiting for a REGACK, in order.
     pub(crate) held: VecDeque<HeldPublish>,
     /// QoS 2 messages that could not be sent (no topic id left): the core
@@ -112,10 +114,10 @@ impl SnClient {
             last_heard: now,
             pending: None,
             topics: Registry::default(),
-            subscribes: HashMap::new(),
-            inbound_topics: HashMap::new(),
-            unacked: HashMap::new(),
-            registering: HashMap::new(),
+            subscribes: FastMap::default(),
+            inbound_topics: FastMap::default(),
+            unacked: FastMap::default(),
+            registering: FastMap::default(),
             held: VecDeque::new(),
             abandoned_qos2: Vec::new(),
             next_register_id: 0,

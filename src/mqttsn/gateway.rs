@@ -4,7 +4,7 @@
 //! reactor hands it the datagrams it read and sends what it queued
 //! (`src/reactor/mqttsn.rs`), so the tests drive it with a core alone.
 
-use std::collections::HashMap;
+use super::FastMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,8 +63,8 @@ pub struct MqttSnStats {
 pub(crate) struct Gateway {
     pub(crate) settings: Arc<MqttSnGateway>,
     pub(crate) predefined: Predefined,
-    pub(crate) clients: HashMap<ClientKey, SnClient>,
-    pub(crate) conns: HashMap<ConnId, Role>,
+    pub(crate) clients: FastMap<ClientKey, SnClient>,
+    pub(crate) conns: FastMap<ConnId, Role>,
     pub(crate) outgoing: Vec<Outgoing>,
     pub(crate) stats: MqttSnStats,
     /// Bytes for the core, built per message.
@@ -82,8 +82,8 @@ impl Gateway {
         let next_advertise = settings.advertise_interval.map(|_| now);
         Gateway {
             predefined,
-            clients: HashMap::new(),
-            conns: HashMap::new(),
+            clients: FastMap::default(),
+            conns: FastMap::default(),
             outgoing: Vec::new(),
             stats: MqttSnStats::default(),
             scratch: Vec::new(),

@@ -19,4 +19,8 @@ mod tests;
 mod topics;
 
 pub use gateway::MqttSnStats;
+
+/// The gateway's maps: looked up several times per datagram, so with a
+/// fast hash (seeded per map) rather than SipHash.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub use settings::MqttSnGateway;

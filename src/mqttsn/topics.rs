@@ -1,14 +1,14 @@
 //! Topic ids: the pre-defined ones every client shares, and each client's
 //! registry of the names it and the gateway registered.
 
-use std::collections::HashMap;
+use super::FastMap;
 use std::sync::Arc;
 
 /// The pre-defined topic ids of a gateway (from its settings), both ways.
 #[derive(Debug, Default)]
 pub(crate) struct Predefined {
-    by_id: HashMap<u16, Arc<str>>,
-    by_name: HashMap<Arc<str>, u16>,
+    by_id: FastMap<u16, Arc<str>>,
+    by_name: FastMap<Arc<str>, u16>,
 }
 
 impl Predefined {
@@ -36,8 +36,8 @@ impl Predefined {
 /// to its name until the client connects again).
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    by_id: HashMap<u16, Arc<str>>,
-    by_name: HashMap<Arc<str>, u16>,
+    by_id: FastMap<u16, Arc<str>>,
+    by_name: FastMap<Arc<str>, u16>,
     next: u16,
 }
 

@@ -29,6 +29,7 @@ mod mqttsn;
 mod socket_io;
 mod store_worker;
 mod transport;
+mod udp_batch;
 
 use std::io;
 use std::net::SocketAddr;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
+use super::udp_batch::{Batch, BATCH};
 use crate::core::{ConnId, Core};
 use crate::mqttsn::gateway::Gateway;
 use crate::mqttsn::{MqttSnGateway, MqttSnStats};
@@ -20,15 +21,13 @@ use crate::Error;
 const FIRST_TOKEN: usize = usize::MAX / 8;
 /// Datagrams read from one socket per pass before others get their turn.
 const READ_BUDGET: usize = 4096;
-/// The largest datagram MQTT-SN can describe (a 16-bit length).
-const MAX_DATAGRAM: usize = 65_535;
 
 /// The gateway with its sockets.
 pub(super) struct MqttSnSockets {
     sockets: Vec<UdpSocket>,
     addrs: Vec<SocketAddr>,
     pub(super) gateway: Gateway,
-    buf: Vec<u8>,
+    batch: Batch,
     /// Sockets that still had datagrams when their budget ran out.
     backlog: Vec<usize>,
 }
@@ -57,7 +56,7 @@ impl MqttSnSockets {
             sockets,
             addrs,
             gateway: Gateway::new(settings.clone(), now),
-            buf: vec![0; MAX_DATAGRAM],
+            batch: Batch::new(),
             backlog: Vec::new(),
         })
     }
@@ -97,15 +96,16 @@ impl MqttSnSockets {
     }
 
     fn read(&mut self, now: Instant, core: &mut Core, index: usize) {
-        for _ in 0..READ_BUDGET {
+        for _ in 0..READ_BUDGET / BATCH {
             let Some(socket) = self.sockets.get(index) else {
                 return;
             };
-            match socket.recv_from(&mut self.buf) {
-                Ok((len, from)) => {
-                    let datagram = &self.buf[..len];
-                    self.gateway
-                        .handle_datagram(now, core, index, from, datagram);
+            match self.batch.read(socket) {
+                Ok(_) => {
+                    for (from, datagram) in self.batch.datagrams() {
+                        self.gateway
+                            .handle_datagram(now, core, index, from, datagram);
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
