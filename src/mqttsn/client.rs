@@ -95,7 +95,8 @@ pub(crate) struct SnClient {
     pub(crate) unacked: FastMap<u16, Unacked>,
     /// Outbound REGISTER awaiting REGACK, by message id.
     pub(crate) registering: FastMap<u16, Unacked>,
-    /// Outbound PUBLISHes waiting for a REGACK, in order.
+    /// The outbound PUBLISH waiting for a REGACK (the ones after it wait in
+    /// the core's output).
     pub(crate) held: VecDeque<HeldPublish>,
     /// QoS 2 messages that could not be sent (no topic id left): the core
     /// is told they completed.

@@ -324,10 +324,21 @@ fn tick(settings: &MqttSnGateway) -> Duration {
 }
 
 /// `packet` as sent again: PUBLISH with DUP set.
-fn with_dup(packet: &Packet) -> Packet {
+pub(crate) fn with_dup(packet: &Packet) -> Packet {
     let mut packet = packet.clone();
     if let Packet::Publish { flags, .. } = &mut packet {
         flags.dup = true;
     }
     packet
+}
+
+/// The message id of a message the gateway sends again, to send them in
+/// the order they were first sent (ids grow, but for wrapping).
+pub(crate) fn message_id(packet: &Packet) -> u16 {
+    match packet {
+        Packet::Publish { msg_id, .. }
+        | Packet::PubRel { msg_id }
+        | Packet::Register { msg_id, .. } => *msg_id,
+        _ => 0,
+    }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::client::{ClientKey, State};
-use super::gateway::{Gateway, Role};
+use super::gateway::{message_id, with_dup, Gateway, Role};
 use super::mqtt::{self, AckKind};
 use super::packet::{Flags, Forwarded, Packet, ReturnCode, SnQos, SubscribeTopic, TopicIdType};
 use super::topics::short_name;
@@ -411,6 +411,26 @@ impl Gateway {
             (State::Asleep { duration, .. }, Some(id)) if id == client.client_id.as_bytes() => {
                 client.state = State::Awake { duration };
                 let conn = client.conn;
+                // What it was sent before it slept and did not acknowledge
+                // goes again first.
+                let mut again: Vec<Packet> = client
+                    .unacked
+                    .values_mut()
+                    .chain(client.registering.values_mut())
+                    .map(|unacked| {
+                        unacked.sent_at = now;
+                        with_dup(&unacked.packet)
+                    })
+                    .collect();
+                again.sort_by_key(|packet| {
+                    (
+                        !matches!(packet, Packet::Register { .. }),
+                        message_id(packet),
+                    )
+                });
+                for packet in &again {
+                    self.send_to_client(key, packet);
+                }
                 // What the core kept for it goes out now; PINGRESP once
                 // nothing is left (see `outbound.rs`).
                 if let Some(conn) = conn {

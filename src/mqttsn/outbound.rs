@@ -66,6 +66,12 @@ impl Gateway {
             let mut consumed = 0;
             while let Ok(Some((packet, size))) = codec::decode(&output[consumed..], usize::MAX) {
                 if let Some(key) = &key {
+                    // Behind a REGISTER, the rest stays in the core until
+                    // REGACK: order kept, and the core's own bounds (the
+                    // window, `max_pending_output`) hold what waits.
+                    if self.clients.get(key).is_some_and(|c| !c.held.is_empty()) {
+                        break;
+                    }
                     self.translate(now, key, packet, &mut later);
                 }
                 consumed += size;
@@ -343,6 +349,11 @@ impl Gateway {
         }
         self.release_held(now, key, &mut later);
         self.feed_all(now, core, key, later);
+        // What waited in the core behind the registration.
+        let conn = self.clients.get(key).and_then(|c| c.conn);
+        if let Some(conn) = conn {
+            self.write(now, core, conn);
+        }
     }
 
     /// Sends held messages until one needs a registration.

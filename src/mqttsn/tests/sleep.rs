@@ -128,3 +128,66 @@ fn a_sleeping_client_that_connects_again_is_awake() {
         "{got:?}"
     );
 }
+
+#[test]
+fn what_a_client_left_unacknowledged_before_sleeping_comes_again_when_it_wakes() {
+    let mut sim = Sim::new();
+    let publisher = sim.mqtt_connect("pub");
+    sim.sn_connect_with(1000, "sleeper", false, 60);
+    sim.send(
+        1000,
+        &Packet::Subscribe {
+            flags: flags(SnQos::AtLeastOnce, TopicIdType::Predefined),
+            msg_id: 1,
+            topic: SubscribeTopic::Predefined(7),
+        },
+    );
+    sim.received(1000);
+    sim.mqtt_publish(
+        publisher,
+        "pre/defined",
+        b"unacked",
+        QoS::AtLeastOnce,
+        false,
+    );
+    let Packet::Publish { msg_id, .. } = sim.one(1000) else {
+        panic!("expected PUBLISH");
+    };
+    sim.send(
+        1000,
+        &Packet::Disconnect {
+            duration: Some(100),
+        },
+    );
+    sim.received(1000);
+    // Asleep: no retries.
+    sim.advance(Duration::from_secs(30));
+    assert!(sim.received(1000).is_empty());
+    sim.send(
+        1000,
+        &Packet::PingReq {
+            client_id: Some(b"sleeper".to_vec()),
+        },
+    );
+    match sim.one(1000) {
+        Packet::Publish {
+            flags,
+            msg_id: m,
+            data,
+            ..
+        } => {
+            assert!(flags.dup);
+            assert_eq!((m, &data[..]), (msg_id, &b"unacked"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    sim.send(
+        1000,
+        &Packet::PubAck {
+            topic_id: 7,
+            msg_id,
+            return_code: ReturnCode::Accepted,
+        },
+    );
+    assert_eq!(sim.one(1000), Packet::PingResp);
+}
