@@ -10,7 +10,7 @@ use std::time::Instant;
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
 
-use super::udp_batch::{Batch, BATCH};
+use super::udp_batch::{send_batch, Batch, BATCH};
 use crate::core::{ConnId, Core};
 use crate::mqttsn::gateway::Gateway;
 use crate::mqttsn::{MqttSnGateway, MqttSnStats};
@@ -139,16 +139,38 @@ impl MqttSnSockets {
         true
     }
 
-    /// Sends every datagram the gateway queued.
+    /// Sends every datagram the gateway queued, per socket in batches.
     pub(super) fn send_queued(&mut self) {
-        for datagram in self.gateway.outgoing.drain(..) {
-            let Some(socket) = self.sockets.get(datagram.socket) else {
-                continue;
-            };
-            if let Err(error) = socket.send_to(&datagram.bytes, datagram.to) {
-                log::debug!("mqtt-sn: udp send to {}: {error}", datagram.to);
+        if self.gateway.outgoing.is_empty() {
+            return;
+        }
+        let outgoing = std::mem::take(&mut self.gateway.outgoing);
+        for (index, socket) in self.sockets.iter().enumerate() {
+            let datagrams: Vec<(SocketAddr, &[u8])> = outgoing
+                .iter()
+                .filter(|d| d.socket == index)
+                .map(|d| (d.to, d.bytes.as_slice()))
+                .collect();
+            let mut at = 0;
+            while at < datagrams.len() {
+                match send_batch(socket, &datagrams[at..]) {
+                    Ok(0) => break,
+                    Ok(sent) => at += sent,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        // This one is dropped; the rest still go.
+                        if let Some((to, _)) = datagrams.get(at) {
+                            log::debug!("mqtt-sn: udp send to {to}: {error}");
+                        }
+                        at += 1;
+                    }
+                }
             }
         }
+        // The buffer's allocation is kept for the next pass.
+        let mut outgoing = outgoing;
+        outgoing.clear();
+        self.gateway.outgoing = outgoing;
     }
 }
 

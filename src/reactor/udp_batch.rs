@@ -138,3 +138,59 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
         _ => None,
     }
 }
+
+/// Sends `datagrams` from `socket`, many per system call (`sendmmsg`) on
+/// Linux; returns how many went out. A datagram the kernel refuses ends
+/// the call: the caller drops it (UDP is lossy; retransmission covers what
+/// must arrive) and goes on with the rest.
+#[cfg(target_os = "linux")]
+pub(super) fn send_batch(
+    socket: &UdpSocket,
+    datagrams: &[(SocketAddr, &[u8])],
+) -> io::Result<usize> {
+    use std::os::unix::io::AsRawFd;
+    let count = datagrams.len().min(BATCH);
+    let addrs: Vec<socket2::SockAddr> = datagrams[..count]
+        .iter()
+        .map(|(to, _)| socket2::SockAddr::from(*to))
+        .collect();
+    // SAFETY: zeroed C structs (plain data) are valid values.
+    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for i in 0..count {
+        let bytes = datagrams[i].1;
+        iovecs[i].iov_base = bytes.as_ptr() as *mut libc::c_void;
+        iovecs[i].iov_len = bytes.len();
+        headers[i].msg_hdr.msg_name = addrs[i].as_ptr() as *mut libc::c_void;
+        headers[i].msg_hdr.msg_namelen = addrs[i].len();
+        headers[i].msg_hdr.msg_iov = &mut iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the first `count` headers point at addresses (`addrs`) and
+    // bytes (`datagrams`) that outlive the call; the kernel only reads
+    // them. The descriptor is the socket's own.
+    let sent = unsafe {
+        libc::sendmmsg(
+            socket.as_raw_fd(),
+            headers.as_mut_ptr(),
+            count as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(sent).unwrap_or(0))
+}
+
+/// Sends the first of `datagrams`; returns 1.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn send_batch(
+    socket: &UdpSocket,
+    datagrams: &[(SocketAddr, &[u8])],
+) -> io::Result<usize> {
+    match datagrams.first() {
+        Some((to, bytes)) => socket.send_to(bytes, *to).map(|_| 1),
+        None => Ok(0),
+    }
+}
