@@ -74,7 +74,7 @@ fi
 if ! "$venv/bin/python" -c "import paho.mqtt, pytest, mqttsn12" >/dev/null 2>&1; then
     echo "== installing paho-mqtt, pytest and mqtt-sn-12 into $venv (pip, virtual environment)"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    # mqtt-sn-12 pinned: docs/MQTTSN-CLIENT-NOTES.md describes this version.
+    # mqtt-sn-12 pinned: docs/MQTTSN-CLIENT.md describes this version.
     "$venv/bin/python" -m pip install -q --disable-pip-version-check paho-mqtt pytest \
         "mqtt-sn-12==1.0.9"
 fi

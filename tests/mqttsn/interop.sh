@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # MQTT-SN interop: the broker's MQTT-SN gateway against a real MQTT-SN client,
 # PyPI's mqtt-sn-12 (its tools mqtt_sn_pub / mqtt_sn_sub), with mosquitto's
-# clients on the MQTT side. See docs/MQTTSN-CLIENT-NOTES.md for the tool.
+# clients on the MQTT side. See docs/MQTTSN-CLIENT.md for the tool.
 #
 # usage: bash tests/mqttsn/interop.sh [--predefined ID:TOPIC --config FILE]
 #
-#   --config FILE          also pass `-c FILE` to mqlite (e.g. a file that
-#                          declares pre-defined topic ids)
-#   --predefined ID:TOPIC  also check QoS -1 and QoS 0 publishes to the
+#   --config FILE          pass `-c FILE` to mqlite instead of the script's
+#                          own (which maps pre-defined topic id 42 to
+#                          sn/predefined)
+#   --predefined ID:TOPIC  check QoS -1 and QoS 0 publishes to the
 #                          pre-defined topic id ID (which FILE maps to TOPIC)
 #
 # Environment: MQLITE_BIN (default: built with cargo, honouring
 # CARGO_TARGET_DIR, debug profile); MQTT_SN_BIN (the directory holding
-# mqtt_sn_pub; default target/test-venv/bin, where .ci/run installs it, then
+# mqtt_sn_pub; default target/test-venv/bin, where scripts/test.sh installs it, then
 # PATH; if it is nowhere, it is installed into target/test-venv with pip).
 #
 # Checks, each on a fresh broker-side topic:
 #   mqtt_sn_pub -> mosquitto_sub: QoS 0 and 1 (registered topic), QoS -1
-#     (short topic "ab"; with --predefined also the pre-defined id)
+#     (short topic "ab", and the pre-defined id)
 #   mosquitto_pub -> mqtt_sn_sub: QoS 0 and 1 (topic name), QoS 0 on a
 #     wildcard filter (the gateway REGISTERs the topic with the client)
 #   retained: mosquitto_pub -r, then a later mqtt_sn_sub gets it
