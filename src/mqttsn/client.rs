@@ -12,6 +12,10 @@ use super::packet::{Flags, Forwarded, Packet};
 use super::topics::Registry;
 use crate::core::ConnId;
 
+/// How long the gateway waits for each step of the will handshake (the
+/// broker's default `connect_timeout`).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where a client is: its address and, behind a forwarder, its node id
 /// there.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +150,9 @@ impl SnClient {
     pub(crate) fn lost_at(&self) -> Option<Instant> {
         let window = |seconds: Duration| seconds + seconds / 2;
         match self.state {
+            // A will handshake left half done must not hold a place for
+            // ever (a keep alive of 0 would).
+            State::WillTopic | State::WillMessage => Some(self.last_heard + HANDSHAKE_TIMEOUT),
             State::Asleep { since, duration } => Some(since + window(duration)),
             State::Awake { duration } => Some(self.last_heard + window(duration)),
             _ if self.keep_alive == 0 => None,

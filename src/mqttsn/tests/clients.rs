@@ -351,3 +351,28 @@ fn clients_behind_a_forwarder_are_told_apart_and_answered_through_it() {
     }
     assert_eq!(sim.gateway.stats().clients, 2);
 }
+
+#[test]
+fn a_will_handshake_left_half_done_frees_its_place() {
+    let mut sim = Sim::with(MqttSnGateway {
+        max_clients: 1,
+        ..settings()
+    });
+    let mut f = flags(SnQos::AtMostOnce, TopicIdType::Normal);
+    f.will = true;
+    sim.send(
+        1000,
+        &Packet::Connect {
+            flags: f,
+            protocol_id: 1,
+            duration: 0,
+            client_id: b"half".to_vec(),
+        },
+    );
+    assert_eq!(sim.one(1000), Packet::WillTopicReq);
+    sim.advance(Duration::from_secs(9));
+    assert_eq!(sim.gateway.stats().clients, 1);
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(sim.gateway.stats().clients, 0);
+    sim.sn_connect(1001, "next");
+}
