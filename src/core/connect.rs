@@ -95,22 +95,17 @@ impl Core {
         }
         let will = match &connect.will {
             Some(will) => {
-                if !is_valid_topic_name(will.topic) {
-                    log::debug!("will topic {:?} is not a valid topic name", will.topic);
-                    if v5 {
-                        self.refuse(now, id, ReasonCode::TOPIC_NAME_INVALID);
-                    } else {
+                match self.will_refusal(will.topic, will.qos, will.retain) {
+                    Some(ReasonCode::TOPIC_NAME_INVALID) if !v5 => {
+                        log::debug!("will topic {:?} is not a valid topic name", will.topic);
                         self.close(now, id, CloseReason::ProtocolError);
+                        return;
                     }
-                    return;
-                }
-                if will.qos > self.config.max_qos {
-                    self.refuse(now, id, ReasonCode::QOS_NOT_SUPPORTED);
-                    return;
-                }
-                if will.retain && !self.config.retain_available {
-                    self.refuse(now, id, ReasonCode::RETAIN_NOT_SUPPORTED);
-                    return;
+                    Some(code) => {
+                        self.refuse(now, id, code);
+                        return;
+                    }
+                    None => {}
                 }
                 Message::from_publish(
                     will.topic,
@@ -520,5 +515,27 @@ impl Core {
         }
         self.stats.messages_sent += sent;
         self.mark_dirty(id);
+    }
+}
+
+impl Core {
+    /// Why a will on `topic` at `qos` / `retain` cannot be kept, as
+    /// CONNECT's refusal code: the rules for a CONNECT's will, and for a
+    /// gateway's will update (`gateway.rs`).
+    pub(super) fn will_refusal(
+        &self,
+        topic: &str,
+        qos: crate::codec::QoS,
+        retain: bool,
+    ) -> Option<ReasonCode> {
+        if !is_valid_topic_name(topic) {
+            Some(ReasonCode::TOPIC_NAME_INVALID)
+        } else if qos > self.config.max_qos {
+            Some(ReasonCode::QOS_NOT_SUPPORTED)
+        } else if retain && !self.config.retain_available {
+            Some(ReasonCode::RETAIN_NOT_SUPPORTED)
+        } else {
+            None
+        }
     }
 }

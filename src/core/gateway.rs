@@ -25,11 +25,12 @@ impl Core {
 
     /// Replaces the will of connected connection `id` (`None`: no will any
     /// more). Returns false when the connection is not connected, or the
-    /// topic is not a topic name a client may publish to.
+    /// will breaks a rule CONNECT's would (`will_refusal`) or names a `$`
+    /// topic.
     pub(crate) fn set_will(&mut self, id: ConnId, will: Option<(&str, &[u8], QoS, bool)>) -> bool {
         let will = match will {
             Some((topic, payload, qos, retain)) => {
-                if topic.starts_with('$') || !crate::topic::is_valid_topic_name(topic) {
+                if topic.starts_with('$') || self.will_refusal(topic, qos, retain).is_some() {
                     return false;
                 }
                 match Message::new(topic, payload, qos, retain) {

@@ -1,6 +1,7 @@
 //! Messages from clients: what each asks of the gateway, and the MQTT
 //! packet that stands for it at the core.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::client::{ClientKey, State};
@@ -185,20 +186,6 @@ impl Gateway {
         );
     }
 
-    /// The topic name a PUBLISH's topic id stands for.
-    fn topic_of(&self, key: &ClientKey, flags: Flags, topic_id: u16) -> Option<String> {
-        match flags.topic_id_type {
-            TopicIdType::Normal => self
-                .clients
-                .get(key)?
-                .topics
-                .name(topic_id)
-                .map(|n| n.to_string()),
-            TopicIdType::Predefined => self.predefined.name(topic_id).map(|n| n.to_string()),
-            TopicIdType::Short => short_name(topic_id.to_be_bytes()),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn publish(
         &mut self,
@@ -210,8 +197,31 @@ impl Gateway {
         msg_id: u16,
         data: &[u8],
     ) {
-        let reject = |gateway: &mut Gateway, return_code| {
-            gateway.send_to_client(
+        // One look at the client for the whole message (the per-message
+        // path): its state, its topic ids, its connection.
+        let Some(client) = self.clients.get_mut(key) else {
+            return;
+        };
+        let conn = match (client.state, client.conn) {
+            (State::Active | State::Awake { .. }, Some(conn)) => conn,
+            _ => {
+                self.stats.dropped += 1;
+                return;
+            }
+        };
+        let topic: Option<Arc<str>> = match flags.topic_id_type {
+            TopicIdType::Normal => client.topics.name(topic_id).cloned(),
+            TopicIdType::Predefined => self.predefined.name(topic_id).cloned(),
+            TopicIdType::Short => short_name(topic_id.to_be_bytes()).map(Arc::from),
+        };
+        let qos = mqtt_qos(flags.qos).unwrap_or(QoS::AtMostOnce);
+        let refusal = match &topic {
+            None => Some(ReturnCode::InvalidTopicId),
+            Some(_) if qos != QoS::AtMostOnce && msg_id == 0 => Some(ReturnCode::NotSupported),
+            Some(_) => None,
+        };
+        if let Some(return_code) = refusal {
+            self.send_to_client(
                 key,
                 &Packet::PubAck {
                     topic_id,
@@ -219,32 +229,25 @@ impl Gateway {
                     return_code,
                 },
             );
-        };
-        let connected = self
-            .clients
-            .get(key)
-            .is_some_and(|c| matches!(c.state, State::Active | State::Awake { .. }));
-        if !connected {
-            self.stats.dropped += 1;
-            return;
-        }
-        let Some(topic) = self.topic_of(key, flags, topic_id) else {
-            reject(self, ReturnCode::InvalidTopicId);
-            return;
-        };
-        let qos = mqtt_qos(flags.qos).unwrap_or(QoS::AtMostOnce);
-        if qos != QoS::AtMostOnce && msg_id == 0 {
-            reject(self, ReturnCode::NotSupported);
             return;
         }
         if qos != QoS::AtMostOnce {
-            if let Some(client) = self.clients.get_mut(key) {
-                client.inbound_topics.insert(msg_id, topic_id);
-            }
+            client.inbound_topics.insert(msg_id, topic_id);
         }
-        self.feed(now, core, key, |out| {
-            mqtt::publish(&topic, qos, flags.retain, flags.dup, msg_id, data, out);
-        });
+        let topic = topic.as_deref().unwrap_or_default();
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        mqtt::publish(
+            topic,
+            qos,
+            flags.retain,
+            flags.dup,
+            msg_id,
+            data,
+            &mut bytes,
+        );
+        core.handle_read(now, conn, &bytes);
+        self.scratch = bytes;
     }
 
     /// A QoS −1 PUBLISH from an address with no connection: published on a

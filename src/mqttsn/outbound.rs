@@ -64,15 +64,19 @@ impl Gateway {
                 }
             }
             let mut consumed = 0;
-            while let Ok(Some((packet, size))) = codec::decode(&output[consumed..], usize::MAX) {
+            // Behind a REGISTER, the rest stays in the core until REGACK:
+            // order kept, and the core's own bounds (the window,
+            // `max_pending_output`) hold what waits.
+            let mut waiting = key
+                .as_ref()
+                .is_some_and(|k| self.clients.get(k).is_some_and(|c| !c.held.is_empty()));
+            while !waiting {
+                let Ok(Some((packet, size))) = codec::decode(&output[consumed..], usize::MAX)
+                else {
+                    break;
+                };
                 if let Some(key) = &key {
-                    // Behind a REGISTER, the rest stays in the core until
-                    // REGACK: order kept, and the core's own bounds (the
-                    // window, `max_pending_output`) hold what waits.
-                    if self.clients.get(key).is_some_and(|c| !c.held.is_empty()) {
-                        break;
-                    }
-                    self.translate(now, key, packet, &mut later);
+                    waiting = self.translate(now, key, packet, &mut later);
                 }
                 consumed += size;
             }
@@ -91,16 +95,17 @@ impl Gateway {
     }
 
     /// One MQTT packet the core sent the client, as MQTT-SN. Acknowledgements
-    /// the gateway gives the core itself go to `later`.
+    /// the gateway gives the core itself go to `later`. Returns whether a
+    /// PUBLISH now waits for a registration.
     fn translate(
         &mut self,
         now: Instant,
         key: &ClientKey,
         packet: codec::Packet<'_>,
         later: &mut Vec<Vec<u8>>,
-    ) {
+    ) -> bool {
         let Some(client) = self.clients.get_mut(key) else {
-            return;
+            return false;
         };
         let answer = match packet {
             codec::Packet::ConnAck(connack) => {
@@ -126,11 +131,10 @@ impl Gateway {
                     payload: publish.payload.to_vec(),
                 };
                 if client.held.is_empty() {
-                    self.send_publish(now, key, held, later);
-                } else {
-                    client.held.push_back(held);
+                    return self.send_publish(now, key, held, later);
                 }
-                return;
+                client.held.push_back(held);
+                return true;
             }
             codec::Packet::PubAck(ack) => Packet::PubAck {
                 topic_id: client.inbound_topics.remove(&ack.packet_id).unwrap_or(0),
@@ -150,7 +154,7 @@ impl Gateway {
                     let mut bytes = Vec::new();
                     mqtt::ack(AckKind::PubComp, msg_id, &mut bytes);
                     later.push(bytes);
-                    return;
+                    return false;
                 }
                 let packet = Packet::PubRel { msg_id };
                 client.unacked.insert(
@@ -193,20 +197,22 @@ impl Gateway {
             },
             // The gateway answers PINGREQ itself; nothing else is for a
             // 3.1.1 client.
-            _ => return,
+            _ => return false,
         };
         self.send_to_client(key, &answer);
+        false
     }
 
     /// Sends `publish` to the client, or registers its topic first (then it
-    /// waits, with every later one, for the REGACK).
+    /// waits, with every later one, for the REGACK): returns whether it
+    /// waits.
     pub(crate) fn send_publish(
         &mut self,
         now: Instant,
         key: &ClientKey,
         publish: HeldPublish,
         later: &mut Vec<Vec<u8>>,
-    ) {
+    ) -> bool {
         let max = self.settings.max_registered_topics;
         let known = if let Some(id) = self.predefined.id(&publish.topic) {
             Some((TopicIdType::Predefined, id))
@@ -219,7 +225,7 @@ impl Gateway {
                 .map(|id| (TopicIdType::Normal, id))
         };
         let Some(client) = self.clients.get_mut(key) else {
-            return;
+            return false;
         };
         // What MQTT-SN cannot carry (a payload near 64 KiB, a topic name
         // too long for REGISTER) counts as delivered, as for a topic id
@@ -233,7 +239,7 @@ impl Gateway {
                 publish.topic
             );
             self.abandon(key, &publish, later);
-            return;
+            return false;
         }
         let Some((topic_id_type, topic_id)) = known else {
             match client
@@ -257,6 +263,7 @@ impl Gateway {
                     );
                     client.held.push_back(publish);
                     self.send_to_client(key, &register);
+                    return true;
                 }
                 None => {
                     log::debug!(
@@ -267,7 +274,7 @@ impl Gateway {
                     self.abandon(key, &publish, later);
                 }
             }
-            return;
+            return false;
         };
         let qos = sn_qos(publish.qos);
         let packet = Packet::Publish {
@@ -291,6 +298,7 @@ impl Gateway {
             );
         }
         self.send_to_client(key, &packet);
+        false
     }
 
     /// A message the client cannot be sent: the core is told it was
@@ -368,7 +376,9 @@ impl Gateway {
             let Some(publish) = client.held.pop_front() else {
                 return;
             };
-            self.send_publish(now, key, publish, later);
+            if self.send_publish(now, key, publish, later) {
+                return;
+            }
         }
     }
 
